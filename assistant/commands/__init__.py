@@ -1,0 +1,1 @@
+"""One module per CLI noun; each defines a single click command or group."""

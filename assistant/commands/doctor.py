@@ -1,0 +1,94 @@
+"""`assistant doctor`: check that everything the assistant needs is in place."""
+
+from __future__ import annotations
+
+import os
+import platform
+import sys
+import tempfile
+from dataclasses import dataclass
+
+import click
+from rich.console import Console
+from rich.table import Table
+
+from assistant.cli import app_context
+from assistant.errors import AssistantError
+
+SLACK_VARS = ("SLACK_BOT_TOKEN", "SLACK_APP_TOKEN", "SLACK_SIGNING_SECRET")
+
+
+@dataclass(frozen=True)
+class Check:
+    """One line of the doctor's table."""
+
+    name: str
+    ok: bool
+    detail: str
+    required: bool = True
+
+
+def run_checks(config_path: str | None = None) -> list[Check]:
+    """Run every check; never raises for a failed check."""
+    from assistant.bundled import default_chat_gguf, default_embedding_dir
+    from assistant.config import load_settings
+    from assistant.paths import data_dir
+
+    checks = [Check("python", sys.version_info >= (3, 11), platform.python_version())]
+    try:
+        import torch
+
+        device = "cuda" if torch.cuda.is_available() else "cpu"
+        checks.append(Check("torch", True, f"{torch.__version__} ({device})"))
+    except ImportError:
+        checks.append(Check("torch", False, "not installed; run `make run`"))
+    for name, finder in (("chat model", default_chat_gguf), ("embedding model", default_embedding_dir)):
+        try:
+            checks.append(Check(name, True, str(finder())))
+        except AssistantError as exc:
+            checks.append(Check(name, False, str(exc)))
+    try:
+        loaded = load_settings(config_path)
+        checks.append(Check("configuration", True, loaded.source))
+    except AssistantError as exc:
+        checks.append(Check("configuration", False, str(exc)))
+    checks.append(_check_data_dir(data_dir()))
+    for var in SLACK_VARS:
+        present = bool(os.environ.get(var))
+        checks.append(Check(var, True, "set" if present else "not set (Slack off)", required=False))
+    return checks
+
+
+def _check_data_dir(path: os.PathLike[str] | str) -> Check:
+    try:
+        os.makedirs(path, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=path, prefix=".doctor-"):
+            pass
+    except OSError as exc:
+        return Check(
+            "data directory",
+            False,
+            f"{path} is not writable ({exc.strerror}); set ASSISTANT_HOME to a writable folder",
+        )
+    return Check("data directory", True, str(path))
+
+
+@click.command()
+@click.pass_context
+def doctor(ctx: click.Context) -> None:
+    """Check Python, torch, bundled models, data directory, Slack tokens and config."""
+    app = app_context(ctx)
+    app.loaded  # a broken config is one line and exit 2, before any check writes anything
+    checks = run_checks(app.config_path)
+    table = Table(title="assistant doctor")
+    table.add_column("check")
+    table.add_column("status")
+    table.add_column("detail", overflow="fold")
+    for check in checks:
+        status = "ok" if check.ok else ("MISSING" if check.required else "warn")
+        table.add_row(check.name, status, check.detail)
+    Console(width=120).print(table)
+    failed = [c for c in checks if c.required and not c.ok]
+    if failed:
+        click.echo(f"{len(failed)} required check(s) failed: " + ", ".join(c.name for c in failed), err=True)
+        ctx.exit(1)

@@ -1,0 +1,1 @@
+"""Local language model engine: loading, split-softmax attention, generation."""
