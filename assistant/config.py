@@ -87,6 +87,14 @@ class FeedsSettings(_Section):
     timeout_s: float = Field(30.0, gt=0.0)  # per-request network timeout
     max_bytes: int = Field(20_000_000, ge=1024)  # response size cap
     owner: str = "local"  # user id that feed items belong to
+    retries: int = Field(3, ge=0, le=10)  # retries on 429/503/connection errors before a feed fails
+    backoff_s: float = Field(2.0, ge=0.0)  # first back-off without Retry-After; doubles per retry
+    max_retry_after_s: float = Field(120.0, ge=0.0)  # longest Retry-After waited for in one pull
+    slack_page_limit: int = Field(200, ge=1, le=1000)  # messages per history/replies page
+    slack_max_pages: int = Field(50, ge=1)  # pages per channel per pull; bounds a first pull
+    slack_backfill_days: float = Field(7.0, gt=0.0)  # how far back the first pull of a channel reads
+    slack_retries: int = Field(3, ge=0, le=10)  # slack-sdk retries on 429 (Retry-After) and 5xx
+    slack_timeout_s: int = Field(30, ge=1)  # per-request Slack Web API timeout
 
 
 class SlackSettings(_Section):
