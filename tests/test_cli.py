@@ -1,0 +1,83 @@
+"""The `assistant` command: help stays light, doctor reports, bad config is one line + exit 2."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+BIN = Path(sys.executable).parent
+
+
+def run(args: list[str], home: Path, **env: str) -> subprocess.CompletedProcess[str]:
+    full_env = {k: v for k, v in os.environ.items() if not k.startswith(("ASSISTANT", "SLACK_"))}
+    full_env.update({"ASSISTANT_HOME": str(home), **env})
+    return subprocess.run(
+        [sys.executable, "-m", "assistant", *args],
+        capture_output=True,
+        text=True,
+        env=full_env,
+        cwd=home.parent if home.parent.is_dir() else None,
+        timeout=300,
+    )
+
+
+def test_help_lists_nouns_and_never_imports_torch(tmp_path: Path) -> None:
+    code = (
+        "import sys; from assistant.cli import main\n"
+        "try:\n    main(['--help'])\nexcept SystemExit:\n    pass\n"
+        "heavy = [m for m in ('torch', 'transformers', 'chromadb', 'langgraph', 'sentence_transformers') if m in sys.modules]\n"
+        "print('HEAVY', heavy)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
+                         env={**os.environ, "ASSISTANT_HOME": str(tmp_path / "h")})
+    assert "HEAVY []" in out.stdout, out.stdout + out.stderr
+    assert "doctor" in out.stdout
+    assert not (tmp_path / "h").exists(), "--help must not write anything"
+
+
+def test_console_script_and_module_both_work(tmp_path: Path) -> None:
+    out = subprocess.run([str(BIN / "assistant"), "--version"], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0 and "version" in out.stdout
+
+
+def test_doctor_reports_each_check_and_succeeds_on_defaults(tmp_path: Path) -> None:
+    out = run(["doctor"], tmp_path / "home")
+    assert out.returncode == 0, out.stdout + out.stderr
+    for name in ("python", "torch", "chat model", "embedding model", "data directory", "configuration", "SLACK_BOT_TOKEN"):
+        assert name in out.stdout
+    assert "embedded defaults" in out.stdout
+
+
+def test_doctor_never_prints_token_values(tmp_path: Path) -> None:
+    out = run(["doctor"], tmp_path / "home", SLACK_BOT_TOKEN="xoxb-very-secret-value")
+    assert "xoxb-very-secret-value" not in out.stdout + out.stderr
+    assert "set" in out.stdout
+
+
+def test_doctor_exits_1_with_fix_when_data_dir_unwritable(tmp_path: Path) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    out = run(["doctor"], blocker / "home")
+    assert out.returncode == 1
+    assert "ASSISTANT_HOME" in out.stdout
+
+
+def test_broken_config_is_one_line_exit_2_nothing_written(tmp_path: Path) -> None:
+    broken = tmp_path / "broken.toml"
+    broken.write_text("[model]\ndtype = 'fp8'\n")
+    home = tmp_path / "home"
+    out = run(["--config", str(broken), "doctor"], home)
+    assert out.returncode == 2
+    assert out.stdout == ""
+    lines = out.stderr.strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in out.stderr
+    assert str(broken) in lines[0] and "model.dtype" in lines[0] and "fp8" in lines[0]
+    assert not home.exists()
+
+
+def test_missing_config_file_is_one_line_exit_2(tmp_path: Path) -> None:
+    out = run(["--config", str(tmp_path / "missing.toml"), "doctor"], tmp_path / "home")
+    assert out.returncode == 2
+    assert "does not exist" in out.stderr and len(out.stderr.strip().splitlines()) == 1
