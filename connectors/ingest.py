@@ -1,0 +1,273 @@
+"""Pull every configured feed into the memory item store, and fence items for the model.
+
+`pull` is idempotent: the store's upsert dedupes by id, cache validators (ETag,
+Last-Modified) and Slack cursors are saved only after the items they cover are stored, so
+a crash between the two re-reads instead of losing items. A failing feed is counted as
+failed with its one-line reason and never advances its cursor: an outage is never
+recorded as "no new papers". The other feeds go on.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from typing import Any, Literal, Protocol
+
+import httpx
+from slack_sdk import WebClient
+
+from assistant.config import Settings
+from assistant.errors import ConnectorError
+from connectors.arxiv import ArxivClient
+from connectors.http import Validators
+from connectors.slack import SlackReader, _ts_key, token_from_env, web_client
+from memory.types import Item, UpsertCounts
+
+log = logging.getLogger(__name__)
+
+_FENCE_TAG_RE = re.compile(r"<\s*/?\s*external", re.IGNORECASE)
+
+SourceName = Literal["arxiv", "slack"]
+Since = date | datetime | float | None
+
+
+class _Items(Protocol):
+    def upsert(self, items: Iterable[Item]) -> UpsertCounts: ...
+
+
+class _State(Protocol):
+    def get(self, key: str, default: Any = None) -> Any: ...
+
+    def set(self, key: str, value: Any) -> None: ...
+
+
+class ItemStore(Protocol):
+    """The part of `memory.store.MemoryStore` a pull needs."""
+
+    @property
+    def items(self) -> _Items: ...
+
+    @property
+    def state(self) -> _State: ...
+
+
+@dataclass
+class FeedReport:
+    """What one feed (an arXiv feed or a Slack channel) did in one pull."""
+
+    name: str
+    source: SourceName
+    new: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    failed: int = 0  # 1 when the feed could not be read this time
+    error: str = ""  # the one-line reason when failed
+    not_modified: bool = False  # the server answered 304: nothing changed since the last pull
+    warning: str = ""  # a malformed document whose good entries were kept, or a skipped backlog
+
+
+@dataclass
+class PullReport:
+    """Per-feed counts of one pull, with totals."""
+
+    feeds: list[FeedReport] = field(default_factory=list)
+
+    def total(self) -> FeedReport:
+        out = FeedReport("total", "arxiv")
+        for f in self.feeds:
+            out.new += f.new
+            out.updated += f.updated
+            out.unchanged += f.unchanged
+            out.failed += f.failed
+        return out
+
+    @property
+    def errors(self) -> list[str]:
+        return [f"{f.name}: {f.error}" for f in self.feeds if f.failed]
+
+    @property
+    def ok(self) -> bool:
+        return not any(f.failed for f in self.feeds)
+
+
+def since_timestamp(since: Since) -> float | None:
+    """A --since value as unix seconds (dates are midnight UTC)."""
+    if since is None:
+        return None
+    if isinstance(since, datetime):
+        return (since if since.tzinfo else since.replace(tzinfo=UTC)).timestamp()
+    if isinstance(since, date):
+        return datetime(since.year, since.month, since.day, tzinfo=UTC).timestamp()
+    return float(since)
+
+
+def pull(
+    settings: Settings,
+    store: ItemStore,
+    *,
+    source: SourceName | None = None,
+    since: Since = None,
+    progress: Callable[[str], None] | None = None,
+    http_client: httpx.Client | None = None,
+    slack_client: WebClient | None = None,
+) -> PullReport:
+    """Pull the configured feeds (one source or both) into `store`; never raises for one feed."""
+    report = PullReport()
+    say = progress or (lambda _msg: None)
+    cutoff = since_timestamp(since)
+    if source in (None, "arxiv"):
+        _pull_arxiv(settings, store, report, say, cutoff, http_client)
+    if source in (None, "slack"):
+        _pull_slack(settings, store, report, say, cutoff, slack_client, explicit=source == "slack")
+    return report
+
+
+def _pull_arxiv(
+    settings: Settings,
+    store: ItemStore,
+    report: PullReport,
+    say: Callable[[str], None],
+    cutoff: float | None,
+    http_client: httpx.Client | None,
+) -> None:
+    client = ArxivClient(settings.feeds, client=http_client)
+    for feed in client.feeds():
+        say(f"fetching {feed.name}")
+        line = FeedReport(feed.name, "arxiv")
+        report.feeds.append(line)
+        key = f"feeds:validators:{feed.url}"
+        # --since asks for a re-read, so the conditional headers are not sent
+        validators = (
+            Validators() if cutoff is not None else Validators.from_dict(store.state.get(key))
+        )
+        try:
+            fetched = client.fetch(feed, validators)
+        except ConnectorError as exc:
+            _fail(line, exc)
+            continue
+        line.not_modified = fetched.not_modified
+        line.warning = fetched.problem
+        items = [i for i in fetched.items if cutoff is None or (i.updated or i.published) >= cutoff]
+        counts = store.items.upsert(items)
+        _count(line, counts)
+        if fetched.validators.etag or fetched.validators.last_modified:
+            store.state.set(key, fetched.validators.to_dict())
+
+
+def _pull_slack(
+    settings: Settings,
+    store: ItemStore,
+    report: PullReport,
+    say: Callable[[str], None],
+    cutoff: float | None,
+    client: WebClient | None,
+    *,
+    explicit: bool,
+) -> None:
+    specs = list(settings.feeds.slack_channels)
+    if not specs:
+        if explicit:
+            line = FeedReport("slack", "slack")
+            _fail(
+                line,
+                ConnectorError("no Slack channels configured; list them in feeds.slack_channels"),
+            )
+            report.feeds.append(line)
+        return
+    if client is None:
+        try:
+            token = token_from_env()
+        except ConnectorError as exc:
+            line = FeedReport("slack", "slack")
+            _fail(line, exc)
+            report.feeds.append(line)
+            return
+        client = web_client(
+            token,
+            settings.slack.base_url,
+            retries=settings.feeds.slack_retries,
+            max_retry_after_s=settings.feeds.max_retry_after_s,
+            timeout_s=settings.feeds.slack_timeout_s,
+        )
+    reader = SlackReader(
+        client,
+        owner=settings.feeds.owner,
+        me=settings.slack.me,
+        page_limit=settings.feeds.slack_page_limit,
+        max_pages=settings.feeds.slack_max_pages,
+    )
+    say("resolving Slack channels")
+    channels, unresolved = reader.resolve(specs)
+    for spec, exc in unresolved:
+        line = FeedReport(f"slack:{spec}", "slack")
+        _fail(line, exc)
+        report.feeds.append(line)
+    backfill = time.time() - settings.feeds.slack_backfill_days * 86400
+    for channel in channels:
+        name = f"slack:#{channel.name}" if channel.name != channel.id else f"slack:{channel.id}"
+        say(f"reading {name}")
+        line = FeedReport(name, "slack")
+        report.feeds.append(line)
+        key = f"feeds:slack_ts:{channel.id}"
+        last = str(store.state.get(key) or "")
+        oldest = f"{cutoff:.6f}" if cutoff is not None else (last or f"{backfill:.6f}")
+        try:
+            read = reader.read(channel, oldest)
+        except ConnectorError as exc:
+            _fail(line, exc)
+            continue
+        if read.truncated:
+            line.warning = (
+                f"stopped after {settings.feeds.slack_max_pages} pages; older messages skipped"
+            )
+        counts = store.items.upsert(read.items)
+        _count(line, counts)
+        if read.latest_ts and _ts_key(read.latest_ts) > _ts_key(last):
+            store.state.set(key, read.latest_ts)
+
+
+def _fail(line: FeedReport, exc: ConnectorError) -> None:
+    line.failed = 1
+    line.error = str(exc)
+    log.warning("%s failed: %s", line.name, exc)
+
+
+def _count(line: FeedReport, counts: UpsertCounts) -> None:
+    line.new += counts.new
+    line.updated += counts.updated
+    line.unchanged += counts.unchanged
+
+
+# -- showing items to the model ----------------------------------------------------------
+
+
+def _neutralise(text: str) -> str:
+    # a fence cannot be closed or reopened from inside: any "<external" or "</external"
+    # (any case, any spacing) loses its "<"
+    return _FENCE_TAG_RE.sub(lambda m: "&lt;" + m.group(0)[1:], text)
+
+
+def _attr(value: str) -> str:
+    return (
+        value.replace("&", "&amp;").replace('"', "&quot;").replace("<", "&lt;").replace(">", "&gt;")
+    )
+
+
+def fence(item: Item, *, with_summary: bool = False) -> str:
+    """Item text wrapped as quoted external data for a prompt; nothing inside can close the fence."""
+    head = f'<external source="{_attr(item.source)}" id="{_attr(item.id)}"'
+    if item.author:
+        head += f' author="{_attr(item.author)}"'
+    body = f"{item.title}\n\n{item.text}" if item.title else item.text
+    if with_summary and item.summary:
+        body += f"\n\nSummary: {item.summary}"
+    return f"{head}>\n{_neutralise(body)}\n</external>"
+
+
+def fence_all(items: Iterable[Item]) -> str:
+    """Several fenced items, one after another."""
+    return "\n".join(fence(i) for i in items)
