@@ -1,0 +1,106 @@
+"""The Events API listener: a threaded HTTP server that hands each POST to Bolt.
+
+Bolt's own `App.start()` serves one request at a time on 0.0.0.0; we bind the configured
+host, serve requests in parallel (a slow one must not delay another's 3-second ack),
+cap the body size and answer malformed signature headers with 401 before Bolt sees them.
+Bolt itself checks the signature and timestamp (RequestVerification middleware).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+from slack_bolt import App, BoltRequest, BoltResponse
+
+log = logging.getLogger(__name__)
+
+EVENTS_PATH = "/slack/events"
+MAX_BODY = 1_000_000  # Slack payloads are a few KB; refuse anything absurd
+
+
+class _Handler(BaseHTTPRequestHandler):
+    server: SlackHTTPServer
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib name
+        log.debug("%s %s", self.address_string(), format % args)
+
+    def do_GET(self) -> None:  # noqa: N802 - stdlib name
+        if self.path.partition("?")[0] == "/healthz":
+            self._send(200, {}, "ok")
+        else:
+            self._send(404, {}, "")
+
+    def do_POST(self) -> None:  # noqa: N802 - stdlib name
+        path, _, query = self.path.partition("?")
+        if path != EVENTS_PATH:
+            self._send(404, {}, "")
+            return
+        try:
+            length = int(self.headers.get("Content-Length") or 0)
+        except ValueError:
+            length = -1
+        if length < 0 or length > MAX_BODY:
+            self._send(413, {}, "")
+            self.close_connection = True
+            return
+        raw = self.rfile.read(length)
+        timestamp = self.headers.get("X-Slack-Request-Timestamp", "")
+        if not timestamp.isdigit() or not self.headers.get("X-Slack-Signature"):
+            self._send(401, {}, json.dumps({"error": "invalid request"}))
+            return
+        try:
+            body = raw.decode("utf-8")
+        except UnicodeDecodeError:
+            self._send(400, {}, "")
+            return
+        headers = {k.lower(): v for k, v in self.headers.items()}
+        resp: BoltResponse = self.server.app.dispatch(BoltRequest(body=body, query=query, headers=headers))
+        self._send(resp.status, resp.headers, resp.body)
+
+    def _send(self, status: int, headers: dict[str, Any], body: str | dict[str, Any]) -> None:
+        text = body if isinstance(body, str) else json.dumps(body)
+        data = text.encode("utf-8")
+        self.send_response(status)
+        for key, values in headers.items():
+            if key.lower() == "content-length":
+                continue
+            for value in values if isinstance(values, (list, tuple)) else [values]:
+                self.send_header(key, value)
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+
+class SlackHTTPServer(ThreadingHTTPServer):
+    """Serves `EVENTS_PATH` (events, slash commands) for one Bolt app."""
+
+    daemon_threads = True
+
+    def __init__(self, app: App, host: str, port: int) -> None:
+        self.app = app
+        super().__init__((host, port), _Handler)
+        self._thread: threading.Thread | None = None
+
+    @property
+    def url(self) -> str:
+        host, port = self.server_address[:2]
+        return f"http://{host!s}:{port}{EVENTS_PATH}"
+
+    def start(self) -> None:
+        """Serve on a background thread."""
+        self._thread = threading.Thread(
+            target=self.serve_forever, kwargs={"poll_interval": 0.2}, name="slack-http", daemon=True
+        )
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Stop accepting requests and close the socket."""
+        if self._thread is not None:
+            self.shutdown()
+            self._thread.join(timeout=5)
+        self.server_close()

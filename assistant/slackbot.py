@@ -1,0 +1,436 @@
+"""The assistant in Slack: DMs and @mentions answered in threads, plus `/assistant`.
+
+Modes: Socket Mode when SLACK_APP_TOKEN is set, else the HTTP Events API on
+``settings.slack.http_host:http_port`` verified with SLACK_SIGNING_SECRET. Tokens come
+only from the environment.
+
+Slack's rules shape the flow. Bolt acknowledges an event as soon as a listener is
+matched (``process_before_response=False``); our listener only claims the event id in
+a persistent log (so retries and replays reply once), checks the allowlist, and hands
+the work to one reply worker. The worker posts a placeholder in the thread and streams
+the answer into it with throttled ``chat.update`` calls; the Web API client carries
+slack-sdk's rate-limit and server-error retry handlers, so a 429 delays a reply but
+never drops or doubles it.
+
+Each Slack thread is one graph thread (``slack:<channel>:<thread_ts>``; in shared
+channels the user id is appended, so one user's turns never enter another's context)
+and the Slack user id is the memory user id.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import threading
+import weakref
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+from slack_bolt import Ack, App
+from slack_bolt.error import BoltError
+from slack_sdk import WebClient
+from slack_sdk.http_retry.builtin_handlers import (
+    ConnectionErrorRetryHandler,
+    RateLimitErrorRetryHandler,
+    ServerErrorRetryHandler,
+)
+from slack_sdk.webhook import WebhookClient
+
+from assistant.config import Settings
+from assistant.errors import AssistantError, ConfigError, ConnectorAuthError
+from assistant.llm.base import ChatModel
+from assistant.slack.commands import CommandReply, digest_reply, quick, split
+from assistant.slack.conversation import Conversation, GraphConversation
+from assistant.slack.events import EventLog
+from assistant.slack.streaming import StreamingReply
+
+log = logging.getLogger(__name__)
+
+BOT_TOKEN_ENV = "SLACK_BOT_TOKEN"
+APP_TOKEN_ENV = "SLACK_APP_TOKEN"
+SIGNING_SECRET_ENV = "SLACK_SIGNING_SECRET"
+REFUSAL = "Sorry, I'm a personal assistant set up for specific people and channels, so I can't help here."
+EVENTS_FILE = "slack_events.sqlite3"
+_CHAT_SUBTYPES = {None, "file_share", "thread_broadcast"}  # edits, joins, bot posts are not questions
+
+_bots: weakref.WeakKeyDictionary[App, SlackBot] = weakref.WeakKeyDictionary()
+
+
+@dataclass(frozen=True)
+class SlackTokens:
+    """Secrets read from the environment."""
+
+    bot_token: str
+    app_token: str | None
+    signing_secret: str | None
+
+    @property
+    def socket_mode(self) -> bool:
+        return bool(self.app_token)
+
+
+def read_tokens() -> SlackTokens:
+    """Tokens from the environment; a missing one is one line saying which variable to set."""
+    bot = os.environ.get(BOT_TOKEN_ENV, "").strip()
+    app = os.environ.get(APP_TOKEN_ENV, "").strip() or None
+    secret = os.environ.get(SIGNING_SECRET_ENV, "").strip() or None
+    if not bot:
+        raise ConfigError(f"Slack is not configured: set {BOT_TOKEN_ENV} (the xoxb- bot token)")
+    if app is None and secret is None:
+        raise ConfigError(
+            f"Slack needs {APP_TOKEN_ENV} (xapp- token, Socket Mode) or {SIGNING_SECRET_ENV} "
+            "(HTTP Events API); set one of them"
+        )
+    return SlackTokens(bot, app, secret)
+
+
+def _own_web_client(token: str | None, base_url: str) -> WebClient:
+    return WebClient(
+        token=token,
+        base_url=base_url,
+        timeout=30,
+        retry_handlers=[
+            ConnectionErrorRetryHandler(max_retry_count=2),
+            RateLimitErrorRetryHandler(max_retry_count=5),
+            ServerErrorRetryHandler(max_retry_count=2),
+        ],
+    )
+
+
+def slack_client(settings: Settings, token: str | None = None) -> WebClient:
+    """The one Web API client factory (bot replies, digest posts, probe alerts)."""
+    base_url = settings.slack.base_url if settings.slack.base_url.endswith("/") else settings.slack.base_url + "/"
+    try:
+        from connectors.slack import web_client
+    except ImportError:  # connectors.slack not in this checkout yet
+        web_client = _own_web_client
+    return web_client(token if token is not None else os.environ.get(BOT_TOKEN_ENV), base_url)
+
+
+def post_digest(client: WebClient, channel: str, blocks: list[dict[str, Any]] | None, text: str) -> str:
+    """Post a digest to a channel id or a user id (a DM); returns the message ts."""
+    resp = client.chat_postMessage(channel=channel, text=text, blocks=blocks, unfurl_links=False)
+    return str(resp["ts"])
+
+
+def post_alert(client: WebClient, channel: str, text: str) -> str:
+    """Post a one-line alert (e.g. the nightly probe fell below its threshold)."""
+    resp = client.chat_postMessage(channel=channel, text=f":warning: {text}", unfurl_links=False)
+    return str(resp["ts"])
+
+
+def thread_id_for(channel: str, thread_ts: str, user_id: str, *, is_dm: bool) -> str:
+    """The graph thread for a Slack thread; shared channels get one per user."""
+    base = f"slack:{channel}:{thread_ts}"
+    return base if is_dm else f"{base}:{user_id}"
+
+
+class SlackBot:
+    """The Bolt app plus what it needs: event log, reply worker, conversation."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        llm: ChatModel | None,
+        store: Any,
+        client: WebClient,
+        conversation: Conversation | None = None,
+        events: EventLog | None = None,
+        signing_secret: str | None = None,
+        socket_mode: bool = False,
+    ) -> None:
+        from assistant.paths import ensure_data_dir
+
+        if not socket_mode and not signing_secret:
+            raise ConfigError(f"HTTP mode needs {SIGNING_SECRET_ENV}; set it (or {APP_TOKEN_ENV} for Socket Mode)")
+        self.settings = settings
+        self.store = store
+        self.client = client
+        self.socket_mode = socket_mode
+        self._own_conversation = conversation is None
+        if conversation is None:
+            if llm is None:
+                raise ValueError("SlackBot needs an llm or a conversation")
+            conversation = GraphConversation(settings, llm=llm, store=store)
+        self.conversation = conversation
+        self.events = events or EventLog(ensure_data_dir() / EVENTS_FILE)
+        # One worker: one model answers one message at a time; Bolt's own pool stays free for acks.
+        self.workers = ThreadPoolExecutor(max_workers=1, thread_name_prefix="slack-reply")
+        self._pending: set[Future[Any]] = set()
+        self._pending_lock = threading.Lock()
+        try:
+            # App() calls auth.test once: a wrong token fails here, before we listen.
+            self.app = App(
+                client=client,
+                signing_secret=signing_secret,
+                request_verification_enabled=not socket_mode,
+                process_before_response=False,
+                name="assistant",
+                logger=logging.getLogger("assistant.slack.bolt"),
+            )
+        except BoltError as exc:
+            self.workers.shutdown(wait=False)
+            self.events.close()
+            raise ConnectorAuthError(
+                f"Slack rejected {BOT_TOKEN_ENV} ({exc}); check the token and that the app is "
+                "installed in the workspace"
+            ) from None
+        self.app.event("message")(self._on_message)
+        self.app.event("app_mention")(self._on_mention)
+        self.app.command(settings.slack.command)(self._on_command)
+        _bots[self.app] = self
+
+    # -- access -----------------------------------------------------------------
+
+    def allowed(self, user_id: str | None, channel: str, *, is_dm: bool) -> bool:
+        """Allowlist check: users always; channels only outside DMs."""
+        cfg = self.settings.slack
+        if not user_id or (cfg.allowed_users and user_id not in cfg.allowed_users):
+            return False
+        return is_dm or not cfg.allowed_channels or channel in cfg.allowed_channels
+
+    # -- events -----------------------------------------------------------------
+
+    def _on_message(self, event: dict[str, Any], body: dict[str, Any], context: Any) -> None:
+        if event.get("channel_type") != "im" or event.get("subtype") not in _CHAT_SUBTYPES:
+            return  # channel chatter reaches us only via app_mention
+        if event.get("bot_id"):
+            return
+        self._take(event, body, context)
+
+    def _on_mention(self, event: dict[str, Any], body: dict[str, Any], context: Any) -> None:
+        if event.get("bot_id") or event.get("subtype") not in _CHAT_SUBTYPES:
+            return
+        self._take(event, body, context)
+
+    def _take(self, event: dict[str, Any], body: dict[str, Any], context: Any) -> None:
+        channel = str(event.get("channel", ""))
+        ts = str(event.get("ts", ""))
+        user = event.get("user")
+        if not channel or not ts:
+            return
+        # The message key also folds app_mention + message.im copies of one message.
+        keys = [f"event:{body.get('event_id', '')}" if body.get("event_id") else "", f"msg:{channel}:{ts}"]
+        if not self.events.claim(keys):
+            log.info("Slack event %s already handled; ignoring the repeat", body.get("event_id"))
+            return
+        is_dm = event.get("channel_type") == "im" or channel.startswith("D")
+        thread_ts = str(event.get("thread_ts") or ts)
+        if not self.allowed(user, channel, is_dm=is_dm):
+            self._submit(self._refuse, keys, channel, thread_ts, user, is_dm)
+            return
+        text = _clean(str(event.get("text", "")), getattr(context, "bot_user_id", None))
+        self._submit(self._answer, keys, channel, thread_ts, str(user), text, is_dm)
+
+    def _submit(self, fn: Any, *args: Any) -> None:
+        future = self.workers.submit(fn, *args)
+        with self._pending_lock:
+            self._pending.add(future)
+        future.add_done_callback(self._forget_future)
+
+    def _forget_future(self, future: Future[Any]) -> None:
+        with self._pending_lock:
+            self._pending.discard(future)
+
+    def _refuse(self, keys: list[str], channel: str, thread_ts: str, user: str | None, is_dm: bool) -> None:
+        # No user id or text is logged or stored for people outside the allowlist.
+        log.info("refused a Slack message from outside the allowlist")
+        try:
+            if is_dm or not user:
+                self.client.chat_postMessage(channel=channel, thread_ts=thread_ts, text=REFUSAL)
+            else:
+                self.client.chat_postEphemeral(channel=channel, user=user, text=REFUSAL)
+        except Exception as exc:
+            log.warning("could not send the allowlist refusal: %s", exc)
+        self.events.done(keys)
+
+    def _answer(self, keys: list[str], channel: str, thread_ts: str, user: str, text: str, is_dm: bool) -> None:
+        reply = StreamingReply(
+            self.client, channel=channel, thread_ts=thread_ts, interval_s=self.settings.slack.stream_interval_s
+        )
+        try:
+            reply.start()
+        except Exception as exc:
+            log.error("could not post to Slack channel %s: %s", channel, exc)
+            return  # left pending: a Slack retry reaching a fresh process may try again
+        try:
+            answer = self.conversation.reply(
+                user_id=user,
+                thread_id=thread_id_for(channel, thread_ts, user, is_dm=is_dm),
+                text=text,
+                on_token=reply.on_token,
+            )
+        except AssistantError as exc:
+            log.warning("Slack reply failed: %s", exc)
+            answer = f"Sorry, I could not answer: {exc}"
+        except Exception:
+            log.exception("Slack reply failed")
+            answer = "Sorry, something went wrong on my side; the details are in the assistant's log."
+        try:
+            reply.finish(answer)
+        except Exception as exc:
+            log.error("could not deliver the final Slack reply: %s", exc)
+        finally:
+            self.events.done(keys)
+
+    # -- slash command ----------------------------------------------------------
+
+    def _on_command(self, ack: Ack, command: dict[str, Any]) -> None:
+        user = str(command.get("user_id", ""))
+        channel = str(command.get("channel_id", ""))
+        is_dm = channel.startswith("D") or command.get("channel_name") == "directmessage"
+        if not self.allowed(user, channel, is_dm=is_dm):
+            ack(text=REFUSAL, response_type="ephemeral")
+            return
+        verb, arg = split(str(command.get("text", "")))
+        if verb == "digest":
+            ack(text="Building your digest…", response_type="ephemeral")
+            self._submit(self._digest, str(command.get("response_url", "")), user)
+            return
+        try:
+            reply = quick(verb, arg, user_id=user, store=self.store)
+        except AssistantError as exc:
+            reply = CommandReply(f"Sorry: {exc}")
+        except Exception:
+            log.exception("/assistant %s failed", verb)
+            reply = CommandReply("Sorry, that failed on my side; the details are in the assistant's log.")
+        ack(text=reply.text, blocks=reply.blocks, response_type="ephemeral" if reply.ephemeral else "in_channel")
+
+    def _digest(self, response_url: str, user: str) -> None:
+        try:
+            reply = digest_reply(self.settings, self.store, user, date.today())
+        except AssistantError as exc:
+            reply = CommandReply(f"Sorry, no digest: {exc}")
+        except Exception:
+            log.exception("/assistant digest failed")
+            reply = CommandReply("Sorry, the digest failed on my side; the details are in the assistant's log.")
+        if not response_url:
+            return
+        hook = WebhookClient(
+            url=response_url,
+            retry_handlers=[ConnectionErrorRetryHandler(max_retry_count=2), RateLimitErrorRetryHandler(max_retry_count=5)],
+        )
+        hook.send(text=reply.text, blocks=reply.blocks, response_type="ephemeral")
+
+    # -- lifecycle --------------------------------------------------------------
+
+    def wait_idle(self, timeout: float = 30.0) -> bool:
+        """Wait until every queued reply finished (tests, shutdown); False on timeout."""
+        with self._pending_lock:
+            pending = list(self._pending)
+        for future in pending:
+            try:
+                future.result(timeout=timeout)
+            except TimeoutError:
+                return False
+            except Exception:
+                pass
+        return True
+
+    def close(self) -> None:
+        """Finish queued replies, then release the conversation and the event log."""
+        self.workers.shutdown(wait=True, cancel_futures=False)
+        close = getattr(self.conversation, "close", None)
+        if self._own_conversation and close is not None:
+            close()
+        self.events.close()
+
+
+def _clean(text: str, bot_user_id: str | None) -> str:
+    """Drop the bot's own mention so the model sees the question only."""
+    if bot_user_id:
+        text = text.replace(f"<@{bot_user_id}>", " ")
+    return re.sub(r"\s+", " ", text).strip()
+
+
+def create_app(
+    settings: Settings,
+    *,
+    llm: ChatModel | None,
+    store: Any,
+    client: WebClient | None = None,
+    conversation: Conversation | None = None,
+    events_path: Path | None = None,
+) -> App:
+    """Build the Bolt app (mode from the environment); `bot_for(app)` gives its SlackBot."""
+    tokens = read_tokens()
+    client = client or slack_client(settings, tokens.bot_token)
+    bot = SlackBot(
+        settings,
+        llm=llm,
+        store=store,
+        client=client,
+        conversation=conversation,
+        events=EventLog(events_path) if events_path else None,
+        signing_secret=tokens.signing_secret,
+        socket_mode=tokens.socket_mode,
+    )
+    return bot.app
+
+
+def bot_for(app: App) -> SlackBot:
+    """The SlackBot behind an app made by `create_app`."""
+    return _bots[app]
+
+
+@dataclass
+class SlackHandle:
+    """A running bot; `stop()` ends listening, finishes queued replies, frees resources."""
+
+    bot: SlackBot
+    mode: str  # "socket" or "http"
+    url: str = ""  # HTTP mode: the events URL being served
+    _server: Any = None
+    _socket: Any = None
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.stop()
+        if self._socket is not None:
+            self._socket.close()
+        self.bot.close()
+
+
+def start_slack(
+    settings: Settings,
+    *,
+    llm: ChatModel | None,
+    store: Any,
+    conversation: Conversation | None = None,
+) -> SlackHandle:
+    """Start the bot in the background (Socket Mode or HTTP) and return its handle."""
+    from assistant.slack.server import SlackHTTPServer
+
+    tokens = read_tokens()
+    app = create_app(settings, llm=llm, store=store, conversation=conversation)
+    bot = bot_for(app)
+    if tokens.socket_mode:
+        from slack_bolt.adapter.socket_mode import SocketModeHandler
+
+        handler = SocketModeHandler(
+            app, app_token=tokens.app_token, web_client=slack_client(settings, tokens.app_token)
+        )
+        try:
+            handler.connect()
+        except Exception as exc:
+            bot.close()
+            raise AssistantError(
+                f"cannot open the Slack Socket Mode connection: {exc}; check {APP_TOKEN_ENV} "
+                "(an xapp- token with connections:write) and that Socket Mode is on"
+            ) from None
+        return SlackHandle(bot=bot, mode="socket", _socket=handler)
+    try:
+        server = SlackHTTPServer(app, settings.slack.http_host, settings.slack.http_port)
+    except OSError as exc:
+        bot.close()
+        raise AssistantError(
+            f"cannot listen on {settings.slack.http_host}:{settings.slack.http_port} ({exc.strerror}); "
+            "free the port or set slack.http_port"
+        ) from None
+    server.start()
+    return SlackHandle(bot=bot, mode="http", url=server.url, _server=server)
