@@ -105,6 +105,7 @@ class SlackSettings(_Section):
     allowed_channels: list[str] = []  # channel ids where the bot answers; empty = any
     me: str = ""  # the Slack user id whose mentions and threads are marked in feeds
     stream_interval_s: float = Field(1.0, ge=0.2)  # minimum seconds between streamed chat.update calls
+    command: str = Field("/assistant", pattern=r"^/[a-z0-9_-]+$")  # slash command name registered in the Slack app
 
 
 class ScheduleSettings(_Section):
