@@ -1,0 +1,162 @@
+"""One benchmark run end to end: pick cases, run every control, build the run record.
+
+The record is plain JSON (see `build_record`); the plot and the Markdown report are
+made from it alone, so an old run can be re-reported without a model.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from assistant.config import Settings
+from assistant.errors import ProbeError
+from assistant.llm.base import ChatModel
+from assistant.probes.controls import Control, default_control, parse_controls
+from assistant.probes.runner import ControlRun, Progress, RunOptions, run_controls
+from assistant.probes.stats import mean_ci, paired_delta
+from assistant.probes.suite import (
+    ProbeCase,
+    load_general,
+    load_partners,
+    load_suite,
+    persona_cases,
+    select_cases,
+)
+
+RECORD_VERSION = 1
+SEED_RULE = "seed + 1000*round + stage (stage 0 = agent A turn, 1 = probe, 2 = agent B turn, 3 = general)"
+
+
+def options_from(settings: Settings, **overrides: Any) -> RunOptions:
+    """RunOptions from the [probes] settings, with non-None overrides."""
+    p = settings.probes
+    base = {"rounds": p.rounds, "samples": p.samples, "seed": p.seed,
+            "temperature": p.temperature, "max_new_tokens": p.max_new_tokens}  # fmt: skip
+    base.update({k: v for k, v in overrides.items() if v is not None})
+    return RunOptions(**base)
+
+
+def pick_cases(
+    settings: Settings, *, families: Sequence[str] = (), limit: int | None = None, persona: bool = True, seed: int = 0
+) -> list[ProbeCase]:
+    """Persona probes (unless filtered out by family) plus a seeded, family-balanced suite sample."""
+    suite = select_cases(load_suite(settings), families=families, limit=limit, seed=seed)
+    mine = persona_cases(settings) if persona and (not families or "persona" in families) else []
+    taken = {c.id for c in suite}
+    return [c for c in mine if c.id not in taken] + suite
+
+
+def _model_name(settings: Settings, llm: ChatModel) -> str:
+    name = getattr(llm, "model_name", None) or getattr(llm, "name", None)
+    if isinstance(name, str) and name:
+        return name
+    return settings.model.path or "SmolLM2-135M-Instruct (bundled GGUF)"
+
+
+def build_record(
+    runs: Sequence[ControlRun],
+    opts: RunOptions,
+    *,
+    kind: str,
+    model: str,
+    command: str,
+    headline: str,
+    started: datetime,
+) -> dict[str, Any]:
+    """The JSON run record: options, seeds, cases, and per control the curve and costs."""
+    none = next((r for r in runs if r.control.label == "none"), None)
+    controls = []
+    for run in runs:
+        curve = run.curve(seed=opts.seed)
+        last = [t.round_means()[-1] for t in run.traces]
+        delta = None
+        if none is not None and run is not none:
+            delta = paired_delta(last, [t.round_means()[-1] for t in none.traces], seed=opts.seed).to_dict()
+        families: dict[str, list[float]] = {}
+        for t, v in zip(run.traces, last, strict=True):
+            families.setdefault(t.case.family, []).append(v)
+        controls.append({
+            "label": run.control.label,
+            "control": run.control.to_dict(),
+            "curve": [{"round": r, **e.to_dict()} for r, e in enumerate(curve)],
+            "first_round": curve[0].to_dict() if curve else None,
+            "last_round": curve[-1].to_dict() if curve else None,
+            "delta_vs_none_last_round": delta,
+            "by_family_last_round": {f: round(sum(v) / len(v), 4) for f, v in sorted(families.items())},
+            "general": run.general.estimate.to_dict() if run.general else None,
+            "general_per_question": run.general.per_question if run.general else {},
+            "general_answers": run.general.answers if run.general else {},
+            "seconds": round(run.seconds, 1),
+            "per_case": {t.case.id: [round(x, 4) for x in t.round_means()] for t in run.traces},
+            "answers": {t.case.id: t.answers for t in run.traces},
+        })  # fmt: skip
+    head = next((c for c in controls if c["label"] == headline), controls[0] if controls else None)
+    first_traces = runs[0].traces if runs else []
+    return {
+        "version": RECORD_VERSION,
+        "id": started.strftime("%Y%m%dT%H%M%SZ") + "-" + uuid.uuid4().hex[:6],
+        "date": started.isoformat(timespec="seconds"),
+        "day": started.date().isoformat(),
+        "kind": kind,
+        "model": model,
+        "command": command,
+        "options": {
+            "rounds": opts.rounds, "samples": opts.samples, "effective_samples": opts.effective_samples,
+            "seed": opts.seed, "seed_rule": SEED_RULE, "temperature": opts.temperature,
+            "decoding": "greedy" if opts.temperature == 0 else f"sampling T={opts.temperature}",
+            "max_new_tokens": opts.max_new_tokens,
+        },  # fmt: skip
+        "cases": [{"id": t.case.id, "family": t.case.family, "partner": t.partner} for t in first_traces],
+        "controls": controls,
+        "headline": head["label"] if head else None,
+        "stability_last_round": head["last_round"]["mean"] if head and head["last_round"] else None,
+        "alert": False,
+        "alerts": [],
+        "seconds": round(sum(r.seconds for r in runs), 1),
+    }
+
+
+def run_benchmark(
+    settings: Settings,
+    llm: ChatModel,
+    *,
+    controls: Sequence[str] | None = None,
+    families: Sequence[str] = (),
+    cases: int | None = None,
+    rounds: int | None = None,
+    samples: int | None = None,
+    seed: int | None = None,
+    max_new_tokens: int | None = None,
+    persona: bool = True,
+    general: bool = True,
+    kind: str = "manual",
+    command: str = "",
+    progress: Progress | None = None,
+) -> dict[str, Any]:
+    """Run the comparison and return its record (not yet saved: see `history.save_run`)."""
+    opts = options_from(settings, rounds=rounds, samples=samples, seed=seed, max_new_tokens=max_new_tokens)
+    chosen: list[Control] = parse_controls(controls or settings.probes.controls, settings)
+    picked = pick_cases(settings, families=families, limit=cases, persona=persona, seed=opts.seed)
+    if not picked:
+        raise ProbeError("no probe cases selected; check --family and --cases")
+    started = datetime.now(UTC)
+    runs = run_controls(
+        llm, picked, chosen, opts, partners=load_partners(),
+        general=load_general() if general else None, progress=progress,
+    )  # fmt: skip
+    headline = default_control(settings).label
+    record = build_record(runs, opts, kind=kind, model=_model_name(settings, llm), command=command,
+                          headline=headline, started=started)  # fmt: skip
+    if record["headline"] != headline and any(c["label"] == "none" for c in record["controls"]):
+        record["headline"] = "none"  # the live default was not measured; fall back to stock attention
+        none = next(c for c in record["controls"] if c["label"] == "none")
+        record["stability_last_round"] = none["last_round"]["mean"]
+    return record
+
+
+def overall(values: Sequence[float], seed: int = 0) -> dict[str, float | int]:
+    """Mean and interval of a list of scores, as a record-ready dict."""
+    return mean_ci(list(values), seed=seed).to_dict()
