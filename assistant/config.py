@@ -117,6 +117,7 @@ class ScheduleSettings(_Section):
     probe_time: str = Field("02:30", pattern=r"^\d{1,2}:\d{2}$")  # nightly self-probe, HH:MM local
     misfire_grace_s: int = Field(3600, ge=1)  # how late a missed run may still start
     jobstore_url: str = ""  # "" = SQLite in the data dir; else an SQLAlchemy URL (Postgres)
+    summarise_max_items: int = Field(200, ge=1)  # items per summarise run, so one run cannot hog the model
 
 
 class DigestSettings(_Section):
@@ -127,6 +128,9 @@ class DigestSettings(_Section):
     weight_recency: float = Field(0.25, ge=0.0)  # newer first
     weight_slack: float = Field(0.15, ge=0.0)  # mentions and threads the user is in
     summary_batch: int = Field(8, ge=1)  # items summarised per model batch
+    summary_max_tokens: int = Field(80, ge=8)  # reply budget per summary (one or two sentences)
+    recency_half_life_hours: float = Field(48.0, gt=0.0)  # an item this old scores half on recency
+    first_window_hours: int = Field(48, ge=1)  # look-back for the very first digest (no earlier one)
 
 
 class ProbesSettings(_Section):
@@ -137,6 +141,10 @@ class ProbesSettings(_Section):
     controls: list[str] = ["none", "split_softmax"]  # drift controls compared nightly
     alert_threshold: float = Field(0.5, ge=0.0, le=1.0)  # alert when any round scores below this
     max_new_tokens: int = Field(96, ge=1)  # reply budget inside self-chat
+    temperature: float = Field(0.0, ge=0.0)  # 0 = greedy, so nightly runs are comparable
+    trailing_days: int = Field(7, ge=1)  # window for the "below the trailing week" alert
+    extra_suites: list[str] = []  # more probe-case TOML files, merged with the shipped suite
+    real_threads: int = Field(3, ge=0)  # longest recent chat threads probed nightly (read-only)
 
 
 class PersonaProbe(_Section):
@@ -164,6 +172,11 @@ class ChatSettings(_Section):
     postgres_url_env: str = "ASSISTANT_POSTGRES_URL"  # env var holding the Postgres URL
     default_thread: str = "main"  # thread resumed by `assistant chat`
     keep_recent_turns: int = Field(8, ge=2)  # turns kept verbatim; older ones fold into a summary
+    summary_chars: int = Field(1200, ge=200)  # running summary bound; the oldest lines go first
+    goal_model: bool = True  # ask the model for structured goal updates; rules check and back it up
+    goal_retries: int = Field(1, ge=0)  # re-asks after an invalid structured answer before the rules take over
+    recall_items: int = Field(3, ge=0)  # stored feed items recalled per turn (0 = none)
+    reply_tokens: int = Field(160, ge=16)  # reply budget for one chat turn
 
 
 class Settings(_Section):

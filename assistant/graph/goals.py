@@ -1,0 +1,312 @@
+"""Goal tracking: rules that read the user's own words, and the model's structured proposal.
+
+The model proposes a `GoalUpdate` as JSON; it is validated against the schema (retried
+when invalid) and then checked against the rules, which always produce a valid update
+on their own. Only the user's message is read here: recalled feed items and memory
+never reach the tracker, so external text cannot create, finish or drop a goal.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import uuid
+from typing import Literal
+
+from pydantic import BaseModel, Field, ValidationError
+
+from assistant.graph import prompts
+from assistant.graph.state import OPEN_STATUSES, GoalState, now
+from assistant.llm.base import ChatModel, Message
+
+log = logging.getLogger(__name__)
+
+Event = Literal["new", "progress", "done", "dropped", "none"]
+
+
+class GoalUpdate(BaseModel):
+    """What happened to the user's goals in one message (the model's JSON schema)."""
+
+    event: Event = "none"
+    goal_id: str = ""
+    statement: str = Field("", max_length=200)
+    success_criteria: str = Field("", max_length=200)
+    known: list[str] = Field(default_factory=list, max_length=8)
+    missing: list[str] = Field(default_factory=list, max_length=3)
+
+
+_FLAGS = re.IGNORECASE
+NEW_GOAL = [
+    re.compile(p, _FLAGS)
+    for p in (
+        r"\bremind me to (?P<g>keep an eye on\b.+)",
+        r"\b(?:can|could|would) you help me (?:to )?(?P<g>.+)",
+        r"\bhelp me (?:to )?(?P<g>.+)",
+        r"\bmy goal is to (?P<g>.+)",
+        r"\bi (?:really )?(?:need|want|have|would like|'d like|must) to (?P<g>.+)",
+        r"\bi'?m (?:trying|planning|hoping|going) to (?P<g>.+)",
+        r"\bi am (?:trying|planning|hoping|going) to (?P<g>.+)",
+        r"\b(?:i'?m|i am) planning (?P<g>(?:a|an|my|the) .+)",
+        r"\bkeep an eye on (?P<g>.+)",
+    )
+]
+# "I need to know ..." is a question, not a goal.
+NOT_A_GOAL = re.compile(r"^(?:know|ask|say|tell|check whether|understand what)\b", _FLAGS)
+DONE = re.compile(
+    r"\b(?:i(?:'ve| have)? (?:just |finally |already )?(?:booked|finished|completed|submitted|"
+    r"bought|sent|sorted|done|did) (?:it|that|the|my|everything|all)?|booked it|"
+    r"that'?s all i needed|all set now|it'?s done|that'?s done|goal (?:is )?(?:done|achieved|complete)|"
+    r"mark (?:it|that|the goal) (?:as )?(?:done|complete)|problem solved|got it sorted)",
+    _FLAGS,
+)
+DROPPED = re.compile(
+    r"\b(?:never ?mind|forget (?:about )?(?:it|that|the \w+)\b|forget about|"
+    r"i (?:no longer|don'?t|do not) (?:need|want) (?:to|it|that|the)|"
+    r"(?:cancel|drop|abandon|scrap) (?:it|that|the|my|this)\b|give up on|"
+    r"not (?:doing|going to do) (?:it|that|this) anymore|changed my mind|"
+    r"(?:no|not) longer (?:planning|going|interested))",
+    _FLAGS,
+)
+
+# What a goal of each kind needs before a useful answer (the rule fallback).
+NEEDS: list[tuple[re.Pattern[str], list[str]]] = [
+    (re.compile(r"\bkeep an eye on|monitor|watch|track\b", _FLAGS), []),
+    (re.compile(r"\btrip|travel|holiday|vacation|flight|visit\b", _FLAGS), ["dates", "budget"]),
+    (re.compile(r"\bparty|wedding|dinner|event|birthday\b", _FLAGS), ["date", "number of guests"]),
+    (re.compile(r"\blearn|study|practi[cs]e\b", _FLAGS), ["current level", "time per week"]),
+    (
+        re.compile(r"\bwrite|essay|report|talk|presentation|paper\b", _FLAGS),
+        ["audience", "deadline"],
+    ),
+    (re.compile(r"\bjob|apply|interview\b", _FLAGS), ["role", "deadline"]),
+    (re.compile(r"\bbuy|choose|pick|purchase\b", _FLAGS), ["budget"]),
+]
+DEFAULT_NEEDS = ["deadline"]
+
+# Recognisers that tell which missing slot a user's answer fills.
+_MONTHS = r"jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec"
+SLOTS: dict[str, re.Pattern[str]] = {
+    "date": re.compile(
+        rf"\b(?:{_MONTHS})[a-z]*\b|\b\d{{1,2}}(?:st|nd|rd|th)?\b.*\b(?:{_MONTHS})|"
+        r"\bnext (?:week|month|year|weekend|monday|tuesday|wednesday|thursday|friday|saturday|sunday)\b|"
+        r"\btomorrow\b|\btonight\b|\bin \d+ (?:days|weeks|months)\b|\b\d{4}-\d{2}-\d{2}\b|\bdays?\b",
+        _FLAGS,
+    ),
+    "budget": re.compile(
+        r"[€$£]\s?\d|\d\s?(?:€|\$|£|eur|euros?|usd|dollars?|pounds?|k\b)|\bbudget\b", _FLAGS
+    ),
+    "guests": re.compile(r"\b\d+\s+(?:people|guests|persons|friends)\b", _FLAGS),
+}
+
+
+def _slot_kind(need: str) -> str | None:
+    lowered = need.lower()
+    if "date" in lowered or "deadline" in lowered or "when" in lowered:
+        return "date"
+    if "budget" in lowered or "cost" in lowered or "price" in lowered:
+        return "budget"
+    if "guest" in lowered or "people" in lowered:
+        return "guests"
+    return None
+
+
+def _clean_statement(text: str) -> str:
+    first = re.split(r"(?<=[.!?])\s|\n", text.strip(), maxsplit=1)[0]
+    return first.strip().rstrip(".!?,;: ")[:160]
+
+
+def _words(text: str) -> set[str]:
+    return {w for w in re.findall(r"[a-z0-9]{4,}", text.lower())}
+
+
+def needs_for(statement: str) -> list[str]:
+    """What a new goal still needs, minus what its statement already says."""
+    needs = DEFAULT_NEEDS
+    for pattern, wanted in NEEDS:
+        if pattern.search(statement):
+            needs = wanted
+            break
+    return [n for n in needs if not ((kind := _slot_kind(n)) and SLOTS[kind].search(statement))]
+
+
+def detect_new_goal(text: str) -> str | None:
+    """The goal statement in a user message ("help me plan X" -> "plan X"), if any."""
+    for pattern in NEW_GOAL:
+        match = pattern.search(text)
+        if match:
+            statement = _clean_statement(match.group("g"))
+            if statement and not NOT_A_GOAL.match(statement) and len(statement.split()) >= 2:
+                return statement
+    return None
+
+
+def open_goals(goals: list[GoalState]) -> list[GoalState]:
+    """Goals still being worked on (active or waiting on the user)."""
+    return [g for g in goals if g["status"] in OPEN_STATUSES]
+
+
+def target_goal(goals: list[GoalState], text: str, active: str) -> GoalState | None:
+    """The open goal a message talks about: by shared words, else the active one, else the newest."""
+    candidates = open_goals(goals)
+    if not candidates:
+        return None
+    words = _words(text)
+    scored = [(len(words & _words(g["statement"])), g["updated"], g) for g in candidates]
+    best = max(scored, key=lambda s: (s[0], s[1]))
+    if best[0] > 0:
+        return best[2]
+    for goal in candidates:
+        if goal["id"] == active:
+            return goal
+    return max(candidates, key=lambda g: g["updated"])
+
+
+def fill_missing(missing: list[str], text: str) -> tuple[list[str], list[str]]:
+    """Split a user's answer over the missing slots it fills: (newly known, still missing)."""
+    known: list[str] = []
+    left: list[str] = []
+    for need in missing:
+        kind = _slot_kind(need)
+        if kind and SLOTS[kind].search(text):
+            known.append(f"{need}: {_clean_statement(text)}")
+        else:
+            left.append(need)
+    if not known and missing:
+        # An answer to our question that no recogniser claims fills the slot we asked about.
+        known.append(f"{missing[0]}: {_clean_statement(text)}")
+        left = missing[1:]
+    return known, left
+
+
+def rule_update(text: str, goals: list[GoalState], active: str) -> GoalUpdate:
+    """The rules' reading of one user message; always a valid update."""
+    target = target_goal(goals, text, active)
+    if target is not None and DROPPED.search(text):
+        return GoalUpdate(event="dropped", goal_id=target["id"])
+    if target is not None and DONE.search(text):
+        return GoalUpdate(event="done", goal_id=target["id"])
+    current = next((g for g in open_goals(goals) if g["id"] == active), None)
+    if current is not None and current["status"] == "waiting" and current["missing"]:
+        # An answer to our question may use goal-like words ("I want to go in May").
+        claimed = [n for n in current["missing"] if (k := _slot_kind(n)) and SLOTS[k].search(text)]
+        if claimed:
+            known, left = fill_missing(current["missing"], text)
+            return GoalUpdate(event="progress", goal_id=current["id"], known=known, missing=left)
+    statement = detect_new_goal(text)
+    if statement:
+        return GoalUpdate(
+            event="new",
+            statement=statement,
+            success_criteria=f"the user confirms: {statement}",
+            missing=needs_for(statement),
+        )
+    if current is not None and current["missing"] and not text.rstrip().endswith("?"):
+        known, left = fill_missing(current["missing"], text)
+        return GoalUpdate(event="progress", goal_id=current["id"], known=known, missing=left)
+    return GoalUpdate()
+
+
+def parse_update(raw: str) -> GoalUpdate:
+    """Validate the model's answer against the schema; raises ValueError when it is not valid."""
+    match = re.search(r"\{.*\}", raw, re.DOTALL)
+    if not match:
+        raise ValueError("no JSON object found")
+    try:
+        data = json.loads(match.group(0))
+        return GoalUpdate.model_validate(data)
+    except (json.JSONDecodeError, ValidationError) as exc:
+        raise ValueError(str(exc).splitlines()[0]) from None
+
+
+def model_update(
+    llm: ChatModel, text: str, goals: list[GoalState], *, retries: int
+) -> GoalUpdate | None:
+    """Ask the model for a structured update; None when it never produced a valid one."""
+    listing = (
+        "\n".join(
+            f"- {g['id']}: {g['statement']} (missing: {', '.join(g['missing']) or 'nothing'})"
+            for g in open_goals(goals)
+        )
+        or "(none)"
+    )
+    messages: list[Message] = [
+        {"role": "system", "content": prompts.GOAL_TRACKER_SYSTEM},
+        {"role": "user", "content": prompts.GOAL_TRACKER_USER.format(goals=listing, message=text)},
+    ]
+    for attempt in range(retries + 1):
+        raw = llm.chat(messages, max_new_tokens=120, temperature=0.0).text
+        try:
+            return parse_update(raw)
+        except ValueError as exc:
+            log.debug("goal tracker answer %d invalid: %s", attempt, exc)
+            messages = messages + [
+                {"role": "assistant", "content": raw},
+                {"role": "user", "content": prompts.GOAL_TRACKER_RETRY.format(error=exc)},
+            ]
+    return None
+
+
+def reconcile(
+    proposed: GoalUpdate | None, rules: GoalUpdate, text: str, goals: list[GoalState]
+) -> GoalUpdate:
+    """Keep the model's proposal only where the user's words support it; else the rules'."""
+    if proposed is None:
+        return rules
+    open_ids = {g["id"] for g in open_goals(goals)}
+    grounded = bool(_words(proposed.statement) & _words(text))
+    if rules.event in ("done", "dropped"):
+        return rules  # an explicit cue in the user's words beats the model
+    if proposed.event == "new" and grounded:
+        return GoalUpdate(
+            event="new",
+            statement=_clean_statement(proposed.statement),
+            success_criteria=proposed.success_criteria or rules.success_criteria,
+            known=proposed.known,
+            missing=proposed.missing or rules.missing,
+        )
+    if rules.event == "new":
+        return rules
+    if proposed.event in ("done", "dropped") and proposed.goal_id in open_ids and "?" not in text:
+        return GoalUpdate(event=proposed.event, goal_id=proposed.goal_id)
+    same = proposed.event == "progress" == rules.event and proposed.goal_id == rules.goal_id
+    if same and proposed.known and all(_words(k) & _words(text) for k in proposed.known):
+        return GoalUpdate(
+            event="progress", goal_id=rules.goal_id, known=proposed.known, missing=proposed.missing
+        )
+    return rules
+
+
+def apply_update(
+    update: GoalUpdate, goals: list[GoalState], *, thread: str
+) -> tuple[list[GoalState], GoalState | None]:
+    """The goals after an update, and the goal it touched (None when nothing changed)."""
+    stamp = now()
+    goals = [dict(g) for g in goals]  # type: ignore[misc]
+    if update.event == "new":
+        goal = GoalState(
+            id=f"g-{uuid.uuid4().hex[:10]}",
+            statement=update.statement,
+            success_criteria=update.success_criteria,
+            known=list(update.known),
+            missing=list(update.missing),
+            status="active",
+            thread=thread,
+            created=stamp,
+            updated=stamp,
+        )
+        return goals + [goal], goal
+    for goal in goals:
+        if goal["id"] != update.goal_id or goal["status"] not in OPEN_STATUSES:
+            continue
+        if update.event in ("done", "dropped"):
+            goal["status"] = update.event
+        elif update.event == "progress":
+            goal["known"] = list(dict.fromkeys(goal["known"] + update.known))
+            goal["missing"] = list(update.missing)
+            goal["status"] = "active"
+        else:
+            return goals, None
+        goal["updated"] = stamp
+        return goals, goal
+    return goals, None

@@ -1,0 +1,71 @@
+"""Wiring of the goal graph (built on demand, never at import: it needs a model and a store).
+
+START -> recall -> track_goals -(decide)-> ask | use_tool | respond -> remember -> fold -> END
+"""
+
+from __future__ import annotations
+
+from functools import partial
+from typing import Any
+
+from langgraph.graph import END, START, StateGraph
+from langgraph.graph.state import CompiledStateGraph
+
+from assistant.config import Settings
+from assistant.graph import nodes
+from assistant.graph.state import ChatState
+from assistant.llm.base import ChatModel
+
+
+def build_graph(
+    *, llm: ChatModel, store: Any, checkpointer: Any | None, settings: Settings
+) -> CompiledStateGraph[Any, Any, Any, Any]:
+    """Compile the chat graph; pass any LangGraph checkpointer (or None for none)."""
+    deps = nodes.Deps(llm=llm, store=store, settings=settings)
+    builder = StateGraph(ChatState)
+    builder.add_node("recall", partial(nodes.recall, deps=deps))
+    builder.add_node("track_goals", partial(nodes.track_goals, deps=deps))
+    builder.add_node("ask", partial(nodes.ask, deps=deps))
+    builder.add_node("use_tool", partial(nodes.use_tool, deps=deps))
+    builder.add_node("respond", partial(nodes.respond, deps=deps))
+    builder.add_node("remember", partial(nodes.remember, deps=deps))
+    builder.add_node("fold", partial(nodes.fold, deps=deps))
+
+    # Every turn starts by loading the user's goals, profile and relevant items.
+    builder.add_edge(START, "recall")
+    # Goals are updated from the user's words before anything answers them.
+    builder.add_edge("recall", "track_goals")
+    # One of three ways to answer: a question, a requested tool, or a reply.
+    builder.add_conditional_edges(
+        "track_goals",
+        nodes.decide,
+        {"ask": "ask", "use_tool": "use_tool", "respond": "respond"},
+    )
+    # After any answer the profile learns from the user's own words...
+    builder.add_edge("ask", "remember")
+    builder.add_edge("use_tool", "remember")
+    builder.add_edge("respond", "remember")
+    # ...and old turns fold into the summary so the system prompt keeps its place.
+    builder.add_edge("remember", "fold")
+    # The turn ends; the checkpointer has saved every step.
+    builder.add_edge("fold", END)
+    return builder.compile(checkpointer=checkpointer)
+
+
+def mermaid() -> str:
+    """The graph as a Mermaid diagram (built with stand-ins: no model, no store)."""
+    graph = build_graph(llm=_NoModel(), store=None, checkpointer=None, settings=Settings())
+    return graph.get_graph().draw_mermaid()
+
+
+class _NoModel:
+    """Placeholder model for drawing the graph; never called."""
+
+    def chat(self, *args: Any, **kwargs: Any) -> Any:
+        raise NotImplementedError
+
+    def stream(self, *args: Any, **kwargs: Any) -> Any:
+        raise NotImplementedError
+
+    def chat_batch(self, *args: Any, **kwargs: Any) -> Any:
+        raise NotImplementedError

@@ -1,0 +1,344 @@
+"""The goal graph's nodes: small functions of (state, deps) that return a state update.
+
+Only the user's newest message is ever read for actions (goal events, tools, memory
+writes). Recalled feed items and stored memory reach the model fenced as quoted data,
+and nothing the model writes is parsed for actions.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from langgraph.config import get_stream_writer
+
+from assistant.config import Settings
+from assistant.graph import prompts
+from assistant.graph.fencing import fence_item, safe_profile_lines
+from assistant.graph.goals import (
+    apply_update,
+    model_update,
+    open_goals,
+    reconcile,
+    rule_update,
+)
+from assistant.graph.state import (
+    ChatState,
+    GoalState,
+    RecalledItem,
+    Route,
+    find_goal,
+    goal_from_state,
+    goal_to_state,
+    last_user_text,
+    now,
+)
+from assistant.graph.tools import ToolContext, recalled_from, requested_tool, run_tool
+from assistant.llm.base import ChatModel, Message
+from memory.types import Item, Source
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Deps:
+    """What the nodes need from outside the state: the model, the store, the settings."""
+
+    llm: ChatModel
+    store: Any  # memory.store.MemoryStore (profile, goals, items)
+    settings: Settings
+
+
+def _emit(text: str) -> None:
+    """Send reply text to whoever streams this run (a no-op for plain invoke)."""
+    try:
+        writer = get_stream_writer()
+    except RuntimeError:  # called outside a graph run (unit tests of helpers)
+        return
+    writer({"token": text})
+
+
+# --- recall -------------------------------------------------------------------------
+
+
+def recall(state: ChatState, deps: Deps) -> dict[str, Any]:
+    """Load this turn's context: the user's open goals, profile facts, relevant feed items."""
+    user_id = state["user_id"]
+    text = last_user_text(state.get("messages", []))
+    stored = [goal_to_state(g) for g in deps.store.goals.open_goals(user_id)]
+    # The store is the source of truth: another thread may have finished a goal.
+    goals = sorted(stored, key=lambda g: g["created"])
+    active = state.get("active_goal", "")
+    if find_goal(goals, active) is None:
+        active = ""
+    profile_raw = deps.store.profile.profile_context(user_id, budget_tokens=200) or ""
+    profile = "\n".join(safe_profile_lines(profile_raw.splitlines()))
+    recalled: list[RecalledItem] = []
+    k = deps.settings.chat.recall_items
+    if k and text and deps.store.items.count(user_id):
+        recalled = recalled_from(deps.store.items.search(user_id, text, k=k))
+    return {
+        "goals": goals,
+        "active_goal": active,
+        "profile": profile,
+        "recalled": recalled,
+        "turn": state.get("turn", 0) + 1,
+        "tool": None,
+        "goal_event": "none",
+        "reply": "",
+    }
+
+
+# --- track_goals --------------------------------------------------------------------
+
+
+def track_goals(state: ChatState, deps: Deps) -> dict[str, Any]:
+    """Read the user's message for a tool request or a goal event and update the goal record."""
+    text = last_user_text(state.get("messages", []))
+    tool = requested_tool(text)
+    if tool is not None:
+        return {"tool": tool, "goal_event": "none"}
+    goals = list(state.get("goals", []))
+    active = state.get("active_goal", "")
+    rules = rule_update(text, goals, active)
+    proposed = None
+    if deps.settings.chat.goal_model:
+        proposed = model_update(deps.llm, text, goals, retries=deps.settings.chat.goal_retries)
+    update = reconcile(proposed, rules, text, goals)
+    goals, touched = apply_update(update, goals, thread=state.get("thread_id", ""))
+    if touched is None:
+        return {"goals": goals, "goal_event": "none"}
+    deps.store.goals.save(goal_from_state(touched, state["user_id"]))
+    if touched["status"] in ("active", "waiting"):
+        active = touched["id"]
+    elif active == touched["id"]:
+        active = ""
+    log.info("goal %s: %s (%s)", update.event, touched["statement"], touched["id"])
+    return {"goals": goals, "active_goal": active, "goal_event": update.event}
+
+
+# --- decide (router) ----------------------------------------------------------------
+
+
+def decide(state: ChatState) -> Route:
+    """Tool if the user asked for one; one question if the goal lacks something; else answer."""
+    if state.get("tool"):
+        return "use_tool"
+    goal = find_goal(state.get("goals", []), state.get("active_goal", ""))
+    if goal and goal["missing"] and state.get("goal_event") in ("new", "progress"):
+        return "ask"
+    return "respond"
+
+
+# --- prompt assembly ----------------------------------------------------------------
+
+
+def _fmt_list(values: list[str]) -> str:
+    return "; ".join(values) if values else "nothing yet"
+
+
+def _fenced(state: ChatState) -> str:
+    parts = []
+    for item in state.get("recalled", []):
+        original = Item(
+            id=item["id"],
+            owner=state["user_id"],
+            source=item["source"],  # type: ignore[arg-type]
+            title=item["title"],
+            text=item["text"],
+            url=item["url"],
+        )
+        parts.append(fence_item(item, original))
+    return "\n".join(parts)
+
+
+def context_message(state: ChatState, instruction: str, *, with_recalled: bool = True) -> str:
+    """The second system turn: profile, goal in play, summary, fenced material, instruction."""
+    sections = [prompts.CONTEXT_HEADER]
+    if state.get("profile"):
+        sections.append(prompts.PROFILE_SECTION.format(profile=state["profile"]))
+    goal = find_goal(state.get("goals", []), state.get("active_goal", ""))
+    if goal is not None:
+        sections.append(
+            prompts.GOAL_SECTION.format(
+                statement=goal["statement"],
+                known=_fmt_list(goal["known"]),
+                missing=_fmt_list(goal["missing"]),
+            )
+        )
+    others = [
+        g["statement"]
+        for g in open_goals(state.get("goals", []))
+        if goal is None or g["id"] != goal["id"]
+    ]
+    if others:
+        sections.append(prompts.OPEN_GOALS_SECTION.format(goals="; ".join(others[:3])))
+    if state.get("summary"):
+        sections.append(prompts.SUMMARY_SECTION.format(summary=state["summary"]))
+    fenced = _fenced(state) if with_recalled else ""
+    if fenced:
+        sections.append(prompts.RECALLED_SECTION.format(fenced=fenced))
+    sections.append(instruction)
+    return "\n\n".join(sections)
+
+
+def build_messages(state: ChatState, deps: Deps, instruction: str) -> list[Message]:
+    """Persona first (the split-softmax span), then context, then the dialog, within budget."""
+    persona: Message = {"role": "system", "content": deps.settings.persona.system_prompt}
+    dialog = list(state.get("messages", []))
+    count: Callable[[str], int] | None = getattr(deps.llm, "count_tokens", None)
+    budget = deps.settings.model.context_tokens - deps.settings.chat.reply_tokens
+    for with_recalled in (True, False):
+        context: Message = {
+            "role": "system",
+            "content": context_message(state, instruction, with_recalled=with_recalled),
+        }
+        turns = list(dialog)
+        if count is None:
+            return [persona, context, *turns]
+        fixed = count(persona["content"]) + count(context["content"]) + 16
+        # Oldest turns go first; the newest user turn always stays.
+        while len(turns) > 1 and fixed + sum(count(m["content"]) + 6 for m in turns) > budget:
+            turns.pop(0)
+        if fixed + sum(count(m["content"]) + 6 for m in turns) <= budget or not with_recalled:
+            return [persona, context, *turns]
+    raise AssertionError("unreachable")
+
+
+def _generate(state: ChatState, deps: Deps, instruction: str, *, prefix: str = "") -> str:
+    """Stream one reply from the model (after an optional fixed prefix)."""
+    messages = build_messages(state, deps, instruction)
+    pieces = []
+    if prefix:
+        _emit(prefix)
+        pieces.append(prefix)
+    conversation = f"{state['user_id']}/{state.get('thread_id', '')}"
+    for piece in deps.llm.stream(
+        messages, max_new_tokens=deps.settings.chat.reply_tokens, conversation_id=conversation
+    ):
+        _emit(piece)
+        pieces.append(piece)
+    return "".join(pieces).strip()
+
+
+def _say(text: str) -> dict[str, Any]:
+    return {"reply": text, "messages": [{"role": "assistant", "content": text}]}
+
+
+# --- ask / use_tool / respond -------------------------------------------------------
+
+
+def ask(state: ChatState, deps: Deps) -> dict[str, Any]:
+    """One clarifying question about the first thing the active goal is missing."""
+    goals = [dict(g) for g in state.get("goals", [])]
+    goal = find_goal(goals, state.get("active_goal", ""))  # type: ignore[arg-type]
+    assert goal is not None and goal["missing"], "decide routes to ask only with a need"
+    need = goal["missing"][0]
+    reply = _generate(state, deps, prompts.ASK_INSTRUCTION.format(need=need))
+    if "?" not in reply:
+        # A small model may answer instead of asking: the question is what the user must see.
+        verb = "are" if need.endswith("s") and not need.endswith("ss") else "is"
+        question = prompts.ASK_FALLBACK.format(statement=goal["statement"], need=need, verb=verb)
+        _emit(("\n" if reply else "") + question)
+        reply = f"{reply}\n{question}".strip()
+    goal["status"] = "waiting"
+    goal["updated"] = now()
+    deps.store.goals.save(goal_from_state(goal, state["user_id"]))  # type: ignore[arg-type]
+    return {**_say(reply), "goals": goals, "route": "ask"}
+
+
+def use_tool(state: ChatState, deps: Deps) -> dict[str, Any]:
+    """Run the tool the user asked for; its output is the reply."""
+    call = state.get("tool")
+    assert call is not None, "decide routes to use_tool only with a request"
+    ctx = ToolContext(
+        llm=deps.llm,
+        store=deps.store,
+        settings=deps.settings,
+        user_id=state["user_id"],
+        arg=call["arg"],
+    )
+    reply = run_tool(call, ctx)
+    _emit(reply)
+    return {**_say(reply), "route": "use_tool"}
+
+
+def _follow_up(state: ChatState) -> tuple[str, list[str]]:
+    """A line about an open goal from another thread, once per thread."""
+    done = list(state.get("followed_up", []))
+    if state.get("goal_event") != "none":
+        return "", done
+    thread = state.get("thread_id", "")
+    for goal in open_goals(state.get("goals", [])):
+        if goal["thread"] != thread and goal["id"] not in done:
+            done.append(goal["id"])
+            if goal["missing"]:
+                line = prompts.FOLLOW_UP_WAITING.format(
+                    statement=goal["statement"], need=goal["missing"][0]
+                )
+            else:
+                line = prompts.FOLLOW_UP.format(statement=goal["statement"])
+            return line + "\n", done
+    return "", done
+
+
+def respond(state: ChatState, deps: Deps) -> dict[str, Any]:
+    """Answer the user with the persona, their profile, the goal in play and fenced material."""
+    event = state.get("goal_event", "none")
+    touched = [g for g in state.get("goals", []) if g["status"] in ("done", "dropped")]
+    if event == "done" and touched:
+        instruction = prompts.DONE_INSTRUCTION.format(statement=touched[-1]["statement"])
+    elif event == "dropped" and touched:
+        instruction = prompts.DROPPED_INSTRUCTION.format(statement=touched[-1]["statement"])
+    else:
+        instruction = prompts.ANSWER_INSTRUCTION
+    prefix, followed = _follow_up(state)
+    reply = _generate(state, deps, instruction, prefix=prefix)
+    return {**_say(reply), "followed_up": followed, "route": "respond"}
+
+
+# --- remember / fold ----------------------------------------------------------------
+
+
+def remember(state: ChatState, deps: Deps) -> dict[str, Any]:
+    """Update the profile from the user's own words (never from recalled or model text)."""
+    if state.get("tool"):
+        return {}  # remember/forget tools already did exactly what the user asked
+    text = last_user_text(state.get("messages", []))
+    if text:
+        source = Source(thread=state.get("thread_id", ""), turn=state.get("turn", 0), time=now())
+        deps.store.profile.observe(state["user_id"], text, source)
+    return {}
+
+
+def _clip(text: str, limit: int = 140) -> str:
+    one = " ".join(text.split())
+    return one if len(one) <= limit else one[: limit - 1] + "…"
+
+
+def fold(state: ChatState, deps: Deps) -> dict[str, Any]:
+    """Fold turns beyond keep_recent_turns into the running summary (the prompt stays first)."""
+    messages = list(state.get("messages", []))
+    keep = 2 * deps.settings.chat.keep_recent_turns
+    if len(messages) <= keep:
+        return {}
+    older, recent = messages[:-keep], messages[-keep:]
+    lines = [line for line in (state.get("summary") or "").splitlines() if line]
+    for message in older:
+        template = (
+            prompts.SUMMARY_USER_LINE
+            if message["role"] == "user"
+            else prompts.SUMMARY_ASSISTANT_LINE
+        )
+        lines.append(template.format(text=_clip(message["content"])))
+    limit = deps.settings.chat.summary_chars
+    while lines and sum(len(line) + 1 for line in lines) > limit:
+        lines.pop(0)
+    return {"messages": {"replace": recent}, "summary": "\n".join(lines)}
+
+
+def goals_in_play(state: ChatState) -> list[GoalState]:
+    """The open goals of the state (for callers outside the graph)."""
+    return open_goals(state.get("goals", []))

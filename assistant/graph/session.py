@@ -1,0 +1,159 @@
+"""One user's conversation on one thread: the stable entry point for the terminal and Slack.
+
+    with open_checkpointer(settings) as saver:
+        session = ChatSession(settings, llm, store, saver, user_id="local", thread_id="main")
+        reply = session.send("Help me plan a trip to Lisbon", on_token=print)
+
+Each graph step is saved before the next (durability="sync"), so a thread resumes in a
+new process exactly where it stopped, and a cancelled reply leaves the thread usable.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sqlite3
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from assistant.config import Settings
+from assistant.errors import ConfigError
+from assistant.graph import prompts
+from assistant.graph.graph import build_graph
+from assistant.llm.base import ChatModel, Message
+from assistant.paths import ensure_data_dir
+from memory.types import Goal
+
+log = logging.getLogger(__name__)
+
+CHECKPOINT_FILE = "checkpoints.sqlite"
+
+
+class ReplyCancelled(Exception):
+    """The user interrupted a reply; `partial` holds what was produced (the thread is kept)."""
+
+    def __init__(self, partial: str) -> None:
+        super().__init__("reply cancelled")
+        self.partial = partial
+
+
+@contextmanager
+def open_checkpointer(settings: Settings) -> Iterator[Any]:
+    """The configured LangGraph checkpointer: SQLite in the data directory, or Postgres."""
+    if settings.chat.checkpointer == "postgres":
+        yield from _postgres(settings)
+        return
+    from langgraph.checkpoint.sqlite import SqliteSaver
+
+    path = ensure_data_dir() / CHECKPOINT_FILE
+    # timeout: another process may hold the write lock briefly (SqliteSaver is per-process).
+    conn = sqlite3.connect(str(path), check_same_thread=False, timeout=10.0)
+    try:
+        saver = SqliteSaver(conn)
+        saver.setup()
+        yield saver
+    finally:
+        conn.close()
+
+
+def _postgres(settings: Settings) -> Iterator[Any]:
+    try:
+        from langgraph.checkpoint.postgres import PostgresSaver  # type: ignore[import-not-found]
+    except ImportError:
+        raise ConfigError(
+            "chat.checkpointer = 'postgres' needs the langgraph-checkpoint-postgres package; "
+            "install it (pip install langgraph-checkpoint-postgres 'psycopg[binary]') or set "
+            "chat.checkpointer = 'sqlite'"
+        ) from None
+    env = settings.chat.postgres_url_env
+    url = os.environ.get(env)
+    if not url:
+        raise ConfigError(
+            f"chat.checkpointer = 'postgres' but ${env} is not set; export the Postgres URL there"
+        )
+    with PostgresSaver.from_conn_string(url) as saver:
+        saver.setup()
+        yield saver
+
+
+class ChatSession:
+    """Send messages on one (user, thread) and get replies; goals and profile persist in memory."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        llm: ChatModel,
+        store: Any,
+        checkpointer: Any | None,
+        user_id: str,
+        thread_id: str,
+    ) -> None:
+        self.settings = settings
+        self.llm = llm
+        self.store = store
+        self.user_id = user_id
+        self.thread_id = thread_id
+        self.graph = build_graph(llm=llm, store=store, checkpointer=checkpointer, settings=settings)
+        self._lock = threading.Lock()
+
+    @property
+    def config(self) -> dict[str, Any]:
+        """LangGraph run config; the key carries the user id so users never share a thread."""
+        return {"configurable": {"thread_id": f"{self.user_id}/{self.thread_id}"}}
+
+    def send(self, text: str, on_token: Callable[[str], None] | None = None) -> str:
+        """One user turn; streams reply pieces to `on_token` and returns the whole reply."""
+        turn = {
+            "messages": [Message(role="user", content=text)],
+            "user_id": self.user_id,
+            "thread_id": self.thread_id,
+        }
+        pieces: list[str] = []
+        final: dict[str, Any] = {}
+        with self._lock:
+            try:
+                for mode, chunk in self.graph.stream(
+                    turn, self.config, stream_mode=["custom", "values"], durability="sync"
+                ):
+                    if mode == "custom":
+                        pieces.append(chunk["token"])
+                        if on_token is not None:
+                            on_token(chunk["token"])
+                    else:
+                        final = chunk
+            except KeyboardInterrupt:
+                partial = "".join(pieces).strip()
+                self._settle_cancelled(partial)
+                raise ReplyCancelled(partial) from None
+        return str(final.get("reply", "".join(pieces).strip()))
+
+    def _settle_cancelled(self, partial: str) -> None:
+        """Close the interrupted turn so the thread stays consistent for the next one."""
+        state = self.graph.get_state(self.config)
+        messages = state.values.get("messages", [])
+        update: dict[str, Any] = {}
+        if messages and messages[-1]["role"] == "user":
+            update = {
+                "messages": [Message(role="assistant", content=partial + prompts.CANCELLED_MARK)]
+            }
+        self.graph.update_state(self.config, update, as_node="fold")
+
+    def history(self) -> list[Message]:
+        """The verbatim turns of this thread (older ones are in `summary()`)."""
+        return list(self.graph.get_state(self.config).values.get("messages", []))
+
+    def summary(self) -> str:
+        """The running summary of turns folded out of the history."""
+        return str(self.graph.get_state(self.config).values.get("summary", ""))
+
+    def goals(self) -> list[Goal]:
+        """All of the user's goals (any thread), open ones first, newest first."""
+        goals = list(self.store.goals.list(self.user_id))
+        order = {"active": 0, "waiting": 0, "done": 1, "dropped": 2}
+        return sorted(goals, key=lambda g: (order.get(g.status, 3), -g.updated))
+
+    def switch(self, thread_id: str) -> None:
+        """Continue on another thread (created on first message)."""
+        self.thread_id = thread_id
