@@ -198,8 +198,10 @@ def entry_to_item(entry: Mapping[str, Any], *, feed: str, owner: str) -> Item | 
         for link in entry.get("links", [])
     }
     url = f"https://arxiv.org/abs/{bare}"
-    published = _timestamp(entry.get("published_parsed"))
-    updated = _timestamp(entry.get("updated_parsed")) or published
+    # plain dict.get: feedparser's own get() maps a missing updated_parsed to published (deprecated)
+    raw = dict(entry) if not isinstance(entry, dict) else entry
+    published = _timestamp(dict.get(raw, "published_parsed"))
+    updated = _timestamp(dict.get(raw, "updated_parsed")) or published
     meta = {
         "arxiv_id": bare,
         "announce_type": str(entry.get("arxiv_announce_type", "")),
