@@ -139,7 +139,7 @@ def _pull_arxiv(
         say(f"fetching {feed.name}")
         line = FeedReport(feed.name, "arxiv")
         report.feeds.append(line)
-        key = f"feeds:validators:{feed.url}"
+        key = f"feeds:{settings.feeds.owner}:validators:{feed.url}"
         # --since asks for a re-read, so the conditional headers are not sent
         validators = (
             Validators() if cutoff is not None else Validators.from_dict(store.state.get(key))
@@ -202,9 +202,9 @@ def _pull_slack(
     )
     say("resolving Slack channels")
     channels, unresolved = reader.resolve(specs)
-    for spec, exc in unresolved:
+    for spec, problem in unresolved:
         line = FeedReport(f"slack:{spec}", "slack")
-        _fail(line, exc)
+        _fail(line, problem)
         report.feeds.append(line)
     backfill = time.time() - settings.feeds.slack_backfill_days * 86400
     for channel in channels:
@@ -212,7 +212,7 @@ def _pull_slack(
         say(f"reading {name}")
         line = FeedReport(name, "slack")
         report.feeds.append(line)
-        key = f"feeds:slack_ts:{channel.id}"
+        key = f"feeds:{settings.feeds.owner}:slack_ts:{channel.id}"
         last = str(store.state.get(key) or "")
         oldest = f"{cutoff:.6f}" if cutoff is not None else (last or f"{backfill:.6f}")
         try:
