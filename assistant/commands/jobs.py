@@ -1,0 +1,54 @@
+"""`assistant jobs`: list scheduled jobs with their next run; `assistant jobs run ID`."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import click
+
+from assistant.cli import app_context
+
+
+@click.group(invoke_without_command=True)
+@click.pass_context
+def jobs(ctx: click.Context) -> None:
+    """List scheduled jobs and their next run times."""
+    if ctx.invoked_subcommand is not None:
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    from assistant.scheduler import describe_next, list_jobs
+
+    settings = app_context(ctx).loaded.settings
+    table = Table(title="scheduled jobs")
+    for column in ("id", "what", "next run", "last run"):
+        table.add_column(column, overflow="fold")
+    for row in list_jobs(settings):
+        last = "never"
+        if row.last_run:
+            when = datetime.fromtimestamp(row.last_run["started"]).strftime("%Y-%m-%d %H:%M")
+            state = "ok" if row.last_run.get("ok") else "FAILED"
+            last = f"{when} {state}: {row.last_run.get('detail', '')}"
+        nxt = describe_next(row) + ("" if row.scheduled else " (once `assistant run` starts)")
+        table.add_row(row.id, row.description, nxt, last)
+    Console(width=140).print(table)
+
+
+@jobs.command("run")
+@click.argument("job_id")
+@click.pass_context
+def run_now(ctx: click.Context, job_id: str) -> None:
+    """Run one job now, in this process (stop `assistant run` first: one owner per data dir)."""
+    from assistant.jobs import Runtime, installed, last_runs
+    from assistant.scheduler import run_job_now
+
+    settings = app_context(ctx).loaded.settings
+    with installed(Runtime(settings)):
+        result = run_job_now(settings, job_id)
+    outcome = last_runs().get(job_id, {})
+    if outcome.get("ok"):
+        click.echo(f"{job_id}: {result}")
+    else:
+        click.echo(f"{job_id} failed: {outcome.get('detail', 'see the log')}", err=True)
+        ctx.exit(1)

@@ -1,0 +1,282 @@
+"""Scheduled job functions, at stable module paths, and the process-level runtime they use.
+
+The scheduler stores each job as a text reference such as ``"assistant.jobs:pull_arxiv"``;
+APScheduler deletes a stored job whose function no longer imports, so these names are a
+contract: rename one only together with a note in the changelog (the scheduler warns
+about stored jobs it cannot import). Jobs take no arguments: the shared settings, store
+and model come from the `Runtime` installed by the process (`assistant run`, `assistant
+jobs run`), never from pickled arguments.
+
+Every job is wrapped by `job`: a failure is logged once with its cause and recorded in
+the run history; it never reaches APScheduler's thread, so the scheduler keeps running.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import logging
+import os
+import threading
+import time
+import traceback
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+from assistant.config import Settings
+from assistant.errors import AssistantError, SchedulerError
+from assistant.paths import data_dir
+
+log = logging.getLogger(__name__)
+
+F = TypeVar("F", bound=Callable[[], Any])
+
+
+@dataclass
+class Runtime:
+    """What jobs share in one process: settings, the memory store and the model.
+
+    The store and the model are opened on first use, once, so a pull job never loads
+    the model. Factories are swappable so tests and benches can pass their own.
+    """
+
+    settings: Settings
+    store_factory: Callable[[], Any] | None = None
+    llm_factory: Callable[[], Any] | None = None
+    stop: threading.Event = field(default_factory=threading.Event)
+    _store: Any = None
+    _llm: Any = None
+    _owns_store: bool = False
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    @property
+    def store(self) -> Any:
+        """The memory store, opened on first use."""
+        with self._lock:
+            if self._store is None:
+                if self.store_factory is not None:
+                    self._store = self.store_factory()
+                else:
+                    from memory.store import open_store
+
+                    self._store = open_store(self.settings)
+                    self._owns_store = True
+            return self._store
+
+    @property
+    def llm(self) -> Any:
+        """The shared chat model (one per process), loaded on first use."""
+        with self._lock:
+            if self._llm is None:
+                if self.llm_factory is not None:
+                    self._llm = self.llm_factory()
+                else:
+                    from assistant.llm.engine import shared_engine
+
+                    self._llm = shared_engine(self.settings)
+            return self._llm
+
+    @property
+    def user_id(self) -> str:
+        """The user whose feed items, digest and profile the jobs work on."""
+        return self.settings.feeds.owner
+
+    def close(self) -> None:
+        """Close what this runtime opened itself (the shared engine stays for the process)."""
+        with self._lock:
+            if self._store is not None and self._owns_store:
+                self._store.close()
+            self._store = None
+
+
+_current: Runtime | None = None
+_current_lock = threading.Lock()
+
+
+def install(runtime: Runtime) -> None:
+    """Make `runtime` the one the jobs of this process use."""
+    global _current
+    with _current_lock:
+        _current = runtime
+
+
+def uninstall() -> None:
+    """Forget the installed runtime (it is not closed here)."""
+    global _current
+    with _current_lock:
+        _current = None
+
+
+def current() -> Runtime:
+    """The installed runtime; a job run without one is a setup error."""
+    runtime = _current
+    if runtime is None:
+        raise SchedulerError(
+            "no runtime installed for scheduled jobs; start them through `assistant run` "
+            "or `assistant jobs run ID`"
+        )
+    return runtime
+
+
+@contextmanager
+def installed(runtime: Runtime) -> Iterator[Runtime]:
+    """Install `runtime` for the duration of a block, then close and remove it."""
+    install(runtime)
+    try:
+        yield runtime
+    finally:
+        uninstall()
+        runtime.close()
+
+
+# ---- run history (last outcome per job, shown by `assistant jobs`) -----------------
+
+_history_lock = threading.Lock()
+
+
+def history_file() -> Path:
+    """Where the last outcome of every job is kept."""
+    return data_dir() / "job_runs.json"
+
+
+def last_runs() -> dict[str, dict[str, Any]]:
+    """Last outcome per job id: {"started", "seconds", "ok", "detail"}."""
+    try:
+        data = json.loads(history_file().read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def _record_run(job_id: str, started: float, ok: bool, detail: str) -> None:
+    with _history_lock:
+        data = last_runs()
+        data[job_id] = {
+            "started": started,
+            "seconds": round(time.time() - started, 3),
+            "ok": ok,
+            "detail": detail[:500],
+        }
+        path = history_file()
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = path.with_suffix(".tmp")
+            tmp.write_text(json.dumps(data, indent=1, sort_keys=True), encoding="utf-8")
+            os.replace(tmp, path)  # atomic: a crash never leaves half a history file
+        except OSError as exc:
+            log.warning("could not record the run of job %s: %s", job_id, exc)
+
+
+def job(job_id: str) -> Callable[[F], F]:
+    """Wrap a job function: log and record failures with their cause; never raise."""
+
+    def decorate(func: F) -> F:
+        @functools.wraps(func)
+        def wrapper() -> Any:
+            started = time.time()
+            log.info("job %s started", job_id)
+            try:
+                result = func()
+            except AssistantError as exc:
+                # expected failures (a feed down, a locked store) read best as one line
+                log.error("job %s failed: %s", job_id, exc)
+                _record_run(job_id, started, False, str(exc))
+                return None
+            except Exception as exc:  # noqa: BLE001 - the job boundary: log, keep scheduling
+                cause = "".join(traceback.format_exception_only(type(exc), exc)).strip()
+                log.error("job %s crashed: %s", job_id, cause, exc_info=True)
+                _record_run(job_id, started, False, cause)
+                return None
+            detail = str(result) if result is not None else "done"
+            log.info("job %s finished: %s", job_id, detail)
+            _record_run(job_id, started, True, detail)
+            return result
+
+        return wrapper  # type: ignore[return-value]
+
+    return decorate
+
+
+# ---- the jobs (names are stored in the job store: keep them stable) ----------------
+
+
+@job("pull_arxiv")
+def pull_arxiv() -> str:
+    """Pull the configured arXiv feeds into memory."""
+    from connectors.ingest import pull
+
+    rt = current()
+    report = pull(rt.settings, rt.store, source="arxiv")
+    return _describe(report)
+
+
+@job("pull_slack")
+def pull_slack() -> str:
+    """Pull the configured Slack channels into memory."""
+    from connectors.ingest import pull
+
+    rt = current()
+    if not os.environ.get("SLACK_BOT_TOKEN"):
+        return "skipped: SLACK_BOT_TOKEN is not set"
+    report = pull(rt.settings, rt.store, source="slack")
+    return _describe(report)
+
+
+@job("summarise")
+def summarise() -> str:
+    """Summarise feed items that have no summary yet (resumable, background priority)."""
+    from assistant.summarise import summarise_pending
+
+    rt = current()
+    report = summarise_pending(
+        rt.settings,
+        rt.store,
+        rt.llm,
+        user_id=rt.user_id,
+        limit=rt.settings.schedule.summarise_max_items,
+        should_stop=rt.stop.is_set,
+    )
+    return str(report)
+
+
+@job("digest")
+def digest() -> str:
+    """Build today's digest and post it once (idempotent per day and user)."""
+    from assistant.digest import build_digest, today
+
+    rt = current()
+    result = build_digest(
+        rt.settings,
+        rt.store,
+        day=today(rt.settings),
+        user_id=rt.user_id,
+        post=rt.settings.digest.post_to_slack,
+    )
+    return str(result)
+
+
+@job("nightly_probe")
+def nightly_probe() -> str:
+    """Run the nightly self-probe of the system prompt."""
+    from assistant.probes.nightly import run_nightly
+
+    rt = current()
+    record = run_nightly(rt.settings, rt.llm, store=rt.store)
+    alert = record.get("alert") if isinstance(record, dict) else None
+    return f"probe done (alert={alert})"
+
+
+def _describe(report: Any) -> str:
+    total = getattr(report, "total", None)
+    if not callable(total):
+        return str(report)
+    t = total()
+    text = f"new {t.new}, updated {t.updated}, unchanged {t.unchanged}, failed feeds {t.failed}"
+    errors = list(getattr(report, "errors", []) or [])
+    if errors:
+        log.warning("pull finished with failed feeds: %s", "; ".join(errors))
+        text += " (" + "; ".join(errors)[:300] + ")"
+    return text

@@ -1,0 +1,152 @@
+"""`assistant run`: the long-running service.
+
+One process owns the data directory: it loads the model once, opens the memory store
+once, runs the scheduler (pulls, summarisation, digest, nightly probe) and, when Slack
+tokens are present, the Slack bot, all sharing that model and store. SIGINT/SIGTERM
+stop it cleanly: summarisation stops between batches (what it finished is saved, the
+rest resumes next run), running jobs finish, then the scheduler and the store close.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from assistant.config import Settings
+from assistant.paths import ensure_data_dir
+
+log = logging.getLogger(__name__)
+
+Echo = Callable[[str], None]
+
+
+@dataclass
+class Service:
+    """The parts of a running service, for a clean stop."""
+
+    settings: Settings
+    runtime: Any = None
+    scheduler: Any = None
+    bot_stop: Callable[[], None] | None = None
+    stop: threading.Event = field(default_factory=threading.Event)
+
+    def shutdown(self, echo: Echo) -> None:
+        """Stop the bot, let running jobs finish, close the store."""
+        if self.runtime is not None:
+            self.runtime.stop.set()  # summarisation ends after its current batch
+        if self.bot_stop is not None:
+            try:
+                self.bot_stop()
+            except Exception as exc:  # noqa: BLE001 - stopping must go on
+                log.warning("stopping the Slack bot: %s", exc)
+        if self.scheduler is not None:
+            echo("stopping: waiting for running jobs to finish…")
+            self.scheduler.shutdown(wait=True)
+        if self.runtime is not None:
+            from assistant.jobs import uninstall
+
+            uninstall()
+            self.runtime.close()
+        echo("stopped cleanly")
+
+
+def slack_status() -> tuple[bool, str]:
+    """Whether the Slack bot can start, and a line saying why (not)."""
+    if not os.environ.get("SLACK_BOT_TOKEN"):
+        return False, "Slack bot: off (SLACK_BOT_TOKEN is not set)"
+    if os.environ.get("SLACK_APP_TOKEN"):
+        return True, "Slack bot: on (Socket Mode, SLACK_APP_TOKEN)"
+    if os.environ.get("SLACK_SIGNING_SECRET"):
+        return True, "Slack bot: on (Events API over HTTP)"
+    return False, "Slack bot: off (set SLACK_APP_TOKEN for Socket Mode or SLACK_SIGNING_SECRET for HTTP)"
+
+
+def _start_bot(settings: Settings, runtime: Any, echo: Echo) -> Callable[[], None] | None:
+    try:
+        from assistant.slackbot import create_app
+    except ImportError as exc:
+        echo(f"Slack bot: skipped (assistant.slackbot is not available: {exc})")
+        return None
+    app = create_app(settings, llm=runtime.llm, store=runtime.store)
+    app_token = os.environ.get("SLACK_APP_TOKEN")
+    if app_token:
+        from slack_bolt.adapter.socket_mode import SocketModeHandler
+
+        handler = SocketModeHandler(app, app_token)
+        handler.connect()  # returns at once; the client runs on its own threads
+        echo("Slack bot: connected over Socket Mode")
+        return handler.close
+    from assistant.slack.server import SlackHTTPServer
+
+    server = SlackHTTPServer(app, settings.slack.http_host, settings.slack.http_port)
+    server.start()
+    echo(f"Slack bot: listening on {server.url}")
+    return server.stop
+
+
+def _digest_target(settings: Settings) -> str:
+    from assistant.digest import digests_dir
+
+    where = f"digests: {digests_dir()}/YYYY-MM-DD.md|html"
+    if not settings.digest.post_to_slack:
+        return where + "; Slack posting off (digest.post_to_slack = false)"
+    if not os.environ.get("SLACK_BOT_TOKEN"):
+        return where + "; not posted to Slack (SLACK_BOT_TOKEN is not set)"
+    if not settings.digest.slack_target:
+        return where + "; not posted to Slack (set digest.slack_target to a channel or user id)"
+    return where + f"; posted to Slack {settings.digest.slack_target}"
+
+
+def run_service(
+    settings: Settings,
+    *,
+    echo: Echo = print,
+    stop: threading.Event | None = None,
+    runtime: Any = None,
+    specs: Any = None,
+    install_signals: bool = True,
+    load_model: bool = True,
+) -> None:
+    """Run until SIGINT/SIGTERM (or `stop` is set); everything shares one model and store."""
+    from assistant.jobs import Runtime, install
+    from assistant.scheduler import AssistantScheduler, jobstore_url
+
+    home = ensure_data_dir()
+    service = Service(settings, stop=stop or threading.Event())
+    service.runtime = runtime or Runtime(settings)
+    install(service.runtime)
+    previous: dict[int, Any] = {}
+    if install_signals and threading.current_thread() is threading.main_thread():
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            previous[sig] = signal.signal(sig, lambda *_: service.stop.set())
+    try:
+        echo(f"data directory: {home}")
+        echo(_digest_target(settings))
+        if load_model:
+            started = time.monotonic()
+            service.runtime.llm  # noqa: B018 - load once now, not inside the first job
+            echo(f"model: loaded in {time.monotonic() - started:.1f} s (shared by jobs and the bot)")
+        service.runtime.store  # noqa: B018 - open once; fails fast when another process owns it
+        service.scheduler = AssistantScheduler(settings, specs=specs)
+        service.scheduler.start()
+        echo(f"scheduler: job store {jobstore_url(settings) if specs is None else service.scheduler.url}")
+        for job in service.scheduler.jobs():
+            when = f"{job.next_run_time:%Y-%m-%d %H:%M %Z}" if job.next_run_time else "paused"
+            echo(f"  job {job.id}: {job.name}; next run {when}")
+        ok, line = slack_status()
+        echo(line)
+        if ok:
+            service.bot_stop = _start_bot(settings, service.runtime, echo)
+        echo("running; press Ctrl-C to stop")
+        while not service.stop.wait(0.5):
+            pass
+    finally:
+        service.shutdown(echo)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
