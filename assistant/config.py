@@ -118,7 +118,6 @@ class ScheduleSettings(_Section):
     misfire_grace_s: int = Field(3600, ge=1)  # how late a missed run may still start
     jobstore_url: str = ""  # "" = SQLite in the data dir; else an SQLAlchemy URL (Postgres)
     summarise_max_items: int = Field(200, ge=1)  # items per summarise run, so one run cannot hog the model
-    summarise_max_items: int = Field(200, ge=1)  # items per summarise run, so one run cannot hog the model
 
 
 class DigestSettings(_Section):
@@ -129,9 +128,6 @@ class DigestSettings(_Section):
     weight_recency: float = Field(0.25, ge=0.0)  # newer first
     weight_slack: float = Field(0.15, ge=0.0)  # mentions and threads the user is in
     summary_batch: int = Field(8, ge=1)  # items summarised per model batch
-    summary_max_tokens: int = Field(80, ge=8)  # reply budget per summary (one or two sentences)
-    recency_half_life_hours: float = Field(48.0, gt=0.0)  # an item this old scores half on recency
-    first_window_hours: int = Field(48, ge=1)  # look-back for the very first digest (no earlier one)
     summary_max_tokens: int = Field(80, ge=8)  # reply budget per summary (one or two sentences)
     recency_half_life_hours: float = Field(48.0, gt=0.0)  # an item this old scores half on recency
     first_window_hours: int = Field(48, ge=1)  # look-back for the very first digest (no earlier one)
