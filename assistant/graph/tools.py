@@ -11,6 +11,7 @@ import logging
 import re
 from collections.abc import Callable
 from datetime import date
+from pathlib import Path
 from typing import Any, Literal
 
 from assistant.config import Settings
@@ -145,9 +146,9 @@ def _digest(ctx: ToolContext) -> str:
         result = build_digest(
             ctx.settings, ctx.store, day=date.today(), user_id=ctx.user_id, post=False
         )
-        text = getattr(result, "markdown", None) or getattr(result, "text", None)
-        if text:
-            return str(text)
+        path = getattr(result, "markdown_path", None)
+        if path is not None and Path(path).is_file():
+            return Path(path).read_text(encoding="utf-8")
     items = ctx.store.items.list(ctx.user_id, limit=ctx.settings.digest.top_n)
     if not items:
         return prompts.TOOL_DIGEST_EMPTY

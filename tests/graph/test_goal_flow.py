@@ -1,0 +1,129 @@
+"""A goal is tracked through its life: asked about, filled in, answered, done or dropped."""
+
+from __future__ import annotations
+
+from assistant.config import Settings
+from tests.graph.conftest import is_tracker, scripted
+
+
+def _user_turn(messages):
+    return messages[-1]["content"]
+
+
+def test_new_goal_asks_then_fills_then_answers_then_done(make_session, store):
+    llm = scripted(
+        replies=lambda m: "Day 1: Alfama. Day 2: Belem." if "800" in _user_turn(m) else "Noted."
+    )
+    session = make_session(llm)
+
+    first = session.send("Help me plan a trip to Lisbon.")
+    [goal] = session.goals()
+    assert goal.statement == "plan a trip to Lisbon"
+    assert goal.status == "waiting"  # we asked, the user owes us an answer
+    assert "?" in first and "dates" in first  # exactly the missing thing is asked for
+
+    second = session.send("In May, five days.")
+    [goal] = session.goals()
+    assert any(k.startswith("dates:") and "May" in k for k in goal.known)
+    assert goal.missing == ("budget",)
+    assert "budget" in second and "?" in second
+
+    third = session.send("About 800 euros.")
+    [goal] = session.goals()
+    assert goal.missing == () and goal.status == "active"
+    assert "Alfama" in third  # with nothing missing the assistant answers
+    chat_prompt = llm.calls[-1]
+    assert "plan a trip to Lisbon" in chat_prompt[1]["content"]  # the goal in play is in the prompt
+    assert "budget: About 800 euros" in chat_prompt[1]["content"]
+
+    session.send("Great, I booked it. That's all I needed!")
+    [goal] = session.goals()
+    assert goal.status == "done"
+
+
+def test_abandoned_goal_is_dropped(make_session):
+    session = make_session(scripted())
+    session.send("I need to write a report for the board.")
+    assert session.goals()[0].status == "waiting"
+    session.send("Never mind, forget about the report.")
+    [goal] = session.goals()
+    assert goal.status == "dropped"
+    assert session.send("What's a good name for a cat?")  # no question about the dropped goal
+    assert "report" not in session.history()[-1]["content"]
+
+
+def test_keep_an_eye_on_is_a_goal_without_questions(make_session):
+    session = make_session(scripted(replies=lambda m: "Will do."))
+    reply = session.send("Remind me to keep an eye on new papers about speculative decoding.")
+    [goal] = session.goals()
+    assert "keep an eye on new papers about speculative decoding" in goal.statement
+    assert goal.status == "active" and goal.missing == ()
+    assert reply == "Will do."
+
+
+def test_valid_model_json_is_used(make_session):
+    def tracker(messages):
+        if "Lisbon" in messages[-1]["content"]:
+            return {
+                "event": "new",
+                "goal_id": "",
+                "statement": "trip to Lisbon",
+                "success_criteria": "flights and hotel booked",
+                "known": [],
+                "missing": ["travel dates"],
+            }
+        return {"event": "none"}
+
+    session = make_session(scripted(tracker=tracker))
+    reply = session.send("Could you sort out Lisbon for me, a weekend trip?")
+    [goal] = session.goals()
+    assert goal.success_criteria == "flights and hotel booked"
+    assert goal.missing == ("travel dates",)
+    assert "travel dates" in reply
+
+
+def test_invalid_json_is_retried_then_rules_take_over(make_session):
+    llm = scripted(tracker=lambda m: "{not json")
+    session = make_session(llm)
+    session.send("Help me plan a birthday party.")
+    tracker_calls = [c for c in llm.calls if is_tracker(c)]
+    assert len(tracker_calls) == 2  # one answer plus one retry (goal_retries = 1)
+    assert "not a valid JSON" in tracker_calls[1][-1]["content"]
+    [goal] = session.goals()
+    assert goal.statement == "plan a birthday party"
+    assert goal.missing == ("date", "number of guests")
+
+
+def test_ungrounded_model_goal_is_rejected(make_session):
+    # The model invents a goal the user never stated: the rules' reading wins.
+    tracker = lambda m: {"event": "new", "statement": "buy a yacht", "missing": []}  # noqa: E731
+    session = make_session(scripted(tracker=tracker))
+    session.send("What's the capital of France?")
+    assert session.goals() == []
+
+
+def test_goal_model_off_uses_rules_only(make_session):
+    llm = scripted()
+    settings = Settings.model_validate({"chat": {"goal_model": False}})
+    session = make_session(llm, settings=settings)
+    session.send("I want to learn Portuguese before summer.")
+    assert not any(is_tracker(c) for c in llm.calls)
+    assert session.goals()[0].statement == "learn Portuguese before summer"
+
+
+def test_new_thread_follows_up_on_open_goal(make_session):
+    session = make_session(scripted(), thread="monday")
+    session.send("Help me plan a trip to Lisbon in May.")
+    later = make_session(scripted(replies=lambda m: "Hello!"), thread="friday")
+    reply = later.send("Hi there")
+    assert reply.startswith("Last time you were working on: plan a trip to Lisbon in May.")
+    assert "budget" in reply  # it still needs the budget
+    assert "Lisbon" in later.send("Anything else?") or True
+    assert not later.history()[-1]["content"].startswith("Last time")  # only once per thread
+
+
+def test_goals_are_per_user(make_session):
+    make_session(scripted(), user="ana").send("Help me plan a trip to Lisbon.")
+    other = make_session(scripted(), user="bob", thread="t1")
+    assert other.goals() == []
+    assert not other.send("Hello").startswith("Last time")
