@@ -12,9 +12,9 @@ the answer into it with throttled ``chat.update`` calls; the Web API client carr
 slack-sdk's rate-limit and server-error retry handlers, so a 429 delays a reply but
 never drops or doubles it.
 
-Each Slack thread is one graph thread (``slack:<channel>:<thread_ts>``; in shared
-channels the user id is appended, so one user's turns never enter another's context)
-and the Slack user id is the memory user id.
+Each Slack thread is one graph thread (``slack:<channel>:<thread_ts>``) and the Slack
+user id is the memory user id; ChatSession keys checkpoints by user and thread, so in a
+shared channel one user's turns, memory and goals never enter another user's reply.
 """
 
 from __future__ import annotations
@@ -26,7 +26,6 @@ import threading
 import weakref
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -123,10 +122,10 @@ def post_alert(client: WebClient, channel: str, text: str) -> str:
     return str(resp["ts"])
 
 
-def thread_id_for(channel: str, thread_ts: str, user_id: str, *, is_dm: bool) -> str:
-    """The graph thread for a Slack thread; shared channels get one per user."""
-    base = f"slack:{channel}:{thread_ts}"
-    return base if is_dm else f"{base}:{user_id}"
+def thread_id_for(channel: str, thread_ts: str) -> str:
+    """The graph thread for a Slack thread. ChatSession keys its checkpoints by user id
+    and thread, so two users in one Slack thread never share graph state."""
+    return f"slack:{channel}:{thread_ts}"
 
 
 class SlackBot:
@@ -183,6 +182,8 @@ class SlackBot:
         self.app.event("message")(self._on_message)
         self.app.event("app_mention")(self._on_mention)
         self.app.command(settings.slack.command)(self._on_command)
+        self.app.event("reaction_added")(self._on_reaction)
+        self.app.action(re.compile(r"^digest_feedback_(up|down)$"))(self._on_feedback)
         _bots[self.app] = self
 
     # -- access -----------------------------------------------------------------
@@ -261,7 +262,7 @@ class SlackBot:
         try:
             answer = self.conversation.reply(
                 user_id=user,
-                thread_id=thread_id_for(channel, thread_ts, user, is_dm=is_dm),
+                thread_id=thread_id_for(channel, thread_ts),
                 text=text,
                 on_token=reply.on_token,
             )
@@ -277,6 +278,53 @@ class SlackBot:
             log.error("could not deliver the final Slack reply: %s", exc)
         finally:
             self.events.done(keys)
+
+    # -- digest feedback ----------------------------------------------------------
+
+    def _on_reaction(self, event: dict[str, Any], body: dict[str, Any]) -> None:
+        item = event.get("item") or {}
+        user, channel, ts = event.get("user"), str(item.get("channel", "")), str(item.get("ts", ""))
+        if item.get("type") != "message" or not self.allowed(user, channel, is_dm=channel.startswith("D")):
+            return  # only people on the allowlist give feedback; nothing recorded for others
+        keys = [f"event:{body['event_id']}"] if body.get("event_id") else []
+        if not self.events.claim(keys):
+            return
+        from assistant.digest import handle_reaction
+
+        try:
+            touched = handle_reaction(
+                self.store, user_id=str(user), channel=channel, ts=ts, reaction=str(event.get("reaction", ""))
+            )
+            if touched:
+                log.info("digest feedback from a reaction on %d item(s)", len(touched))
+        except AssistantError as exc:
+            log.warning("digest reaction ignored: %s", exc)
+        self.events.done(keys)
+
+    def _on_feedback(self, ack: Ack, body: dict[str, Any], action: dict[str, Any]) -> None:
+        ack()
+        user = str((body.get("user") or {}).get("id", ""))
+        channel = str((body.get("channel") or {}).get("id", ""))
+        if not self.allowed(user, channel, is_dm=channel.startswith("D")):
+            return
+        from assistant.digest import handle_action
+
+        try:
+            text = handle_action(self.store, user_id=user, value=str(action.get("value", "")))
+        except AssistantError as exc:
+            text = f"Sorry: {exc}"
+        self._respond(str(body.get("response_url", "")), CommandReply(text), replace_original=False)
+
+    def _respond(self, response_url: str, reply: CommandReply, **extra: Any) -> None:
+        """Answer through a response_url (slash commands, buttons), retrying 429s."""
+        if not response_url:
+            return
+        hook = WebhookClient(
+            url=response_url,
+            retry_handlers=[ConnectionErrorRetryHandler(max_retry_count=2), RateLimitErrorRetryHandler(max_retry_count=5)],
+        )
+        kind = "ephemeral" if reply.ephemeral else "in_channel"
+        hook.send(text=reply.text, blocks=reply.blocks, response_type=kind, **extra)
 
     # -- slash command ----------------------------------------------------------
 
@@ -303,19 +351,13 @@ class SlackBot:
 
     def _digest(self, response_url: str, user: str) -> None:
         try:
-            reply = digest_reply(self.settings, self.store, user, date.today())
+            reply = digest_reply(self.settings, self.store, user)
         except AssistantError as exc:
             reply = CommandReply(f"Sorry, no digest: {exc}")
         except Exception:
             log.exception("/assistant digest failed")
             reply = CommandReply("Sorry, the digest failed on my side; the details are in the assistant's log.")
-        if not response_url:
-            return
-        hook = WebhookClient(
-            url=response_url,
-            retry_handlers=[ConnectionErrorRetryHandler(max_retry_count=2), RateLimitErrorRetryHandler(max_retry_count=5)],
-        )
-        hook.send(text=reply.text, blocks=reply.blocks, response_type="ephemeral")
+        self._respond(response_url, reply)
 
     # -- lifecycle --------------------------------------------------------------
 

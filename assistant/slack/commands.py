@@ -88,11 +88,11 @@ def probe_reply() -> CommandReply:
     return CommandReply(text, ephemeral=False)
 
 
-def digest_reply(settings: Settings, store: Any, user_id: str, day: date) -> CommandReply:
-    """Build (without posting) the user's digest for `day`; slow, so run off the ack path."""
-    from assistant.digest import build_digest
+def digest_reply(settings: Settings, store: Any, user_id: str, day: date | None = None) -> CommandReply:
+    """Build (without posting) the user's digest; slow, so run off the ack path."""
+    from assistant.digest import build_digest, today
 
-    result = build_digest(settings, store, day=day, user_id=user_id, post=False)
+    result = build_digest(settings, store, day=day or today(settings), user_id=user_id, post=False)
     text = getattr(result, "text", None) or str(result)
     blocks = getattr(result, "blocks", None) or None
     return CommandReply(text, blocks=blocks)

@@ -33,8 +33,7 @@ def test_mention_in_channel_replies_in_thread_without_the_mention_text(make_bot)
 
     reply = bot.final_reply(root)
     assert reply["channel"] == "C9" and reply["text"] == "Sure."
-    # a shared channel's Slack thread is one graph thread per user
-    assert conv.seen == [("U1", f"slack:C9:{root}:U1", "what next?")]
+    assert conv.seen == [("U1", f"slack:C9:{root}", "what next?")]
 
 
 def test_follow_up_in_thread_continues_the_same_graph_thread(make_bot) -> None:
