@@ -154,7 +154,9 @@ def _pull_arxiv(
         items = [i for i in fetched.items if cutoff is None or (i.updated or i.published) >= cutoff]
         counts = store.items.upsert(items)
         _count(line, counts)
-        if fetched.validators.etag or fetched.validators.last_modified:
+        # after a --since pull some entries were filtered out: keeping its ETag would make the
+        # next plain pull answer 304 and never deliver them
+        if cutoff is None and (fetched.validators.etag or fetched.validators.last_modified):
             store.state.set(key, fetched.validators.to_dict())
 
 
@@ -226,8 +228,18 @@ def _pull_slack(
             )
         counts = store.items.upsert(read.items)
         _count(line, counts)
-        if read.latest_ts and _ts_key(read.latest_ts) > _ts_key(last):
+        # the cursor moves only past what this read covered: a --since later than the cursor
+        # leaves a gap that the next plain pull must still read
+        covered = cutoff is None or not last or cutoff <= _ts_float(last)
+        if covered and read.latest_ts and _ts_key(read.latest_ts) > _ts_key(last):
             store.state.set(key, read.latest_ts)
+
+
+def _ts_float(ts: str) -> float:
+    try:
+        return float(ts)
+    except ValueError:
+        return 0.0
 
 
 def _fail(line: FeedReport, exc: ConnectorError) -> None:
