@@ -65,7 +65,7 @@ def run_cmd(
     files = save_run(record)
     click.echo(tradeoff_table(record))
     click.echo(f"\nseed {record['options']['seed']}, {len(record['cases'])} cases, "
-               f"{record['options']['rounds']} rounds, {record['seconds']:.0f} s")  # fmt: skip
+               f"rounds {record['options']['rounds']}, {record['seconds']:.0f} s")  # fmt: skip
     for kind, path in files.items():
         click.echo(f"{kind}: {path}")
 
