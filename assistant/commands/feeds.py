@@ -86,12 +86,12 @@ def feeds() -> None:
 @click.pass_context
 def pull(ctx: click.Context, source: str | None, since_text: str | None) -> None:
     """Fetch new items; prints one summary line per feed and a total."""
+    since = parse_since(since_text) if since_text else None  # bad input fails before any import
     from memory.store import open_store
     from rich.console import Console
 
     from connectors.ingest import pull as run_pull
 
-    since = parse_since(since_text) if since_text else None
     settings = app_context(ctx).loaded.settings
     err = Console(stderr=True)
     with err.status("pulling feeds") as status, open_store(settings) as store:

@@ -28,7 +28,9 @@ def item(text: str = ATTACK, **kw: object) -> Item:
 
 def test_fence_wraps_item_as_quoted_external_data() -> None:
     out = fence(item(text="plain words"))
-    assert out.startswith('<external source="slack" id="slack:C1:1.000001" author="Bob &quot;the builder&quot; &lt;b&gt;">')
+    assert out.startswith(
+        '<external source="slack" id="slack:C1:1.000001" author="Bob &quot;the builder&quot; &lt;b&gt;">'
+    )
     assert out.endswith("</external>")
     assert "#general bob: hi\n\nplain words" in out
 

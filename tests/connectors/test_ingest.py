@@ -30,7 +30,10 @@ def by_name(report: PullReport) -> dict[str, Any]:
 
 
 def test_pull_twice_adds_nothing(
-    arxiv_server: ArxivServer, slack_server: SlackServer, store: Any, monkeypatch: pytest.MonkeyPatch
+    arxiv_server: ArxivServer,
+    slack_server: SlackServer,
+    store: Any,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setenv("SLACK_BOT_TOKEN", TOKEN)
     settings = make_settings(arxiv_server, slack_server, slack_channels=["#general", "random"])
@@ -48,10 +51,16 @@ def test_pull_twice_adds_nothing(
     assert by_name(second)["arxiv:rss:cs.CL"].not_modified  # ETag sent back, 304
     assert store.items.count("alice") == 18
     paper = store.items.get("alice", "arxiv:2611.00002")
-    assert paper.url == "https://arxiv.org/abs/2611.00002" and paper.author.startswith("Ada Lovelace")
+    assert paper.url == "https://arxiv.org/abs/2611.00002" and paper.author.startswith(
+        "Ada Lovelace"
+    )
     assert set(paper.categories) >= {"cs.CL", "cs.LG"}
     message = store.items.get("alice", f"slack:C0GENERAL1:{_ts(2)}")
-    assert message.mentions_me and message.author == "Bob B" and message.url.startswith("https://fake-team")
+    assert (
+        message.mentions_me
+        and message.author == "Bob B"
+        and message.url.startswith("https://fake-team")
+    )
     assert message.published == float(_ts(2))
 
 
@@ -66,17 +75,25 @@ def test_new_version_updates_the_one_item(arxiv_server: ArxivServer, store: Any)
     assert store.items.count("alice") == 3
 
 
-def test_failed_feeds_are_failures_not_empty_and_retry_next_time(arxiv_server: ArxivServer, store: Any) -> None:
+def test_failed_feeds_are_failures_not_empty_and_retry_next_time(
+    arxiv_server: ArxivServer, store: Any
+) -> None:
     arxiv_server.routes["/rss/cs.CL"] = Route(docs.CS_CL, etag='"cl-1"', failures=[(503, "0")] * 3)
     arxiv_server.routes["/rss/hang"] = Route(docs.CS_LG, hang=True)
     settings = make_settings(
-        arxiv_server, arxiv_categories=["cs.CL", "hang", "cs.LG"], arxiv_queries=["bad query"], timeout_s=0.5
+        arxiv_server,
+        arxiv_categories=["cs.CL", "hang", "cs.LG"],
+        arxiv_queries=["bad query"],
+        timeout_s=0.5,
     )
     report = pull(settings, store)
     feeds = by_name(report)
     assert feeds["arxiv:rss:cs.CL"].failed == 1 and "503" in feeds["arxiv:rss:cs.CL"].error
     assert feeds["arxiv:rss:hang"].failed == 1 and "did not answer" in feeds["arxiv:rss:hang"].error
-    assert feeds["arxiv:query:bad query"].failed == 1 and "rejected" in feeds["arxiv:query:bad query"].error
+    assert (
+        feeds["arxiv:query:bad query"].failed == 1
+        and "rejected" in feeds["arxiv:query:bad query"].error
+    )
     assert feeds["arxiv:rss:cs.LG"].new == 2  # the healthy feed still went in
     assert report.total().failed == 3 and not report.ok
     # the failed feed stored no ETag, so the next pull reads it in full
@@ -93,20 +110,34 @@ def test_slack_errors_name_the_channel_and_the_pull_goes_on(
     feeds = by_name(report)
     assert feeds["slack:#general"].new == 9 and feeds["slack:#random"].new == 5
     errors = {name: f.error for name, f in feeds.items() if f.failed}
-    assert set(errors) == {"slack:#secret", "slack:#scoped", "slack:#authfail", "slack:C0GONE0001", "slack:#nope"}
+    assert set(errors) == {
+        "slack:#secret",
+        "slack:#scoped",
+        "slack:#authfail",
+        "slack:C0GONE0001",
+        "slack:#nope",
+    }
     assert "invite" in errors["slack:#secret"] and "channels:history" in errors["slack:#scoped"]
-    assert "SLACK_BOT_TOKEN" in errors["slack:#authfail"] and "not found" in errors["slack:C0GONE0001"]
+    assert (
+        "SLACK_BOT_TOKEN" in errors["slack:#authfail"] and "not found" in errors["slack:C0GONE0001"]
+    )
     # incremental: only the new message comes in next time
     slack_server.workspace["messages"]["C0GENERAL1"].append(
         {"type": "message", "ts": _ts(8), "user": "U0ADA0001", "text": "fresh"}
     )
     second = by_name(pull(settings, store, source="slack"))
     assert second["slack:#general"].new == 1 and second["slack:#random"].new == 0
-    history = [p for m, p in slack_server.calls if m == "conversations.history" and p["channel"] == "C0GENERAL1"]
+    history = [
+        p
+        for m, p in slack_server.calls
+        if m == "conversations.history" and p["channel"] == "C0GENERAL1"
+    ]
     assert history[-1]["oldest"] == _ts(7)
 
 
-def test_slack_without_token_is_one_failed_line(store: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_slack_without_token_is_one_failed_line(
+    store: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.delenv("SLACK_BOT_TOKEN", raising=False)
     report = pull(make_settings(slack_channels=["#general"]), store, source="slack")
     assert [(f.name, f.failed) for f in report.feeds] == [("slack", 1)]
