@@ -454,10 +454,11 @@ def start_slack(
     if tokens.socket_mode:
         from slack_bolt.adapter.socket_mode import SocketModeHandler
 
-        handler = SocketModeHandler(
-            app, app_token=tokens.app_token, web_client=slack_client(settings, tokens.app_token)
-        )
+        socket_client = slack_client(settings, tokens.app_token)
+        handler = SocketModeHandler(app, app_token=tokens.app_token, web_client=socket_client)
         try:
+            # The handler only logs a failed connect; asking for a URL first fails loudly.
+            socket_client.apps_connections_open(app_token=tokens.app_token)
             handler.connect()
         except Exception as exc:
             bot.close()

@@ -39,6 +39,7 @@ class FakeSlackAPI:
         self.calls: list[Call] = []
         self._lock = threading.Lock()
         self._limits: dict[str, list[int]] = {}
+        self.errors: dict[str, str] = {}  # method -> Slack error code to answer with ok=false
         self._ts = itertools.count(1)
         fake = self
 
@@ -105,6 +106,9 @@ class FakeSlackAPI:
             self.calls.append(call)
             body: dict[str, Any] = {"ok": True}
             call.result = body
+            if method in self.errors:
+                body.update(ok=False, error=self.errors[method])
+                return 200, {"Content-Type": "application/json"}, json.dumps(body)
             if method == "auth.test":
                 body.update(team_id="T1", team="test", user_id=BOT_USER, user="assistant", bot_id="BBOT",
                             url="https://test.slack.com/")
