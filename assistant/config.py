@@ -95,6 +95,7 @@ class FeedsSettings(_Section):
     slack_backfill_days: float = Field(7.0, gt=0.0)  # how far back the first pull of a channel reads
     slack_retries: int = Field(3, ge=0, le=10)  # slack-sdk retries on 429 (Retry-After) and 5xx
     slack_timeout_s: int = Field(30, ge=1)  # per-request Slack Web API timeout
+    slack_follow_threads: int = Field(50, ge=0)  # recent threads re-checked for new replies per channel; 0 = off
 
 
 class SlackSettings(_Section):
