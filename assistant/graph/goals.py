@@ -69,6 +69,12 @@ DROPPED = re.compile(
     _FLAGS,
 )
 
+# Replies that answer nothing ("not sure", "let me think").
+HEDGE = re.compile(
+    r"^\W*(?:ok(?:ay)?|hmm+|um+|not sure|no idea|i don'?t know|let me think|maybe|later|dunno)\b",
+    _FLAGS,
+)
+
 # What a goal of each kind needs before a useful answer (the rule fallback).
 NEEDS: list[tuple[re.Pattern[str], list[str]]] = [
     (re.compile(r"\bkeep an eye on|monitor|watch|track\b", _FLAGS), []),
@@ -172,8 +178,8 @@ def fill_missing(missing: list[str], text: str) -> tuple[list[str], list[str]]:
             known.append(f"{need}: {_clean_statement(text)}")
         else:
             left.append(need)
-    if not known and missing:
-        # An answer to our question that no recogniser claims fills the slot we asked about.
+    if not known and missing and _slot_kind(missing[0]) is None and not HEDGE.search(text):
+        # A free-form slot ("audience") is filled by whatever the user answers to our question.
         known.append(f"{missing[0]}: {_clean_statement(text)}")
         left = missing[1:]
     return known, left

@@ -52,10 +52,21 @@ def build_graph(
     return builder.compile(checkpointer=checkpointer)
 
 
+def _drawable() -> CompiledStateGraph[Any, Any, Any, Any]:
+    return build_graph(llm=_NoModel(), store=None, checkpointer=None, settings=Settings())
+
+
 def mermaid() -> str:
     """The graph as a Mermaid diagram (built with stand-ins: no model, no store)."""
-    graph = build_graph(llm=_NoModel(), store=None, checkpointer=None, settings=Settings())
-    return graph.get_graph().draw_mermaid()
+    return _drawable().get_graph().draw_mermaid()
+
+
+def edges() -> list[str]:
+    """The graph's edges as 'source -> target' lines (conditional ones marked)."""
+    drawn = _drawable().get_graph()
+    return [
+        f"{e.source} -> {e.target}" + (" (decide)" if e.conditional else "") for e in drawn.edges
+    ]
 
 
 class _NoModel:

@@ -1,0 +1,28 @@
+"""`assistant chat`: talk to the assistant in the terminal (streams; resumes threads)."""
+
+from __future__ import annotations
+
+import click
+
+from assistant.cli import app_context
+
+
+@click.command()
+@click.option(
+    "--thread",
+    "thread_id",
+    default=None,
+    help="Thread to resume or start (default: chat.default_thread).",
+)
+@click.option("--user", "user_id", default=None, help="Memory user id (default: persona.user_id).")
+@click.pass_context
+def chat(ctx: click.Context, thread_id: str | None, user_id: str | None) -> None:
+    """Chat in the terminal; /help lists commands, Ctrl-D or /quit leaves."""
+    settings = app_context(ctx).loaded.settings
+    from assistant.graph.terminal import run_chat
+
+    run_chat(
+        settings,
+        user_id=user_id or settings.persona.user_id,
+        thread_id=thread_id or settings.chat.default_thread,
+    )

@@ -1,0 +1,193 @@
+"""The terminal chat loop behind `assistant chat`: streamed replies and slash commands.
+
+Reads lines until EOF (so `make run` and tests can feed stdin), streams each reply as
+it is generated, and turns Ctrl-C during a reply into a cancelled reply, not a lost
+thread. Ctrl-C at the prompt only reminds how to leave.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+from typing import Any, TextIO
+
+from rich.console import Console
+from rich.table import Table
+
+from assistant.config import Settings
+from assistant.graph.session import ChatSession, ReplyCancelled, open_checkpointer
+from assistant.llm.base import ChatModel
+
+HELP = """Commands:
+  /goals          your goals (all threads)
+  /profile        what I remember about you
+  /forget TEXT    forget facts matching TEXT
+  /new            start a fresh thread
+  /thread NAME    switch to (or create) thread NAME
+  /help           this list
+  /quit           leave (Ctrl-D works too)
+Ctrl-C while I answer cancels the reply; the thread is kept."""
+
+
+def open_llm(settings: Settings) -> ChatModel:
+    """The process-wide engine (loaded on first use)."""
+    from assistant.llm.engine import shared_engine
+
+    return shared_engine(settings)
+
+
+@contextmanager
+def open_memory(settings: Settings) -> Iterator[Any]:
+    """The user's memory store for the length of the chat."""
+    from memory.store import open_store
+
+    store = open_store(settings)
+    try:
+        yield store
+    finally:
+        store.close()
+
+
+def goals_table(goals: list[Any], title: str = "Goals") -> Table:
+    """Goals as a rich table (status, statement, known, missing, updated)."""
+    table = Table(title=title)
+    for column in ("status", "goal", "known", "missing", "thread", "updated"):
+        table.add_column(column)
+    for goal in goals:
+        when = time.strftime("%Y-%m-%d %H:%M", time.localtime(goal.updated)) if goal.updated else ""
+        table.add_row(
+            goal.status,
+            goal.statement,
+            "; ".join(goal.known),
+            "; ".join(goal.missing),
+            goal.thread,
+            when,
+        )
+    return table
+
+
+class Terminal:
+    """One chat session bound to a console and an input stream."""
+
+    def __init__(self, session: ChatSession, console: Console, stdin: TextIO, out: TextIO) -> None:
+        self.session = session
+        self.console = console
+        self.stdin = stdin
+        self.out = out
+
+    def banner(self) -> None:
+        s = self.session
+        turns = sum(1 for m in s.history() if m["role"] == "user")
+        resumed = f", resuming {turns} earlier turn(s)" if turns else ""
+        name = s.settings.persona.name
+        self.console.print(
+            f"[bold]{name}[/] · thread [cyan]{s.thread_id}[/] · user {s.user_id}{resumed} · /help"
+        )
+
+    def loop(self) -> None:
+        """Read, answer, repeat until /quit or EOF."""
+        self.banner()
+        while True:
+            try:
+                self.out.write("you> ")
+                self.out.flush()
+                line = self.stdin.readline()
+            except KeyboardInterrupt:
+                self.console.print("\n(type /quit or press Ctrl-D to leave)")
+                continue
+            if not line:  # EOF
+                self.out.write("\n")
+                return
+            text = line.strip()
+            if not text:
+                continue
+            if text.startswith("/"):
+                if not self.command(text):
+                    return
+                continue
+            self.reply(text)
+
+    def reply(self, text: str) -> None:
+        """Stream one reply; Ctrl-C cancels it and keeps the thread."""
+        self.out.write(f"{self.session.settings.persona.name.lower()}> ")
+        self.out.flush()
+
+        def on_token(piece: str) -> None:
+            self.out.write(piece)
+            self.out.flush()
+
+        try:
+            self.session.send(text, on_token=on_token)
+        except ReplyCancelled:
+            self.out.write(" [cancelled]")
+        self.out.write("\n")
+        self.out.flush()
+
+    def command(self, text: str) -> bool:
+        """Run a slash command; False means leave."""
+        name, _, arg = text.partition(" ")
+        arg = arg.strip()
+        s = self.session
+        if name in ("/quit", "/exit", "/q"):
+            return False
+        if name == "/help":
+            self.console.print(HELP, markup=False)
+        elif name == "/goals":
+            goals = s.goals()
+            if goals:
+                self.console.print(goals_table(goals))
+            else:
+                self.console.print("No goals yet. Tell me what you are trying to do.")
+        elif name == "/profile":
+            facts = s.store.profile.facts(s.user_id)
+            if not facts:
+                self.console.print("I don't know anything about you yet.")
+            for fact in facts:
+                self.console.print(f"- [{fact.kind}] {fact.text}", markup=False)
+        elif name == "/forget":
+            if not arg:
+                self.console.print("usage: /forget TEXT")
+            else:
+                gone = s.store.profile.forget(s.user_id, arg)
+                self.console.print(
+                    "Forgotten: " + "; ".join(f.text for f in gone)
+                    if gone
+                    else f"Nothing matches '{arg}'.",
+                    markup=False,
+                )
+        elif name == "/new":
+            s.switch(time.strftime("t-%Y%m%d-%H%M%S"))
+            self.banner()
+        elif name == "/thread":
+            if not arg:
+                self.console.print(f"current thread: {s.thread_id}")
+            else:
+                s.switch(arg)
+                self.banner()
+        else:
+            self.console.print(f"unknown command {name}; /help lists them", markup=False)
+        return True
+
+
+def run_chat(
+    settings: Settings,
+    *,
+    user_id: str,
+    thread_id: str,
+    stdin: TextIO | None = None,
+    out: TextIO | None = None,
+) -> None:
+    """Open the model, the memory store and the checkpointer, then chat until EOF or /quit."""
+    stdin = stdin or sys.stdin
+    out = out or sys.stdout
+    console = Console(file=out, highlight=False, soft_wrap=True)
+    with ExitStack() as stack:
+        err = Console(stderr=True)
+        with err.status("loading the model..."):
+            llm = open_llm(settings)
+        store = stack.enter_context(open_memory(settings))
+        saver = stack.enter_context(open_checkpointer(settings))
+        session = ChatSession(settings, llm, store, saver, user_id=user_id, thread_id=thread_id)
+        Terminal(session, console, stdin, out).loop()
