@@ -33,7 +33,7 @@ SEED_RULE = "seed + 1000*round + stage (stage 0 = agent A turn, 1 = probe, 2 = a
 def options_from(settings: Settings, **overrides: Any) -> RunOptions:
     """RunOptions from the [probes] settings, with non-None overrides."""
     p = settings.probes
-    base = {"rounds": p.rounds, "samples": p.samples, "seed": p.seed,
+    base: dict[str, Any] = {"rounds": p.rounds, "samples": p.samples, "seed": p.seed,
             "temperature": p.temperature, "max_new_tokens": p.max_new_tokens}  # fmt: skip
     base.update({k: v for k, v in overrides.items() if v is not None})
     return RunOptions(**base)
@@ -68,7 +68,7 @@ def build_record(
 ) -> dict[str, Any]:
     """The JSON run record: options, seeds, cases, and per control the curve and costs."""
     none = next((r for r in runs if r.control.label == "none"), None)
-    controls = []
+    controls: list[dict[str, Any]] = []
     for run in runs:
         curve = run.curve(seed=opts.seed)
         last = [t.round_means()[-1] for t in run.traces]

@@ -148,7 +148,7 @@ def self_chat(
 
     def probe(round_: int, history: Sequence[Sequence[Message]]) -> None:
         s = opts.effective_samples
-        branches = [
+        branches: list[list[Message]] = [
             [*h, {"role": "user", "content": c.probe}]
             for h, c in zip(history, cases, strict=True)
             for _ in range(s)

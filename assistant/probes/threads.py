@@ -38,7 +38,9 @@ def probe_threads(
     control = control or default_control(settings)
     p = settings.probes
     threads = [_with_persona(c, settings.persona.system_prompt) for c in conversations]
-    branches = [[*t, {"role": "user", "content": case.probe}] for t in threads for case in cases]
+    branches: list[list[Message]] = [
+        [*t, {"role": "user", "content": case.probe}] for t in threads for case in cases
+    ]
     if not branches:
         return {"control": control.label, "threads": [], "mean": None}
     results = engine.chat_batch(
