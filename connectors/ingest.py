@@ -217,8 +217,16 @@ def _pull_slack(
         key = f"feeds:{settings.feeds.owner}:slack_ts:{channel.id}"
         last = str(store.state.get(key) or "")
         oldest = f"{cutoff:.6f}" if cutoff is not None else (last or f"{backfill:.6f}")
+        threads_key = f"feeds:{settings.feeds.owner}:slack_threads:{channel.id}"
+        followed = store.state.get(threads_key) or {}
         try:
-            read = reader.read(channel, oldest)
+            read = reader.read(
+                channel,
+                oldest,
+                followed if isinstance(followed, dict) else {},
+                follow_since=backfill,
+                follow_max=settings.feeds.slack_follow_threads,
+            )
         except ConnectorError as exc:
             _fail(line, exc)
             continue
@@ -228,6 +236,7 @@ def _pull_slack(
             )
         counts = store.items.upsert(read.items)
         _count(line, counts)
+        store.state.set(threads_key, read.threads)
         # the cursor moves only past what this read covered: a --since later than the cursor
         # leaves a gap that the next plain pull must still read
         covered = cutoff is None or not last or cutoff <= _ts_float(last)

@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 import os
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -116,6 +116,7 @@ class ChannelRead:
     items: list[Item] = field(default_factory=list)
     latest_ts: str = ""
     truncated: bool = False  # stopped at slack_max_pages; older messages were skipped
+    threads: dict[str, dict[str, Any]] = field(default_factory=dict)  # followed threads, to persist
 
 
 def explain(error: Exception, what: str) -> ConnectorError:
@@ -226,8 +227,18 @@ class SlackReader:
 
     # -- messages -------------------------------------------------------------------
 
-    def read(self, channel: Channel, oldest: str) -> ChannelRead:
-        """Messages newer than `oldest` (a Slack ts) with their thread replies. Raises ConnectorError."""
+    def read(
+        self,
+        channel: Channel,
+        oldest: str,
+        threads: Mapping[str, Mapping[str, Any]] | None = None,
+        *,
+        follow_since: float = 0.0,
+        follow_max: int = 50,
+    ) -> ChannelRead:
+        """Messages newer than `oldest` (a Slack ts) with their thread replies, plus new replies
+        in the followed `threads` ({thread_ts: {"last": ts, "mine": bool}}) whose parents are
+        older than `oldest`. Raises ConnectorError."""
         out = ChannelRead(channel)
         try:
             pages = 0
@@ -240,7 +251,7 @@ class SlackReader:
                         continue
                     if _ts_key(msg["ts"]) > _ts_key(out.latest_ts):
                         out.latest_ts = str(msg["ts"])
-                    out.items.extend(self._message_and_thread(channel, msg))
+                    out.items.extend(self._message_and_thread(channel, msg, out.threads))
                 if pages >= self.max_pages and page.get("has_more"):
                     out.truncated = True
                     log.warning(
@@ -249,11 +260,20 @@ class SlackReader:
                         pages,
                     )
                     break
+            if follow_max > 0:
+                for thread_ts, seen in (threads or {}).items():
+                    if thread_ts not in out.threads:
+                        out.items.extend(self._follow(channel, thread_ts, seen, out.threads))
         except (SlackApiError, SlackClientError) as exc:
             raise explain(exc, channel.label) from None
+        recent = [(ts, t) for ts, t in out.threads.items() if float(t["last"]) >= follow_since]
+        recent.sort(key=lambda pair: _ts_key(str(pair[1]["last"])), reverse=True)
+        out.threads = dict(recent[:follow_max])
         return out
 
-    def _message_and_thread(self, channel: Channel, msg: dict[str, Any]) -> list[Item]:
+    def _message_and_thread(
+        self, channel: Channel, msg: dict[str, Any], threads: dict[str, dict[str, Any]]
+    ) -> list[Item]:
         thread = [msg]
         if int(msg.get("reply_count") or 0) > 0 and msg.get("thread_ts", msg["ts"]) == msg["ts"]:
             for page in self._pages("conversations_replies", channel=channel.id, ts=msg["ts"]):
@@ -262,10 +282,52 @@ class SlackReader:
             any(m.get("user") == self.me for m in thread)
             or self.me in (msg.get("reply_users") or [])
         )
+        if len(thread) > 1:
+            last = max((str(m["ts"]) for m in thread), key=_ts_key)
+            threads[str(msg["ts"])] = {"last": last, "mine": mine}
         return [
             self._item(channel, m, my_thread=mine and (len(thread) > 1 or "thread_ts" in m))
             for m in thread
         ]
+
+    def _follow(
+        self,
+        channel: Channel,
+        thread_ts: str,
+        seen: Mapping[str, Any],
+        threads: dict[str, dict[str, Any]],
+    ) -> list[Item]:
+        # history with `oldest` never returns an old parent, so replies to it come from here
+        last = str(seen.get("last") or thread_ts)
+        try:
+            pages = list(
+                self._pages(
+                    "conversations_replies",
+                    channel=channel.id,
+                    ts=thread_ts,
+                    oldest=last,
+                    inclusive=False,
+                )
+            )
+        except SlackApiError as exc:
+            if exc.response is not None and exc.response.get("error") == "thread_not_found":
+                return []  # the parent was deleted: stop following it
+            raise
+        messages = [m for page in pages for m in page.get("messages", []) if m.get("ts")]
+        parent = next((m for m in messages if m["ts"] == thread_ts), None)
+        fresh = [m for m in messages if m["ts"] != thread_ts and _ts_key(m["ts"]) > _ts_key(last)]
+        was_mine = bool(seen.get("mine"))
+        mine = was_mine or (bool(self.me) and any(m.get("user") == self.me for m in fresh))
+        threads[thread_ts] = {
+            "last": max([last, *(str(m["ts"]) for m in fresh)], key=_ts_key),
+            "mine": mine,
+        }
+        items = [self._item(channel, m, my_thread=mine) for m in fresh]
+        if mine and not was_mine and parent is not None:
+            items.insert(
+                0, self._item(channel, parent, my_thread=True)
+            )  # the user joined the thread
+        return items
 
     def _item(self, channel: Channel, msg: dict[str, Any], *, my_thread: bool) -> Item:
         ts = str(msg["ts"])

@@ -196,8 +196,12 @@ TOKEN = "xoxb-test-token"
 ME = "U0MEMEME1"
 
 
+# message times start a day ago, so they fall inside the default 7-day backfill window
+BASE_TS = int(time.time()) - 86_400
+
+
 def _ts(n: int) -> str:
-    return f"{1_795_000_000 + n * 60}.{n:06d}"
+    return f"{BASE_TS + n * 60}.{n:06d}"
 
 
 def default_workspace() -> dict[str, Any]:
@@ -421,6 +425,10 @@ def _answer(ws: dict[str, Any], method: str, params: dict[str, str]) -> dict[str
         )
         if parent is None:
             return {"ok": False, "error": "thread_not_found"}
-        thread = [parent] + ws["replies"].get(channel, {}).get(parent["ts"], [])
+        oldest = params.get("oldest") or "0"
+        replies = ws["replies"].get(channel, {}).get(parent["ts"], [])
+        thread = [parent] + [
+            m for m in replies if _key(m["ts"]) > _key(oldest)
+        ]  # parent always first
         return _page(thread, params, "messages")
     return {"ok": False, "error": "unknown_method"}

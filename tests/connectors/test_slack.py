@@ -85,6 +85,26 @@ def test_incremental_read_from_last_ts(slack_server: SlackServer) -> None:
     assert [i.text for i in newer.items] == ["one more"]
 
 
+def test_new_replies_to_an_older_thread_are_followed(slack_server: SlackServer) -> None:
+    r = reader(slack_server)
+    first = r.read(GENERAL, "0")
+    assert first.threads == {_ts(3): {"last": _ts(33), "mine": True}}
+    slack_server.workspace["replies"]["C0GENERAL1"][_ts(3)].append(
+        {
+            "type": "message",
+            "ts": _ts(40),
+            "thread_ts": _ts(3),
+            "user": "U0BOB0001",
+            "text": "late reply",
+        }
+    )
+    later = r.read(GENERAL, first.latest_ts, first.threads)
+    assert [(i.text, i.my_thread) for i in later.items] == [("late reply", True)]
+    assert later.threads[_ts(3)]["last"] == _ts(40)
+    assert r.read(GENERAL, first.latest_ts, later.threads).items == []  # nothing twice
+    assert r.read(GENERAL, first.latest_ts, later.threads, follow_max=0).threads == {}
+
+
 @pytest.mark.parametrize(
     ("channel", "pattern"),
     [
