@@ -312,16 +312,24 @@ class ArxivClient:
             )
         return out
 
-    def fetch(self, feed: FeedSpec, validators: Validators | None = None) -> FeedFetch:
-        """Fetch and parse one feed; a 304 gives no items. Raises ConnectorError."""
+    def fetch(
+        self, feed: FeedSpec, validators: Validators | None = None, *, known_problem: str = ""
+    ) -> FeedFetch:
+        """Fetch and parse one feed; a 304 gives no items. Raises ConnectorError.
+
+        A malformed document is logged as a warning once: while it keeps failing the same
+        way (`known_problem`, remembered by the caller), later pulls log it at debug level.
+        """
         result = self.fetcher.fetch(feed.url, validators)
         if result.not_modified:
-            return FeedFetch(feed, [], result.validators, not_modified=True)
+            return FeedFetch(feed, [], result.validators, not_modified=True, problem=known_problem)
         parsed = parse_feed(
             result.content, feed=feed.name, owner=self.settings.owner, kind=feed.kind
         )
         if parsed.problem:
-            log.warning(
+            level = logging.DEBUG if parsed.problem == known_problem else logging.WARNING
+            log.log(
+                level,
                 "%s: malformed feed, kept %d well-formed entries: %s",
                 feed.name,
                 len(parsed.items),

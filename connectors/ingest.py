@@ -144,13 +144,17 @@ def _pull_arxiv(
         validators = (
             Validators() if cutoff is not None else Validators.from_dict(store.state.get(key))
         )
+        problem_key = f"feeds:{settings.feeds.owner}:problem:{feed.url}"
+        known = str(store.state.get(problem_key) or "")
         try:
-            fetched = client.fetch(feed, validators)
+            fetched = client.fetch(feed, validators, known_problem=known)
         except ConnectorError as exc:
             _fail(line, exc)
             continue
         line.not_modified = fetched.not_modified
         line.warning = fetched.problem
+        if fetched.problem != known:
+            store.state.set(problem_key, fetched.problem)  # logged once until it changes
         items = [i for i in fetched.items if cutoff is None or (i.updated or i.published) >= cutoff]
         counts = store.items.upsert(items)
         _count(line, counts)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
@@ -151,3 +152,16 @@ def test_since_filters_and_rereads(arxiv_server: ArxivServer, store: Any) -> Non
     some = by_name(pull(settings, store, since=date(2026, 11, 1)))["arxiv:rss:cs.CL"]
     assert some.new == 3
     assert "If-None-Match" not in arxiv_server.hits_for("/rss/cs.CL")[-1].headers
+
+
+def test_malformed_feed_is_logged_once_across_pulls(
+    arxiv_server: ArxivServer, store: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    arxiv_server.routes["/rss/bad"] = Route(docs.TRUNCATED)
+    settings = make_settings(arxiv_server, arxiv_categories=["bad"])
+    caplog.set_level(logging.WARNING, logger="connectors")
+    first = by_name(pull(settings, store))["arxiv:rss:bad"]
+    second = by_name(pull(settings, store))["arxiv:rss:bad"]
+    assert (first.new, first.failed, second.unchanged) == (2, 0, 2)
+    assert first.warning and second.warning
+    assert sum("malformed feed" in r.getMessage() for r in caplog.records) == 1
