@@ -1,0 +1,32 @@
+"""Fixtures for the scheduler, summariser and digest tests."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+
+import pytest
+
+from tests.scheduler.fakeslack import FakeSlack
+from tests.scheduler.memstore import Embed
+
+
+@pytest.fixture(scope="session")
+def embed() -> Embed:
+    """The real all-MiniLM-L6-v2 embedding model, as a function of texts."""
+    from sentence_transformers import SentenceTransformer
+
+    from assistant.bundled import default_embedding_dir
+
+    model = SentenceTransformer(str(default_embedding_dir()), device="cpu")
+
+    def run(texts: Sequence[str]) -> list[list[float]]:
+        return [list(map(float, v)) for v in model.encode(list(texts), normalize_embeddings=True)]
+
+    return run
+
+
+@pytest.fixture
+def fake_slack() -> Iterator[FakeSlack]:
+    server = FakeSlack()
+    yield server
+    server.close()
