@@ -1,0 +1,70 @@
+"""`assistant run`: start-up lines, shared runtime, a clean stop on SIGTERM mid-summarisation."""
+
+from __future__ import annotations
+
+import os
+import signal
+import threading
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from apscheduler.triggers.interval import IntervalTrigger
+
+from assistant.config import Settings
+from assistant.jobs import Runtime, last_runs
+from assistant.llm.base import ChatResult, Message
+from assistant.scheduler import AssistantScheduler, JobSpec
+from assistant.service import run_service
+from memory.types import Item
+from tests.fakes import ScriptedChatModel
+from tests.scheduler.memstore import MemStore
+
+
+class SlowModel(ScriptedChatModel):
+    """Takes a while per batch, like a real model on two cores."""
+
+    def chat_batch(self, conversations: Sequence[Sequence[Message]], **kwargs: Any) -> list[ChatResult]:
+        time.sleep(0.3)
+        return [self.chat(c) for c in conversations]
+
+
+def test_sigterm_stops_the_service_cleanly_and_summarisation_resumes(home: Path) -> None:
+    store = MemStore()
+    store.items.upsert(
+        Item(id=f"arxiv:1.{i:03d}", owner="local", source="arxiv", title=f"P{i}", text=f"Paper {i} text.")
+        for i in range(40)
+    )
+    model = SlowModel(["a fine summary of the paper"])
+    settings = Settings(digest={"summary_batch": 2})  # type: ignore[arg-type]
+    runtime = Runtime(settings, store_factory=lambda: store, llm_factory=lambda: model)
+    specs = [JobSpec("summarise", "assistant.jobs:summarise", IntervalTrigger(seconds=1), "summarise")]
+    lines: list[str] = []
+
+    def stop_when_busy() -> None:
+        while not store.items.set_summary_calls:
+            time.sleep(0.05)
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    threading.Thread(target=stop_when_busy, daemon=True).start()
+    started = time.monotonic()
+    run_service(settings, echo=lines.append, runtime=runtime, specs=specs)
+    assert time.monotonic() - started < 20
+    text = "\n".join(lines)
+    assert "model: loaded" in text and "job summarise" in text
+    assert "Slack bot: off (SLACK_BOT_TOKEN is not set)" in text
+    assert "digests:" in text and "not posted to Slack" in text
+    assert lines[-1] == "stopped cleanly"
+    done = len(set(store.items.set_summary_calls))
+    assert 0 < done < 40, "the stop did not interrupt the run between batches"
+    outcome = last_runs()["summarise"]
+    assert outcome["ok"] and "stopped early" in outcome["detail"]
+    # the job store is free again and the rest is summarised by the next run
+    with AssistantScheduler(settings, specs=specs):
+        pass
+    from assistant.summarise import summarise_pending
+
+    rest = summarise_pending(settings, store, ScriptedChatModel(["another summary here"]), user_id="local")
+    assert rest.summarised == 40 - done
+    assert signal.getsignal(signal.SIGTERM) is not None
