@@ -87,3 +87,14 @@ class UpsertCounts:
     new: int = 0
     updated: int = 0
     unchanged: int = 0
+
+
+@dataclass(frozen=True)
+class Episode:
+    """A summary of a past conversation thread."""
+
+    id: str
+    user_id: str
+    thread: str
+    summary: str
+    time: float = 0.0  # unix seconds

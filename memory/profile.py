@@ -1,0 +1,501 @@
+"""Each user's profile: facts that merge, supersede, get forgotten, and are recalled by rank.
+
+Facts live in the owner's "facts" collection (see `memory.scoped`). Metadata per fact:
+kind, slot (facts sharing a slot contradict each other, e.g. identity:location), norm
+(normalised text, for exact duplicates), confidence, source, created/updated, uses,
+superseded_by ("" while current; the old fact stays as history and is never recalled).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import threading
+import time
+import uuid
+from collections.abc import Iterable, Sequence
+from typing import Any, get_args
+
+import numpy as np
+
+from assistant.config import MemorySettings
+from assistant.errors import MemoryStoreError
+from memory.embeddings import Embedder
+from memory.extract import Candidate, extract
+from memory.scoped import OWNER_KEY, Record, Scopes, _Scoped
+from memory.state import StateStore
+from memory.types import Fact, FactKind, Hit, Source
+
+KIND_ORDER: tuple[FactKind, ...] = (
+    "identity",
+    "preference",
+    "constraint",
+    "relationship",
+    "interest",
+    "other",
+)
+KIND_WEIGHT: dict[str, float] = {
+    "identity": 1.0, "preference": 0.9, "constraint": 0.9, "relationship": 0.7, "interest": 0.6, "other": 0.5,
+}  # fmt: skip
+RECALL_WEIGHTS = (
+    0.75,
+    0.15,
+    0.10,
+)  # similarity, recency, kind: similarity leads, the rest breaks ties
+RECENCY_HALF_LIFE_DAYS = 30.0
+FORGET_SIMILARITY = (
+    0.6  # "forget X" deletes facts at least this close to X (plus exact text matches)
+)
+EXPORT_FORMAT = "purposeful-assistant/profile"
+
+
+def normalise(text: str) -> str:
+    """Lower-case words only: the key for exact-duplicate detection."""
+    return " ".join(re.findall(r"[\w']+", text.lower()))
+
+
+def _to_fact(rec: Record) -> Fact:
+    m = rec.metadata
+    kind = m.get("kind", "other")
+    return Fact(
+        id=rec.id,
+        user_id=str(m.get(OWNER_KEY, "")),
+        kind=kind if kind in get_args(FactKind) else "other",
+        text=rec.document,
+        confidence=float(m.get("confidence", 1.0)),
+        source=Source(
+            str(m.get("src_thread", "")), int(m.get("src_turn", 0)), float(m.get("src_time", 0.0))
+        ),
+        created=float(m.get("created", 0.0)),
+        updated=float(m.get("updated", 0.0)),
+        superseded_by=str(m.get("superseded_by", "")),
+    )
+
+
+def _recency(updated: float, now: float) -> float:
+    age_days = max(0.0, now - updated) / 86400.0
+    return math.pow(0.5, age_days / RECENCY_HALF_LIFE_DAYS)
+
+
+class Profile:
+    """Per-user facts: observe, remember, recall, forget, export (every call takes the user id)."""
+
+    def __init__(
+        self,
+        scopes: Scopes,
+        embedder: Embedder,
+        state: StateStore,
+        settings: MemorySettings,
+        llm: Any = None,
+        lock: threading.RLock | None = None,
+    ) -> None:
+        self._scopes = scopes
+        self._embedder = embedder
+        self._state = state
+        self._settings = settings
+        self._llm = llm
+        self._lock = lock or threading.RLock()
+
+    def _facts(self, user_id: str) -> _Scoped:
+        return self._scopes.scope("facts", user_id)
+
+    # ------------------------------------------------------------------ writing
+    def observe(self, user_id: str, text: str, source: Source | None = None) -> list[Fact]:
+        """Extract facts from the user's own words and store them (merged, superseding)."""
+        self._facts(user_id)  # validates the user id before any model call
+        candidates = extract(text, self._llm)
+        return self._store(user_id, candidates, source or Source()) if candidates else []
+
+    def remember(
+        self,
+        user_id: str,
+        text: str,
+        kind: FactKind = "other",
+        *,
+        confidence: float = 1.0,
+        source: Source | None = None,
+    ) -> Fact:
+        """Store one fact as given (the user asked for it explicitly)."""
+        text = text.strip()
+        if not text:
+            raise MemoryStoreError("nothing to remember: the fact text is empty")
+        if kind not in get_args(FactKind):
+            raise MemoryStoreError(
+                f"unknown fact kind {kind!r}; use one of {', '.join(get_args(FactKind))}"
+            )
+        return self._store(user_id, [Candidate(kind, text, confidence)], source or Source())[0]
+
+    def remember_many(
+        self,
+        user_id: str,
+        texts: Sequence[str],
+        kind: FactKind = "other",
+        *,
+        source: Source | None = None,
+    ) -> list[Fact]:
+        """Store many facts in one batch (one embedding pass, a few Chroma calls)."""
+        cands = [Candidate(kind, t.strip(), 1.0) for t in texts if t.strip()]
+        return self._store(user_id, cands, source or Source()) if cands else []
+
+    def _store(self, user_id: str, cands: Sequence[Candidate], source: Source) -> list[Fact]:
+        col = self._facts(user_id)
+        vectors = self._embedder.embed([c.text for c in cands])  # (N, D), outside the lock
+        now = time.time()
+        src_time = source.time or now
+        with self._lock:
+            out: list[Fact | None] = [None] * len(cands)
+            norms = [normalise(c.text) for c in cands]
+            current = {"superseded_by": ""}
+            # existing facts that can absorb a candidate: same slot, same text, or near in meaning
+            slots = sorted({c.slot for c in cands if c.slot})
+            by_slot: dict[str, list[Record]] = {}
+            if slots:
+                for r in col.get(where={**current, "slot": {"$in": slots}}):
+                    by_slot.setdefault(str(r.metadata.get("slot")), []).append(r)
+            by_norm = {
+                (str(r.metadata.get("kind")), str(r.metadata.get("norm"))): r
+                for r in col.get(where={**current, "norm": {"$in": sorted(set(norms))}})
+            }
+            nearest = (
+                col.query_many(vectors, k=3, where=current) if col.count() else [[] for _ in cands]
+            )
+            new_ids: list[str] = []
+            new_vecs: list[np.ndarray] = []
+            new_docs: list[str] = []
+            new_meta: list[dict[str, Any]] = []
+            touched: dict[str, dict[str, Any]] = {}
+            batch_keys: dict[tuple[str, str], int] = {}
+            for i, c in enumerate(cands):
+                key = (c.kind, norms[i])
+                if key in batch_keys:  # repeated inside this batch
+                    out[i] = out[batch_keys[key]]
+                    continue
+                match = by_norm.get(key)
+                if match is None and not c.slot:
+                    match = next(
+                        (
+                            r
+                            for r, sim in nearest[i]
+                            if sim >= self._settings.duplicate_threshold
+                            and r.metadata.get("kind") == c.kind
+                            and not r.metadata.get("slot")
+                        ),
+                        None,
+                    )
+                if match is None and c.slot:
+                    match = next(
+                        (r for r in by_slot.get(c.slot, []) if r.metadata.get("norm") == norms[i]),
+                        None,
+                    )
+                if match is not None:
+                    meta = {
+                        **match.metadata,
+                        **touched.get(match.id, {}),
+                        "updated": now,
+                        "confidence": max(
+                            float(match.metadata.get("confidence", 0.0)), c.confidence
+                        ),
+                        "uses": int(match.metadata.get("uses", 1)) + 1,
+                    }
+                    touched[match.id] = meta
+                    out[i] = _to_fact(
+                        Record(match.id, match.document, {**meta, OWNER_KEY: user_id})
+                    )
+                    batch_keys[key] = i
+                    continue
+                fid = uuid.uuid4().hex
+                meta = {
+                    "kind": c.kind, "slot": c.slot, "norm": norms[i], "confidence": float(c.confidence),
+                    "src_thread": source.thread, "src_turn": int(source.turn), "src_time": float(src_time),
+                    "created": now, "updated": now, "uses": 1, "superseded_by": "",
+                }  # fmt: skip
+                if c.slot:
+                    for old in by_slot.get(c.slot, []):
+                        touched[old.id] = {
+                            **old.metadata,
+                            **touched.get(old.id, {}),
+                            "superseded_by": fid,
+                        }
+                    by_slot[c.slot] = [Record(fid, c.text, meta)]
+                new_ids.append(fid)
+                new_vecs.append(vectors[i])
+                new_docs.append(c.text)
+                new_meta.append(meta)
+                out[i] = _to_fact(Record(fid, c.text, {**meta, OWNER_KEY: user_id}))
+                batch_keys[key] = i
+            # new facts first: a crash before the supersede marks leaves two current facts in a
+            # slot (resolved below on read), never a slot with none
+            if new_ids:
+                col.add(new_ids, np.stack(new_vecs), new_docs, new_meta)
+            if touched:
+                col.update_metadata(list(touched), list(touched.values()))
+            self._enforce_bound(col)
+        return [f for f in out if f is not None]
+
+    def _enforce_bound(self, col: _Scoped) -> None:
+        limit = self._settings.max_facts_per_user
+        if col.count() <= limit:
+            return
+        records = col.get(include_documents=False)
+        now = time.time()
+
+        def usefulness(r: Record) -> float:
+            m = r.metadata
+            if m.get("superseded_by"):
+                return (
+                    -1.0 - (now - float(m.get("updated", 0.0))) / 1e9
+                )  # history goes first, oldest first
+            score = float(m.get("confidence", 1.0)) * (
+                0.5 + 0.5 * _recency(float(m.get("updated", 0.0)), now * 1.0)
+            )
+            score *= 1.0 + 0.2 * min(int(m.get("uses", 1)), 5)
+            return score + (10.0 if m.get("kind") == "identity" else 0.0)
+
+        records.sort(key=usefulness)
+        col.delete([r.id for r in records[: len(records) - limit]])
+
+    # ------------------------------------------------------------------ reading
+    def facts(self, user_id: str, include_superseded: bool = False) -> list[Fact]:
+        """The user's facts, identity first, then by kind and most recent."""
+        col = self._facts(user_id)
+        where = None if include_superseded else {"superseded_by": ""}
+        records = col.get(where=where)
+        if not include_superseded:
+            records = _one_per_slot(records, col)
+        facts = [_to_fact(r) for r in records]
+        rank = {k: i for i, k in enumerate(KIND_ORDER)}
+        return sorted(facts, key=lambda f: (rank.get(f.kind, 99), -f.updated, f.text))
+
+    def recall(self, user_id: str, query: str, k: int = 5) -> list[Hit]:
+        """The k current facts that best answer query (similarity, then recency and kind)."""
+        col = self._facts(user_id)
+        if k <= 0 or not query.strip() or col.count() == 0:
+            return []
+        vector = self._embedder.embed_one(query)
+        hits = col.query_many(vector[None, :], k=max(3 * k, 10), where={"superseded_by": ""})[0]
+        now = time.time()
+        ws, wr, wk = RECALL_WEIGHTS
+        scored = [
+            Hit(
+                _to_fact(r),
+                ws * sim
+                + wr * _recency(float(r.metadata.get("updated", 0.0)), now)
+                + wk * KIND_WEIGHT.get(str(r.metadata.get("kind")), 0.5),
+            )
+            for r, sim in hits
+        ]
+        scored.sort(key=lambda h: -h.score)
+        return scored[:k]
+
+    def profile_context(self, user_id: str, budget_tokens: int = 200) -> str:
+        """A compact block for the system context: identity and standing preferences first."""
+        facts = self.facts(user_id)
+        if not facts:
+            return ""
+        lines = ["Known about the user (from their own words):"]
+        used = _tokens(lines[0])
+        for f in sorted(facts, key=lambda f: (KIND_ORDER.index(f.kind), -f.confidence, -f.updated)):
+            line = f"- {f.text}"
+            cost = _tokens(line)
+            if used + cost > budget_tokens:
+                if f.kind in ("identity", "preference"):
+                    continue  # a shorter one of these may still fit
+                break
+            lines.append(line)
+            used += cost
+        return "\n".join(lines) if len(lines) > 1 else ""
+
+    # ------------------------------------------------------------------ forgetting
+    def forget(self, user_id: str, query_or_id: str) -> list[Fact]:
+        """Delete for real the fact with this id, or the facts matching this text; returns them."""
+        col = self._facts(user_id)
+        target = query_or_id.strip()
+        if not target:
+            return []
+        with self._lock:
+            records = col.get()
+            by_id = {r.id: r for r in records}
+            chosen: set[str] = set()
+            if target in by_id:
+                chosen.add(target)
+            else:
+                q = normalise(
+                    re.sub(
+                        r"(?i)^(please\s+)?(forget|delete|remove)(\s+that|\s+about|\s+the fact that)?\s+",
+                        "",
+                        target,
+                    )
+                )
+                q = re.sub(r"^(i|my|i'm|i am)\s+", "", q)
+                if q:
+                    pattern = re.compile(rf"(?<![\w']){re.escape(q)}(?![\w'])")
+                    chosen |= {r.id for r in records if pattern.search(normalise(r.document))}
+                    vector = self._embedder.embed_one(target)
+                    chosen |= {
+                        r.id
+                        for r, sim in col.query_many(vector[None, :], k=10)[0]
+                        if sim >= FORGET_SIMILARITY
+                    }
+            # the history a forgotten fact replaced goes with it
+            grew = True
+            while grew:
+                more = {r.id for r in records if r.metadata.get("superseded_by") in chosen} - chosen
+                grew = bool(more)
+                chosen |= more
+            deleted = col.delete(sorted(chosen))
+        return [_to_fact(by_id[i]) for i in deleted]
+
+    # ------------------------------------------------------------------ interests
+    def interest_vector(self, user_id: str) -> list[float] | None:
+        """Unit vector of the user's interests (interest facts, nudged by item feedback)."""
+        recs = self._facts(user_id).get(
+            where={"kind": "interest", "superseded_by": ""}, include_embeddings=True
+        )
+        parts: list[np.ndarray] = []
+        if recs:
+            parts.append(np.mean([r.embedding for r in recs if r.embedding is not None], axis=0))
+        votes = self._state.feedback(user_id)
+        if votes:
+            items = self._scopes.scope("items", user_id)
+            found = {
+                r.id: r.embedding
+                for r in items.get(ids=[i for i, _ in votes], include_embeddings=True)
+            }
+            pos = [found[i] for i, p in votes if p and i in found and found[i] is not None]
+            neg = [found[i] for i, p in votes if not p and i in found and found[i] is not None]
+            if pos:
+                parts.append(0.5 * np.mean(pos, axis=0))
+            if neg:
+                parts.append(-0.25 * np.mean(neg, axis=0))
+        if not parts:
+            return None
+        vec = np.sum(parts, axis=0)
+        norm = float(np.linalg.norm(vec))
+        return None if norm == 0.0 else [float(x) for x in vec / norm]
+
+    def feedback(self, user_id: str, item_id: str, positive: bool) -> None:
+        """Record that the user liked (or not) a digest item; it shapes the interest vector."""
+        self._facts(user_id)  # validates the user id
+        self._state.set_feedback(user_id, item_id, positive)
+
+    # ------------------------------------------------------------------ export / import
+    def export(self, user_id: str) -> dict[str, Any]:
+        """Everything stored about the user as plain JSON-able data."""
+        from memory.goals import goal_to_dict
+
+        facts = self.facts(user_id, include_superseded=True)
+        goals = [goal_to_dict(g) for g in _goals(self._scopes, user_id)]
+        return {
+            "format": EXPORT_FORMAT,
+            "version": 1,
+            "user_id": user_id,
+            "exported": time.time(),
+            "facts": [_fact_to_dict(f) for f in facts],
+            "goals": goals,
+            "feedback": [{"item_id": i, "positive": p} for i, p in self._state.feedback(user_id)],
+        }
+
+    def import_(self, user_id: str, data: dict[str, Any]) -> int:
+        """Add facts from an export (under user_id, whoever exported them); returns how many were new."""
+        if not isinstance(data, dict) or not isinstance(data.get("facts", []), list):
+            raise MemoryStoreError(
+                "import data is not a profile export (expected an object with a 'facts' list)"
+            )
+        col = self._facts(user_id)
+        existing = {r.id for r in col.get(include_documents=False)}
+        added = 0
+        rows = [f for f in data.get("facts", []) if isinstance(f, dict)]
+        current = [f for f in rows if not f.get("superseded_by")]
+        history = [f for f in rows if f.get("superseded_by")]
+        for f in current:
+            kind = f.get("kind", "other")
+            text = str(f.get("text", "")).strip()
+            if not text or kind not in get_args(FactKind) or f.get("id") in existing:
+                continue
+            src = f.get("source") or {}
+            before = col.count()
+            self._store(
+                user_id,
+                [Candidate(kind, text, float(f.get("confidence", 1.0)))],
+                Source(
+                    str(src.get("thread", "")), int(src.get("turn", 0)), float(src.get("time", 0.0))
+                ),
+            )
+            added += col.count() > before
+        keep = [
+            f
+            for f in history
+            if f.get("id") and f["id"] not in existing and str(f.get("text", "")).strip()
+        ]
+        if keep:
+            vectors = self._embedder.embed([str(f["text"]) for f in keep])
+            metas = [
+                {
+                    "kind": f.get("kind", "other")
+                    if f.get("kind") in get_args(FactKind)
+                    else "other",
+                    "slot": "",
+                    "norm": normalise(str(f["text"])),
+                    "confidence": float(f.get("confidence", 1.0)),
+                    "src_thread": "",
+                    "src_turn": 0,
+                    "src_time": float(f.get("created", 0.0)),
+                    "created": float(f.get("created", 0.0)),
+                    "updated": float(f.get("updated", 0.0)),
+                    "uses": 1,
+                    "superseded_by": str(f["superseded_by"]),
+                }  # fmt: skip
+                for f in keep
+            ]
+            with self._lock:
+                col.add(
+                    [str(f["id"]) for f in keep], vectors, [str(f["text"]) for f in keep], metas
+                )
+            added += len(keep)
+        for g in data.get("goals", []) if isinstance(data.get("goals"), list) else []:
+            _import_goal(self._scopes, self._embedder, user_id, g)
+        return added
+
+
+def _one_per_slot(records: list[Record], col: _Scoped) -> list[Record]:
+    """If a crash left two current facts in one slot, the newer wins (the older is marked now)."""
+    slots: dict[str, list[Record]] = {}
+    for r in records:
+        if r.metadata.get("slot"):
+            slots.setdefault(str(r.metadata["slot"]), []).append(r)
+    stale: dict[str, dict[str, Any]] = {}
+    for group in slots.values():
+        if len(group) > 1:
+            group.sort(key=lambda r: -float(r.metadata.get("created", 0.0)))
+            for old in group[1:]:
+                stale[old.id] = {**old.metadata, "superseded_by": group[0].id}
+    if stale:
+        col.update_metadata(list(stale), list(stale.values()))
+    return [r for r in records if r.id not in stale]
+
+
+def _tokens(text: str) -> int:
+    # about four characters per token for English with SmolLM2's tokenizer; no model needed here
+    return max(1, math.ceil(len(text) / 4))
+
+
+def _fact_to_dict(f: Fact) -> dict[str, Any]:
+    return {
+        "id": f.id, "kind": f.kind, "text": f.text, "confidence": f.confidence,
+        "source": {"thread": f.source.thread, "turn": f.source.turn, "time": f.source.time},
+        "created": f.created, "updated": f.updated, "superseded_by": f.superseded_by,
+    }  # fmt: skip
+
+
+def _goals(scopes: Scopes, user_id: str) -> Iterable[Any]:
+    from memory.goals import record_to_goal
+
+    return [record_to_goal(r) for r in scopes.scope("goals", user_id).get()]
+
+
+def _import_goal(scopes: Scopes, embedder: Embedder, user_id: str, data: Any) -> None:
+    from memory.goals import GoalStore, goal_from_dict
+
+    goal = goal_from_dict(data, user_id)
+    if goal is not None:
+        GoalStore(scopes, embedder).save(goal)

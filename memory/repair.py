@@ -1,0 +1,207 @@
+"""Detect a damaged vector index on open and rebuild it from what Chroma's SQLite holds.
+
+Chroma's SQLite file is the source of truth; its HNSW index files are flushed in
+batches, and a process killed in a flush can leave them unreadable (Chroma then raises
+on every read of that collection, or answers with too few neighbours). Each collection
+is probed on open; a damaged one is rebuilt by reading ids, documents and metadata
+straight from SQLite (plus the write-ahead log entries not yet applied), journalling
+them to a file, recreating the collection and re-embedding the documents. A probe that
+kills the process leaves a marker behind, so the next start rebuilds instead of
+probing again: damage can never turn into a crash loop.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sqlite3
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from assistant.errors import MemoryStoreError
+from memory.embeddings import Embedder
+from memory.items import embed_text
+from memory.scoped import HNSW
+
+log = logging.getLogger(__name__)
+
+PROBE_MARKER = "assistant-probe.json"
+JOURNAL_PREFIX = "assistant-rebuild-"
+DOC_KEY = "chroma:document"
+_ADD, _UPDATE, _UPSERT, _DELETE = 0, 1, 2, 3
+BATCH = 2000
+
+
+def _atomic_write(path: Path, data: Any) -> None:
+    tmp = path.with_suffix(".tmp")
+    with open(tmp, "w", encoding="utf-8") as fh:
+        json.dump(data, fh)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+    dir_fd = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(dir_fd)
+    finally:
+        os.close(dir_fd)
+
+
+def _value(s: Any, i: Any, f: Any, b: Any) -> Any:
+    if s is not None:
+        return s
+    if i is not None:
+        return int(i)
+    if f is not None:
+        return float(f)
+    return bool(b) if b is not None else None
+
+
+def read_rows(folder: Path, name: str) -> list[tuple[str, str, dict[str, Any]]]:
+    """(id, document, metadata) of one collection, read from chroma.sqlite3 without the index."""
+    db_path = folder / "chroma.sqlite3"
+    db = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True)
+    try:
+        row = db.execute("SELECT id FROM collections WHERE name = ?", (name,)).fetchone()
+        if row is None:
+            return []
+        coll_id = row[0]
+        seg = db.execute(
+            "SELECT id FROM segments WHERE collection = ? AND scope = 'METADATA'", (coll_id,)
+        ).fetchone()
+        records: dict[str, dict[str, Any]] = {}
+        applied = 0
+        if seg is not None:
+            for emb_id, key, s, i, f, b in db.execute(
+                "SELECT e.embedding_id, m.key, m.string_value, m.int_value, m.float_value, m.bool_value "
+                "FROM embeddings e LEFT JOIN embedding_metadata m ON m.id = e.id WHERE e.segment_id = ?",
+                (seg[0],),
+            ):
+                meta = records.setdefault(emb_id, {})
+                if key is not None:
+                    meta[key] = _value(s, i, f, b)
+            got = db.execute(
+                "SELECT seq_id FROM max_seq_id WHERE segment_id = ?", (seg[0],)
+            ).fetchone()
+            applied = (
+                int.from_bytes(got[0], "big")
+                if got and isinstance(got[0], bytes)
+                else int(got[0])
+                if got
+                else 0
+            )
+        # writes acknowledged to the log but not yet applied to the metadata segment
+        for _seq, op, emb_id, meta_json in db.execute(
+            "SELECT seq_id, operation, id, metadata FROM embeddings_queue WHERE topic LIKE ? AND seq_id > ? "
+            "ORDER BY seq_id",
+            (f"%{coll_id}", applied),
+        ):
+            meta = json.loads(meta_json) if meta_json else {}
+            if op == _DELETE:
+                records.pop(emb_id, None)
+            elif op == _UPDATE:
+                if emb_id in records:
+                    records[emb_id].update(meta)
+            else:
+                records[emb_id] = (
+                    {**records.get(emb_id, {}), **meta} if op == _UPSERT else dict(meta)
+                )
+    except sqlite3.Error as exc:
+        raise MemoryStoreError(
+            f"Chroma's database {db_path} cannot be read ({exc}); restore the data directory from a "
+            "backup, or move it away to start with empty memory"
+        ) from exc
+    finally:
+        db.close()
+    out = []
+    for rid, meta in records.items():
+        clean = {k: v for k, v in meta.items() if v is not None and not k.startswith("chroma:")}
+        out.append((rid, str(meta.get(DOC_KEY) or ""), clean))
+    return out
+
+
+def probe(client: Any, name: str) -> str:
+    """'' when the collection answers sensibly, else what is wrong with it."""
+    try:
+        col = client.get_collection(name, embedding_function=None)
+        count = col.count()
+        if count == 0:
+            return ""
+        col.get(limit=1, include=["metadatas"])
+        dim = 384
+        got = col.get(limit=1, include=["embeddings"])
+        if got["embeddings"] is not None and len(got["embeddings"]):
+            dim = len(got["embeddings"][0])
+        want = min(count, 3)
+        res = col.query(
+            query_embeddings=[np.full(dim, dim**-0.5, dtype=np.float32)], n_results=want
+        )
+        if len(res["ids"][0]) < want:
+            return f"index returns {len(res['ids'][0])} of {want} neighbours for {count} records"
+        return ""
+    except Exception as exc:  # any failure to read means the index cannot be trusted
+        return f"{type(exc).__name__}: {exc}"
+
+
+def check_and_repair(client: Any, folder: Path, embedder: Embedder, ef: Any) -> list[str]:
+    """Finish interrupted rebuilds, probe every collection, rebuild damaged ones; returns their names."""
+    rebuilt = []
+    for journal in sorted(folder.glob(f"{JOURNAL_PREFIX}*.json")):
+        name = journal.stem[len(JOURNAL_PREFIX) :]
+        log.warning("memory: finishing an interrupted rebuild of %s", name)
+        _rebuild_from_journal(client, folder, name, embedder, ef)
+        rebuilt.append(name)
+    marker = folder / PROBE_MARKER
+    crashed: str | None = None
+    if marker.exists():
+        try:
+            crashed = json.loads(marker.read_text()).get("probing")
+        except (OSError, ValueError):
+            crashed = None
+    names = sorted(c.name if hasattr(c, "name") else str(c) for c in client.list_collections())
+    for name in names:
+        if name == crashed:
+            problem = "the previous check of this collection crashed the process"
+        else:
+            _atomic_write(marker, {"probing": name})
+            problem = probe(client, name)
+        if problem:
+            log.warning(
+                "memory: the vector index of %s is damaged (%s); rebuilding it from SQLite",
+                name,
+                problem,
+            )
+            rebuild(client, folder, name, embedder, ef)
+            rebuilt.append(name)
+    marker.unlink(missing_ok=True)
+    return rebuilt
+
+
+def rebuild(client: Any, folder: Path, name: str, embedder: Embedder, ef: Any) -> int:
+    """Recreate one collection from SQLite's rows; returns how many records it holds again."""
+    rows = read_rows(folder, name)
+    _atomic_write(folder / f"{JOURNAL_PREFIX}{name}.json", [[i, d, m] for i, d, m in rows])
+    return _rebuild_from_journal(client, folder, name, embedder, ef)
+
+
+def _rebuild_from_journal(client: Any, folder: Path, name: str, embedder: Embedder, ef: Any) -> int:
+    journal = folder / f"{JOURNAL_PREFIX}{name}.json"
+    rows = json.loads(journal.read_text(encoding="utf-8"))
+    try:
+        client.delete_collection(name)
+    except Exception as exc:  # absent after an interrupted rebuild: nothing to delete
+        log.info("memory: delete of %s before rebuild: %s", name, exc)
+    col = client.create_collection(name, configuration=HNSW, embedding_function=ef)
+    for start in range(0, len(rows), BATCH):
+        part = rows[start : start + BATCH]
+        texts = [embed_text(str(m["title"]), d) if "title" in m else d for _i, d, m in part]
+        col.add(
+            ids=[i for i, _d, _m in part],
+            embeddings=embedder.embed(texts),
+            documents=[d for _i, d, _m in part],
+            metadatas=[m for _i, _d, m in part],
+        )
+    journal.unlink()
+    return len(rows)

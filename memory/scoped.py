@@ -1,0 +1,218 @@
+"""The one place where memory is scoped to a user: every Chroma call goes through here.
+
+Each (kind, owner) pair gets its own Chroma collection, named from a hash of the owner,
+so a query for user B cannot even reach user A's vectors, and unfiltered HNSW search
+stays fast at 100,000 items (a metadata `where` over one big shared collection costs
+~100 ms there). Every record also carries the owner in its metadata, and every read
+re-checks it before anything leaves this module (defence in depth against a hash or
+naming mistake). Public memory functions hold a `_Scoped`, never a raw collection.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import numpy as np
+
+from assistant.errors import MemoryStoreError
+
+CollectionKind = Literal["facts", "episodes", "goals", "items"]
+KINDS: tuple[CollectionKind, ...] = ("facts", "episodes", "goals", "items")
+OWNER_KEY = "_owner"
+HNSW = {"hnsw": {"space": "cosine"}}
+
+
+@dataclass
+class Record:
+    """One stored row as memory code sees it (converted to dataclasses before it goes public)."""
+
+    id: str
+    document: str
+    metadata: dict[str, Any]
+    embedding: np.ndarray | None = None
+
+
+def collection_name(kind: CollectionKind, owner: str) -> str:
+    """Chroma collection name for one owner's records of one kind."""
+    return f"{kind}-{hashlib.sha256(owner.encode()).hexdigest()[:40]}"
+
+
+def _check_owner(owner: str) -> str:
+    if not isinstance(owner, str) or not owner.strip():
+        raise MemoryStoreError(
+            "a user id is required for every memory read and write; pass a non-empty one"
+        )
+    return owner
+
+
+def _where(where: Mapping[str, Any] | None) -> dict[str, Any] | None:
+    if not where:
+        return None
+    parts = [{k: v} for k, v in where.items()]
+    return parts[0] if len(parts) == 1 else {"$and": parts}
+
+
+class _Scoped:
+    """One owner's collection of one kind; reads never create it, writes do."""
+
+    def __init__(self, scopes: Scopes, kind: CollectionKind, owner: str) -> None:
+        self.kind = kind
+        self.owner = _check_owner(owner)
+        self.name = collection_name(kind, owner)
+        self._scopes = scopes
+
+    def _col(self, create: bool) -> Any:
+        return self._scopes._collection(self.name, create=create)
+
+    def _mine(self, metadata: Mapping[str, Any] | None) -> bool:
+        return bool(metadata) and metadata.get(OWNER_KEY) == self.owner  # type: ignore[union-attr]
+
+    def _stamp(self, metadatas: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+        return [{**m, OWNER_KEY: self.owner} for m in metadatas]
+
+    def add(
+        self,
+        ids: Sequence[str],
+        embeddings: np.ndarray,
+        documents: Sequence[str],
+        metadatas: Sequence[Mapping[str, Any]],
+    ) -> None:
+        """Insert or overwrite records (upsert, so a retried write is harmless)."""
+        if not ids:
+            return
+        self._col(create=True).upsert(
+            ids=list(ids),
+            embeddings=np.asarray(embeddings, dtype=np.float32),
+            documents=list(documents),
+            metadatas=self._stamp(metadatas),
+        )
+
+    def update_metadata(self, ids: Sequence[str], metadatas: Sequence[Mapping[str, Any]]) -> None:
+        """Change metadata of records that belong to this owner (others are ignored)."""
+        mine = {r.id for r in self.get(ids=ids, include_documents=False)}
+        pairs = [(i, m) for i, m in zip(ids, metadatas, strict=True) if i in mine]
+        if pairs:
+            self._col(create=True).update(
+                ids=[i for i, _ in pairs], metadatas=self._stamp([m for _, m in pairs])
+            )
+
+    def get(
+        self,
+        ids: Sequence[str] | None = None,
+        where: Mapping[str, Any] | None = None,
+        limit: int | None = None,
+        *,
+        include_documents: bool = True,
+        include_embeddings: bool = False,
+    ) -> list[Record]:
+        """Records of this owner by id and/or metadata filter."""
+        col = self._col(create=False)
+        if col is None or (ids is not None and not ids):
+            return []
+        include = ["metadatas"]
+        if include_documents:
+            include.append("documents")
+        if include_embeddings:
+            include.append("embeddings")
+        res = col.get(
+            ids=list(ids) if ids is not None else None,
+            where=_where(where),
+            limit=limit,
+            include=include,
+        )
+        out = []
+        for n, rid in enumerate(res["ids"]):
+            meta = dict(res["metadatas"][n] or {})
+            if not self._mine(meta):
+                continue
+            doc = res["documents"][n] if include_documents else ""
+            emb = np.asarray(res["embeddings"][n], dtype=np.float32) if include_embeddings else None
+            out.append(Record(rid, doc or "", meta, emb))
+        return out
+
+    def query(
+        self, embedding: np.ndarray, k: int, where: Mapping[str, Any] | None = None
+    ) -> list[tuple[Record, float]]:
+        """Nearest records of this owner with cosine similarity, best first."""
+        return self.query_many(np.asarray(embedding, dtype=np.float32)[None, :], k, where)[0]
+
+    def query_many(
+        self, embeddings: np.ndarray, k: int, where: Mapping[str, Any] | None = None
+    ) -> list[list[tuple[Record, float]]]:
+        """`query` for several vectors (N, D) in one call."""
+        rows = len(embeddings)
+        col = self._col(create=False)
+        if col is None or k <= 0 or rows == 0:
+            return [[] for _ in range(rows)]
+        n = min(k, col.count())
+        if n == 0:
+            return [[] for _ in range(rows)]
+        res = col.query(
+            query_embeddings=np.asarray(embeddings, dtype=np.float32),
+            n_results=n,
+            where=_where(where),
+            include=["documents", "metadatas", "distances"],
+        )
+        out: list[list[tuple[Record, float]]] = []
+        for q in range(rows):
+            hits = []
+            for j, rid in enumerate(res["ids"][q]):
+                meta = dict(res["metadatas"][q][j] or {})
+                if self._mine(meta):
+                    sim = 1.0 - float(res["distances"][q][j])
+                    hits.append((Record(rid, res["documents"][q][j] or "", meta), sim))
+            out.append(hits)
+        return out
+
+    def delete(self, ids: Sequence[str]) -> list[str]:
+        """Delete this owner's records with these ids; returns the ids really deleted."""
+        mine = [r.id for r in self.get(ids=ids, include_documents=False)]
+        if mine:
+            self._col(create=True).delete(ids=mine)
+        return mine
+
+    def count(self) -> int:
+        col = self._col(create=False)
+        return 0 if col is None else int(col.count())
+
+
+class Scopes:
+    """Hands out `_Scoped` collections and caches Chroma collection handles."""
+
+    def __init__(self, client: Any, embedding_function: Any) -> None:
+        self.client = client
+        self._ef = embedding_function
+        self._handles: dict[str, Any] = {}
+        self._lock = threading.Lock()
+
+    def scope(self, kind: CollectionKind, owner: str) -> _Scoped:
+        """The owner's collection of this kind (the only door to stored records)."""
+        return _Scoped(self, kind, owner)
+
+    def _collection(self, name: str, *, create: bool) -> Any:
+        with self._lock:
+            handle = self._handles.get(name)
+            if handle is not None:
+                return handle
+            if create:
+                handle = self.client.get_or_create_collection(
+                    name, configuration=HNSW, embedding_function=self._ef
+                )
+            else:
+                try:
+                    handle = self.client.get_collection(name, embedding_function=self._ef)
+                except Exception as exc:  # chromadb raises NotFoundError or ValueError by version
+                    if "does not exist" in str(exc) or type(exc).__name__ == "NotFoundError":
+                        return None
+                    raise
+            self._handles[name] = handle
+            return handle
+
+    def forget_handles(self) -> None:
+        """Drop cached handles (after a collection was rebuilt)."""
+        with self._lock:
+            self._handles.clear()

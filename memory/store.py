@@ -1,0 +1,177 @@
+"""Open the memory store: Chroma (embedded with a file lock, or a server) plus the state file.
+
+    with open_store(settings) as store:
+        store.profile.observe("local", "I live in Paris", Source(thread="main"))
+        store.items.upsert(items)
+        store.state.set("arxiv:etag", etag)
+
+Every write returns only after Chroma (or SQLite) committed it. Embedded mode takes an
+OS lock on the folder (one owner process), probes the vector index and rebuilds a damaged
+one from Chroma's SQLite before anything is served.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+from assistant.config import Settings
+from assistant.errors import MemoryStoreError
+from assistant.paths import data_dir
+from memory.embeddings import Embedder, LocalEmbeddingFunction
+from memory.episodes import EpisodeStore
+from memory.goals import GoalStore
+from memory.items import ItemStore
+from memory.lock import StoreLock
+from memory.profile import Profile
+from memory.repair import check_and_repair
+from memory.scoped import Scopes
+from memory.state import STATE_FILE, StateStore
+
+log = logging.getLogger(__name__)
+
+TOKEN_ENV = "ASSISTANT_CHROMA_TOKEN"
+
+
+class MemoryStore:
+    """Profile, goals, feed items, episodes and a key/value state, over one Chroma client."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        client: Any,
+        state: StateStore,
+        *,
+        folder: Path | None = None,
+        lock: StoreLock | None = None,
+        llm: Any = None,
+        rebuilt: list[str] | None = None,
+    ) -> None:
+        self.settings = settings
+        self.folder = folder
+        self.rebuilt = rebuilt or []  # collections whose vector index was rebuilt on open
+        self._client = client
+        self._lock = lock
+        write_lock = threading.RLock()
+        embedder = Embedder(settings.memory.embedding_model)
+        self._scopes = Scopes(client, LocalEmbeddingFunction(settings.memory.embedding_model))
+        self.state = state
+        self.profile = Profile(
+            self._scopes, embedder, state, settings.memory, llm=llm, lock=write_lock
+        )
+        self.goals = GoalStore(self._scopes, embedder)
+        self.items = ItemStore(self._scopes, embedder, lock=write_lock)
+        self.episodes = EpisodeStore(self._scopes, embedder)
+        self._closed = False
+
+    def close(self) -> None:
+        """Release Chroma, the state file and the folder lock (idempotent)."""
+        if self._closed:
+            return
+        self._closed = True
+        try:
+            close = getattr(self._client, "close", None)
+            if close is not None:
+                close()
+            self.state.close()
+        finally:
+            if self._lock is not None:
+                self._lock.release()
+
+    def __enter__(self) -> MemoryStore:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+
+def _chroma_settings() -> Any:
+    from chromadb.config import Settings as ChromaSettings
+
+    return ChromaSettings(anonymized_telemetry=False, allow_reset=False)
+
+
+def open_store(settings: Settings, *, path: Path | None = None, llm: Any = None) -> MemoryStore:
+    """Open memory: embedded Chroma in `path` (default data_dir()/chroma) or the configured server.
+
+    `llm` (a ChatModel) lets `profile.observe` extract facts the rules miss.
+    """
+    os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
+    if settings.memory.backend == "http":
+        return _open_http(settings, path, llm)
+    folder = Path(path) if path is not None else data_dir() / "chroma"
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise MemoryStoreError(
+            f"cannot create the memory folder {folder} ({exc.strerror}); set ASSISTANT_HOME to a writable folder"
+        ) from None
+    lock = StoreLock(folder)
+    lock.acquire()
+    client = None
+    try:
+        import chromadb
+
+        client = chromadb.PersistentClient(str(folder), settings=_chroma_settings())
+        embedder = Embedder(settings.memory.embedding_model)
+        rebuilt = check_and_repair(
+            client, folder, embedder, LocalEmbeddingFunction(settings.memory.embedding_model)
+        )
+        state = StateStore(folder / STATE_FILE)
+        return MemoryStore(
+            settings, client, state, folder=folder, lock=lock, llm=llm, rebuilt=rebuilt
+        )
+    except MemoryStoreError:
+        _abandon(client, lock)
+        raise
+    except Exception as exc:
+        _abandon(client, lock)
+        raise MemoryStoreError(
+            f"the memory store in {folder} cannot be opened ({type(exc).__name__}: {exc}); move the folder "
+            "away to start with empty memory, or restore it from a backup"
+        ) from exc
+
+
+def _abandon(client: Any, lock: StoreLock) -> None:
+    try:
+        if client is not None:
+            client.close()
+    finally:
+        lock.release()
+
+
+def _open_http(settings: Settings, path: Path | None, llm: Any) -> MemoryStore:
+    import chromadb
+
+    mem = settings.memory
+    headers: dict[str, str] = {}
+    token = os.environ.get(TOKEN_ENV, "")
+    if token:
+        bearer = mem.auth_header.lower() == "authorization" and not token.lower().startswith(
+            ("bearer ", "basic ")
+        )
+        headers[mem.auth_header] = f"Bearer {token}" if bearer else token
+    where = f"{'https' if mem.ssl else 'http'}://{mem.host}:{mem.port}"
+    try:
+        client = chromadb.HttpClient(
+            host=mem.host, port=mem.port, ssl=mem.ssl, headers=headers, settings=_chroma_settings()
+        )
+        client.heartbeat()
+    except Exception as exc:
+        raise MemoryStoreError(
+            f"cannot reach the Chroma server at {where} ({type(exc).__name__}: {exc}); start it "
+            "(e.g. `chroma run --path DIR --port PORT`), check memory.host/port and $ASSISTANT_CHROMA_TOKEN, "
+            'or set memory.backend = "embedded"'
+        ) from exc
+    folder = Path(path) if path is not None else data_dir()
+    folder.mkdir(parents=True, exist_ok=True)
+    return MemoryStore(settings, client, StateStore(folder / STATE_FILE), llm=llm)
