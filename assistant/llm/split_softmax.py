@@ -1,0 +1,279 @@
+"""Split-softmax attention: raise the system prompt's attention share from pi to pi**k.
+
+Registered with transformers as the attention implementation "split_softmax", so any
+model whose attention goes through `AttentionInterface` (Llama, Qwen2, Mistral, Gemma,
+...) can use it. The layer calls it once per forward; whether and how it changes
+anything comes from the request that is running (`split_context`), so one loaded model
+serves stock and split requests side by side.
+
+For one head and one query, with scores s over the visible keys and S the system span:
+
+    o_S, lse_S = attention and log-sum-exp over keys in S only
+    o_R, lse_R = the same over the other keys
+    pi  = sigmoid(lse_S - lse_R)                  (the stock share on S)
+    out = pi**k * o_S + (1 - pi**k) * o_R
+
+`reference_attention` computes the same thing from the full probability matrix (the
+definition in SPLIT_SOFTMAX.md) for the tests.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+from collections.abc import Iterator, Sequence
+from contextvars import ContextVar
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+from transformers import AttentionInterface
+from transformers.integrations.sdpa_attention import sdpa_attention_forward
+from transformers.masking_utils import ALL_MASK_ATTENTION_FUNCTIONS, sdpa_mask
+
+IMPLEMENTATION = "split_softmax"
+
+
+@dataclass
+class SplitSpec:
+    """What the running request wants: exponent, layers and the span per batch row.
+
+    `starts`/`ends` are key indices (positions in the KV cache, left padding included),
+    one per batch row; a row with start == end has no system span and gets stock
+    attention.
+    """
+
+    k: float
+    starts: torch.Tensor  # (B,) long
+    ends: torch.Tensor  # (B,) long
+    layers: frozenset[int] | None = None  # None = every layer
+    _masks: dict[str, Any] = field(default_factory=dict, repr=False)  # per-forward cache
+
+    @classmethod
+    def from_spans(
+        cls, k: float, spans: Sequence[tuple[int, int]], layers: Sequence[int] = ()
+    ) -> SplitSpec:
+        """Build from python (start, end) pairs, one per batch row."""
+        starts = torch.tensor([s for s, _ in spans], dtype=torch.long)
+        ends = torch.tensor([e for _, e in spans], dtype=torch.long)
+        return cls(k=k, starts=starts, ends=ends, layers=frozenset(layers) if layers else None)
+
+    @property
+    def lo(self) -> int:
+        return int(self.starts.min())
+
+    @property
+    def hi(self) -> int:
+        return int(self.ends.max())
+
+    def applies_to(self, layer_idx: int | None) -> bool:
+        if self.k >= 1.0 or self.hi <= self.lo:
+            return False
+        return self.layers is None or layer_idx is None or layer_idx in self.layers
+
+
+_ACTIVE: ContextVar[SplitSpec | None] = ContextVar("split_softmax_spec", default=None)
+
+
+@contextlib.contextmanager
+def split_context(spec: SplitSpec | None) -> Iterator[None]:
+    """Run model forwards inside this block with `spec` (None = stock attention)."""
+    token = _ACTIVE.set(spec)
+    try:
+        yield
+    finally:
+        _ACTIVE.reset(token)
+
+
+def register() -> None:
+    """Make "split_softmax" a valid `attn_implementation` (masks as for sdpa)."""
+    AttentionInterface.register(IMPLEMENTATION, split_softmax_attention)
+    ALL_MASK_ATTENTION_FUNCTIONS.register(IMPLEMENTATION, sdpa_mask)
+
+
+def split_softmax_attention(
+    module: torch.nn.Module,
+    query: torch.Tensor,
+    key: torch.Tensor,
+    value: torch.Tensor,
+    attention_mask: torch.Tensor | None,
+    dropout: float = 0.0,
+    scaling: float | None = None,
+    is_causal: bool | None = None,
+    **kwargs: Any,
+) -> tuple[torch.Tensor, None]:
+    """The attention function transformers calls; stock sdpa unless a spec applies."""
+    spec = _ACTIVE.get()
+    if (
+        spec is None
+        or not spec.applies_to(getattr(module, "layer_idx", None))
+        or dropout > 0.0
+        or kwargs.get("softcap") is not None
+        or kwargs.get("position_bias") is not None
+    ):
+        return sdpa_attention_forward(
+            module, query, key, value, attention_mask, dropout=dropout, scaling=scaling,
+            is_causal=is_causal, **kwargs,
+        )  # fmt: skip
+    scale = scaling if scaling is not None else 1.0 / math.sqrt(query.shape[-1])
+    causal = is_causal if is_causal is not None else getattr(module, "is_causal", True)
+    out = split_attention(query, key, value, attention_mask, spec, scale, causal)
+    return out.transpose(1, 2).contiguous(), None  # (B, Tq, H, D) as sdpa returns
+
+
+# ---------------------------------------------------------------- masks (once per forward)
+
+
+def _visible(
+    mask: torch.Tensor | None, b: int, tq: int, tk: int, causal: bool, device: torch.device
+) -> torch.Tensor | None:
+    """Boolean (B|1, 1, Tq, Tk) of keys a query may see, or None when it sees all."""
+    if mask is not None:
+        if mask.dtype == torch.bool:
+            return mask
+        return mask > torch.finfo(mask.dtype).min / 2  # additive float mask
+    if not causal or tq == 1:
+        return None
+    # No mask means stock sdpa relies on is_causal; the cache offset aligns bottom-right.
+    q_pos = torch.arange(tq, device=device)[:, None] + (tk - tq)
+    return (torch.arange(tk, device=device)[None, :] <= q_pos)[None, None]  # (1, 1, Tq, Tk)
+
+
+@dataclass
+class _Masks:
+    mask_s: torch.Tensor | None  # additive (B, 1, rep*Tq | 1, hi-lo); None = all visible
+    mask_r: torch.Tensor | None  # additive (B, 1, rep*Tq | 1, Tk') for the other keys
+    r_from: int  # keys before this index are skipped in the R part (S at the front)
+    has_s: torch.Tensor | None  # (B, 1, rep*Tq | 1) query sees a key in S; None = all do
+    has_both: torch.Tensor | None  # sees keys in S and outside S
+
+
+def _masks(
+    spec: SplitSpec, mask: torch.Tensor | None, q: torch.Tensor, tk: int, rep: int, causal: bool
+) -> _Masks:
+    """Additive masks for the two parts, cached on the spec across the layers of one forward."""
+    b, _, tq, _ = q.shape
+    cache_key = (tq, tk, rep, q.dtype)
+    hit = spec._masks.get("last")
+    if hit is not None and hit[0] == cache_key and hit[1] is mask:
+        return hit[2]  # type: ignore[no-any-return]
+    lo, hi = spec.lo, spec.hi
+    vis = _visible(mask, b, tq, tk, causal, q.device)
+    uniform = bool((spec.starts == lo).all() and (spec.ends == hi).all())
+    if vis is None and uniform and lo == 0 and tk > hi:
+        # Decode without padding, span at the front: both parts are plain slices.
+        result = _Masks(None, None, hi, None, None)
+    else:
+        keys = torch.arange(tk, device=q.device)
+        in_s = (keys[None, :] >= spec.starts.to(q.device)[:, None]) & (
+            keys[None, :] < spec.ends.to(q.device)[:, None]
+        )
+        in_s = in_s[:, None, None, :]  # (B, 1, 1, Tk)
+        if vis is None:
+            vis = torch.ones(1, 1, 1, tk, dtype=torch.bool, device=q.device)
+        vis_s = (vis & in_s)[..., lo:hi]  # (B, 1, Tq|1, hi-lo)
+        vis_r = vis & ~in_s  # (B, 1, Tq|1, Tk)
+        has_s = vis_s.any(-1)  # (B, 1, Tq|1)
+        has_both = has_s & vis_r.any(-1)
+        if tq > 1:
+            # Queries are folded as (B, Hkv, rep*Tq, D): repeat the mask rows to match.
+            vis_s, vis_r = vis_s.repeat(1, 1, rep, 1), vis_r.repeat(1, 1, rep, 1)
+            has_s, has_both = has_s.repeat(1, 1, rep), has_both.repeat(1, 1, rep)
+        zero = torch.zeros((), dtype=q.dtype, device=q.device)
+        ninf = torch.tensor(float("-inf"), dtype=q.dtype, device=q.device)
+        result = _Masks(
+            torch.where(vis_s, zero, ninf), torch.where(vis_r, zero, ninf), 0, has_s, has_both
+        )
+    spec._masks["last"] = (cache_key, mask, result)
+    return result
+
+
+# ---------------------------------------------------------------- the split form
+
+
+def _attend(
+    q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, mask: torch.Tensor | None, scale: float
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Attention output and log-sum-exp of the scaled scores; (B, h, T, D), (B, h, T)."""
+    if q.device.type == "cpu":
+        # The fused CPU kernel returns the log-sum-exp too; fully masked rows give 0, 0.
+        out, lse = torch.ops.aten._scaled_dot_product_flash_attention_for_cpu(
+            q, k, v, attn_mask=mask, scale=scale
+        )
+        return out, lse
+    scores = (q @ k.transpose(-1, -2)).float() * scale  # (B, h, T, Tk)
+    if mask is not None:
+        scores = scores + mask.float()
+    lse = torch.logsumexp(scores, dim=-1)  # (B, h, T)
+    probs = torch.exp(scores - lse.nan_to_num(neginf=0.0)[..., None]).nan_to_num(0.0)
+    return (probs.to(v.dtype) @ v), lse.nan_to_num(neginf=0.0)
+
+
+def split_attention(
+    query: torch.Tensor,
+    key: torch.Tensor,
+    value: torch.Tensor,
+    attention_mask: torch.Tensor | None,
+    spec: SplitSpec,
+    scale: float,
+    causal: bool = True,
+) -> torch.Tensor:
+    """Split-softmax attention output (B, H, Tq, D) for query (B, H, Tq, D), key/value (B, Hkv, Tk, D)."""
+    b, h, tq, d = query.shape
+    hkv, tk = key.shape[1], key.shape[2]
+    rep = h // hkv
+    m = _masks(spec, attention_mask, query, tk, rep, causal)
+    # Fold query heads that share a key/value head into the query axis: no repeat_kv copies.
+    q = query.reshape(b, hkv, rep * tq, d)  # (B, Hkv, rep*Tq, D); head h = kv*rep + r
+    lo, hi = spec.lo, spec.hi
+    o_s, lse_s = _attend(q, key[:, :, lo:hi], value[:, :, lo:hi], m.mask_s, scale)
+    o_r, lse_r = _attend(q, key[:, :, m.r_from :], value[:, :, m.r_from :], m.mask_r, scale)
+    pi = torch.sigmoid(lse_s - lse_r)  # (B, Hkv, rep*Tq): stock share on S
+    if m.has_s is not None and m.has_both is not None:
+        # No key in S: share 0 (plain o_R); no key outside S: share 1 (plain o_S).
+        pi = torch.where(m.has_both, pi, m.has_s.to(pi.dtype))
+    weight = pi.pow(spec.k).to(o_r.dtype).unsqueeze(-1)  # (B, Hkv, rep*Tq, 1)
+    out = torch.lerp(o_r, o_s, weight)  # pi' * o_S + (1 - pi') * o_R
+    return out.reshape(b, h, tq, d)  # (B, H, Tq, D)
+
+
+# ---------------------------------------------------------------- reference (tests)
+
+
+def reference_attention(
+    query: torch.Tensor,
+    key: torch.Tensor,
+    value: torch.Tensor,
+    visible: torch.Tensor,
+    in_span: torch.Tensor,
+    k: float,
+    scale: float,
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """The definition, on the full probability matrix (float64; small inputs only).
+
+    Args:
+        visible: bool (B, 1, Tq, Tk), keys each query may see.
+        in_span: bool (B, Tk), keys in the system span.
+
+    Returns:
+        output (B, H, Tq, D), reweighted probabilities a' (B, H, Tq, Tk), stock share pi (B, H, Tq).
+    """
+    rep = query.shape[1] // key.shape[1]
+    kk = key.double().repeat_interleave(rep, dim=1)  # (B, H, Tk, D)
+    vv = value.double().repeat_interleave(rep, dim=1)
+    scores = (query.double() @ kk.transpose(-1, -2)) * scale  # (B, H, Tq, Tk)
+    scores = scores.masked_fill(~visible, float("-inf"))
+    probs = torch.softmax(scores, dim=-1).nan_to_num(0.0)  # fully masked rows: all 0
+    s_mask = in_span[:, None, None, :].double()  # (B, 1, 1, Tk)
+    pi = (probs * s_mask).sum(-1)  # (B, H, Tq)
+    has_s = ((visible & in_span[:, None, None, :]).any(-1)).expand_as(pi)
+    has_r = ((visible & ~in_span[:, None, None, :]).any(-1)).expand_as(pi)
+    both = has_s & has_r
+    pi_new = torch.where(both, pi.clamp_min(1e-300) ** k, pi)
+    up = torch.where(both, pi_new / pi.clamp_min(1e-300), torch.ones_like(pi))
+    down = torch.where(both, (1 - pi_new) / (1 - pi).clamp_min(1e-300), torch.ones_like(pi))
+    weights = probs * (s_mask * up[..., None] + (1 - s_mask) * down[..., None])
+    return weights @ vv, weights, pi
+
+
+register()
