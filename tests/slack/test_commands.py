@@ -1,0 +1,84 @@
+"""`/assistant` over HTTP: help, probe, goals, forget, digest; personal answers are ephemeral."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from tests.slack.conftest import scripted
+
+
+def test_help_lists_every_subcommand(make_bot) -> None:
+    bot = make_bot(conversation=scripted())
+    status, body = bot.send_command("help", user="U1")
+    assert status == 200 and body["response_type"] == "ephemeral"
+    for verb in ("goals", "forget", "digest", "probe", "help"):
+        assert f"/assistant {verb}" in body["text"]
+    assert bot.send_command("", user="U1")[1]["text"] == body["text"]
+
+
+def test_unknown_subcommand_says_so_and_shows_help(make_bot) -> None:
+    bot = make_bot(conversation=scripted())
+    _, body = bot.send_command("dance", user="U1")
+    assert "/assistant dance" in body["text"] and "/assistant goals" in body["text"]
+
+
+def test_probe_reports_the_last_nightly_result(make_bot, home: Path) -> None:
+    bot = make_bot(conversation=scripted())
+    _, empty = bot.send_command("probe", user="U1")
+    assert "No self-probe has run yet" in empty["text"]
+
+    runs = home / "probes" / "runs"
+    runs.mkdir(parents=True)
+    record = {"id": "2026-11-24-nightly", "kind": "nightly", "day": "2026-11-24", "controls": {},
+              "stability_last_round": 0.42, "alert": True}
+    (runs / "2026-11-24-nightly.json").write_text(json.dumps(record))
+    _, body = bot.send_command("probe", user="U1")
+    assert "2026-11-24" in body["text"] and "0.42" in body["text"] and "below" in body["text"]
+    assert body["response_type"] == "in_channel"  # not personal
+
+
+@pytest.fixture
+def store(home: Path):
+    store_mod = pytest.importorskip("memory.store", reason="memory.store not in this checkout yet")
+    from assistant.config import Settings
+
+    with store_mod.open_store(Settings()) as opened:
+        yield opened
+
+
+def test_goals_and_forget_are_personal_and_ephemeral(make_bot, store) -> None:
+    from memory.types import Goal
+
+    store.goals.save(Goal(id="g1", user_id="U1", statement="Run a half marathon in March",
+                          missing=("current weekly distance",)))
+    store.goals.save(Goal(id="g2", user_id="U2", statement="Learn Portuguese"))
+    store.profile.remember("U1", "My dog is called Biscuit", kind="other")
+    store.profile.remember("U2", "My dog is called Rex", kind="other")
+    bot = make_bot(conversation=scripted(), store=store)
+
+    _, goals1 = bot.send_command("goals", user="U1", channel="C1")
+    assert goals1["response_type"] == "ephemeral"
+    assert "half marathon" in goals1["text"] and "weekly distance" in goals1["text"]
+    assert "Portuguese" not in goals1["text"]
+    _, goals3 = bot.send_command("goals", user="U3")
+    assert "no open goals" in goals3["text"]
+
+    _, forgot = bot.send_command("forget my dog", user="U1")
+    assert forgot["response_type"] == "ephemeral" and "Biscuit" in forgot["text"]
+    assert "Rex" not in forgot["text"]
+    assert not any("Biscuit" in f.text for f in store.profile.facts("U1"))
+    assert any("Rex" in f.text for f in store.profile.facts("U2"))  # U2's memory untouched
+    _, again = bot.send_command("forget my dog", user="U1")
+    assert "nothing" in again["text"]
+
+
+def test_digest_acks_fast_then_answers_privately(make_bot, store) -> None:
+    bot = make_bot(conversation=scripted(), store=store)
+    _, ack = bot.send_command("digest", user="U1")
+    assert ack["response_type"] == "ephemeral" and "digest" in ack["text"].lower()
+    (call,) = bot.api.wait_for(lambda: [c for c in bot.api.calls if c.method == "respond"], timeout=60)
+    assert call.params["response_type"] == "ephemeral"
+    assert call.params["text"]
