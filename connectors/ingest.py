@@ -123,6 +123,12 @@ def pull(
         _pull_arxiv(settings, store, report, say, cutoff, http_client)
     if source in (None, "slack"):
         _pull_slack(settings, store, report, say, cutoff, slack_client, explicit=source == "slack")
+    # unattended (no progress callback) failures are warnings; a caller showing progress
+    # prints the report itself, so the log file gets them without doubling the terminal
+    level = logging.WARNING if progress is None else logging.INFO
+    for feed in report.feeds:
+        if feed.failed:
+            log.log(level, "%s failed: %s", feed.name, feed.error)
     return report
 
 
@@ -258,7 +264,6 @@ def _ts_float(ts: str) -> float:
 def _fail(line: FeedReport, exc: ConnectorError) -> None:
     line.failed = 1
     line.error = str(exc)
-    log.warning("%s failed: %s", line.name, exc)
 
 
 def _count(line: FeedReport, counts: UpsertCounts) -> None:
