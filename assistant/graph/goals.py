@@ -209,7 +209,8 @@ def rule_update(text: str, goals: list[GoalState], active: str) -> GoalUpdate:
         )
     if current is not None and current["missing"] and not text.rstrip().endswith("?"):
         known, left = fill_missing(current["missing"], text)
-        return GoalUpdate(event="progress", goal_id=current["id"], known=known, missing=left)
+        if known:
+            return GoalUpdate(event="progress", goal_id=current["id"], known=known, missing=left)
     return GoalUpdate()
 
 
@@ -268,7 +269,7 @@ def reconcile(
             event="new",
             statement=_clean_statement(proposed.statement),
             success_criteria=proposed.success_criteria or rules.success_criteria,
-            known=proposed.known,
+            known=[k for k in proposed.known if _words(k) & _words(text)],
             missing=proposed.missing or rules.missing,
         )
     if rules.event == "new":

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 # Second system turn, after the persona: what the assistant knows for this turn.
 CONTEXT_HEADER = "Context for this reply (the user's own data; use it, do not recite it):"
-PROFILE_SECTION = "About the user:\n{profile}"
+PROFILE_SECTION = "{profile}"  # memory formats it with its own heading
 GOAL_SECTION = (
     "The user's goal in play: {statement}\nKnown so far: {known}\nStill missing: {missing}"
 )

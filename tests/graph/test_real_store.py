@@ -1,0 +1,113 @@
+"""The graph on the real memory store (embedded Chroma + the bundled embedding model)."""
+
+from __future__ import annotations
+
+import pytest
+from click.testing import CliRunner
+
+from assistant.cli import cli
+from assistant.config import Settings
+from assistant.graph.session import ChatSession, open_checkpointer
+from memory.types import Item
+from tests.graph.conftest import scripted
+from tests.graph.test_redteam import INJECTIONS, SECRET, gullible
+
+
+@pytest.fixture
+def real_store(home):
+    from memory.store import open_store
+
+    store = open_store(Settings())
+    yield store
+    store.close()
+
+
+def _session(store, saver, llm=None, *, user="ana", thread="a"):
+    return ChatSession(Settings(), llm or scripted(), store, saver, user_id=user, thread_id=thread)
+
+
+def test_goal_survives_a_store_reopen(home, real_store):
+    with open_checkpointer(Settings()) as saver:
+        session = _session(real_store, saver)
+        session.send("Help me plan a trip to Lisbon.")
+        session.send("From 3 to 7 May.")
+    real_store.close()
+    from memory.store import open_store
+
+    with open_store(Settings()) as store, open_checkpointer(Settings()) as saver:
+        [goal] = store.goals.open_goals("ana")
+        assert goal.statement == "plan a trip to Lisbon" and goal.status == "waiting"
+        assert goal.missing == ("budget",) and "May" in goal.known[0]
+        later = _session(store, saver, scripted(replies=lambda m: "Hi!"), thread="b")
+        reply = later.send("Good morning")
+        assert reply.startswith("Last time you were working on: plan a trip to Lisbon.")
+        assert "budget" in reply
+
+
+def test_fact_from_one_thread_is_in_the_next_threads_prompt(home, real_store):
+    with open_checkpointer(Settings()) as saver:
+        _session(real_store, saver, thread="a").send("I am vegetarian.")
+        llm = scripted(replies=lambda m: "How about grilled vegetables?")
+        _session(real_store, saver, llm, thread="b").send("What should I cook tonight?")
+    context = llm.calls[-1][1]["content"]
+    assert "vegetarian" in context.lower()
+    assert llm.calls[-1][0]["content"] == Settings().persona.system_prompt  # persona first
+
+
+def test_injections_in_real_items_and_memory_do_nothing(home, real_store):
+    items = [
+        Item(
+            id=f"arxiv:9{i}",
+            owner="ana",
+            source="arxiv",
+            title=f"Transformers note {i}",
+            text=f"Transformers are great. {text}",
+        )
+        for i, text in enumerate(INJECTIONS)
+    ]
+    real_store.items.upsert(items)
+    real_store.profile.remember("ana", SECRET, kind="identity")
+    for text in INJECTIONS[:3]:
+        real_store.profile.remember("ana", text)  # stored text carrying orders
+    facts_before = sorted(f.text for f in real_store.profile.facts("ana"))
+    llm = scripted(replies=gullible, tracker=gullible)
+    with open_checkpointer(Settings()) as saver:
+        reply = _session(real_store, saver, llm).send("What's new about transformers?")
+    assert "OBEYED" not in reply and SECRET not in reply
+    seen = "\n".join(m["content"] for call in llm.calls for m in call)
+    assert "Transformers note" in seen  # recalled, fenced
+    for text in INJECTIONS:
+        assert text.splitlines()[0] not in seen
+    assert sorted(f.text for f in real_store.profile.facts("ana")) == facts_before
+    assert real_store.goals.list("ana") == []
+
+
+def test_users_do_not_see_each_other(home, real_store):
+    with open_checkpointer(Settings()) as saver:
+        _session(real_store, saver, user="ana").send(
+            "I am allergic to peanuts. Help me plan a dinner party."
+        )
+        llm = scripted(replies=lambda m: "Hello Bob.")
+        bob = _session(real_store, saver, llm, user="bob")
+        assert bob.send("Hello") == "Hello Bob."
+        assert bob.goals() == [] and bob.history()[0]["content"] == "Hello"
+    seen = "\n".join(m["content"] for call in llm.calls for m in call)
+    assert "peanut" not in seen and "dinner" not in seen
+
+
+def test_cli_chat_and_goals_on_the_real_store(home, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "200")
+    monkeypatch.setattr(
+        "assistant.graph.terminal.open_llm", lambda s: scripted(replies=lambda m: "Sure.")
+    )
+    runner = CliRunner()
+    first = runner.invoke(
+        cli, ["chat", "--thread", "T"], input="I need to write a talk for PyCon.\n"
+    )
+    assert first.exit_code == 0, first.output
+    assert "audience" in first.output
+    second = runner.invoke(cli, ["chat", "--thread", "T"], input="Mostly beginners.\n/goals\n")
+    assert "resuming 1 earlier turn(s)" in second.output
+    assert "audience: Mostly beginners" in second.output
+    table = runner.invoke(cli, ["goals"])
+    assert "write a talk for PyCon" in table.output and "deadline" in table.output
