@@ -137,7 +137,13 @@ class Profile:
         cands = [Candidate(kind, t.strip(), 1.0) for t in texts if t.strip()]
         return self._store(user_id, cands, source or Source()) if cands else []
 
-    def _store(self, user_id: str, cands: Sequence[Candidate], source: Source) -> list[Fact]:
+    def _store(
+        self,
+        user_id: str,
+        cands: Sequence[Candidate],
+        source: Source,
+        ids: Sequence[str] | None = None,
+    ) -> list[Fact]:
         col = self._facts(user_id)
         vectors = self._embedder.embed([c.text for c in cands])  # (N, D), outside the lock
         now = time.time()
@@ -203,7 +209,7 @@ class Profile:
                     )
                     batch_keys[key] = i
                     continue
-                fid = uuid.uuid4().hex
+                fid = (ids[i] if ids and ids[i] else "") or uuid.uuid4().hex
                 meta = {
                     "kind": c.kind, "slot": c.slot, "norm": norms[i], "confidence": float(c.confidence),
                     "src_thread": source.thread, "src_turn": int(source.turn), "src_time": float(src_time),
@@ -384,57 +390,67 @@ class Profile:
         from memory.goals import goal_to_dict
 
         facts = self.facts(user_id, include_superseded=True)
+        slots = {
+            r.id: r.metadata.get("slot", "")
+            for r in self._facts(user_id).get(include_documents=False)
+        }
         goals = [goal_to_dict(g) for g in _goals(self._scopes, user_id)]
         return {
             "format": EXPORT_FORMAT,
             "version": 1,
             "user_id": user_id,
             "exported": time.time(),
-            "facts": [_fact_to_dict(f) for f in facts],
+            "facts": [{**_fact_to_dict(f), "slot": slots.get(f.id, "")} for f in facts],
             "goals": goals,
             "feedback": [{"item_id": i, "positive": p} for i, p in self._state.feedback(user_id)],
         }
 
     def import_(self, user_id: str, data: dict[str, Any]) -> int:
-        """Add facts from an export (under user_id, whoever exported them); returns how many were new."""
+        """Add facts from an export (under user_id, whoever exported them); returns how many were new.
+
+        Current facts go through the usual merge and supersede rules; replaced ones come back
+        as history. Importing the same file twice adds nothing.
+        """
         if not isinstance(data, dict) or not isinstance(data.get("facts", []), list):
             raise MemoryStoreError(
                 "import data is not a profile export (expected an object with a 'facts' list)"
             )
         col = self._facts(user_id)
         existing = {r.id for r in col.get(include_documents=False)}
-        added = 0
-        rows = [f for f in data.get("facts", []) if isinstance(f, dict)]
-        current = [f for f in rows if not f.get("superseded_by")]
-        history = [f for f in rows if f.get("superseded_by")]
-        for f in current:
-            kind = f.get("kind", "other")
-            text = str(f.get("text", "")).strip()
-            if not text or kind not in get_args(FactKind) or f.get("id") in existing:
-                continue
-            src = f.get("source") or {}
-            before = col.count()
-            self._store(
-                user_id,
-                [Candidate(kind, text, float(f.get("confidence", 1.0)))],
-                Source(
-                    str(src.get("thread", "")), int(src.get("turn", 0)), float(src.get("time", 0.0))
-                ),
-            )
-            added += col.count() > before
-        keep = [
+        rows = [
             f
-            for f in history
-            if f.get("id") and f["id"] not in existing and str(f.get("text", "")).strip()
+            for f in data.get("facts", [])
+            if isinstance(f, dict)
+            and str(f.get("text", "")).strip()
+            and f.get("kind") in get_args(FactKind)
+            and str(f.get("id", "")) not in existing
         ]
-        if keep:
-            vectors = self._embedder.embed([str(f["text"]) for f in keep])
+        current = sorted(
+            (f for f in rows if not f.get("superseded_by")),
+            key=lambda f: float(f.get("created", 0)),
+        )
+        history = [f for f in rows if f.get("superseded_by") and f.get("id")]
+        added = 0
+        for f in current:
+            src = f.get("source") if isinstance(f.get("source"), dict) else {}
+            source = Source(
+                str(src.get("thread", "")), int(src.get("turn", 0)), float(src.get("time", 0.0))
+            )
+            cand = Candidate(
+                f["kind"],
+                str(f["text"]).strip(),
+                float(f.get("confidence", 1.0)),
+                str(f.get("slot", "")),
+            )
+            fact = self._store(user_id, [cand], source, ids=[str(f.get("id") or "")])[0]
+            added += fact.id not in existing
+            existing.add(fact.id)
+        if history:
+            vectors = self._embedder.embed([str(f["text"]) for f in history])
             metas = [
                 {
-                    "kind": f.get("kind", "other")
-                    if f.get("kind") in get_args(FactKind)
-                    else "other",
-                    "slot": "",
+                    "kind": f["kind"],
+                    "slot": str(f.get("slot", "")),
                     "norm": normalise(str(f["text"])),
                     "confidence": float(f.get("confidence", 1.0)),
                     "src_thread": "",
@@ -445,13 +461,16 @@ class Profile:
                     "uses": 1,
                     "superseded_by": str(f["superseded_by"]),
                 }  # fmt: skip
-                for f in keep
+                for f in history
             ]
             with self._lock:
                 col.add(
-                    [str(f["id"]) for f in keep], vectors, [str(f["text"]) for f in keep], metas
+                    [str(f["id"]) for f in history],
+                    vectors,
+                    [str(f["text"]) for f in history],
+                    metas,
                 )
-            added += len(keep)
+            added += len(history)
         for g in data.get("goals", []) if isinstance(data.get("goals"), list) else []:
             _import_goal(self._scopes, self._embedder, user_id, g)
         return added

@@ -1,0 +1,72 @@
+"""Fixtures for memory tests: a real Chroma store in a temporary folder, the real embedding model."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from assistant.config import MemorySettings, Settings
+from memory.store import MemoryStore, open_store
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def make_settings(**memory: object) -> Settings:
+    """Default settings with some memory fields changed."""
+    return Settings(memory=MemorySettings(**memory))  # type: ignore[arg-type]
+
+
+@pytest.fixture
+def store_path(tmp_path: Path) -> Path:
+    return tmp_path / "chroma"
+
+
+@pytest.fixture
+def store(store_path: Path) -> Iterator[MemoryStore]:
+    """An open embedded store in a fresh folder (closed after the test)."""
+    with open_store(Settings(), path=store_path) as s:
+        yield s
+
+
+def run_python(
+    code: str, *, timeout: float = 120.0, **popen: object
+) -> subprocess.CompletedProcess[str]:
+    """Run a snippet in a fresh interpreter of this venv (a separate process, like a second program)."""
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(REPO),
+        "HF_HUB_OFFLINE": "1",
+        "TOKENIZERS_PARALLELISM": "false",
+    }
+    return subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=env,
+        cwd=REPO,
+        **popen,
+    )  # type: ignore[call-overload]
+
+
+def python_popen(code: str) -> subprocess.Popen[str]:
+    """Start a snippet in a fresh interpreter; stdout is a pipe."""
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(REPO),
+        "HF_HUB_OFFLINE": "1",
+        "TOKENIZERS_PARALLELISM": "false",
+    }
+    return subprocess.Popen(
+        [sys.executable, "-u", "-c", code],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+        cwd=REPO,
+    )
