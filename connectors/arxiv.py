@@ -10,6 +10,7 @@ it must never look like "no new papers".
 from __future__ import annotations
 
 import calendar
+import codecs
 import html
 import logging
 import re
@@ -98,17 +99,49 @@ def strip_html(text: str) -> str:
     return _WS_RE.sub(" ", html.unescape("".join(parser.parts))).strip()
 
 
+class RefusedDocument(ConnectorError):
+    """A document we will not hand to an XML parser at all."""
+
+
+_BOMS = (
+    (codecs.BOM_UTF32_LE, "utf-32"),  # before UTF-16 LE: its BOM starts the same way
+    (codecs.BOM_UTF32_BE, "utf-32"),
+    (codecs.BOM_UTF16_LE, "utf-16"),
+    (codecs.BOM_UTF16_BE, "utf-16"),
+)
+_WIDE_STARTS = (
+    (b"\x00\x00\x00<", "utf-32-be"),
+    (b"<\x00\x00\x00", "utf-32-le"),
+    (b"\x00<", "utf-16-be"),
+    (b"<\x00", "utf-16-le"),
+)
+_XML_DECL_ENCODING_RE = re.compile(r"^(<\?xml[^>]*?encoding\s*=\s*)[\"'][^\"']*[\"']")
+
+
+def to_byte_encoding(data: bytes) -> bytes:
+    """UTF-16/32 documents re-encoded as UTF-8 (declaration fixed), so byte-level checks see them."""
+    codec = next((c for bom, c in _BOMS if data.startswith(bom)), None)
+    if codec is None:
+        codec = next((c for start, c in _WIDE_STARTS if data.startswith(start)), None)
+    if codec is None:
+        return data
+    text = data.decode(codec, errors="replace").lstrip("\ufeff")
+    return _XML_DECL_ENCODING_RE.sub(r'\1"utf-8"', text, count=1).encode("utf-8")
+
+
 def defuse(data: bytes) -> tuple[bytes, str]:
-    """Drop an internal DTD subset so entity bombs cannot expand; returns (bytes, problem)."""
-    head = data[:65536]
-    if b"<!ENTITY" not in head.upper():
+    """Drop an internal DTD subset so no declared entity can expand (billion laughs, quadratic
+    blow-up); returns (bytes, problem). Raises RefusedDocument when it cannot be removed."""
+    data = to_byte_encoding(data)
+    if b"<!ENTITY" not in data and b"<!entity" not in data:
         return data, ""
-    match = _DOCTYPE_SUBSET_RE.search(head)
-    if match is None:  # an unterminated subset: cut everything up to the first element after it
-        return data, "entity declarations without a closed DOCTYPE; document refused"
-    return data[: match.start()] + data[
-        match.end() :
-    ], "entity declarations removed (possible entity bomb)"
+    match = _DOCTYPE_SUBSET_RE.search(data)
+    if match is None:
+        raise RefusedDocument("entity declarations outside a closed DOCTYPE; document refused")
+    rest = data[: match.start()] + data[match.end() :]
+    if b"<!ENTITY" in rest or b"<!entity" in rest:
+        raise RefusedDocument("more than one entity-declaring DOCTYPE; document refused")
+    return rest, "entity declarations removed (possible entity bomb)"
 
 
 def parse_feed(data: bytes, *, feed: str, owner: str, kind: FeedKind = "rss") -> ParsedFeed:
@@ -118,9 +151,10 @@ def parse_feed(data: bytes, *, feed: str, owner: str, kind: FeedKind = "rss") ->
         raise ConnectorError(
             f"{feed}: the server sent an empty document; will retry on the next pull"
         )
-    data, defused = defuse(data)
-    if defused.endswith("refused"):
-        raise ConnectorError(f"{feed}: {defused}")
+    try:
+        data, defused = defuse(data)
+    except RefusedDocument as exc:
+        raise ConnectorError(f"{feed}: {exc}; will retry on the next pull") from None
     parsed = feedparser.parse(data, sanitize_html=False, resolve_relative_uris=False)
     problem = "; ".join(p for p in (defused, _bozo_text(parsed)) if p)
     entries: list[Any] = list(parsed.entries)

@@ -98,7 +98,7 @@ _LIMITERS_LOCK = threading.Lock()
 
 def limiter_for(url: str, min_interval_s: float) -> HostLimiter:
     """The process-wide limiter of the URL's host (shared by every client in this process)."""
-    host = urlsplit(url).netloc.lower()
+    host = _host_key(url)
     with _LIMITERS_LOCK:
         limiter = _LIMITERS.get(host)
         if limiter is None:
@@ -106,6 +106,15 @@ def limiter_for(url: str, min_interval_s: float) -> HostLimiter:
         else:
             limiter.min_interval_s = min_interval_s  # the latest configuration wins
         return limiter
+
+
+def _host_key(url: str) -> str:
+    # rss.arxiv.org and export.arxiv.org are one service with one rate limit
+    parts = urlsplit(url)
+    hostname = (parts.hostname or "").lower()
+    if hostname == "arxiv.org" or hostname.endswith(".arxiv.org"):
+        return "arxiv.org"
+    return parts.netloc.lower()
 
 
 def parse_retry_after(value: str | None, now: float | None = None) -> float | None:

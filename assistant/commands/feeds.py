@@ -87,10 +87,10 @@ def feeds() -> None:
 def pull(ctx: click.Context, source: str | None, since_text: str | None) -> None:
     """Fetch new items; prints one summary line per feed and a total."""
     since = parse_since(since_text) if since_text else None  # bad input fails before any import
-    from memory.store import open_store
     from rich.console import Console
 
     from connectors.ingest import pull as run_pull
+    from memory.store import open_store
 
     settings = app_context(ctx).loaded.settings
     err = Console(stderr=True)
@@ -123,13 +123,16 @@ def pull(ctx: click.Context, source: str | None, since_text: str | None) -> None
 @click.pass_context
 def list_items(ctx: click.Context, source: str | None, limit: int) -> None:
     """Show stored feed items, newest first."""
-    from memory.store import open_store
     from rich.console import Console
     from rich.table import Table
 
+    from memory.store import open_store
+
     settings = app_context(ctx).loaded.settings
     with open_store(settings) as store:
-        items = store.items.list(settings.feeds.owner, source=source, limit=limit)
+        items = store.items.list(
+            settings.feeds.owner, source=cast("SourceName | None", source), limit=limit
+        )
     if not items:
         click.echo("no feed items stored yet; run `assistant feeds pull`")
         return

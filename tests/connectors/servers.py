@@ -69,6 +69,9 @@ class Route:
     stream_bytes: int = 0  # stream this many filler bytes (a huge document)
     content_length: bool = True
     content_type: str = "application/rss+xml; charset=utf-8"
+    headers: dict[str, str] = field(
+        default_factory=dict
+    )  # extra response headers (Content-Encoding)
 
 
 @dataclass
@@ -157,6 +160,8 @@ class _ArxivHandler(BaseHTTPRequestHandler):
             self.send_header("ETag", route.etag)
         if route.last_modified:
             self.send_header("Last-Modified", route.last_modified)
+        for key, value in route.headers.items():
+            self.send_header(key, value)
         if route.hang:
             self.send_header("Content-Length", str(len(route.body)))
             self.end_headers()

@@ -139,3 +139,27 @@ def test_api_error_through_the_client(arxiv_server: ArxivServer) -> None:
     )
     with pytest.raises(ConnectorError, match="rejected the query"):
         client.fetch(client.feeds()[0])
+
+
+@pytest.mark.parametrize("codec", ["utf-16", "utf-16-be", "utf-32"])
+@pytest.mark.parametrize("name", ["ENTITY_BOMB", "QUADRATIC"])
+def test_entity_bombs_in_wide_encodings_do_not_expand(codec: str, name: str) -> None:
+    # feedparser's fallback parser would expand a UTF-16 quadratic bomb to 1 GB (measured: 109 s)
+    text = (
+        getattr(docs, name)
+        .decode()
+        .replace('<?xml version="1.0"?>', f'<?xml version="1.0" encoding="{codec}"?>')
+    )
+    start = time.monotonic()
+    parsed = parse_feed(text.encode(codec), feed="wide", owner="alice")
+    assert time.monotonic() - start < 2.0
+    assert "entity declarations removed" in parsed.problem
+    assert parsed.items and all(len(i.text) <= 100_000 for i in parsed.items)
+
+
+def test_entity_declarations_outside_a_doctype_refuse_the_document() -> None:
+    body = (
+        b'<?xml version="1.0"?><!DOCTYPE rss [<!ENTITY a "x">' + b"<rss><channel></channel></rss>"
+    )
+    with pytest.raises(ConnectorError, match="document refused"):
+        parse_feed(body, feed="cs.CL", owner="alice")

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import gzip
 import threading
 import time
 
 import pytest
 
 from assistant.errors import ConnectorError, RateLimited
-from connectors.http import Fetcher, Validators, parse_retry_after
+from connectors.http import Fetcher, Validators, limiter_for, parse_retry_after
 from tests.connectors import docs
 from tests.connectors.servers import ArxivServer, Route
 
@@ -91,6 +92,13 @@ def test_huge_document_is_refused_at_the_cap(arxiv_server: ArxivServer, declared
     assert time.monotonic() - start < 3.0
 
 
+def test_gzip_bomb_is_capped_after_decompression(arxiv_server: ArxivServer) -> None:
+    bomb = gzip.compress(b"\0" * 50_000_000)  # ~50 kB on the wire
+    arxiv_server.routes["/rss/gz"] = Route(bomb, headers={"Content-Encoding": "gzip"})
+    with pytest.raises(ConnectorError, match="more than 1000000 bytes"):
+        fetcher(max_bytes=1_000_000).fetch(arxiv_server.url + "/rss/gz")
+
+
 def test_missing_feed_says_what_to_check(arxiv_server: ArxivServer) -> None:
     with pytest.raises(ConnectorError, match="not found.*check the feed URL"):
         fetcher().fetch(arxiv_server.url + "/rss/nope")
@@ -125,3 +133,9 @@ def test_retry_after_parses_seconds_and_dates() -> None:
     )
     assert parse_retry_after("soon") is None
     assert parse_retry_after(None) is None
+
+
+def test_all_arxiv_hosts_share_one_limiter() -> None:
+    rss = limiter_for("https://rss.arxiv.org/rss/cs.CL", 3.0)
+    assert limiter_for("https://export.arxiv.org/api/query?x=1", 3.0) is rss
+    assert limiter_for("http://127.0.0.1:1/a", 0.0) is not rss
