@@ -73,6 +73,8 @@ class Engine:
         self.model.set_attn_implementation(split_softmax.IMPLEMENTATION)
         self._eos = self._eos_ids()
         self._pad = int(self.tokenizer.pad_token_id)
+        self.last_stream_result: ChatResult | None = None  # result of the latest finished stream
+        self.last_reused_tokens = 0  # prefix tokens reused by the latest next_token_logits
 
     # ------------------------------------------------------------------ public API
 
@@ -146,7 +148,7 @@ class Engine:
             conversation_id,
         )
         results = yield from self._run(job, stream_row=0)
-        self.last_stream_result: ChatResult = results[0]
+        self.last_stream_result = results[0]
 
     def chat_batch(
         self,
@@ -170,6 +172,25 @@ class Engine:
                 next(gen)
             except StopIteration as done:
                 return done.value  # type: ignore[no-any-return]
+
+    def next_token_logits(
+        self,
+        messages: Sequence[Message],
+        *,
+        control: DriftControl | None = None,
+        conversation_id: str | None = None,
+    ) -> torch.Tensor:
+        """Float32 logits (V,) for the reply's first token; uses the prefix cache like `chat`."""
+        job = self._job([messages], 1, 0.0, None, None, (), control, "interactive", conversation_id)
+        with self.gate.hold(job.priority), torch.inference_mode():
+            cache, _, _, logits, _, fed = self._prefill(job)
+            if job.uncond:
+                logits = logits[1:] + job.control.guidance * (logits[:1] - logits[1:])
+            if job.conversation_id is not None:
+                entry = PrefixEntry(self._control_key(job.control), fed, cache)
+                self.prefix_cache.put(job.conversation_id, entry)
+        self.last_reused_tokens = job.reused_tokens
+        return logits[0].clone()
 
     def close(self) -> None:
         """Drop cached keys/values and the model reference."""

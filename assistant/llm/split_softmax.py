@@ -47,6 +47,7 @@ class SplitSpec:
     starts: torch.Tensor  # (B,) long
     ends: torch.Tensor  # (B,) long
     layers: frozenset[int] | None = None  # None = every layer
+    always: bool = False  # run the split form even at k = 1 (tests compare it with stock)
     _masks: dict[str, Any] = field(default_factory=dict, repr=False)  # per-forward cache
 
     @classmethod
@@ -67,7 +68,7 @@ class SplitSpec:
         return int(self.ends.max())
 
     def applies_to(self, layer_idx: int | None) -> bool:
-        if self.k >= 1.0 or self.hi <= self.lo:
+        if (self.k >= 1.0 and not self.always) or self.hi <= self.lo:
             return False
         return self.layers is None or layer_idx is None or layer_idx in self.layers
 
