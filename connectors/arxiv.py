@@ -155,7 +155,12 @@ def parse_feed(data: bytes, *, feed: str, owner: str, kind: FeedKind = "rss") ->
         data, defused = defuse(data)
     except RefusedDocument as exc:
         raise ConnectorError(f"{feed}: {exc}; will retry on the next pull") from None
-    parsed = feedparser.parse(data, sanitize_html=False, resolve_relative_uris=False)
+    try:
+        parsed = feedparser.parse(data, sanitize_html=False, resolve_relative_uris=False)
+    except Exception as exc:  # hostile bytes must fail this feed, never the whole pull
+        raise ConnectorError(
+            f"{feed}: the document could not be parsed ({exc.__class__.__name__}: {exc})"
+        ) from None
     problem = "; ".join(p for p in (defused, _bozo_text(parsed)) if p)
     entries: list[Any] = list(parsed.entries)
     if not entries and problem and not parsed.get("version"):

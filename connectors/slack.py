@@ -10,6 +10,7 @@ one `ConnectorError` line naming the channel and the fix; the caller goes on wit
 
 from __future__ import annotations
 
+import http.client
 import logging
 import os
 import re
@@ -37,6 +38,8 @@ TOKEN_ENV = "SLACK_BOT_TOKEN"
 _CHANNEL_ID_RE = re.compile(r"^[CGD][A-Z0-9]{6,}$")
 # subtypes that are not conversation (joins, topic changes...) are not feed items
 _KEPT_SUBTYPES = {None, "bot_message", "thread_broadcast", "file_share", "me_message"}
+# what a Web API call can raise: API errors, and from urllib timeouts, resets, bad bodies
+_FAILURES = (SlackApiError, SlackClientError, OSError, http.client.HTTPException, ValueError)
 _AUTH_ERRORS = {"invalid_auth", "not_authed", "token_revoked", "token_expired", "account_inactive"}
 
 
@@ -199,7 +202,7 @@ class SlackReader:
                     for ch in page.get("channels", []):
                         by_name[str(ch.get("name", ""))] = str(ch["id"])
                         by_id[str(ch["id"])] = str(ch.get("name", ""))
-            except (SlackApiError, SlackClientError) as exc:
+            except _FAILURES as exc:
                 list_error = explain(exc, "the channel list (conversations.list)")
         channels: list[Channel] = []
         failed: list[tuple[str, ConnectorError]] = []
@@ -264,7 +267,7 @@ class SlackReader:
                 for thread_ts, seen in (threads or {}).items():
                     if thread_ts not in out.threads:
                         out.items.extend(self._follow(channel, thread_ts, seen, out.threads))
-        except (SlackApiError, SlackClientError) as exc:
+        except _FAILURES as exc:
             raise explain(exc, channel.label) from None
         recent = [(ts, t) for ts, t in out.threads.items() if float(t["last"]) >= follow_since]
         recent.sort(key=lambda pair: _ts_key(str(pair[1]["last"])), reverse=True)
@@ -401,7 +404,7 @@ class SlackReader:
         if self._team_url is None:
             try:
                 self._team_url = str(self.client.auth_test().get("url") or "https://slack.com/")
-            except (SlackApiError, SlackClientError):
+            except _FAILURES:
                 self._team_url = "https://slack.com/"
         base = self._team_url if self._team_url.endswith("/") else self._team_url + "/"
         link = f"{base}archives/{channel_id}/p{ts.replace('.', '')}"

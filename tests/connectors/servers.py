@@ -312,6 +312,7 @@ class SlackServer(Loopback):
         self.calls: list[tuple[str, dict[str, str]]] = []
         self.rate_limits: dict[str, list[str]] = {}  # method -> Retry-After values answered first
         self.server_errors: dict[str, int] = {}  # method -> number of 503s answered first
+        self.hang: set[str] = set()  # methods that never answer (until stop)
         super().__init__()
 
     @property
@@ -356,6 +357,9 @@ class _SlackHandler(BaseHTTPRequestHandler):
             down = owner.server_errors.get(method, 0)
             if down:
                 owner.server_errors[method] = down - 1
+        if method in owner.hang:
+            owner.release.wait(60)
+            return None
         if retry_after is not None:
             return self._json(
                 {"ok": False, "error": "ratelimited"}, 429, {"Retry-After": retry_after}

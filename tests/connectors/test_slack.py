@@ -159,6 +159,15 @@ def test_rate_limit_longer_than_the_cap_fails_fast(slack_server: SlackServer) ->
     assert time.monotonic() - start < 1.0
 
 
+def test_hung_slack_times_out_with_one_line(slack_server: SlackServer) -> None:
+    slack_server.hang.add("conversations.history")
+    client = web_client(TOKEN, slack_server.api_url, retries=1, timeout_s=1)
+    start = time.monotonic()
+    with pytest.raises(ConnectorError, match="Slack could not be reached reading #general"):
+        SlackReader(client, owner="alice").read(GENERAL, "0")
+    assert time.monotonic() - start < 4.0
+
+
 def test_server_error_is_retried(slack_server: SlackServer) -> None:
     slack_server.server_errors["conversations.history"] = 1
     read = reader(slack_server).read(GENERAL, "0")
