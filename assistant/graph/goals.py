@@ -30,8 +30,8 @@ class GoalUpdate(BaseModel):
 
     event: Event = "none"
     goal_id: str = ""
-    statement: str = Field("", max_length=200)
-    success_criteria: str = Field("", max_length=200)
+    statement: str = Field(default="", max_length=200)
+    success_criteria: str = Field(default="", max_length=200)
     known: list[str] = Field(default_factory=list, max_length=8)
     missing: list[str] = Field(default_factory=list, max_length=3)
 

@@ -18,10 +18,13 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
+from langchain_core.runnables import RunnableConfig
+
 from assistant.config import Settings
 from assistant.errors import ConfigError
 from assistant.graph import prompts
 from assistant.graph.graph import build_graph
+from assistant.graph.state import ChatState
 from assistant.llm.base import ChatModel, Message
 from assistant.paths import ensure_data_dir
 from memory.types import Goal
@@ -99,13 +102,13 @@ class ChatSession:
         self._lock = threading.Lock()
 
     @property
-    def config(self) -> dict[str, Any]:
+    def config(self) -> RunnableConfig:
         """LangGraph run config; the key carries the user id so users never share a thread."""
         return {"configurable": {"thread_id": f"{self.user_id}/{self.thread_id}"}}
 
     def send(self, text: str, on_token: Callable[[str], None] | None = None) -> str:
         """One user turn; streams reply pieces to `on_token` and returns the whole reply."""
-        turn = {
+        turn: ChatState = {
             "messages": [Message(role="user", content=text)],
             "user_id": self.user_id,
             "thread_id": self.thread_id,
@@ -114,9 +117,10 @@ class ChatSession:
         final: dict[str, Any] = {}
         with self._lock:
             try:
-                for mode, chunk in self.graph.stream(
+                parts: Iterator[Any] = self.graph.stream(  # (mode, chunk) pairs
                     turn, self.config, stream_mode=["custom", "values"], durability="sync"
-                ):
+                )
+                for mode, chunk in parts:
                     if mode == "custom":
                         pieces.append(chunk["token"])
                         if on_token is not None:

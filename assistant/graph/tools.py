@@ -140,15 +140,18 @@ def _summarise(ctx: ToolContext) -> str:
 def _digest(ctx: ToolContext) -> str:
     try:
         from assistant.digest import build_digest
-    except ImportError:
-        build_digest = None
-    if build_digest is not None:
-        result = build_digest(
-            ctx.settings, ctx.store, day=date.today(), user_id=ctx.user_id, post=False
-        )
-        path = getattr(result, "markdown_path", None)
-        if path is not None and Path(path).is_file():
-            return Path(path).read_text(encoding="utf-8")
+    except ImportError:  # a checkout without the digest: list the newest items instead
+        return _newest_items(ctx)
+    result = build_digest(
+        ctx.settings, ctx.store, day=date.today(), user_id=ctx.user_id, post=False
+    )
+    path = getattr(result, "markdown_path", None)
+    if path is not None and Path(path).is_file():
+        return Path(path).read_text(encoding="utf-8")
+    return _newest_items(ctx)
+
+
+def _newest_items(ctx: ToolContext) -> str:
     items = ctx.store.items.list(ctx.user_id, limit=ctx.settings.digest.top_n)
     if not items:
         return prompts.TOOL_DIGEST_EMPTY
@@ -173,14 +176,11 @@ def format_goals(goals: list[Any]) -> str:
         return prompts.TOOL_GOALS_EMPTY
     lines = []
     for goal in goals:
-        get = goal.get if isinstance(goal, dict) else lambda k, g=goal: getattr(g, k)
-        missing = list(get("missing"))
-        need = (
-            f" (needs: {', '.join(missing)})"
-            if missing and get("status") in ("active", "waiting")
-            else ""
-        )
-        lines.append(f"- [{get('status')}] {get('statement')}{need}")
+        row = goal if isinstance(goal, dict) else vars(goal)
+        missing = list(row.get("missing") or ())
+        open_ = row.get("status") in ("active", "waiting")
+        need = f" (needs: {', '.join(missing)})" if missing and open_ else ""
+        lines.append(f"- [{row.get('status')}] {row.get('statement')}{need}")
     return "\n".join(lines)
 
 
