@@ -54,8 +54,8 @@ def run_python(
     )  # type: ignore[call-overload]
 
 
-def python_popen(code: str) -> subprocess.Popen[str]:
-    """Start a snippet in a fresh interpreter; stdout is a pipe."""
+def python_popen(code: str, stdin: int | None = None) -> subprocess.Popen[str]:
+    """Start a snippet in a fresh interpreter; stdout and stderr are pipes."""
     env = {
         **os.environ,
         "PYTHONPATH": str(REPO),
@@ -64,6 +64,7 @@ def python_popen(code: str) -> subprocess.Popen[str]:
     }
     return subprocess.Popen(
         [sys.executable, "-u", "-c", code],
+        stdin=stdin,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
