@@ -24,7 +24,7 @@ from assistant.config import Settings
 from assistant.errors import ConnectorError
 from connectors.arxiv import ArxivClient
 from connectors.http import Validators
-from connectors.slack import SlackReader, _ts_key, token_from_env, web_client
+from connectors.slack import SlackReader, token_from_env, ts_key, web_client
 from memory.types import Item, UpsertCounts
 
 log = logging.getLogger(__name__)
@@ -250,7 +250,7 @@ def _pull_slack(
         # the cursor moves only past what this read covered: a --since later than the cursor
         # leaves a gap that the next plain pull must still read
         covered = cutoff is None or not last or cutoff <= _ts_float(last)
-        if covered and read.latest_ts and _ts_key(read.latest_ts) > _ts_key(last):
+        if covered and read.latest_ts and ts_key(read.latest_ts) > ts_key(last):
             store.state.set(key, read.latest_ts)
 
 

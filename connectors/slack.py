@@ -252,7 +252,7 @@ class SlackReader:
                 for msg in page.get("messages", []):
                     if msg.get("subtype") not in _KEPT_SUBTYPES or not msg.get("ts"):
                         continue
-                    if _ts_key(msg["ts"]) > _ts_key(out.latest_ts):
+                    if ts_key(msg["ts"]) > ts_key(out.latest_ts):
                         out.latest_ts = str(msg["ts"])
                     out.items.extend(self._message_and_thread(channel, msg, out.threads))
                 if pages >= self.max_pages and page.get("has_more"):
@@ -270,7 +270,7 @@ class SlackReader:
         except _FAILURES as exc:
             raise explain(exc, channel.label) from None
         recent = [(ts, t) for ts, t in out.threads.items() if float(t["last"]) >= follow_since]
-        recent.sort(key=lambda pair: _ts_key(str(pair[1]["last"])), reverse=True)
+        recent.sort(key=lambda pair: ts_key(str(pair[1]["last"])), reverse=True)
         out.threads = dict(recent[:follow_max])
         return out
 
@@ -286,7 +286,7 @@ class SlackReader:
             or self.me in (msg.get("reply_users") or [])
         )
         if len(thread) > 1:
-            last = max((str(m["ts"]) for m in thread), key=_ts_key)
+            last = max((str(m["ts"]) for m in thread), key=ts_key)
             threads[str(msg["ts"])] = {"last": last, "mine": mine}
         return [
             self._item(channel, m, my_thread=mine and (len(thread) > 1 or "thread_ts" in m))
@@ -318,11 +318,11 @@ class SlackReader:
             raise
         messages = [m for page in pages for m in page.get("messages", []) if m.get("ts")]
         parent = next((m for m in messages if m["ts"] == thread_ts), None)
-        fresh = [m for m in messages if m["ts"] != thread_ts and _ts_key(m["ts"]) > _ts_key(last)]
+        fresh = [m for m in messages if m["ts"] != thread_ts and ts_key(m["ts"]) > ts_key(last)]
         was_mine = bool(seen.get("mine"))
         mine = was_mine or (bool(self.me) and any(m.get("user") == self.me for m in fresh))
         threads[thread_ts] = {
-            "last": max([last, *(str(m["ts"]) for m in fresh)], key=_ts_key),
+            "last": max([last, *(str(m["ts"]) for m in fresh)], key=ts_key),
             "mine": mine,
         }
         items = [self._item(channel, m, my_thread=mine) for m in fresh]
@@ -424,8 +424,8 @@ class SlackReader:
                 return
 
 
-def _ts_key(ts: str) -> tuple[int, int]:
-    # Slack ts "1712345678.000100": compare numerically without float rounding
+def ts_key(ts: str) -> tuple[int, int]:
+    """Slack ts "1712345678.000100" as a sortable pair (no float rounding); "" sorts first."""
     if not ts:
         return (-1, -1)
     sec, _, frac = ts.partition(".")
