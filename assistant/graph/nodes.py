@@ -9,10 +9,9 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any
-
-from langgraph.config import get_stream_writer
 
 from assistant.config import Settings
 from assistant.graph import prompts
@@ -51,13 +50,17 @@ class Deps:
     settings: Settings
 
 
+# Where reply text goes while it is generated. A context variable rather than LangGraph's
+# "custom" stream mode: that mode runs nodes on a worker thread, where Ctrl-C cannot stop
+# generation; without it a turn's single task runs inline on the caller's thread.
+TOKEN_SINK: ContextVar[Callable[[str], None] | None] = ContextVar("token_sink", default=None)
+
+
 def _emit(text: str) -> None:
-    """Send reply text to whoever streams this run (a no-op for plain invoke)."""
-    try:
-        writer = get_stream_writer()
-    except RuntimeError:  # called outside a graph run (unit tests of helpers)
-        return
-    writer({"token": text})
+    """Send reply text to whoever streams this turn (nobody, for a plain invoke)."""
+    sink = TOKEN_SINK.get()
+    if sink is not None:
+        sink(text)
 
 
 # --- recall -------------------------------------------------------------------------

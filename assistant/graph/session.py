@@ -24,6 +24,7 @@ from assistant.config import Settings
 from assistant.errors import ConfigError
 from assistant.graph import prompts
 from assistant.graph.graph import build_graph
+from assistant.graph.nodes import TOKEN_SINK
 from assistant.graph.state import ChatState
 from assistant.llm.base import ChatModel, Message
 from assistant.paths import ensure_data_dir
@@ -114,23 +115,22 @@ class ChatSession:
             "thread_id": self.thread_id,
         }
         pieces: list[str] = []
-        final: dict[str, Any] = {}
+
+        def sink(piece: str) -> None:
+            pieces.append(piece)
+            if on_token is not None:
+                on_token(piece)
+
         with self._lock:
+            token = TOKEN_SINK.set(sink)
             try:
-                parts: Iterator[Any] = self.graph.stream(  # (mode, chunk) pairs
-                    turn, self.config, stream_mode=["custom", "values"], durability="sync"
-                )
-                for mode, chunk in parts:
-                    if mode == "custom":
-                        pieces.append(chunk["token"])
-                        if on_token is not None:
-                            on_token(chunk["token"])
-                    else:
-                        final = chunk
+                final = self.graph.invoke(turn, self.config, durability="sync")
             except KeyboardInterrupt:
                 partial = "".join(pieces).strip()
                 self._settle_cancelled(partial)
                 raise ReplyCancelled(partial) from None
+            finally:
+                TOKEN_SINK.reset(token)
         return str(final.get("reply", "".join(pieces).strip()))
 
     def _settle_cancelled(self, partial: str) -> None:

@@ -139,3 +139,35 @@ def test_postgres_without_package_is_a_clear_error(monkeypatch):
         open_checkpointer(settings),
     ):
         pass
+
+
+class Slow(ScriptedChatModel):
+    """Streams one word every 50 ms, like a model on a busy CPU."""
+
+    def stream(self, messages, **kwargs):
+        import time
+
+        self.calls.append(list(messages))
+        for i in range(200):
+            time.sleep(0.05)
+            yield f" w{i}"
+
+
+def test_real_sigint_in_the_main_thread_cancels_the_reply(make_session):
+    import _thread
+    import threading
+
+    session = make_session(Slow())
+    tokens: list[str] = []
+    timer = threading.Timer(0.5, _thread.interrupt_main)  # what Ctrl-C does
+    timer.start()
+    with pytest.raises(ReplyCancelled):
+        session.send("Tell me a long story", on_token=tokens.append)
+    timer.join()
+    assert 0 < len(tokens) < 200  # generation stopped early
+    assert session.history()[-1]["content"].endswith("[reply cancelled]")
+    session.llm = None
+    assert (
+        make_session(scripted(replies=lambda m: "Short one.")).send("Shorter please")
+        == "Short one."
+    )
