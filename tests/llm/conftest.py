@@ -53,3 +53,12 @@ def make_engine(tokenizer: Any, **model_settings: Any) -> Engine:
 @pytest.fixture
 def tiny_engine(smol_tokenizer: Any) -> Engine:
     return make_engine(smol_tokenizer)
+
+
+@pytest.fixture(autouse=True)
+def one_torch_thread() -> Any:
+    """Tiny models run fastest on one thread, and the test machines are shared."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)

@@ -1,0 +1,69 @@
+"""Loading: clear errors for bad model paths, and a converted-weights cache that heals itself."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+import torch
+
+from assistant.config import ModelSettings
+from assistant.errors import ModelLoadError
+from assistant.llm.loader import MARKER, _cache_is_complete, load_model
+
+
+def test_missing_local_folder_says_what_to_fix(tmp_path: Path) -> None:
+    with pytest.raises(ModelLoadError, match="does not exist.*Hugging Face model folder"):
+        load_model(ModelSettings(path=str(tmp_path / "no-such-model")))
+
+
+def test_folder_without_a_model_says_what_it_needs(tmp_path: Path) -> None:
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(ModelLoadError, match="config.json"):
+        load_model(ModelSettings(path=str(tmp_path / "empty")))
+
+
+def test_hub_id_offline_says_what_to_download_and_where() -> None:
+    with pytest.raises(ModelLoadError) as err:
+        load_model(ModelSettings(path="someone/not-on-this-machine"))
+    message = str(err.value)
+    assert "huggingface-cli download someone/not-on-this-machine" in message
+    assert "model.path" in message and "\n" not in message
+
+
+def test_missing_gguf_file_is_named(tmp_path: Path) -> None:
+    with pytest.raises(ModelLoadError, match="model.gguf_file 'x.gguf'"):
+        load_model(ModelSettings(path=str(tmp_path), gguf_file="x.gguf"))
+
+
+def test_cache_counts_only_with_marker_and_matching_files(tmp_path: Path) -> None:
+    key = {"format": 1, "source": "x.gguf", "size": 3}
+    folder = tmp_path / "m"
+    folder.mkdir()
+    (folder / "model.safetensors").write_bytes(b"abcdef")
+    assert not _cache_is_complete(folder, key)  # a partial write: no marker yet
+    files = {"model.safetensors": 6}
+    (folder / MARKER).write_text(json.dumps({"key": key, "files": files}))
+    assert _cache_is_complete(folder, key)
+    assert not _cache_is_complete(folder, {**key, "size": 4})  # another GGUF
+    (folder / "model.safetensors").write_bytes(b"abc")  # truncated
+    assert not _cache_is_complete(folder, key)
+
+
+@pytest.mark.slow
+def test_damaged_cache_is_rebuilt_and_then_used(
+    model_cache_dir: Path, smol_tokenizer: object, tmp_path: Path
+) -> None:
+    cached = next(p for p in model_cache_dir.iterdir() if (p / MARKER).is_file())
+    root = tmp_path / "models"
+    shutil.copytree(cached, root / cached.name)
+    weights = root / cached.name / "model.safetensors"
+    with weights.open("r+b") as fh:  # same size, unreadable header
+        fh.write(b"\xff" * 64)
+    rebuilt = load_model(ModelSettings(), cache_dir=root)
+    assert not rebuilt.from_cache
+    warm = load_model(ModelSettings(), cache_dir=root)
+    assert warm.from_cache and warm.dtype == torch.float32
+    assert warm.load_s < 10
