@@ -25,6 +25,7 @@ import re
 import threading
 import weakref
 from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -54,6 +55,8 @@ APP_TOKEN_ENV = "SLACK_APP_TOKEN"
 SIGNING_SECRET_ENV = "SLACK_SIGNING_SECRET"
 REFUSAL = "Sorry, I'm a personal assistant set up for specific people and channels, so I can't help here."
 EVENTS_FILE = "slack_events.sqlite3"
+QUICK_DEADLINE_S = 2.0  # Slack wants the ack within 3 s; slower command answers go via response_url
+MAX_INPUT_CHARS = 4000  # a pasted novel should not fill the model's whole context
 _CHAT_SUBTYPES = {None, "file_share", "thread_broadcast"}  # edits, joins, bot posts are not questions
 
 _bots: weakref.WeakKeyDictionary[App, SlackBot] = weakref.WeakKeyDictionary()
@@ -160,6 +163,7 @@ class SlackBot:
         self.events = events or EventLog(ensure_data_dir() / EVENTS_FILE)
         # One worker: one model answers one message at a time; Bolt's own pool stays free for acks.
         self.workers = ThreadPoolExecutor(max_workers=1, thread_name_prefix="slack-reply")
+        self.commands = ThreadPoolExecutor(max_workers=2, thread_name_prefix="slack-command")
         self._pending: set[Future[Any]] = set()
         self._pending_lock = threading.Lock()
         try:
@@ -174,6 +178,7 @@ class SlackBot:
             )
         except BoltError as exc:
             self.workers.shutdown(wait=False)
+            self.commands.shutdown(wait=False)
             self.events.close()
             raise ConnectorAuthError(
                 f"Slack rejected {BOT_TOKEN_ENV} ({exc}); check the token and that the app is "
@@ -223,10 +228,20 @@ class SlackBot:
         is_dm = event.get("channel_type") == "im" or channel.startswith("D")
         thread_ts = str(event.get("thread_ts") or ts)
         if not self.allowed(user, channel, is_dm=is_dm):
-            self._submit(self._refuse, keys, channel, thread_ts, user, is_dm)
+            self._refuse(keys, channel, thread_ts, user, is_dm)
             return
         text = _clean(str(event.get("text", "")), getattr(context, "bot_user_id", None))
-        self._submit(self._answer, keys, channel, thread_ts, str(user), text, is_dm)
+        # The placeholder goes up now (this thread runs after the ack), so a message queued
+        # behind another reply still shows at once that it was heard.
+        reply = StreamingReply(
+            self.client, channel=channel, thread_ts=thread_ts, interval_s=self.settings.slack.stream_interval_s
+        )
+        try:
+            reply.start()
+        except Exception as exc:
+            log.error("could not post to Slack channel %s: %s", channel, exc)
+            return  # left pending: a Slack retry reaching a fresh process may try again
+        self._submit(self._answer, keys, reply, str(user), text)
 
     def _submit(self, fn: Any, *args: Any) -> None:
         future = self.workers.submit(fn, *args)
@@ -250,19 +265,11 @@ class SlackBot:
             log.warning("could not send the allowlist refusal: %s", exc)
         self.events.done(keys)
 
-    def _answer(self, keys: list[str], channel: str, thread_ts: str, user: str, text: str, is_dm: bool) -> None:
-        reply = StreamingReply(
-            self.client, channel=channel, thread_ts=thread_ts, interval_s=self.settings.slack.stream_interval_s
-        )
-        try:
-            reply.start()
-        except Exception as exc:
-            log.error("could not post to Slack channel %s: %s", channel, exc)
-            return  # left pending: a Slack retry reaching a fresh process may try again
+    def _answer(self, keys: list[str], reply: StreamingReply, user: str, text: str) -> None:
         try:
             answer = self.conversation.reply(
                 user_id=user,
-                thread_id=thread_id_for(channel, thread_ts),
+                thread_id=thread_id_for(reply.channel, reply.thread_ts),
                 text=text,
                 on_token=reply.on_token,
             )
@@ -340,14 +347,25 @@ class SlackBot:
             ack(text="Building your digest…", response_type="ephemeral")
             self._submit(self._digest, str(command.get("response_url", "")), user)
             return
+        future = self.commands.submit(self._quick, verb, arg, user)
         try:
-            reply = quick(verb, arg, user_id=user, store=self.store)
+            reply = future.result(timeout=QUICK_DEADLINE_S)
+        except FutureTimeout:
+            # e.g. the embedding model loading on first use: ack now, answer when ready
+            ack(text="Working on it…", response_type="ephemeral")
+            url = str(command.get("response_url", ""))
+            future.add_done_callback(lambda done: self._respond(url, done.result()))
+            return
+        ack(text=reply.text, blocks=reply.blocks, response_type="ephemeral" if reply.ephemeral else "in_channel")
+
+    def _quick(self, verb: str, arg: str, user: str) -> CommandReply:
+        try:
+            return quick(verb, arg, user_id=user, store=self.store)
         except AssistantError as exc:
-            reply = CommandReply(f"Sorry: {exc}")
+            return CommandReply(f"Sorry: {exc}")
         except Exception:
             log.exception("/assistant %s failed", verb)
-            reply = CommandReply("Sorry, that failed on my side; the details are in the assistant's log.")
-        ack(text=reply.text, blocks=reply.blocks, response_type="ephemeral" if reply.ephemeral else "in_channel")
+            return CommandReply("Sorry, that failed on my side; the details are in the assistant's log.")
 
     def _digest(self, response_url: str, user: str) -> None:
         try:
@@ -377,6 +395,7 @@ class SlackBot:
     def close(self) -> None:
         """Finish queued replies, then release the conversation and the event log."""
         self.workers.shutdown(wait=True, cancel_futures=False)
+        self.commands.shutdown(wait=True, cancel_futures=False)
         close = getattr(self.conversation, "close", None)
         if self._own_conversation and close is not None:
             close()
@@ -387,7 +406,8 @@ def _clean(text: str, bot_user_id: str | None) -> str:
     """Drop the bot's own mention so the model sees the question only."""
     if bot_user_id:
         text = text.replace(f"<@{bot_user_id}>", " ")
-    return re.sub(r"\s+", " ", text).strip()
+    text = text.strip()  # newlines stay: pasted code and lists keep their shape
+    return text if len(text) <= MAX_INPUT_CHARS else text[:MAX_INPUT_CHARS] + " […]"
 
 
 def create_app(

@@ -23,9 +23,8 @@ def slack(ctx: click.Context) -> None:
     from assistant.slackbot import read_tokens, start_slack
 
     tokens = read_tokens()  # a missing token is one line before any model loads
-    from memory.store import open_store
-
     from assistant.llm.engine import shared_engine
+    from memory.store import open_store
 
     llm = shared_engine(settings)
     stop = threading.Event()

@@ -120,9 +120,10 @@ class Bot:
         return [m for m in self.api.messages() if m["thread_ts"] == thread_ts]
 
     def final_reply(self, thread_ts: str, timeout: float = 15.0) -> dict[str, Any]:
-        """Wait for the one reply in a thread to stop being a placeholder."""
+        """Wait for the one reply in a thread to stop being a placeholder or a partial text."""
         def done() -> dict[str, Any] | None:
-            got = [m for m in self.replies(thread_ts) if "thinking" not in str(m["text"])]
+            got = [m for m in self.replies(thread_ts)
+                   if "thinking" not in str(m["text"]) and not str(m["text"]).endswith(" …")]
             return got[0] if got else None
         reply: dict[str, Any] = self.api.wait_for(done, timeout)
         return reply

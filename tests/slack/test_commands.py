@@ -82,3 +82,26 @@ def test_digest_acks_fast_then_answers_privately(make_bot, store) -> None:
     (call,) = bot.api.wait_for(lambda: [c for c in bot.api.calls if c.method == "respond"], timeout=60)
     assert call.params["response_type"] == "ephemeral"
     assert call.params["text"]
+
+
+def test_slow_command_is_acked_in_time_and_answered_via_response_url(make_bot, store) -> None:
+    """A store that is slow on first use (say, the embedder loading) must not break the 3 s ack."""
+    import time as _time
+    from types import SimpleNamespace
+
+    from memory.types import Goal
+
+    store.goals.save(Goal(id="g1", user_id="U1", statement="Ship the Slack bot"))
+
+    def slow_open_goals(user_id: str):
+        _time.sleep(3.0)
+        return store.goals.open_goals(user_id)
+
+    slow = SimpleNamespace(goals=SimpleNamespace(open_goals=slow_open_goals), profile=store.profile)
+    bot = make_bot(conversation=scripted(), store=slow)
+    started = _time.monotonic()
+    _, ack = bot.send_command("goals", user="U1")
+    assert _time.monotonic() - started < 3.0
+    assert ack["text"] == "Working on it…"
+    (call,) = bot.api.wait_for(lambda: [c for c in bot.api.calls if c.method == "respond"], timeout=10)
+    assert "Ship the Slack bot" in call.params["text"] and call.params["response_type"] == "ephemeral"

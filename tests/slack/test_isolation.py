@@ -64,7 +64,8 @@ def test_two_users_in_one_channel_thread_keep_separate_memories(make_bot, store)
 @pytest.mark.slow
 def test_real_model_answers_a_dm_end_to_end(make_bot, store, real_engine) -> None:
     settings = Settings()
-    settings = settings.model_copy(update={"chat": settings.chat.model_copy(update={"reply_tokens": 40})})
+    chat = settings.chat.model_copy(update={"reply_tokens": 32, "goal_model": False})
+    settings = settings.model_copy(update={"chat": chat})
     bot = make_bot(llm=real_engine, store=store, settings=settings)
     ts = bot.next_ts()
 
