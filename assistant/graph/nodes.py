@@ -8,6 +8,7 @@ and nothing the model writes is parsed for actions.
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Callable
 from contextvars import ContextVar
 from dataclasses import dataclass
@@ -39,6 +40,8 @@ from assistant.llm.base import ChatModel, Message
 from memory.types import Item, Source
 
 log = logging.getLogger(__name__)
+
+FOLLOW_UP_AFTER_S = 6 * 3600  # a goal untouched this long gets a follow-up even in its own thread
 
 
 @dataclass(frozen=True)
@@ -210,8 +213,10 @@ def build_messages(state: ChatState, deps: Deps, instruction: str) -> list[Messa
     raise AssertionError("unreachable")
 
 
-def _generate(state: ChatState, deps: Deps, instruction: str, *, prefix: str = "") -> str:
-    """Stream one reply from the model (after an optional fixed prefix)."""
+def _generate(
+    state: ChatState, deps: Deps, instruction: str, *, prefix: str = "", stream: bool = True
+) -> str:
+    """One reply from the model (after an optional fixed prefix), streamed unless told not to."""
     messages = build_messages(state, deps, instruction)
     pieces = []
     if prefix:
@@ -221,9 +226,22 @@ def _generate(state: ChatState, deps: Deps, instruction: str, *, prefix: str = "
     for piece in deps.llm.stream(
         messages, max_new_tokens=deps.settings.chat.reply_tokens, conversation_id=conversation
     ):
-        _emit(piece)
+        if stream:
+            _emit(piece)
         pieces.append(piece)
     return "".join(pieces).strip()
+
+
+def one_question(text: str, need: str) -> str | None:
+    """The model's first question if it is about `need`; None when it asked nothing useful."""
+    head, mark, _ = text.partition("?")
+    if not mark:
+        return None
+    question = re.split(r"(?<=[.!:\n])\s*", head.strip())[-1].strip() + "?"
+    stems = {w[:4] for w in re.findall(r"[a-z]{3,}", need.lower())}
+    if len(question) < 8 or not any(stem in question.lower() for stem in stems):
+        return None
+    return question
 
 
 def _say(text: str) -> dict[str, Any]:
@@ -239,13 +257,14 @@ def ask(state: ChatState, deps: Deps) -> dict[str, Any]:
     goal = find_goal(goals, state.get("active_goal", ""))  # type: ignore[arg-type]
     assert goal is not None and goal["missing"], "decide routes to ask only with a need"
     need = goal["missing"][0]
-    reply = _generate(state, deps, prompts.ASK_INSTRUCTION.format(need=need))
-    if "?" not in reply:
+    # Not streamed: only one question about the need may reach the user, so check it first.
+    raw = _generate(state, deps, prompts.ASK_INSTRUCTION.format(need=need), stream=False)
+    reply = one_question(raw, need)
+    if reply is None:
         # A small model may answer instead of asking: the question is what the user must see.
         verb = "are" if need.endswith("s") and not need.endswith("ss") else "is"
-        question = prompts.ASK_FALLBACK.format(statement=goal["statement"], need=need, verb=verb)
-        _emit(("\n" if reply else "") + question)
-        reply = f"{reply}\n{question}".strip()
+        reply = prompts.ASK_FALLBACK.format(statement=goal["statement"], need=need, verb=verb)
+    _emit(reply)
     goal["status"] = "waiting"
     goal["updated"] = now()
     deps.store.goals.save(goal_from_state(goal, state["user_id"]))  # type: ignore[arg-type]
@@ -275,7 +294,8 @@ def _follow_up(state: ChatState) -> tuple[str, list[str]]:
         return "", done
     thread = state.get("thread_id", "")
     for goal in open_goals(state.get("goals", [])):
-        if goal["thread"] != thread and goal["id"] not in done:
+        elsewhere = goal["thread"] != thread or now() - goal["updated"] > FOLLOW_UP_AFTER_S
+        if elsewhere and goal["id"] not in done:
             done.append(goal["id"])
             if goal["missing"]:
                 line = prompts.FOLLOW_UP_WAITING.format(

@@ -14,6 +14,7 @@ from contextlib import ExitStack, contextmanager
 from typing import Any, TextIO
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from assistant.config import Settings
@@ -83,7 +84,8 @@ class Terminal:
         resumed = f", resuming {turns} earlier turn(s)" if turns else ""
         name = s.settings.persona.name
         self.console.print(
-            f"[bold]{name}[/] · thread [cyan]{s.thread_id}[/] · user {s.user_id}{resumed} · /help"
+            f"[bold]{escape(name)}[/] · thread [cyan]{escape(s.thread_id)}[/] · "
+            f"user {escape(s.user_id)}{resumed} · /help"
         )
 
     def loop(self) -> None:

@@ -127,3 +127,26 @@ def test_goals_are_per_user(make_session):
     other = make_session(scripted(), user="bob", thread="t1")
     assert other.goals() == []
     assert not other.send("Hello").startswith("Last time")
+
+
+def test_same_thread_follows_up_after_a_long_gap(make_session, monkeypatch):
+    import assistant.graph.nodes as nodes
+
+    session = make_session(scripted(replies=lambda m: "Hi."), thread="main")
+    session.send("Help me plan a trip to Lisbon.")
+    assert not session.send("ok").startswith("Last time")  # same thread, same day: no follow-up
+    later = nodes.now() + 2 * nodes.FOLLOW_UP_AFTER_S
+    monkeypatch.setattr(nodes, "now", lambda: later)
+    assert session.send("Hello again").startswith("Last time you were working on: plan a trip")
+
+
+def test_only_one_question_about_the_need_reaches_the_user(make_session):
+    chatty = "You are planning a trip. When do you want to go? And what is your budget?"
+    session = make_session(scripted(replies=lambda m: chatty))
+    assert (
+        session.send("Help me plan a trip to Lisbon.")
+        == "Quick question about 'plan a trip to Lisbon': what are the dates?"
+    )
+    on_topic = "Great idea! What dates are you thinking of? Also budget?"
+    session = make_session(scripted(replies=lambda m: on_topic), thread="t2", user="bo")
+    assert session.send("Help me plan a trip to Porto.") == "What dates are you thinking of?"
