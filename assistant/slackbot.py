@@ -36,7 +36,6 @@ from slack_sdk import WebClient
 from slack_sdk.http_retry.builtin_handlers import (
     ConnectionErrorRetryHandler,
     RateLimitErrorRetryHandler,
-    ServerErrorRetryHandler,
 )
 from slack_sdk.webhook import WebhookClient
 
@@ -90,27 +89,13 @@ def read_tokens() -> SlackTokens:
     return SlackTokens(bot, app, secret)
 
 
-def _own_web_client(token: str | None, base_url: str) -> WebClient:
-    return WebClient(
-        token=token,
-        base_url=base_url,
-        timeout=30,
-        retry_handlers=[
-            ConnectionErrorRetryHandler(max_retry_count=2),
-            RateLimitErrorRetryHandler(max_retry_count=5),
-            ServerErrorRetryHandler(max_retry_count=2),
-        ],
-    )
-
-
 def slack_client(settings: Settings, token: str | None = None) -> WebClient:
-    """The one Web API client factory (bot replies, digest posts, probe alerts)."""
+    """The one Web API client factory (bot replies, digest posts, probe alerts): slack-sdk's
+    rate-limit and server-error retry handlers, pointed at ``settings.slack.base_url``."""
+    from connectors.slack import web_client
+
     base_url = settings.slack.base_url if settings.slack.base_url.endswith("/") else settings.slack.base_url + "/"
-    try:
-        from connectors.slack import web_client
-    except ImportError:  # connectors.slack not in this checkout yet
-        web_client = _own_web_client
-    return web_client(token if token is not None else os.environ.get(BOT_TOKEN_ENV), base_url)
+    return web_client(token if token is not None else os.environ.get(BOT_TOKEN_ENV, ""), base_url)
 
 
 def post_digest(client: WebClient, channel: str, blocks: list[dict[str, Any]] | None, text: str) -> str:
@@ -474,6 +459,7 @@ def start_slack(
     if tokens.socket_mode:
         from slack_bolt.adapter.socket_mode import SocketModeHandler
 
+        assert tokens.app_token is not None
         socket_client = slack_client(settings, tokens.app_token)
         handler = SocketModeHandler(app, app_token=tokens.app_token, web_client=socket_client)
         try:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import logging
 import threading
+from collections.abc import Sequence
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -58,7 +59,7 @@ class _Handler(BaseHTTPRequestHandler):
         except UnicodeDecodeError:
             self._send(400, {}, "")
             return
-        headers = {k.lower(): v for k, v in self.headers.items()}
+        headers: dict[str, str | Sequence[str]] = {k.lower(): v for k, v in self.headers.items()}
         resp: BoltResponse = self.server.app.dispatch(BoltRequest(body=body, query=query, headers=headers))
         self._send(resp.status, resp.headers, resp.body)
 

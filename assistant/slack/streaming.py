@@ -60,7 +60,7 @@ class StreamingReply:
 
     def _update(self, text: str) -> None:
         try:
-            self.client.chat_update(channel=self.channel, ts=self.ts, text=text)
+            self.client.chat_update(channel=self.channel, ts=self.ts or "", text=text)
             self._shown = text
         except Exception as exc:  # a lost partial update is harmless; the final one is not
             log.warning("partial Slack update failed: %s", exc)
@@ -73,7 +73,7 @@ class StreamingReply:
             inflight.join()
         final = _clip(text.strip()) or "(no reply)"
         if final != self._shown:
-            self.client.chat_update(channel=self.channel, ts=self.ts, text=final)
+            self.client.chat_update(channel=self.channel, ts=self.ts or "", text=final)
             self._shown = final
 
 
