@@ -41,6 +41,7 @@ from memory.types import Item, Source
 
 log = logging.getLogger(__name__)
 
+RECALL_MIN_SCORE = 0.3  # cosine similarity below which a stored item is not worth the tokens
 FOLLOW_UP_AFTER_S = 6 * 3600  # a goal untouched this long gets a follow-up even in its own thread
 
 
@@ -84,7 +85,10 @@ def recall(state: ChatState, deps: Deps) -> dict[str, Any]:
     recalled: list[RecalledItem] = []
     k = deps.settings.chat.recall_items
     if k and text and deps.store.items.count(user_id):
-        recalled = recalled_from(deps.store.items.search(user_id, text, k=k))
+        hits = deps.store.items.search(user_id, text, k=k)
+        recalled = recalled_from(
+            [(item, score) for item, score in hits if score >= RECALL_MIN_SCORE]
+        )
     return {
         "goals": goals,
         "active_goal": active,
@@ -287,11 +291,14 @@ def use_tool(state: ChatState, deps: Deps) -> dict[str, Any]:
     return {**_say(reply), "route": "use_tool"}
 
 
-def _follow_up(state: ChatState) -> tuple[str, list[str]]:
-    """A line about an open goal from another thread, once per thread."""
+def _follow_up(state: ChatState) -> tuple[str, list[str], str]:
+    """A line about an open goal from another thread (or long untouched), once per thread.
+
+    Returns the line, the ids followed up so far, and the goal now in play ("" = none).
+    """
     done = list(state.get("followed_up", []))
     if state.get("goal_event") != "none":
-        return "", done
+        return "", done, ""
     thread = state.get("thread_id", "")
     for goal in open_goals(state.get("goals", [])):
         elsewhere = goal["thread"] != thread or now() - goal["updated"] > FOLLOW_UP_AFTER_S
@@ -303,8 +310,8 @@ def _follow_up(state: ChatState) -> tuple[str, list[str]]:
                 )
             else:
                 line = prompts.FOLLOW_UP.format(statement=goal["statement"])
-            return line + "\n", done
-    return "", done
+            return line + "\n", done, goal["id"]
+    return "", done, ""
 
 
 def respond(state: ChatState, deps: Deps) -> dict[str, Any]:
@@ -317,9 +324,12 @@ def respond(state: ChatState, deps: Deps) -> dict[str, Any]:
         instruction = prompts.DROPPED_INSTRUCTION.format(statement=touched[-1]["statement"])
     else:
         instruction = prompts.ANSWER_INSTRUCTION
-    prefix, followed = _follow_up(state)
+    prefix, followed, focus = _follow_up(state)
     reply = _generate(state, deps, instruction, prefix=prefix)
-    return {**_say(reply), "followed_up": followed, "route": "respond"}
+    update: dict[str, Any] = {**_say(reply), "followed_up": followed, "route": "respond"}
+    if focus:
+        update["active_goal"] = focus  # the user's next answer is about the goal we asked after
+    return update
 
 
 # --- remember / fold ----------------------------------------------------------------

@@ -150,3 +150,12 @@ def test_only_one_question_about_the_need_reaches_the_user(make_session):
     on_topic = "Great idea! What dates are you thinking of? Also budget?"
     session = make_session(scripted(replies=lambda m: on_topic), thread="t2", user="bo")
     assert session.send("Help me plan a trip to Porto.") == "What dates are you thinking of?"
+
+
+def test_answer_to_a_follow_up_fills_the_goal_in_the_new_thread(make_session):
+    make_session(scripted(), thread="monday").send("Help me plan a trip to Lisbon in May.")
+    later = make_session(scripted(replies=lambda m: "Noted."), thread="friday")
+    assert "I still need the budget" in later.send("Hi")
+    later.send("About 900 euros.")
+    [goal] = later.goals()
+    assert goal.missing == () and "budget: About 900 euros" in goal.known
