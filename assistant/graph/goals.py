@@ -69,6 +69,14 @@ DROPPED = re.compile(
     _FLAGS,
 )
 
+# Words of wanting: a model-proposed goal needs one of them in the user's message.
+WISH = re.compile(
+    r"\b(?:want|wish|need|plan|planning|goal|trying|going to|would like|'d like|hope|hoping|"
+    r"have to|must|should|let'?s|organi[sz]e|prepare|keep an eye|remind|looking to|aim|"
+    r"(?:can|could|would|will) you|please|sort out)\b",
+    _FLAGS,
+)
+
 # Replies that answer nothing ("not sure", "let me think").
 HEDGE = re.compile(
     r"^\W*(?:ok(?:ay)?|hmm+|um+|not sure|no idea|i don'?t know|let me think|maybe|later|dunno)\b",
@@ -257,30 +265,47 @@ def model_update(
 def reconcile(
     proposed: GoalUpdate | None, rules: GoalUpdate, text: str, goals: list[GoalState]
 ) -> GoalUpdate:
-    """Keep the model's proposal only where the user's words support it; else the rules'."""
-    if proposed is None:
+    """Keep the model's proposal only where the user's words support it; else the rules'.
+
+    An explicit cue the rules read (done, dropped, an answer to our question) wins; the
+    model adds detail to a goal the rules also saw, and may catch what the rules missed:
+    a new goal only when the message carries a wish or request in the user's own words,
+    an ending only when the message is not a question.
+    """
+    if proposed is None or rules.event in ("done", "dropped"):
         return rules
-    open_ids = {g["id"] for g in open_goals(goals)}
-    grounded = bool(_words(proposed.statement) & _words(text))
-    if rules.event in ("done", "dropped"):
-        return rules  # an explicit cue in the user's words beats the model
-    if proposed.event == "new" and grounded:
+    if rules.event == "progress":
+        same = proposed.event == "progress" and proposed.goal_id == rules.goal_id
+        if same and proposed.known and all(_words(k) & _words(text) for k in proposed.known):
+            return GoalUpdate(
+                event="progress",
+                goal_id=rules.goal_id,
+                known=proposed.known,
+                missing=proposed.missing,
+            )
+        return rules
+    if rules.event == "new":
+        if proposed.event != "new":
+            return rules
         return GoalUpdate(
             event="new",
-            statement=_clean_statement(proposed.statement),
+            statement=rules.statement,
             success_criteria=proposed.success_criteria or rules.success_criteria,
             known=[k for k in proposed.known if _words(k) & _words(text)],
             missing=proposed.missing or rules.missing,
         )
-    if rules.event == "new":
-        return rules
+    if proposed.event == "new" and _words(proposed.statement) & _words(text) and WISH.search(text):
+        statement = _clean_statement(proposed.statement)
+        return GoalUpdate(
+            event="new",
+            statement=statement,
+            success_criteria=proposed.success_criteria,
+            known=[k for k in proposed.known if _words(k) & _words(text)],
+            missing=proposed.missing or needs_for(statement),
+        )
+    open_ids = {g["id"] for g in open_goals(goals)}
     if proposed.event in ("done", "dropped") and proposed.goal_id in open_ids and "?" not in text:
         return GoalUpdate(event=proposed.event, goal_id=proposed.goal_id)
-    same = proposed.event == "progress" == rules.event and proposed.goal_id == rules.goal_id
-    if same and proposed.known and all(_words(k) & _words(text) for k in proposed.known):
-        return GoalUpdate(
-            event="progress", goal_id=rules.goal_id, known=proposed.known, missing=proposed.missing
-        )
     return rules
 
 

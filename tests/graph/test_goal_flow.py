@@ -159,3 +159,19 @@ def test_answer_to_a_follow_up_fills_the_goal_in_the_new_thread(make_session):
     later.send("About 900 euros.")
     [goal] = later.goals()
     assert goal.missing == () and "budget: About 900 euros" in goal.known
+
+
+def test_model_cannot_turn_an_answer_or_a_remark_into_a_goal(make_session):
+    # A small model copying the user's words into a "new goal" must not win over the rules.
+    def copycat(m):
+        return {
+            "event": "new",
+            "statement": m[-1]["content"].split("User message:\n")[-1][:40],
+        }  # noqa: E731
+
+    session = make_session(scripted(tracker=copycat))
+    session.send("Help me plan a trip to Lisbon.")
+    session.send("From 3 to 7 May.")  # an answer to our question
+    session.send("I love the tiles there.")  # a remark, no wish
+    [goal] = session.goals()
+    assert goal.statement == "plan a trip to Lisbon" and goal.missing == ("budget",)
