@@ -59,6 +59,9 @@ class _Job:
     queue_s: float = 0.0
 
 
+PREFILL_CHUNK = 256  # tokens per background prefill forward (all rows together)
+
+
 class Engine:
     """A loaded chat model. Thread-safe: callers queue at one priority gate."""
 
@@ -336,7 +339,7 @@ class Engine:
             cache, reused = self._cached_prefix(job, ids)
             spec = self._split_spec(job, [0])
             new = torch.tensor([ids[reused:]], device=self.device)  # (1, T_new)
-            logits = self._forward(spec, input_ids=new, cache=cache)
+            logits = self._feed(job, spec, new, None, None, cache)
             job.reused_tokens = reused
             return cache, None, None, logits, spec, list(ids)
         width = max(len(s) for s in seqs)
@@ -351,10 +354,35 @@ class Engine:
         positions = (mask.cumsum(-1) - 1).clamp_min(0)
         spec = self._split_spec(job, pads)
         cache = DynamicCache(config=self.model.config)
-        logits = self._forward(
-            spec, input_ids=input_ids, attention_mask=mask, position_ids=positions, cache=cache
-        )
+        logits = self._feed(job, spec, input_ids, mask, positions, cache)
         return cache, mask, positions[:, -1], logits, spec, []
+
+    def _feed(
+        self,
+        job: _Job,
+        spec: split_softmax.SplitSpec | None,
+        input_ids: torch.Tensor,
+        mask: torch.Tensor | None,
+        positions: torch.Tensor | None,
+        cache: Any,
+    ) -> torch.Tensor:
+        """Prefill; background work goes in chunks so an interactive request can cut in."""
+        width = input_ids.shape[1]
+        chunk = width if job.priority == "interactive" else max(1, PREFILL_CHUNK // len(input_ids))
+        past = cache.get_seq_length()
+        logits = torch.empty(0)
+        for a in range(0, width, chunk):
+            b = min(a + chunk, width)
+            if a:
+                self.gate.yield_to_interactive(job.priority)
+            logits = self._forward(
+                spec,
+                input_ids=input_ids[:, a:b],  # (B, chunk)
+                attention_mask=None if mask is None else mask[:, : past + b],  # (B, past + b)
+                position_ids=None if positions is None else positions[:, a:b],
+                cache=cache,
+            )
+        return logits
 
     def _cached_prefix(self, job: _Job, ids: list[int]) -> tuple[Any, int]:
         """A cache holding the longest reusable prefix of `ids`, and its length."""

@@ -126,7 +126,10 @@ def test_prefix_cache_is_bounded(smol_tokenizer: Any) -> None:
 
 
 @pytest.mark.parametrize("control", [NONE, SPLIT], ids=["none", "split"])
-def test_batch_equals_one_by_one(tiny_engine: Engine, control: DriftControl) -> None:
+def test_batch_equals_one_by_one(
+    tiny_engine: Engine, control: DriftControl, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("assistant.llm.engine.PREFILL_CHUNK", 40)  # background prefill in chunks
     convs = [
         convo("Short."),
         convo("A somewhat longer question about the weather tomorrow?"),

@@ -1,0 +1,269 @@
+"""Speed of the local chat engine, measured side by side in one run; prints JSON.
+
+    .venv/bin/python bench/llm_speed.py            # about 3-5 minutes on 2 cores
+    .venv/bin/python bench/llm_speed.py --quick    # a smoke run (well under a minute of model time)
+
+Sections (each a key in the JSON):
+  decode        tokens/s with stock attention vs split-softmax (same dtype, interleaved runs),
+                plus float32 vs bfloat16 stock (the CPU `auto` dtype choice)
+  ttft_turns    time to first token at turns 1, 10, 20 of a scripted conversation,
+                with the prefix KV cache vs a full re-prefill
+  start         cold start (GGUF conversion) vs warm start (converted cache), in fresh processes
+  summaries     summaries per minute, one by one vs one batch of 8
+  interactive   time to first token of a chat while a background batch runs vs idle
+  llama_cpp     (--vs-llama-cpp, when llama_cpp is importable) the same GGUF through llama.cpp
+Machines are shared and noisy: read the ratios, not the absolute numbers.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+from assistant.config import ModelSettings, Settings  # noqa: E402
+from assistant.llm.base import DriftControl, Message  # noqa: E402
+
+SYSTEM = Settings().persona.system_prompt
+STOCK = DriftControl(kind="none")
+SPLIT = DriftControl(kind="split_softmax", k=0.5)
+STORY = "Write a long, detailed story about a lighthouse keeper and a storm."
+ARTICLE = (
+    "Large language models drift away from their system prompt as a conversation grows. "
+    "The authors measure this drift with self-chat between two model instances and trace "
+    "it to attention decay: each new token pays less attention to the system prompt. "
+    "They propose split-softmax, a training-free change to attention that raises the "
+    "share of attention on the system prompt by a power law, and compare it with "
+    "repeating the system prompt and with classifier-free guidance."
+)
+
+
+def convo(user: str) -> list[Message]:
+    return [{"role": "system", "content": SYSTEM}, {"role": "user", "content": user}]
+
+
+def decode_speed(engine: Any, fp32_bf16: Any, tokens: int, rounds: int) -> dict[str, Any]:
+    """Interleave stock and split runs so both see the same machine load."""
+    msgs = convo(STORY)
+    runs: dict[str, list[float]] = {"stock": [], "split_softmax": []}
+    engine.chat(msgs, max_new_tokens=8, temperature=0.0, control=SPLIT)  # warm-up
+    for _ in range(rounds):
+        for name, ctl in (("stock", STOCK), ("split_softmax", SPLIT)):
+            r = engine.chat(msgs, max_new_tokens=tokens, temperature=0.0, control=ctl)
+            runs[name].append(r.extra["decode_tokens_per_s"])
+    stock, split = statistics.median(runs["stock"]), statistics.median(runs["split_softmax"])
+    out: dict[str, Any] = {
+        "dtype": str(engine.loaded.dtype).removeprefix("torch."),
+        "new_tokens": tokens,
+        "stock_tok_s": round(stock, 2),
+        "split_softmax_tok_s": round(split, 2),
+        "split_vs_stock": round(split / stock, 3),
+    }
+    if fp32_bf16 is not None:
+        dt: dict[str, list[float]] = {"float32": [], "bfloat16": []}
+        for _ in range(rounds):
+            for name, eng in (("float32", engine), ("bfloat16", fp32_bf16)):
+                r = eng.chat(msgs, max_new_tokens=tokens, temperature=0.0, control=STOCK)
+                dt[name].append(r.extra["decode_tokens_per_s"])
+        out["stock_float32_tok_s"] = round(statistics.median(dt["float32"]), 2)
+        out["stock_bfloat16_tok_s"] = round(statistics.median(dt["bfloat16"]), 2)
+    return out
+
+
+def scripted_turns(n: int) -> list[tuple[str, str]]:
+    return [
+        (
+            f"Question {i}: what should I do next about item {i} of my project plan?",
+            f"For item {i}, write down the next concrete step and a date, then start on it.",
+        )
+        for i in range(1, n + 1)
+    ]
+
+
+def ttft_turns(engine: Any, marks: tuple[int, ...]) -> dict[str, Any]:
+    """Time to first token per turn; the reused run walks every turn like a real chat."""
+    turns = scripted_turns(max(marks))
+
+    def messages(t: int) -> list[Message]:
+        msgs: list[Message] = [{"role": "system", "content": SYSTEM}]
+        for user, reply in turns[: t - 1]:
+            msgs += [{"role": "user", "content": user}, {"role": "assistant", "content": reply}]
+        msgs.append({"role": "user", "content": turns[t - 1][0]})
+        return msgs
+
+    out: dict[str, Any] = {}
+    engine.prefix_cache.clear()
+    reuse: dict[int, float] = {}
+    for t in range(1, max(marks) + 1):
+        r = engine.chat(messages(t), max_new_tokens=1, temperature=0.0, conversation_id="bench")
+        reuse[t] = r.time_to_first_token_s
+    for t in marks:
+        fresh = min(
+            engine.chat(messages(t), max_new_tokens=1, temperature=0.0).time_to_first_token_s
+            for _ in range(2)
+        )
+        prompt = engine.chat(messages(t), max_new_tokens=1, temperature=0.0).prompt_tokens
+        out[f"turn_{t}"] = {
+            "prompt_tokens": prompt,
+            "reprefill_s": round(fresh, 4),
+            "reuse_s": round(reuse[t], 4),
+            "reuse_vs_reprefill": round(reuse[t] / fresh, 3),
+        }
+    return out
+
+
+START_SCRIPT = """
+import json, sys, time
+t0 = time.perf_counter()
+from pathlib import Path
+from assistant.config import Settings
+from assistant.llm.engine import load_engine
+t1 = time.perf_counter()
+engine = load_engine(Settings(), cache_dir=Path(sys.argv[1]))
+t2 = time.perf_counter()
+engine.chat([{"role": "user", "content": "Hi"}], max_new_tokens=1, temperature=0.0)
+t3 = time.perf_counter()
+print(json.dumps({"import_s": t1 - t0, "load_s": t2 - t1, "first_token_s": t3 - t2,
+                  "from_cache": engine.loaded.from_cache}))
+"""
+
+
+def start_times() -> dict[str, Any]:
+    """Fresh processes: one converting the GGUF, one reading the converted cache."""
+    out: dict[str, Any] = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        for name in ("cold_no_cache", "warm_cached"):
+            began = time.perf_counter()
+            proc = subprocess.run(
+                [sys.executable, "-c", START_SCRIPT, tmp],
+                capture_output=True,
+                text=True,
+                cwd=ROOT,
+                check=True,
+            )
+            wall = time.perf_counter() - began
+            line = [ln for ln in proc.stdout.splitlines() if ln.startswith("{")][-1]
+            data = json.loads(line)
+            out[name] = {
+                "process_s": round(wall, 2),
+                "imports_s": round(data["import_s"], 2),
+                "model_ready_s": round(data["load_s"], 2),
+                "from_cache": data["from_cache"],
+            }
+    return out
+
+
+def summaries(engine: Any, n: int, tokens: int) -> dict[str, Any]:
+    convs = [convo(f"Summarise in two sentences (version {i}):\n{ARTICLE}") for i in range(n)]
+    began = time.perf_counter()
+    for c in convs:
+        engine.chat(c, max_new_tokens=tokens, temperature=0.0, priority="background")
+    seq = time.perf_counter() - began
+    began = time.perf_counter()
+    engine.chat_batch(convs, max_new_tokens=tokens, temperature=0.0)
+    bat = time.perf_counter() - began
+    return {
+        "items": n,
+        "max_new_tokens": tokens,
+        "sequential_per_min": round(n / seq * 60, 2),
+        "batch_per_min": round(n / bat * 60, 2),
+        "batch_vs_sequential": round(seq / bat, 2),
+    }
+
+
+def interactive_during_background(engine: Any, tokens: int) -> dict[str, Any]:
+    msgs = convo("What is the capital of France?")
+    idle = min(
+        engine.chat(msgs, max_new_tokens=1, temperature=0.0).time_to_first_token_s for _ in range(3)
+    )
+    convs = [convo(f"Summarise (copy {i}):\n{ARTICLE}") for i in range(8)]
+    busy: list[float] = []
+    for _ in range(3):
+        worker = threading.Thread(
+            target=engine.chat_batch,
+            args=(convs,),
+            kwargs={"max_new_tokens": tokens, "temperature": 0.0},
+        )
+        worker.start()
+        time.sleep(1.0)  # the batch is past its prefill and decoding
+        busy.append(engine.chat(msgs, max_new_tokens=1, temperature=0.0).time_to_first_token_s)
+        worker.join()
+    during = statistics.median(busy)
+    return {
+        "idle_s": round(idle, 4),
+        "during_batch_s": round(during, 4),
+        "during_vs_idle": round(during / idle, 3),
+    }
+
+
+def llama_cpp_speed(tokens: int) -> dict[str, Any]:
+    try:
+        from llama_cpp import Llama  # type: ignore[import-not-found]
+    except ImportError:
+        return {"skipped": "llama_cpp is not installed (pip install llama-cpp-python)"}
+    from assistant.bundled import default_chat_gguf
+
+    llm = Llama(model_path=str(default_chat_gguf()), n_threads=os.cpu_count() or 2, verbose=False)
+    msgs = convo(STORY)
+    began = time.perf_counter()
+    out = llm.create_chat_completion(messages=msgs, max_tokens=tokens, temperature=0.0)  # type: ignore[arg-type]
+    n = out["usage"]["completion_tokens"]
+    return {"tok_s_including_prefill": round(n / (time.perf_counter() - began), 2), "new_tokens": n}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--quick", action="store_true", help="fewer tokens and rounds")
+    parser.add_argument("--vs-llama-cpp", action="store_true", help="also time llama-cpp-python")
+    parser.add_argument("--threads", type=int, default=0, help="torch threads (0 = torch default)")
+    parser.add_argument(
+        "--skip-start", action="store_true", help="skip the fresh-process start timings"
+    )
+    args = parser.parse_args()
+
+    import torch
+
+    from assistant.llm.engine import load_engine
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    tokens, rounds = (24, 1) if args.quick else (64, 3)
+    report: dict[str, Any] = {
+        "machine": {
+            "cpus": os.cpu_count(),
+            "torch_threads": torch.get_num_threads(),
+            "torch": torch.__version__,
+        },
+        "quick": args.quick,
+    }
+    if not args.skip_start:
+        report["start"] = start_times()
+    engine = load_engine(Settings(model=ModelSettings(dtype="float32")))
+    bf16 = None if args.quick else load_engine(Settings(model=ModelSettings(dtype="bfloat16")))
+    report["decode"] = decode_speed(engine, bf16, tokens, rounds)
+    del bf16
+    report["ttft_turns"] = ttft_turns(engine, (1, 10, 20) if not args.quick else (1, 10))
+    report["summaries"] = summaries(engine, 8, 32 if not args.quick else 16)
+    report["interactive"] = interactive_during_background(engine, 48 if not args.quick else 24)
+    if args.vs_llama_cpp:
+        report["llama_cpp"] = llama_cpp_speed(tokens)
+    print(json.dumps(report, indent=1))
+
+
+if __name__ == "__main__":
+    main()
