@@ -131,8 +131,12 @@ def _db() -> Iterator[sqlite3.Connection]:
         conn.execute(
             "CREATE TABLE IF NOT EXISTS digests (user_id TEXT, day TEXT, since REAL, until REAL, "
             "built_at REAL, item_ids TEXT, post_state TEXT DEFAULT '', channel TEXT DEFAULT '', "
-            "ts TEXT DEFAULT '', detail TEXT DEFAULT '', PRIMARY KEY (user_id, day))"
+            "ts TEXT DEFAULT '', detail TEXT DEFAULT '', slack_me TEXT DEFAULT '', "
+            "PRIMARY KEY (user_id, day))"
         )
+        columns = {row[1] for row in conn.execute("PRAGMA table_info(digests)")}
+        if "slack_me" not in columns:  # a record written by an earlier version
+            conn.execute("ALTER TABLE digests ADD COLUMN slack_me TEXT DEFAULT ''")
         yield conn
     finally:
         conn.close()
@@ -358,7 +362,7 @@ def _post_once(settings: Settings, digest: Digest, *, client: Any = None) -> tup
         return f"unknown: {exc}", ""
     ts = str(response.get("ts", ""))
     channel = str(response.get("channel", target))
-    _set_post_state(user_id, day, "posted", channel=channel, ts=ts)
+    _set_post_state(user_id, day, "posted", channel=channel, ts=ts, slack_me=settings.slack.me)
     return "posted", ts
 
 
@@ -376,48 +380,70 @@ def record_feedback(store: Any, *, user_id: str, item_id: str, positive: bool) -
     return item
 
 
-def _digest_for_message(user_id: str, channel: str, ts: str) -> list[str] | None:
+def _digest_for_message(channel: str, ts: str) -> tuple[str, list[str], str] | None:
+    """(owner, item ids, owner's Slack id) of the digest posted as message `ts`, if any."""
     with _db() as conn:
         row = conn.execute(
-            "SELECT item_ids FROM digests WHERE user_id=? AND ts=? AND (channel=? OR ?='')",
-            (user_id, ts, channel, channel),
+            "SELECT user_id, item_ids, slack_me FROM digests WHERE ts=? AND (channel=? OR ?='')",
+            (ts, channel, channel),
         ).fetchone()
-    return json.loads(row[0]) if row else None
+    return (str(row[0]), json.loads(row[1]), str(row[2] or "")) if row else None
+
+
+def _owner_slack_ids(owner: str) -> set[str]:
+    with _db() as conn:
+        rows = conn.execute(
+            "SELECT DISTINCT slack_me FROM digests WHERE user_id=? AND slack_me!=''", (owner,)
+        ).fetchall()
+    return {str(r[0]) for r in rows}
+
+
+def _may_give_feedback(slack_user: str, owner: str, known: set[str]) -> bool:
+    # Feedback shapes the owner's interests, so only the owner gives it: by memory id, or
+    # by the Slack id configured as slack.me. Without slack.me the bot's allowlist decides.
+    return slack_user == owner or not known or slack_user in known
 
 
 def handle_reaction(
     store: Any, *, user_id: str, channel: str, ts: str, reaction: str
 ) -> list[str]:
-    """A Slack reaction on a digest post becomes feedback; returns the item ids it touched.
+    """A Slack reaction on a digest post becomes the digest owner's feedback.
 
-    A number emoji (:one: .. :keycap_ten:) means "more like item N". A thumbs up/down
-    applies when the message carries a single item (on a many-item digest it would be
-    ambiguous: the per-item buttons are for that). Unknown messages and emoji: [].
+    `user_id` is who reacted (a Slack or memory user id). A number emoji (:one: ..
+    :keycap_ten:) means "more like item N". A thumbs up/down applies when the message
+    carries a single item (on a many-item digest it is ambiguous: the per-item buttons
+    are for that). Returns the item ids it touched; [] for other messages and emoji.
     """
-    ids = _digest_for_message(user_id, channel, ts)
-    if not ids:
+    found = _digest_for_message(channel, ts)
+    if found is None:
+        return []
+    owner, ids, slack_me = found
+    if not ids or not _may_give_feedback(user_id, owner, {slack_me} - {""}):
         return []
     name = reaction.split("::")[0]  # skin tones arrive as "+1::skin-tone-2"
     if name in NUMBERS:
         index = NUMBERS.index(name)
         if index >= len(ids):
             return []
-        record_feedback(store, user_id=user_id, item_id=ids[index], positive=True)
+        record_feedback(store, user_id=owner, item_id=ids[index], positive=True)
         return [ids[index]]
     if name in POSITIVE or name in NEGATIVE:
         if len(ids) != 1:
             log.info("reaction :%s: on a %d-item digest is ambiguous; ignored", name, len(ids))
             return []
-        record_feedback(store, user_id=user_id, item_id=ids[0], positive=name in POSITIVE)
+        record_feedback(store, user_id=owner, item_id=ids[0], positive=name in POSITIVE)
         return ids
     return []
 
 
 def handle_action(store: Any, *, user_id: str, value: str) -> str:
-    """A digest feedback button ("up|ITEM_ID" or "down|ITEM_ID"); returns a reply line."""
-    direction, _, item_id = value.partition("|")
-    if direction not in ("up", "down") or not item_id:
+    """A digest feedback button ("up|OWNER|ITEM_ID"); `user_id` clicked it. Returns a reply."""
+    parts = value.split("|", 2)
+    if len(parts) != 3 or parts[0] not in ("up", "down") or not parts[2]:
         raise ConnectorError(f"unexpected digest button value {value!r}")
-    item = record_feedback(store, user_id=user_id, item_id=item_id, positive=direction == "up")
+    direction, owner, item_id = parts
+    if not _may_give_feedback(user_id, owner, _owner_slack_ids(owner)):
+        return "Only the owner of this digest can tune it."
+    item = record_feedback(store, user_id=owner, item_id=item_id, positive=direction == "up")
     word = "more" if direction == "up" else "fewer"
     return f"Noted: {word} items like “{item.title}”."

@@ -205,13 +205,13 @@ def to_blocks(digest: Digest) -> tuple[str, list[dict[str, Any]]]:
                             "type": "button",
                             "action_id": FEEDBACK_UP,
                             "text": {"type": "plain_text", "text": "👍 more like this"},
-                            "value": f"up|{item.id}",
+                            "value": f"up|{digest.user_id}|{item.id}",
                         },
                         {
                             "type": "button",
                             "action_id": FEEDBACK_DOWN,
                             "text": {"type": "plain_text", "text": "👎 less"},
-                            "value": f"down|{item.id}",
+                            "value": f"down|{digest.user_id}|{item.id}",
                         },
                     ],
                 }

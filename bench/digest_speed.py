@@ -138,6 +138,7 @@ def main() -> None:
     parser.add_argument("--modes", default="batched,sequential", help="comma list: batched,sequential")
     parser.add_argument("--batch", type=int, default=0, help="batch size (default: digest.summary_batch)")
     parser.add_argument("--max-new-tokens", type=int, default=0, help="summary budget (default: config)")
+    parser.add_argument("--model-cache", default="", help="converted-model folder to reuse (default: a temp dir)")
     args = parser.parse_args()
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
@@ -153,9 +154,9 @@ def main() -> None:
     if args.max_new_tokens:
         digest["summary_max_tokens"] = args.max_new_tokens
     settings = Settings(digest=digest)  # type: ignore[arg-type]
-    with tempfile.TemporaryDirectory(prefix="digest-bench-models-") as cache:
+    with tempfile.TemporaryDirectory(prefix="digest-bench-models-") as tmp_cache:
         t0 = time.perf_counter()
-        engine = load_engine(settings, cache_dir=Path(cache))
+        engine = load_engine(settings, cache_dir=Path(args.model_cache or tmp_cache))
         load_s = time.perf_counter() - t0
         out: dict[str, Any] = {
             "bench": "digest_speed",

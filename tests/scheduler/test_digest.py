@@ -195,18 +195,25 @@ def test_feedback_from_cli_buttons_and_reactions(
     home: Path, store: MemStore, fake_slack: FakeSlack, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("SLACK_BOT_TOKEN", "xoxb-test")
-    settings = Settings(digest={"slack_target": "C0DIGEST", "top_n": 4}, slack={"base_url": fake_slack.base_url})  # type: ignore[arg-type]
+    settings = Settings(
+        digest={"slack_target": "C0DIGEST", "top_n": 4},  # type: ignore[arg-type]
+        slack={"base_url": fake_slack.base_url, "me": "U0OWNER"},  # type: ignore[arg-type]
+    )
     result = build_digest(settings, store, day=DAY, user_id="local", post=True)
     ids = [r.item.id for r in result.digest.items]
     record_feedback(store, user_id="local", item_id=ids[0], positive=False)
     with pytest.raises(AssistantError, match="no item"):
         record_feedback(store, user_id="local", item_id="arxiv:nope", positive=True)
-    assert "fewer" in handle_action(store, user_id="local", value=f"down|{ids[1]}")
-    touched = handle_reaction(store, user_id="local", channel="C0DIGEST", ts=result.slack_ts, reaction="two")
-    assert touched == [ids[1]]
+    button = result.blocks[[b["type"] for b in result.blocks].index("actions")]["elements"][1]["value"]
+    assert button == f"down|local|{ids[0]}"
+    assert "fewer" in handle_action(store, user_id="U0OWNER", value=f"down|local|{ids[1]}")
+    assert "Only the owner" in handle_action(store, user_id="U0SOMEONE", value=f"up|local|{ids[1]}")
+    ts = result.slack_ts
+    assert handle_reaction(store, user_id="U0OWNER", channel="C0DIGEST", ts=ts, reaction="two") == [ids[1]]
+    assert handle_reaction(store, user_id="U0SOMEONE", channel="C0DIGEST", ts=ts, reaction="one") == []
     # thumbs on a many-item digest message is ambiguous; unknown messages are ignored
-    assert handle_reaction(store, user_id="local", channel="C0DIGEST", ts=result.slack_ts, reaction="+1") == []
-    assert handle_reaction(store, user_id="local", channel="C0DIGEST", ts="1.2", reaction="two") == []
+    assert handle_reaction(store, user_id="U0OWNER", channel="C0DIGEST", ts=ts, reaction="+1") == []
+    assert handle_reaction(store, user_id="U0OWNER", channel="C0DIGEST", ts="1.2", reaction="two") == []
     assert store.profile.feedback_calls == [
         ("local", ids[0], False), ("local", ids[1], False), ("local", ids[1], True)
     ]
