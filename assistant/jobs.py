@@ -47,6 +47,7 @@ class Runtime:
     store_factory: Callable[[], Any] | None = None
     llm_factory: Callable[[], Any] | None = None
     stop: threading.Event = field(default_factory=threading.Event)
+    progress: Callable[[str], None] | None = None  # where long jobs report progress (the CLI)
     _store: Any = None
     _llm: Any = None
     _owns_store: bool = False
@@ -209,7 +210,7 @@ def pull_arxiv() -> str:
     from connectors.ingest import pull
 
     rt = current()
-    report = pull(rt.settings, rt.store, source="arxiv")
+    report = pull(rt.settings, rt.store, source="arxiv", progress=rt.progress)
     return _describe(report)
 
 
@@ -221,7 +222,7 @@ def pull_slack() -> str:
     rt = current()
     if not os.environ.get("SLACK_BOT_TOKEN"):
         return "skipped: SLACK_BOT_TOKEN is not set"
-    report = pull(rt.settings, rt.store, source="slack")
+    report = pull(rt.settings, rt.store, source="slack", progress=rt.progress)
     return _describe(report)
 
 
@@ -238,6 +239,7 @@ def summarise() -> str:
         user_id=rt.user_id,
         limit=rt.settings.schedule.summarise_max_items,
         should_stop=rt.stop.is_set,
+        progress=lambda done, limit, title: _progress(rt, f"summarised {done}/{limit or '?'}: {title[:70]}"),
     )
     return str(report)
 
@@ -267,6 +269,12 @@ def nightly_probe() -> str:
     record = run_nightly(rt.settings, rt.llm, store=rt.store)
     alert = record.get("alert") if isinstance(record, dict) else None
     return f"probe done (alert={alert})"
+
+
+def _progress(rt: Runtime, line: str) -> None:
+    log.debug(line)
+    if rt.progress is not None:
+        rt.progress(line)
 
 
 def _describe(report: Any) -> str:

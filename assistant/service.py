@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from assistant.config import Settings
+from assistant.errors import AssistantError
 from assistant.paths import ensure_data_dir
 
 log = logging.getLogger(__name__)
@@ -69,25 +70,19 @@ def slack_status() -> tuple[bool, str]:
 
 def _start_bot(settings: Settings, runtime: Any, echo: Echo) -> Callable[[], None] | None:
     try:
-        from assistant.slackbot import create_app
+        from assistant.slackbot import start_slack
     except ImportError as exc:
         echo(f"Slack bot: skipped (assistant.slackbot is not available: {exc})")
         return None
-    app = create_app(settings, llm=runtime.llm, store=runtime.store)
-    app_token = os.environ.get("SLACK_APP_TOKEN")
-    if app_token:
-        from slack_bolt.adapter.socket_mode import SocketModeHandler
-
-        handler = SocketModeHandler(app, app_token)
-        handler.connect()  # returns at once; the client runs on its own threads
-        echo("Slack bot: connected over Socket Mode")
-        return handler.close
-    from assistant.slack.server import SlackHTTPServer
-
-    server = SlackHTTPServer(app, settings.slack.http_host, settings.slack.http_port)
-    server.start()
-    echo(f"Slack bot: listening on {server.url}")
-    return server.stop
+    try:
+        handle = start_slack(settings, llm=runtime.llm, store=runtime.store)
+    except AssistantError as exc:
+        # the scheduler is still useful without the bot: say why and keep running
+        echo(f"Slack bot: failed to start: {exc}")
+        return None
+    where = f"listening on {handle.url}" if handle.url else "connected over Socket Mode"
+    echo(f"Slack bot: {where}")
+    return handle.stop
 
 
 def _digest_target(settings: Settings) -> str:

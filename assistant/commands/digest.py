@@ -19,10 +19,9 @@ def digest(ctx: click.Context, day: str | None, no_post: bool, open_: bool, user
     """Build the digest of items since the last one: Markdown, HTML, and a Slack post."""
     if ctx.invoked_subcommand is not None:
         return
-    from memory.store import open_store
-
     from assistant.digest import build_digest, today
     from assistant.errors import ConfigError
+    from memory.store import open_store
 
     settings = app_context(ctx).loaded.settings
     try:
@@ -46,9 +45,8 @@ def digest(ctx: click.Context, day: str | None, no_post: bool, open_: bool, user
 @click.pass_context
 def feedback(ctx: click.Context, item_id: str, direction: str, user: str | None) -> None:
     """Say more (up) or fewer (down) items like ITEM_ID; tunes the ranking."""
-    from memory.store import open_store
-
     from assistant.digest import record_feedback
+    from memory.store import open_store
 
     settings = app_context(ctx).loaded.settings
     with open_store(settings) as store:

@@ -44,7 +44,7 @@ def run_now(ctx: click.Context, job_id: str) -> None:
     from assistant.scheduler import run_job_now
 
     settings = app_context(ctx).loaded.settings
-    with installed(Runtime(settings)):
+    with installed(Runtime(settings, progress=lambda line: click.echo(f"  {line}", err=True))):
         result = run_job_now(settings, job_id)
     outcome = last_runs().get(job_id, {})
     if outcome.get("ok"):

@@ -29,8 +29,13 @@ class FakeSlack:
                     body = {k: v[0] for k, v in parse_qs(raw).items()}
                 method = self.path.rsplit("/", 1)[-1]
                 fake.calls.append((method, body))
-                if method == "chat.postMessage" and fake.errors:
-                    answer: dict[str, Any] = {"ok": False, "error": fake.errors.pop(0)}
+                if method == "auth.test":
+                    answer: dict[str, Any] = {
+                        "ok": True, "user_id": "UBOT", "bot_id": "BBOT", "team_id": "T1",
+                        "user": "assistant", "team": "test", "url": "https://test.slack.com/",
+                    }
+                elif method == "chat.postMessage" and fake.errors:
+                    answer = {"ok": False, "error": fake.errors.pop(0)}
                 else:
                     n = len(fake.posts)
                     answer = {"ok": True, "channel": body.get("channel", "C1"), "ts": f"1700000000.{n:06d}"}

@@ -19,6 +19,7 @@ from assistant.scheduler import AssistantScheduler, JobSpec
 from assistant.service import run_service
 from memory.types import Item
 from tests.fakes import ScriptedChatModel
+from tests.scheduler.fakeslack import FakeSlack
 from tests.scheduler.memstore import MemStore
 
 
@@ -68,3 +69,40 @@ def test_sigterm_stops_the_service_cleanly_and_summarisation_resumes(home: Path)
     rest = summarise_pending(settings, store, ScriptedChatModel(["another summary here"]), user_id="local")
     assert rest.summarised == 40 - done
     assert signal.getsignal(signal.SIGTERM) is not None
+
+
+def test_the_slack_bot_runs_inside_the_service_when_tokens_are_set(
+    home: Path, monkeypatch: Any, fake_slack: FakeSlack
+) -> None:
+    import socket
+    import urllib.request
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    monkeypatch.setenv("SLACK_BOT_TOKEN", "xoxb-test")
+    monkeypatch.setenv("SLACK_SIGNING_SECRET", "s3cret")
+    settings = Settings(slack={"http_port": port, "base_url": fake_slack.base_url})  # type: ignore[arg-type]
+    runtime = Runtime(settings, store_factory=MemStore, llm_factory=lambda: ScriptedChatModel(["hi"]))
+    specs = [JobSpec("tick", "tests.scheduler.jobfuncs:tick", IntervalTrigger(hours=1), "tick")]
+    stop = threading.Event()
+    lines: list[str] = []
+    health: list[int] = []
+
+    def probe() -> None:
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline and not health:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1) as resp:
+                    health.append(resp.status)
+            except OSError:
+                time.sleep(0.1)
+        stop.set()
+
+    threading.Thread(target=probe, daemon=True).start()
+    run_service(settings, echo=lines.append, runtime=runtime, specs=specs, stop=stop, install_signals=False)
+    text = "\n".join(lines)
+    assert health == [200], text
+    assert "Slack bot: on (Events API over HTTP)" in text
+    assert f"Slack bot: listening on http://127.0.0.1:{port}/slack/events" in text
+    assert lines[-1] == "stopped cleanly"
