@@ -105,3 +105,27 @@ def test_slow_command_is_acked_in_time_and_answered_via_response_url(make_bot, s
     assert ack["text"] == "Working on it…"
     (call,) = bot.api.wait_for(lambda: [c for c in bot.api.calls if c.method == "respond"], timeout=10)
     assert "Ship the Slack bot" in call.params["text"] and call.params["response_type"] == "ephemeral"
+
+
+def test_digest_feedback_button_is_acknowledged_privately(make_bot, store) -> None:
+    from urllib.parse import urlencode
+
+    from memory.types import Item
+    from tests.slack.conftest import signed_headers
+
+    store.items.upsert([Item(id="arxiv:2401.00001", owner="U1", source="arxiv", title="Steering small models",
+                             text="We keep small chat models on their system prompt.")])
+    bot = make_bot(conversation=scripted(), store=store)
+    payload = {
+        "type": "block_actions", "team": {"id": "T1"}, "user": {"id": "U1"}, "channel": {"id": "D1"},
+        "trigger_id": "1.2", "response_url": bot.api.response_url("button"), "api_app_id": "A1",
+        "container": {"type": "message", "message_ts": "1700000000.000001", "channel_id": "D1"},
+        "actions": [{"type": "button", "action_id": "digest_feedback_up", "block_id": "b1",
+                     "value": "up|U1|arxiv:2401.00001", "action_ts": "1700000001.0"}],
+    }
+    body = urlencode({"payload": __import__("json").dumps(payload)}).encode()
+    status, _ = bot.post(body, signed_headers(body, content_type="application/x-www-form-urlencoded"))
+    assert status == 200
+    (call,) = bot.api.wait_for(lambda: [c for c in bot.api.calls if c.method == "respond"], timeout=10)
+    assert "more" in call.params["text"] and "Steering small models" in call.params["text"]
+    assert call.params["response_type"] == "ephemeral"
