@@ -42,6 +42,7 @@ from memory.types import Item, Source
 log = logging.getLogger(__name__)
 
 RECALL_MIN_SCORE = 0.3  # cosine similarity below which a stored item is not worth the tokens
+PARROT_CHARS = 40  # normalised characters compared with earlier turns before streaming
 FOLLOW_UP_AFTER_S = 6 * 3600  # a goal untouched this long gets a follow-up even in its own thread
 
 
@@ -217,23 +218,68 @@ def build_messages(state: ChatState, deps: Deps, instruction: str) -> list[Messa
     raise AssertionError("unreachable")
 
 
+def _norm(text: str) -> str:
+    return " ".join(re.findall(r"[a-z0-9]+", text.lower()))
+
+
+def _parrots(head: str, earlier: list[str]) -> bool:
+    """True when a reply starts by repeating one of the assistant's earlier turns."""
+    start = _norm(head)[:PARROT_CHARS]
+    return len(start) >= 12 and any(_norm(e).startswith(start) for e in earlier)
+
+
+def _sample(
+    messages: list[Message], deps: Deps, conversation: str, *, emit: bool, earlier: list[str]
+) -> str | None:
+    """Run the model; None (and stop early) when the reply parrots an earlier turn."""
+    pieces: list[str] = []
+    held = bool(earlier)  # hold back the first characters until they are checked
+    stream = deps.llm.stream(
+        messages, max_new_tokens=deps.settings.chat.reply_tokens, conversation_id=conversation
+    )
+    for piece in stream:
+        pieces.append(piece)
+        if held:
+            head = "".join(pieces)
+            if len(_norm(head)) < PARROT_CHARS:
+                continue
+            held = False
+            if _parrots(head, earlier):
+                close = getattr(stream, "close", None)
+                if close is not None:
+                    close()  # frees the engine at once
+                return None
+            piece = head
+        if emit:
+            _emit(piece)
+    text = "".join(pieces)
+    if held:
+        if _parrots(text, earlier):
+            return None
+        if emit:
+            _emit(text)
+    return text
+
+
 def _generate(
     state: ChatState, deps: Deps, instruction: str, *, prefix: str = "", stream: bool = True
 ) -> str:
-    """One reply from the model (after an optional fixed prefix), streamed unless told not to."""
+    """One reply from the model (after an optional fixed prefix), streamed unless told not to.
+
+    Small models like to repeat their previous turn; such a start is dropped and the reply
+    is generated again from the context and the user's newest message alone.
+    """
     messages = build_messages(state, deps, instruction)
-    pieces = []
     if prefix:
         _emit(prefix)
-        pieces.append(prefix)
     conversation = f"{state['user_id']}/{state.get('thread_id', '')}"
-    for piece in deps.llm.stream(
-        messages, max_new_tokens=deps.settings.chat.reply_tokens, conversation_id=conversation
-    ):
-        if stream:
-            _emit(piece)
-        pieces.append(piece)
-    return "".join(pieces).strip()
+    earlier = [m["content"] for m in state.get("messages", []) if m["role"] == "assistant"][-3:]
+    text = _sample(messages, deps, conversation, emit=stream, earlier=earlier)
+    if text is None:
+        log.debug("reply repeated an earlier turn; answering from the newest message only")
+        focused = [messages[0], messages[1], messages[-1]]
+        text = _sample(focused, deps, conversation + "#focused", emit=stream, earlier=[]) or ""
+    return (prefix + text).strip()
 
 
 def one_question(text: str, need: str) -> str | None:

@@ -175,3 +175,18 @@ def test_model_cannot_turn_an_answer_or_a_remark_into_a_goal(make_session):
     session.send("I love the tiles there.")  # a remark, no wish
     [goal] = session.goals()
     assert goal.statement == "plan a trip to Lisbon" and goal.missing == ("budget",)
+
+
+def test_a_reply_that_parrots_the_previous_turn_is_regenerated(make_session):
+    def parrot(messages):
+        earlier = [m["content"] for m in messages if m["role"] == "assistant"]
+        return earlier[-1] if earlier else "Lisbon is lovely in spring, and the food is great."
+
+    session = make_session(scripted(replies=parrot))
+    first = session.send("Tell me about Lisbon.")
+    tokens: list[str] = []
+    second = session.send("And the weather?", on_token=tokens.append)
+    # the retry saw only the newest message, so it could not copy the earlier turn
+    assert second == first  # the scripted model's fallback answer, not a copy of history
+    assert "".join(tokens).strip() == second
+    assert len(session.llm.calls[-1]) == 3  # persona, context, newest user turn
