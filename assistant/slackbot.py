@@ -54,6 +54,7 @@ APP_TOKEN_ENV = "SLACK_APP_TOKEN"
 SIGNING_SECRET_ENV = "SLACK_SIGNING_SECRET"
 REFUSAL = "Sorry, I'm a personal assistant set up for specific people and channels, so I can't help here."
 EVENTS_FILE = "slack_events.sqlite3"
+STOPPING = "Sorry, I was restarting and could not answer this one; please ask again."
 QUICK_DEADLINE_S = 2.0  # Slack wants the ack within 3 s; slower command answers go via response_url
 MAX_INPUT_CHARS = 4000  # a pasted novel should not fill the model's whole context
 _CHAT_SUBTYPES = {None, "file_share", "thread_broadcast"}  # edits, joins, bot posts are not questions
@@ -151,6 +152,7 @@ class SlackBot:
         self.commands = ThreadPoolExecutor(max_workers=2, thread_name_prefix="slack-command")
         self._pending: set[Future[Any]] = set()
         self._pending_lock = threading.Lock()
+        self._closing = threading.Event()
         try:
             # App() calls auth.test once: a wrong token fails here, before we listen.
             self.app = App(
@@ -251,6 +253,9 @@ class SlackBot:
         self.events.done(keys)
 
     def _answer(self, keys: list[str], reply: StreamingReply, user: str, text: str) -> None:
+        if self._closing.is_set():  # queued behind the reply that was running at shutdown
+            self._finish(keys, reply, STOPPING)
+            return
         try:
             answer = self.conversation.reply(
                 user_id=user,
@@ -264,6 +269,9 @@ class SlackBot:
         except Exception:
             log.exception("Slack reply failed")
             answer = "Sorry, something went wrong on my side; the details are in the assistant's log."
+        self._finish(keys, reply, answer)
+
+    def _finish(self, keys: list[str], reply: StreamingReply, answer: str) -> None:
         try:
             reply.finish(answer)
         except Exception as exc:
@@ -378,7 +386,8 @@ class SlackBot:
         return True
 
     def close(self) -> None:
-        """Finish queued replies, then release the conversation and the event log."""
+        """Finish the running reply, tell queued ones to ask again, release resources."""
+        self._closing.set()
         self.workers.shutdown(wait=True, cancel_futures=False)
         self.commands.shutdown(wait=True, cancel_futures=False)
         close = getattr(self.conversation, "close", None)
@@ -434,8 +443,12 @@ class SlackHandle:
     url: str = ""  # HTTP mode: the events URL being served
     _server: Any = None
     _socket: Any = None
+    _stopped: bool = False
 
     def stop(self) -> None:
+        if self._stopped:
+            return
+        self._stopped = True
         if self._server is not None:
             self._server.stop()
         if self._socket is not None:

@@ -90,3 +90,20 @@ def test_edits_bot_posts_and_plain_channel_chatter_are_ignored(make_bot) -> None
     time.sleep(0.5)
     bot.handle.bot.wait_idle()
     assert conv.seen == [] and bot.api.ok_calls("chat.postMessage") == []
+
+
+def test_stop_finishes_the_running_reply_and_releases_queued_ones(make_bot) -> None:
+    from assistant.slackbot import STOPPING
+
+    conv = scripted(["Done."], delay_s=1.5)
+    bot = make_bot(conversation=conv)
+    first, second = bot.next_ts(), bot.next_ts()
+    bot.send_event(dm("U1", "one", first))
+    bot.send_event(dm("U1", "two", second))
+    bot.api.wait_for(lambda: bot.replies(first) and bot.replies(second))
+
+    bot.handle.stop()
+
+    assert bot.replies(first)[0]["text"] == "Done."
+    assert bot.replies(second)[0]["text"] == STOPPING  # no placeholder left "thinking" forever
+    assert len(conv.seen) == 1
