@@ -406,6 +406,7 @@ class Engine:
             generator = torch.Generator(device=self.device)
             generator.manual_seed(job.seed if job.seed is not None else int(torch.seed() % 2**63))
         guidance = job.control.guidance if job.uncond else None
+        active = list(range(n))  # rows still decoding, in batch order (cfg keeps all rows)
         for step in range(job.max_new_tokens):
             if guidance is not None:
                 cond, uncond = logits[:n], logits[n:]
@@ -413,7 +414,8 @@ class Engine:
             tokens = pick_tokens(logits, job.temperature, job.top_p, generator).tolist()
             if step == 0:
                 job.first_token_at = time.perf_counter()
-            for i, (row, tok) in enumerate(zip(rows, tokens, strict=True)):
+            for i, tok in zip(active, tokens, strict=True):
+                row = rows[i]
                 if row.finish:
                     continue
                 row.tokens.append(tok)
@@ -430,6 +432,16 @@ class Engine:
                 break
             if job.priority == "background":
                 self.gate.yield_to_interactive(job.priority)
+            if mask is not None and guidance is None and any(rows[i].finish for i in active):
+                # Finished rows leave the batch: later steps only pay for live rows.
+                keep = [j for j, i in enumerate(active) if not rows[i].finish]
+                idx = torch.tensor(keep, device=self.device)
+                for layer in cache.layers:
+                    layer.batch_select_indices(idx)
+                mask, positions = mask[idx], None if positions is None else positions[idx]
+                spec = spec.select(keep) if spec is not None else None
+                active = [active[j] for j in keep]
+                tokens = [tokens[j] for j in keep]
             feed = tokens if guidance is None else tokens + tokens
             next_ids = torch.tensor(feed, device=self.device)[:, None]  # (B, 1)
             if mask is None:

@@ -59,6 +59,11 @@ class SplitSpec:
         ends = torch.tensor([e for _, e in spans], dtype=torch.long)
         return cls(k=k, starts=starts, ends=ends, layers=frozenset(layers) if layers else None)
 
+    def select(self, rows: Sequence[int]) -> SplitSpec:
+        """The spec for a subset of batch rows (finished rows leave the batch)."""
+        idx = torch.tensor(list(rows), dtype=torch.long)
+        return SplitSpec(self.k, self.starts[idx], self.ends[idx], self.layers, self.always)
+
     @property
     def lo(self) -> int:
         return int(self.starts.min())

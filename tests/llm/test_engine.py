@@ -140,6 +140,14 @@ def test_batch_equals_one_by_one(
         tiny_engine.chat(c, max_new_tokens=10, temperature=0.0, control=control).text for c in convs
     ]
     assert [r.text for r in batch] == single
+    # A row that ends early leaves the batch; the others go on unchanged.
+    first_of_row_1 = int(tiny_engine.next_token_logits(convs[1], control=control).argmax())
+    tiny_engine._eos = {first_of_row_1}
+    batch = tiny_engine.chat_batch(convs, max_new_tokens=10, temperature=0.0, control=control)
+    assert batch[1].completion_tokens == 1 and batch[1].finish_reason == "stop"
+    assert [r.text for r in batch] == [
+        tiny_engine.chat(c, max_new_tokens=10, temperature=0.0, control=control).text for c in convs
+    ]
 
 
 def test_cfg_with_guidance_1_is_the_conditional_model(tiny_engine: Engine) -> None:
@@ -200,3 +208,17 @@ def test_interactive_request_goes_before_a_running_background_batch(smol_tokeniz
     done.append("interactive")
     worker.join()
     assert done == ["interactive", "background"]
+
+
+def test_shared_engine_loads_once_per_process(
+    monkeypatch: pytest.MonkeyPatch, tiny_engine: Engine
+) -> None:
+    from assistant.config import Settings
+    from assistant.llm import engine as engine_module
+
+    calls: list[object] = []
+    monkeypatch.setattr(engine_module, "_SHARED", {})
+    monkeypatch.setattr(engine_module, "load_engine", lambda s: calls.append(s) or tiny_engine)
+    first = engine_module.shared_engine(Settings())
+    assert engine_module.shared_engine(Settings()) is first is tiny_engine
+    assert len(calls) == 1
