@@ -143,5 +143,5 @@ def run_service(
             pass
     finally:
         service.shutdown(echo)
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)

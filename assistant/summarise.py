@@ -52,15 +52,10 @@ class SummariseReport:
 
 
 def fence(item: Any) -> str:
-    """The item quoted as external data (the connectors' fence when present: one format)."""
-    try:
-        from connectors.ingest import fence as project_fence
-    except ImportError:
-        project_fence = None
-    if project_fence is not None:
-        return str(project_fence(item))
-    body = _FENCE_RE.sub("", f"{item.title}\n\n{item.text}")
-    return f'<external source="{item.source}" id="{item.id}">\n{body}\n</external>'
+    """The item quoted as external data, in the connectors' one fence format."""
+    from connectors.ingest import fence as ingest_fence
+
+    return ingest_fence(item)
 
 
 def item_prompt(item: Any) -> list[Message]:
