@@ -235,7 +235,7 @@ def parse_update(raw: str) -> GoalUpdate:
 
 
 def model_update(
-    llm: ChatModel, text: str, goals: list[GoalState], *, retries: int
+    llm: ChatModel, text: str, goals: list[GoalState], *, retries: int, max_new_tokens: int = 120
 ) -> GoalUpdate | None:
     """Ask the model for a structured update; None when it never produced a valid one."""
     listing = (
@@ -250,7 +250,7 @@ def model_update(
         {"role": "user", "content": prompts.GOAL_TRACKER_USER.format(goals=listing, message=text)},
     ]
     for attempt in range(retries + 1):
-        raw = llm.chat(messages, max_new_tokens=120, temperature=0.0).text
+        raw = llm.chat(messages, max_new_tokens=max_new_tokens, temperature=0.0).text
         try:
             return parse_update(raw)
         except ValueError as exc:

@@ -161,3 +161,19 @@ class ChatSession:
     def switch(self, thread_id: str) -> None:
         """Continue on another thread (created on first message)."""
         self.thread_id = thread_id
+
+
+def longest_threads(checkpointer: Any, limit: int = 3) -> list[tuple[str, list[Message]]]:
+    """The `limit` longest threads as (user/thread key, verbatim turns), read-only.
+
+    For the nightly probe, which replays real conversations; nothing is written.
+    """
+    latest: dict[str, list[Message]] = {}
+    for saved in checkpointer.list(None):
+        key = saved.config["configurable"]["thread_id"]
+        if key in latest:
+            continue  # list() yields newest first per thread; keep only the latest state
+        values = saved.checkpoint.get("channel_values", {})
+        latest[key] = list(values.get("messages", []))
+    ranked = sorted(latest.items(), key=lambda kv: -len(kv[1]))
+    return [(key, msgs) for key, msgs in ranked[:limit] if msgs]

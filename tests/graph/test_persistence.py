@@ -171,3 +171,18 @@ def test_real_sigint_in_the_main_thread_cancels_the_reply(make_session):
         make_session(scripted(replies=lambda m: "Short one.")).send("Shorter please")
         == "Short one."
     )
+
+
+def test_longest_threads_reads_real_conversations_for_the_probes(home, store):
+    from assistant.graph.session import longest_threads
+
+    settings = Settings()
+    with open_checkpointer(settings) as saver:
+        long = ChatSession(settings, scripted(), store, saver, user_id="ana", thread_id="long")
+        for i in range(3):
+            long.send(f"question {i}")
+        ChatSession(settings, scripted(), store, saver, user_id="bob", thread_id="short").send("hi")
+        found = longest_threads(saver, limit=1)
+    [(key, messages)] = found
+    assert key == "ana/long" and len(messages) == 6
+    assert messages[-2] == {"role": "user", "content": "question 2"}

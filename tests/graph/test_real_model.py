@@ -109,7 +109,8 @@ def test_fact_from_one_thread_reaches_another(real_engine, home):
 
 def test_structured_goal_update_is_always_valid(real_engine):
     text = "Help me plan a trip to Lisbon."
-    proposed = model_update(real_engine, text, [], retries=1)  # valid GoalUpdate or None
+    # One short try keeps this affordable; whatever comes back, the result is a valid update.
+    proposed = model_update(real_engine, text, [], retries=0, max_new_tokens=80)
     update = reconcile(proposed, rule_update(text, [], ""), text, [])
     assert update.event == "new" and "Lisbon" in update.statement
     assert update.missing  # what to ask about next
