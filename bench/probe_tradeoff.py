@@ -1,8 +1,9 @@
 """Measure the drift-control trade-off on the configured (default) model.
 
-Runs the full comparison grid (none; split-softmax k = 0.25/0.5/0.75 on both spans;
-system-prompt repetition; classifier-free guidance g = 1.5) with greedy decoding, saves
-the run like `assistant probe run` does, and prints the README table.
+Runs the comparison grid (none; split-softmax k = 0.25/0.5/0.75 on both spans;
+system-prompt repetition; classifier-free guidance g = 1.5) with greedy decoding on the
+same seeded cases, and saves the record after every control (so a run cut short still
+leaves its finished controls), then prints the README tables.
 
     .venv/bin/python bench/probe_tradeoff.py --cases 24 --rounds 4 --max-new-tokens 48
 """
@@ -12,45 +13,77 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+from datetime import UTC, datetime
+from pathlib import Path
 
 from assistant.config import load_settings
-from assistant.probes.benchmark import run_benchmark
+from assistant.probes.benchmark import build_record, model_name, options_from, pick_cases
+from assistant.probes.controls import default_control, parse_controls
 from assistant.probes.history import save_run
 from assistant.probes.report import curve_table, family_table, tradeoff_table
+from assistant.probes.runner import ControlRun, run_controls
+from assistant.probes.suite import load_general, load_partners
+
+# most informative first, so a run cut short still answers the main question
+ORDER = (
+    "none",
+    "split_softmax:k=0.5,span=turn",
+    "split_softmax:k=0.5,span=text",
+    "repeat_system",
+    "cfg:g=1.5",
+    "split_softmax:k=0.25,span=turn",
+    "split_softmax:k=0.75,span=turn",
+    "split_softmax:k=0.25,span=text",
+    "split_softmax:k=0.75,span=text",
+)
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--cases", type=int, default=24, help="suite cases (the persona probe comes on top)")
     parser.add_argument("--rounds", type=int, default=4)
     parser.add_argument("--max-new-tokens", type=int, default=48)
     parser.add_argument("--seed", type=int, default=None)
-    parser.add_argument("--controls", nargs="*", default=["all"])
+    parser.add_argument("--controls", nargs="*", default=list(ORDER))
     parser.add_argument("--no-persona", action="store_true")
+    parser.add_argument("--no-general", action="store_true")
+    parser.add_argument("--cache-dir", type=Path, default=None, help="converted-weights cache to reuse")
     args = parser.parse_args(argv)
 
-    from assistant.llm.engine import shared_engine
+    from assistant.llm.engine import load_engine
 
     settings = load_settings().settings
-    engine = shared_engine(settings)
+    opts = options_from(settings, rounds=args.rounds, max_new_tokens=args.max_new_tokens, seed=args.seed)
+    controls = parse_controls(args.controls, settings)
+    cases = pick_cases(settings, limit=args.cases, persona=not args.no_persona, seed=opts.seed)
+    general = None if args.no_general else load_general()
+    engine = load_engine(settings, cache_dir=args.cache_dir)
+    command = "python bench/probe_tradeoff.py " + " ".join(argv if argv is not None else sys.argv[1:])
+    started = datetime.now(UTC)
     t0 = time.perf_counter()
 
     def progress(what: str, done: int, total: int) -> None:
-        print(f"[{time.perf_counter() - t0:7.1f}s] {done:3}/{total} {what}", file=sys.stderr, flush=True)
+        print(f"[{time.perf_counter() - t0:7.1f}s] {what}", file=sys.stderr, flush=True)
 
-    command = "python bench/probe_tradeoff.py " + " ".join(argv if argv is not None else sys.argv[1:])
-    record = run_benchmark(
-        settings, engine, controls=args.controls, cases=args.cases, rounds=args.rounds,
-        max_new_tokens=args.max_new_tokens, seed=args.seed, persona=not args.no_persona,
-        command=command.strip(), progress=progress,
-    )  # fmt: skip
-    files = save_run(record)
+    runs: list[ControlRun] = []
+    record: dict = {}
+    for control in controls:
+        runs += run_controls(engine, cases, [control], opts, partners=load_partners(), general=general,
+                             progress=progress)  # fmt: skip
+        previous_id = record.get("id")
+        record = build_record(runs, opts, kind="bench", model=model_name(settings, engine), command=command,
+                              headline=default_control(settings).label, started=started)  # fmt: skip
+        if previous_id:
+            record["id"] = previous_id  # one record, rewritten as controls finish
+        files = save_run(record)
+        print(f"[{time.perf_counter() - t0:7.1f}s] saved {files['json']} ({len(runs)} controls)",
+              file=sys.stderr, flush=True)  # fmt: skip
     o = record["options"]
     print(f"model {record['model']}; {len(record['cases'])} cases; rounds {o['rounds']}; "
           f"samples {o['effective_samples']} ({o['decoding']}); seed {o['seed']}; {record['seconds']:.0f} s")  # fmt: skip
     print(f"command: {command}\n")
-    print(tradeoff_table(record), "\n", curve_table(record), "\n", family_table(record), sep="\n")
-    print("\n" + "\n".join(f"{k}: {v}" for k, v in files.items()))
+    print(tradeoff_table(record), curve_table(record), family_table(record), sep="\n\n")
+    print("\n" + "\n".join(f"{k}: {v}" for k, v in record["files"].items()))
     return 0
 
 

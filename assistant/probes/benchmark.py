@@ -49,7 +49,7 @@ def pick_cases(
     return [c for c in mine if c.id not in taken] + suite
 
 
-def _model_name(settings: Settings, llm: ChatModel) -> str:
+def model_name(settings: Settings, llm: ChatModel) -> str:
     name = getattr(llm, "model_name", None) or getattr(llm, "name", None)
     if isinstance(name, str) and name:
         return name
@@ -148,7 +148,7 @@ def run_benchmark(
         general=load_general() if general else None, progress=progress,
     )  # fmt: skip
     headline = default_control(settings).label
-    record = build_record(runs, opts, kind=kind, model=_model_name(settings, llm), command=command,
+    record = build_record(runs, opts, kind=kind, model=model_name(settings, llm), command=command,
                           headline=headline, started=started)  # fmt: skip
     if record["headline"] != headline and any(c["label"] == "none" for c in record["controls"]):
         record["headline"] = "none"  # the live default was not measured; fall back to stock attention

@@ -20,7 +20,7 @@ def test_two_cases_two_rounds_two_controls(real_engine: object, home: Path) -> N
     record = run_benchmark(
         Settings(), real_engine,  # type: ignore[arg-type]
         controls=["none", "split_softmax:k=0.5,span=turn"], families=["persona", "memory"], cases=2,
-        rounds=2, max_new_tokens=24, persona=False, general=False, progress=lambda w, d, t: seen.append(d),
+        rounds=2, max_new_tokens=16, persona=False, general=False, progress=lambda w, d, t: seen.append(d),
     )  # fmt: skip
     files = save_run(record)
     assert seen[-1] == 2 * (1 + 2 * 2 + 1)
