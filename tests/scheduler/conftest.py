@@ -19,8 +19,14 @@ def embed() -> Embed:
 
     model = SentenceTransformer(str(default_embedding_dir()), device="cpu")
 
+    cache: dict[str, list[float]] = {}  # the same texts come back in every test
+
     def run(texts: Sequence[str]) -> list[list[float]]:
-        return [list(map(float, v)) for v in model.encode(list(texts), normalize_embeddings=True)]
+        todo = [t for t in dict.fromkeys(texts) if t not in cache]
+        if todo:
+            for text, vec in zip(todo, model.encode(todo, normalize_embeddings=True), strict=True):
+                cache[text] = [float(x) for x in vec]
+        return [cache[t] for t in texts]
 
     return run
 
