@@ -177,6 +177,11 @@ def _window(settings: Settings, user_id: str, day: date, tz: Any) -> tuple[float
     return (start - timedelta(hours=settings.digest.first_window_hours)).timestamp(), until
 
 
+def built(user_id: str, day: date) -> bool:
+    """Whether `day`'s digest for `user_id` was built already."""
+    return _record(user_id, day) is not None
+
+
 def today(settings: Settings) -> date:
     """Today's date in the configured time zone."""
     from assistant.scheduler import zone

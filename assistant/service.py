@@ -98,6 +98,30 @@ def _digest_target(settings: Settings) -> str:
     return where + f"; posted to Slack {settings.digest.slack_target}"
 
 
+def catch_up_digest(settings: Settings, scheduler: Any, echo: Echo) -> bool:
+    """Run today's digest soon when its time passed while the service was down.
+
+    APScheduler drops a cron run that is later than the misfire grace; a daily digest
+    should still arrive (late) that day. The digest is idempotent, so this is safe.
+    """
+    from datetime import datetime
+
+    from assistant.digest import built
+    from assistant.scheduler import zone
+
+    job = scheduler.scheduler.get_job("digest")
+    if job is None:
+        return False
+    now = datetime.now(zone(settings))
+    hour, minute = (int(p) for p in settings.schedule.digest_time.split(":"))
+    due = now.replace(hour=hour, minute=minute, second=0, microsecond=0)
+    if now < due or built(settings.feeds.owner, now.date()):
+        return False
+    job.modify(next_run_time=now)
+    echo(f"digest: today's run at {settings.schedule.digest_time} was missed; building it now")
+    return True
+
+
 def run_service(
     settings: Settings,
     *,
@@ -130,6 +154,8 @@ def run_service(
         service.runtime.store  # noqa: B018 - open once; fails fast when another process owns it
         service.scheduler = AssistantScheduler(settings, specs=specs)
         service.scheduler.start()
+        if specs is None:
+            catch_up_digest(settings, service.scheduler, echo)
         echo(f"scheduler: job store {jobstore_url(settings) if specs is None else service.scheduler.url}")
         for job in service.scheduler.jobs():
             when = f"{job.next_run_time:%Y-%m-%d %H:%M %Z}" if job.next_run_time else "paused"

@@ -106,3 +106,30 @@ def test_the_slack_bot_runs_inside_the_service_when_tokens_are_set(
     assert "Slack bot: on (Events API over HTTP)" in text
     assert f"Slack bot: listening on http://127.0.0.1:{port}/slack/events" in text
     assert lines[-1] == "stopped cleanly"
+
+
+def test_a_digest_missed_while_down_is_built_on_start_once(home: Path) -> None:
+    from datetime import UTC, datetime
+
+    from apscheduler.triggers.cron import CronTrigger
+
+    from assistant.digest import build_digest
+    from assistant.service import catch_up_digest
+    from tests.scheduler import jobfuncs
+
+    jobfuncs.reset()
+    settings = Settings(schedule={"digest_time": "00:00"})  # type: ignore[arg-type]
+    specs = [JobSpec("digest", "tests.scheduler.jobfuncs:tick", CronTrigger(hour=0, minute=0, timezone=UTC), "d")]
+    lines: list[str] = []
+    with AssistantScheduler(settings, specs=specs) as sched:
+        assert catch_up_digest(settings, sched, lines.append)
+        deadline = time.monotonic() + 10
+        while not jobfuncs.CALLS and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert len(jobfuncs.CALLS) == 1
+        nxt = sched.scheduler.get_job("digest").next_run_time
+        assert (nxt.hour, nxt.minute) == (0, 0) and nxt > datetime.now(UTC)  # back on its daily time
+    assert "was missed; building it now" in lines[0]
+    build_digest(settings, MemStore(), day=datetime.now(UTC).date(), user_id="local", post=False)
+    with AssistantScheduler(settings, specs=specs) as sched:
+        assert not catch_up_digest(settings, sched, lines.append)  # today's digest exists
