@@ -75,7 +75,7 @@ def to_markdown(digest: Digest) -> str:
         lines.append("- none recorded")
     lines += ["", f"**Last night's self-probe:** {_md(_probe_line(digest.probe))}", ""]
     if not digest.items:
-        lines.append("Nothing new since the last digest.")
+        lines += ["Nothing new since the last digest.", ""]
     for source, members in grouped(digest.items):
         lines += [f"## {SOURCE_TITLES.get(source, source)}", ""]
         for ranked in members:

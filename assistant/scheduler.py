@@ -43,6 +43,7 @@ class JobSpec:
     func: str  # stable text reference "module:function"
     trigger: Any  # an APScheduler trigger
     description: str  # what a person reads in `assistant jobs`
+    first_run_s: float | None = None  # a new job first runs this soon, not one interval later
 
 
 @dataclass(frozen=True)
@@ -97,6 +98,7 @@ def configured_jobs(settings: Settings, *, slack: bool | None = None) -> list[Jo
             "assistant.jobs:pull_arxiv",
             IntervalTrigger(minutes=sched.arxiv_every_minutes, timezone=tz),
             f"pull arXiv feeds every {sched.arxiv_every_minutes} min",
+            first_run_s=30,
         )
     ]
     if slack:
@@ -106,6 +108,7 @@ def configured_jobs(settings: Settings, *, slack: bool | None = None) -> list[Jo
                 "assistant.jobs:pull_slack",
                 IntervalTrigger(minutes=sched.slack_every_minutes, timezone=tz),
                 f"pull Slack channels every {sched.slack_every_minutes} min",
+                first_run_s=30,
             )
         )
     specs.append(
@@ -114,6 +117,7 @@ def configured_jobs(settings: Settings, *, slack: bool | None = None) -> list[Jo
             "assistant.jobs:summarise",
             IntervalTrigger(minutes=sched.summarise_every_minutes, timezone=tz),
             f"summarise new items every {sched.summarise_every_minutes} min",
+            first_run_s=120,  # after the first pulls
         )
     )
     hour, minute = _hh_mm(sched.digest_time, "digest_time")
@@ -361,6 +365,9 @@ class AssistantScheduler:
                 if have == wanted:
                     continue  # unchanged: keep its stored next run time (missed runs coalesce)
                 log.info("job %s changed in the configuration; redefining it", spec.id)
+            extra: dict[str, Any] = {}
+            if spec.first_run_s is not None:
+                extra["next_run_time"] = datetime.now(zone(self.settings)) + timedelta(seconds=spec.first_run_s)
             sched.add_job(
                 spec.func,
                 trigger=spec.trigger,
@@ -370,6 +377,7 @@ class AssistantScheduler:
                 coalesce=True,
                 max_instances=1,
                 misfire_grace_time=grace,
+                **extra,
             )
         for job_id in stored:
             log.info("job %s is no longer configured; removing it from the job store", job_id)
@@ -414,7 +422,10 @@ def list_jobs(settings: Settings, *, url: str | None = None) -> list[JobRow]:
             func = str(state.get("func")) if state else spec.func
             rows.append(JobRow(spec.id, spec.description, func, next_run, True, history.get(spec.id)))
         else:
-            nxt_dt = spec.trigger.get_next_fire_time(None, now)
+            if spec.first_run_s is not None:
+                nxt_dt = now + timedelta(seconds=spec.first_run_s)
+            else:
+                nxt_dt = spec.trigger.get_next_fire_time(None, now)
             rows.append(JobRow(spec.id, spec.description, spec.func, nxt_dt, False, history.get(spec.id)))
     for job_id, (nxt, state) in stored.items():
         func = str(state.get("func")) if state else "<unreadable>"
