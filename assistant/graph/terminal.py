@@ -69,6 +69,13 @@ def goals_table(goals: list[Any], title: str = "Goals") -> Table:
     return table
 
 
+def _isatty(stream: TextIO) -> bool:
+    try:
+        return stream.isatty()
+    except (AttributeError, ValueError):
+        return False
+
+
 class Terminal:
     """One chat session bound to a console and an input stream."""
 
@@ -102,6 +109,10 @@ class Terminal:
             if not line:  # EOF
                 self.out.write("\n")
                 return
+            if not _isatty(self.stdin):
+                self.out.write(
+                    line if line.endswith("\n") else line + "\n"
+                )  # piped: show what was read
             text = line.strip()
             if not text:
                 continue
