@@ -40,25 +40,36 @@ ORDER = (
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
-    parser.add_argument("--cases", type=int, default=24, help="suite cases (the persona probe comes on top)")
+    parser.add_argument(
+        "--cases", type=int, default=24, help="suite cases (the persona probe comes on top)"
+    )
     parser.add_argument("--rounds", type=int, default=4)
     parser.add_argument("--max-new-tokens", type=int, default=48)
+    parser.add_argument("--partner-tokens", type=int, default=None, help="agent B reply budget")
+    parser.add_argument("--general-tokens", type=int, default=None, help="general-ability answer budget")
     parser.add_argument("--seed", type=int, default=None)
     parser.add_argument("--controls", nargs="*", default=list(ORDER))
     parser.add_argument("--no-persona", action="store_true")
     parser.add_argument("--no-general", action="store_true")
-    parser.add_argument("--cache-dir", type=Path, default=None, help="converted-weights cache to reuse")
+    parser.add_argument(
+        "--cache-dir", type=Path, default=None, help="converted-weights cache to reuse"
+    )
     args = parser.parse_args(argv)
 
     from assistant.llm.engine import load_engine
 
     settings = load_settings().settings
-    opts = options_from(settings, rounds=args.rounds, max_new_tokens=args.max_new_tokens, seed=args.seed)
+    opts = options_from(
+        settings, rounds=args.rounds, max_new_tokens=args.max_new_tokens, seed=args.seed,
+        partner_max_new_tokens=args.partner_tokens, general_max_new_tokens=args.general_tokens,
+    )  # fmt: skip
     controls = parse_controls(args.controls, settings)
     cases = pick_cases(settings, limit=args.cases, persona=not args.no_persona, seed=opts.seed)
     general = None if args.no_general else load_general()
     engine = load_engine(settings, cache_dir=args.cache_dir)
-    command = "python bench/probe_tradeoff.py " + " ".join(argv if argv is not None else sys.argv[1:])
+    command = "python bench/probe_tradeoff.py " + " ".join(
+        argv if argv is not None else sys.argv[1:]
+    )
     started = datetime.now(UTC)
     t0 = time.perf_counter()
 

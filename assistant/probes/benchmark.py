@@ -108,6 +108,8 @@ def build_record(
             "seed": opts.seed, "seed_rule": SEED_RULE, "temperature": opts.temperature,
             "decoding": "greedy" if opts.temperature == 0 else f"sampling T={opts.temperature}",
             "max_new_tokens": opts.max_new_tokens,
+            "partner_max_new_tokens": opts.partner_max_new_tokens or opts.max_new_tokens,
+            "general_max_new_tokens": opts.general_max_new_tokens or opts.max_new_tokens,
         },  # fmt: skip
         "cases": [{"id": t.case.id, "family": t.case.family, "partner": t.partner} for t in first_traces],
         "controls": controls,

@@ -60,17 +60,17 @@ def list_runs(*, kind: str | None = None) -> list[dict[str, Any]]:
     folder = runs_dir()
     if not folder.is_dir():
         return []
-    runs = []
-    for path in sorted(folder.glob("*.json")):
+    found: list[tuple[str, float, dict[str, Any]]] = []
+    for path in folder.glob("*.json"):
         try:
             record = load_run(path)
         except ProbeError as exc:
             log.warning("%s", exc)
             continue
         if kind is None or record.get("kind") == kind:
-            runs.append(record)
-    runs.sort(key=lambda r: r.get("date", ""))
-    return runs
+            found.append((str(record.get("date", "")), path.stat().st_mtime, record))
+    found.sort(key=lambda t: (t[0], t[1]))  # dates have whole seconds; the file time breaks ties
+    return [r for _, _, r in found]
 
 
 def find_run(run_id: str | None = None) -> dict[str, Any]:

@@ -37,7 +37,9 @@ class RunOptions:
     seed: int = 1234
     temperature: float = 0.0
     max_new_tokens: int = 96
-    batch_size: int = 32  # decoding on CPU is bound by weight reads, so wide batches are nearly free
+    batch_size: int = 32
+    partner_max_new_tokens: int | None = None  # agent B's reply budget; None = max_new_tokens
+    general_max_new_tokens: int | None = None  # general-ability answers; None = max_new_tokens
 
     def __post_init__(self) -> None:
         if self.rounds < 0 or self.samples < 1 or self.batch_size < 1 or self.max_new_tokens < 1:
@@ -99,13 +101,18 @@ def assign_partners(cases: Sequence[ProbeCase], partners: Sequence[Partner], see
 
 
 def _generate(
-    llm: ChatModel, convs: Sequence[Sequence[Message]], control: DriftControl, opts: RunOptions, seed: int
+    llm: ChatModel,
+    convs: Sequence[Sequence[Message]],
+    control: DriftControl,
+    opts: RunOptions,
+    seed: int,
+    max_new_tokens: int | None = None,
 ) -> list[str]:
     texts: list[str] = []
     for start in range(0, len(convs), opts.batch_size):
         chunk = convs[start : start + opts.batch_size]
         results = llm.chat_batch(
-            chunk, max_new_tokens=opts.max_new_tokens, temperature=opts.temperature,
+            chunk, max_new_tokens=max_new_tokens or opts.max_new_tokens, temperature=opts.temperature,
             seed=seed + start, control=control, priority="background",
         )  # fmt: skip
         texts += [r.text.strip() for r in results]
@@ -169,7 +176,7 @@ def self_chat(
         probe(r, convs)
         if r < opts.rounds:
             views = [_b_view(p, conv) for p, conv in zip(pairing, convs, strict=True)]
-            user_turns = _generate(llm, views, none, opts, stage_seed(opts.seed, r, 2))
+            user_turns = _generate(llm, views, none, opts, stage_seed(opts.seed, r, 2), opts.partner_max_new_tokens)
             for conv, text in zip(convs, user_turns, strict=True):
                 conv.append({"role": "user", "content": text or B_FALLBACK})
             tick(f"round {r} agent B")
@@ -183,7 +190,7 @@ def general_ability(
     convs: list[list[Message]] = [
         [{"role": "system", "content": system_prompt}, {"role": "user", "content": q.question}] for q in questions
     ]
-    answers = _generate(llm, convs, control.drift, opts, stage_seed(opts.seed, 0, 3))
+    answers = _generate(llm, convs, control.drift, opts, stage_seed(opts.seed, 0, 3), opts.general_max_new_tokens)
     per = {q.id: contains(a, list(q.answers)) for q, a in zip(questions, answers, strict=True)}
     return GeneralResult(
         estimate=mean_ci(list(per.values()), seed=opts.seed),
