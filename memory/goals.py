@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins
 import json
 import time
 import uuid
@@ -101,11 +102,11 @@ class GoalStore:
         goals = [record_to_goal(r) for r in self._scopes.scope("goals", user_id).get(where=where)]
         return sorted(goals, key=lambda g: -g.updated)
 
-    def open_goals(self, user_id: str) -> list[Goal]:
+    def open_goals(self, user_id: str) -> builtins.list[Goal]:
         """Goals still being worked on (active or waiting for something)."""
         return [g for g in self.list(user_id) if g.status in OPEN_STATUSES]
 
-    def search(self, user_id: str, query: str, k: int = 5) -> list[tuple[Goal, float]]:
+    def search(self, user_id: str, query: str, k: int = 5) -> builtins.list[tuple[Goal, float]]:
         """Goals closest in meaning to query."""
         hits = self._scopes.scope("goals", user_id).query(self._embedder.embed_one(query), k)
         return [(record_to_goal(r), s) for r, s in hits]

@@ -7,6 +7,7 @@ external data; nothing here turns it into profile facts.
 
 from __future__ import annotations
 
+import builtins
 import hashlib
 import json
 import threading
@@ -153,14 +154,14 @@ class ItemStore:
         recs.sort(key=lambda r: (-float(r.metadata.get("published", 0.0)), r.id))
         return [record_to_item(r) for r in recs[: max(0, limit)]]
 
-    def search(self, owner: str, query: str, k: int = 5) -> list[tuple[Item, float]]:
+    def search(self, owner: str, query: str, k: int = 5) -> builtins.list[tuple[Item, float]]:
         """Items closest in meaning to query, with cosine similarity."""
         if not query.strip():
             return []
         hits = self._scopes.scope("items", owner).query(self._embedder.embed_one(query), k)
         return [(record_to_item(r), s) for r, s in hits]
 
-    def unsummarised(self, owner: str, limit: int) -> list[Item]:
+    def unsummarised(self, owner: str, limit: int) -> builtins.list[Item]:
         """Items still waiting for a summary, newest first."""
         recs = self._scopes.scope("items", owner).get(where={"summarised": False})
         recs.sort(key=lambda r: (-float(r.metadata.get("published", 0.0)), r.id))
@@ -182,7 +183,7 @@ class ItemStore:
     def count(self, owner: str) -> int:
         return self._scopes.scope("items", owner).count()
 
-    def embeddings(self, owner: str, ids: Iterable[str]) -> dict[str, list[float]]:
+    def embeddings(self, owner: str, ids: Iterable[str]) -> dict[str, builtins.list[float]]:
         """Stored vectors of these items (for digest ranking); missing ids are left out."""
         recs = self._scopes.scope("items", owner).get(
             ids=list(ids), include_documents=False, include_embeddings=True

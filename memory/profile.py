@@ -359,7 +359,9 @@ class Profile:
         )
         parts: list[np.ndarray] = []
         if recs:
-            parts.append(np.mean([r.embedding for r in recs if r.embedding is not None], axis=0))
+            parts.append(
+                np.mean(np.stack([r.embedding for r in recs if r.embedding is not None]), axis=0)
+            )
         votes = self._state.feedback(user_id)
         if votes:
             items = self._scopes.scope("items", user_id)
@@ -367,12 +369,12 @@ class Profile:
                 r.id: r.embedding
                 for r in items.get(ids=[i for i, _ in votes], include_embeddings=True)
             }
-            pos = [found[i] for i, p in votes if p and i in found and found[i] is not None]
-            neg = [found[i] for i, p in votes if not p and i in found and found[i] is not None]
+            pos = [v for i, p in votes if p and (v := found.get(i)) is not None]
+            neg = [v for i, p in votes if not p and (v := found.get(i)) is not None]
             if pos:
-                parts.append(0.5 * np.mean(pos, axis=0))
+                parts.append(0.5 * np.mean(np.stack(pos), axis=0))
             if neg:
-                parts.append(-0.25 * np.mean(neg, axis=0))
+                parts.append(-0.25 * np.mean(np.stack(neg), axis=0))
         if not parts:
             return None
         vec = np.sum(parts, axis=0)
@@ -432,7 +434,7 @@ class Profile:
         history = [f for f in rows if f.get("superseded_by") and f.get("id")]
         added = 0
         for f in current:
-            src = f.get("source") if isinstance(f.get("source"), dict) else {}
+            src: dict[str, Any] = f["source"] if isinstance(f.get("source"), dict) else {}
             source = Source(
                 str(src.get("thread", "")), int(src.get("turn", 0)), float(src.get("time", 0.0))
             )

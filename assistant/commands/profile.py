@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -33,7 +33,7 @@ def _when(ts: float) -> str:
     return datetime.fromtimestamp(ts, tz=UTC).strftime("%Y-%m-%d") if ts else "-"
 
 
-def _table(title: str, rows: list[tuple[str, ...]], headers: tuple[str, ...]) -> None:
+def _table(title: str, rows: Sequence[tuple[str, ...]], headers: tuple[str, ...]) -> None:
     from rich.console import Console
     from rich.table import Table
 

@@ -21,6 +21,17 @@ def make_settings(**memory: object) -> Settings:
     return Settings(memory=MemorySettings(**memory))  # type: ignore[arg-type]
 
 
+@pytest.fixture(autouse=True)
+def one_torch_thread() -> Iterator[None]:
+    """Embed on one thread here: on a shared 2-core machine two spinning threads run ~10x slower."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 @pytest.fixture
 def store_path(tmp_path: Path) -> Path:
     return tmp_path / "chroma"
@@ -42,6 +53,7 @@ def run_python(
         "PYTHONPATH": str(REPO),
         "HF_HUB_OFFLINE": "1",
         "TOKENIZERS_PARALLELISM": "false",
+        "OMP_NUM_THREADS": "1",
     }
     return subprocess.run(
         [sys.executable, "-c", code],
@@ -61,6 +73,7 @@ def python_popen(code: str, stdin: int | None = None) -> subprocess.Popen[str]:
         "PYTHONPATH": str(REPO),
         "HF_HUB_OFFLINE": "1",
         "TOKENIZERS_PARALLELISM": "false",
+        "OMP_NUM_THREADS": "1",
     }
     return subprocess.Popen(
         [sys.executable, "-u", "-c", code],
