@@ -38,6 +38,8 @@ def render_plot(record: dict[str, Any], path: Path) -> Path:
             right.scatter(control["general"]["mean"], control["last_round"]["mean"], color=color, s=50)
             right.annotate(control["label"], (control["general"]["mean"], control["last_round"]["mean"]),
                            fontsize=7, xytext=(4, 3), textcoords="offset points")  # fmt: skip
+    if not any(c.get("general") for c in record["controls"]):
+        right.text(0.5, 0.5, "general ability not measured", ha="center", va="center", color="gray")
     opts = record["options"]
     n = len(record["cases"])
     left.set(xlabel="self-chat round", ylabel="mean probe score", ylim=(-0.02, 1.02),
@@ -125,6 +127,14 @@ def render_markdown(record: dict[str, Any]) -> str:
         "",
         family_table(record),
     ]
+    threads = record.get("real_threads")
+    if threads and threads.get("threads"):
+        parts += ["", "## Real threads (persona probes, read-only)", "",
+                  f"Control {threads['control']}; mean {_fmt(threads['mean'])} over {len(threads['threads'])} "
+                  "thread(s).", "", "| thread | user turns | scores |", "|---|---|---|"]  # fmt: skip
+        for t in threads["threads"]:
+            scores = ", ".join(f"{k} {v:.2f}" for k, v in t["scores"].items())
+            parts.append(f"| {t['index']} | {t['turns']} | {scores} |")
     png = record.get("files", {}).get("png")
     if png:
         parts += ["", f"![stability curves]({Path(png).name})"]

@@ -58,3 +58,14 @@ def test_damaged_record_is_skipped(home: Path) -> None:
     runs_dir().mkdir(parents=True)
     (runs_dir() / "broken.json").write_text("{not json")
     assert list_runs() == []
+
+
+def test_report_lists_real_threads(home: Path) -> None:
+    from assistant.probes.report import render_markdown
+
+    record = run_benchmark(Settings(), ScriptedChatModel(shouting), controls=["none"], cases=1, rounds=1,
+                           general=False)  # fmt: skip
+    record["real_threads"] = {"control": "none", "mean": {"mean": 1.0, "lo": 1.0, "hi": 1.0, "n": 1},
+                              "threads": [{"index": 0, "turns": 12, "scores": {"persona-1": 1.0}}]}  # fmt: skip
+    md = render_markdown(record)
+    assert "## Real threads" in md and "| 0 | 12 | persona-1 1.00 |" in md
