@@ -62,7 +62,8 @@ DONE = re.compile(
 )
 DROPPED = re.compile(
     r"\b(?:never ?mind|forget (?:about )?(?:it|that|the \w+)\b|forget about|"
-    r"i (?:no longer|don'?t|do not) (?:need|want) (?:to|it|that|the)|"
+    r"i (?:no longer|don'?t|do not) (?:need|want) (?:it|that|this)(?: anymore)?\b|"
+    r"i no longer (?:need|want) to|"
     r"(?:cancel|drop|abandon|scrap) (?:it|that|the|my|this)\b|give up on|"
     r"not (?:doing|going to do) (?:it|that|this) anymore|changed my mind|"
     r"(?:no|not) longer (?:planning|going|interested))",
