@@ -184,7 +184,7 @@ def test_the_real_model_summarises_a_few_papers(home: Path, request: pytest.Fixt
         ),
     ]
     store.items.upsert(papers)
-    settings = Settings(digest={"summary_max_tokens": 40})  # type: ignore[arg-type]
+    settings = Settings(digest={"summary_max_tokens": 32})  # type: ignore[arg-type]
     report = summarise_pending(settings, store, engine, user_id="local")
     assert report.summarised == 2
     for item in store.items.list("local", limit=5):
