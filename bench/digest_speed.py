@@ -25,14 +25,48 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 TOPICS = [
-    ("reinforcement learning", ["policy gradients", "offline Q-learning", "reward models", "exploration bonuses"]),
-    ("language models", ["instruction tuning", "retrieval augmentation", "long-context attention", "tokenisation"]),
-    ("computer vision", ["self-supervised pretraining", "object detection", "video segmentation", "depth estimation"]),
-    ("graph learning", ["message passing", "graph transformers", "link prediction", "molecular graphs"]),
-    ("optimisation", ["adaptive step sizes", "second-order methods", "sharpness-aware training", "federated averaging"]),
-    ("speech", ["streaming recognition", "speaker diarisation", "text-to-speech", "keyword spotting"]),
-    ("robotics", ["sim-to-real transfer", "grasp planning", "legged locomotion", "imitation learning"]),
-    ("fairness", ["demographic parity", "counterfactual explanations", "bias audits", "calibration"]),
+    (
+        "reinforcement learning",
+        ["policy gradients", "offline Q-learning", "reward models", "exploration bonuses"],
+    ),
+    (
+        "language models",
+        ["instruction tuning", "retrieval augmentation", "long-context attention", "tokenisation"],
+    ),
+    (
+        "computer vision",
+        [
+            "self-supervised pretraining",
+            "object detection",
+            "video segmentation",
+            "depth estimation",
+        ],
+    ),
+    (
+        "graph learning",
+        ["message passing", "graph transformers", "link prediction", "molecular graphs"],
+    ),
+    (
+        "optimisation",
+        [
+            "adaptive step sizes",
+            "second-order methods",
+            "sharpness-aware training",
+            "federated averaging",
+        ],
+    ),
+    (
+        "speech",
+        ["streaming recognition", "speaker diarisation", "text-to-speech", "keyword spotting"],
+    ),
+    (
+        "robotics",
+        ["sim-to-real transfer", "grasp planning", "legged locomotion", "imitation learning"],
+    ),
+    (
+        "fairness",
+        ["demographic parity", "counterfactual explanations", "bias audits", "calibration"],
+    ),
 ]
 OPENERS = [
     "We study {m} for {t}.",
@@ -47,7 +81,15 @@ METHODS = [
     "The key idea is to decouple {a} from {b}, which makes training stable at scale.",
     "We derive a simple {a} that provably bounds the {b} under mild assumptions.",
 ]
-PARTS_A = ["encoder", "critic", "scheduler", "memory module", "gating network", "regulariser", "sampler"]
+PARTS_A = [
+    "encoder",
+    "critic",
+    "scheduler",
+    "memory module",
+    "gating network",
+    "regulariser",
+    "sampler",
+]
 PARTS_B = ["contrastive", "variance", "ranking", "consistency", "distillation", "entropy"]
 RESULTS = [
     "On {n} benchmarks it improves accuracy by {p} points while using {x} times less compute.",
@@ -77,7 +119,9 @@ def make_papers(n: int, owner: str, *, seed: int = 7, prefix: str = "2611") -> l
             [
                 rng.choice(OPENERS).format(m=method, M=method[:1].upper() + method[1:], t=topic),
                 rng.choice(METHODS).format(a=rng.choice(PARTS_A), b=rng.choice(PARTS_B)),
-                rng.choice(RESULTS).format(n=rng.randint(3, 12), p=rng.randint(2, 15), x=rng.randint(2, 8)),
+                rng.choice(RESULTS).format(
+                    n=rng.randint(3, 12), p=rng.randint(2, 15), x=rng.randint(2, 8)
+                ),
                 rng.choice(CLOSERS),
             ]
         )
@@ -110,7 +154,9 @@ def run_mode(settings: Any, engine: Any, n: int, *, batched: bool) -> dict[str, 
             t0 = time.perf_counter()
             store.items.upsert(make_papers(n, owner))
             ingest_s = time.perf_counter() - t0
-            store.profile.remember(owner, "I am interested in reinforcement learning", kind="interest")
+            store.profile.remember(
+                owner, "I am interested in reinforcement learning", kind="interest"
+            )
             t0 = time.perf_counter()
             report = summarise_pending(settings, store, engine, user_id=owner, batched=batched)
             summarise_s = time.perf_counter() - t0
@@ -134,11 +180,21 @@ def run_mode(settings: Any, engine: Any, n: int, *, batched: bool) -> dict[str, 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--items", type=int, default=200, help="abstracts to summarise (default 200)")
-    parser.add_argument("--modes", default="batched,sequential", help="comma list: batched,sequential")
-    parser.add_argument("--batch", type=int, default=0, help="batch size (default: digest.summary_batch)")
-    parser.add_argument("--max-new-tokens", type=int, default=0, help="summary budget (default: config)")
-    parser.add_argument("--model-cache", default="", help="converted-model folder to reuse (default: a temp dir)")
+    parser.add_argument(
+        "--items", type=int, default=200, help="abstracts to summarise (default 200)"
+    )
+    parser.add_argument(
+        "--modes", default="batched,sequential", help="comma list: batched,sequential"
+    )
+    parser.add_argument(
+        "--batch", type=int, default=0, help="batch size (default: digest.summary_batch)"
+    )
+    parser.add_argument(
+        "--max-new-tokens", type=int, default=0, help="summary budget (default: config)"
+    )
+    parser.add_argument(
+        "--model-cache", default="", help="converted-model folder to reuse (default: a temp dir)"
+    )
     args = parser.parse_args()
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
