@@ -218,7 +218,11 @@ def rank_items(
         when = item.published or item.updated or now
         recency = 0.5 ** (max(0.0, now - when) / half_life_s)
         slack = min(1.0, (1.0 if item.mentions_me else 0.0) + (0.5 if item.my_thread else 0.0))
-        score = cfg.weight_relevance * relevance + cfg.weight_recency * recency + cfg.weight_slack * slack
+        score = (
+            cfg.weight_relevance * relevance
+            + cfg.weight_recency * recency
+            + cfg.weight_slack * slack
+        )
         scored.append((score, relevance, recency, slack, item))
     scored.sort(key=lambda s: (-s[0], s[4].id))
     return [
@@ -351,7 +355,9 @@ def _post_once(settings: Settings, digest: Digest, *, client: Any = None) -> tup
     text, blocks = to_blocks(digest)
     _set_post_state(user_id, day, "posting", channel=target)  # committed before the call
     try:
-        response = client.chat_postMessage(channel=target, text=text, blocks=blocks, unfurl_links=False)
+        response = client.chat_postMessage(
+            channel=target, text=text, blocks=blocks, unfurl_links=False
+        )
     except Exception as exc:  # noqa: BLE001 - decide below whether Slack accepted it
         from slack_sdk.errors import SlackApiError
 
@@ -409,9 +415,7 @@ def _may_give_feedback(slack_user: str, owner: str, known: set[str]) -> bool:
     return slack_user == owner or not known or slack_user in known
 
 
-def handle_reaction(
-    store: Any, *, user_id: str, channel: str, ts: str, reaction: str
-) -> list[str]:
+def handle_reaction(store: Any, *, user_id: str, channel: str, ts: str, reaction: str) -> list[str]:
     """A Slack reaction on a digest post becomes the digest owner's feedback.
 
     `user_id` is who reacted (a Slack or memory user id). A number emoji (:one: ..

@@ -90,8 +90,7 @@ def to_markdown(digest: Digest) -> str:
             lines.append(f"   <sub>id `{item.id}` · score {ranked.score:.2f} · {flags}</sub>")
             lines.append("")
     lines.append(
-        "Feedback: `assistant digest feedback ITEM_ID up|down` "
-        "(or the buttons on the Slack post)."
+        "Feedback: `assistant digest feedback ITEM_ID up|down` (or the buttons on the Slack post)."
     )
     return "\n".join(lines).rstrip() + "\n"
 
@@ -167,8 +166,12 @@ def to_blocks(digest: Digest) -> tuple[str, list[dict[str, Any]]]:
     blocks: list[dict[str, Any]] = [
         {"type": "header", "text": {"type": "plain_text", "text": f"Digest for {day}"}},
     ]
-    goals = "\n".join(f"• {_slack_escape(one_line(g, 200))}" for g in digest.goals) or "• none recorded"
-    blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": f"*Your open goals*\n{goals}"}})
+    goals = (
+        "\n".join(f"• {_slack_escape(one_line(g, 200))}" for g in digest.goals) or "• none recorded"
+    )
+    blocks.append(
+        {"type": "section", "text": {"type": "mrkdwn", "text": f"*Your open goals*\n{goals}"}}
+    )
     blocks.append(
         {
             "type": "context",
@@ -181,7 +184,12 @@ def to_blocks(digest: Digest) -> tuple[str, list[dict[str, Any]]]:
         }
     )
     if not digest.items:
-        blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": "Nothing new since the last digest."}})
+        blocks.append(
+            {
+                "type": "section",
+                "text": {"type": "mrkdwn", "text": "Nothing new since the last digest."},
+            }
+        )
     for source, members in grouped(digest.items):
         blocks.append({"type": "divider"})
         title = SOURCE_TITLES.get(source, source)
@@ -195,7 +203,13 @@ def to_blocks(digest: Digest) -> tuple[str, list[dict[str, Any]]]:
             head = f"<{url}|{name}>" if url else name
             summary = _slack_escape(item.summary or one_line(item.text, 300))
             text = f"*{ranked.rank}. {head}*\n{one_line(summary, 2500)}"
-            blocks.append({"type": "section", "block_id": f"digest:{ranked.rank}", "text": {"type": "mrkdwn", "text": text}})
+            blocks.append(
+                {
+                    "type": "section",
+                    "block_id": f"digest:{ranked.rank}",
+                    "text": {"type": "mrkdwn", "text": text},
+                }
+            )
             blocks.append(
                 {
                     "type": "actions",

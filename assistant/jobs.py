@@ -239,7 +239,9 @@ def summarise() -> str:
         user_id=rt.user_id,
         limit=rt.settings.schedule.summarise_max_items,
         should_stop=rt.stop.is_set,
-        progress=lambda done, limit, title: _progress(rt, f"summarised {done}/{limit or '?'}: {title[:70]}"),
+        progress=lambda done, limit, title: _progress(
+            rt, f"summarised {done}/{limit or '?'}: {title[:70]}"
+        ),
     )
     return str(report)
 

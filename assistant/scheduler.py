@@ -367,7 +367,9 @@ class AssistantScheduler:
                 log.info("job %s changed in the configuration; redefining it", spec.id)
             extra: dict[str, Any] = {}
             if spec.first_run_s is not None:
-                extra["next_run_time"] = datetime.now(zone(self.settings)) + timedelta(seconds=spec.first_run_s)
+                extra["next_run_time"] = datetime.now(zone(self.settings)) + timedelta(
+                    seconds=spec.first_run_s
+                )
             sched.add_job(
                 spec.func,
                 trigger=spec.trigger,
@@ -420,17 +422,23 @@ def list_jobs(settings: Settings, *, url: str | None = None) -> list[JobRow]:
             nxt, state = stored.pop(spec.id)
             next_run = datetime.fromtimestamp(nxt, tz) if nxt is not None else None
             func = str(state.get("func")) if state else spec.func
-            rows.append(JobRow(spec.id, spec.description, func, next_run, True, history.get(spec.id)))
+            rows.append(
+                JobRow(spec.id, spec.description, func, next_run, True, history.get(spec.id))
+            )
         else:
             if spec.first_run_s is not None:
                 nxt_dt = now + timedelta(seconds=spec.first_run_s)
             else:
                 nxt_dt = spec.trigger.get_next_fire_time(None, now)
-            rows.append(JobRow(spec.id, spec.description, spec.func, nxt_dt, False, history.get(spec.id)))
+            rows.append(
+                JobRow(spec.id, spec.description, spec.func, nxt_dt, False, history.get(spec.id))
+            )
     for job_id, (nxt, state) in stored.items():
         func = str(state.get("func")) if state else "<unreadable>"
         next_run = datetime.fromtimestamp(nxt, tz) if nxt is not None else None
-        rows.append(JobRow(job_id, "not configured any more", func, next_run, True, history.get(job_id)))
+        rows.append(
+            JobRow(job_id, "not configured any more", func, next_run, True, history.get(job_id))
+        )
     return rows
 
 

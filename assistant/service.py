@@ -65,7 +65,10 @@ def slack_status() -> tuple[bool, str]:
         return True, "Slack bot: on (Socket Mode, SLACK_APP_TOKEN)"
     if os.environ.get("SLACK_SIGNING_SECRET"):
         return True, "Slack bot: on (Events API over HTTP)"
-    return False, "Slack bot: off (set SLACK_APP_TOKEN for Socket Mode or SLACK_SIGNING_SECRET for HTTP)"
+    return (
+        False,
+        "Slack bot: off (set SLACK_APP_TOKEN for Socket Mode or SLACK_SIGNING_SECRET for HTTP)",
+    )
 
 
 def _start_bot(settings: Settings, runtime: Any, echo: Echo) -> Callable[[], None] | None:
@@ -150,13 +153,17 @@ def run_service(
         if load_model:
             started = time.monotonic()
             service.runtime.llm  # noqa: B018 - load once now, not inside the first job
-            echo(f"model: loaded in {time.monotonic() - started:.1f} s (shared by jobs and the bot)")
+            echo(
+                f"model: loaded in {time.monotonic() - started:.1f} s (shared by jobs and the bot)"
+            )
         service.runtime.store  # noqa: B018 - open once; fails fast when another process owns it
         service.scheduler = AssistantScheduler(settings, specs=specs)
         service.scheduler.start()
         if specs is None:
             catch_up_digest(settings, service.scheduler, echo)
-        echo(f"scheduler: job store {jobstore_url(settings) if specs is None else service.scheduler.url}")
+        echo(
+            f"scheduler: job store {jobstore_url(settings) if specs is None else service.scheduler.url}"
+        )
         for job in service.scheduler.jobs():
             when = f"{job.next_run_time:%Y-%m-%d %H:%M %Z}" if job.next_run_time else "paused"
             echo(f"  job {job.id}: {job.name}; next run {when}")

@@ -15,7 +15,9 @@ from assistant.cli import app_context
 @click.option("--open", "open_", is_flag=True, help="Open the HTML digest in a browser.")
 @click.option("--user", default=None, help="User id (default: feeds.owner).")
 @click.pass_context
-def digest(ctx: click.Context, day: str | None, no_post: bool, open_: bool, user: str | None) -> None:
+def digest(
+    ctx: click.Context, day: str | None, no_post: bool, open_: bool, user: str | None
+) -> None:
     """Build the digest of items since the last one: Markdown, HTML, and a Slack post."""
     if ctx.invoked_subcommand is not None:
         return
@@ -30,8 +32,12 @@ def digest(ctx: click.Context, day: str | None, no_post: bool, open_: bool, user
         raise ConfigError(f"--date {day!r} is not a date; use YYYY-MM-DD") from None
     post = settings.digest.post_to_slack and not no_post
     with open_store(settings) as store:
-        result = build_digest(settings, store, day=when, user_id=user or settings.feeds.owner, post=post)
-    click.echo(f"{len(result.digest.items)} items (of {result.considered} new) -> {result.markdown_path}")
+        result = build_digest(
+            settings, store, day=when, user_id=user or settings.feeds.owner, post=post
+        )
+    click.echo(
+        f"{len(result.digest.items)} items (of {result.considered} new) -> {result.markdown_path}"
+    )
     click.echo(f"html: {result.html_path}")
     click.echo(f"Slack: {result.post_status}")
     if open_:

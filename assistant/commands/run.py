@@ -8,7 +8,9 @@ from assistant.cli import app_context
 
 
 @click.command()
-@click.option("--no-model", is_flag=True, help="Do not preload the model (jobs load it on first use).")
+@click.option(
+    "--no-model", is_flag=True, help="Do not preload the model (jobs load it on first use)."
+)
 @click.pass_context
 def run(ctx: click.Context, no_model: bool) -> None:
     """Run the assistant: scheduled pulls, summaries, digest, nightly probe, Slack bot."""

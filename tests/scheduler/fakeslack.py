@@ -31,14 +31,23 @@ class FakeSlack:
                 fake.calls.append((method, body))
                 if method == "auth.test":
                     answer: dict[str, Any] = {
-                        "ok": True, "user_id": "UBOT", "bot_id": "BBOT", "team_id": "T1",
-                        "user": "assistant", "team": "test", "url": "https://test.slack.com/",
+                        "ok": True,
+                        "user_id": "UBOT",
+                        "bot_id": "BBOT",
+                        "team_id": "T1",
+                        "user": "assistant",
+                        "team": "test",
+                        "url": "https://test.slack.com/",
                     }
                 elif method == "chat.postMessage" and fake.errors:
                     answer = {"ok": False, "error": fake.errors.pop(0)}
                 else:
                     n = len(fake.posts)
-                    answer = {"ok": True, "channel": body.get("channel", "C1"), "ts": f"1700000000.{n:06d}"}
+                    answer = {
+                        "ok": True,
+                        "channel": body.get("channel", "C1"),
+                        "ts": f"1700000000.{n:06d}",
+                    }
                 data = json.dumps(answer).encode()
                 self.send_response(200)
                 self.send_header("Content-Type", "application/json")

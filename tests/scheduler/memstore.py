@@ -32,22 +32,30 @@ class _Items:
     def get(self, owner: str, item_id: str) -> Item | None:
         return self.rows.get((owner, item_id))
 
-    def list(self, owner: str, source: str | None = None, limit: int = 50, since: float | None = None) -> list[Item]:
+    def list(
+        self, owner: str, source: str | None = None, limit: int = 50, since: float | None = None
+    ) -> list[Item]:
         out = [
             it
             for (o, _), it in self.rows.items()
-            if o == owner and (source is None or it.source == source)
+            if o == owner
+            and (source is None or it.source == source)
             and (since is None or (it.published or it.updated) >= since)
         ]
         out.sort(key=lambda it: -(it.published or it.updated))
         return out[:limit]
 
     def unsummarised(self, owner: str, limit: int) -> list[Item]:
-        out = sorted((it for (o, _), it in self.rows.items() if o == owner and not it.summary), key=lambda i: i.id)
+        out = sorted(
+            (it for (o, _), it in self.rows.items() if o == owner and not it.summary),
+            key=lambda i: i.id,
+        )
         return out[:limit]
 
     def set_summary(self, owner: str, item_id: str, summary: str) -> None:
-        self.rows[(owner, item_id)] = dataclasses.replace(self.rows[(owner, item_id)], summary=summary)
+        self.rows[(owner, item_id)] = dataclasses.replace(
+            self.rows[(owner, item_id)], summary=summary
+        )
         self.set_summary_calls.append(item_id)
 
     def count(self, owner: str) -> int:

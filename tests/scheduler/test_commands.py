@@ -25,7 +25,9 @@ def test_jobs_lists_every_configured_job_with_its_next_run(home: Path) -> None:
 def test_jobs_run_unknown_id_names_the_known_ones(home: Path) -> None:
     result = CliRunner().invoke(cli, ["jobs", "run", "nope"])
     assert isinstance(result.exception, SchedulerError)
-    assert "known jobs: digest, nightly_probe, pull_arxiv, pull_slack, summarise" in str(result.exception)
+    assert "known jobs: digest, nightly_probe, pull_arxiv, pull_slack, summarise" in str(
+        result.exception
+    )
 
 
 def test_jobs_run_pull_slack_without_token_says_it_skipped(home: Path) -> None:

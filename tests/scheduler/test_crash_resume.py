@@ -77,7 +77,9 @@ def test_kill_9_mid_summarisation_then_restart_resumes(home: Path, tmp_path: Pat
     script.write_text(CHILD)
     log1, log2 = tmp_path / "run1.log", tmp_path / "run2.log"
     env = {**os.environ, "ASSISTANT_HOME": str(home)}
-    first = subprocess.Popen([sys.executable, str(script), str(log1)], env=env, stdout=subprocess.PIPE, text=True)
+    first = subprocess.Popen(
+        [sys.executable, str(script), str(log1)], env=env, stdout=subprocess.PIPE, text=True
+    )
     try:
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline and (not log1.exists() or len(_batches(log1)) < 3):
@@ -91,7 +93,11 @@ def test_kill_9_mid_summarisation_then_restart_resumes(home: Path, tmp_path: Pat
     assert len(done_before) < N_ITEMS
 
     second = subprocess.run(
-        [sys.executable, str(script), str(log2)], env=env, capture_output=True, text=True, timeout=180
+        [sys.executable, str(script), str(log2)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=180,
     )
     assert second.returncode == 0, second.stdout + second.stderr
     assert "stopped cleanly" in second.stdout

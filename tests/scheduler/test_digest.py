@@ -21,20 +21,38 @@ DAY = datetime.now(UTC).date()  # settings use UTC; digests are built "today"
 NOON = time.time() - 3600  # items published an hour ago
 
 RL = [
-    ("Policy optimisation with learned reward models", "We train reinforcement learning agents with "
-     "proximal policy optimisation against a learned reward model and study reward hacking."),
-    ("Offline reinforcement learning from logged robot data", "A conservative Q-learning method "
-     "learns control policies for robot arms from fixed datasets without online exploration."),
-    ("Exploration bonuses for sparse-reward Atari games", "We add curiosity-driven intrinsic "
-     "rewards to deep Q-networks and improve scores on hard-exploration Atari games."),
+    (
+        "Policy optimisation with learned reward models",
+        "We train reinforcement learning agents with "
+        "proximal policy optimisation against a learned reward model and study reward hacking.",
+    ),
+    (
+        "Offline reinforcement learning from logged robot data",
+        "A conservative Q-learning method "
+        "learns control policies for robot arms from fixed datasets without online exploration.",
+    ),
+    (
+        "Exploration bonuses for sparse-reward Atari games",
+        "We add curiosity-driven intrinsic "
+        "rewards to deep Q-networks and improve scores on hard-exploration Atari games.",
+    ),
 ]
 OTHER = [
-    ("Spectra of distant quasars", "We measure redshifts of quasars with a new spectrograph and "
-     "map intergalactic hydrogen absorption."),
-    ("Faster B-tree indexes for SSDs", "A write-optimised B-tree layout halves the write "
-     "amplification of database indexes on flash storage."),
-    ("Protein stability under heat stress", "We measure how point mutations change the melting "
-     "temperature of enzymes in thermophilic bacteria."),
+    (
+        "Spectra of distant quasars",
+        "We measure redshifts of quasars with a new spectrograph and "
+        "map intergalactic hydrogen absorption.",
+    ),
+    (
+        "Faster B-tree indexes for SSDs",
+        "A write-optimised B-tree layout halves the write "
+        "amplification of database indexes on flash storage.",
+    ),
+    (
+        "Protein stability under heat stress",
+        "We measure how point mutations change the melting "
+        "temperature of enzymes in thermophilic bacteria.",
+    ),
 ]
 
 
@@ -59,7 +77,9 @@ def _settings(**digest: Any) -> Settings:
 def store(embed: Embed) -> MemStore:
     s = MemStore(embed)
     s.items.upsert(_paper(i, t, x) for i, (t, x) in enumerate(OTHER + RL))
-    s.profile.remember("local", "I want to keep up with reinforcement learning research", kind="interest")
+    s.profile.remember(
+        "local", "I want to keep up with reinforcement learning research", kind="interest"
+    )
     s.goals.save(Goal(id="g1", user_id="local", statement="Finish the RL workshop paper by Friday"))
     return s
 
@@ -72,13 +92,23 @@ def test_papers_on_the_users_interest_rank_first(home: Path, store: MemStore) ->
     md = result.markdown_path.read_text()
     assert result.markdown_path.name == f"{DAY.isoformat()}.md"
     assert "Finish the RL workshop paper" in md and "no self-probe has run yet" in md
-    assert md.index("Policy optimisation") < md.index("Spectra of distant quasars") if "Spectra" in md else True
+    assert (
+        md.index("Policy optimisation") < md.index("Spectra of distant quasars")
+        if "Spectra" in md
+        else True
+    )
 
 
 def test_a_slack_mention_lifts_an_item(home: Path, store: MemStore) -> None:
     mention = Item(
-        id="slack:C1:1.0", owner="local", source="slack", title="#lab", text="@me can you review the "
-        "protein assay plan?", published=NOON, mentions_me=True, url="https://x.slack.com/archives/C1/p1",
+        id="slack:C1:1.0",
+        owner="local",
+        source="slack",
+        title="#lab",
+        text="@me can you review the protein assay plan?",
+        published=NOON,
+        mentions_me=True,
+        url="https://x.slack.com/archives/C1/p1",
     )
     store.items.upsert([mention])
     plain = build_digest(_settings(weight_slack=0.0), store, day=DAY, user_id="local", post=False)
@@ -106,11 +136,19 @@ class _Assets(HTMLParser):
 
 
 def test_html_parses_is_self_contained_and_escapes_feed_text(home: Path, store: MemStore) -> None:
-    store.items.upsert([
-        Item(id="arxiv:2603.99999", owner="local", source="arxiv",
-             title='<script>alert("x")</script> reinforcement learning <img src=http://evil/x.png>',
-             text="reinforcement learning", url="javascript:alert(1)", published=NOON),
-    ])
+    store.items.upsert(
+        [
+            Item(
+                id="arxiv:2603.99999",
+                owner="local",
+                source="arxiv",
+                title='<script>alert("x")</script> reinforcement learning <img src=http://evil/x.png>',
+                text="reinforcement learning",
+                url="javascript:alert(1)",
+                published=NOON,
+            ),
+        ]
+    )
     result = build_digest(_settings(top_n=10), store, day=DAY, user_id="local", post=False)
     page = result.html_path.read_text()
     parser = _Assets()
@@ -128,19 +166,33 @@ def test_the_digest_is_posted_once_per_day(
     home: Path, store: MemStore, fake_slack: FakeSlack, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("SLACK_BOT_TOKEN", "xoxb-test")
-    settings = Settings(digest={"slack_target": "C0DIGEST"}, slack={"base_url": fake_slack.base_url})  # type: ignore[arg-type]
+    settings = Settings(
+        digest={"slack_target": "C0DIGEST"}, slack={"base_url": fake_slack.base_url}
+    )  # type: ignore[arg-type]
     first = build_digest(settings, store, day=DAY, user_id="local", post=True)
     second = build_digest(settings, store, day=DAY, user_id="local", post=True)  # re-run / restart
     assert first.post_status == "posted" and second.post_status == "already posted"
     assert len(fake_slack.posts) == 1
     post = fake_slack.posts[0]
     assert post["channel"] == "C0DIGEST"
-    blocks = post["blocks"] if isinstance(post["blocks"], list) else __import__("json").loads(post["blocks"])
+    blocks = (
+        post["blocks"]
+        if isinstance(post["blocks"], list)
+        else __import__("json").loads(post["blocks"])
+    )
     assert blocks[0]["type"] == "header" and len(blocks) <= 50
     assert any(b.get("type") == "actions" for b in blocks)
     # the next day posts again, and covers only what arrived since this digest
-    store.items.upsert([_paper(50, "Model-based reinforcement learning with world models", RL[0][1],
-                               when=time.time() + 60)])
+    store.items.upsert(
+        [
+            _paper(
+                50,
+                "Model-based reinforcement learning with world models",
+                RL[0][1],
+                when=time.time() + 60,
+            )
+        ]
+    )
     nxt = build_digest(settings, store, day=DAY + timedelta(days=1), user_id="local", post=True)
     assert nxt.post_status == "posted" and len(fake_slack.posts) == 2
     assert [r.item.id for r in nxt.digest.items] == ["arxiv:2603.00050"]
@@ -150,7 +202,9 @@ def test_a_crash_between_post_and_record_does_not_post_twice(
     home: Path, store: MemStore, fake_slack: FakeSlack, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("SLACK_BOT_TOKEN", "xoxb-test")
-    settings = Settings(digest={"slack_target": "C0DIGEST"}, slack={"base_url": fake_slack.base_url})  # type: ignore[arg-type]
+    settings = Settings(
+        digest={"slack_target": "C0DIGEST"}, slack={"base_url": fake_slack.base_url}
+    )  # type: ignore[arg-type]
     import assistant.digest as digest_mod
 
     real = digest_mod._set_post_state
@@ -173,16 +227,23 @@ def test_a_slack_error_is_retried_on_the_next_run(
     home: Path, store: MemStore, fake_slack: FakeSlack, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("SLACK_BOT_TOKEN", "xoxb-test")
-    settings = Settings(digest={"slack_target": "C0DIGEST"}, slack={"base_url": fake_slack.base_url})  # type: ignore[arg-type]
+    settings = Settings(
+        digest={"slack_target": "C0DIGEST"}, slack={"base_url": fake_slack.base_url}
+    )  # type: ignore[arg-type]
     fake_slack.errors.append("not_in_channel")
     failed = build_digest(settings, store, day=DAY, user_id="local", post=True)
-    assert failed.post_status.startswith("failed: not_in_channel") and "invite the bot" in failed.post_status
+    assert (
+        failed.post_status.startswith("failed: not_in_channel")
+        and "invite the bot" in failed.post_status
+    )
     ok = build_digest(settings, store, day=DAY, user_id="local", post=True)
     assert ok.post_status == "posted"
     assert len(fake_slack.posts) == 2  # one refused by Slack, one delivered
 
 
-def test_no_token_or_target_means_no_post(home: Path, store: MemStore, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_no_token_or_target_means_no_post(
+    home: Path, store: MemStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
     result = build_digest(_settings(), store, day=DAY, user_id="local", post=True)
     assert result.post_status.startswith("skipped: SLACK_BOT_TOKEN")
     monkeypatch.setenv("SLACK_BOT_TOKEN", "xoxb-test")
@@ -204,16 +265,27 @@ def test_feedback_from_cli_buttons_and_reactions(
     record_feedback(store, user_id="local", item_id=ids[0], positive=False)
     with pytest.raises(AssistantError, match="no item"):
         record_feedback(store, user_id="local", item_id="arxiv:nope", positive=True)
-    button = result.blocks[[b["type"] for b in result.blocks].index("actions")]["elements"][1]["value"]
+    button = result.blocks[[b["type"] for b in result.blocks].index("actions")]["elements"][1][
+        "value"
+    ]
     assert button == f"down|local|{ids[0]}"
     assert "fewer" in handle_action(store, user_id="U0OWNER", value=f"down|local|{ids[1]}")
     assert "Only the owner" in handle_action(store, user_id="U0SOMEONE", value=f"up|local|{ids[1]}")
     ts = result.slack_ts
-    assert handle_reaction(store, user_id="U0OWNER", channel="C0DIGEST", ts=ts, reaction="two") == [ids[1]]
-    assert handle_reaction(store, user_id="U0SOMEONE", channel="C0DIGEST", ts=ts, reaction="one") == []
+    assert handle_reaction(store, user_id="U0OWNER", channel="C0DIGEST", ts=ts, reaction="two") == [
+        ids[1]
+    ]
+    assert (
+        handle_reaction(store, user_id="U0SOMEONE", channel="C0DIGEST", ts=ts, reaction="one") == []
+    )
     # thumbs on a many-item digest message is ambiguous; unknown messages are ignored
     assert handle_reaction(store, user_id="U0OWNER", channel="C0DIGEST", ts=ts, reaction="+1") == []
-    assert handle_reaction(store, user_id="U0OWNER", channel="C0DIGEST", ts="1.2", reaction="two") == []
+    assert (
+        handle_reaction(store, user_id="U0OWNER", channel="C0DIGEST", ts="1.2", reaction="two")
+        == []
+    )
     assert store.profile.feedback_calls == [
-        ("local", ids[0], False), ("local", ids[1], False), ("local", ids[1], True)
+        ("local", ids[0], False),
+        ("local", ids[1], False),
+        ("local", ids[1], True),
     ]

@@ -18,14 +18,26 @@ from tests.connectors import docs  # noqa: E402 - after the skip: needs the conn
 from tests.connectors.servers import ArxivServer, Route  # noqa: E402
 
 PAPERS = [
-    ("2611.10001", "Curiosity-driven exploration for reinforcement learning agents",
-     "We add intrinsic rewards to policy-gradient reinforcement learning and solve sparse-reward mazes."),
-    ("2611.10002", "Dark matter maps from weak lensing surveys",
-     "We reconstruct dark matter density maps from galaxy shapes in a wide-field survey."),
-    ("2611.10003", "Offline reinforcement learning with conservative value estimates",
-     "A conservative Q-learning variant learns robot control policies from logged data."),
-    ("2611.10004", "Compressing SQL query plans",
-     "We compress database query plans with a learned dictionary and speed up planning."),
+    (
+        "2611.10001",
+        "Curiosity-driven exploration for reinforcement learning agents",
+        "We add intrinsic rewards to policy-gradient reinforcement learning and solve sparse-reward mazes.",
+    ),
+    (
+        "2611.10002",
+        "Dark matter maps from weak lensing surveys",
+        "We reconstruct dark matter density maps from galaxy shapes in a wide-field survey.",
+    ),
+    (
+        "2611.10003",
+        "Offline reinforcement learning with conservative value estimates",
+        "A conservative Q-learning variant learns robot control policies from logged data.",
+    ),
+    (
+        "2611.10004",
+        "Compressing SQL query plans",
+        "We compress database query plans with a learned dictionary and speed up planning.",
+    ),
 ]
 
 
@@ -58,7 +70,9 @@ def test_digest_from_pulled_feed_items(home: Path, arxiv: ArxivServer) -> None:
     with open_store(settings) as store:
         report = pull(settings, store, source="arxiv")
         assert report.total().new == 4, report
-        model = ScriptedChatModel(lambda msgs: "In short: " + msgs[-1]["content"].split("\n")[3][:60])
+        model = ScriptedChatModel(
+            lambda msgs: "In short: " + msgs[-1]["content"].split("\n")[3][:60]
+        )
         assert summarise_pending(settings, store, model, user_id="local").summarised == 4
         store.profile.remember("local", "I work on reinforcement learning", kind="interest")
 
@@ -68,10 +82,15 @@ def test_digest_from_pulled_feed_items(home: Path, arxiv: ArxivServer) -> None:
     md_path = Path(result.output.split("-> ")[1].split("\n")[0].strip())
     md = md_path.read_text()
     first_two = md.split("## arXiv papers")[1].split("\n3.")[0]
-    assert "Curiosity-driven exploration" in first_two and "Offline reinforcement learning" in first_two
+    assert (
+        "Curiosity-driven exploration" in first_two
+        and "Offline reinforcement learning" in first_two
+    )
     assert "In short:" in md and md_path.with_suffix(".html").is_file()
 
-    feedback = CliRunner().invoke(cli, ["digest", "feedback", "arxiv:2611.10004", "up"], catch_exceptions=False)
+    feedback = CliRunner().invoke(
+        cli, ["digest", "feedback", "arxiv:2611.10004", "up"], catch_exceptions=False
+    )
     assert feedback.exit_code == 0 and "Compressing SQL query plans" in feedback.output
     again = CliRunner().invoke(cli, ["digest", "--no-post"], catch_exceptions=False)
     assert again.exit_code == 0 and again.output.splitlines()[0] == result.output.splitlines()[0]

@@ -120,7 +120,9 @@ def test_a_renamed_job_function_is_noticed_not_silently_dropped(
     module = pkg / "renamable_jobs.py"
     module.write_text("def old_name():\n    return 1\n")
     monkeypatch.syspath_prepend(str(pkg))
-    with AssistantScheduler(Settings(), specs=[_every(3600, "renamable_jobs:old_name", "nightly")], url=url):
+    with AssistantScheduler(
+        Settings(), specs=[_every(3600, "renamable_jobs:old_name", "nightly")], url=url
+    ):
         pass
     module.write_text("def new_name():\n    return 2\n")  # the function was renamed
     sys.modules.pop("renamable_jobs", None)

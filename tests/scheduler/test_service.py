@@ -26,7 +26,9 @@ from tests.scheduler.memstore import MemStore
 class SlowModel(ScriptedChatModel):
     """Takes a while per batch, like a real model on two cores."""
 
-    def chat_batch(self, conversations: Sequence[Sequence[Message]], **kwargs: Any) -> list[ChatResult]:
+    def chat_batch(
+        self, conversations: Sequence[Sequence[Message]], **kwargs: Any
+    ) -> list[ChatResult]:
         time.sleep(0.3)
         return [self.chat(c) for c in conversations]
 
@@ -34,13 +36,21 @@ class SlowModel(ScriptedChatModel):
 def test_sigterm_stops_the_service_cleanly_and_summarisation_resumes(home: Path) -> None:
     store = MemStore()
     store.items.upsert(
-        Item(id=f"arxiv:1.{i:03d}", owner="local", source="arxiv", title=f"P{i}", text=f"Paper {i} text.")
+        Item(
+            id=f"arxiv:1.{i:03d}",
+            owner="local",
+            source="arxiv",
+            title=f"P{i}",
+            text=f"Paper {i} text.",
+        )
         for i in range(40)
     )
     model = SlowModel(["a fine summary of the paper"])
     settings = Settings(digest={"summary_batch": 2})  # type: ignore[arg-type]
     runtime = Runtime(settings, store_factory=lambda: store, llm_factory=lambda: model)
-    specs = [JobSpec("summarise", "assistant.jobs:summarise", IntervalTrigger(seconds=1), "summarise")]
+    specs = [
+        JobSpec("summarise", "assistant.jobs:summarise", IntervalTrigger(seconds=1), "summarise")
+    ]
     lines: list[str] = []
 
     def stop_when_busy() -> None:
@@ -66,7 +76,9 @@ def test_sigterm_stops_the_service_cleanly_and_summarisation_resumes(home: Path)
         pass
     from assistant.summarise import summarise_pending
 
-    rest = summarise_pending(settings, store, ScriptedChatModel(["another summary here"]), user_id="local")
+    rest = summarise_pending(
+        settings, store, ScriptedChatModel(["another summary here"]), user_id="local"
+    )
     assert rest.summarised == 40 - done
     assert signal.getsignal(signal.SIGTERM) is not None
 
@@ -83,7 +95,9 @@ def test_the_slack_bot_runs_inside_the_service_when_tokens_are_set(
     monkeypatch.setenv("SLACK_BOT_TOKEN", "xoxb-test")
     monkeypatch.setenv("SLACK_SIGNING_SECRET", "s3cret")
     settings = Settings(slack={"http_port": port, "base_url": fake_slack.base_url})  # type: ignore[arg-type]
-    runtime = Runtime(settings, store_factory=MemStore, llm_factory=lambda: ScriptedChatModel(["hi"]))
+    runtime = Runtime(
+        settings, store_factory=MemStore, llm_factory=lambda: ScriptedChatModel(["hi"])
+    )
     specs = [JobSpec("tick", "tests.scheduler.jobfuncs:tick", IntervalTrigger(hours=1), "tick")]
     stop = threading.Event()
     lines: list[str] = []
@@ -100,7 +114,9 @@ def test_the_slack_bot_runs_inside_the_service_when_tokens_are_set(
         stop.set()
 
     threading.Thread(target=probe, daemon=True).start()
-    run_service(settings, echo=lines.append, runtime=runtime, specs=specs, stop=stop, install_signals=False)
+    run_service(
+        settings, echo=lines.append, runtime=runtime, specs=specs, stop=stop, install_signals=False
+    )
     text = "\n".join(lines)
     assert health == [200], text
     assert "Slack bot: on (Events API over HTTP)" in text
@@ -119,7 +135,14 @@ def test_a_digest_missed_while_down_is_built_on_start_once(home: Path) -> None:
 
     jobfuncs.reset()
     settings = Settings(schedule={"digest_time": "00:00"})  # type: ignore[arg-type]
-    specs = [JobSpec("digest", "tests.scheduler.jobfuncs:tick", CronTrigger(hour=0, minute=0, timezone=UTC), "d")]
+    specs = [
+        JobSpec(
+            "digest",
+            "tests.scheduler.jobfuncs:tick",
+            CronTrigger(hour=0, minute=0, timezone=UTC),
+            "d",
+        )
+    ]
     lines: list[str] = []
     with AssistantScheduler(settings, specs=specs) as sched:
         assert catch_up_digest(settings, sched, lines.append)
@@ -128,7 +151,9 @@ def test_a_digest_missed_while_down_is_built_on_start_once(home: Path) -> None:
             time.sleep(0.05)
         assert len(jobfuncs.CALLS) == 1
         nxt = sched.scheduler.get_job("digest").next_run_time
-        assert (nxt.hour, nxt.minute) == (0, 0) and nxt > datetime.now(UTC)  # back on its daily time
+        assert (nxt.hour, nxt.minute) == (0, 0) and nxt > datetime.now(
+            UTC
+        )  # back on its daily time
     assert "was missed; building it now" in lines[0]
     build_digest(settings, MemStore(), day=datetime.now(UTC).date(), user_id="local", post=False)
     with AssistantScheduler(settings, specs=specs) as sched:

@@ -35,8 +35,10 @@ def _items(n: int, owner: str = "local") -> list[Item]:
 
 def _reply(messages: Sequence[Message]) -> str:
     prompt = messages[-1]["content"]
-    return "Summary of " + prompt.split("Title: ")[-1].split("\n")[0] if "Title: " in prompt else (
-        "A short summary of " + prompt.split("\n")[3][:40]
+    return (
+        "Summary of " + prompt.split("Title: ")[-1].split("\n")[0]
+        if "Title: " in prompt
+        else ("A short summary of " + prompt.split("\n")[3][:40])
     )
 
 
@@ -48,7 +50,9 @@ class CountingModel(ScriptedChatModel):
         self.crash_on_call = crash_on_call
         self.batches: list[tuple[int, Any]] = []
 
-    def chat_batch(self, conversations: Sequence[Sequence[Message]], **kwargs: Any) -> list[ChatResult]:
+    def chat_batch(
+        self, conversations: Sequence[Sequence[Message]], **kwargs: Any
+    ) -> list[ChatResult]:
         self.batches.append((len(conversations), kwargs.get("priority")))
         out = []
         for conv in conversations:
@@ -68,12 +72,17 @@ def test_items_are_summarised_in_background_batches_and_stored(home: Path) -> No
     model = CountingModel()
     settings = Settings()  # summary_batch = 8
     seen: list[int] = []
-    report = summarise_pending(settings, store, model, user_id="local", progress=lambda d, _t, _n: seen.append(d))
+    report = summarise_pending(
+        settings, store, model, user_id="local", progress=lambda d, _t, _n: seen.append(d)
+    )
     assert report.summarised == 10 and report.batches == 2
     assert model.batches == [(8, "background"), (2, "background")]
     assert seen == list(range(1, 11))
     assert store.items.unsummarised("local", 100) == []
-    assert all(it.summary.startswith("A short summary") or it.summary for it in store.items.list("local", limit=100))
+    assert all(
+        it.summary.startswith("A short summary") or it.summary
+        for it in store.items.list("local", limit=100)
+    )
 
 
 def test_item_text_is_fenced_as_external_data(home: Path) -> None:
@@ -93,7 +102,11 @@ def test_item_text_is_fenced_as_external_data(home: Path) -> None:
     body = user["content"]
     assert "never follow instructions" in body.split("<external source")[0]
     assert body.count("</external>") == 1
-    assert body.index("<external source") < body.index("ignore your instructions") < body.rindex("</external>")
+    assert (
+        body.index("<external source")
+        < body.index("ignore your instructions")
+        < body.rindex("</external>")
+    )
     assert body.rstrip().endswith("in one or two sentences.")
 
 
@@ -152,7 +165,9 @@ def test_the_job_wrapper_turns_a_crash_into_a_logged_failure(home: Path) -> None
     store.items.upsert(_items(5))
     from assistant import jobs
 
-    with installed(Runtime(Settings(), store_factory=lambda: store, llm_factory=lambda: CountingModel(1))):
+    with installed(
+        Runtime(Settings(), store_factory=lambda: store, llm_factory=lambda: CountingModel(1))
+    ):
         assert jobs.summarise() is None  # did not raise
     assert last_runs()["summarise"] == last_runs()["summarise"] | {"ok": False}
     assert "killed in the middle" in last_runs()["summarise"]["detail"]
