@@ -404,6 +404,15 @@ class Profile:
             "exported": time.time(),
             "facts": [{**_fact_to_dict(f), "slot": slots.get(f.id, "")} for f in facts],
             "goals": goals,
+            "episodes": [
+                {
+                    "id": r.id,
+                    "thread": r.metadata.get("thread", ""),
+                    "summary": r.document,
+                    "time": r.metadata.get("time", 0.0),
+                }
+                for r in self._scopes.scope("episodes", user_id).get()
+            ],  # fmt: skip
             "feedback": [{"item_id": i, "positive": p} for i, p in self._state.feedback(user_id)],
         }
 
@@ -475,6 +484,24 @@ class Profile:
             added += len(history)
         for g in data.get("goals", []) if isinstance(data.get("goals"), list) else []:
             _import_goal(self._scopes, self._embedder, user_id, g)
+        episodes = [
+            e
+            for e in (data.get("episodes") if isinstance(data.get("episodes"), list) else [])
+            if isinstance(e, dict) and e.get("id") and str(e.get("summary", "")).strip()
+        ]
+        if episodes:  # same ids: importing twice overwrites instead of duplicating
+            self._scopes.scope("episodes", user_id).add(
+                [str(e["id"]) for e in episodes],
+                self._embedder.embed([str(e["summary"]) for e in episodes]),
+                [str(e["summary"]) for e in episodes],
+                [
+                    {"thread": str(e.get("thread", "")), "time": float(e.get("time", 0.0))}
+                    for e in episodes
+                ],
+            )
+        for v in data.get("feedback") if isinstance(data.get("feedback"), list) else []:
+            if isinstance(v, dict) and v.get("item_id"):
+                self._state.set_feedback(user_id, str(v["item_id"]), bool(v.get("positive")))
         return added
 
 

@@ -167,6 +167,8 @@ def test_export_import_roundtrip_is_idempotent(store: MemoryStore) -> None:
 
     store.profile.observe("ann", "I live in Paris. I moved to Rome. I like tea.")
     store.goals.save(Goal(id="", user_id="ann", statement="Learn Italian", missing=("level",)))
+    store.episodes.add("ann", "t1", "Ann planned her move to Rome")
+    store.profile.feedback("ann", "arxiv:1", positive=False)
     data = store.profile.export("ann")
     assert {f["text"] for f in data["facts"]} == {
         "User lives in Paris",
@@ -179,4 +181,6 @@ def test_export_import_roundtrip_is_idempotent(store: MemoryStore) -> None:
     assert bob["User lives in Paris"].superseded_by == bob["User lives in Rome"].id
     assert [g.statement for g in store.goals.list("bob")] == ["Learn Italian"]
     assert store.profile.import_("bob", data) == 0
+    assert [e.summary for e in store.episodes.list("bob")] == ["Ann planned her move to Rome"]
+    assert store.profile.export("bob")["feedback"] == [{"item_id": "arxiv:1", "positive": False}]
     assert len(store.profile.facts("bob", include_superseded=True)) == 3
