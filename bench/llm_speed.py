@@ -55,7 +55,7 @@ def convo(user: str) -> list[Message]:
     return [{"role": "system", "content": SYSTEM}, {"role": "user", "content": user}]
 
 
-def decode_speed(engine: Any, fp32_bf16: Any, tokens: int, rounds: int) -> dict[str, Any]:
+def decode_speed(engine: Any, tokens: int, rounds: int) -> dict[str, Any]:
     """Interleave stock and split runs so both see the same machine load."""
     msgs = convo(STORY)
     runs: dict[str, list[float]] = {"stock": [], "split_softmax": []}
@@ -65,22 +65,43 @@ def decode_speed(engine: Any, fp32_bf16: Any, tokens: int, rounds: int) -> dict[
             r = engine.chat(msgs, max_new_tokens=tokens, temperature=0.0, control=ctl)
             runs[name].append(r.extra["decode_tokens_per_s"])
     stock, split = statistics.median(runs["stock"]), statistics.median(runs["split_softmax"])
-    out: dict[str, Any] = {
+    return {
         "dtype": str(engine.loaded.dtype).removeprefix("torch."),
         "new_tokens": tokens,
         "stock_tok_s": round(stock, 2),
         "split_softmax_tok_s": round(split, 2),
         "split_vs_stock": round(split / stock, 3),
     }
-    if fp32_bf16 is not None:
-        dt: dict[str, list[float]] = {"float32": [], "bfloat16": []}
-        for _ in range(rounds):
-            for name, eng in (("float32", engine), ("bfloat16", fp32_bf16)):
-                r = eng.chat(msgs, max_new_tokens=tokens, temperature=0.0, control=STOCK)
-                dt[name].append(r.extra["decode_tokens_per_s"])
-        out["stock_float32_tok_s"] = round(statistics.median(dt["float32"]), 2)
-        out["stock_bfloat16_tok_s"] = round(statistics.median(dt["bfloat16"]), 2)
-    return out
+
+
+def dtype_speed(engines: dict[str, Any], tokens: int, rounds: int) -> dict[str, Any]:
+    """float32 vs bfloat16 (stock attention): decode, a long prefill, a batch-8 decode."""
+    msgs = convo(STORY)
+    long_prompt = convo("Please read this carefully. " + ARTICLE * 4)
+    batch = [convo(f"Summarise (copy {i}):\n{ARTICLE}") for i in range(8)]
+    out: dict[str, dict[str, list[float]]] = {
+        d: {"decode": [], "prefill": [], "batch": []} for d in engines
+    }
+    for _ in range(rounds):
+        for name, eng in engines.items():
+            r = eng.chat(msgs, max_new_tokens=tokens, temperature=0.0, control=STOCK)
+            out[name]["decode"].append(r.extra["decode_tokens_per_s"])
+            r = eng.chat(long_prompt, max_new_tokens=1, temperature=0.0, control=STOCK)
+            out[name]["prefill"].append(r.time_to_first_token_s)
+            began = time.perf_counter()
+            rs = eng.chat_batch(batch, max_new_tokens=16, temperature=0.0, control=STOCK)
+            steps = max(r.completion_tokens for r in rs) - 1
+            out[name]["batch"].append(
+                (time.perf_counter() - began - rs[0].time_to_first_token_s) / steps
+            )
+    return {
+        name: {
+            "decode_tok_s": round(statistics.median(v["decode"]), 2),
+            "prefill_600_tokens_s": round(statistics.median(v["prefill"]), 3),
+            "batch8_decode_step_s": round(statistics.median(v["batch"]), 3),
+        }
+        for name, v in out.items()
+    }
 
 
 def scripted_turns(n: int) -> list[tuple[str, str]]:
@@ -253,10 +274,14 @@ def main() -> None:
     }
     if not args.skip_start:
         report["start"] = start_times()
-    engine = load_engine(Settings(model=ModelSettings(dtype="float32")))
-    bf16 = None if args.quick else load_engine(Settings(model=ModelSettings(dtype="bfloat16")))
-    report["decode"] = decode_speed(engine, bf16, tokens, rounds)
-    del bf16
+    engine = load_engine(Settings())  # dtype "auto", as users get it
+    report["decode"] = decode_speed(engine, tokens, rounds)
+    if not args.quick:
+        auto = str(engine.loaded.dtype).removeprefix("torch.")
+        other = "float32" if auto == "bfloat16" else "bfloat16"
+        engines = {auto: engine, other: load_engine(Settings(model=ModelSettings(dtype=other)))}
+        report["dtype"] = {"auto_picked": auto, **dtype_speed(engines, tokens, 2)}
+        del engines
     report["ttft_turns"] = ttft_turns(engine, (1, 10, 20) if not args.quick else (1, 10))
     report["summaries"] = summaries(engine, 8, 32 if not args.quick else 16)
     report["interactive"] = interactive_during_background(engine, 48 if not args.quick else 24)

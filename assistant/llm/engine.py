@@ -59,7 +59,7 @@ class _Job:
     queue_s: float = 0.0
 
 
-PREFILL_CHUNK = 256  # tokens per background prefill forward (all rows together)
+PREFILL_CHUNK = 128  # tokens per background prefill forward (all rows together)
 
 
 class Engine:
@@ -185,7 +185,7 @@ class Engine:
     ) -> torch.Tensor:
         """Float32 logits (V,) for the reply's first token; uses the prefix cache like `chat`."""
         job = self._job([messages], 1, 0.0, None, None, (), control, "interactive", conversation_id)
-        with self.gate.hold(job.priority), torch.inference_mode():
+        with self.gate.hold(job.priority):
             cache, _, _, logits, _, fed = self._prefill(job)
             if job.uncond:
                 logits = logits[1:] + job.control.guidance * (logits[:1] - logits[1:])
@@ -270,8 +270,7 @@ class Engine:
         job.queue_s = time.perf_counter() - waited
         rows = [_Row(TextTail(self.tokenizer, job.stop)) for _ in job.prompts]
         try:
-            with torch.inference_mode():
-                yield from self._decode(job, rows, stream_row)
+            yield from self._decode(job, rows, stream_row)
         except GeneratorExit:
             for row in rows:
                 row.finish = row.finish or "cancelled"
@@ -318,7 +317,8 @@ class Engine:
         return split_softmax.SplitSpec.from_spans(ctl.k, spans, ctl.layers)
 
     def _forward(self, spec: split_softmax.SplitSpec | None, **inputs: Any) -> torch.Tensor:
-        with split_softmax.split_context(spec):
+        # Grad mode and the split spec are set per forward, never across a `yield` to the caller.
+        with torch.inference_mode(), split_softmax.split_context(spec):
             out = self.model(**inputs, use_cache=True, logits_to_keep=1)
         return out.logits[:, -1, :].float()  # (B, V)
 

@@ -49,6 +49,15 @@ class SplitSpec:
     layers: frozenset[int] | None = None  # None = every layer
     always: bool = False  # run the split form even at k = 1 (tests compare it with stock)
     _masks: dict[str, Any] = field(default_factory=dict, repr=False)  # per-forward cache
+    # Plain ints, computed once: the attention function runs per layer and per token.
+    lo: int = field(init=False)  # first key index of any row's span
+    hi: int = field(init=False)  # one past the last
+    uniform: bool = field(init=False)  # every row has the span [lo, hi)
+
+    def __post_init__(self) -> None:
+        starts, ends = self.starts.tolist(), self.ends.tolist()
+        self.lo, self.hi = min(starts), max(ends)
+        self.uniform = all(a == self.lo for a in starts) and all(b == self.hi for b in ends)
 
     @classmethod
     def from_spans(
@@ -63,14 +72,6 @@ class SplitSpec:
         """The spec for a subset of batch rows (finished rows leave the batch)."""
         idx = torch.tensor(list(rows), dtype=torch.long)
         return SplitSpec(self.k, self.starts[idx], self.ends[idx], self.layers, self.always)
-
-    @property
-    def lo(self) -> int:
-        return int(self.starts.min())
-
-    @property
-    def hi(self) -> int:
-        return int(self.ends.max())
 
     def applies_to(self, layer_idx: int | None) -> bool:
         if (self.k >= 1.0 and not self.always) or self.hi <= self.lo:
@@ -165,8 +166,7 @@ def _masks(
         return hit[2]  # type: ignore[no-any-return]
     lo, hi = spec.lo, spec.hi
     vis = _visible(mask, b, tq, tk, causal, q.device)
-    uniform = bool((spec.starts == lo).all() and (spec.ends == hi).all())
-    if vis is None and uniform and lo == 0 and tk > hi:
+    if vis is None and spec.uniform and lo == 0 and tk > hi:
         # Decode without padding, span at the front: both parts are plain slices.
         result = _Masks(None, None, hi, None, None)
     else:

@@ -11,7 +11,7 @@ import torch
 
 from assistant.config import ModelSettings
 from assistant.errors import ModelLoadError
-from assistant.llm.loader import MARKER, _cache_is_complete, load_model
+from assistant.llm.loader import MARKER, _cache_is_complete, load_model, pick_dtype
 
 
 def test_missing_local_folder_says_what_to_fix(tmp_path: Path) -> None:
@@ -65,5 +65,14 @@ def test_damaged_cache_is_rebuilt_and_then_used(
     rebuilt = load_model(ModelSettings(), cache_dir=root)
     assert not rebuilt.from_cache
     warm = load_model(ModelSettings(), cache_dir=root)
-    assert warm.from_cache and warm.dtype == torch.float32
+    assert warm.from_cache and warm.dtype == pick_dtype("auto", torch.device("cpu"))
     assert warm.load_s < 10
+
+
+def test_auto_dtype_follows_the_cpu(monkeypatch: pytest.MonkeyPatch) -> None:
+    cpu = torch.device("cpu")
+    monkeypatch.setattr("assistant.llm.loader.cpu_has_bf16", lambda: True)
+    assert pick_dtype("auto", cpu) == torch.bfloat16
+    monkeypatch.setattr("assistant.llm.loader.cpu_has_bf16", lambda: False)
+    assert pick_dtype("auto", cpu) == torch.float32
+    assert pick_dtype("float16", cpu) == torch.float16  # an explicit choice always wins
