@@ -132,6 +132,7 @@ class DigestSettings(_Section):
     summary_max_tokens: int = Field(80, ge=8)  # reply budget per summary (one or two sentences)
     recency_half_life_hours: float = Field(48.0, gt=0.0)  # an item this old scores half on recency
     first_window_hours: int = Field(48, ge=1)  # look-back for the very first digest (no earlier one)
+    late_pull_hours: int = Field(72, ge=0)  # a late-pulled item published this long before the last digest still counts
 
 
 class ProbesSettings(_Section):

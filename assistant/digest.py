@@ -72,6 +72,7 @@ class Digest:
     probe: dict[str, Any] | None
     since: float
     until: float
+    considered: list[str] = field(default_factory=list)  # every candidate id, shown or not
 
 
 @dataclass
@@ -132,11 +133,13 @@ def _db() -> Iterator[sqlite3.Connection]:
             "CREATE TABLE IF NOT EXISTS digests (user_id TEXT, day TEXT, since REAL, until REAL, "
             "built_at REAL, item_ids TEXT, post_state TEXT DEFAULT '', channel TEXT DEFAULT '', "
             "ts TEXT DEFAULT '', detail TEXT DEFAULT '', slack_me TEXT DEFAULT '', "
+            "considered TEXT DEFAULT '', "
             "PRIMARY KEY (user_id, day))"
         )
         columns = {row[1] for row in conn.execute("PRAGMA table_info(digests)")}
-        if "slack_me" not in columns:  # a record written by an earlier version
-            conn.execute("ALTER TABLE digests ADD COLUMN slack_me TEXT DEFAULT ''")
+        for column in ("slack_me", "considered"):  # records written by an earlier version
+            if column not in columns:
+                conn.execute(f"ALTER TABLE digests ADD COLUMN {column} TEXT DEFAULT ''")
         yield conn
     finally:
         conn.close()
@@ -175,6 +178,22 @@ def _window(settings: Settings, user_id: str, day: date, tz: Any) -> tuple[float
         return float(prev), until
     start = datetime.combine(day, datetime.min.time(), tz)
     return (start - timedelta(hours=settings.digest.first_window_hours)).timestamp(), until
+
+
+def _considered_before(user_id: str, day: date) -> set[str] | None:
+    """Ids every earlier digest (last 14) looked at; None when there is no earlier digest."""
+    with _db() as conn:
+        rows = conn.execute(
+            "SELECT considered FROM digests WHERE user_id=? AND day<? ORDER BY day DESC LIMIT 14",
+            (user_id, day.isoformat()),
+        ).fetchall()
+    if not rows:
+        return None
+    seen: set[str] = set()
+    for (blob,) in rows:
+        if blob:
+            seen.update(json.loads(blob))
+    return seen
 
 
 def built(user_id: str, day: date) -> bool:
@@ -237,18 +256,26 @@ def collect(settings: Settings, store: Any, *, day: date, user_id: str) -> tuple
 
     tz = zone(settings)
     since, until = _window(settings, user_id, day, tz)
-    candidates = [
-        it
-        for it in store.items.list(user_id, limit=CANDIDATES, since=since)
-        if (it.published or it.updated or since) < until
-    ]
+    seen = _considered_before(user_id, day)
+    # An item pulled after the last digest can carry an earlier publication time (a
+    # late pull): it still counts when no earlier digest looked at it.
+    late = settings.digest.late_pull_hours * 3600.0 if seen is not None else 0.0
+    candidates = []
+    for it in store.items.list(user_id, limit=CANDIDATES, since=since - late):
+        when = it.published or it.updated or since
+        if when >= until:
+            continue
+        if when >= since or (seen is not None and it.id not in seen):
+            candidates.append(it)
     embeddings = store.items.embeddings(user_id, [it.id for it in candidates]) if candidates else {}
     interest = store.profile.interest_vector(user_id)
     now = min(time.time(), until)
     ranked = rank_items(settings, candidates, embeddings=embeddings, interest=interest, now=now)
     top = ranked[: settings.digest.top_n]
     goals = [g.statement for g in store.goals.open_goals(user_id)]
-    return Digest(day, user_id, top, goals, _last_probe(), since, until), len(candidates)
+    digest = Digest(day, user_id, top, goals, _last_probe(), since, until)
+    digest.considered = [it.id for it in candidates]
+    return digest, len(candidates)
 
 
 def _last_probe() -> dict[str, Any] | None:
@@ -295,10 +322,19 @@ def build_digest(
     ids = json.dumps([r.item.id for r in digest.items])
     with _db() as conn:
         conn.execute(
-            "INSERT INTO digests (user_id, day, since, until, built_at, item_ids) VALUES "
-            "(?, ?, ?, ?, ?, ?) ON CONFLICT(user_id, day) DO UPDATE SET until=excluded.until, "
-            "built_at=excluded.built_at, item_ids=excluded.item_ids",
-            (user_id, day.isoformat(), digest.since, digest.until, time.time(), ids),
+            "INSERT INTO digests (user_id, day, since, until, built_at, item_ids, considered) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT(user_id, day) DO UPDATE SET "
+            "until=excluded.until, built_at=excluded.built_at, item_ids=excluded.item_ids, "
+            "considered=excluded.considered",
+            (
+                user_id,
+                day.isoformat(),
+                digest.since,
+                digest.until,
+                time.time(),
+                ids,
+                json.dumps(digest.considered),
+            ),
         )
     result = DigestResult(digest, md_path, html_path, "skipped: --no-post", considered)
     if post:

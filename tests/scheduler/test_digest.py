@@ -289,3 +289,16 @@ def test_feedback_from_cli_buttons_and_reactions(
         ("local", ids[1], False),
         ("local", ids[1], True),
     ]
+
+
+def test_an_item_pulled_after_the_digest_but_published_before_it_comes_next_day(
+    home: Path, store: MemStore
+) -> None:
+    settings = _settings(top_n=2)
+    first = build_digest(settings, store, day=DAY, user_id="local", post=False)
+    assert first.considered == 6 and len(first.digest.items) == 2
+    late = _paper(60, "Hierarchical reinforcement learning with options", RL[1][1], when=NOON - 600)
+    store.items.upsert([late])  # pulled late: published before the first digest was built
+    nxt = build_digest(settings, store, day=DAY + timedelta(days=1), user_id="local", post=False)
+    # only the late item: the four considered yesterday but not shown do not come back
+    assert [r.item.id for r in nxt.digest.items] == [late.id]
