@@ -20,7 +20,6 @@ shared channel one user's turns, memory and goals never enter another user's rep
 from __future__ import annotations
 
 import logging
-import os
 import re
 import threading
 import weakref
@@ -42,6 +41,16 @@ from slack_sdk.webhook import WebhookClient
 from assistant.config import Settings
 from assistant.errors import AssistantError, ConfigError, ConnectorAuthError
 from assistant.llm.base import ChatModel
+from assistant.slack.client import (
+    APP_TOKEN_ENV,
+    BOT_TOKEN_ENV,
+    SIGNING_SECRET_ENV,
+    SlackTokens,
+    post_alert,
+    post_digest,
+    read_tokens,
+    slack_client,
+)
 from assistant.slack.commands import CommandReply, digest_reply, quick, split
 from assistant.slack.conversation import Conversation, GraphConversation
 from assistant.slack.events import EventLog
@@ -49,9 +58,20 @@ from assistant.slack.streaming import StreamingReply
 
 log = logging.getLogger(__name__)
 
-BOT_TOKEN_ENV = "SLACK_BOT_TOKEN"
-APP_TOKEN_ENV = "SLACK_APP_TOKEN"
-SIGNING_SECRET_ENV = "SLACK_SIGNING_SECRET"
+# The public face: the bot, its runner, and the client helpers digest and probe alerts use.
+__all__ = [
+    "SlackBot",
+    "SlackHandle",
+    "SlackTokens",
+    "bot_for",
+    "create_app",
+    "post_alert",
+    "post_digest",
+    "read_tokens",
+    "slack_client",
+    "start_slack",
+]
+
 REFUSAL = "Sorry, I'm a personal assistant set up for specific people and channels, so I can't help here."
 EVENTS_FILE = "slack_events.sqlite3"
 STOPPING = "Sorry, I was restarting and could not answer this one; please ask again."
@@ -60,55 +80,6 @@ MAX_INPUT_CHARS = 4000  # a pasted novel should not fill the model's whole conte
 _CHAT_SUBTYPES = {None, "file_share", "thread_broadcast"}  # edits, joins, bot posts are not questions
 
 _bots: weakref.WeakKeyDictionary[App, SlackBot] = weakref.WeakKeyDictionary()
-
-
-@dataclass(frozen=True)
-class SlackTokens:
-    """Secrets read from the environment."""
-
-    bot_token: str
-    app_token: str | None
-    signing_secret: str | None
-
-    @property
-    def socket_mode(self) -> bool:
-        return bool(self.app_token)
-
-
-def read_tokens() -> SlackTokens:
-    """Tokens from the environment; a missing one is one line saying which variable to set."""
-    bot = os.environ.get(BOT_TOKEN_ENV, "").strip()
-    app = os.environ.get(APP_TOKEN_ENV, "").strip() or None
-    secret = os.environ.get(SIGNING_SECRET_ENV, "").strip() or None
-    if not bot:
-        raise ConfigError(f"Slack is not configured: set {BOT_TOKEN_ENV} (the xoxb- bot token)")
-    if app is None and secret is None:
-        raise ConfigError(
-            f"Slack needs {APP_TOKEN_ENV} (xapp- token, Socket Mode) or {SIGNING_SECRET_ENV} "
-            "(HTTP Events API); set one of them"
-        )
-    return SlackTokens(bot, app, secret)
-
-
-def slack_client(settings: Settings, token: str | None = None) -> WebClient:
-    """The one Web API client factory (bot replies, digest posts, probe alerts): slack-sdk's
-    rate-limit and server-error retry handlers, pointed at ``settings.slack.base_url``."""
-    from connectors.slack import web_client
-
-    base_url = settings.slack.base_url if settings.slack.base_url.endswith("/") else settings.slack.base_url + "/"
-    return web_client(token if token is not None else os.environ.get(BOT_TOKEN_ENV, ""), base_url)
-
-
-def post_digest(client: WebClient, channel: str, blocks: list[dict[str, Any]] | None, text: str) -> str:
-    """Post a digest to a channel id or a user id (a DM); returns the message ts."""
-    resp = client.chat_postMessage(channel=channel, text=text, blocks=blocks, unfurl_links=False)
-    return str(resp["ts"])
-
-
-def post_alert(client: WebClient, channel: str, text: str) -> str:
-    """Post a one-line alert (e.g. the nightly probe fell below its threshold)."""
-    resp = client.chat_postMessage(channel=channel, text=f":warning: {text}", unfurl_links=False)
-    return str(resp["ts"])
 
 
 def thread_id_for(channel: str, thread_ts: str) -> str:
@@ -161,7 +132,7 @@ class SlackBot:
                 request_verification_enabled=not socket_mode,
                 process_before_response=False,
                 name="assistant",
-                logger=logging.getLogger("assistant.slack.bolt"),
+                logger=_bolt_logger(),
             )
         except BoltError as exc:
             self.workers.shutdown(wait=False)
@@ -394,6 +365,20 @@ class SlackBot:
         if self._own_conversation and close is not None:
             close()
         self.events.close()
+
+
+class _QuietTokenNotice(logging.Filter):
+    """Bolt reads SLACK_BOT_TOKEN itself and warns that our client's copy wins; it always does."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "`token` will be unused" not in record.getMessage()
+
+
+def _bolt_logger() -> logging.Logger:
+    logger = logging.getLogger("assistant.slack.bolt")
+    if not any(isinstance(f, _QuietTokenNotice) for f in logger.filters):
+        logger.addFilter(_QuietTokenNotice())
+    return logger
 
 
 def _clean(text: str, bot_user_id: str | None) -> str:

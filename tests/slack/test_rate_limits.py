@@ -40,3 +40,19 @@ def test_429_storm_on_updates_still_ends_with_the_full_reply(make_bot) -> None:
     for ts in roots:
         assert len(bot.replies(ts)) == 1
     assert len(bot.api.ok_calls("chat.postMessage")) == 3
+
+
+def test_digest_and_alert_posts_share_the_retrying_client(fake_slack, monkeypatch) -> None:
+    from assistant.config import Settings, SlackSettings
+    from assistant.slackbot import post_alert, post_digest, slack_client
+
+    monkeypatch.setenv("SLACK_BOT_TOKEN", "xoxb-x")
+    client = slack_client(Settings(slack=SlackSettings(base_url=fake_slack.base_url)))
+    fake_slack.rate_limit("chat.postMessage", times=1, retry_after=1)
+    blocks = [{"type": "section", "text": {"type": "mrkdwn", "text": "*Today*"}}]
+    ts = post_digest(client, "U1", blocks, "Your digest")
+    alert_ts = post_alert(client, "C1", "self-probe stability 0.31 is below 0.5")
+    posted = fake_slack.ok_calls("chat.postMessage")
+    assert [c.result["ts"] for c in posted] == [ts, alert_ts]
+    assert posted[0].params["blocks"] == blocks and posted[0].params["channel"] == "U1"
+    assert posted[1].params["text"].endswith("below 0.5")
