@@ -26,6 +26,7 @@ MAX_BODY = 1_000_000  # Slack payloads are a few KB; refuse anything absurd
 class _Handler(BaseHTTPRequestHandler):
     server: SlackHTTPServer
     protocol_version = "HTTP/1.1"
+    timeout = 15  # seconds per socket read: a stalled client cannot pin a thread forever
 
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib name
         log.debug("%s %s", self.address_string(), format % args)
