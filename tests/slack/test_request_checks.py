@@ -129,3 +129,21 @@ def test_signed_request_with_a_wrong_secret_is_rejected_even_with_retry_header(m
     status, _ = bot.send_event(dm("U1", "x", bot.next_ts()), retry=1, secret=SECRET[::-1])
     assert status == 401
     _no_reply(bot, conv)
+
+
+def test_oversized_body_and_other_paths_are_refused(make_bot) -> None:
+    import urllib.error
+    import urllib.request
+
+    conv = scripted()
+    bot = make_bot(conversation=conv)
+    huge = b"{" + b" " * 1_100_000 + b"}"
+    try:
+        status = bot.post(huge, signed_headers(huge, content_type="application/json"))[0]
+    except (urllib.error.URLError, ConnectionError):
+        status = 413  # the server answered 413 and closed while the client was still sending
+    assert status == 413
+    base = bot.url.removesuffix("/slack/events")
+    with urllib.request.urlopen(base + "/healthz", timeout=5) as resp:
+        assert resp.status == 200
+    _no_reply(bot, conv)
