@@ -163,6 +163,17 @@ def _set_post_state(user_id: str, day: date, state: str, **cols: str) -> None:
         )
 
 
+def _claim_post(user_id: str, day: date, channel: str) -> bool:
+    """Atomically move the day's post from not-posted (or failed) to "posting"."""
+    with _db() as conn:
+        cur = conn.execute(
+            "UPDATE digests SET post_state='posting', channel=? WHERE user_id=? AND day=? "
+            "AND post_state IN ('', 'failed')",
+            (channel, user_id, day.isoformat()),
+        )
+        return cur.rowcount == 1
+
+
 def _window(settings: Settings, user_id: str, day: date, tz: Any) -> tuple[float, float]:
     """(since, until) in unix seconds: from the previous digest to the end of `day`."""
     until = datetime.combine(day + timedelta(days=1), datetime.min.time(), tz).timestamp()
@@ -389,7 +400,8 @@ def _post_once(settings: Settings, digest: Digest, *, client: Any = None) -> tup
         )
         return "unknown: an earlier post may have gone out; not posting twice", ""
     text, blocks = to_blocks(digest)
-    _set_post_state(user_id, day, "posting", channel=target)  # committed before the call
+    if not _claim_post(user_id, day, target):  # committed before the call
+        return "already posted", ""
     try:
         response = client.chat_postMessage(
             channel=target, text=text, blocks=blocks, unfurl_links=False
