@@ -184,7 +184,16 @@ def preserve_orphans(url: str) -> list[tuple[str, str]]:
     Returns (job id, function reference) per orphan. APScheduler then drops them from
     its own table on load; the copy keeps what they were for a person to look at.
     """
-    from sqlalchemy import create_engine, text
+    from sqlalchemy import (
+        Column,
+        Float,
+        LargeBinary,
+        MetaData,
+        Table,
+        Text,
+        Unicode,
+        create_engine,
+    )
 
     orphans: list[tuple[str, str, bytes]] = []
     rows = _stored_rows(url)
@@ -196,20 +205,26 @@ def preserve_orphans(url: str) -> list[tuple[str, str]]:
             orphans.append((job_id, ref, pickle.dumps(state)))
     if not orphans:
         return []
+    # a Table, not raw SQL, so the same code creates it on SQLite and on Postgres
+    table = Table(
+        ORPHAN_TABLE,
+        MetaData(),
+        Column("id", Unicode(191)),
+        Column("func", Text),
+        Column("found_at", Float),
+        Column("job_state", LargeBinary),
+    )
     engine = create_engine(url)
     try:
+        table.create(engine, checkfirst=True)
         with engine.begin() as conn:
             conn.execute(
-                text(
-                    f"CREATE TABLE IF NOT EXISTS {ORPHAN_TABLE} (id VARCHAR(191), func TEXT, "
-                    "found_at FLOAT, job_state BLOB)"
-                )
+                table.insert(),
+                [
+                    {"id": i, "func": r, "found_at": time.time(), "job_state": b}
+                    for i, r, b in orphans
+                ],
             )
-            for job_id, ref, blob in orphans:
-                conn.execute(
-                    text(f"INSERT INTO {ORPHAN_TABLE} VALUES (:id, :func, :t, :s)"),
-                    {"id": job_id, "func": ref, "t": time.time(), "s": blob},
-                )
     finally:
         engine.dispose()
     for job_id, ref, _blob in orphans:
