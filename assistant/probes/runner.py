@@ -26,6 +26,8 @@ Progress = Callable[[str, int, int], None]
 B_START = "Start the conversation."  # B's view needs a user turn before its opener
 B_FALLBACK = "Could you tell me more about that?"
 ANSWER_CHARS = 400  # answers kept in the run record, per probe
+# judges about length or the reply's end: a reply cut by the token budget cannot pass them
+BUDGET_JUDGES = frozenset({"max_words", "max_sentences", "ends_with"})
 
 
 @dataclass(frozen=True)
@@ -108,15 +110,34 @@ def _generate(
     seed: int,
     max_new_tokens: int | None = None,
 ) -> list[str]:
-    texts: list[str] = []
+    return [text for text, _ in _generate_full(llm, convs, control, opts, seed, max_new_tokens)]
+
+
+def _generate_full(
+    llm: ChatModel,
+    convs: Sequence[Sequence[Message]],
+    control: DriftControl,
+    opts: RunOptions,
+    seed: int,
+    max_new_tokens: int | None = None,
+) -> list[tuple[str, bool]]:
+    """Replies with whether each was cut off by the token budget."""
+    out: list[tuple[str, bool]] = []
     for start in range(0, len(convs), opts.batch_size):
         chunk = convs[start : start + opts.batch_size]
         results = llm.chat_batch(
             chunk, max_new_tokens=max_new_tokens or opts.max_new_tokens, temperature=opts.temperature,
             seed=seed + start, control=control, priority="background",
         )  # fmt: skip
-        texts += [r.text.strip() for r in results]
-    return texts
+        out += [(r.text.strip(), r.finish_reason == "length") for r in results]
+    return out
+
+
+def judge_answer(case: ProbeCase, answer: str, truncated: bool) -> float:
+    """Score one probe answer; a reply cut off by the budget fails length and ending rules."""
+    if truncated and case.judge in BUDGET_JUDGES:
+        return 0.0  # e.g. "under 15 words" cannot pass by being cut at max_new_tokens
+    return score(case.judge, answer, case.args)
 
 
 def _b_view(partner: Partner, conv: Sequence[Message]) -> list[Message]:
@@ -160,11 +181,11 @@ def self_chat(
             for h, c in zip(history, cases, strict=True)
             for _ in range(s)
         ]  # copies: the conversation itself never sees the probe
-        answers = _generate(llm, branches, control.drift, opts, stage_seed(opts.seed, round_, 1))
+        answers = _generate_full(llm, branches, control.drift, opts, stage_seed(opts.seed, round_, 1))
         for i, trace in enumerate(traces):
             mine = answers[i * s : (i + 1) * s]
-            trace.answers.append([a[:ANSWER_CHARS] for a in mine])
-            trace.scores.append([score(trace.case.judge, a, trace.case.args) for a in mine])
+            trace.answers.append([a[:ANSWER_CHARS] for a, _ in mine])
+            trace.scores.append([judge_answer(trace.case, a, cut) for a, cut in mine])
         tick(f"round {round_} probe")
 
     probe(0, [c[:1] for c in convs])

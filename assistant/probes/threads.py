@@ -13,8 +13,7 @@ from typing import Any
 from assistant.config import Settings
 from assistant.llm.base import ChatModel, Message
 from assistant.probes.controls import Control, default_control
-from assistant.probes.judges import score
-from assistant.probes.runner import ANSWER_CHARS
+from assistant.probes.runner import ANSWER_CHARS, judge_answer
 from assistant.probes.stats import mean_ci
 from assistant.probes.suite import persona_cases
 
@@ -51,7 +50,7 @@ def probe_threads(
     per_thread = []
     for i, thread in enumerate(threads):
         mine = results[i * len(cases) : (i + 1) * len(cases)]
-        scores = {c.id: score(c.judge, r.text, c.args) for c, r in zip(cases, mine, strict=True)}
+        scores = {c.id: judge_answer(c, r.text, r.finish_reason == "length") for c, r in zip(cases, mine, strict=True)}
         per_thread.append(sum(scores.values()) / len(scores))
         out.append({
             "index": i,

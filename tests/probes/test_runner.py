@@ -122,3 +122,21 @@ def test_run_controls_reports_progress_to_the_end() -> None:
 def test_runner_cannot_reach_memory_or_slack() -> None:
     params = set(inspect.signature(run_controls).parameters) | set(inspect.signature(self_chat).parameters)
     assert not params & {"store", "memory", "slack", "client", "checkpointer"}
+
+
+def test_reply_cut_by_the_budget_fails_length_rules() -> None:
+    short = ProbeCase(id="s", family="format", system_prompt="Under ten words.", probe="Explain tides.",
+                      judge="max_words", args={"n": 10})  # fmt: skip
+
+    class Cut(RecordingModel):
+        def chat(self, messages, **kwargs):  # type: ignore[no-untyped-def]
+            result = super().chat(messages, **kwargs)
+            result.finish_reason = "length"
+            return result
+
+    traces = self_chat(Cut(lambda m: "The moon pulls"), [short], [PARTNER], parse_controls(["none"])[0],
+                       RunOptions(rounds=0))  # fmt: skip
+    assert traces[0].scores == [[0.0]]
+    traces = self_chat(RecordingModel(lambda m: "The moon pulls"), [short], [PARTNER],
+                       parse_controls(["none"])[0], RunOptions(rounds=0))  # fmt: skip
+    assert traces[0].scores == [[1.0]]
