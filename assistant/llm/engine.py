@@ -12,6 +12,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Generator, Iterator, Sequence
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -55,11 +56,14 @@ class _Job:
     conversation_id: str | None = None
     started: float = field(default_factory=time.perf_counter)
     first_token_at: float = 0.0
-    reused_tokens: int = 0
+    reused_tokens: int = 0  # prompt tokens taken from the prefix cache
+    shared_tokens: int = 0  # prompt tokens pre-filled once for the whole batch
     queue_s: float = 0.0
 
 
 PREFILL_CHUNK = 128  # tokens per background prefill forward (all rows together)
+_IN_BACKGROUND: ContextVar[bool] = ContextVar("in_background_forward", default=False)
+MIN_SHARED_PREFIX = 16  # shorter common prefixes are not worth a separate pre-fill
 
 
 class Engine:
@@ -75,6 +79,7 @@ class Engine:
         self.prefix_cache = PrefixCache(settings.model.prefix_cache_conversations)
         self.model.set_attn_implementation(split_softmax.IMPLEMENTATION)
         self._eos = self._eos_ids()
+        self._install_yield_hooks()
         self._pad = int(self.tokenizer.pad_token_id)
         self.last_stream_result: ChatResult | None = None  # result of the latest finished stream
         self.last_reused_tokens = 0  # prefix tokens reused by the latest next_token_logits
@@ -201,6 +206,19 @@ class Engine:
 
     # ------------------------------------------------------------------ request setup
 
+    def _install_yield_hooks(self) -> None:
+        """Background forwards pause before each decoder layer while a person waits."""
+        layers = getattr(getattr(self.model, "model", None), "layers", None)
+        if not isinstance(layers, torch.nn.ModuleList):
+            return  # unknown layout: background work still yields between steps
+
+        def pause_if_someone_waits(module: torch.nn.Module, args: Any) -> None:
+            if _IN_BACKGROUND.get():
+                self.gate.yield_to_interactive("background")
+
+        for layer in layers:
+            layer.register_forward_pre_hook(pause_if_someone_waits)
+
     def _job(
         self,
         conversations: Sequence[Sequence[Message]],
@@ -287,6 +305,7 @@ class Engine:
         extra = {
             "queue_s": job.queue_s,
             "reused_tokens": float(job.reused_tokens),
+            "shared_prefix_tokens": float(job.shared_tokens),
             "decode_tokens_per_s": (len(row.tokens) - 1) / decode_s
             if decode_s > 0 and len(row.tokens) > 1
             else 0.0,
@@ -304,22 +323,31 @@ class Engine:
             extra=extra,
         )
 
-    def _split_spec(self, job: _Job, pads: list[int]) -> split_softmax.SplitSpec | None:
+    def _split_spec(
+        self, job: _Job, pads: list[int], shared: int = 0
+    ) -> split_softmax.SplitSpec | None:
+        """Spans as key indices: tokens after the shared prefix move right by the row's padding."""
         ctl = job.control
         if ctl.kind != "split_softmax" or ctl.k >= 1.0:
             return None
         spans = []
         for prompt, pad in zip(job.prompts, pads, strict=False):
             s, e = prompt.span(ctl.span)
-            spans.append((s + pad, e + pad))
+            spans.append((s if s < shared else s + pad, e if e <= shared else e + pad))
         if all(e <= s for s, e in spans):
             return None
         return split_softmax.SplitSpec.from_spans(ctl.k, spans, ctl.layers)
 
-    def _forward(self, spec: split_softmax.SplitSpec | None, **inputs: Any) -> torch.Tensor:
+    def _forward(
+        self, job: _Job, spec: split_softmax.SplitSpec | None, **inputs: Any
+    ) -> torch.Tensor:
         # Grad mode and the split spec are set per forward, never across a `yield` to the caller.
-        with torch.inference_mode(), split_softmax.split_context(spec):
-            out = self.model(**inputs, use_cache=True, logits_to_keep=1)
+        token = _IN_BACKGROUND.set(job.priority == "background")
+        try:
+            with torch.inference_mode(), split_softmax.split_context(spec):
+                out = self.model(**inputs, use_cache=True, logits_to_keep=1)
+        finally:
+            _IN_BACKGROUND.reset(token)
         return out.logits[:, -1, :].float()  # (B, V)
 
     def _prefill(
@@ -342,20 +370,46 @@ class Engine:
             logits = self._feed(job, spec, new, None, None, cache)
             job.reused_tokens = reused
             return cache, None, None, logits, spec, list(ids)
-        width = max(len(s) for s in seqs)
-        pads = [width - len(s) for s in seqs]
-        input_ids = torch.tensor(
-            [[self._pad] * p + s for p, s in zip(pads, seqs, strict=True)], device=self.device
-        )
-        mask = torch.tensor(
-            [[0] * p + [1] * len(s) for p, s in zip(pads, seqs, strict=True)], device=self.device
-        )
-        # (B, T): left padding keeps each row's real positions starting at 0
-        positions = (mask.cumsum(-1) - 1).clamp_min(0)
-        spec = self._split_spec(job, pads)
+        # Rows are laid out as [shared prefix][left padding][own tokens]: the prefix that
+        # all rows share (typically the system prompt) is pre-filled once, then copied.
+        shared = job.shared_tokens = self._shared_prefix(job, seqs)
         cache = DynamicCache(config=self.model.config)
+        if shared:
+            head = torch.tensor([seqs[0][:shared]], device=self.device)  # (1, shared)
+            self._feed(job, self._split_spec(job, [0]), head, None, None, cache)
+            for layer in cache.layers:
+                layer.batch_repeat_interleave(len(seqs))  # (B, Hkv, shared, D)
+        rest = [s[shared:] for s in seqs]
+        width = max(len(s) for s in rest)
+        pads = [width - len(s) for s in rest]
+        input_ids = torch.tensor(
+            [[self._pad] * p + s for p, s in zip(pads, rest, strict=True)], device=self.device
+        )  # (B, width)
+        mask = torch.tensor(
+            [[1] * shared + [0] * p + [1] * len(s) for p, s in zip(pads, rest, strict=True)],
+            device=self.device,
+        )  # (B, shared + width)
+        # Real positions skip the padding: each row counts 0, 1, ... over its own tokens.
+        positions = (mask.cumsum(-1) - 1).clamp_min(0)[:, shared:]  # (B, width)
+        spec = self._split_spec(job, pads, shared)
         logits = self._feed(job, spec, input_ids, mask, positions, cache)
         return cache, mask, positions[:, -1], logits, spec, []
+
+    def _shared_prefix(self, job: _Job, seqs: list[list[int]]) -> int:
+        """Length of the token prefix every row shares, when worth pre-filling once."""
+        if len(seqs) < 2 or job.uncond:
+            return 0
+        shared = min(len(s) for s in seqs) - 1  # every row keeps at least one own token
+        first = seqs[0]
+        for s in seqs[1:]:
+            shared = min(shared, common_prefix(first, s))
+        if shared < MIN_SHARED_PREFIX:
+            return 0
+        if job.control.kind == "split_softmax":
+            spans = {p.span(job.control.span) for p in job.prompts}
+            if len(spans) != 1 or next(iter(spans))[1] > shared:
+                return 0  # the system span must lie inside the shared part
+        return shared
 
     def _feed(
         self,
@@ -376,6 +430,7 @@ class Engine:
             if a:
                 self.gate.yield_to_interactive(job.priority)
             logits = self._forward(
+                job,
                 spec,
                 input_ids=input_ids[:, a:b],  # (B, chunk)
                 attention_mask=None if mask is None else mask[:, : past + b],  # (B, past + b)
@@ -446,12 +501,13 @@ class Engine:
             next_ids = torch.tensor(feed, device=self.device)[:, None]  # (B, 1)
             if mask is None:
                 fed.append(feed[0])
-                logits = self._forward(spec, input_ids=next_ids, cache=cache)
+                logits = self._forward(job, spec, input_ids=next_ids, cache=cache)
             else:
                 assert positions is not None
                 mask = torch.cat([mask, mask.new_ones(mask.shape[0], 1)], dim=1)  # (B, T+1)
                 positions = positions + 1
                 logits = self._forward(
+                    job,
                     spec,
                     input_ids=next_ids,
                     attention_mask=mask,

@@ -1,8 +1,9 @@
 """One model, many callers: a priority lock in front of the model.
 
 Interactive requests (a person is waiting) go before background work (summaries,
-probes). A background generation calls `yield_to_interactive()` between decode steps,
-so a chat message that arrives during a long batch waits at most one step.
+probes). A background generation calls `yield_to_interactive()` before every decoder layer
+(a forward pre-hook), so a chat message that arrives during a long batch waits for
+one layer of one step, not for the batch.
 """
 
 from __future__ import annotations
@@ -57,9 +58,9 @@ class ModelGate:
             self.release()
 
     def waiting_ahead_of(self, priority: Priority) -> bool:
-        """Whether someone with a higher priority is queued."""
-        with self._cond:
-            return bool(self._waiting) and self._waiting[0][0] < RANK[priority]
+        """Whether someone with a higher priority is queued (a cheap, lock-free peek)."""
+        waiting = self._waiting
+        return bool(waiting) and waiting[0][0] < RANK[priority]
 
     def yield_to_interactive(self, priority: Priority) -> None:
         """Let queued higher-priority requests run, then take the model back."""

@@ -169,8 +169,12 @@ def _cache_key(gguf: Path) -> dict[str, Any]:
 
 
 def _load_gguf_cached(gguf: Path, dtype: torch.dtype, cache_root: Path) -> tuple[Any, Any, bool]:
-    """Load the converted copy of `gguf`, converting (and saving) it first if needed."""
-    folder = cache_root / gguf.stem
+    """Load the converted copy of `gguf`, converting (and saving) it first if needed.
+
+    The copy is saved in the dtype it is used in (bfloat16 halves the bytes to read
+    and skips a cast at every start), one folder per dtype.
+    """
+    folder = cache_root / f"{gguf.stem}-{str(dtype).removeprefix('torch.')}"
     key = _cache_key(gguf)
     if _cache_is_complete(folder, key):
         try:
@@ -180,14 +184,14 @@ def _load_gguf_cached(gguf: Path, dtype: torch.dtype, cache_root: Path) -> tuple
                 "converted model in %s is damaged (%s); rebuilding it", folder, _first_line(exc)
             )
     model, tok = _convert_gguf(gguf)
+    if dtype != model.dtype:
+        model.to(dtype)
     try:
         _save_cache(model, tok, folder, key)
     except OSError as exc:
         log.warning(
             "could not save the converted model to %s (%s); next start converts again", folder, exc
         )
-    if dtype != model.dtype:
-        model.to(dtype)
     return model, tok, False
 
 

@@ -11,7 +11,7 @@ from transformers import LlamaConfig, LlamaForCausalLM
 
 from assistant.config import ModelSettings, Settings
 from assistant.llm.engine import Engine
-from assistant.llm.loader import LoadedModel, _load_gguf_cached
+from assistant.llm.loader import LoadedModel, _load_gguf_cached, pick_dtype
 
 
 @pytest.fixture(scope="session")
@@ -19,7 +19,9 @@ def smol_tokenizer(model_cache_dir: Path) -> Any:
     """SmolLM2's tokenizer and chat template (converts the bundled GGUF once per session)."""
     from assistant.bundled import default_chat_gguf
 
-    _, tokenizer, _ = _load_gguf_cached(default_chat_gguf(), torch.float32, model_cache_dir)
+    # The dtype real_engine uses, so the session converts the GGUF only once.
+    dtype = pick_dtype("auto", torch.device("cpu"))
+    _, tokenizer, _ = _load_gguf_cached(default_chat_gguf(), dtype, model_cache_dir)
     return tokenizer
 
 

@@ -150,6 +150,25 @@ def test_batch_equals_one_by_one(
     ]
 
 
+@pytest.mark.parametrize(
+    "control", [NONE, SPLIT, DriftControl(kind="split_softmax", k=0.5, span="text")]
+)
+def test_batch_with_a_shared_system_prompt_prefills_it_once(
+    tiny_engine: Engine, control: DriftControl
+) -> None:
+    convs = [
+        convo("Short."),
+        convo("A somewhat longer question about the weather tomorrow?"),
+        convo("Third."),
+    ]
+    batch = tiny_engine.chat_batch(convs, max_new_tokens=8, temperature=0.0, control=control)
+    assert batch[0].extra["shared_prefix_tokens"] > 16
+    single = [
+        tiny_engine.chat(c, max_new_tokens=8, temperature=0.0, control=control).text for c in convs
+    ]
+    assert [r.text for r in batch] == single
+
+
 def test_cfg_with_guidance_1_is_the_conditional_model(tiny_engine: Engine) -> None:
     msgs = convo("Tell me something.")
     plain = tiny_engine.chat(msgs, max_new_tokens=10, temperature=0.0, control=NONE).text
