@@ -151,20 +151,22 @@ class Profile:
         with self._lock:
             out: list[Fact | None] = [None] * len(cands)
             norms = [normalise(c.text) for c in cands]
-            current = {"superseded_by": ""}
-            # existing facts that can absorb a candidate: same slot, same text, or near in meaning
+            # existing facts that can absorb a candidate: same slot, same text, or near in meaning.
+            # Filters name rare values only: Chroma evaluates a `where` over every collection's
+            # rows, so "superseded_by == ''" would cost ~250 ms at 100,000 stored facts.
             slots = sorted({c.slot for c in cands if c.slot})
             by_slot: dict[str, list[Record]] = {}
             if slots:
-                for r in col.get(where={**current, "slot": {"$in": slots}}):
+                for r in _current(col.get(where={"slot": {"$in": slots}})):
                     by_slot.setdefault(str(r.metadata.get("slot")), []).append(r)
             by_norm = {
                 (str(r.metadata.get("kind")), str(r.metadata.get("norm"))): r
-                for r in col.get(where={**current, "norm": {"$in": sorted(set(norms))}})
+                for r in _current(col.get(where={"norm": {"$in": sorted(set(norms))}}))
             }
-            nearest = (
-                col.query_many(vectors, k=3, where=current) if col.count() else [[] for _ in cands]
-            )
+            nearest = [
+                [(r, sim) for r, sim in hits if not r.metadata.get("superseded_by")]
+                for hits in col.query_many(vectors, k=6)
+            ]
             new_ids: list[str] = []
             new_vecs: list[np.ndarray] = []
             new_docs: list[str] = []
@@ -264,10 +266,9 @@ class Profile:
     def facts(self, user_id: str, include_superseded: bool = False) -> list[Fact]:
         """The user's facts, identity first, then by kind and most recent."""
         col = self._facts(user_id)
-        where = None if include_superseded else {"superseded_by": ""}
-        records = col.get(where=where)
+        records = col.get()
         if not include_superseded:
-            records = _one_per_slot(records, col)
+            records = _one_per_slot(_current(records), col)
         facts = [_to_fact(r) for r in records]
         rank = {k: i for i, k in enumerate(KIND_ORDER)}
         return sorted(facts, key=lambda f: (rank.get(f.kind, 99), -f.updated, f.text))
@@ -275,10 +276,16 @@ class Profile:
     def recall(self, user_id: str, query: str, k: int = 5) -> list[Hit]:
         """The k current facts that best answer query (similarity, then recency and kind)."""
         col = self._facts(user_id)
-        if k <= 0 or not query.strip() or col.count() == 0:
+        if k <= 0 or not query.strip():
             return []
         vector = self._embedder.embed_one(query)
-        hits = col.query_many(vector[None, :], k=max(3 * k, 10), where={"superseded_by": ""})[0]
+        want = max(3 * k, 10)
+        while True:  # history is filtered here, not by Chroma (see _store); ask for more if needed
+            got = col.query_many(vector[None, :], k=want)[0]
+            hits = [(r, sim) for r, sim in got if not r.metadata.get("superseded_by")]
+            if len(hits) >= 3 * k or len(got) < want:
+                break
+            want *= 4
         now = time.time()
         ws, wr, wk = RECALL_WEIGHTS
         scored = [
@@ -354,9 +361,11 @@ class Profile:
     # ------------------------------------------------------------------ interests
     def interest_vector(self, user_id: str) -> list[float] | None:
         """Unit vector of the user's interests (interest facts, nudged by item feedback)."""
-        recs = self._facts(user_id).get(
-            where={"kind": "interest", "superseded_by": ""}, include_embeddings=True
-        )
+        recs = [
+            r
+            for r in _current(self._facts(user_id).get(include_embeddings=True))
+            if r.metadata.get("kind") == "interest"
+        ]
         parts: list[np.ndarray] = []
         if recs:
             parts.append(
@@ -503,6 +512,10 @@ class Profile:
             if isinstance(v, dict) and v.get("item_id"):
                 self._state.set_feedback(user_id, str(v["item_id"]), bool(v.get("positive")))
         return added
+
+
+def _current(records: list[Record]) -> list[Record]:
+    return [r for r in records if not r.metadata.get("superseded_by")]
 
 
 def _one_per_slot(records: list[Record], col: _Scoped) -> list[Record]:

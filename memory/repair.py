@@ -19,8 +19,6 @@ import sqlite3
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from assistant.errors import MemoryStoreError
 from memory.embeddings import Embedder
 from memory.items import embed_text
@@ -28,14 +26,15 @@ from memory.scoped import HNSW
 
 log = logging.getLogger(__name__)
 
-PROBE_MARKER = "assistant-probe.json"
+REPAIR_MARKER = "assistant-repair.json"  # collections that failed at run time
+OPEN_MARKER = "assistant-open.json"  # present while an owner has the store open
 JOURNAL_PREFIX = "assistant-rebuild-"
 DOC_KEY = "chroma:document"
 _ADD, _UPDATE, _UPSERT, _DELETE = 0, 1, 2, 3
 BATCH = 2000
 
 
-def _atomic_write(path: Path, data: Any) -> None:
+def atomic_write(path: Path, data: Any) -> None:
     tmp = path.with_suffix(".tmp")
     with open(tmp, "w", encoding="utf-8") as fh:
         json.dump(data, fh)
@@ -122,67 +121,53 @@ def read_rows(folder: Path, name: str) -> list[tuple[str, str, dict[str, Any]]]:
     return out
 
 
-def probe(client: Any, name: str) -> str:
-    """'' when the collection answers sensibly, else what is wrong with it."""
+def mark_for_repair(folder: Path, name: str) -> None:
+    """Remember that a collection failed at run time; the next open rebuilds it."""
+    marker = folder / REPAIR_MARKER
     try:
-        col = client.get_collection(name, embedding_function=None)
-        count = col.count()
-        if count == 0:
-            return ""
-        col.get(limit=1, include=["metadatas"])
-        dim = 384
-        got = col.get(limit=1, include=["embeddings"])
-        if got["embeddings"] is not None and len(got["embeddings"]):
-            dim = len(got["embeddings"][0])
-        want = min(count, 3)
-        res = col.query(
-            query_embeddings=[np.full(dim, dim**-0.5, dtype=np.float32)], n_results=want
-        )
-        if len(res["ids"][0]) < want:
-            return f"index returns {len(res['ids'][0])} of {want} neighbours for {count} records"
-        return ""
-    except Exception as exc:  # any failure to read means the index cannot be trusted
-        return f"{type(exc).__name__}: {exc}"
+        names = set(json.loads(marker.read_text())) if marker.exists() else set()
+    except (OSError, ValueError):
+        names = set()
+    atomic_write(marker, sorted(names | {name}))
 
 
-def check_and_repair(client: Any, folder: Path, embedder: Embedder, ef: Any) -> list[str]:
-    """Finish interrupted rebuilds, probe every collection, rebuild damaged ones; returns their names."""
+def flagged(folder: Path) -> dict[str, str]:
+    """Collections marked damaged at run time by the previous owner."""
+    try:
+        names = json.loads((folder / REPAIR_MARKER).read_text())
+        return {str(n): "it failed while the assistant was running" for n in names}
+    except (OSError, ValueError, TypeError):
+        return {}
+
+
+def check_and_repair(
+    client: Any, folder: Path, embedder: Embedder, ef: Any, damaged: dict[str, str]
+) -> list[str]:
+    """Finish interrupted rebuilds, then rebuild the damaged collections; returns their names."""
     rebuilt = []
     for journal in sorted(folder.glob(f"{JOURNAL_PREFIX}*.json")):
         name = journal.stem[len(JOURNAL_PREFIX) :]
         log.warning("memory: finishing an interrupted rebuild of %s", name)
         _rebuild_from_journal(client, folder, name, embedder, ef)
         rebuilt.append(name)
-    marker = folder / PROBE_MARKER
-    crashed: str | None = None
-    if marker.exists():
-        try:
-            crashed = json.loads(marker.read_text()).get("probing")
-        except (OSError, ValueError):
-            crashed = None
-    names = sorted(c.name if hasattr(c, "name") else str(c) for c in client.list_collections())
-    for name in names:
-        if name == crashed:
-            problem = "the previous check of this collection crashed the process"
-        else:
-            _atomic_write(marker, {"probing": name})
-            problem = probe(client, name)
-        if problem:
-            log.warning(
-                "memory: the vector index of %s is damaged (%s); rebuilding it from SQLite",
-                name,
-                problem,
-            )
-            rebuild(client, folder, name, embedder, ef)
-            rebuilt.append(name)
-    marker.unlink(missing_ok=True)
+    for name, problem in sorted(damaged.items()):
+        if name in rebuilt:
+            continue
+        log.warning(
+            "memory: the vector index of %s is damaged (%s); rebuilding it from SQLite",
+            name,
+            problem,
+        )
+        rebuild(client, folder, name, embedder, ef)
+        rebuilt.append(name)
+    (folder / REPAIR_MARKER).unlink(missing_ok=True)
     return rebuilt
 
 
 def rebuild(client: Any, folder: Path, name: str, embedder: Embedder, ef: Any) -> int:
     """Recreate one collection from SQLite's rows; returns how many records it holds again."""
     rows = read_rows(folder, name)
-    _atomic_write(folder / f"{JOURNAL_PREFIX}{name}.json", [[i, d, m] for i, d, m in rows])
+    atomic_write(folder / f"{JOURNAL_PREFIX}{name}.json", [[i, d, m] for i, d, m in rows])
     return _rebuild_from_journal(client, folder, name, embedder, ef)
 
 

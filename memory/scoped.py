@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import hashlib
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -84,21 +85,23 @@ class _Scoped:
         """Insert or overwrite records (upsert, so a retried write is harmless)."""
         if not ids:
             return
-        self._col(create=True).upsert(
-            ids=list(ids),
-            embeddings=np.asarray(embeddings, dtype=np.float32),
-            documents=list(documents),
-            metadatas=self._stamp(metadatas),
-        )
+        with self._scopes.guard(self.name):
+            self._col(create=True).upsert(
+                ids=list(ids),
+                embeddings=np.asarray(embeddings, dtype=np.float32),
+                documents=list(documents),
+                metadatas=self._stamp(metadatas),
+            )
 
     def update_metadata(self, ids: Sequence[str], metadatas: Sequence[Mapping[str, Any]]) -> None:
         """Change metadata of records that belong to this owner (others are ignored)."""
         mine = {r.id for r in self.get(ids=ids, include_documents=False)}
         pairs = [(i, m) for i, m in zip(ids, metadatas, strict=True) if i in mine]
         if pairs:
-            self._col(create=True).update(
-                ids=[i for i, _ in pairs], metadatas=self._stamp([m for _, m in pairs])
-            )
+            with self._scopes.guard(self.name):
+                self._col(create=True).update(
+                    ids=[i for i, _ in pairs], metadatas=self._stamp([m for _, m in pairs])
+                )
 
     def get(
         self,
@@ -118,12 +121,13 @@ class _Scoped:
             include.append("documents")
         if include_embeddings:
             include.append("embeddings")
-        res = col.get(
-            ids=list(ids) if ids is not None else None,
-            where=_where(where),
-            limit=limit,
-            include=include,
-        )
+        with self._scopes.guard(self.name):
+            res = col.get(
+                ids=list(ids) if ids is not None else None,
+                where=_where(where),
+                limit=limit,
+                include=include,
+            )
         out = []
         for n, rid in enumerate(res["ids"]):
             meta = dict(res["metadatas"][n] or {})
@@ -148,15 +152,13 @@ class _Scoped:
         col = self._col(create=False)
         if col is None or k <= 0 or rows == 0:
             return [[] for _ in range(rows)]
-        n = min(k, col.count())
-        if n == 0:
-            return [[] for _ in range(rows)]
-        res = col.query(
-            query_embeddings=np.asarray(embeddings, dtype=np.float32),
-            n_results=n,
-            where=_where(where),
-            include=["documents", "metadatas", "distances"],
-        )
+        with self._scopes.guard(self.name):  # Chroma caps n_results at the collection size
+            res = col.query(
+                query_embeddings=np.asarray(embeddings, dtype=np.float32),
+                n_results=k,
+                where=_where(where),
+                include=["documents", "metadatas", "distances"],
+            )
         out: list[list[tuple[Record, float]]] = []
         for q in range(rows):
             hits = []
@@ -172,22 +174,44 @@ class _Scoped:
         """Delete this owner's records with these ids; returns the ids really deleted."""
         mine = [r.id for r in self.get(ids=ids, include_documents=False)]
         if mine:
-            self._col(create=True).delete(ids=mine)
+            with self._scopes.guard(self.name):
+                self._col(create=True).delete(ids=mine)
         return mine
 
     def count(self) -> int:
         col = self._col(create=False)
-        return 0 if col is None else int(col.count())
+        if col is None:
+            return 0
+        with self._scopes.guard(self.name):
+            return int(col.count())
 
 
 class Scopes:
     """Hands out `_Scoped` collections and caches Chroma collection handles."""
 
-    def __init__(self, client: Any, embedding_function: Any) -> None:
+    def __init__(
+        self, client: Any, embedding_function: Any, on_damage: Callable[[str], None] | None = None
+    ) -> None:
         self.client = client
         self._ef = embedding_function
+        self._on_damage = on_damage
         self._handles: dict[str, Any] = {}
         self._lock = threading.Lock()
+
+    @contextmanager
+    def guard(self, name: str) -> Iterator[None]:
+        """Turn Chroma's internal errors (a damaged index) into a MemoryStoreError that says what to do."""
+        from chromadb.errors import InternalError
+
+        try:
+            yield
+        except InternalError as exc:
+            if self._on_damage is not None:
+                self._on_damage(name)
+            raise MemoryStoreError(
+                f"the vector index of collection {name} is damaged ({exc}); restart the assistant: "
+                "the store rebuilds it from its database on the next open"
+            ) from exc
 
     def scope(self, kind: CollectionKind, owner: str) -> _Scoped:
         """The owner's collection of this kind (the only door to stored records)."""

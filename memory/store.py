@@ -27,8 +27,9 @@ from memory.episodes import EpisodeStore
 from memory.goals import GoalStore
 from memory.items import ItemStore
 from memory.lock import StoreLock
+from memory.probe import find_damaged
 from memory.profile import Profile
-from memory.repair import check_and_repair
+from memory.repair import OPEN_MARKER, atomic_write, check_and_repair, flagged, mark_for_repair
 from memory.scoped import Scopes
 from memory.state import STATE_FILE, StateStore
 
@@ -58,7 +59,10 @@ class MemoryStore:
         self._lock = lock
         write_lock = threading.RLock()
         embedder = Embedder(settings.memory.embedding_model)
-        self._scopes = Scopes(client, LocalEmbeddingFunction(settings.memory.embedding_model))
+        on_damage = (lambda name: mark_for_repair(folder, name)) if folder is not None else None
+        self._scopes = Scopes(
+            client, LocalEmbeddingFunction(settings.memory.embedding_model), on_damage=on_damage
+        )
         self.state = state
         self.profile = Profile(
             self._scopes, embedder, state, settings.memory, llm=llm, lock=write_lock
@@ -78,6 +82,8 @@ class MemoryStore:
             if close is not None:
                 close()
             self.state.close()
+            if self.folder is not None:  # a clean shutdown: no index check needed on the next open
+                (self.folder / OPEN_MARKER).unlink(missing_ok=True)
         finally:
             if self._lock is not None:
                 self._lock.release()
@@ -121,11 +127,21 @@ def open_store(settings: Settings, *, path: Path | None = None, llm: Any = None)
     try:
         import chromadb
 
+        damaged = flagged(folder)
+        if (folder / OPEN_MARKER).exists() and (folder / "chroma.sqlite3").exists():
+            # the last owner did not close cleanly (killed, crashed): an index flush may be torn.
+            # Probing happens in a child process: a torn index can segfault whoever reads it.
+            damaged.update(find_damaged(folder))
         client = chromadb.PersistentClient(str(folder), settings=_chroma_settings())
         embedder = Embedder(settings.memory.embedding_model)
         rebuilt = check_and_repair(
-            client, folder, embedder, LocalEmbeddingFunction(settings.memory.embedding_model)
+            client,
+            folder,
+            embedder,
+            LocalEmbeddingFunction(settings.memory.embedding_model),
+            damaged,
         )
+        atomic_write(folder / OPEN_MARKER, {"pid": os.getpid()})
         state = StateStore(folder / STATE_FILE)
         return MemoryStore(
             settings, client, state, folder=folder, lock=lock, llm=llm, rebuilt=rebuilt

@@ -13,7 +13,8 @@ import pytest
 
 from assistant.config import Settings
 from assistant.errors import MemoryStoreError
-from memory.repair import JOURNAL_PREFIX, PROBE_MARKER, read_rows
+from memory.probe import PROBE_MARKER
+from memory.repair import JOURNAL_PREFIX, OPEN_MARKER, read_rows
 from memory.scoped import collection_name
 from memory.store import MemoryStore, open_store
 from memory.types import Item
@@ -177,6 +178,7 @@ def test_damaged_vector_index_is_rebuilt_from_sqlite(filled: Path, damage) -> No
     store_path = filled
     items = collection_name("items", "local")
     damage(index_dir(store_path, items))
+    (store_path / OPEN_MARKER).write_text("{}")  # what an owner killed in an index flush leaves
     with open_store(Settings(), path=store_path) as store:
         assert items in store.rebuilt
         check_intact(store)
@@ -185,10 +187,43 @@ def test_damaged_vector_index_is_rebuilt_from_sqlite(filled: Path, damage) -> No
         check_intact(store)
 
 
-def test_a_crash_while_probing_leads_to_a_rebuild_not_a_loop(filled: Path) -> None:
+RUNTIME = """
+import sys
+from pathlib import Path
+from assistant.config import Settings
+from assistant.errors import MemoryStoreError
+from memory.store import open_store
+with open_store(Settings(), path=Path({path!r})) as store:
+    try:
+        store.items.search("local", "Paper 3", k=3)
+    except MemoryStoreError as exc:
+        print(exc)
+        sys.exit(3)
+"""
+
+
+def test_damage_found_at_run_time_never_crashes_twice(filled: Path) -> None:
+    store_path = filled
+    damage_truncate_data(index_dir(store_path, collection_name("items", "local")))
+    child = python_popen(RUNTIME.format(path=str(store_path)))
+    out, err = child.communicate(timeout=180)
+    # Chroma either raises (a clear error that flags the collection) or segfaults reading it
+    # (the owner's open-marker stays behind); both lead to a rebuild on the next open
+    assert child.returncode in (3, -signal.SIGSEGV, -signal.SIGABRT), err[-2000:]
+    if child.returncode == 3:
+        assert "restart the assistant" in out
+    with open_store(Settings(), path=store_path) as store:
+        assert store.rebuilt == [collection_name("items", "local")]
+        check_intact(store)
+
+
+def test_a_probe_that_crashes_leads_to_a_rebuild_not_a_crash(
+    filled: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     store_path = filled
     facts = collection_name("facts", "local")
-    (store_path / PROBE_MARKER).write_text(json.dumps({"probing": facts}))  # as left by a segfault
+    monkeypatch.setenv("ASSISTANT_PROBE_ABORT", facts)  # the probe child dies (SIGABRT) on this one
+    (store_path / OPEN_MARKER).write_text("{}")
     with open_store(Settings(), path=store_path) as store:
         assert store.rebuilt == [facts]
         check_intact(store)
