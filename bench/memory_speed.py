@@ -218,6 +218,9 @@ def main() -> None:
             "peak": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
         }
         out["machine"]["load_avg_1m_end"] = os.getloadavg()[0]  # type: ignore[index]
+    start = time.perf_counter()
+    with open_store(Settings(), path=folder):  # after a clean close: no index probing
+        out["reopen_s"] = time.perf_counter() - start
     print(json.dumps(out, indent=2))
 
 
