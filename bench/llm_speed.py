@@ -74,6 +74,51 @@ def decode_speed(engine: Any, tokens: int, rounds: int) -> dict[str, Any]:
     }
 
 
+def decode_step_pairs(engine: Any, steps: int, context: int = 300) -> dict[str, Any]:
+    """Per-token forward time, stock and split-softmax back to back at each step.
+
+    Pairs measured a few milliseconds apart see the same machine load, so their ratio
+    is far steadier on a shared machine than two whole generations.
+    """
+    import torch
+    from transformers import DynamicCache
+
+    from assistant.llm import split_softmax as ss
+
+    model = engine.model
+    prompt = engine.tokenizer.apply_chat_template(convo(STORY * 6), tokenize=False)
+    ids = engine.tokenizer(prompt, add_special_tokens=False, return_tensors="pt")["input_ids"][
+        :, :context
+    ]
+    span = engine.tokenizer.apply_chat_template(convo(STORY)[:1], tokenize=False)
+    spec = ss.SplitSpec.from_spans(SPLIT.k, [(0, len(engine.tokenizer(span)["input_ids"]))])
+    caches: dict[str, Any] = {}
+    times: dict[str, list[float]] = {"stock": [], "split_softmax": []}
+    specs = {"stock": None, "split_softmax": spec}
+    token = torch.tensor([[ids[0, -1].item()]])
+    with torch.inference_mode():
+        for name, sp in specs.items():
+            caches[name] = DynamicCache(config=model.config)
+            with ss.split_context(sp):
+                model(input_ids=ids, cache=caches[name], logits_to_keep=1)
+        for _ in range(steps):
+            for name, sp in specs.items():
+                began = time.perf_counter()
+                with ss.split_context(sp):
+                    model(input_ids=token, cache=caches[name], logits_to_keep=1)
+                times[name].append(time.perf_counter() - began)
+                caches[name].crop(-1)  # same context length at every step
+    stock, split = statistics.median(times["stock"]), statistics.median(times["split_softmax"])
+    ratios = [a / b for a, b in zip(times["stock"], times["split_softmax"], strict=True)]
+    return {
+        "context_tokens": int(ids.shape[1]),
+        "steps": steps,
+        "stock_ms": round(stock * 1000, 2),
+        "split_softmax_ms": round(split * 1000, 2),
+        "split_vs_stock_speed": round(statistics.median(ratios), 3),
+    }
+
+
 def dtype_speed(engines: dict[str, Any], tokens: int, rounds: int) -> dict[str, Any]:
     """float32 vs bfloat16 (stock attention): decode, a long prefill, a batch-8 decode."""
     msgs = convo(STORY)
@@ -255,6 +300,7 @@ def main() -> None:
     parser.add_argument(
         "--skip-start", action="store_true", help="skip the fresh-process start timings"
     )
+    parser.add_argument("--decode-only", action="store_true", help="only the decode sections")
     args = parser.parse_args()
 
     import torch
@@ -276,6 +322,10 @@ def main() -> None:
         report["start"] = start_times()
     engine = load_engine(Settings())  # dtype "auto", as users get it
     report["decode"] = decode_speed(engine, tokens, rounds)
+    report["decode_step_pairs"] = decode_step_pairs(engine, 20 if args.quick else 60)
+    if args.decode_only:
+        print(json.dumps(report, indent=1))
+        return
     if not args.quick:
         auto = str(engine.loaded.dtype).removeprefix("torch.")
         other = "float32" if auto == "bfloat16" else "bfloat16"

@@ -113,7 +113,7 @@ def split_softmax_attention(
     spec = _ACTIVE.get()
     if (
         spec is None
-        or not spec.applies_to(getattr(module, "layer_idx", None))
+        or not spec.applies_to(module.layer_idx if hasattr(module, "layer_idx") else None)
         or dropout > 0.0
         or kwargs.get("softcap") is not None
         or kwargs.get("position_bias") is not None
@@ -197,15 +197,17 @@ def _masks(
 # ---------------------------------------------------------------- the split form
 
 
+# The overload itself: calling it skips the op-packet lookup, which counts at decode time.
+_CPU_FLASH = torch.ops.aten._scaled_dot_product_flash_attention_for_cpu.default
+
+
 def _attend(
     q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, mask: torch.Tensor | None, scale: float
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Attention output and log-sum-exp of the scaled scores; (B, h, T, D), (B, h, T)."""
     if q.device.type == "cpu":
         # The fused CPU kernel returns the log-sum-exp too; fully masked rows give 0, 0.
-        out, lse = torch.ops.aten._scaled_dot_product_flash_attention_for_cpu(
-            q, k, v, attn_mask=mask, scale=scale
-        )
+        out, lse = _CPU_FLASH(q, k, v, attn_mask=mask, scale=scale)
         return out, lse
     scores = (q @ k.transpose(-1, -2)).float() * scale  # (B, h, T, Tk)
     if mask is not None:
@@ -228,10 +230,17 @@ def split_attention(
     b, h, tq, d = query.shape
     hkv, tk = key.shape[1], key.shape[2]
     rep = h // hkv
-    m = _masks(spec, attention_mask, query, tk, rep, causal)
+    lo, hi = spec.lo, spec.hi
     # Fold query heads that share a key/value head into the query axis: no repeat_kv copies.
     q = query.reshape(b, hkv, rep * tq, d)  # (B, Hkv, rep*Tq, D); head h = kv*rep + r
-    lo, hi = spec.lo, spec.hi
+    if attention_mask is None and tq == 1 and lo == 0 and spec.uniform and tk > hi:
+        # Decode without padding (the common case): S is keys [0, hi), R the rest; no masks.
+        o_s, lse_s = _attend(q, key[:, :, :hi], value[:, :, :hi], None, scale)
+        o_r, lse_r = _attend(q, key[:, :, hi:], value[:, :, hi:], None, scale)
+        weight = torch.sigmoid(lse_s - lse_r).pow_(spec.k)  # (B, Hkv, rep): pi ** k
+        out = torch.lerp(o_r, o_s, weight.to(o_r.dtype).unsqueeze(-1))
+        return out.reshape(b, h, tq, d)  # (B, H, 1, D)
+    m = _masks(spec, attention_mask, query, tk, rep, causal)
     o_s, lse_s = _attend(q, key[:, :, lo:hi], value[:, :, lo:hi], m.mask_s, scale)
     o_r, lse_r = _attend(q, key[:, :, m.r_from :], value[:, :, m.r_from :], m.mask_r, scale)
     pi = torch.sigmoid(lse_s - lse_r)  # (B, Hkv, rep*Tq): stock share on S
