@@ -377,7 +377,8 @@ class Engine:
         if shared:
             head = torch.tensor([seqs[0][:shared]], device=self.device)  # (1, shared)
             self._feed(job, self._split_spec(job, [0]), head, None, None, cache)
-            for layer in cache.layers:
+            layers: Any = cache.layers
+            for layer in layers:
                 layer.batch_repeat_interleave(len(seqs))  # (B, Hkv, shared, D)
         rest = [s[shared:] for s in seqs]
         width = max(len(s) for s in rest)

@@ -113,7 +113,7 @@ def split_softmax_attention(
     spec = _ACTIVE.get()
     if (
         spec is None
-        or not spec.applies_to(module.layer_idx if hasattr(module, "layer_idx") else None)
+        or not spec.applies_to(getattr(module, "layer_idx", None))
         or dropout > 0.0
         or kwargs.get("softcap") is not None
         or kwargs.get("position_bias") is not None
