@@ -207,7 +207,7 @@ def main() -> None:
             **timed(
                 lambda q: store.profile.recall(user, q + " (profile)", k=5),
                 lambda q: store._scopes.scope("facts", user).query_many(
-                    emb.embed_one(q + " (profile)")[None, :], 15, where={"superseded_by": ""}
+                    emb.embed_one(q + " (profile)")[None, :], 15
                 ),
                 queries,
             ),
