@@ -96,7 +96,7 @@ def _probe_all(folder: Path, skip: set[str]) -> dict[str, str]:
         except Exception as exc:  # any failure to read means the index cannot be trusted
             damaged[name] = f"{type(exc).__name__}: {exc}"
     marker.unlink(missing_ok=True)
-    client.close()
+    client.close()  # type: ignore[attr-defined]  # present on chromadb 1.x clients, not in its stubs
     return damaged
 
 

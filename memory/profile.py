@@ -493,9 +493,10 @@ class Profile:
             added += len(history)
         for g in data.get("goals", []) if isinstance(data.get("goals"), list) else []:
             _import_goal(self._scopes, self._embedder, user_id, g)
+        raw_episodes = data.get("episodes")
         episodes = [
             e
-            for e in (data.get("episodes") if isinstance(data.get("episodes"), list) else [])
+            for e in (raw_episodes if isinstance(raw_episodes, list) else [])
             if isinstance(e, dict) and e.get("id") and str(e.get("summary", "")).strip()
         ]
         if episodes:  # same ids: importing twice overwrites instead of duplicating
@@ -508,7 +509,8 @@ class Profile:
                     for e in episodes
                 ],
             )
-        for v in data.get("feedback") if isinstance(data.get("feedback"), list) else []:
+        raw_feedback = data.get("feedback")
+        for v in raw_feedback if isinstance(raw_feedback, list) else []:
             if isinstance(v, dict) and v.get("item_id"):
                 self._state.set_feedback(user_id, str(v["item_id"]), bool(v.get("positive")))
         return added

@@ -6,6 +6,7 @@ import tomllib
 from pathlib import Path
 
 import pytest
+from pydantic import ValidationError
 
 from assistant.config import Settings, load_settings
 from assistant.errors import ConfigError
@@ -66,7 +67,7 @@ def test_environment_overrides_every_key_kind(home: Path, monkeypatch: pytest.Mo
 
 def test_settings_are_frozen(home: Path) -> None:
     s = load_settings().settings
-    with pytest.raises(Exception):
+    with pytest.raises(ValidationError):
         s.model.dtype = "float32"  # type: ignore[misc]
 
 

@@ -78,7 +78,7 @@ def _check_data_dir(path: os.PathLike[str] | str) -> Check:
 def doctor(ctx: click.Context) -> None:
     """Check Python, torch, bundled models, data directory, Slack tokens and config."""
     app = app_context(ctx)
-    app.loaded  # a broken config is one line and exit 2, before any check writes anything
+    _ = app.loaded  # a broken config is one line and exit 2, before any check writes anything
     checks = run_checks(app.config_path)
     table = Table(title="assistant doctor")
     table.add_column("check")
