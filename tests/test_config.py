@@ -39,7 +39,8 @@ def test_shipped_config_toml_documents_every_key_with_its_default() -> None:
     lines = text.splitlines()
     for i, line in enumerate(lines):
         if "=" in line and not line.lstrip().startswith(("#", "[", '"', "{")) and not line.startswith(" "):
-            assert lines[i - 1].lstrip().startswith("#"), f"no comment above: {line}"
+            above = lines[i - 1].strip()
+            assert above.startswith("#") and len(above) > 3, f"no comment above: {line}"
 
 
 def test_lookup_order_explicit_then_env_then_cwd(home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
