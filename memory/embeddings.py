@@ -47,8 +47,16 @@ def shared_model(name: str = "") -> SentenceTransformer:
         if model is None:
             try:
                 from sentence_transformers import SentenceTransformer
+                from transformers.utils import logging as hf_logging
 
-                model = SentenceTransformer(key, device="cpu", local_files_only=True)
+                # a sub-second load: its progress bar would only break into a streamed chat reply
+                was_enabled = hf_logging.is_progress_bar_enabled()
+                hf_logging.disable_progress_bar()
+                try:
+                    model = SentenceTransformer(key, device="cpu", local_files_only=True)
+                finally:
+                    if was_enabled:
+                        hf_logging.enable_progress_bar()
             except Exception as exc:  # the library raises many kinds; all mean "cannot load"
                 raise ModelLoadError(
                     f"embedding model {key!r} could not be loaded ({exc}); set memory.embedding_model "
