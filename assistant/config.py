@@ -62,7 +62,7 @@ class SplitSoftmaxSettings(_Section):
     enabled: bool = True  # patch attention so the system prompt keeps its share
     k: float = Field(0.5, gt=0.0, le=1.0)  # exponent on the system prompt's share; 1 = stock attention
     layers: list[int] = []  # layer indices to patch; empty = all layers
-    span: Literal["turn", "text"] = "turn"  # turn: whole system turn incl. first token; text: system text only
+    span: Literal["turn", "text"] = "text"  # text: system text only (measured best, README); turn: whole system turn incl. first token
 
 
 class MemorySettings(_Section):
@@ -141,7 +141,7 @@ class ProbesSettings(_Section):
     samples: int = Field(1, ge=1)  # answers per probe (1 with greedy decoding)
     seed: int = 1234  # fixed seed, reported with results
     controls: list[str] = ["none", "split_softmax"]  # drift controls compared nightly
-    alert_threshold: float = Field(0.5, ge=0.0, le=1.0)  # alert when any round scores below this
+    alert_threshold: float = Field(0.2, ge=0.0, le=1.0)  # alert when any round scores below this (the bundled 135M model scores ~0.3-0.45)
     max_new_tokens: int = Field(96, ge=1)  # reply budget inside self-chat
     temperature: float = Field(0.0, ge=0.0)  # 0 = greedy, so nightly runs are comparable
     trailing_days: int = Field(7, ge=1)  # window for the "below the trailing week" alert

@@ -30,7 +30,7 @@ class DriftControl:
     kind: ControlKind = "none"
     k: float = 0.5  # split_softmax: exponent on the system prompt's attention share
     layers: tuple[int, ...] = ()  # split_softmax: layers to patch; () = all
-    span: Literal["turn", "text"] = "turn"  # split_softmax: whole system turn or text only
+    span: Literal["turn", "text"] = "text"  # split_softmax: system text only (the measured default) or whole turn
     guidance: float = 1.5  # cfg: guidance scale g
 
 

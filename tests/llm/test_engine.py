@@ -186,7 +186,7 @@ def test_split_softmax_changes_the_reply_only_below_k_1(tiny_engine: Engine) -> 
     msgs = convo("Tell me something.")
     plain = tiny_engine.next_token_logits(msgs, control=NONE)
     k1 = tiny_engine.next_token_logits(msgs, control=DriftControl(kind="split_softmax", k=1.0))
-    k03 = tiny_engine.next_token_logits(msgs, control=DriftControl(kind="split_softmax", k=0.3))
+    k03 = tiny_engine.next_token_logits(msgs, control=DriftControl(kind="split_softmax", k=0.3, span="turn"))
     text = tiny_engine.next_token_logits(
         msgs, control=DriftControl(kind="split_softmax", k=0.3, span="text")
     )

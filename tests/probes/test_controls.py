@@ -49,6 +49,6 @@ def test_bad_specs_explain(spec: str, message: str) -> None:
 
 
 def test_default_control_follows_split_softmax_settings() -> None:
-    assert default_control(Settings()).label == "ss k=0.50 turn"
+    assert default_control(Settings()).label == "ss k=0.50 text"
     off = Settings(split_softmax=SplitSoftmaxSettings(enabled=False))
     assert default_control(off).label == "none"

@@ -42,7 +42,7 @@ def test_no_alert_when_steady_or_history_is_old_or_manual() -> None:
     assert check_alerts(synthetic(0, [0.9, 0.8, 0.7]), threshold=0.5, trailing_days=7, history=steady) == []
     old = [synthetic(-8, [1.0, 1.0, 1.0]), synthetic(-1, [1.0, 1.0, 1.0], kind="manual")]
     assert check_alerts(synthetic(0, [0.9, 0.8, 0.7]), threshold=0.5, trailing_days=7, history=old) == []
-    other = [synthetic(-1, [1.0, 1.0, 1.0], label="ss k=0.50 turn")]
+    other = [synthetic(-1, [1.0, 1.0, 1.0], label="ss k=0.50 text")]
     assert check_alerts(synthetic(0, [0.9, 0.8, 0.7]), threshold=0.5, trailing_days=7, history=other) == []
 
 
@@ -58,7 +58,7 @@ def test_run_nightly_saves_record_and_sends_one_alert(home: Path) -> None:
     assert [r["id"] for r in list_runs(kind="nightly")] == [record["id"]]
     assert Path(record["files"]["png"]).is_file()
     result = last_result()
-    assert result is not None and result["alert"] is True and result["control"] == "ss k=0.50 turn"
+    assert result is not None and result["alert"] is True and result["control"] == "ss k=0.50 text"
     assert result["cases"] == 4  # the persona probe + 3 suite cases
 
 

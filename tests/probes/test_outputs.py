@@ -26,12 +26,12 @@ def test_run_writes_json_png_and_markdown(home: Path) -> None:
     assert png.startswith(PNG_SIGNATURE) and len(png) > 10_000
     saved = json.loads(Path(files["json"]).read_text())
     assert saved["options"]["seed"] == 1234 and saved["options"]["decoding"] == "greedy"
-    assert [c["label"] for c in saved["controls"]] == ["none", "ss k=0.50 turn"]
+    assert [c["label"] for c in saved["controls"]] == ["none", "ss k=0.50 text"]
     assert len(saved["controls"][0]["curve"]) == 3  # rounds 0..2
     assert saved["controls"][1]["delta_vs_none_last_round"] is not None
     assert saved["controls"][0]["general"]["n"] >= 20
     md = Path(files["md"]).read_text()
-    assert "| control | round 0 | round 2 |" in md and "ss k=0.50 turn" in md
+    assert "| control | round 0 | round 2 |" in md and "ss k=0.50 text" in md
     assert "assistant probe run --rounds 2" in md and "seed: 1234" in md
 
 
