@@ -9,7 +9,6 @@ even a model that obeys whatever it reads never sees the order.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
 from typing import Any
 
 from assistant.graph.state import RecalledItem
@@ -56,7 +55,8 @@ def _attr(text: str) -> str:
     return _neutral(text).replace('"', "'").replace("\n", " ")[:160]
 
 
-def _fallback_fence(item: RecalledItem) -> str:
+def _own_fence(item: RecalledItem) -> str:
+    # for recalled records without their Item, and for items whose text must be withheld
     body = (
         WITHHELD
         if looks_like_instructions(item["text"] + " " + item["title"])
@@ -69,25 +69,13 @@ def _fallback_fence(item: RecalledItem) -> str:
     )
 
 
-def _ingest_fence() -> Callable[[Any], str] | None:
-    try:
-        from connectors.ingest import fence  # the connectors' own quoting, when it exists
-    except ImportError:
-        return None
-    return fence  # type: ignore[no-any-return]
-
-
 def fence_item(item: RecalledItem, original: Any | None = None) -> str:
     """One recalled item as quoted external text; instruction-bearing text is withheld."""
-    if looks_like_instructions(item["text"] + " " + item["title"]):
-        return _fallback_fence(item)
-    fence = _ingest_fence()
-    if fence is not None and original is not None:
-        try:
-            return fence(original)
-        except Exception:  # noqa: BLE001 - any failure falls back to our own fence
-            pass
-    return _fallback_fence(item)
+    if original is None or looks_like_instructions(item["text"] + " " + item["title"]):
+        return _own_fence(item)
+    from connectors.ingest import fence  # the connectors' quoting for a stored Item
+
+    return fence(original)
 
 
 def fence_text(source: str, text: str) -> str:
