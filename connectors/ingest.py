@@ -277,8 +277,8 @@ def _count(line: FeedReport, counts: UpsertCounts) -> None:
 
 def _neutralise(text: str) -> str:
     # a fence cannot be closed or reopened from inside: any "<external" or "</external"
-    # (any case, any spacing) loses its "<"
-    return _FENCE_TAG_RE.sub(lambda m: "&lt;" + m.group(0)[1:], text)
+    # (any case, any spacing) loses its "<"; chat-template markers ("<|im_start|>") are split
+    return _FENCE_TAG_RE.sub(lambda m: "&lt;" + m.group(0)[1:], text).replace("<|", "< |")
 
 
 def _attr(value: str) -> str:
@@ -287,15 +287,21 @@ def _attr(value: str) -> str:
     )
 
 
+def fence_block(body: str, **attrs: str) -> str:
+    """Any external text wrapped as quoted data; nothing inside can close the fence.
+
+    Attributes with an empty value are left out.
+    """
+    head = "<external" + "".join(f' {k}="{_attr(v)}"' for k, v in attrs.items() if v)
+    return f"{head}>\n{_neutralise(body)}\n</external>"
+
+
 def fence(item: Item, *, with_summary: bool = False) -> str:
     """Item text wrapped as quoted external data for a prompt; nothing inside can close the fence."""
-    head = f'<external source="{_attr(item.source)}" id="{_attr(item.id)}"'
-    if item.author:
-        head += f' author="{_attr(item.author)}"'
     body = f"{item.title}\n\n{item.text}" if item.title else item.text
     if with_summary and item.summary:
         body += f"\n\nSummary: {item.summary}"
-    return f"{head}>\n{_neutralise(body)}\n</external>"
+    return fence_block(body, source=item.source, id=item.id, author=item.author)
 
 
 def fence_all(items: Iterable[Item]) -> str:

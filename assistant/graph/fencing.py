@@ -12,6 +12,7 @@ import re
 from typing import Any
 
 from assistant.graph.state import RecalledItem
+from connectors.ingest import fence, fence_block
 
 WITHHELD = "[text withheld: it contains instructions addressed to an assistant]"
 
@@ -46,26 +47,12 @@ def looks_like_instructions(text: str) -> bool:
     return any(p.search(text) for p in INSTRUCTION_PATTERNS)
 
 
-def _neutral(text: str) -> str:
-    # Quoted text must not be able to close (or open) our fence.
-    return re.sub(r"</?\s*external", "(external", text, flags=_F).replace("<|", "< |")
-
-
-def _attr(text: str) -> str:
-    return _neutral(text).replace('"', "'").replace("\n", " ")[:160]
-
-
 def _own_fence(item: RecalledItem) -> str:
     # for recalled records without their Item, and for items whose text must be withheld
-    body = (
-        WITHHELD
-        if looks_like_instructions(item["text"] + " " + item["title"])
-        else _neutral(item["text"])
-    )
-    title = "" if looks_like_instructions(item["title"]) else _attr(item["title"])
-    return (
-        f'<external source="{_attr(item["source"])}" id="{_attr(item["id"])}" title="{title}">\n'
-        f"{body}\n</external>"
+    withheld = looks_like_instructions(item["text"] + " " + item["title"])
+    title = "" if looks_like_instructions(item["title"]) else item["title"].replace("\n", " ")[:160]
+    return fence_block(
+        WITHHELD if withheld else item["text"], source=item["source"], id=item["id"], title=title
     )
 
 
@@ -73,15 +60,12 @@ def fence_item(item: RecalledItem, original: Any | None = None) -> str:
     """One recalled item as quoted external text; instruction-bearing text is withheld."""
     if original is None or looks_like_instructions(item["text"] + " " + item["title"]):
         return _own_fence(item)
-    from connectors.ingest import fence  # the connectors' quoting for a stored Item
-
     return fence(original)
 
 
 def fence_text(source: str, text: str) -> str:
     """Any other external text (a memory entry, a Slack line) as quoted data."""
-    body = WITHHELD if looks_like_instructions(text) else _neutral(text)
-    return f'<external source="{_attr(source)}">\n{body}\n</external>'
+    return fence_block(WITHHELD if looks_like_instructions(text) else text, source=source)
 
 
 def safe_profile_lines(lines: list[str]) -> list[str]:
