@@ -30,6 +30,7 @@ log = logging.getLogger(__name__)
 
 MARKER = "complete.json"  # written last: its presence means the cached copy is whole
 CACHE_FORMAT = 1  # bump when the cached layout changes, so old copies rebuild
+PLANES_FILE = "decode-int4.safetensors"  # packed decode weights, next to the converted copy
 
 
 @dataclass
@@ -43,6 +44,7 @@ class LoadedModel:
     dtype: torch.dtype
     from_cache: bool  # True when the converted-weights cache was used
     load_s: float
+    decode_weights: str = "dense"  # "packed int4 (...)" when decode steps use int4_decode planes
 
 
 def default_cache_dir() -> Path:
@@ -108,7 +110,9 @@ def load_model(settings: ModelSettings, *, cache_dir: Path | None = None) -> Loa
         from assistant.bundled import default_chat_gguf
 
         gguf = default_chat_gguf()
-        model, tok, from_cache = _load_gguf_cached(gguf, dtype, cache_dir or default_cache_dir())
+        model, tok, from_cache, folder = _load_gguf_cached(
+            gguf, dtype, cache_dir or default_cache_dir()
+        )
         source = str(gguf)
     elif settings.gguf_file:
         gguf = Path(path).expanduser() / settings.gguf_file
@@ -117,16 +121,39 @@ def load_model(settings: ModelSettings, *, cache_dir: Path | None = None) -> Loa
                 f"model.gguf_file {settings.gguf_file!r} is not in {path}; put the file there "
                 "or fix model.path / model.gguf_file in config.toml"
             )
-        model, tok, from_cache = _load_gguf_cached(gguf, dtype, cache_dir or default_cache_dir())
+        model, tok, from_cache, folder = _load_gguf_cached(
+            gguf, dtype, cache_dir or default_cache_dir()
+        )
         source = str(gguf)
     else:
         model, tok = _load_pretrained(path, dtype)
-        from_cache, source = False, path
+        from_cache, source, folder = False, path, None
     model.to(device)
     model.eval()
     if tok.pad_token_id is None:
         tok.pad_token = tok.eos_token
-    return LoadedModel(model, tok, source, device, dtype, from_cache, time.perf_counter() - start)
+    decode = "dense"
+    if settings.packed_decode == "auto" and device.type == "cpu" and folder is not None:
+        decode = _pack_decode_weights(model, folder)
+    return LoadedModel(
+        model, tok, source, device, dtype, from_cache, time.perf_counter() - start, decode
+    )
+
+
+def _pack_decode_weights(model: Any, folder: Path) -> str:
+    """Decode steps of a GGUF model read its own 4/8-bit codes (int4_decode.py)."""
+    from assistant.llm.int4_decode import pack_for_decode
+
+    report = pack_for_decode(model, folder / PLANES_FILE)
+    packed = report.int4 + report.int8
+    if not packed:
+        return "dense"
+    log.info(
+        "decode steps use packed weights: %d int4 and %d int8 matrices, %d dense, "
+        "largest relative difference to the dense copy %.4f",
+        report.int4, report.int8, report.dense, report.max_rel_error,
+    )  # fmt: skip
+    return f"packed int4 ({report.int4} int4 + {report.int8} int8 matrices, {report.dense} dense)"
 
 
 def _load_pretrained(path: str, dtype: torch.dtype) -> tuple[Any, Any]:
@@ -168,7 +195,9 @@ def _cache_key(gguf: Path) -> dict[str, Any]:
     return {"format": CACHE_FORMAT, "source": str(gguf), "size": stat.st_size}
 
 
-def _load_gguf_cached(gguf: Path, dtype: torch.dtype, cache_root: Path) -> tuple[Any, Any, bool]:
+def _load_gguf_cached(
+    gguf: Path, dtype: torch.dtype, cache_root: Path
+) -> tuple[Any, Any, bool, Path]:
     """Load the converted copy of `gguf`, converting (and saving) it first if needed.
 
     The copy is saved in the dtype it is used in (bfloat16 halves the bytes to read
@@ -178,7 +207,7 @@ def _load_gguf_cached(gguf: Path, dtype: torch.dtype, cache_root: Path) -> tuple
     key = _cache_key(gguf)
     if _cache_is_complete(folder, key):
         try:
-            return (*_load_folder(folder, dtype), True)
+            return (*_load_folder(folder, dtype), True, folder)
         except Exception as exc:  # any failure to read the copy means: rebuild it
             log.warning(
                 "converted model in %s is damaged (%s); rebuilding it", folder, _first_line(exc)
@@ -192,7 +221,7 @@ def _load_gguf_cached(gguf: Path, dtype: torch.dtype, cache_root: Path) -> tuple
         log.warning(
             "could not save the converted model to %s (%s); next start converts again", folder, exc
         )
-    return model, tok, False
+    return model, tok, False, folder
 
 
 def _cache_is_complete(folder: Path, key: dict[str, Any]) -> bool:

@@ -21,7 +21,7 @@ def smol_tokenizer(model_cache_dir: Path) -> Any:
 
     # The dtype real_engine uses, so the session converts the GGUF only once.
     dtype = pick_dtype("auto", torch.device("cpu"))
-    _, tokenizer, _ = _load_gguf_cached(default_chat_gguf(), dtype, model_cache_dir)
+    _, tokenizer, _, _ = _load_gguf_cached(default_chat_gguf(), dtype, model_cache_dir)
     return tokenizer
 
 

@@ -1,0 +1,126 @@
+"""Packed int4 decode weights: same outputs as the dense weights, only where they are on a grid."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+
+from assistant.llm.int4_decode import (
+    GROUP,
+    MAX_ROWS,
+    Int4DecodeLinear,
+    eight_bit_planes,
+    four_bit_planes,
+    pack_for_decode,
+)
+
+
+def q4_1_weight(n: int, k: int, dtype: torch.dtype, seed: int = 0) -> torch.Tensor:
+    """Weights as a Q4_1 GGUF stores them: d * q + m per block, min at q = 0, max at q = 15."""
+    g = torch.Generator().manual_seed(seed)
+    codes = torch.randint(0, 16, (n, k // GROUP, GROUP), generator=g).float()
+    codes[..., 0], codes[..., 1] = 0, 15  # the quantiser maps the block's extremes to 0 and 15
+    d = torch.rand(n, k // GROUP, 1, generator=g) * 0.02 + 0.001
+    m = -torch.rand(n, k // GROUP, 1, generator=g) * 0.1
+    return (codes * d + m).reshape(n, k).to(dtype)
+
+
+def q8_0_weight(n: int, k: int, dtype: torch.dtype, seed: int = 0) -> torch.Tensor:
+    """Weights as Q8_0 stores them: d * q per block with q in -127..127, the largest at 127."""
+    g = torch.Generator().manual_seed(seed)
+    codes = torch.randint(-127, 128, (n, k // GROUP, GROUP), generator=g).float()
+    codes[..., 0] = 127
+    d = torch.rand(n, k // GROUP, 1, generator=g) * 0.001 + 1e-4
+    return (codes * d).reshape(n, k).to(dtype)
+
+
+def linear_with(weight: torch.Tensor) -> torch.nn.Sequential:
+    layer = torch.nn.Linear(weight.shape[1], weight.shape[0], bias=False, dtype=weight.dtype)
+    layer.weight.data.copy_(weight)
+    return torch.nn.Sequential(layer).eval()
+
+
+@pytest.mark.parametrize("dtype", [torch.bfloat16, torch.float32])
+@pytest.mark.parametrize("make, planes", [(q4_1_weight, 1), (q8_0_weight, 2)])
+def test_grid_weights_decode_packed_with_the_same_result(make, planes, dtype) -> None:  # type: ignore[no-untyped-def]
+    weight = make(96, 128, dtype)
+    model = linear_with(weight)
+    x = torch.randn(3, 128).to(dtype)
+    dense = model(x).float()
+    report = pack_for_decode(model)
+    assert (report.int4, report.int8, report.dense) == ((1, 0, 0) if planes == 1 else (0, 1, 0))
+    assert isinstance(model[0], Int4DecodeLinear) and model[0].planes == planes
+    with torch.inference_mode():
+        packed = model(x).float()  # 3 rows: the int4 kernel
+    tol = 0.02 if dtype == torch.bfloat16 else 1e-4
+    assert (packed - dense).abs().max().item() <= tol * dense.abs().max().item()
+    wide = torch.randn(MAX_ROWS + 5, 128).to(dtype)
+    with torch.inference_mode():  # a pre-fill: the dense weights, bit for bit
+        assert torch.equal(model(wide), torch.nn.functional.linear(wide, weight))
+
+
+def test_ordinary_float_weights_stay_dense() -> None:
+    weight = torch.randn(64, 128).bfloat16()
+    model = linear_with(weight)
+    report = pack_for_decode(model)
+    assert (report.int4, report.int8, report.dense) == (0, 0, 1)
+    assert type(model[0]) is torch.nn.Linear
+    # Re-quantising them would change them: that is why they are left alone.
+    assert four_bit_planes(weight)[1] > 0.05 and eight_bit_planes(weight)[1] > 0.005
+
+
+def test_packed_planes_are_saved_and_a_damaged_file_is_rebuilt(tmp_path: Path) -> None:
+    saved = tmp_path / "planes.safetensors"
+    weight = q4_1_weight(64, 128, torch.bfloat16)
+    x = torch.randn(1, 128).bfloat16()
+    first = linear_with(weight)
+    pack_for_decode(first, saved)
+    assert saved.is_file()
+    again = linear_with(weight)
+    assert pack_for_decode(again, saved).int4 == 1  # read back from the file
+    with torch.inference_mode():
+        assert torch.equal(first(x), again(x))
+    saved.write_bytes(b"not a safetensors file")
+    rebuilt = linear_with(weight)
+    assert pack_for_decode(rebuilt, saved).int4 == 1
+    with torch.inference_mode():
+        assert torch.equal(first(x), rebuilt(x))
+    assert pack_for_decode(linear_with(weight), saved).int4 == 1  # the rewritten file reads
+    assert list(tmp_path.iterdir()) == [saved]  # no temp files left behind
+
+
+def test_saving_the_model_never_writes_the_packed_planes() -> None:
+    model = linear_with(q4_1_weight(64, 128, torch.bfloat16))
+    pack_for_decode(model)
+    assert set(model.state_dict()) == {"0.weight"}
+
+
+@pytest.mark.slow
+def test_default_model_decodes_packed_with_the_dense_models_logits(model_cache_dir: Path) -> None:
+    from transformers import DynamicCache
+
+    from assistant.config import ModelSettings
+    from assistant.llm.loader import load_model
+
+    packed = load_model(ModelSettings(), cache_dir=model_cache_dir)
+    dense = load_model(ModelSettings(packed_decode="off"), cache_dir=model_cache_dir)
+    assert packed.decode_weights.startswith("packed int4") and dense.decode_weights == "dense"
+    assert "0 dense" in packed.decode_weights  # every matrix of the Q4_1/Q8_0 file is on its grid
+    ids = packed.tokenizer("The lighthouse keeper climbed the stairs and", return_tensors="pt")
+    steps = []
+    with torch.inference_mode():
+        for loaded in (packed, dense):
+            cache = DynamicCache(config=loaded.model.config)
+            loaded.model(input_ids=ids["input_ids"], cache=cache)
+            token = torch.tensor([[int(ids["input_ids"][0, -1])]])
+            logits = []
+            for _ in range(8):  # one-token steps: the packed path
+                out = loaded.model(input_ids=token, cache=cache).logits[0, -1].float()
+                logits.append(out)
+                token = out.argmax().reshape(1, 1)
+            steps.append(torch.stack(logits))
+    assert torch.equal(steps[0].argmax(-1), steps[1].argmax(-1))
+    spread = steps[1].std().item()
+    assert (steps[0] - steps[1]).abs().max().item() < 0.1 * spread
