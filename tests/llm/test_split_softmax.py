@@ -106,6 +106,17 @@ def test_k1_reproduces_stock_attention_prefill_and_decode(family: str) -> None:
 
 
 @pytest.mark.parametrize("family", list(FAMILIES))
+def test_stock_decode_steps_equal_transformers_sdpa(family: str) -> None:
+    """With no spec, one-token steps take the folded fast path; it must be sdpa's attention."""
+    model = tiny_model(family)
+    ids, _ = batch([0])
+    stock = run(model, "sdpa", None, ids, None, steps=4)
+    ours = run(model, IMPLEMENTATION, None, ids, None, steps=4)
+    for a, b in zip(stock, ours, strict=True):
+        assert (a - b).abs().max().item() <= TOL
+
+
+@pytest.mark.parametrize("family", list(FAMILIES))
 def test_k1_reproduces_stock_attention_with_left_padding(family: str) -> None:
     model = tiny_model(family)
     pads = [0, 5, 2]
