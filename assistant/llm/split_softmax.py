@@ -111,9 +111,7 @@ def split_softmax_attention(
 ) -> tuple[torch.Tensor, None]:
     """The attention function transformers calls; stock attention unless a spec applies."""
     spec = _ACTIVE.get()
-    plain = (
-        dropout == 0.0 and kwargs.get("softcap") is None and kwargs.get("position_bias") is None
-    )
+    plain = dropout == 0.0 and kwargs.get("softcap") is None and kwargs.get("position_bias") is None
     if spec is None or not plain or not spec.applies_to(getattr(module, "layer_idx", None)):
         if plain and attention_mask is None and query.shape[2] == 1 and query.is_cpu:
             # One-token decode step: the same attention, with the query heads of a key/value
