@@ -5,8 +5,10 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.install-stamp
 INSTALL_INPUTS := pyproject.toml constraints.txt requirements-models.txt
+# Only for the llama.cpp comparison; it compiles llama.cpp (about 15 minutes on 2 cores).
+LLAMA_CPP_PYTHON := llama-cpp-python==0.3.36
 
-.PHONY: install run test test-fast lint bench doctor
+.PHONY: install run test test-fast lint bench bench-llama-cpp doctor
 
 install: $(STAMP)
 
@@ -38,3 +40,8 @@ lint: install
 bench: install
 	$(BIN)/python bench/llm_speed.py --quick
 	$(BIN)/python bench/memory_speed.py --items 20000
+
+bench-llama-cpp: install
+	$(BIN)/python -c "import llama_cpp" 2>/dev/null || \
+		$(BIN)/python -m pip install --quiet -c constraints.txt $(LLAMA_CPP_PYTHON)
+	$(BIN)/python bench/llm_speed.py --skip-start --decode-only --vs-llama-cpp

@@ -4,14 +4,18 @@
     .venv/bin/python bench/llm_speed.py --quick    # a smoke run (well under a minute of model time)
 
 Sections (each a key in the JSON):
-  decode        tokens/s with stock attention vs split-softmax (same dtype, interleaved runs),
-                plus float32 vs bfloat16 stock (the CPU `auto` dtype choice)
+  decode        tokens/s with transformers' sdpa, the engine's stock attention and
+                split-softmax (same weights and dtype, interleaved runs)
+  decode_step_pairs  per-token forward time, stock and split-softmax back to back
+  decode_weights     packed int4 decode weights (model.packed_decode = auto) vs dense
+  dtype         float32 vs bfloat16 stock (the CPU `auto` dtype choice)
   ttft_turns    time to first token at turns 1, 10, 20 of a scripted conversation,
                 with the prefix KV cache vs a full re-prefill
   start         cold start (GGUF conversion) vs warm start (converted cache), in fresh processes
   summaries     summaries per minute, one by one vs one batch of 8
   interactive   time to first token of a chat while a background batch runs vs idle
-  llama_cpp     (--vs-llama-cpp, when llama_cpp is importable) the same GGUF through llama.cpp
+  llama_cpp     (--vs-llama-cpp, when llama_cpp is importable: `make bench-llama-cpp`)
+                decode tokens/s of the same GGUF through llama.cpp vs this engine
 Machines are shared and noisy: read the ratios, not the absolute numbers.
 """
 
@@ -56,21 +60,52 @@ def convo(user: str) -> list[Message]:
 
 
 def decode_speed(engine: Any, tokens: int, rounds: int) -> dict[str, Any]:
-    """Interleave stock and split runs so both see the same machine load."""
+    """Interleave the runs so all see the same machine load.
+
+    Three ways to decode, same weights and dtype: transformers' own sdpa attention, the
+    engine's stock attention (sdpa with GQA heads folded for one-token steps), and
+    split-softmax. The first is the "stock attention" of the issue's target; the second
+    is what `control = none` runs in this engine.
+    """
+    from assistant.llm.split_softmax import IMPLEMENTATION
+
     msgs = convo(STORY)
-    runs: dict[str, list[float]] = {"stock": [], "split_softmax": []}
+    names = ("transformers_sdpa", "stock", "split_softmax")
+    runs: dict[str, list[float]] = {n: [] for n in names}
     engine.chat(msgs, max_new_tokens=8, temperature=0.0, control=SPLIT)  # warm-up
     for _ in range(rounds):
-        for name, ctl in (("stock", STOCK), ("split_softmax", SPLIT)):
-            r = engine.chat(msgs, max_new_tokens=tokens, temperature=0.0, control=ctl)
+        for name in names:
+            ctl = SPLIT if name == "split_softmax" else STOCK
+            if name == "transformers_sdpa":
+                engine.model.set_attn_implementation("sdpa")
+            try:
+                r = engine.chat(msgs, max_new_tokens=tokens, temperature=0.0, control=ctl)
+            finally:
+                engine.model.set_attn_implementation(IMPLEMENTATION)
             runs[name].append(r.extra["decode_tokens_per_s"])
-    stock, split = statistics.median(runs["stock"]), statistics.median(runs["split_softmax"])
+    med = {n: statistics.median(v) for n, v in runs.items()}
     return {
         "dtype": str(engine.loaded.dtype).removeprefix("torch."),
+        "decode_weights": engine.loaded.decode_weights,
         "new_tokens": tokens,
-        "stock_tok_s": round(stock, 2),
-        "split_softmax_tok_s": round(split, 2),
-        "split_vs_stock": round(split / stock, 3),
+        **{f"{n}_tok_s": round(v, 2) for n, v in med.items()},
+        "split_vs_stock": round(med["split_softmax"] / med["stock"], 3),
+        "split_vs_transformers_sdpa": round(med["split_softmax"] / med["transformers_sdpa"], 3),
+    }
+
+
+def packed_vs_dense(engines: dict[str, Any], tokens: int, rounds: int) -> dict[str, Any]:
+    """Decode with the GGUF's packed 4/8-bit codes vs the dense copy (default control)."""
+    msgs = convo(STORY)
+    runs: dict[str, list[float]] = {n: [] for n in engines}
+    for _ in range(rounds):
+        for name, eng in engines.items():
+            r = eng.chat(msgs, max_new_tokens=tokens, temperature=0.0)
+            runs[name].append(r.extra["decode_tokens_per_s"])
+    med = {n: statistics.median(v) for n, v in runs.items()}
+    return {
+        **{f"{n}_tok_s": round(v, 2) for n, v in med.items()},
+        "packed_vs_dense": round(med["packed"] / med["dense"], 3),
     }
 
 
@@ -250,14 +285,24 @@ def summaries(engine: Any, n: int, tokens: int) -> dict[str, Any]:
     }
 
 
-def interactive_during_background(engine: Any, tokens: int) -> dict[str, Any]:
+def interactive_during_background(engine: Any, tokens: int, rounds: int = 7) -> dict[str, Any]:
+    """Time to first token of a short chat, idle and while a background batch decodes.
+
+    Idle and busy runs alternate (idle, busy, idle, busy, ...) so both see the same machine
+    load, and both sides report the same statistic, the median of `rounds` runs (this once
+    set the best idle run against the median busy one, which flattered idle). Time to first
+    token counts from the request's creation, after tokenising, so it includes waiting for
+    the model; `during_queue_s` is that wait alone.
+    """
     msgs = convo("What is the capital of France?")
-    idle = min(
-        engine.chat(msgs, max_new_tokens=1, temperature=0.0).time_to_first_token_s for _ in range(3)
-    )
     convs = [convo(f"Summarise (copy {i}):\n{ARTICLE}") for i in range(8)]
+    engine.chat(msgs, max_new_tokens=1, temperature=0.0)  # warm-up
+    idle: list[float] = []
     busy: list[float] = []
-    for _ in range(3):
+    queued: list[float] = []
+    overlapped = 0
+    for _ in range(rounds):
+        idle.append(engine.chat(msgs, max_new_tokens=1, temperature=0.0).time_to_first_token_s)
         worker = threading.Thread(
             target=engine.chat_batch,
             args=(convs,),
@@ -265,29 +310,63 @@ def interactive_during_background(engine: Any, tokens: int) -> dict[str, Any]:
         )
         worker.start()
         time.sleep(1.0)  # the batch is past its prefill and decoding
-        busy.append(engine.chat(msgs, max_new_tokens=1, temperature=0.0).time_to_first_token_s)
+        r = engine.chat(msgs, max_new_tokens=1, temperature=0.0)
+        overlapped += worker.is_alive()  # the chat was served before the batch finished
+        busy.append(r.time_to_first_token_s)
+        queued.append(r.extra["queue_s"])
         worker.join()
-    during = statistics.median(busy)
+    idle_s, during = statistics.median(idle), statistics.median(busy)
     return {
-        "idle_s": round(idle, 4),
+        "rounds": rounds,
+        "idle_s": round(idle_s, 4),
         "during_batch_s": round(during, 4),
-        "during_vs_idle": round(during / idle, 3),
+        "during_queue_s": round(statistics.median(queued), 4),
+        "during_vs_idle": round(during / idle_s, 3),
+        "rounds_inside_batch": overlapped,
     }
 
 
-def llama_cpp_speed(tokens: int) -> dict[str, Any]:
+def llama_cpp_speed(engine: Any, tokens: int, rounds: int) -> dict[str, Any]:
+    """Decode tokens/s of llama.cpp on the same GGUF vs this engine, interleaved.
+
+    Both stream the same greedy chat; decode speed is counted from the first streamed
+    piece to the last, so prompt processing is left out on both sides.
+    """
     try:
         from llama_cpp import Llama  # type: ignore[import-not-found]
     except ImportError:
-        return {"skipped": "llama_cpp is not installed (pip install llama-cpp-python)"}
+        return {"skipped": "llama_cpp is not installed (make bench-llama-cpp installs it)"}
+    import torch
+
     from assistant.bundled import default_chat_gguf
 
-    llm = Llama(model_path=str(default_chat_gguf()), n_threads=os.cpu_count() or 2, verbose=False)
+    threads = torch.get_num_threads()
+    llm = Llama(model_path=str(default_chat_gguf()), n_threads=threads, n_ctx=2048, verbose=False)
     msgs = convo(STORY)
-    began = time.perf_counter()
-    out = llm.create_chat_completion(messages=msgs, max_tokens=tokens, temperature=0.0)  # type: ignore[arg-type]
-    n = out["usage"]["completion_tokens"]
-    return {"tok_s_including_prefill": round(n / (time.perf_counter() - began), 2), "new_tokens": n}
+    runs: dict[str, list[float]] = {"llama_cpp": [], "engine": []}
+    for _ in range(rounds):
+        first, pieces = 0.0, 0
+        stream = llm.create_chat_completion(
+            messages=msgs,  # type: ignore[arg-type]
+            max_tokens=tokens,
+            temperature=0.0,
+            stream=True,
+        )
+        for chunk in stream:
+            if chunk["choices"][0]["delta"].get("content"):  # type: ignore[index,union-attr]
+                pieces += 1
+                first = first or time.perf_counter()
+        if pieces > 1:
+            runs["llama_cpp"].append((pieces - 1) / (time.perf_counter() - first))
+        r = engine.chat(msgs, max_new_tokens=tokens, temperature=0.0)
+        runs["engine"].append(r.extra["decode_tokens_per_s"])
+    med = {n: statistics.median(v) for n, v in runs.items() if v}
+    return {
+        "threads": threads,
+        "new_tokens": tokens,
+        **{f"{n}_tok_s": round(v, 2) for n, v in med.items()},
+        "engine_vs_llama_cpp": round(med["engine"] / med["llama_cpp"], 3),
+    }
 
 
 def main() -> None:
@@ -323,6 +402,14 @@ def main() -> None:
     engine = load_engine(Settings())  # dtype "auto", as users get it
     report["decode"] = decode_speed(engine, tokens, rounds)
     report["decode_step_pairs"] = decode_step_pairs(engine, 20 if args.quick else 60)
+    if engine.loaded.decode_weights != "dense":
+        dense = load_engine(Settings(model=ModelSettings(packed_decode="off")))
+        report["decode_weights"] = packed_vs_dense(
+            {"packed": engine, "dense": dense}, tokens, rounds
+        )
+        del dense
+    if args.vs_llama_cpp:
+        report["llama_cpp"] = llama_cpp_speed(engine, 128, rounds)
     if args.decode_only:
         print(json.dumps(report, indent=1))
         return
@@ -335,8 +422,6 @@ def main() -> None:
     report["ttft_turns"] = ttft_turns(engine, (1, 10, 20) if not args.quick else (1, 10))
     report["summaries"] = summaries(engine, 8, 32 if not args.quick else 16)
     report["interactive"] = interactive_during_background(engine, 48 if not args.quick else 24)
-    if args.vs_llama_cpp:
-        report["llama_cpp"] = llama_cpp_speed(tokens)
     print(json.dumps(report, indent=1))
 
 
