@@ -4,18 +4,22 @@
 implements `ChatModel`: `chat`, `stream` and `chat_batch`. Generation is a small decode
 loop over a DynamicCache (one forward per token, no per-token Python beyond picking
 the token), so the split-softmax spec, classifier-free guidance and the prefix cache
-all plug in at one place.
+all plug in at one place. Every request runs on the gate's one model thread (gate.py
+says why); the caller's thread waits for it and passes streamed pieces on.
 """
 
 from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Generator, Iterator, Sequence
+import weakref
+from collections.abc import Callable, Generator, Iterator, Sequence
+from concurrent.futures import Future
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from queue import SimpleQueue
+from typing import Any, TypeVar
 
 import torch
 from transformers import DynamicCache
@@ -59,15 +63,17 @@ class _Job:
     reused_tokens: int = 0  # prompt tokens taken from the prefix cache
     shared_tokens: int = 0  # prompt tokens pre-filled once for the whole batch
     queue_s: float = 0.0
+    cancelled: bool = False  # set by the caller's thread: the model thread stops at the next step
 
 
+T = TypeVar("T")
 PREFILL_CHUNK = 128  # tokens per background prefill forward (all rows together)
 _IN_BACKGROUND: ContextVar[bool] = ContextVar("in_background_forward", default=False)
 MIN_SHARED_PREFIX = 16  # shorter common prefixes are not worth a separate pre-fill
 
 
 class Engine:
-    """A loaded chat model. Thread-safe: callers queue at one priority gate."""
+    """A loaded chat model. Thread-safe: callers queue at one priority gate, one thread runs all."""
 
     def __init__(self, loaded: LoadedModel, settings: Settings) -> None:
         self.loaded = loaded
@@ -76,6 +82,9 @@ class Engine:
         self.tokenizer = loaded.tokenizer
         self.device = loaded.device
         self.gate = ModelGate()
+        # The model thread ends with the engine; at exit it is a daemon and left alone (woken
+        # during interpreter shutdown, a thread can take the process down with it).
+        weakref.finalize(self, self.gate.close).atexit = False
         self.prefix_cache = PrefixCache(settings.model.prefix_cache_conversations)
         self.model.set_attn_implementation(split_softmax.IMPLEMENTATION)
         self._eos = self._eos_ids()
@@ -190,24 +199,29 @@ class Engine:
     ) -> torch.Tensor:
         """Float32 logits (V,) for the reply's first token; uses the prefix cache like `chat`."""
         job = self._job([messages], 1, 0.0, None, None, (), control, "interactive", conversation_id)
-        with self.gate.hold(job.priority):
+
+        def prefill() -> torch.Tensor:
             cache, _, _, logits, _, fed = self._prefill(job)
             if job.uncond:
                 logits = logits[1:] + job.control.guidance * (logits[:1] - logits[1:])
             if job.conversation_id is not None:
                 entry = PrefixEntry(self._control_key(job.control), fed, cache)
                 self.prefix_cache.put(job.conversation_id, entry)
+            return logits[0].clone()
+
+        logits = self._submit(prefill, job.priority).result()
         self.last_reused_tokens = job.reused_tokens
-        return logits[0].clone()
+        return logits
 
     def close(self) -> None:
-        """Drop cached keys/values and the model reference."""
+        """Drop cached keys/values; the model thread ends once its queue is empty."""
         self.prefix_cache.clear()
+        self.gate.close()
 
     # ------------------------------------------------------------------ request setup
 
     def _install_yield_hooks(self) -> None:
-        """Background forwards pause before each decoder layer while a person waits."""
+        """Background forwards let waiting chats run before each decoder layer and the head."""
         layers = getattr(getattr(self.model, "model", None), "layers", None)
         if not isinstance(layers, torch.nn.ModuleList):
             return  # unknown layout: background work still yields between steps
@@ -216,8 +230,10 @@ class Engine:
             if _IN_BACKGROUND.get():
                 self.gate.yield_to_interactive("background")
 
-        for layer in layers:
-            layer.register_forward_pre_hook(pause_if_someone_waits)
+        # The head of a batch costs about three layers (49k-token vocabulary).
+        head = self.model.get_output_embeddings()
+        for module in [*layers, *([head] if isinstance(head, torch.nn.Module) else [])]:
+            module.register_forward_pre_hook(pause_if_someone_waits)
 
     def _job(
         self,
@@ -281,21 +297,42 @@ class Engine:
 
     # ------------------------------------------------------------------ generation
 
+    def _submit(self, fn: Callable[[], T], priority: Priority) -> Future[T]:
+        """Queue `fn` for the model thread, which runs it with the caller's torch thread count."""
+        threads = torch.get_num_threads()  # torch keeps this per thread; the caller's setting wins
+
+        def with_callers_threads() -> T:
+            if torch.get_num_threads() != threads:
+                torch.set_num_threads(threads)
+            return fn()
+
+        return self.gate.submit(with_callers_threads, priority)
+
     def _run(self, job: _Job, stream_row: int | None) -> Generator[str, None, list[ChatResult]]:
-        """Hold the gate for the whole request; yield text pieces of `stream_row`."""
-        waited = time.perf_counter()
-        self.gate.acquire(job.priority)
-        job.queue_s = time.perf_counter() - waited
+        """Queue the request for the model thread; yield text pieces of `stream_row` as they come.
+
+        The model thread runs ahead of a slow reader; closing the stream cancels the request.
+        """
+        pieces: SimpleQueue[str | None] = SimpleQueue()  # None: the request is over
         rows = [_Row(TextTail(self.tokenizer, job.stop)) for _ in job.prompts]
+        submitted = time.perf_counter()
+
+        def generate() -> list[ChatResult]:
+            job.queue_s = time.perf_counter() - submitted
+            for piece in self._decode(job, rows, stream_row):
+                pieces.put(piece)
+            return [self._result(job, p, r) for p, r in zip(job.prompts, rows, strict=True)]
+
+        future = self._submit(generate, job.priority)
+        future.add_done_callback(lambda _: pieces.put(None))
         try:
-            yield from self._decode(job, rows, stream_row)
-        except GeneratorExit:
-            for row in rows:
-                row.finish = row.finish or "cancelled"
+            while (piece := pieces.get()) is not None:
+                yield piece
+        except BaseException:  # GeneratorExit when the stream is closed, KeyboardInterrupt
+            job.cancelled = True
+            future.cancel()  # not started yet: it never will; running: it stops at the next step
             raise
-        finally:
-            self.gate.release()
-        return [self._result(job, p, r) for p, r in zip(job.prompts, rows, strict=True)]
+        return future.result()
 
     def _result(self, job: _Job, prompt: Prompt, row: _Row) -> ChatResult:
         now = time.perf_counter()
@@ -488,6 +525,10 @@ class Engine:
                 break
             if job.priority == "background":
                 self.gate.yield_to_interactive(job.priority)
+            if job.cancelled:
+                for row in rows:
+                    row.finish = row.finish or "cancelled"
+                return  # nobody reads on, and the cache is not stored (the next turn re-fills)
             if mask is not None and guidance is None and any(rows[i].finish for i in active):
                 # Finished rows leave the batch: later steps only pay for live rows.
                 keep = [j for j, i in enumerate(active) if not rows[i].finish]
