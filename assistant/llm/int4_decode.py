@@ -60,7 +60,7 @@ class Int4DecodeLinear(torch.nn.Linear):
         rows = x.numel() // self.in_features
         if rows > MAX_ROWS or x.dtype != self.weight.dtype:
             return super().forward(x)
-        flat = x.reshape(rows, self.in_features)
+        flat = x.reshape(rows, self.in_features).contiguous()  # the kernel needs dense rows
         out = _mm(flat, self.packed_0, GROUP, self.scales_zeros_0)  # (rows, out_features)
         if self.planes == 2:
             out = out + _mm(flat, self.packed_1, GROUP, self.scales_zeros_1)

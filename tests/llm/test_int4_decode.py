@@ -56,6 +56,9 @@ def test_grid_weights_decode_packed_with_the_same_result(make, planes, dtype) ->
         packed = model(x).float()  # 3 rows: the int4 kernel
     tol = 0.02 if dtype == torch.bfloat16 else 1e-4
     assert (packed - dense).abs().max().item() <= tol * dense.abs().max().item()
+    strided = x.T.contiguous().T  # the same rows as a view with non-unit inner stride
+    with torch.inference_mode():
+        assert torch.equal(model(strided), model(x))
     wide = torch.randn(MAX_ROWS + 5, 128).to(dtype)
     with torch.inference_mode():  # a pre-fill: the dense weights, bit for bit
         assert torch.equal(model(wide), torch.nn.functional.linear(wide, weight))
