@@ -131,7 +131,9 @@ def decode_step_pairs(engine: Any, steps: int, context: int = 300) -> dict[str, 
     times: dict[str, list[float]] = {"stock": [], "split_softmax": []}
     specs = {"stock": None, "split_softmax": spec}
     token = torch.tensor([[ids[0, -1].item()]])
-    with torch.inference_mode():
+
+    @torch.inference_mode()
+    def measure() -> None:
         for name, sp in specs.items():
             caches[name] = DynamicCache(config=model.config)
             with ss.split_context(sp):
@@ -143,6 +145,10 @@ def decode_step_pairs(engine: Any, steps: int, context: int = 300) -> dict[str, 
                     model(input_ids=token, cache=caches[name], logits_to_keep=1)
                 times[name].append(time.perf_counter() - began)
                 caches[name].crop(-1)  # same context length at every step
+
+    # On the engine's torch thread: a torch op on this thread would start a second
+    # OpenMP pool and slow every op of both (assistant/llm/gate.py, shared_gate).
+    engine.gate.run(measure)
     stock, split = statistics.median(times["stock"]), statistics.median(times["split_softmax"])
     ratios = [a / b for a, b in zip(times["stock"], times["split_softmax"], strict=True)]
     return {
@@ -326,41 +332,64 @@ def interactive_during_background(engine: Any, tokens: int, rounds: int = 7) -> 
     }
 
 
+LLAMA_CPP_CHILD = """
+import json, sys, time
+from llama_cpp import Llama
+llm = Llama(model_path=sys.argv[1], n_threads=int(sys.argv[2]), n_ctx=2048, verbose=False)
+print("ready", flush=True)
+for line in sys.stdin:
+    request = json.loads(line)
+    first, pieces = 0.0, 0
+    stream = llm.create_chat_completion(
+        messages=request["messages"], max_tokens=request["tokens"], temperature=0.0, stream=True
+    )
+    for chunk in stream:
+        if chunk["choices"][0]["delta"].get("content"):
+            pieces += 1
+            first = first or time.perf_counter()
+    rate = (pieces - 1) / (time.perf_counter() - first) if pieces > 1 else 0.0
+    print(json.dumps({"tok_s": rate, "pieces": pieces}), flush=True)
+"""
+
+
 def llama_cpp_speed(engine: Any, tokens: int, rounds: int) -> dict[str, Any]:
     """Decode tokens/s of llama.cpp on the same GGUF vs this engine, interleaved.
 
     Both stream the same greedy chat; decode speed is counted from the first streamed
-    piece to the last, so prompt processing is left out on both sides.
+    piece to the last, so prompt processing is left out on both sides. llama.cpp runs in
+    a child process: its OpenMP pool in this process would throttle the engine's.
     """
-    try:
-        from llama_cpp import Llama  # type: ignore[import-not-found]
-    except ImportError:
-        return {"skipped": "llama_cpp is not installed (make bench-llama-cpp installs it)"}
+    import importlib.util
+
     import torch
 
     from assistant.bundled import default_chat_gguf
 
-    threads = torch.get_num_threads()
-    llm = Llama(model_path=str(default_chat_gguf()), n_threads=threads, n_ctx=2048, verbose=False)
+    if importlib.util.find_spec("llama_cpp") is None:
+        return {"skipped": "llama_cpp is not installed (make bench-llama-cpp installs it)"}
+    threads = engine.gate.run(torch.get_num_threads)
+    child = subprocess.Popen(
+        [sys.executable, "-c", LLAMA_CPP_CHILD, str(default_chat_gguf()), str(threads)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert child.stdin is not None and child.stdout is not None
+    if child.stdout.readline().strip() != "ready":
+        return {"skipped": "llama.cpp could not load the GGUF (see stderr)"}
     msgs = convo(STORY)
     runs: dict[str, list[float]] = {"llama_cpp": [], "engine": []}
-    for _ in range(rounds):
-        first, pieces = 0.0, 0
-        stream = llm.create_chat_completion(
-            messages=msgs,  # type: ignore[arg-type]
-            max_tokens=tokens,
-            temperature=0.0,
-            stream=True,
-        )
-        for chunk in stream:
-            if chunk["choices"][0]["delta"].get("content"):  # type: ignore[index,union-attr]
-                pieces += 1
-                first = first or time.perf_counter()
-        if pieces > 1:
-            runs["llama_cpp"].append((pieces - 1) / (time.perf_counter() - first))
-        r = engine.chat(msgs, max_new_tokens=tokens, temperature=0.0)
-        runs["engine"].append(r.extra["decode_tokens_per_s"])
-    med = {n: statistics.median(v) for n, v in runs.items() if v}
+    try:
+        for _ in range(rounds):
+            child.stdin.write(json.dumps({"messages": msgs, "tokens": tokens}) + "\n")
+            child.stdin.flush()
+            runs["llama_cpp"].append(json.loads(child.stdout.readline())["tok_s"])
+            r = engine.chat(msgs, max_new_tokens=tokens, temperature=0.0)
+            runs["engine"].append(r.extra["decode_tokens_per_s"])
+    finally:
+        child.stdin.close()
+        child.wait(timeout=60)
+    med = {n: statistics.median(v) for n, v in runs.items()}
     return {
         "threads": threads,
         "new_tokens": tokens,

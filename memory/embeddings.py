@@ -8,6 +8,7 @@ embedded once even when it is also used for duplicate checks.
 
 from __future__ import annotations
 
+import functools
 import threading
 from collections import OrderedDict
 from collections.abc import Sequence
@@ -19,12 +20,15 @@ from chromadb.api.types import Documents, EmbeddingFunction, Embeddings
 from chromadb.utils.embedding_functions import register_embedding_function
 
 from assistant.errors import ModelLoadError
+from assistant.llm.gate import shared_gate
 
 if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
 
 EF_NAME = "purposeful_sentence_transformer"
 BATCH = 64  # measured fastest on 2 cores (~600 short sentences/s)
+INTERACTIVE_TEXTS = 8  # up to this many texts (a query) go before background model work
+CHUNK = 4 * BATCH  # texts per background task: a chat waits for at most one chunk
 
 _models: dict[str, SentenceTransformer] = {}
 _models_lock = threading.Lock()
@@ -52,8 +56,10 @@ def shared_model(name: str = "") -> SentenceTransformer:
                 # a sub-second load: its progress bar would only break into a streamed chat reply
                 was_enabled = hf_logging.is_progress_bar_enabled()
                 hf_logging.disable_progress_bar()
-                try:
-                    model = SentenceTransformer(key, device="cpu", local_files_only=True)
+                try:  # loading runs torch ops too: on the torch thread, like encoding
+                    model = shared_gate().run(
+                        lambda: SentenceTransformer(key, device="cpu", local_files_only=True)
+                    )
                 finally:
                     if was_enabled:
                         hf_logging.enable_progress_bar()
@@ -85,14 +91,28 @@ class Embedder:
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
         model = shared_model(self.name)
-        vectors = model.encode(
-            list(texts),
-            batch_size=BATCH,
-            normalize_embeddings=True,
-            convert_to_numpy=True,
-            show_progress_bar=False,
-        )
-        return np.asarray(vectors, dtype=np.float32)  # (N, D)
+        gate = shared_gate()
+
+        def encode(chunk: list[str]) -> np.ndarray:
+            vectors = model.encode(
+                chunk,
+                batch_size=BATCH,
+                normalize_embeddings=True,
+                convert_to_numpy=True,
+                show_progress_bar=False,
+            )
+            return np.asarray(vectors, dtype=np.float32)
+
+        # On the process's one torch thread (see assistant/llm/gate.py). A query is what a
+        # person waits for; a bulk ingest goes in background chunks a chat can cut between.
+        items = list(texts)
+        if len(items) <= INTERACTIVE_TEXTS:
+            return gate.run(lambda: encode(items), "interactive")
+        futures = [
+            gate.submit(functools.partial(encode, items[i : i + CHUNK]), "background")
+            for i in range(0, len(items), CHUNK)
+        ]
+        return np.concatenate([f.result() for f in futures])  # (N, D)
 
     def embed_one(self, text: str) -> np.ndarray:
         """Embed one text (cached: recall and search repeat the same queries)."""

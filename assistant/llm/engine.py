@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import threading
 import time
-import weakref
 from collections.abc import Callable, Generator, Iterator, Sequence
 from concurrent.futures import Future
 from contextvars import ContextVar
@@ -29,7 +28,7 @@ from assistant.errors import GenerationError
 from assistant.llm import split_softmax
 from assistant.llm.base import ChatResult, DriftControl, Message, Priority
 from assistant.llm.chat_format import Prompt, build_prompt, with_repeated_system, without_system
-from assistant.llm.gate import ModelGate
+from assistant.llm.gate import ModelGate, shared_gate
 from assistant.llm.loader import LoadedModel, load_model
 from assistant.llm.prefix_cache import PrefixCache, PrefixEntry, common_prefix, crop_cache
 from assistant.llm.sampling import TextTail, pick_tokens
@@ -75,16 +74,16 @@ MIN_SHARED_PREFIX = 16  # shorter common prefixes are not worth a separate pre-f
 class Engine:
     """A loaded chat model. Thread-safe: callers queue at one priority gate, one thread runs all."""
 
-    def __init__(self, loaded: LoadedModel, settings: Settings) -> None:
+    def __init__(
+        self, loaded: LoadedModel, settings: Settings, gate: ModelGate | None = None
+    ) -> None:
+        """`gate`: where the model work queues; default the process's one torch thread."""
         self.loaded = loaded
         self.settings = settings
         self.model = loaded.model
         self.tokenizer = loaded.tokenizer
         self.device = loaded.device
-        self.gate = ModelGate()
-        # The model thread ends with the engine; at exit it is a daemon and left alone (woken
-        # during interpreter shutdown, a thread can take the process down with it).
-        weakref.finalize(self, self.gate.close).atexit = False
+        self.gate = gate or shared_gate()
         self.prefix_cache = PrefixCache(settings.model.prefix_cache_conversations)
         self.model.set_attn_implementation(split_softmax.IMPLEMENTATION)
         self._eos = self._eos_ids()
@@ -214,9 +213,8 @@ class Engine:
         return logits
 
     def close(self) -> None:
-        """Drop cached keys/values; the model thread ends once its queue is empty."""
+        """Drop cached keys/values (the shared torch thread stays for other users)."""
         self.prefix_cache.clear()
-        self.gate.close()
 
     # ------------------------------------------------------------------ request setup
 
@@ -573,7 +571,10 @@ def load_engine(settings: Settings, *, cache_dir: Path | None = None) -> Engine:
 
     `cache_dir` holds converted models (default: <data dir>/models).
     """
-    return Engine(load_model(settings.model, cache_dir=cache_dir), settings)
+    # Loading runs torch ops (conversion, packing): on the torch thread, so the caller's
+    # thread never starts a second OpenMP pool (see gate.shared_gate).
+    gate = shared_gate()
+    return Engine(gate.run(lambda: load_model(settings.model, cache_dir=cache_dir)), settings, gate)
 
 
 _SHARED: dict[str, Engine] = {}

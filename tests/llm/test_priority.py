@@ -109,3 +109,11 @@ def test_the_model_thread_uses_the_callers_torch_thread_count(tiny_engine: Engin
     torch.set_num_threads(1)  # the autouse fixture restores the count afterwards
     tiny_engine.chat(convo("Hi"), max_new_tokens=1, temperature=0.0)
     assert tiny_engine.gate.run(torch.get_num_threads) == 1
+
+
+def test_every_engine_queues_on_the_process_torch_thread(smol_tokenizer: Any) -> None:
+    from assistant.llm.gate import shared_gate
+    from tests.llm.conftest import make_engine
+
+    first, second = make_engine(smol_tokenizer), make_engine(smol_tokenizer)
+    assert first.gate is second.gate is shared_gate()  # one thread, one OpenMP pool
