@@ -127,6 +127,7 @@ def _candidates(model: torch.nn.Module) -> Iterator[tuple[str, torch.nn.Linear]]
         if (
             type(module) is torch.nn.Linear
             and module.in_features % GROUP == 0
+            and module.out_features % 16 == 0  # the CPU packing works on 16 rows at a time
             and module.weight.device.type == "cpu"
             and module.weight.dtype in (torch.bfloat16, torch.float32)
         ):

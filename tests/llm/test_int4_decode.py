@@ -127,3 +127,9 @@ def test_default_model_decodes_packed_with_the_dense_models_logits(model_cache_d
     assert torch.equal(steps[0].argmax(-1), steps[1].argmax(-1))
     spread = steps[1].std().item()
     assert (steps[0] - steps[1]).abs().max().item() < 0.1 * spread
+
+
+def test_shapes_the_kernel_cannot_pack_stay_dense() -> None:
+    model = linear_with(q4_1_weight(40, 128, torch.bfloat16))  # 40 rows: not a multiple of 16
+    report = pack_for_decode(model)  # without the check the packing raises
+    assert report.int4 == report.int8 == 0 and type(model[0]) is torch.nn.Linear
