@@ -378,14 +378,16 @@ def llama_cpp_speed(engine: Any, tokens: int, rounds: int) -> dict[str, Any]:
     if child.stdout.readline().strip() != "ready":
         return {"skipped": "llama.cpp could not load the GGUF (see stderr)"}
     msgs = convo(STORY)
-    runs: dict[str, list[float]] = {"llama_cpp": [], "engine": []}
+    controls = {"engine_stock": STOCK, "engine_split_softmax": SPLIT}
+    runs: dict[str, list[float]] = {"llama_cpp": [], **{n: [] for n in controls}}
     try:
         for _ in range(rounds):
             child.stdin.write(json.dumps({"messages": msgs, "tokens": tokens}) + "\n")
             child.stdin.flush()
             runs["llama_cpp"].append(json.loads(child.stdout.readline())["tok_s"])
-            r = engine.chat(msgs, max_new_tokens=tokens, temperature=0.0)
-            runs["engine"].append(r.extra["decode_tokens_per_s"])
+            for name, ctl in controls.items():
+                r = engine.chat(msgs, max_new_tokens=tokens, temperature=0.0, control=ctl)
+                runs[name].append(r.extra["decode_tokens_per_s"])
     finally:
         child.stdin.close()
         child.wait(timeout=60)
@@ -394,7 +396,7 @@ def llama_cpp_speed(engine: Any, tokens: int, rounds: int) -> dict[str, Any]:
         "threads": threads,
         "new_tokens": tokens,
         **{f"{n}_tok_s": round(v, 2) for n, v in med.items()},
-        "engine_vs_llama_cpp": round(med["engine"] / med["llama_cpp"], 3),
+        **{f"{n}_vs_llama_cpp": round(med[n] / med["llama_cpp"], 3) for n in controls},
     }
 
 
