@@ -223,6 +223,17 @@ def _attend(
     return (probs.to(v.dtype) @ v), lse.nan_to_num(neginf=0.0)
 
 
+def _outside_span(spec: SplitSpec, tk: int, q: torch.Tensor) -> torch.Tensor:
+    """Additive (1, 1, 1, Tk) mask hiding keys [lo, hi); one per forward, shared by the layers."""
+    hit = spec._masks.get("outside")
+    if hit is not None and hit[0] == (tk, q.dtype, q.device):
+        return hit[1]  # type: ignore[no-any-return]
+    mask = torch.zeros(1, 1, 1, tk, dtype=q.dtype, device=q.device)
+    mask[..., spec.lo : spec.hi] = float("-inf")
+    spec._masks["outside"] = ((tk, q.dtype, q.device), mask)
+    return mask
+
+
 def split_attention(
     query: torch.Tensor,
     key: torch.Tensor,
@@ -239,10 +250,13 @@ def split_attention(
     lo, hi = spec.lo, spec.hi
     # Fold query heads that share a key/value head into the query axis: no repeat_kv copies.
     q = query.reshape(b, hkv, rep * tq, d)  # (B, Hkv, rep*Tq, D); head h = kv*rep + r
-    if attention_mask is None and tq == 1 and lo == 0 and spec.uniform and tk > hi:
-        # Decode without padding (the common case): S is keys [0, hi), R the rest; no masks.
-        o_s, lse_s = _attend(q, key[:, :, :hi], value[:, :, :hi], None, scale)
-        o_r, lse_r = _attend(q, key[:, :, hi:], value[:, :, hi:], None, scale)
+    if attention_mask is None and tq == 1 and spec.uniform and tk > hi:
+        # Decode without padding (the common case): S is keys [lo, hi), R the rest.
+        o_s, lse_s = _attend(q, key[:, :, lo:hi], value[:, :, lo:hi], None, scale)
+        if lo == 0:
+            o_r, lse_r = _attend(q, key[:, :, hi:], value[:, :, hi:], None, scale)
+        else:  # keys before the span (chat template, attention sink) belong to R
+            o_r, lse_r = _attend(q, key, value, _outside_span(spec, tk, q), scale)
         weight = torch.sigmoid(lse_s - lse_r).pow_(spec.k)  # (B, Hkv, rep): pi ** k
         out = torch.lerp(o_r, o_s, weight.to(o_r.dtype).unsqueeze(-1))
         return out.reshape(b, h, tq, d)  # (B, H, 1, D)

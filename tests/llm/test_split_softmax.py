@@ -94,10 +94,13 @@ def batch(pads: list[int], length: int = 24) -> tuple[torch.Tensor, torch.Tensor
 
 
 @pytest.mark.parametrize("family", list(FAMILIES))
-def test_k1_reproduces_stock_attention_prefill_and_decode(family: str) -> None:
+@pytest.mark.parametrize("span", [(0, 9), (2, 9)])  # with and without the leading template tokens
+def test_k1_reproduces_stock_attention_prefill_and_decode(
+    family: str, span: tuple[int, int]
+) -> None:
     model = tiny_model(family)
     ids, _ = batch([0])
-    spec = SplitSpec.from_spans(1.0, [(0, 9)])
+    spec = SplitSpec.from_spans(1.0, [span])
     spec.always = True  # run the split form at k = 1
     stock = run(model, "sdpa", None, ids, None, steps=3)
     split = run(model, IMPLEMENTATION, spec, ids, None, steps=3)
