@@ -69,9 +69,14 @@ class Int4DecodeLinear(torch.nn.Linear):
         return out.reshape(*x.shape[:-1], self.out_features)
 
 
-# The overload itself: calling it skips the op-packet lookup, which counts per token.
-_mm = torch.ops.aten._weight_int4pack_mm_for_cpu.default
-_pack = torch.ops.aten._convert_weight_to_int4pack_for_cpu.default
+# The overloads themselves: calling them skips the op-packet lookup, which counts per token.
+# Older torch builds (before 2.5) lack the CPU int4 kernel: everything then stays dense.
+try:
+    _mm = torch.ops.aten._weight_int4pack_mm_for_cpu.default
+    _pack = torch.ops.aten._convert_weight_to_int4pack_for_cpu.default
+    KERNEL = True
+except AttributeError:  # pragma: no cover - depends on the installed torch
+    KERNEL = False
 
 
 def _plane(
@@ -123,6 +128,8 @@ def eight_bit_planes(weight: torch.Tensor) -> tuple[Planes, float]:
 
 
 def _candidates(model: torch.nn.Module) -> Iterator[tuple[str, torch.nn.Linear]]:
+    if not KERNEL:
+        return
     for name, module in model.named_modules():
         if (
             type(module) is torch.nn.Linear

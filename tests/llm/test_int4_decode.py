@@ -139,3 +139,9 @@ def test_float32_models_stay_dense() -> None:
     """The kernel's float32 path is about 10x slower than a dense float32 matmul."""
     model = linear_with(q4_1_weight(64, 128, torch.float32))
     assert pack_for_decode(model).int4 == 0 and type(model[0]) is torch.nn.Linear
+
+
+def test_without_the_int4_kernel_everything_stays_dense(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("assistant.llm.int4_decode.KERNEL", False)  # a torch older than 2.5
+    model = linear_with(q4_1_weight(64, 128, torch.bfloat16))
+    assert pack_for_decode(model).int4 == 0 and type(model[0]) is torch.nn.Linear
