@@ -67,7 +67,8 @@ class ModelGate:
         with self._cond:
             heapq.heappush(self._waiting, (task.rank, next(self._arrival), task))
             self._closing = False
-            if self._thread is None:
+            # A forked child inherits the thread object but not the thread: start another.
+            if self._thread is None or not self._thread.is_alive():
                 self._thread = threading.Thread(target=self._serve, name=self._name, daemon=True)
                 self._thread.start()
             self._cond.notify()

@@ -111,3 +111,18 @@ def test_close_ends_the_model_thread_and_a_later_request_starts_another(
     second = gate.run(threading.current_thread)
     assert second is not first and second.is_alive()
     gate.close()
+
+
+def test_a_forked_child_gets_its_own_model_thread(gate: ModelGate) -> None:
+    import os
+
+    assert gate.run(lambda: 1) == 1  # the parent's model thread exists
+    pid = os.fork()
+    if pid == 0:  # the child: the parent's thread is not here; a request must still run
+        try:
+            ok = gate.submit(lambda: 42).result(timeout=10) == 42
+        except BaseException:
+            ok = False
+        os._exit(0 if ok else 1)
+    _, status = os.waitpid(pid, 0)
+    assert os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0
