@@ -157,15 +157,14 @@ def pack_for_decode(model: torch.nn.Module, saved: Path | None = None) -> Decode
     when present and whole, written after packing otherwise (best effort).
     """
     from safetensors import safe_open
-    from safetensors.torch import load_file
 
     stored: dict[str, torch.Tensor] = {}
     if saved is not None and saved.is_file():
         try:
             with safe_open(str(saved), "pt") as handle:
-                same_torch = (handle.metadata() or {}).get("torch") == torch.__version__
-            # The packed layout belongs to the torch build that made it: repack after an upgrade.
-            stored = load_file(saved) if same_torch else {}
+                # The packed layout belongs to the torch build that made it: repack after an upgrade.
+                if (handle.metadata() or {}).get("torch") == torch.__version__:
+                    stored = {key: handle.get_tensor(key) for key in handle.keys()}  # noqa: SIM118
         except Exception as exc:  # a damaged file is rebuilt below
             log.warning(
                 "packed decode weights in %s are unreadable (%s); packing again", saved, exc
