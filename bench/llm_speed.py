@@ -22,6 +22,7 @@ Machines are shared and noisy: read the ratios, not the absolute numbers.
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import statistics
@@ -30,6 +31,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -59,6 +61,21 @@ def convo(user: str) -> list[Message]:
     return [{"role": "system", "content": SYSTEM}, {"role": "user", "content": user}]
 
 
+def interleaved(runners: Mapping[str, Callable[[], float]], rounds: int) -> dict[str, float]:
+    """Median of each runner over `rounds`, taking turns so all see the same machine load."""
+    runs: dict[str, list[float]] = {name: [] for name in runners}
+    for _ in range(rounds):
+        for name, run in runners.items():
+            runs[name].append(run())
+    return {name: statistics.median(values) for name, values in runs.items()}
+
+
+def decode_rate(engine: Any, tokens: int, control: DriftControl | None = None) -> float:
+    """Decode tokens/s of one greedy story (first token excluded)."""
+    r = engine.chat(convo(STORY), max_new_tokens=tokens, temperature=0.0, control=control)
+    return float(r.extra["decode_tokens_per_s"])
+
+
 def decode_speed(engine: Any, tokens: int, rounds: int) -> dict[str, Any]:
     """Interleave the runs so all see the same machine load.
 
@@ -69,21 +86,22 @@ def decode_speed(engine: Any, tokens: int, rounds: int) -> dict[str, Any]:
     """
     from assistant.llm.split_softmax import IMPLEMENTATION
 
-    msgs = convo(STORY)
-    names = ("transformers_sdpa", "stock", "split_softmax")
-    runs: dict[str, list[float]] = {n: [] for n in names}
-    engine.chat(msgs, max_new_tokens=8, temperature=0.0, control=SPLIT)  # warm-up
-    for _ in range(rounds):
-        for name in names:
-            ctl = SPLIT if name == "split_softmax" else STOCK
-            if name == "transformers_sdpa":
-                engine.model.set_attn_implementation("sdpa")
-            try:
-                r = engine.chat(msgs, max_new_tokens=tokens, temperature=0.0, control=ctl)
-            finally:
-                engine.model.set_attn_implementation(IMPLEMENTATION)
-            runs[name].append(r.extra["decode_tokens_per_s"])
-    med = {n: statistics.median(v) for n, v in runs.items()}
+    def with_transformers_sdpa() -> float:
+        engine.model.set_attn_implementation("sdpa")
+        try:
+            return decode_rate(engine, tokens, STOCK)
+        finally:
+            engine.model.set_attn_implementation(IMPLEMENTATION)
+
+    decode_rate(engine, 8, SPLIT)  # warm-up
+    med = interleaved(
+        {
+            "transformers_sdpa": with_transformers_sdpa,
+            "stock": lambda: decode_rate(engine, tokens, STOCK),
+            "split_softmax": lambda: decode_rate(engine, tokens, SPLIT),
+        },
+        rounds,
+    )
     return {
         "dtype": str(engine.loaded.dtype).removeprefix("torch."),
         "decode_weights": engine.loaded.decode_weights,
@@ -96,13 +114,8 @@ def decode_speed(engine: Any, tokens: int, rounds: int) -> dict[str, Any]:
 
 def packed_vs_dense(engines: dict[str, Any], tokens: int, rounds: int) -> dict[str, Any]:
     """Decode with the GGUF's packed 4/8-bit codes vs the dense copy (default control)."""
-    msgs = convo(STORY)
-    runs: dict[str, list[float]] = {n: [] for n in engines}
-    for _ in range(rounds):
-        for name, eng in engines.items():
-            r = eng.chat(msgs, max_new_tokens=tokens, temperature=0.0)
-            runs[name].append(r.extra["decode_tokens_per_s"])
-    med = {n: statistics.median(v) for n, v in runs.items()}
+    runners = {n: functools.partial(decode_rate, e, tokens) for n, e in engines.items()}
+    med = interleaved(runners, rounds)
     return {
         **{f"{n}_tok_s": round(v, 2) for n, v in med.items()},
         "packed_vs_dense": round(med["packed"] / med["dense"], 3),
@@ -377,21 +390,21 @@ def llama_cpp_speed(engine: Any, tokens: int, rounds: int) -> dict[str, Any]:
     assert child.stdin is not None and child.stdout is not None
     if child.stdout.readline().strip() != "ready":
         return {"skipped": "llama.cpp could not load the GGUF (see stderr)"}
-    msgs = convo(STORY)
+
+    def llama_cpp() -> float:
+        assert child.stdin is not None and child.stdout is not None
+        child.stdin.write(json.dumps({"messages": convo(STORY), "tokens": tokens}) + "\n")
+        child.stdin.flush()
+        return float(json.loads(child.stdout.readline())["tok_s"])
+
     controls = {"engine_stock": STOCK, "engine_split_softmax": SPLIT}
-    runs: dict[str, list[float]] = {"llama_cpp": [], **{n: [] for n in controls}}
+    runners: dict[str, Callable[[], float]] = {"llama_cpp": llama_cpp}
+    runners |= {n: functools.partial(decode_rate, engine, tokens, c) for n, c in controls.items()}
     try:
-        for _ in range(rounds):
-            child.stdin.write(json.dumps({"messages": msgs, "tokens": tokens}) + "\n")
-            child.stdin.flush()
-            runs["llama_cpp"].append(json.loads(child.stdout.readline())["tok_s"])
-            for name, ctl in controls.items():
-                r = engine.chat(msgs, max_new_tokens=tokens, temperature=0.0, control=ctl)
-                runs[name].append(r.extra["decode_tokens_per_s"])
+        med = interleaved(runners, rounds)
     finally:
         child.stdin.close()
         child.wait(timeout=60)
-    med = {n: statistics.median(v) for n, v in runs.items()}
     return {
         "threads": threads,
         "new_tokens": tokens,
