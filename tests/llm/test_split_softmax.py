@@ -194,3 +194,30 @@ def test_split_form_is_stable_when_system_share_is_tiny() -> None:
     ref, _, _ = reference_attention(q, key, v, visible, in_span, 0.5, scale=0.25)
     assert torch.isfinite(fast).all()
     assert (fast.double() - ref).abs().max() < 1e-4
+
+
+@pytest.mark.parametrize("k", [0.3, 1.0])
+@pytest.mark.parametrize("padded", [False, True])
+def test_decode_step_matches_the_definition(k: float, padded: bool) -> None:
+    """One-token steps take a fused path of their own; it must give the reference output."""
+    if padded:  # per-row spans after left padding; the last row has no span (stock there)
+        pads, spans = [0, 3, 1], [(0, 5), (4, 7), (2, 2)]
+    else:  # one span after two template tokens, no mask: the usual chat step
+        pads, spans = [0, 0], [(2, 6), (2, 6)]
+    q, key, v, visible, in_span = random_attention(pads, spans, tq=1)
+    spec = SplitSpec.from_spans(k, spans)
+    spec.always = True
+    fast = split_attention(q, key, v, visible if padded else None, spec, scale=0.25)
+    ref, _, _ = reference_attention(q, key, v, visible, in_span, k, scale=0.25)
+    assert (fast.double() - ref).abs().max() < 1e-5
+
+
+@pytest.mark.parametrize("family", ["llama", "qwen2"])
+def test_stock_decode_with_left_padding_equals_transformers_sdpa(family: str) -> None:
+    """Batched steps with padding fold heads too (the padding mask is shared by all heads)."""
+    model = tiny_model(family)
+    ids, mask = batch([0, 5, 2])
+    stock = run(model, "sdpa", None, ids, mask, steps=4)
+    ours = run(model, IMPLEMENTATION, None, ids, mask, steps=4)
+    for a, b in zip(stock[1:], ours[1:], strict=True):
+        assert (a - b).abs().max().item() <= TOL
