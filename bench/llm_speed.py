@@ -134,6 +134,7 @@ def decode_step_pairs(engine: Any, steps: int, context: int = 300) -> dict[str, 
     from assistant.llm import split_softmax as ss
 
     model = engine.model
+    step = engine.decode_step  # what the engine's decode loop calls, when the model allows it
     prompt = engine.tokenizer.apply_chat_template(convo(STORY * 6), tokenize=False)
     ids = engine.tokenizer(prompt, add_special_tokens=False, return_tensors="pt")["input_ids"][
         :, :context
@@ -155,7 +156,10 @@ def decode_step_pairs(engine: Any, steps: int, context: int = 300) -> dict[str, 
             for name, sp in specs.items():
                 began = time.perf_counter()
                 with ss.split_context(sp):
-                    model(input_ids=token, cache=caches[name], logits_to_keep=1)
+                    if step is not None:
+                        step(token, caches[name])
+                    else:
+                        model(input_ids=token, cache=caches[name], logits_to_keep=1)
                 times[name].append(time.perf_counter() - began)
                 caches[name].crop(-1)  # same context length at every step
 

@@ -28,6 +28,7 @@ from assistant.errors import GenerationError
 from assistant.llm import split_softmax
 from assistant.llm.base import ChatResult, DriftControl, Message, Priority
 from assistant.llm.chat_format import Prompt, build_prompt, with_repeated_system, without_system
+from assistant.llm.decode_step import decode_step_for
 from assistant.llm.gate import ModelGate, shared_gate
 from assistant.llm.loader import LoadedModel, load_model
 from assistant.llm.prefix_cache import PrefixCache, PrefixEntry, common_prefix, crop_cache
@@ -86,6 +87,7 @@ class Engine:
         self.gate = gate or shared_gate()
         self.prefix_cache = PrefixCache(settings.model.prefix_cache_conversations)
         self.model.set_attn_implementation(split_softmax.IMPLEMENTATION)
+        self.decode_step = decode_step_for(self.model)  # None: steps use the model's forward
         self._eos = self._eos_ids()
         self._install_yield_hooks()
         self._pad = int(self.tokenizer.pad_token_id)
@@ -377,13 +379,24 @@ class Engine:
         self, job: _Job, spec: split_softmax.SplitSpec | None, **inputs: Any
     ) -> torch.Tensor:
         # Grad mode and the split spec are set per forward, never across a `yield` to the caller.
-        token = _IN_BACKGROUND.set(job.priority == "background")
+        background = job.priority == "background"
+        step, ids, cache = self.decode_step, inputs["input_ids"], inputs["cache"]
+        if step is not None and ids.shape[1] == 1 and cache.get_seq_length() and step.usable():
+            with torch.inference_mode(), split_softmax.split_context(spec):
+                return step(
+                    ids, cache, inputs.get("attention_mask"), inputs.get("position_ids"),
+                    between_layers=self._pause_for_interactive if background else None,
+                )  # fmt: skip
+        token = _IN_BACKGROUND.set(background)
         try:
             with torch.inference_mode(), split_softmax.split_context(spec):
                 out = self.model(**inputs, use_cache=True, logits_to_keep=1)
         finally:
             _IN_BACKGROUND.reset(token)
         return out.logits[:, -1, :].float()  # (B, V)
+
+    def _pause_for_interactive(self) -> None:
+        self.gate.yield_to_interactive("background")
 
     def _prefill(
         self, job: _Job

@@ -10,7 +10,6 @@ from typing import Any
 import pytest
 import torch
 
-from assistant.llm import engine as engine_module
 from assistant.llm.base import DriftControl, Message
 from assistant.llm.engine import Engine
 from tests.llm.conftest import make_engine
@@ -30,10 +29,13 @@ class ForwardLog:
 
     def __init__(self, engine: Engine) -> None:
         self.forwards: list[tuple[int, bool]] = []  # (thread ident, background)
-        engine.model.register_forward_pre_hook(self._record)
+        forward = engine._forward  # every model forward and lean decode step goes through it
 
-    def _record(self, module: torch.nn.Module, args: Any) -> None:
-        self.forwards.append((threading.get_ident(), engine_module._IN_BACKGROUND.get()))
+        def recorded(job: Any, spec: Any, **inputs: Any) -> torch.Tensor:
+            self.forwards.append((threading.get_ident(), job.priority == "background"))
+            return forward(job, spec, **inputs)
+
+        engine._forward = recorded  # type: ignore[method-assign]
 
 
 def start_batch(engine: Engine, rows: int, tokens: int) -> tuple[threading.Thread, list[Any]]:
