@@ -25,6 +25,19 @@ def smol_tokenizer(model_cache_dir: Path) -> Any:
     return tokenizer
 
 
+# A two-layer model shape with grouped heads (4 query heads on 2 key/value heads), for the
+# attention tests on several model families.
+TINY = dict(
+    vocab_size=128,
+    hidden_size=64,
+    intermediate_size=96,
+    num_hidden_layers=2,
+    num_attention_heads=4,
+    num_key_value_heads=2,
+    max_position_embeddings=256,
+)
+
+
 def tiny_llama(vocab: int, seed: int = 0) -> Any:
     torch.manual_seed(seed)
     config = LlamaConfig(
