@@ -183,6 +183,13 @@ def _visible(
     return (torch.arange(tk, device=device)[None, :] <= q_pos)[None, None]  # (1, 1, Tq, Tk)
 
 
+def _in_span(spec: SplitSpec, tk: int, device: torch.device) -> torch.Tensor:
+    """Boolean (B, 1, 1, Tk): which keys of each row lie in its system span."""
+    keys = torch.arange(tk, device=device)[None, :]
+    starts, ends = spec.starts.to(device)[:, None], spec.ends.to(device)[:, None]
+    return ((keys >= starts) & (keys < ends))[:, None, None, :]
+
+
 @dataclass
 class _Masks:
     mask_s: torch.Tensor | None  # additive (B, 1, rep*Tq | 1, hi-lo); None = all visible
@@ -207,11 +214,7 @@ def _masks(
         # Decode without padding, span at the front: both parts are plain slices.
         result = _Masks(None, None, hi, None, None)
     else:
-        keys = torch.arange(tk, device=q.device)
-        in_s = (keys[None, :] >= spec.starts.to(q.device)[:, None]) & (
-            keys[None, :] < spec.ends.to(q.device)[:, None]
-        )
-        in_s = in_s[:, None, None, :]  # (B, 1, 1, Tk)
+        in_s = _in_span(spec, tk, q.device)  # (B, 1, 1, Tk)
         if vis is None:
             vis = torch.ones(1, 1, 1, tk, dtype=torch.bool, device=q.device)
         vis_s = (vis & in_s)[..., lo:hi]  # (B, 1, Tq|1, hi-lo)
@@ -269,11 +272,7 @@ def _decode_masks(
     hit = spec._masks.get("decode")
     if hit is not None and hit[0] == cache_key and hit[1] is mask:
         return hit[2]  # type: ignore[no-any-return]
-    keys = torch.arange(tk, device=q.device)
-    in_s = (keys[None, :] >= spec.starts.to(q.device)[:, None]) & (
-        keys[None, :] < spec.ends.to(q.device)[:, None]
-    )  # (B, Tk)
-    in_s = in_s[:, None, None, :]  # (B, 1, 1, Tk)
+    in_s = _in_span(spec, tk, q.device)  # (B, 1, 1, Tk)
     vis = _visible(mask, q.shape[0], 1, tk, causal, q.device)  # (B|1, 1, 1, Tk) or None
     vis_s, vis_r = (in_s, ~in_s) if vis is None else (vis & in_s, vis & ~in_s)
     has_s: torch.Tensor | None = vis_s.any(-1)  # (B, 1, 1)
