@@ -24,7 +24,7 @@ import torch
 import torch.nn.functional as F  # noqa: N812
 
 from assistant.llm import split_softmax
-from assistant.llm.int4_decode import GROUP, MAX_ROWS, Int4DecodeLinear, _mm
+from assistant.llm.int4_decode import GROUP, Int4DecodeLinear, _mm
 
 log = logging.getLogger(__name__)
 
@@ -40,7 +40,7 @@ def _linear(module: torch.nn.Linear, rows: int) -> Linear:
     bound once, so a step does no module attribute lookups (four per layer call).
     """
     weight, bias = module.weight, module.bias
-    if isinstance(module, Int4DecodeLinear) and rows <= MAX_ROWS:
+    if isinstance(module, Int4DecodeLinear) and rows <= module.max_rows:
         planes = [
             (getattr(module, f"packed_{i}"), getattr(module, f"scales_zeros_{i}"))
             for i in range(module.planes)
@@ -110,8 +110,8 @@ class DecodeStep:
         self.embed = inner.embed_tokens.weight
         self.rotary = inner.rotary_emb
         self.final_norm = (inner.norm.weight, float(inner.norm.variance_epsilon))
-        # Two plans: few rows multiply with the packed planes, wide batches densely.
-        self.plans = {rows: self._plan(model, rows) for rows in (1, MAX_ROWS + 1)}
+        # One plan per batch width: each matrix multiplies packed or densely by its row limit.
+        self.plans: dict[int, tuple[Linear, list[tuple[Any, ...]]]] = {}
 
     @staticmethod
     def _plan(model: Any, rows: int) -> tuple[Linear, list[tuple[Any, ...]]]:
@@ -156,7 +156,10 @@ class DecodeStep:
         """
         b = input_ids.shape[0]
         hd, hidden = self.head_dim, self.hidden
-        head, layers = self.plans[1 if b <= MAX_ROWS else MAX_ROWS + 1]
+        plan = self.plans.get(b)
+        if plan is None:
+            plan = self.plans[b] = self._plan(self.model, b)
+        head, layers = plan
         h = F.embedding(input_ids[:, 0], self.embed)  # (B, hidden): one token per row
         if position_ids is None:
             position_ids = torch.full((b, 1), cache.get_seq_length(), dtype=torch.long)

@@ -1,10 +1,13 @@
 """Packed 4-bit weights for decode steps: the GGUF's own quantisation grid, run by torch's int4 kernel.
 
-A decode step multiplies one token per row (1-4 rows) by every weight matrix, so its
-speed is set by the weight bytes read: dense bfloat16 reads 2 bytes per weight, torch's
-int4 kernel (`_weight_int4pack_mm_for_cpu`) half a byte. Pre-fills and wide batches
-keep the dense weights, where the dense kernels win (measured per matrix: 1 row int4
-~1.6x faster, 8 rows already slower, 300 rows 3.5x slower).
+A decode step multiplies one token per row by every weight matrix, so its speed is set
+by the weight bytes read: dense bfloat16 reads 2 bytes per weight, torch's int4 kernel
+(`_weight_int4pack_mm_for_cpu`) half a byte, but its arithmetic grows with the rows.
+Measured on SmolLM2's matrices with the weights out of cache, as they are in a model
+step (a matrix timed over and over sits in cache and hides the difference): one row
+int4 is 3.8-4.6x faster, 8 rows 1.5-2.2x, 16 rows 1.0-1.4x; the 8-bit head (two
+planes) 2.2x at 1 row, 1.5x at 4, 0.8x at 5. `ROW_LIMITS` keeps each kernel where it
+wins; pre-fills (hundreds of rows) use the dense weights.
 
 Nothing is approximated. A GGUF model stores each block of 32 weights on a grid:
 Q4_0/Q4_1 as `d * q + m` with q in 0..15 (the block's minimum at q = 0, its maximum at
@@ -30,7 +33,8 @@ import torch
 log = logging.getLogger(__name__)
 
 GROUP = 32  # weights per block (one scale and offset): the GGUF Q4_0/Q4_1/Q8_0 block size
-MAX_ROWS = 4  # rows (tokens x batch) up to which the int4 kernel beats dense bfloat16
+# Rows (tokens x batch) up to which the packed planes beat dense bfloat16, by plane count.
+ROW_LIMITS = {1: 12, 2: 4}
 # Relative error (RMS of rebuilt - dense over RMS of dense) under which a packed copy
 # counts as the same weights: bfloat16 rounding gives ~0.001; re-quantising weights that
 # are not on the grid gives ~0.1 (4-bit) or ~0.014 (8-bit).
@@ -55,10 +59,11 @@ class Int4DecodeLinear(torch.nn.Linear):
     """
 
     planes: int
+    max_rows: int  # wider inputs multiply densely (ROW_LIMITS)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         rows = x.numel() // self.in_features
-        if rows > MAX_ROWS or x.dtype != self.weight.dtype:
+        if rows > self.max_rows or x.dtype != self.weight.dtype:
             return super().forward(x)
         flat = x.reshape(rows, self.in_features).contiguous()  # the kernel needs dense rows
         out = _mm(flat, self.packed_0, GROUP, self.scales_zeros_0)  # (rows, out_features)
@@ -145,6 +150,7 @@ def _candidates(model: torch.nn.Module) -> Iterator[tuple[str, torch.nn.Linear]]
 def _attach(module: torch.nn.Linear, planes: Planes) -> None:
     module.__class__ = Int4DecodeLinear
     module.planes = len(planes)  # type: ignore[assignment]
+    module.max_rows = ROW_LIMITS[len(planes)]  # type: ignore[assignment]
     for i, (packed, sz) in enumerate(planes):
         module.register_buffer(f"packed_{i}", packed, persistent=False)
         module.register_buffer(f"scales_zeros_{i}", sz, persistent=False)

@@ -9,7 +9,7 @@ import torch
 
 from assistant.llm.int4_decode import (
     GROUP,
-    MAX_ROWS,
+    ROW_LIMITS,
     Int4DecodeLinear,
     eight_bit_planes,
     four_bit_planes,
@@ -59,7 +59,7 @@ def test_grid_weights_decode_packed_with_the_same_result(make, planes) -> None: 
     strided = x.T.contiguous().T  # the same rows as a view with non-unit inner stride
     with torch.inference_mode():
         assert torch.equal(model(strided), model(x))
-    wide = torch.randn(MAX_ROWS + 5, 128).to(dtype)
+    wide = torch.randn(ROW_LIMITS[planes] + 1, 128).to(dtype)
     with torch.inference_mode():  # a pre-fill: the dense weights, bit for bit
         assert torch.equal(model(wide), torch.nn.functional.linear(wide, weight))
 
@@ -111,7 +111,9 @@ def test_default_model_decodes_packed_with_the_dense_models_logits(model_cache_d
     dense = load_model(ModelSettings(packed_decode="off"), cache_dir=model_cache_dir)
     assert packed.decode_weights.startswith("packed int4") and dense.decode_weights == "dense"
     assert "0 dense" in packed.decode_weights  # every matrix of the Q4_1/Q8_0 file is on its grid
-    ids = packed.tokenizer("The lighthouse keeper climbed the stairs and", return_tensors="pt")
+    prompt = "The lighthouse keeper climbed the long spiral stairs at dusk, lit the great lamp and"
+    ids = packed.tokenizer(prompt, return_tensors="pt")
+    assert ids["input_ids"].shape[1] > ROW_LIMITS[1]  # a dense pre-fill: only the steps differ
     steps = []
     with torch.inference_mode():
         for loaded in (packed, dense):
