@@ -168,6 +168,7 @@ class DecodeStep:
         # The mask transformers builds for one step with padding: (B, 1, 1, T), True = visible.
         mask = None if attention_mask is None else attention_mask.bool()[:, None, None, :]
         q_shape, kv_shape = (b, 1, self.heads, hd), (b, 1, self.kv_heads, hd)
+        spec = split_softmax.active_spec()
         for i, (w1, eps1, q_, k_, v_, o_, w2, eps2, gate, up, down, attn) in enumerate(layers):
             if between_layers is not None:
                 between_layers()
@@ -176,10 +177,11 @@ class DecodeStep:
             k = _rotate(k_(x).view(kv_shape).transpose(1, 2), cos, sin)  # (B, Hkv, 1, hd)
             v = v_(x).view(kv_shape).transpose(1, 2)
             k, v = cache.layers[i].update(k, v)  # (B, Hkv, T, hd)
-            o, _ = split_softmax.split_softmax_attention(
-                attn, q, k, v, mask, scaling=attn.scaling
-            )  # (B, 1, H, hd)
-            h = h + o_(o.reshape(b, hidden))
+            if spec is not None and spec.applies_to(i):
+                o = split_softmax.split_decode(q, k, v, mask, spec, attn.scaling)
+            else:
+                o = split_softmax.stock_decode(q, k, v, mask, attn.scaling)
+            h = h + o_(o.reshape(b, hidden))  # o: (B, Hkv, rep, hd), heads in order
             x = _rms_norm(h, w2, eps2)
             h = h + down(F.silu(gate(x)) * up(x))
         if between_layers is not None:

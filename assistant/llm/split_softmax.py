@@ -114,17 +114,10 @@ def split_softmax_attention(
     plain = dropout == 0.0 and kwargs.get("softcap") is None and kwargs.get("position_bias") is None
     if spec is None or not plain or not spec.applies_to(getattr(module, "layer_idx", None)):
         if plain and query.shape[2] == 1 and query.is_cpu and _per_row(attention_mask):
-            # One-token decode step: the same attention, with the query heads of a key/value
-            # head folded into rows. sdpa's CPU kernel handles 1 row per head slowly
-            # (measured 3.5x slower at 300 keys, 7x at 1000 for SmolLM2's 9 heads on 3).
             b, h, _, d = query.shape
-            hkv = key.shape[1]
             scale = scaling if scaling is not None else 1.0 / math.sqrt(d)
-            out, _ = _CPU_FLASH(
-                query.reshape(b, hkv, h // hkv, d), key, value,
-                attn_mask=_additive(attention_mask, query.dtype), scale=scale,
-            )  # fmt: skip
-            return out.reshape(b, 1, h, d), None  # (B, Tq=1, H, D) as sdpa returns
+            out = stock_decode(query, key, value, attention_mask, scale)
+            return out.view(b, 1, h, d), None  # (B, Tq=1, H, D) as sdpa returns
         return sdpa_attention_forward(
             module, query, key, value, attention_mask, dropout=dropout, scaling=scaling,
             is_causal=is_causal, **kwargs,
@@ -287,6 +280,62 @@ def _decode_masks(
     return result
 
 
+def active_spec() -> SplitSpec | None:
+    """The split spec of the request running now (None: stock attention)."""
+    return _ACTIVE.get()
+
+
+def stock_decode(
+    query: torch.Tensor,
+    key: torch.Tensor,
+    value: torch.Tensor,
+    attention_mask: torch.Tensor | None,
+    scale: float,
+) -> torch.Tensor:
+    """Stock attention of a one-token CPU step, (B, Hkv, rep, D) for query (B, H, 1, D).
+
+    The query heads of a key/value head are folded into rows: sdpa's CPU kernel handles
+    one row per head slowly (measured 3.5x slower at 300 keys, 7x at 1000 for SmolLM2's
+    9 heads on 3). `attention_mask` may be a (B, 1, 1, Tk) padding mask.
+    """
+    b, h, _, d = query.shape
+    hkv = key.shape[1]
+    out, _ = _CPU_FLASH(
+        query.reshape(b, hkv, h // hkv, d), key, value,
+        attn_mask=_additive(attention_mask, query.dtype), scale=scale,
+    )  # fmt: skip
+    return out
+
+
+def split_decode(
+    query: torch.Tensor,
+    key: torch.Tensor,
+    value: torch.Tensor,
+    attention_mask: torch.Tensor | None,
+    spec: SplitSpec,
+    scale: float,
+    causal: bool = True,
+) -> torch.Tensor:
+    """Split-softmax attention of a one-token CPU step, (B, Hkv, rep, D) for query (B, H, 1, D).
+
+    One fused call over the query rows twice, the first copy seeing only S and the second
+    only the rest (a mask built once per forward). A call per part pays the kernel's
+    fixed cost twice: measured on SmolLM2 at 300 keys, the split form's cost over stock
+    fell from 69 to 50 us a layer.
+    """
+    b, h, _, d = query.shape
+    hkv, tk = key.shape[1], key.shape[2]
+    rep = h // hkv
+    q = query.reshape(b, hkv, rep, d)  # head h = kv*rep + r
+    dm = _decode_masks(spec, attention_mask, query, tk, rep, causal)
+    out2, lse2 = _CPU_FLASH(torch.cat([q, q], dim=2), key, value, attn_mask=dm.mask, scale=scale)
+    pi = torch.sigmoid(lse2[..., :rep] - lse2[..., rep:])  # (B, Hkv, rep): stock share on S
+    if dm.has_s is not None and dm.has_both is not None:
+        pi = torch.where(dm.has_both, pi, dm.has_s.to(pi.dtype))
+    weight = pi.pow_(spec.k).to(out2.dtype).unsqueeze(-1)  # (B, Hkv, rep, 1): pi ** k
+    return torch.lerp(out2[:, :, rep:], out2[:, :, :rep], weight)
+
+
 def split_attention(
     query: torch.Tensor,
     key: torch.Tensor,
@@ -304,20 +353,7 @@ def split_attention(
     # Fold query heads that share a key/value head into the query axis: no repeat_kv copies.
     q = query.reshape(b, hkv, rep * tq, d)  # (B, Hkv, rep*Tq, D); head h = kv*rep + r
     if tq == 1 and query.device.type == "cpu":
-        # A decode step: one fused call over the query rows twice, the first copy seeing
-        # only S and the second only the rest (a mask built once per forward). A call per
-        # part pays the kernel's fixed cost twice: measured on SmolLM2 at 300 keys, the
-        # split form's cost over stock fell from 69 to 50 us a layer.
-        dm = _decode_masks(spec, attention_mask, query, tk, rep, causal)
-        out2, lse2 = _CPU_FLASH(
-            torch.cat([q, q], dim=2), key, value, attn_mask=dm.mask, scale=scale
-        )
-        pi = torch.sigmoid(lse2[..., :rep] - lse2[..., rep:])  # (B, Hkv, rep): stock share on S
-        if dm.has_s is not None and dm.has_both is not None:
-            pi = torch.where(dm.has_both, pi, dm.has_s.to(pi.dtype))
-        weight = pi.pow_(spec.k).to(out2.dtype).unsqueeze(-1)  # (B, Hkv, rep, 1): pi ** k
-        out = torch.lerp(out2[:, :, rep:], out2[:, :, :rep], weight)
-        return out.reshape(b, h, tq, d)  # (B, H, 1, D)
+        return split_decode(query, key, value, attention_mask, spec, scale, causal).view(b, h, 1, d)
     m = _masks(spec, attention_mask, query, tk, rep, causal)
     o_s, lse_s = _attend(q, key[:, :, lo:hi], value[:, :, lo:hi], m.mask_s, scale)
     o_r, lse_r = _attend(q, key[:, :, m.r_from :], value[:, :, m.r_from :], m.mask_r, scale)
