@@ -67,7 +67,10 @@ class _Job:
 
 
 T = TypeVar("T")
-PREFILL_CHUNK = 128  # tokens per background prefill forward (all rows together)
+# Tokens per background prefill forward (all rows together). Chats still cut in between
+# layers; wider forwards use the matmul better (measured 512 vs 128: batch of 8 summaries
+# 8% faster, one by one 6%).
+PREFILL_CHUNK = 512
 _IN_BACKGROUND: ContextVar[bool] = ContextVar("in_background_forward", default=False)
 MIN_SHARED_PREFIX = 16  # shorter common prefixes are not worth a separate pre-fill
 
