@@ -103,7 +103,6 @@ class DecodeStep:
         self.model = model
         inner = model.model
         config = model.config
-        self.hidden = int(config.hidden_size)
         self.heads = int(config.num_attention_heads)
         self.kv_heads = int(config.num_key_value_heads)
         self.head_dim = int(inner.layers[0].self_attn.head_dim)
@@ -155,7 +154,7 @@ class DecodeStep:
         between_layers: called before each layer and the head (background work yields there).
         """
         b = input_ids.shape[0]
-        hd, hidden = self.head_dim, self.hidden
+        hd = self.head_dim
         plan = self.plans.get(b)
         if plan is None:
             plan = self.plans[b] = self._plan(self.model, b)
@@ -181,7 +180,7 @@ class DecodeStep:
                 o = split_softmax.split_decode(q, k, v, mask, spec, attn.scaling)
             else:
                 o = split_softmax.stock_decode(q, k, v, mask, attn.scaling)
-            h = h + o_(o.reshape(b, hidden))  # o: (B, Hkv, rep, hd), heads in order
+            h = h + o_(o.reshape(b, -1))  # o: (B, Hkv, rep, hd), heads in order
             x = _rms_norm(h, w2, eps2)
             h = h + down(F.silu(gate(x)) * up(x))
         if between_layers is not None:
