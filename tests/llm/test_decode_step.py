@@ -27,6 +27,8 @@ FAMILIES: dict[str, tuple[Any, Any, dict[str, Any]]] = {
     "llama": (LlamaConfig, LlamaForCausalLM, {}),
     "qwen2": (Qwen2Config, Qwen2ForCausalLM, {}),  # q/k/v carry a bias
     "mistral": (MistralConfig, MistralForCausalLM, {"sliding_window": None}),
+    # heads x head_dim (128) larger than the hidden size (64)
+    "llama_wide_heads": (LlamaConfig, LlamaForCausalLM, {"head_dim": 32}),
 }
 TOL = 1e-5
 
