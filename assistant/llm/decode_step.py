@@ -24,7 +24,7 @@ import torch
 import torch.nn.functional as F  # noqa: N812
 
 from assistant.llm import split_softmax
-from assistant.llm.int4_decode import GROUP, Int4DecodeLinear, _mm
+from assistant.llm.int4_decode import GROUP, Int4DecodeLinear, packed_mm
 
 log = logging.getLogger(__name__)
 
@@ -47,12 +47,12 @@ def _linear(module: torch.nn.Linear, rows: int) -> Linear:
         ]
         (p0, s0), rest = planes[0], planes[1:]
         if not rest and bias is None:
-            return lambda x: _mm(x, p0, GROUP, s0)
+            return lambda x: packed_mm(x, p0, GROUP, s0)
 
         def packed(x: torch.Tensor) -> torch.Tensor:
-            out = _mm(x, p0, GROUP, s0)
+            out = packed_mm(x, p0, GROUP, s0)
             for p, sz in rest:
-                out = out + _mm(x, p, GROUP, sz)
+                out = out + packed_mm(x, p, GROUP, sz)
             return out if bias is None else out + bias
 
         return packed

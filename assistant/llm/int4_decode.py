@@ -66,9 +66,9 @@ class Int4DecodeLinear(torch.nn.Linear):
         if rows > self.max_rows or x.dtype != self.weight.dtype:
             return super().forward(x)
         flat = x.reshape(rows, self.in_features).contiguous()  # the kernel needs dense rows
-        out = _mm(flat, self.packed_0, GROUP, self.scales_zeros_0)  # (rows, out_features)
+        out = packed_mm(flat, self.packed_0, GROUP, self.scales_zeros_0)  # (rows, out_features)
         if self.planes == 2:
-            out = out + _mm(flat, self.packed_1, GROUP, self.scales_zeros_1)
+            out = out + packed_mm(flat, self.packed_1, GROUP, self.scales_zeros_1)
         if self.bias is not None:
             out = out + self.bias
         return out.reshape(*x.shape[:-1], self.out_features)
@@ -77,7 +77,7 @@ class Int4DecodeLinear(torch.nn.Linear):
 # The overloads themselves: calling them skips the op-packet lookup, which counts per token.
 # Older torch builds (before 2.5) lack the CPU int4 kernel: everything then stays dense.
 try:
-    _mm = torch.ops.aten._weight_int4pack_mm_for_cpu.default
+    packed_mm = torch.ops.aten._weight_int4pack_mm_for_cpu.default
     _pack = torch.ops.aten._convert_weight_to_int4pack_for_cpu.default
     KERNEL = True
 except AttributeError:  # pragma: no cover - depends on the installed torch
