@@ -63,7 +63,7 @@ class SplitSoftmaxSettings(_Section):
     enabled: bool = True  # patch attention so the system prompt keeps its share
     k: float = Field(0.5, gt=0.0, le=1.0)  # exponent on the system prompt's share; 1 = stock attention
     layers: list[int] = []  # layer indices to patch; empty = all layers
-    span: Literal["turn", "text"] = "text"  # text: system text only (measured best, README); turn: whole system turn incl. first token
+    span: Literal["turn", "text"] = "text"  # text: system text only (keeps general ability, README probe table); turn: whole system turn incl. first token
 
 
 class MemorySettings(_Section):
