@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -129,7 +128,7 @@ def test_engine_steps_follow_the_attention_in_use(tiny_engine: Any) -> None:
 
 
 @pytest.mark.slow
-def test_default_model_steps_match_its_forward(real_engine: Any, model_cache_dir: Path) -> None:
+def test_default_model_steps_match_its_forward(real_engine: Any) -> None:
     """The bundled model (packed int4 decode weights, bfloat16): the same logits either way."""
     engine = real_engine
     model = engine.model
