@@ -24,7 +24,7 @@ import torch
 import torch.nn.functional as F  # noqa: N812
 
 from assistant.llm import split_softmax
-from assistant.llm.int4_decode import GROUP, Int4DecodeLinear, packed_mm
+from assistant.llm.int4_decode import Int4DecodeLinear
 
 log = logging.getLogger(__name__)
 
@@ -37,25 +37,11 @@ def _linear(module: torch.nn.Linear, rows: int) -> Linear:
     """The layer's multiply for `rows` input rows (B, in) -> (B, out), as a plain function.
 
     Packed int4 planes where Int4DecodeLinear would use them, the dense weight otherwise;
-    bound once, so a step does no module attribute lookups (four per layer call).
+    bound once, so a step does no module attribute lookups.
     """
     weight, bias = module.weight, module.bias
     if isinstance(module, Int4DecodeLinear) and rows <= module.max_rows:
-        planes = [
-            (getattr(module, f"packed_{i}"), getattr(module, f"scales_zeros_{i}"))
-            for i in range(module.planes)
-        ]
-        (p0, s0), rest = planes[0], planes[1:]
-        if not rest and bias is None:
-            return lambda x: packed_mm(x, p0, GROUP, s0)
-
-        def packed(x: torch.Tensor) -> torch.Tensor:
-            out = packed_mm(x, p0, GROUP, s0)
-            for p, sz in rest:
-                out = out + packed_mm(x, p, GROUP, sz)
-            return out if bias is None else out + bias
-
-        return packed
+        return module.bound_multiply()
     if bias is None:
         return lambda x: F.linear(x, weight)
     return lambda x: F.linear(x, weight, bias)

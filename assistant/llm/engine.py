@@ -231,7 +231,7 @@ class Engine:
 
         def pause_if_someone_waits(module: torch.nn.Module, args: Any) -> None:
             if _IN_BACKGROUND.get():
-                self.gate.yield_to_interactive("background")
+                self._pause_for_interactive()
 
         # The head of a batch costs about three layers (49k-token vocabulary).
         head = self.model.get_output_embeddings()

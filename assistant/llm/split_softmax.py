@@ -349,11 +349,11 @@ def split_attention(
     b, h, tq, d = query.shape
     hkv, tk = key.shape[1], key.shape[2]
     rep = h // hkv
+    if tq == 1 and query.device.type == "cpu":
+        return split_decode(query, key, value, attention_mask, spec, scale, causal).view(b, h, 1, d)
     lo, hi = spec.lo, spec.hi
     # Fold query heads that share a key/value head into the query axis: no repeat_kv copies.
     q = query.reshape(b, hkv, rep * tq, d)  # (B, Hkv, rep*Tq, D); head h = kv*rep + r
-    if tq == 1 and query.device.type == "cpu":
-        return split_decode(query, key, value, attention_mask, spec, scale, causal).view(b, h, 1, d)
     m = _masks(spec, attention_mask, query, tk, rep, causal)
     o_s, lse_s = _attend(q, key[:, :, lo:hi], value[:, :, lo:hi], m.mask_s, scale)
     o_r, lse_r = _attend(q, key[:, :, m.r_from :], value[:, :, m.r_from :], m.mask_r, scale)
