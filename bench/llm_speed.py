@@ -6,7 +6,8 @@
 Sections (each a key in the JSON):
   decode        tokens/s with transformers' sdpa, the engine's stock attention and
                 split-softmax (same weights and dtype, interleaved runs)
-  decode_step_pairs  per-token forward time, stock and split-softmax back to back
+  decode_step_pairs  per-token forward time, stock and split-softmax back to back, with the
+                native attention kernel and with torch's (at 300 and 1000 cached tokens)
   decode_weights     packed int4 decode weights (model.packed_decode = auto) vs dense
   dtype         float32 vs bfloat16 stock (the CPU `auto` dtype choice)
   ttft_turns    time to first token at turns 1, 10, 20 of a scripted conversation,
@@ -123,57 +124,77 @@ def packed_vs_dense(engines: dict[str, Any], tokens: int, rounds: int) -> dict[s
 
 
 def decode_step_pairs(engine: Any, steps: int, context: int = 300) -> dict[str, Any]:
-    """Per-token forward time, stock and split-softmax back to back at each step.
+    """Per-token forward time of stock and split-softmax, with the native kernel and torch's.
 
-    Pairs measured a few milliseconds apart see the same machine load, so their ratio
-    is far steadier on a shared machine than two whole generations.
+    The four variants run back to back at each step: measured a few milliseconds apart,
+    they see the same machine load, so their ratios are far steadier on a shared machine
+    than whole generations.
     """
     import torch
     from transformers import DynamicCache
 
+    from assistant.llm import native_attention
     from assistant.llm import split_softmax as ss
 
     model = engine.model
     step = engine.decode_step  # what the engine's decode loop calls, when the model allows it
-    prompt = engine.tokenizer.apply_chat_template(convo(STORY * 6), tokenize=False)
+    prompt = engine.tokenizer.apply_chat_template(convo(STORY * 20), tokenize=False)
     ids = engine.tokenizer(prompt, add_special_tokens=False, return_tensors="pt")["input_ids"][
         :, :context
     ]
     span = engine.tokenizer.apply_chat_template(convo(STORY)[:1], tokenize=False)
     spec = ss.SplitSpec.from_spans(SPLIT.k, [(0, len(engine.tokenizer(span)["input_ids"]))])
+    native = native_attention.status() is None
+    variants = {  # name: (split spec, native kernel on)
+        "stock": (None, native),
+        "split_softmax": (spec, native),
+        "stock_torch_kernel": (None, False),
+        "split_softmax_torch_kernel": (spec, False),
+    }
     caches: dict[str, Any] = {}
-    times: dict[str, list[float]] = {"stock": [], "split_softmax": []}
-    specs = {"stock": None, "split_softmax": spec}
+    times: dict[str, list[float]] = {name: [] for name in variants}
     token = torch.tensor([[ids[0, -1].item()]])
 
     @torch.inference_mode()
     def measure() -> None:
-        for name, sp in specs.items():
+        for name, (sp, _) in variants.items():
             caches[name] = DynamicCache(config=model.config)
             with ss.split_context(sp):
                 model(input_ids=ids, cache=caches[name], logits_to_keep=1)
-        for _ in range(steps):
-            for name, sp in specs.items():
-                began = time.perf_counter()
-                with ss.split_context(sp):
-                    if step is not None:
-                        step(token, caches[name])
-                    else:
-                        model(input_ids=token, cache=caches[name], logits_to_keep=1)
-                times[name].append(time.perf_counter() - began)
-                caches[name].crop(-1)  # same context length at every step
+        try:
+            for _ in range(steps):
+                for name, (sp, on) in variants.items():
+                    native_attention.configure(on)
+                    began = time.perf_counter()
+                    with ss.split_context(sp):
+                        if step is not None:
+                            step(token, caches[name])
+                        else:
+                            model(input_ids=token, cache=caches[name], logits_to_keep=1)
+                    times[name].append(time.perf_counter() - began)
+                    caches[name].crop(-1)  # same context length at every step
+        finally:
+            native_attention.configure(native)
 
     # On the engine's torch thread: a torch op on this thread would start a second
     # OpenMP pool and slow every op of both (assistant/llm/gate.py, shared_gate).
     engine.gate.run(measure)
-    stock, split = statistics.median(times["stock"]), statistics.median(times["split_softmax"])
-    ratios = [a / b for a, b in zip(times["stock"], times["split_softmax"], strict=True)]
+
+    def speed(a: str, b: str) -> float:
+        """Median per-step speed of a relative to b (b's time / a's time)."""
+        return round(statistics.median(y / x for x, y in zip(times[a], times[b], strict=True)), 3)
+
     return {
         "context_tokens": int(ids.shape[1]),
         "steps": steps,
-        "stock_ms": round(stock * 1000, 2),
-        "split_softmax_ms": round(split * 1000, 2),
-        "split_vs_stock_speed": round(statistics.median(ratios), 3),
+        "native_kernel": native_attention.status() or "in use",
+        **{f"{n}_ms": round(statistics.median(t) * 1000, 2) for n, t in times.items()},
+        "split_vs_stock_speed": speed("split_softmax", "stock"),
+        "split_vs_stock_speed_torch_kernel": speed(
+            "split_softmax_torch_kernel", "stock_torch_kernel"
+        ),
+        "native_vs_torch_kernel_stock": speed("stock", "stock_torch_kernel"),
+        "native_vs_torch_kernel_split": speed("split_softmax", "split_softmax_torch_kernel"),
     }
 
 
@@ -449,7 +470,9 @@ def main() -> None:
         report["start"] = start_times()
     engine = load_engine(Settings())  # dtype "auto", as users get it
     report["decode"] = decode_speed(engine, tokens, rounds)
-    report["decode_step_pairs"] = decode_step_pairs(engine, 20 if args.quick else 60)
+    steps = 20 if args.quick else 60
+    report["decode_step_pairs"] = decode_step_pairs(engine, steps)
+    report["decode_step_pairs_1000"] = decode_step_pairs(engine, steps, context=1000)
     if engine.loaded.decode_weights != "dense":
         dense = load_engine(Settings(model=ModelSettings(packed_decode="off")))
         report["decode_weights"] = packed_vs_dense(

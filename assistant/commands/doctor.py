@@ -40,6 +40,7 @@ def run_checks(config_path: str | None = None) -> list[Check]:
 
         device = "cuda" if torch.cuda.is_available() else "cpu"
         checks.append(Check("torch", True, f"{torch.__version__} ({device})"))
+        checks.append(_check_native_attention())
     except ImportError:
         checks.append(Check("torch", False, "not installed; run `make run`"))
     for name, finder in (("chat model", default_chat_gguf), ("embedding model", default_embedding_dir)):
@@ -57,6 +58,15 @@ def run_checks(config_path: str | None = None) -> list[Check]:
         present = bool(os.environ.get(var))
         checks.append(Check(var, True, "set" if present else "not set (Slack off)", required=False))
     return checks
+
+
+def _check_native_attention() -> Check:
+    from assistant.llm import native_attention
+
+    reason = native_attention.configure(True)
+    if reason is None:
+        return Check("native attention", True, f"built in {native_attention.cache_dir()}", required=False)
+    return Check("native attention", False, f"{reason}; decode uses torch's kernel", required=False)
 
 
 def _check_data_dir(path: os.PathLike[str] | str) -> Check:
