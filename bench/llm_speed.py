@@ -131,14 +131,14 @@ def decode_step_pairs(engine: Any, steps: int, context: int = 300) -> dict[str, 
     than whole generations.
     """
     import torch
-    from transformers import DynamicCache
 
     from assistant.llm import native_attention
     from assistant.llm import split_softmax as ss
+    from assistant.llm.kv_cache import new_cache
 
     model = engine.model
     step = engine.decode_step  # what the engine's decode loop calls, when the model allows it
-    prompt = engine.tokenizer.apply_chat_template(convo(STORY * 20), tokenize=False)
+    prompt = engine.tokenizer.apply_chat_template(convo(STORY * 80), tokenize=False)
     ids = engine.tokenizer(prompt, add_special_tokens=False, return_tensors="pt")["input_ids"][
         :, :context
     ]
@@ -158,7 +158,7 @@ def decode_step_pairs(engine: Any, steps: int, context: int = 300) -> dict[str, 
     @torch.inference_mode()
     def measure() -> None:
         for name, (sp, _) in variants.items():
-            caches[name] = DynamicCache(config=model.config)
+            caches[name] = new_cache(model.config)
             with ss.split_context(sp):
                 model(input_ids=ids, cache=caches[name], logits_to_keep=1)
         try:
