@@ -60,9 +60,9 @@ class GrowingLayer(DynamicLayer):
         )
 
     @staticmethod
-    def _is_front(view: torch.Tensor, room: torch.Tensor) -> bool:
+    def _is_front(view: torch.Tensor | None, room: torch.Tensor) -> bool:
         """True when `view` is room[:, :, :n] (crops keep that; batch selection copies)."""
-        if view.numel() == 0:
+        if view is None or view.numel() == 0:
             return True  # nothing cached yet: the room's front is free
         return (
             view.data_ptr() == room.data_ptr()
@@ -77,6 +77,7 @@ class GrowingLayer(DynamicLayer):
         v_room = values.new_empty(b, h, capacity, values.shape[-1])
         filled = self.get_seq_length()
         if filled:
+            assert self.keys is not None and self.values is not None
             k_room[:, :, :filled] = self.keys
             v_room[:, :, :filled] = self.values
         self._room = (k_room, v_room)

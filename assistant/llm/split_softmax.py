@@ -115,11 +115,16 @@ def split_softmax_attention(
     spec = _ACTIVE.get()
     plain = dropout == 0.0 and kwargs.get("softcap") is None and kwargs.get("position_bias") is None
     if spec is None or not plain or not spec.applies_to(getattr(module, "layer_idx", None)):
-        if plain and query.shape[2] == 1 and query.is_cpu and _per_row(attention_mask):
-            b, h, _, d = query.shape
-            scale = scaling if scaling is not None else 1.0 / math.sqrt(d)
+        b, h, tq, d = query.shape
+        scale = scaling if scaling is not None else 1.0 / math.sqrt(d)
+        if plain and tq == 1 and query.is_cpu and _per_row(attention_mask):
             out = stock_decode(query, key, value, attention_mask, scale)
             return out.view(b, 1, h, d), None  # (B, Tq=1, H, D) as sdpa returns
+        if plain and query.is_cpu:
+            causal = is_causal if is_causal is not None else getattr(module, "is_causal", True)
+            native = native_attention.attend(query, key, value, attention_mask, scale, None, causal)
+            if native is not None:
+                return native.transpose(1, 2).contiguous(), None  # (B, Tq, H, D)
         return sdpa_attention_forward(
             module, query, key, value, attention_mask, dropout=dropout, scaling=scaling,
             is_causal=is_causal, **kwargs,
@@ -300,11 +305,11 @@ def stock_decode(
     one row per head slowly (measured 3.5x slower at 300 keys, 7x at 1000 for SmolLM2's
     9 heads on 3). `attention_mask` may be a (B, 1, 1, Tk) padding mask.
     """
-    native = native_attention.attend(query, key, value, attention_mask, scale)
-    if native is not None:
-        return native
     b, h, _, d = query.shape
     hkv = key.shape[1]
+    native = native_attention.attend(query, key, value, attention_mask, scale)
+    if native is not None:
+        return native.view(b, hkv, h // hkv, d)
     out, _ = _CPU_FLASH(
         query.reshape(b, hkv, h // hkv, d), key, value,
         attn_mask=_additive(attention_mask, query.dtype), scale=scale,
@@ -329,13 +334,13 @@ def split_decode(
     fell from 69 to about 40 us a layer. The native kernel, where built, does it in one
     pass at the cost of stock attention.
     """
+    b, h, _, d = query.shape
+    hkv, tk = key.shape[1], key.shape[2]
     native = native_attention.attend(
         query, key, value, attention_mask, scale, (spec.k, spec.starts, spec.ends)
     )
     if native is not None:
-        return native
-    b, h, _, d = query.shape
-    hkv, tk = key.shape[1], key.shape[2]
+        return native.view(b, hkv, h // hkv, d)
     rep = h // hkv
     q = query.reshape(b, hkv, rep, d)  # head h = kv*rep + r
     dm = _decode_masks(spec, attention_mask, query, tk, rep, causal)
@@ -362,6 +367,12 @@ def split_attention(
     rep = h // hkv
     if tq == 1 and query.device.type == "cpu":
         return split_decode(query, key, value, attention_mask, spec, scale, causal).view(b, h, 1, d)
+    if query.device.type == "cpu" and (attention_mask is None or attention_mask.dtype == torch.bool):
+        native = native_attention.attend(
+            query, key, value, attention_mask, scale, (spec.k, spec.starts, spec.ends), causal
+        )
+        if native is not None:
+            return native
     lo, hi = spec.lo, spec.hi
     # Fold query heads that share a key/value head into the query axis: no repeat_kv copies.
     q = query.reshape(b, hkv, rep * tq, d)  # (B, Hkv, rep*Tq, D); head h = kv*rep + r

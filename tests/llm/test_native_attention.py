@@ -88,9 +88,36 @@ def test_stock_steps_equal_torchs_kernel(dtype: Any, pads: list[int], torch_kern
     expected = split_softmax.stock_decode(q, key, v, mask, 0.125)  # torch's kernel (fixture)
     native_attention.configure(True)
     got = native_attention.attend(q, key, v, mask, 0.125)
-    assert got is not None
+    assert got is not None and got.shape == (len(pads), 9, 1, 64)
     tol = 1e-5 if dtype == torch.float32 else 8e-3  # one bf16 step at |x| < 2
-    assert (got.float() - expected.float()).abs().max().item() <= tol
+    assert (got.reshape(expected.shape).float() - expected.float()).abs().max().item() <= tol
+
+
+@needs_kernel
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
+@pytest.mark.parametrize("k", [0.3, 1.0])
+def test_split_prefill_matches_the_definition(dtype: Any, k: float) -> None:
+    """Many new tokens after cached ones: causal (bottom-right) and left padding per row."""
+    torch.manual_seed(4)
+    b, h, hkv, d, tq, t = 3, 6, 2, 64, 21, 30
+    pads, spans = [0, 5, 2], [(0, 7), (6, 9), (4, 4)]
+    q = (torch.randn(b, tq, h, d) * 2).to(dtype).transpose(1, 2)  # (B, H, Tq, D), strided
+    key = (torch.randn(b, hkv, t, d) * 2).to(dtype)
+    v = torch.randn(b, hkv, t, d).to(dtype)
+    q_pos = torch.arange(tq)[:, None] + (t - tq)
+    causal = torch.arange(t)[None, :] <= q_pos  # (Tq, T)
+    not_pad = torch.arange(t)[None, :] >= torch.tensor(pads)[:, None]  # (B, T)
+    visible = causal[None, None] & not_pad[:, None, None, :]  # (B, 1, Tq, T)
+    spec = SplitSpec.from_spans(k, spans)
+    out = native_attention.attend(q, key, v, visible, 0.125, (k, spec.starts, spec.ends))
+    assert out is not None
+    ref, _, _ = reference_attention(q, key, v, visible, in_span(spans, t), k, scale=0.125)
+    tol = 1e-5 if dtype == torch.float32 else 2e-2
+    assert (out.double() - ref).abs().max().item() < tol
+    # No mask: causality alone (the bottom-right alignment) gives the unpadded rows' answer.
+    first = (k, spec.starts[:1], spec.ends[:1])
+    no_mask = native_attention.attend(q[:1], key[:1], v[:1], None, 0.125, first)
+    assert no_mask is not None and torch.equal(no_mask, out[:1])
 
 
 @needs_kernel
@@ -141,16 +168,40 @@ def test_a_failed_build_gives_one_reason_and_torchs_kernel(
 
 
 @needs_kernel
-@pytest.mark.parametrize("split", [False, True])
-def test_decode_steps_with_the_kernel_follow_torchs(split: bool) -> None:
-    """A model with 64-wide heads: its steps, with and without the kernel, pick the same tokens."""
+@pytest.mark.parametrize("pads", [[0], [0, 6, 3]])
+def test_stock_prefill_through_the_model_equals_transformers_sdpa(pads: list[int]) -> None:
+    model = wide_head_llama()
+    ids = torch.randint(3, 250, (len(pads), 30))
+    mask = torch.ones(len(pads), 30, dtype=torch.long)
+    for row, pad in enumerate(pads):
+        mask[row, :pad] = 0
+    positions = (mask.cumsum(-1) - 1).clamp_min(0)
+    logits = {}
+    with torch.inference_mode():
+        for impl in ("sdpa", split_softmax.IMPLEMENTATION):
+            model.set_attn_implementation(impl)
+            out = model(input_ids=ids, attention_mask=mask, position_ids=positions)
+            logits[impl] = out.logits.masked_fill(~mask.bool()[..., None], 0.0)
+    assert (logits["sdpa"] - logits[split_softmax.IMPLEMENTATION]).abs().max().item() < 1e-4
+
+
+def wide_head_llama() -> Any:
+    """A tiny Llama with SmolLM2's head size (64), so its attention takes the kernel."""
     torch.manual_seed(0)
     config = LlamaConfig(
         vocab_size=256, hidden_size=256, intermediate_size=256, num_hidden_layers=2,
         num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=512,
     )  # fmt: skip
     config._attn_implementation = split_softmax.IMPLEMENTATION
-    model = LlamaForCausalLM(config).eval()
+    return LlamaForCausalLM(config).eval()
+
+
+@needs_kernel
+@pytest.mark.parametrize("split", [False, True])
+def test_decode_steps_with_the_kernel_follow_torchs(split: bool) -> None:
+    """A model with 64-wide heads: its steps, with and without the kernel, pick the same tokens."""
+    model = wide_head_llama()
+    config = model.config
     step = DecodeStep(model)
     spec = SplitSpec.from_spans(0.5, [(0, 10)]) if split else None
 
