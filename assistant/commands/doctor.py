@@ -40,7 +40,6 @@ def run_checks(config_path: str | None = None) -> list[Check]:
 
         device = "cuda" if torch.cuda.is_available() else "cpu"
         checks.append(Check("torch", True, f"{torch.__version__} ({device})"))
-        checks.append(_check_native_attention())
     except ImportError:
         checks.append(Check("torch", False, "not installed; run `make run`"))
     for name, finder in (("chat model", default_chat_gguf), ("embedding model", default_embedding_dir)):
@@ -51,6 +50,7 @@ def run_checks(config_path: str | None = None) -> list[Check]:
     try:
         loaded = load_settings(config_path)
         checks.append(Check("configuration", True, loaded.source))
+        checks.append(_check_native_attention(loaded.settings.model.native_attention == "auto"))
     except AssistantError as exc:
         checks.append(Check("configuration", False, str(exc)))
     checks.append(_check_data_dir(data_dir()))
@@ -60,13 +60,14 @@ def run_checks(config_path: str | None = None) -> list[Check]:
     return checks
 
 
-def _check_native_attention() -> Check:
+def _check_native_attention(wanted: bool) -> Check:
     from assistant.llm import native_attention
 
-    reason = native_attention.configure(True)
+    reason = native_attention.configure(wanted)
     if reason is None:
-        return Check("native attention", True, f"built in {native_attention.cache_dir()}", required=False)
-    return Check("native attention", False, f"{reason}; decode uses torch's kernel", required=False)
+        where = f"built in {native_attention.cache_dir()}"
+        return Check("native attention", True, where, required=False)
+    return Check("native attention", False, f"{reason}; torch's kernels run", required=False)
 
 
 def _check_data_dir(path: os.PathLike[str] | str) -> Check:
