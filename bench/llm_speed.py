@@ -144,7 +144,7 @@ def decode_step_pairs(engine: Any, steps: int, context: int = 300) -> dict[str, 
     ]
     span = engine.tokenizer.apply_chat_template(convo(STORY)[:1], tokenize=False)
     spec = ss.SplitSpec.from_spans(SPLIT.k, [(0, len(engine.tokenizer(span)["input_ids"]))])
-    native = native_attention.status() is None
+    native = native_attention.KERNEL.status() is None
     variants = {  # name: (split spec, native kernel on)
         "stock": (None, native),
         "split_softmax": (spec, native),
@@ -164,7 +164,7 @@ def decode_step_pairs(engine: Any, steps: int, context: int = 300) -> dict[str, 
         try:
             for _ in range(steps):
                 for name, (sp, on) in variants.items():
-                    native_attention.configure(on)
+                    native_attention.KERNEL.configure(on)
                     began = time.perf_counter()
                     with ss.split_context(sp):
                         if step is not None:
@@ -174,7 +174,7 @@ def decode_step_pairs(engine: Any, steps: int, context: int = 300) -> dict[str, 
                     times[name].append(time.perf_counter() - began)
                     caches[name].crop(-1)  # same context length at every step
         finally:
-            native_attention.configure(native)
+            native_attention.KERNEL.configure(native)
 
     # On the engine's torch thread: a torch op on this thread would start a second
     # OpenMP pool and slow every op of both (assistant/llm/gate.py, shared_gate).
@@ -187,7 +187,7 @@ def decode_step_pairs(engine: Any, steps: int, context: int = 300) -> dict[str, 
     return {
         "context_tokens": int(ids.shape[1]),
         "steps": steps,
-        "native_kernel": native_attention.status() or "in use",
+        "native_kernel": native_attention.KERNEL.status() or "in use",
         **{f"{n}_ms": round(statistics.median(t) * 1000, 2) for n, t in times.items()},
         "split_vs_stock_speed": speed("split_softmax", "stock"),
         "split_vs_stock_speed_torch_kernel": speed(

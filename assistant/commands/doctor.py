@@ -50,7 +50,7 @@ def run_checks(config_path: str | None = None) -> list[Check]:
     try:
         loaded = load_settings(config_path)
         checks.append(Check("configuration", True, loaded.source))
-        checks.append(_check_native_attention(loaded.settings.model.native_attention == "auto"))
+        checks.append(_check_native_kernels(loaded.settings.model.native_kernels == "auto"))
     except AssistantError as exc:
         checks.append(Check("configuration", False, str(exc)))
     checks.append(_check_data_dir(data_dir()))
@@ -60,14 +60,14 @@ def run_checks(config_path: str | None = None) -> list[Check]:
     return checks
 
 
-def _check_native_attention(wanted: bool) -> Check:
+def _check_native_kernels(wanted: bool) -> Check:
     from assistant.llm import native_attention
+    from assistant.llm.native_build import cache_dir
 
-    reason = native_attention.configure(wanted)
+    reason = native_attention.KERNEL.configure(wanted)
     if reason is None:
-        where = f"built in {native_attention.cache_dir()}"
-        return Check("native attention", True, where, required=False)
-    return Check("native attention", False, f"{reason}; torch's kernels run", required=False)
+        return Check("native kernels", True, f"built in {cache_dir()}", required=False)
+    return Check("native kernels", False, f"{reason}; torch's kernels run", required=False)
 
 
 def _check_data_dir(path: os.PathLike[str] | str) -> Check:

@@ -90,7 +90,7 @@ class Engine:
         self.gate = gate or shared_gate()
         self.prefix_cache = PrefixCache(settings.model.prefix_cache_conversations)
         self.model.set_attn_implementation(split_softmax.IMPLEMENTATION)
-        native_attention.configure(settings.model.native_attention == "auto")  # builds it once
+        native_attention.KERNEL.configure(settings.model.native_kernels == "auto")  # builds it once
         self.decode_step = decode_step_for(self.model)  # None: steps use the model's forward
         self._eos = self._eos_ids()
         self._install_yield_hooks()

@@ -11,7 +11,7 @@ import pytest
 import torch
 from transformers import DynamicCache, LlamaConfig, LlamaForCausalLM
 
-from assistant.llm import native_attention, split_softmax
+from assistant.llm import native_attention, native_build, split_softmax
 from assistant.llm.decode_step import DecodeStep
 from assistant.llm.split_softmax import SplitSpec, reference_attention
 
@@ -22,11 +22,11 @@ needs_kernel = pytest.mark.skipif(not CAN_BUILD, reason="needs gcc and an AVX-51
 @pytest.fixture
 def torch_kernel() -> Iterator[None]:
     """Run the body with the native kernel off (torch's kernel), then turn it back on."""
-    native_attention.configure(False)
+    native_attention.KERNEL.configure(False)
     try:
         yield
     finally:
-        native_attention.configure(True)
+        native_attention.KERNEL.configure(True)
 
 
 def step_inputs(
@@ -52,11 +52,11 @@ def in_span(spans: list[tuple[int, int]], t: int) -> torch.Tensor:
 @needs_kernel
 def test_kernel_builds_here_and_is_reused(tmp_path: Path) -> None:
     compiler = "gcc"
-    first = native_attention.build(compiler, tmp_path)
+    first = native_build.build(native_attention.SOURCE, compiler, tmp_path)
     stamp = first.stat().st_mtime_ns
-    again = native_attention.build(compiler, tmp_path)
+    again = native_build.build(native_attention.SOURCE, compiler, tmp_path)
     assert again == first and again.stat().st_mtime_ns == stamp  # no second compile
-    assert native_attention.configure(True) is None  # the process uses it
+    assert native_attention.KERNEL.configure(True) is None  # the process uses it
 
 
 @needs_kernel
@@ -86,7 +86,7 @@ def test_stock_steps_equal_torchs_kernel(dtype: Any, pads: list[int], torch_kern
     q, key, v, visible = step_inputs(pads, 300, dtype=dtype)
     mask = visible if any(pads) else None
     expected = split_softmax.stock_decode(q, key, v, mask, 0.125)  # torch's kernel (fixture)
-    native_attention.configure(True)
+    native_attention.KERNEL.configure(True)
     got = native_attention.attend(q, key, v, mask, 0.125)
     assert got is not None and got.shape == (len(pads), 9, 1, 64)
     tol = 1e-5 if dtype == torch.float32 else 8e-3  # one bf16 step at |x| < 2
@@ -149,17 +149,18 @@ def test_inputs_it_cannot_take_fall_back_to_torch() -> None:
 def test_turned_off_means_torchs_kernel(torch_kernel: None) -> None:
     q, key, v, _ = step_inputs([0], 20)
     assert native_attention.attend(q, key, v, None, 0.2) is None
-    assert native_attention.status() == "turned off (model.native_attention = off)"
+    assert native_attention.KERNEL.status() == "turned off (model.native_kernels = off)"
     assert split_softmax.stock_decode(q, key, v, None, 0.2).shape == (1, 3, 3, 64)
 
 
 def test_a_failed_build_gives_one_reason_and_torchs_kernel(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(native_attention, "_STATE", native_attention._State())  # not built yet
+    fresh = native_build.NativeKernel(native_attention.SOURCE, "attention", [])  # not built yet
+    monkeypatch.setattr(native_attention, "KERNEL", fresh)
     monkeypatch.setenv("CC", "false")  # a "compiler" that always fails
     monkeypatch.setenv("ASSISTANT_NATIVE_DIR", str(tmp_path))
-    reason = native_attention.configure(True)
+    reason = native_attention.KERNEL.configure(True)
     assert reason == "false failed: exit status 1"
     q, key, v, _ = step_inputs([0], 20)
     assert native_attention.attend(q, key, v, None, 0.2) is None
@@ -217,11 +218,11 @@ def test_decode_steps_with_the_kernel_follow_torchs(split: bool) -> None:
                 nxt = out.argmax(-1, keepdim=True)
         return logits
 
-    native_attention.configure(True)
+    native_attention.KERNEL.configure(True)
     with_kernel = generate()
-    native_attention.configure(False)
+    native_attention.KERNEL.configure(False)
     try:
         with_torch = generate()
     finally:
-        native_attention.configure(True)
+        native_attention.KERNEL.configure(True)
     assert with_kernel == pytest.approx(with_torch, abs=1e-4)
