@@ -30,11 +30,18 @@ from pathlib import Path
 
 import torch
 
+from assistant.llm import native_int4
+
 log = logging.getLogger(__name__)
 
 GROUP = 32  # weights per block (one scale and offset): the GGUF Q4_0/Q4_1/Q8_0 block size
 # Rows (tokens x batch) up to which the packed planes beat dense bfloat16, by plane count.
 ROW_LIMITS = {1: 12, 2: 4}
+# The same for the native kernel (native_int4.py), measured the same way: one plane beats
+# torch's kernel at every row count up to its limit (8 rows: 8.6 vs 12.1 ms for SmolLM2's
+# 210 matrices); the 8-bit head in two planes beats dense up to 8 rows (6.1 vs 7.7 ms)
+# and ties at 12.
+NATIVE_ROW_LIMITS = {1: 12, 2: 8}
 # Relative error (RMS of rebuilt - dense over RMS of dense) under which a packed copy
 # counts as the same weights: bfloat16 rounding gives ~0.001; re-quantising weights that
 # are not on the grid gives ~0.1 (4-bit) or ~0.014 (8-bit).
@@ -59,18 +66,15 @@ class Int4DecodeLinear(torch.nn.Linear):
     """
 
     planes: int
-    max_rows: int  # wider inputs multiply densely (ROW_LIMITS)
+    max_rows: int  # wider inputs multiply densely (ROW_LIMITS, or NATIVE_ROW_LIMITS)
+    native: tuple[native_int4.PackedInt4, ...] = ()  # the same planes for the native kernel
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         rows = x.numel() // self.in_features
         if rows > self.max_rows or x.dtype != self.weight.dtype:
             return super().forward(x)
         flat = x.reshape(rows, self.in_features).contiguous()  # the kernel needs dense rows
-        out = packed_mm(flat, self.packed_0, GROUP, self.scales_zeros_0)  # (rows, out_features)
-        if self.planes == 2:
-            out = out + packed_mm(flat, self.packed_1, GROUP, self.scales_zeros_1)
-        if self.bias is not None:
-            out = out + self.bias
+        out = self.bound_multiply()(flat)  # (rows, out_features)
         return out.reshape(*x.shape[:-1], self.out_features)
 
     def bound_multiply(self) -> Callable[[torch.Tensor], torch.Tensor]:
@@ -83,7 +87,22 @@ class Int4DecodeLinear(torch.nn.Linear):
             (getattr(self, f"packed_{i}"), getattr(self, f"scales_zeros_{i}"))
             for i in range(self.planes)
         ]
-        (p0, s0), rest, bias = planes[0], planes[1:], self.bias
+        (p0, s0), rest, bias, native = planes[0], planes[1:], self.bias, self.native
+        if native:
+            torch_rows, weight = ROW_LIMITS[self.planes], self.weight
+
+            # The native kernel where it runs (it can be turned off at run time), else torch's.
+            def native_first(x: torch.Tensor) -> torch.Tensor:
+                out = native_int4.multiply(x, native)
+                if out is None:
+                    if x.shape[0] > torch_rows:
+                        return torch.nn.functional.linear(x, weight, bias)
+                    out = packed_mm(x, p0, GROUP, s0)
+                    for p, sz in rest:
+                        out = out + packed_mm(x, p, GROUP, sz)
+                return out if bias is None else out + bias
+
+            return native_first
         if not rest and bias is None:
             return lambda x: packed_mm(x, p0, GROUP, s0)
 
@@ -125,19 +144,29 @@ def _rel_error(rebuilt: torch.Tensor, dense: torch.Tensor) -> float:
     return float((rebuilt - dense).pow(2).mean().sqrt() / scale)
 
 
-def four_bit_planes(weight: torch.Tensor) -> tuple[Planes, float]:
-    """One plane from min/max 4-bit codes per block, and its relative error."""
+def four_bit_grid(weight: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Min/max 4-bit codes (N, K/G, G) per block, with scale and zero (N, K/G): w = (c - 8) * scale + zero."""
     n, k = weight.shape
     dense = weight.float().reshape(n, k // GROUP, GROUP)
     low = dense.amin(-1, keepdim=True)  # (N, K/G, 1)
     step = (dense.amax(-1, keepdim=True) - low) / 15
     codes = ((dense - low) / torch.where(step > 0, step, 1.0)).round_().clamp_(0, 15)
-    packed, sz = _plane(codes.reshape(n, k), step[..., 0], (low + 8 * step)[..., 0], weight.dtype)
-    return [(packed, sz)], _rel_error(_rebuilt(codes, sz), dense)
+    return codes, step[..., 0], (low + 8 * step)[..., 0]
 
 
-def eight_bit_planes(weight: torch.Tensor) -> tuple[Planes, float]:
-    """Two planes (q = 16 * hi + lo) from absmax 8-bit codes per block, and their relative error."""
+def four_bit_planes(weight: torch.Tensor) -> tuple[Planes, float]:
+    """One plane from min/max 4-bit codes per block, and its relative error."""
+    n, k = weight.shape
+    codes, scale, zero = four_bit_grid(weight)
+    packed, sz = _plane(codes.reshape(n, k), scale, zero, weight.dtype)
+    return [(packed, sz)], _rel_error(_rebuilt(codes, sz), weight.float().reshape(codes.shape))
+
+
+Grid = tuple[torch.Tensor, torch.Tensor, torch.Tensor]  # codes (N, K/G, G), scale, zero (N, K/G)
+
+
+def eight_bit_grid(weight: torch.Tensor) -> list[Grid]:
+    """Absmax 8-bit codes per block as two 4-bit grids, q = 16 * hi + lo (hi plane first)."""
     n, k = weight.shape
     dense = weight.float().reshape(n, k // GROUP, GROUP)
     step = dense.abs().amax(-1, keepdim=True) / 127  # (N, K/G, 1)
@@ -145,13 +174,19 @@ def eight_bit_planes(weight: torch.Tensor) -> tuple[Planes, float]:
     hi = torch.div(q, 16, rounding_mode="floor")  # -8..7
     lo = q - 16 * hi  # 0..15
     # hi plane: 16 * step * hi = (c - 8) * 16 step with c = hi + 8; lo plane: step * lo = (c - 8) * step + 8 step.
-    hi_codes, lo_codes = hi + 8, lo
-    p_hi, sz_hi = _plane(
-        hi_codes.reshape(n, k), 16 * step[..., 0], torch.zeros_like(step[..., 0]), weight.dtype
-    )
-    p_lo, sz_lo = _plane(lo_codes.reshape(n, k), step[..., 0], 8 * step[..., 0], weight.dtype)
-    rebuilt = _rebuilt(hi_codes, sz_hi) + _rebuilt(lo_codes, sz_lo)
-    return [(p_hi, sz_hi), (p_lo, sz_lo)], _rel_error(rebuilt, dense)
+    s = step[..., 0]
+    return [(hi + 8, 16 * s, torch.zeros_like(s)), (lo, s, 8 * s)]
+
+
+def eight_bit_planes(weight: torch.Tensor) -> tuple[Planes, float]:
+    """Two planes (q = 16 * hi + lo) from absmax 8-bit codes per block, and their relative error."""
+    n, k = weight.shape
+    planes, rebuilt = [], torch.zeros(n, k // GROUP, GROUP)
+    for codes, scale, zero in eight_bit_grid(weight):
+        packed, sz = _plane(codes.reshape(n, k), scale, zero, weight.dtype)
+        planes.append((packed, sz))
+        rebuilt += _rebuilt(codes, sz)
+    return planes, _rel_error(rebuilt, weight.float().reshape(rebuilt.shape))
 
 
 def _candidates(model: torch.nn.Module) -> Iterator[tuple[str, torch.nn.Linear]]:
@@ -178,11 +213,26 @@ def _attach(module: torch.nn.Linear, planes: Planes) -> None:
         module.register_buffer(f"scales_zeros_{i}", sz, persistent=False)
 
 
-def pack_for_decode(model: torch.nn.Module, saved: Path | None = None) -> DecodeWeightsReport:
+def _attach_native(module: torch.nn.Linear, planes: int) -> None:
+    """Lay the module's planes out for the native kernel too (about 0.2 s for SmolLM2)."""
+    weight = module.weight.detach()
+    n, k = weight.shape
+    grids = [four_bit_grid(weight)] if planes == 1 else eight_bit_grid(weight)
+    packed = [native_int4.pack(codes.reshape(n, k), scale, zero) for codes, scale, zero in grids]
+    if all(p is not None for p in packed):
+        module.native = tuple(packed)  # type: ignore[assignment,arg-type]
+        module.max_rows = NATIVE_ROW_LIMITS[planes]  # type: ignore[assignment]
+
+
+def pack_for_decode(
+    model: torch.nn.Module, saved: Path | None = None, native: bool = False
+) -> DecodeWeightsReport:
     """Give every Linear whose weights sit on a GGUF grid packed int4 planes for decode; in place.
 
     `saved`: a safetensors file of planes from an earlier start of the same model; read
     when present and whole, written after packing otherwise (best effort).
+    `native`: also lay 4-bit matrices out for the native kernel (native_int4.py) where it
+    is built; that costs about 0.2 s a start for SmolLM2, so it is not saved.
     """
     from safetensors import safe_open
 
@@ -215,6 +265,8 @@ def pack_for_decode(model: torch.nn.Module, saved: Path | None = None) -> Decode
         counts[len(planes)] += 1
         worst = max(worst, error)
         _attach(module, planes)
+        if native and native_int4.KERNEL.function() is not None:
+            _attach_native(module, len(planes))
     if saved is not None and fresh:
         _save({**stored, **fresh}, saved)
     return DecodeWeightsReport(counts[1], counts[2], dense, worst)

@@ -134,17 +134,19 @@ def load_model(settings: ModelSettings, *, cache_dir: Path | None = None) -> Loa
         tok.pad_token = tok.eos_token
     decode = "dense"
     if settings.packed_decode == "auto" and device.type == "cpu" and folder is not None:
-        decode = _pack_decode_weights(model, folder)
+        decode = _pack_decode_weights(model, folder, settings.native_kernels == "auto")
     return LoadedModel(
         model, tok, source, device, dtype, from_cache, time.perf_counter() - start, decode
     )
 
 
-def _pack_decode_weights(model: Any, folder: Path) -> str:
+def _pack_decode_weights(model: Any, folder: Path, native: bool) -> str:
     """Decode steps of a GGUF model read its own 4/8-bit codes (int4_decode.py)."""
+    from assistant.llm import native_int4
     from assistant.llm.int4_decode import pack_for_decode
 
-    report = pack_for_decode(model, folder / PLANES_FILE)
+    native_int4.KERNEL.configure(native)
+    report = pack_for_decode(model, folder / PLANES_FILE, native)
     packed = report.int4 + report.int8
     if not packed:
         return "dense"

@@ -1,0 +1,109 @@
+"""The native 4-bit multiply against the dense grid weights and torch's int4 kernel."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+import torch
+
+from assistant.llm import native_int4
+from assistant.llm.int4_decode import (
+    GROUP,
+    NATIVE_ROW_LIMITS,
+    Int4DecodeLinear,
+    four_bit_grid,
+    pack_for_decode,
+    packed_mm,
+)
+from tests.llm.test_int4_decode import linear_with, q4_1_weight, q8_0_weight
+
+CPU = Path("/proc/cpuinfo").read_text()
+CAN_BUILD = shutil.which("gcc") is not None and "avx512_bf16" in CPU
+needs_kernel = pytest.mark.skipif(not CAN_BUILD, reason="needs gcc and an AVX-512 BF16 CPU")
+
+
+@pytest.fixture(autouse=True)
+def kernel_on() -> None:
+    native_int4.KERNEL.configure(True)
+
+
+def packed(weight: torch.Tensor) -> native_int4.PackedInt4:
+    n, k = weight.shape
+    codes, scale, zero = four_bit_grid(weight)
+    out = native_int4.pack(codes.reshape(n, k), scale, zero)
+    assert out is not None
+    return out
+
+
+@needs_kernel
+@pytest.mark.parametrize("rows", [1, 3, 8, 12])
+def test_multiply_equals_the_dense_grid_weights(rows: int) -> None:
+    """Every row count the kernel has a copy for, 48 outputs (3 blocks) over 4 groups."""
+    weight = q4_1_weight(48, 128, torch.bfloat16, seed=rows)
+    x = torch.randn(rows, 128).to(torch.bfloat16)
+    got = native_int4.multiply(x, (packed(weight),))
+    assert got is not None and got.shape == (rows, 48) and got.dtype == torch.bfloat16
+    codes, scale, zero = four_bit_grid(weight)  # the grid the kernel multiplies by
+    grid = ((codes.double() - 8) * scale.double()[..., None] + zero.double()[..., None])
+    exact = x.double() @ grid.reshape(48, 128).T
+    scale = exact.abs().max().item()
+    assert (got.double() - exact).abs().max().item() <= 2**-8 * scale  # one bf16 rounding
+
+
+@needs_kernel
+def test_it_declines_what_it_cannot_take() -> None:
+    p = packed(q4_1_weight(32, 64, torch.bfloat16))
+    assert native_int4.multiply(torch.randn(13, 64).to(torch.bfloat16), (p,)) is None  # > 12 rows
+    assert native_int4.multiply(torch.randn(2, 64), (p,)) is None  # float32
+    assert native_int4.multiply(torch.randn(64, 2).to(torch.bfloat16).T, (p,)) is None  # strided
+    codes = torch.zeros(24, 64)
+    assert native_int4.pack(codes, torch.ones(24, 2), torch.zeros(24, 2)) is None  # 24 % 16
+
+
+@needs_kernel
+def test_decode_layers_use_it_and_fall_back_when_it_is_off() -> None:
+    weight = q4_1_weight(96, 128, torch.bfloat16)
+    model = linear_with(weight)
+    pack_for_decode(model, native=True)
+    layer = model[0]
+    assert isinstance(layer, Int4DecodeLinear) and len(layer.native) == 1
+    x = torch.randn(4, 128).to(torch.bfloat16)
+    dense = (x.double() @ weight.double().T).float()
+    multiply = layer.bound_multiply()
+    with torch.inference_mode():
+        native = multiply(x).float()
+        native_int4.KERNEL.configure(False)
+        try:
+            torch_kernel = multiply(x).float()  # the same bound function, torch's planes now
+        finally:
+            native_int4.KERNEL.configure(True)
+        expected_native = native_int4.multiply(x, layer.native)
+        expected_torch = packed_mm(x, layer.packed_0, GROUP, layer.scales_zeros_0)
+    assert expected_native is not None and torch.equal(native, expected_native.float())
+    assert torch.equal(torch_kernel, expected_torch.float())
+    tol = 0.02 * dense.abs().max().item()
+    assert (native - dense).abs().max().item() <= tol
+    assert (torch_kernel - dense).abs().max().item() <= tol
+
+
+def test_layers_packed_without_native_keep_torchs_kernel() -> None:
+    model = linear_with(q4_1_weight(96, 128, torch.bfloat16))
+    pack_for_decode(model)  # native=False: what packed_decode uses when native kernels are off
+    assert isinstance(model[0], Int4DecodeLinear) and model[0].native == ()
+
+
+@needs_kernel
+def test_the_8_bit_head_runs_as_two_native_planes_up_to_8_rows() -> None:
+    weight = q8_0_weight(64, 128, torch.bfloat16)
+    model = linear_with(weight)
+    pack_for_decode(model, native=True)
+    layer = model[0]
+    assert isinstance(layer, Int4DecodeLinear) and len(layer.native) == 2
+    assert layer.max_rows == NATIVE_ROW_LIMITS[2] == 8  # torch's planes stop at 4
+    x = torch.randn(8, 128).to(torch.bfloat16)
+    exact = x.double() @ weight.double().T  # the grid rebuilds these weights to bf16 rounding
+    with torch.inference_mode():
+        got = model(x).double()
+    assert (got - exact).abs().max().item() <= 2**-7 * exact.abs().max().item()
