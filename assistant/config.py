@@ -52,7 +52,7 @@ class ModelSettings(_Section):
     dtype: Literal["auto", "float32", "bfloat16", "float16"] = "auto"  # auto: measured best per device
     threads: int = Field(0, ge=0)  # torch CPU threads; 0 keeps torch's default
     packed_decode: Literal["auto", "off"] = "auto"  # auto: on CPU in bfloat16, a GGUF model's 4/8-bit weights decode through torch's int4 kernel (same weights, ~2x faster decode); off: dense only
-    native_kernels: Literal["auto", "off"] = "auto"  # auto: CPU attention (decode steps and pre-fills, stock and split-softmax) runs a small C kernel built once with the machine's compiler (-march=native, AVX-512; split-softmax then costs what stock costs); off, or where it cannot build: torch's kernels
+    native_kernels: Literal["auto", "off"] = "auto"  # auto: CPU attention (stock and split-softmax) and packed decode multiplies run small C kernels built once with the machine's compiler (-march=native, AVX-512; split-softmax then costs what stock costs, 8-row decode steps 21% less); off, or where they cannot build: torch's kernels
     context_tokens: int = Field(2048, ge=256)  # prompt + reply budget; older turns fold behind the system prompt
     max_new_tokens: int = Field(256, ge=1)  # default reply budget
     temperature: float = Field(0.7, ge=0.0)  # 0 = greedy

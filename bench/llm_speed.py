@@ -8,6 +8,7 @@ Sections (each a key in the JSON):
                 split-softmax (same weights and dtype, interleaved runs)
   decode_step_pairs  per-token forward time, stock and split-softmax back to back, with the
                 native attention kernel and with torch's (at 300 and 1000 cached tokens)
+  native_int4   decode step time at 1 and 8 rows with the native int4 kernel vs torch's
   decode_weights     packed int4 decode weights (model.packed_decode = auto) vs dense
   dtype         float32 vs bfloat16 stock (the CPU `auto` dtype choice)
   ttft_turns    time to first token at turns 1, 10, 20 of a scripted conversation,
@@ -196,6 +197,51 @@ def decode_step_pairs(engine: Any, steps: int, context: int = 300) -> dict[str, 
         "native_vs_torch_kernel_stock": speed("stock", "stock_torch_kernel"),
         "native_vs_torch_kernel_split": speed("split_softmax", "split_softmax_torch_kernel"),
     }
+
+
+def native_int4_steps(engine: Any, steps: int, context: int = 300) -> dict[str, Any]:
+    """Decode step time at 1 and 8 rows, the native int4 kernel on and off, paired per step."""
+    import torch
+
+    from assistant.llm import native_int4
+    from assistant.llm import split_softmax as ss
+    from assistant.llm.kv_cache import new_cache
+
+    model, step = engine.model, engine.decode_step
+    on = native_int4.KERNEL.status() is None
+    out: dict[str, Any] = {"native_kernel": native_int4.KERNEL.status() or "in use"}
+
+    @torch.inference_mode()
+    def measure(rows: int) -> dict[str, float]:
+        ids = torch.randint(100, 1000, (rows, context))
+        token = ids[:, -1:]
+        spec = ss.SplitSpec.from_spans(SPLIT.k, [(2, 60)] * rows)
+        caches = {kind: new_cache(model.config) for kind in ("native", "torch")}
+        times: dict[str, list[float]] = {kind: [] for kind in caches}
+        with ss.split_context(spec):
+            for cache in caches.values():
+                model(input_ids=ids, cache=cache, logits_to_keep=1)
+            try:
+                for _ in range(steps):
+                    for kind, cache in caches.items():
+                        native_int4.KERNEL.configure(kind == "native" and on)
+                        began = time.perf_counter()
+                        step(token, cache)
+                        times[kind].append(time.perf_counter() - began)
+                        cache.crop(-1)
+            finally:
+                native_int4.KERNEL.configure(on)
+        ratio = statistics.median(t / n for n, t in zip(times["native"], times["torch"], strict=True))
+        return {
+            **{f"{kind}_ms": round(statistics.median(t) * 1000, 2) for kind, t in times.items()},
+            "native_vs_torch_speed": round(ratio, 3),
+        }
+
+    if step is None or engine.loaded.decode_weights == "dense":
+        return {**out, "skipped": "no packed decode weights or no lean decode step"}
+    for rows in (1, 8):
+        out[f"rows_{rows}"] = engine.gate.run(lambda rows=rows: measure(rows))
+    return out
 
 
 def dtype_speed(engines: dict[str, Any], tokens: int, rounds: int) -> dict[str, Any]:
@@ -473,6 +519,7 @@ def main() -> None:
     steps = 20 if args.quick else 60
     report["decode_step_pairs"] = decode_step_pairs(engine, steps)
     report["decode_step_pairs_1000"] = decode_step_pairs(engine, steps, context=1000)
+    report["native_int4"] = native_int4_steps(engine, steps)
     if engine.loaded.decode_weights != "dense":
         dense = load_engine(Settings(model=ModelSettings(packed_decode="off")))
         report["decode_weights"] = packed_vs_dense(

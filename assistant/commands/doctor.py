@@ -61,13 +61,18 @@ def run_checks(config_path: str | None = None) -> list[Check]:
 
 
 def _check_native_kernels(wanted: bool) -> Check:
-    from assistant.llm import native_attention
+    from assistant.llm import native_attention, native_int4
     from assistant.llm.native_build import cache_dir
 
-    reason = native_attention.KERNEL.configure(wanted)
-    if reason is None:
-        return Check("native kernels", True, f"built in {cache_dir()}", required=False)
-    return Check("native kernels", False, f"{reason}; torch's kernels run", required=False)
+    reasons = {
+        name: kernel.configure(wanted)
+        for name, kernel in (("attention", native_attention.KERNEL), ("int4", native_int4.KERNEL))
+    }
+    missing = {name: why for name, why in reasons.items() if why is not None}
+    if not missing:
+        return Check("native kernels", True, f"attention, int4; built in {cache_dir()}", required=False)
+    detail = "; ".join(f"{name}: {why}" for name, why in missing.items())
+    return Check("native kernels", False, f"{detail}; torch's kernels run", required=False)
 
 
 def _check_data_dir(path: os.PathLike[str] | str) -> Check:

@@ -7,7 +7,9 @@ Measured on SmolLM2's matrices with the weights out of cache, as they are in a m
 step (a matrix timed over and over sits in cache and hides the difference): one row
 int4 is 3.8-4.6x faster, 8 rows 1.5-2.2x, 16 rows 1.0-1.4x; the 8-bit head (two
 planes) 2.2x at 1 row, 1.5x at 4, 0.8x at 5. `ROW_LIMITS` keeps each kernel where it
-wins; pre-fills (hundreds of rows) use the dense weights.
+wins; pre-fills (hundreds of rows) use the dense weights. Where the native kernel
+(native_int4.py) is built, the same planes also run through it, which costs much less
+per extra row (`NATIVE_ROW_LIMITS`); torch's kernel remains the fallback.
 
 Nothing is approximated. A GGUF model stores each block of 32 weights on a grid:
 Q4_0/Q4_1 as `d * q + m` with q in 0..15 (the block's minimum at q = 0, its maximum at
