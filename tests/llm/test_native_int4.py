@@ -107,3 +107,31 @@ def test_the_8_bit_head_runs_as_two_native_planes_up_to_8_rows() -> None:
     with torch.inference_mode():
         got = model(x).double()
     assert (got - exact).abs().max().item() <= 2**-7 * exact.abs().max().item()
+
+
+@needs_kernel
+def test_the_native_layout_is_saved_and_read_back(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from safetensors import safe_open
+
+    from assistant.llm import int4_decode
+
+    weight = q4_1_weight(96, 128, torch.bfloat16)
+    saved = tmp_path / "planes.safetensors"
+    first = linear_with(weight)
+    pack_for_decode(first, saved, native=True)
+    with safe_open(str(saved), "pt") as handle:
+        assert {"0.native_codes_0", "0.native_scales_0", "0.native_zeros_0"} <= set(handle.keys())
+    again = linear_with(weight)
+
+    def no_recompute(weight: torch.Tensor) -> None:
+        raise AssertionError("the saved layout should have been read")
+
+    monkeypatch.setattr(int4_decode, "four_bit_grid", no_recompute)
+    pack_for_decode(again, saved, native=True)
+    a, b = first[0].native[0], again[0].native[0]  # type: ignore[index]
+    assert torch.equal(a.codes, b.codes) and torch.equal(a.scales, b.scales)
+    x = torch.randn(5, 128).to(torch.bfloat16)
+    with torch.inference_mode():
+        assert torch.equal(first(x), again(x))
