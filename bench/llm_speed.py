@@ -357,21 +357,29 @@ def start_times() -> dict[str, Any]:
     return out
 
 
-def summaries(engine: Any, n: int, tokens: int) -> dict[str, Any]:
+def summaries(engine: Any, n: int, tokens: int, rounds: int = 3) -> dict[str, Any]:
+    """n summaries one by one vs one batch of n; medians of interleaved rounds."""
     convs = [convo(f"Summarise in two sentences (version {i}):\n{ARTICLE}") for i in range(n)]
-    began = time.perf_counter()
-    for c in convs:
-        engine.chat(c, max_new_tokens=tokens, temperature=0.0, priority="background")
-    seq = time.perf_counter() - began
-    began = time.perf_counter()
-    engine.chat_batch(convs, max_new_tokens=tokens, temperature=0.0)
-    bat = time.perf_counter() - began
+
+    def one_by_one() -> float:
+        began = time.perf_counter()
+        for c in convs:
+            engine.chat(c, max_new_tokens=tokens, temperature=0.0, priority="background")
+        return time.perf_counter() - began
+
+    def batch() -> float:
+        began = time.perf_counter()
+        engine.chat_batch(convs, max_new_tokens=tokens, temperature=0.0)
+        return time.perf_counter() - began
+
+    med = interleaved({"sequential": one_by_one, "batch": batch}, rounds)
     return {
         "items": n,
         "max_new_tokens": tokens,
-        "sequential_per_min": round(n / seq * 60, 2),
-        "batch_per_min": round(n / bat * 60, 2),
-        "batch_vs_sequential": round(seq / bat, 2),
+        "rounds": rounds,
+        "sequential_per_min": round(n / med["sequential"] * 60, 2),
+        "batch_per_min": round(n / med["batch"] * 60, 2),
+        "batch_vs_sequential": round(med["sequential"] / med["batch"], 2),
     }
 
 
@@ -538,7 +546,7 @@ def main() -> None:
         report["dtype"] = {"auto_picked": auto, **dtype_speed(engines, tokens, 2)}
         del engines
     report["ttft_turns"] = ttft_turns(engine, (1, 10, 20) if not args.quick else (1, 10))
-    report["summaries"] = summaries(engine, 8, 32 if not args.quick else 16)
+    report["summaries"] = summaries(engine, 8, 32 if not args.quick else 16, rounds)
     report["interactive"] = interactive_during_background(engine, 48 if not args.quick else 24)
     print(json.dumps(report, indent=1))
 
