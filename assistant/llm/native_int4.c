@@ -105,14 +105,12 @@ int int4_matmul(const uint8_t *codes, const float *scales, const float *zeros, c
   float xsum[MAX_ROWS * MAX_GROUPS]; /* sum of each row over each block, for the zero term */
   for (long m = 0; m < M; m++)
     for (long g = 0; g < groups; g++) {
-      float t = 0.0f;
-      for (int j = 0; j < 32; j++) {
-        uint32_t u = (uint32_t)x[m * K + g * 32 + j] << 16;
-        float f;
-        memcpy(&f, &u, 4);
-        t += f;
-      }
-      xsum[m * groups + g] = t;
+      const uint16_t *xg = x + m * K + g * 32;
+      __m512 a = _mm512_castsi512_ps(_mm512_slli_epi32(
+          _mm512_cvtepu16_epi32(_mm256_loadu_si256((const __m256i *)xg)), 16));
+      __m512 b = _mm512_castsi512_ps(_mm512_slli_epi32(
+          _mm512_cvtepu16_epi32(_mm256_loadu_si256((const __m256i *)(xg + 16))), 16));
+      xsum[m * groups + g] = _mm512_reduce_add_ps(_mm512_add_ps(a, b));
     }
   uint16_t values[32]; /* bf16 of c - 8 for c = 0..15 (the upper half repeats) */
   for (int c = 0; c < 32; c++) {
