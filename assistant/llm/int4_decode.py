@@ -76,7 +76,10 @@ class Int4DecodeLinear(torch.nn.Linear):
         if rows > self.max_rows or x.dtype != self.weight.dtype:
             return super().forward(x)
         flat = x.reshape(rows, self.in_features).contiguous()  # the kernel needs dense rows
-        out = self.bound_multiply()(flat)  # (rows, out_features)
+        multiply = self.__dict__.get("_multiply")
+        if multiply is None:  # bound once: binding looks up every plane
+            multiply = self.__dict__["_multiply"] = self.bound_multiply()
+        out = multiply(flat)  # (rows, out_features)
         return out.reshape(*x.shape[:-1], self.out_features)
 
     def bound_multiply(self) -> Callable[[torch.Tensor], torch.Tensor]:
@@ -248,6 +251,7 @@ def _attach_native(
     if all(p is not None for p in packed):
         module.native = tuple(packed)  # type: ignore[assignment,arg-type]
         module.max_rows = NATIVE_ROW_LIMITS[planes]  # type: ignore[assignment]
+        module.__dict__.pop("_multiply", None)  # forward binds again, with the native planes
 
 
 def pack_for_decode(
