@@ -231,7 +231,7 @@ def _attach_native(
     """Lay the module's planes out for the native kernel too.
 
     Read from `stored` when an earlier start saved them; else computed from the dense
-    weights (0.6-0.8 s a start for SmolLM2) and added to `fresh` to be saved.
+    weights (0.6-0.8 s for SmolLM2, once) and added to `fresh` to be saved.
     """
     weight = module.weight.detach()
     n, k = weight.shape
@@ -261,8 +261,8 @@ def pack_for_decode(
 
     `saved`: a safetensors file of planes from an earlier start of the same model; read
     when present and whole, written after packing otherwise (best effort).
-    `native`: also lay 4-bit matrices out for the native kernel (native_int4.py) where it
-    is built; that costs about 0.2 s a start for SmolLM2, so it is not saved.
+    `native`: also lay the planes out for the native kernel (native_int4.py) where it is
+    built; saved in the same file.
     """
     from safetensors import safe_open
 
