@@ -96,9 +96,11 @@ class Int4DecodeLinear(torch.nn.Linear):
         if native:
             torch_rows, weight = ROW_LIMITS[self.planes], self.weight
 
+            native_multiply = native_int4.bind(native)
+
             # The native kernel where it runs (it can be turned off at run time), else torch's.
             def native_first(x: torch.Tensor) -> torch.Tensor:
-                out = native_int4.multiply(x, native)
+                out = native_multiply(x)
                 if out is None:
                     if x.shape[0] > torch_rows:
                         return torch.nn.functional.linear(x, weight, bias)
