@@ -38,6 +38,14 @@ static inline __m512bh widen(const uint8_t *p, __m512i table) {
   return (__m512bh)_mm512_permutexvar_epi16(_mm512_or_si512(lo, hi), table);
 }
 
+/* 32 bytes of 8-bit codes (lane i's pair at bytes 2i, 2i + 1) -> 32 bf16 values q: whole
+ * numbers up to 127 are exact in bf16 */
+static inline __m512bh widen8(const uint8_t *p) {
+  __m512 lo = _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *)p)));
+  __m512 hi = _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *)(p + 16))));
+  return _mm512_cvtne2ps_pbh(hi, lo);
+}
+
 static inline void store_bf16(uint16_t *p, __m512 x) {
   __m512i u = _mm512_castps_si512(x);
   __m512i odd = _mm512_and_si512(_mm512_srli_epi32(u, 16), _mm512_set1_epi32(1));
@@ -47,19 +55,19 @@ static inline void store_bf16(uint16_t *p, __m512 x) {
 
 /* One block of 16 outputs for M rows. M is a compile-time constant in each copy, so the
  * accumulators stay in registers. */
-#define BLOCK(M)                                                                               \
-  static void block_##M(const uint8_t *codes, const float *scales, const float *zeros,        \
+#define BLOCK(M, BITS, WIDEN)                                                                  \
+  static void block_##M##_##BITS(const uint8_t *codes, const float *scales, const float *zeros,        \
                         const uint16_t *x, const float *xsum, void *y, int mode, long N,     \
                         long K, long blk, __m512i table) {                                   \
     long groups = K / 32;                                                                    \
     __m512 total[M];                                                                         \
     for (int m = 0; m < M; m++) total[m] = _mm512_setzero_ps();                              \
-    const uint8_t *cb = codes + blk * (K / 2) * 16;                                          \
+    const uint8_t *cb = codes + blk * (K / 2) * 4 * BITS; /* 16 or 32 bytes a lane pair */  \
     for (long g = 0; g < groups; g++) {                                                      \
       __m512 part[M];                                                                        \
       for (int m = 0; m < M; m++) part[m] = _mm512_setzero_ps();                             \
       for (int p = 0; p < 16; p++) {                                                         \
-        __m512bh w = widen(cb + (g * 16 + p) * 16, table);                                   \
+        __m512bh w = WIDEN(cb + (g * 16 + p) * 4 * BITS, table);                             \
         const uint16_t *xp = x + g * 32 + 2 * p;                                             \
         for (int m = 0; m < M; m++) {                                                        \
           int32_t pair;                                                                      \
@@ -86,21 +94,34 @@ static inline void store_bf16(uint16_t *p, __m512 x) {
     }                                                                                        \
   }
 
-BLOCK(1) BLOCK(2) BLOCK(3) BLOCK(4) BLOCK(5) BLOCK(6)
-BLOCK(7) BLOCK(8) BLOCK(9) BLOCK(10) BLOCK(11) BLOCK(12)
+#define WIDEN4(p, table) widen(p, table)
+#define WIDEN8(p, table) widen8(p)
+#define BLOCKS_OF(BITS)                                                                        \
+  BLOCK(1, BITS, WIDEN##BITS) BLOCK(2, BITS, WIDEN##BITS) BLOCK(3, BITS, WIDEN##BITS)          \
+  BLOCK(4, BITS, WIDEN##BITS) BLOCK(5, BITS, WIDEN##BITS) BLOCK(6, BITS, WIDEN##BITS)          \
+  BLOCK(7, BITS, WIDEN##BITS) BLOCK(8, BITS, WIDEN##BITS) BLOCK(9, BITS, WIDEN##BITS)          \
+  BLOCK(10, BITS, WIDEN##BITS) BLOCK(11, BITS, WIDEN##BITS) BLOCK(12, BITS, WIDEN##BITS)
+BLOCKS_OF(4)
+BLOCKS_OF(8)
 
 typedef void (*block_fn)(const uint8_t *, const float *, const float *, const uint16_t *,
                          const float *, void *, int, long, long, long, __m512i);
-static const block_fn BLOCKS[MAX_ROWS + 1] = {0,        block_1,  block_2, block_3, block_4,
-                                              block_5,  block_6,  block_7, block_8, block_9,
-                                              block_10, block_11, block_12};
+static const block_fn BLOCKS4[MAX_ROWS + 1] = {
+    0, block_1_4, block_2_4, block_3_4, block_4_4, block_5_4, block_6_4,
+    block_7_4, block_8_4, block_9_4, block_10_4, block_11_4, block_12_4};
+static const block_fn BLOCKS8[MAX_ROWS + 1] = {
+    0, block_1_8, block_2_8, block_3_8, block_4_8, block_5_8, block_6_8,
+    block_7_8, block_8_8, block_9_8, block_10_8, block_11_8, block_12_8};
 
-/* x: (M, K) bf16 contiguous; y: (M, N) bf16 (mode 0), float32 (mode 1), or float32 that the
- * product is added to (mode 2: the planes of an 8-bit matrix sum before any rounding).
+/* bits: 4 (codes as above) or 8 (q in -127..127 as int8, 32 bytes per lane pair block:
+ * lane i's two codes at bytes 2i and 2i + 1; weight = q * scale + zero).
+ * x: (M, K) bf16 contiguous; y: (M, N) bf16 (mode 0), float32 (mode 1), or float32 that
+ * the product is added to (mode 2: planes that sum before any rounding).
  * Returns 0, or 2 for an unsupported shape. */
-int int4_matmul(const uint8_t *codes, const float *scales, const float *zeros, const uint16_t *x,
-                void *y, int mode, long M, long N, long K) {
+int grid_matmul(int bits, const uint8_t *codes, const float *scales, const float *zeros,
+                const uint16_t *x, void *y, int mode, long M, long N, long K) {
   if (M < 1 || M > MAX_ROWS || N % 16 || K % 32 || K / 32 > MAX_GROUPS) return 2;
+  if (bits != 4 && bits != 8) return 2;
   long groups = K / 32;
   float xsum[MAX_ROWS * MAX_GROUPS]; /* sum of each row over each block, for the zero term */
   for (long m = 0; m < M; m++)
@@ -120,7 +141,7 @@ int int4_matmul(const uint8_t *codes, const float *scales, const float *zeros, c
     values[c] = (uint16_t)(u >> 16);
   }
   __m512i table = _mm512_loadu_si512(values);
-  block_fn block = BLOCKS[M];
+  block_fn block = bits == 4 ? BLOCKS4[M] : BLOCKS8[M];
 #pragma omp parallel for schedule(static)
   for (long blk = 0; blk < N / 16; blk++)
     block(codes, scales, zeros, x, xsum, y, mode, N, K, blk, table);

@@ -30,19 +30,20 @@ GROUP = 32  # weights per scale and zero
 
 _PTR, _LONG, _INT = ctypes.c_void_p, ctypes.c_long, ctypes.c_int
 KERNEL = NativeKernel(
-    SOURCE, "int4_matmul", [_PTR, _PTR, _PTR, _PTR, _PTR, _INT, _LONG, _LONG, _LONG]
+    SOURCE, "grid_matmul", [_INT, _PTR, _PTR, _PTR, _PTR, _PTR, _INT, _LONG, _LONG, _LONG]
 )
 
 
 @dataclass(frozen=True)
-class PackedInt4:
+class PackedGrid:
     """One matrix laid out for the kernel (see native_int4.c)."""
 
-    codes: torch.Tensor  # uint8 (N/16, K/2, 16)
+    codes: torch.Tensor  # uint8 (N/16, K/2, 16) for 4 bits; (N/16, K/2, 16, 2) for 8
     scales: torch.Tensor  # float32 (N/16, K/32, 16)
     zeros: torch.Tensor  # float32 (N/16, K/32, 16)
     out_features: int
     in_features: int
+    bits: int = 4
     pointers: tuple[int, int, int] = field(init=False)  # read once: calls are per token
 
     def __post_init__(self) -> None:
@@ -50,24 +51,42 @@ class PackedInt4:
         object.__setattr__(self, "pointers", ptrs)
 
 
-def pack(codes: torch.Tensor, scale: torch.Tensor, zero: torch.Tensor) -> PackedInt4 | None:
-    """Lay out codes (N, K) in 0..15 with per-block scale and zero (N, K/32) for the kernel.
+def _fits(codes: torch.Tensor, scale: torch.Tensor, zero: torch.Tensor) -> bool:
+    n, k = codes.shape
+    return not (n % 16 or k % GROUP or scale.shape != (n, k // GROUP) or zero.shape != scale.shape)
+
+
+def _per_lane(values: torch.Tensor) -> torch.Tensor:
+    """(N, K/32) per-block values as (N/16, K/32, 16): 16 output lanes side by side."""
+    n, groups = values.shape
+    return values.float().reshape(n // 16, 16, groups).permute(0, 2, 1).contiguous()
+
+
+def pack(codes: torch.Tensor, scale: torch.Tensor, zero: torch.Tensor) -> PackedGrid | None:
+    """Lay out 4-bit codes (N, K) in 0..15, weight = (c - 8) * scale + zero per block of 32.
 
     None when the shape does not fit (N a multiple of 16, K of 32).
     """
-    n, k = codes.shape
-    if n % 16 or k % GROUP or scale.shape != (n, k // GROUP) or zero.shape != scale.shape:
+    if not _fits(codes, scale, zero):
         return None
+    n, k = codes.shape
     pairs = codes.to(torch.uint8).reshape(n // 16, 16, k // 2, 2)  # block, lane, pair, half
     packed = (pairs[..., 0] | (pairs[..., 1] << 4)).permute(0, 2, 1).contiguous()
-
-    def per_lane(values: torch.Tensor) -> torch.Tensor:
-        return values.float().reshape(n // 16, 16, k // GROUP).permute(0, 2, 1).contiguous()
-
-    return PackedInt4(packed, per_lane(scale), per_lane(zero), n, k)
+    return PackedGrid(packed, _per_lane(scale), _per_lane(zero), n, k)
 
 
-def bind(planes: tuple[PackedInt4, ...]) -> Callable[[torch.Tensor], torch.Tensor | None]:
+def pack8(codes: torch.Tensor, scale: torch.Tensor) -> PackedGrid | None:
+    """Lay out 8-bit codes (N, K) in -127..127, weight = q * scale per block of 32 (Q8_0)."""
+    zero = torch.zeros_like(scale)
+    if not _fits(codes, scale, zero):
+        return None
+    n, k = codes.shape
+    pairs = codes.to(torch.int8).reshape(n // 16, 16, k // 2, 2)  # block, lane, pair, half
+    packed = pairs.permute(0, 2, 1, 3).contiguous().view(torch.uint8)  # block, pair, lane, half
+    return PackedGrid(packed, _per_lane(scale), _per_lane(zero), n, k, bits=8)
+
+
+def bind(planes: tuple[PackedGrid, ...]) -> Callable[[torch.Tensor], torch.Tensor | None]:
     """The multiply by the sum of `planes` as a function of x, everything per matrix read once.
 
     It returns (M, N) bfloat16 for x (M, K) bfloat16 contiguous, or None where the kernel
@@ -79,7 +98,7 @@ def bind(planes: tuple[PackedInt4, ...]) -> Callable[[torch.Tensor], torch.Tenso
     """
     first = planes[0]
     n, k = first.out_features, first.in_features
-    pointers = [p.pointers for p in planes]
+    pointers = [(p.bits, *p.pointers) for p in planes]
     single = len(planes) == 1
     kernel, empty, bf16 = KERNEL, torch.empty, torch.bfloat16
     out_dtype = bf16 if single else torch.float32
@@ -104,6 +123,6 @@ def bind(planes: tuple[PackedInt4, ...]) -> Callable[[torch.Tensor], torch.Tenso
     return run
 
 
-def multiply(x: torch.Tensor, planes: tuple[PackedInt4, ...]) -> torch.Tensor | None:
+def multiply(x: torch.Tensor, planes: tuple[PackedGrid, ...]) -> torch.Tensor | None:
     """x (M, K) bfloat16 contiguous times the sum of the planes: (M, N) bfloat16, or None."""
     return bind(planes)(x)

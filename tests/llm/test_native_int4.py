@@ -29,7 +29,7 @@ def kernel_on() -> None:
     native_int4.KERNEL.configure(True)
 
 
-def packed(weight: torch.Tensor) -> native_int4.PackedInt4:
+def packed(weight: torch.Tensor) -> native_int4.PackedGrid:
     n, k = weight.shape
     codes, scale, zero = four_bit_grid(weight)
     out = native_int4.pack(codes.reshape(n, k), scale, zero)
@@ -50,6 +50,21 @@ def test_multiply_equals_the_dense_grid_weights(rows: int) -> None:
     exact = x.double() @ grid.reshape(48, 128).T
     scale = exact.abs().max().item()
     assert (got.double() - exact).abs().max().item() <= 2**-8 * scale  # one bf16 rounding
+
+
+@needs_kernel
+@pytest.mark.parametrize("rows", [1, 5, 12])
+def test_8_bit_multiply_equals_the_exact_product(rows: int) -> None:
+    torch.manual_seed(rows)
+    q = torch.randint(-127, 128, (32, 96))
+    scale = torch.rand(32, 3) * 0.01 + 0.001
+    x = torch.randn(rows, 96).to(torch.bfloat16)
+    packed8 = native_int4.pack8(q, scale)
+    assert packed8 is not None and packed8.bits == 8
+    got = native_int4.multiply(x, (packed8,))
+    weight = q.double() * scale.double().repeat_interleave(32, dim=1)
+    exact = x.double() @ weight.T
+    assert got is not None and (got.double() - exact).abs().max() <= 2**-8 * exact.abs().max()
 
 
 @needs_kernel
@@ -95,14 +110,14 @@ def test_layers_packed_without_native_keep_torchs_kernel() -> None:
 
 
 @needs_kernel
-def test_the_8_bit_head_runs_as_two_native_planes_up_to_8_rows() -> None:
+def test_the_8_bit_head_runs_natively_in_one_pass_up_to_12_rows() -> None:
     weight = q8_0_weight(64, 128, torch.bfloat16)
     model = linear_with(weight)
     pack_for_decode(model, native=True)
     layer = model[0]
-    assert isinstance(layer, Int4DecodeLinear) and len(layer.native) == 2
-    assert layer.max_rows == NATIVE_ROW_LIMITS[2] == 8  # torch's planes stop at 4
-    x = torch.randn(8, 128).to(torch.bfloat16)
+    assert isinstance(layer, Int4DecodeLinear) and [p.bits for p in layer.native] == [8]
+    assert layer.max_rows == NATIVE_ROW_LIMITS[2] == 12  # torch's planes stop at 4
+    x = torch.randn(12, 128).to(torch.bfloat16)
     exact = x.double() @ weight.double().T  # the grid rebuilds these weights to bf16 rounding
     with torch.inference_mode():
         got = model(x).double()
@@ -122,7 +137,7 @@ def test_the_native_layout_is_saved_and_read_back(
     first = linear_with(weight)
     pack_for_decode(first, saved, native=True)
     with safe_open(str(saved), "pt") as handle:
-        assert {"0.native_codes_0", "0.native_scales_0", "0.native_zeros_0"} <= set(handle.keys())
+        assert {"0.native4_codes", "0.native4_scales", "0.native4_zeros"} <= set(handle.keys())
     again = linear_with(weight)
 
     def no_recompute(weight: torch.Tensor) -> None:
