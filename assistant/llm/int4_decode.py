@@ -69,7 +69,7 @@ class Int4DecodeLinear(torch.nn.Linear):
 
     planes: int
     max_rows: int  # wider inputs multiply densely (ROW_LIMITS, or NATIVE_ROW_LIMITS)
-    native: tuple[native_int4.PackedGrid, ...] = ()  # the same planes for the native kernel
+    native: native_int4.PackedGrid | None = None  # the same weights for the native kernel
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         rows = x.numel() // self.in_features
@@ -93,7 +93,7 @@ class Int4DecodeLinear(torch.nn.Linear):
             for i in range(self.planes)
         ]
         (p0, s0), rest, bias, native = planes[0], planes[1:], self.bias, self.native
-        if native:
+        if native is not None:
             torch_rows, weight = ROW_LIMITS[self.planes], self.weight
 
             native_multiply = native_int4.bind(native)
@@ -259,7 +259,7 @@ def _attach_native(
         if packed is not None:
             fresh.update(zip(keys, (packed.codes, packed.scales, packed.zeros), strict=True))
     if packed is not None:
-        module.native = (packed,)  # type: ignore[assignment]
+        module.native = packed  # type: ignore[assignment]
         module.max_rows = NATIVE_ROW_LIMITS[planes]  # type: ignore[assignment]
         module.__dict__.pop("_multiply", None)  # forward binds again, with the native layout
 

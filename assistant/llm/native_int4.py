@@ -3,12 +3,12 @@
 torch's int4 kernel costs 2.5x more for 8 rows than for one on SmolLM2's matrices (12.1
 vs 4.9 ms for all 210), though it reads the same weight bytes. `native_int4.c` widens each
 group of codes to bfloat16 once and multiplies it into every row with the CPU's bf16
-dot-product instruction: 8.6 ms for 8 rows, 4.7 for one. The 8-bit head, as two planes:
-2.3 ms for one row (torch's planes 3.4), 6.1 ms for 8 (dense 7.7). In the engine, paired
-step by step, an 8-row decode step takes 21% less time, a one-row step 1-2% less.
+dot-product instruction: 8.6 ms for 8 rows, 4.7 for one. The 8-bit head is read once as
+int8: 1.4 ms for one row (torch's two 4-bit planes 2.3), 2.9 ms for 8 (dense 5.9). In the
+engine, paired step by step: 8-row steps 1.42x as fast, one-row steps 1.13x.
 
-The weights are the same grid as torch's planes: (c - 8) * scale + zero per block of 32.
-`pack` lays the codes out for the kernel; `multiply` returns None where the kernel is off,
+The weights are the GGUF grid: (c - 8) * scale + zero per block of 32 for 4 bits (the
+same as torch's planes), q * scale for 8. `pack`/`pack8` lay the codes out for the kernel; `multiply` returns None where the kernel is off,
 was not built (no compiler, no AVX-512 BF16) or cannot take the input, and the caller
 keeps torch's kernel.
 """
@@ -30,7 +30,7 @@ GROUP = 32  # weights per scale and zero
 
 _PTR, _LONG, _INT = ctypes.c_void_p, ctypes.c_long, ctypes.c_int
 KERNEL = NativeKernel(
-    SOURCE, "grid_matmul", [_INT, _PTR, _PTR, _PTR, _PTR, _PTR, _INT, _LONG, _LONG, _LONG]
+    SOURCE, "grid_matmul", [_INT, _PTR, _PTR, _PTR, _PTR, _PTR, _LONG, _LONG, _LONG]
 )
 
 
@@ -86,22 +86,17 @@ def pack8(codes: torch.Tensor, scale: torch.Tensor) -> PackedGrid | None:
     return PackedGrid(packed, _per_lane(scale), _per_lane(zero), n, k, bits=8)
 
 
-def bind(planes: tuple[PackedGrid, ...]) -> Callable[[torch.Tensor], torch.Tensor | None]:
-    """The multiply by the sum of `planes` as a function of x, everything per matrix read once.
+def bind(packed: PackedGrid) -> Callable[[torch.Tensor], torch.Tensor | None]:
+    """The multiply by `packed` as a function of x, everything per matrix read once.
 
     It returns (M, N) bfloat16 for x (M, K) bfloat16 contiguous, or None where the kernel
-    is off or cannot take x. Several planes (an 8-bit matrix as q = 16 * hi + lo) add up in
-    float32 and round to bfloat16 once: rounding each plane's product first lost enough of
-    the head's logits to change the default model's greedy answers. A decode step calls
-    this about 200 times, so the per-call work is kept to the checks the kernel's memory
-    safety needs (7.1 us a call, 8.4 unbound; torch's kernel 4.8).
+    is off or cannot take x. A decode step calls this about 200 times, so the per-call
+    work is kept to the checks the kernel's memory safety needs (7.1 us a call, 8.4
+    unbound; torch's kernel 4.8).
     """
-    first = planes[0]
-    n, k = first.out_features, first.in_features
-    pointers = [(p.bits, *p.pointers) for p in planes]
-    single = len(planes) == 1
+    n, k, bits = packed.out_features, packed.in_features, packed.bits
+    codes, scales, zeros = packed.pointers
     kernel, empty, bf16 = KERNEL, torch.empty, torch.bfloat16
-    out_dtype = bf16 if single else torch.float32
 
     def run(x: torch.Tensor) -> torch.Tensor | None:
         function = kernel.function()
@@ -111,18 +106,13 @@ def bind(planes: tuple[PackedGrid, ...]) -> Callable[[torch.Tensor], torch.Tenso
             or x.shape[1] != k or not 1 <= rows <= MAX_ROWS
         ):  # fmt: skip
             return None
-        out = empty(rows, n, dtype=out_dtype)
-        x_at, out_at = x.data_ptr(), out.data_ptr()
-        if single:
-            function(*pointers[0], x_at, out_at, 0, rows, n, k)
-            return out
-        for i, plane in enumerate(pointers):
-            function(*plane, x_at, out_at, 2 if i else 1, rows, n, k)  # store, then add
-        return out.to(bf16)
+        out = empty(rows, n, dtype=bf16)
+        function(bits, codes, scales, zeros, x.data_ptr(), out.data_ptr(), rows, n, k)
+        return out
 
     return run
 
 
-def multiply(x: torch.Tensor, planes: tuple[PackedGrid, ...]) -> torch.Tensor | None:
-    """x (M, K) bfloat16 contiguous times the sum of the planes: (M, N) bfloat16, or None."""
-    return bind(planes)(x)
+def multiply(x: torch.Tensor, packed: PackedGrid) -> torch.Tensor | None:
+    """x (M, K) bfloat16 contiguous times the packed matrix: (M, N) bfloat16, or None."""
+    return bind(packed)(x)

@@ -43,7 +43,7 @@ def test_multiply_equals_the_dense_grid_weights(rows: int) -> None:
     """Every row count the kernel has a copy for, 48 outputs (3 blocks) over 4 groups."""
     weight = q4_1_weight(48, 128, torch.bfloat16, seed=rows)
     x = torch.randn(rows, 128).to(torch.bfloat16)
-    got = native_int4.multiply(x, (packed(weight),))
+    got = native_int4.multiply(x, packed(weight))
     assert got is not None and got.shape == (rows, 48) and got.dtype == torch.bfloat16
     codes, scale, zero = four_bit_grid(weight)  # the grid the kernel multiplies by
     grid = ((codes.double() - 8) * scale.double()[..., None] + zero.double()[..., None])
@@ -61,7 +61,7 @@ def test_8_bit_multiply_equals_the_exact_product(rows: int) -> None:
     x = torch.randn(rows, 96).to(torch.bfloat16)
     packed8 = native_int4.pack8(q, scale)
     assert packed8 is not None and packed8.bits == 8
-    got = native_int4.multiply(x, (packed8,))
+    got = native_int4.multiply(x, packed8)
     weight = q.double() * scale.double().repeat_interleave(32, dim=1)
     exact = x.double() @ weight.T
     assert got is not None and (got.double() - exact).abs().max() <= 2**-8 * exact.abs().max()
@@ -70,9 +70,9 @@ def test_8_bit_multiply_equals_the_exact_product(rows: int) -> None:
 @needs_kernel
 def test_it_declines_what_it_cannot_take() -> None:
     p = packed(q4_1_weight(32, 64, torch.bfloat16))
-    assert native_int4.multiply(torch.randn(13, 64).to(torch.bfloat16), (p,)) is None  # > 12 rows
-    assert native_int4.multiply(torch.randn(2, 64), (p,)) is None  # float32
-    assert native_int4.multiply(torch.randn(64, 2).to(torch.bfloat16).T, (p,)) is None  # strided
+    assert native_int4.multiply(torch.randn(13, 64).to(torch.bfloat16), p) is None  # > 12 rows
+    assert native_int4.multiply(torch.randn(2, 64), p) is None  # float32
+    assert native_int4.multiply(torch.randn(64, 2).to(torch.bfloat16).T, p) is None  # strided
     codes = torch.zeros(24, 64)
     assert native_int4.pack(codes, torch.ones(24, 2), torch.zeros(24, 2)) is None  # 24 % 16
 
@@ -83,7 +83,7 @@ def test_decode_layers_use_it_and_fall_back_when_it_is_off() -> None:
     model = linear_with(weight)
     pack_for_decode(model, native=True)
     layer = model[0]
-    assert isinstance(layer, Int4DecodeLinear) and len(layer.native) == 1
+    assert isinstance(layer, Int4DecodeLinear) and layer.native is not None
     x = torch.randn(4, 128).to(torch.bfloat16)
     dense = (x.double() @ weight.double().T).float()
     multiply = layer.bound_multiply()
@@ -106,7 +106,7 @@ def test_decode_layers_use_it_and_fall_back_when_it_is_off() -> None:
 def test_layers_packed_without_native_keep_torchs_kernel() -> None:
     model = linear_with(q4_1_weight(96, 128, torch.bfloat16))
     pack_for_decode(model)  # native=False: what packed_decode uses when native kernels are off
-    assert isinstance(model[0], Int4DecodeLinear) and model[0].native == ()
+    assert isinstance(model[0], Int4DecodeLinear) and model[0].native is None
 
 
 @needs_kernel
@@ -115,7 +115,7 @@ def test_the_8_bit_head_runs_natively_in_one_pass_up_to_12_rows() -> None:
     model = linear_with(weight)
     pack_for_decode(model, native=True)
     layer = model[0]
-    assert isinstance(layer, Int4DecodeLinear) and [p.bits for p in layer.native] == [8]
+    assert isinstance(layer, Int4DecodeLinear) and layer.native is not None and layer.native.bits == 8
     assert layer.max_rows == NATIVE_ROW_LIMITS[2] == 12  # torch's planes stop at 4
     x = torch.randn(12, 128).to(torch.bfloat16)
     exact = x.double() @ weight.double().T  # the grid rebuilds these weights to bf16 rounding
@@ -145,7 +145,8 @@ def test_the_native_layout_is_saved_and_read_back(
 
     monkeypatch.setattr(int4_decode, "four_bit_grid", no_recompute)
     pack_for_decode(again, saved, native=True)
-    a, b = first[0].native[0], again[0].native[0]  # type: ignore[index]
+    a, b = first[0].native, again[0].native
+    assert a is not None and b is not None
     assert torch.equal(a.codes, b.codes) and torch.equal(a.scales, b.scales)
     x = torch.randn(5, 128).to(torch.bfloat16)
     with torch.inference_mode():
