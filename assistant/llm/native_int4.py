@@ -1,4 +1,4 @@
-"""Few-row multiplies by 4-bit grid weights through a C kernel built on this machine.
+"""Few-row multiplies by 4- and 8-bit grid weights through a C kernel built on this machine.
 
 torch's int4 kernel costs 2.5x more for 8 rows than for one on SmolLM2's matrices (12.1
 vs 4.9 ms for all 210), though it reads the same weight bytes. `native_int4.c` widens each
@@ -8,9 +8,9 @@ int8: 1.4 ms for one row (torch's two 4-bit planes 2.3), 2.9 ms for 8 (dense 5.9
 engine, paired step by step: 8-row steps 1.42x as fast, one-row steps 1.13x.
 
 The weights are the GGUF grid: (c - 8) * scale + zero per block of 32 for 4 bits (the
-same as torch's planes), q * scale for 8. `pack`/`pack8` lay the codes out for the kernel; `multiply` returns None where the kernel is off,
-was not built (no compiler, no AVX-512 BF16) or cannot take the input, and the caller
-keeps torch's kernel.
+same as torch's planes), q * scale for 8. `pack`/`pack8` lay the codes out for the
+kernel. `bind`/`multiply` return None where the kernel is off, was not built (no
+compiler, no AVX-512 BF16) or cannot take the input, and the caller keeps torch's kernel.
 """
 
 from __future__ import annotations
