@@ -61,13 +61,9 @@ def run_checks(config_path: str | None = None) -> list[Check]:
 
 
 def _check_native_kernels(wanted: bool) -> Check:
-    from assistant.llm import native_attention, native_int4
-    from assistant.llm.native_build import cache_dir
+    from assistant.llm.native_build import cache_dir, configure_all
 
-    reasons = {
-        name: kernel.configure(wanted)
-        for name, kernel in (("attention", native_attention.KERNEL), ("int4", native_int4.KERNEL))
-    }
+    reasons = configure_all(wanted)
     missing = {name: why for name, why in reasons.items() if why is not None}
     if not missing:
         return Check("native kernels", True, f"attention, int4; built in {cache_dir()}", required=False)

@@ -24,7 +24,7 @@ import torch
 
 from assistant.config import Settings
 from assistant.errors import GenerationError
-from assistant.llm import native_attention, split_softmax
+from assistant.llm import split_softmax
 from assistant.llm.base import ChatResult, DriftControl, Message, Priority
 from assistant.llm.chat_format import Prompt, build_prompt, with_repeated_system, without_system
 from assistant.llm.decode_step import decode_step_for
@@ -90,7 +90,6 @@ class Engine:
         self.gate = gate or shared_gate()
         self.prefix_cache = PrefixCache(settings.model.prefix_cache_conversations)
         self.model.set_attn_implementation(split_softmax.IMPLEMENTATION)
-        native_attention.KERNEL.configure(settings.model.native_kernels == "auto")  # builds it once
         self.decode_step = decode_step_for(self.model)  # None: steps use the model's forward
         self._eos = self._eos_ids()
         self._install_yield_hooks()

@@ -100,8 +100,11 @@ def load_model(settings: ModelSettings, *, cache_dir: Path | None = None) -> Loa
     """Load the configured model (or the bundled default) ready for inference."""
     import torch
 
+    from assistant.llm.native_build import configure_all
+
     if settings.threads:
         torch.set_num_threads(settings.threads)
+    configure_all(settings.native_kernels == "auto")  # built now, not at the first token
     device = pick_device(settings.device)
     dtype = pick_dtype(settings.dtype, device)
     start = time.perf_counter()
@@ -142,10 +145,8 @@ def load_model(settings: ModelSettings, *, cache_dir: Path | None = None) -> Loa
 
 def _pack_decode_weights(model: Any, folder: Path, native: bool) -> str:
     """Decode steps of a GGUF model read its own 4/8-bit codes (int4_decode.py)."""
-    from assistant.llm import native_int4
     from assistant.llm.int4_decode import pack_for_decode
 
-    native_int4.KERNEL.configure(native)
     report = pack_for_decode(model, folder / PLANES_FILE, native)
     packed = report.int4 + report.int8
     if not packed:

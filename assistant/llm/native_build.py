@@ -140,3 +140,15 @@ class NativeKernel:
                 if not self.tried:
                     self._load()
         return self._function
+
+
+def configure_all(enabled: bool) -> dict[str, str | None]:
+    """Apply `model.native_kernels` to every kernel; builds them now when on.
+
+    Returns each kernel's status: None when in use, else why not.
+    """
+    # Imported here: the kernel modules import this one.
+    from assistant.llm import native_attention, native_int4
+
+    kernels = {"attention": native_attention.KERNEL, "int4": native_int4.KERNEL}
+    return {name: kernel.configure(enabled) for name, kernel in kernels.items()}
