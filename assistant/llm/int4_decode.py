@@ -92,34 +92,31 @@ class Int4DecodeLinear(torch.nn.Linear):
             (getattr(self, f"packed_{i}"), getattr(self, f"scales_zeros_{i}"))
             for i in range(self.planes)
         ]
-        (p0, s0), rest, bias, native = planes[0], planes[1:], self.bias, self.native
-        if native is not None:
-            torch_rows, weight = ROW_LIMITS[self.planes], self.weight
+        (p0, s0), rest, bias = planes[0], planes[1:], self.bias
 
-            native_multiply = native_int4.bind(native)
-
-            # The native kernel where it runs (it can be turned off at run time), else torch's.
-            def native_first(x: torch.Tensor) -> torch.Tensor:
-                out = native_multiply(x)
-                if out is None:
-                    if x.shape[0] > torch_rows:
-                        return torch.nn.functional.linear(x, weight, bias)
-                    out = packed_mm(x, p0, GROUP, s0)
-                    for p, sz in rest:
-                        out = out + packed_mm(x, p, GROUP, sz)
-                return out if bias is None else out + bias
-
-            return native_first
-        if not rest and bias is None:
-            return lambda x: packed_mm(x, p0, GROUP, s0)
-
-        def multiply(x: torch.Tensor) -> torch.Tensor:
+        def torch_multiply(x: torch.Tensor) -> torch.Tensor:
             out = packed_mm(x, p0, GROUP, s0)
             for p, sz in rest:
                 out = out + packed_mm(x, p, GROUP, sz)
             return out if bias is None else out + bias
 
-        return multiply
+        if self.native is None:
+            if not rest and bias is None:
+                return lambda x: packed_mm(x, p0, GROUP, s0)  # the common case, one call
+            return torch_multiply
+        native_multiply = native_int4.bind(self.native)
+        torch_rows, weight = ROW_LIMITS[self.planes], self.weight
+
+        # The native kernel where it runs (it can be turned off at run time), else torch's.
+        def native_first(x: torch.Tensor) -> torch.Tensor:
+            out = native_multiply(x)
+            if out is not None:
+                return out if bias is None else out + bias
+            if x.shape[0] > torch_rows:
+                return torch.nn.functional.linear(x, weight, bias)
+            return torch_multiply(x)
+
+        return native_first
 
 
 # The overloads themselves: calling them skips the op-packet lookup, which counts per token.
