@@ -62,6 +62,8 @@ def attend(
         causal: query i sits at key position T - Tq + i and sees no later key (the
             bottom-right alignment of a pre-fill after cached tokens).
     """
+    if not query.is_cpu:
+        return None
     function = KERNEL.function()
     if function is None:
         return None
@@ -70,7 +72,7 @@ def attend(
     code = DTYPES.get(query.dtype)
     if (
         code is None or d not in HEAD_DIMS or hkv == 0 or h % hkv or h // hkv > MAX_REP
-        or not query.is_cpu or key.dtype != query.dtype or value.dtype != query.dtype
+        or key.dtype != query.dtype or value.dtype != query.dtype
         or key.shape != value.shape or key.shape[0] != b or key.shape[3] != d
         or query.stride(3) != 1 or key.stride(3) != 1 or value.stride(3) != 1
     ):  # fmt: skip

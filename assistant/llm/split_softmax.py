@@ -120,7 +120,7 @@ def split_softmax_attention(
         if plain and tq == 1 and query.is_cpu and _per_row(attention_mask):
             out = stock_decode(query, key, value, attention_mask, scale)
             return out.view(b, 1, h, d), None  # (B, Tq=1, H, D) as sdpa returns
-        if plain and query.is_cpu:
+        if plain:
             causal = is_causal if is_causal is not None else getattr(module, "is_causal", True)
             native = native_attention.attend(query, key, value, attention_mask, scale, None, causal)
             if native is not None:
@@ -367,12 +367,11 @@ def split_attention(
     rep = h // hkv
     if tq == 1 and query.device.type == "cpu":
         return split_decode(query, key, value, attention_mask, spec, scale, causal).view(b, h, 1, d)
-    if query.device.type == "cpu" and (attention_mask is None or attention_mask.dtype == torch.bool):
-        native = native_attention.attend(
-            query, key, value, attention_mask, scale, (spec.k, spec.starts, spec.ends), causal
-        )
-        if native is not None:
-            return native
+    native = native_attention.attend(
+        query, key, value, attention_mask, scale, (spec.k, spec.starts, spec.ends), causal
+    )
+    if native is not None:
+        return native
     lo, hi = spec.lo, spec.hi
     # Fold query heads that share a key/value head into the query axis: no repeat_kv copies.
     q = query.reshape(b, hkv, rep * tq, d)  # (B, Hkv, rep*Tq, D); head h = kv*rep + r
