@@ -143,8 +143,8 @@ def make_papers(n: int, owner: str, *, seed: int = 7, prefix: str = "2611") -> l
 
 def run_mode(settings: Any, engine: Any, n: int, *, batched: bool) -> dict[str, Any]:
     """Fresh data dir + store, summarise n items, build the digest; timings."""
-    from assistant.digest import build_digest, today
-    from assistant.summarise import summarise_pending
+    from assistant.background.digest import build_digest, today
+    from assistant.background.summarise import summarise_pending
     from memory.store import open_store
 
     with tempfile.TemporaryDirectory(prefix="digest-bench-") as home:

@@ -21,7 +21,7 @@ def digest(
     """Build the digest of items since the last one: Markdown, HTML, and a Slack post."""
     if ctx.invoked_subcommand is not None:
         return
-    from assistant.digest import build_digest, today
+    from assistant.background.digest import build_digest, today
     from assistant.errors import ConfigError
     from memory.store import open_store
 
@@ -51,7 +51,7 @@ def digest(
 @click.pass_context
 def feedback(ctx: click.Context, item_id: str, direction: str, user: str | None) -> None:
     """Say more (up) or fewer (down) items like ITEM_ID; tunes the ranking."""
-    from assistant.digest import record_feedback
+    from assistant.background.digest import record_feedback
     from memory.store import open_store
 
     settings = app_context(ctx).loaded.settings

@@ -18,7 +18,7 @@ def jobs(ctx: click.Context) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    from assistant.scheduler import describe_next, list_jobs
+    from assistant.background.scheduler import describe_next, list_jobs
 
     settings = app_context(ctx).loaded.settings
     table = Table(title="scheduled jobs")
@@ -40,8 +40,8 @@ def jobs(ctx: click.Context) -> None:
 @click.pass_context
 def run_now(ctx: click.Context, job_id: str) -> None:
     """Run one job now, in this process (stop `assistant run` first: one owner per data dir)."""
-    from assistant.jobs import Runtime, installed, last_runs
-    from assistant.scheduler import run_job_now
+    from assistant.background.jobs import Runtime, installed, last_runs
+    from assistant.background.scheduler import run_job_now
 
     settings = app_context(ctx).loaded.settings
     with installed(Runtime(settings, progress=lambda line: click.echo(f"  {line}", err=True))):

@@ -14,7 +14,7 @@ from assistant.cli import app_context
 @click.pass_context
 def run(ctx: click.Context, no_model: bool) -> None:
     """Run the assistant: scheduled pulls, summaries, digest, nightly probe, Slack bot."""
-    from assistant.service import run_service
+    from assistant.background.service import run_service
 
     settings = app_context(ctx).loaded.settings
     run_service(settings, echo=click.echo, load_model=not no_model)

@@ -20,7 +20,7 @@ def slack(ctx: click.Context) -> None:
     (HTTP, listening on slack.http_host:slack.http_port at /slack/events).
     """
     settings = app_context(ctx).loaded.settings
-    from assistant.slackbot import read_tokens, start_slack
+    from assistant.slack.bot import read_tokens, start_slack
 
     tokens = read_tokens()  # a missing token is one line before any model loads
     from assistant.llm.engine import shared_engine

@@ -139,7 +139,7 @@ def _summarise(ctx: ToolContext) -> str:
 
 def _digest(ctx: ToolContext) -> str:
     try:
-        from assistant.digest import build_digest
+        from assistant.background.digest import build_digest
     except ImportError:  # a checkout without the digest: list the newest items instead
         return _newest_items(ctx)
     result = build_digest(

@@ -90,7 +90,7 @@ def probe_reply() -> CommandReply:
 
 def digest_reply(settings: Settings, store: Any, user_id: str, day: date | None = None) -> CommandReply:
     """Build (without posting) the user's digest; slow, so run off the ack path."""
-    from assistant.digest import build_digest, today
+    from assistant.background.digest import build_digest, today
 
     result = build_digest(settings, store, day=day or today(settings), user_id=user_id, post=False)
     text = getattr(result, "text", None) or str(result)

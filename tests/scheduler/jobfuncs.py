@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 import time
 
-from assistant.jobs import job
+from assistant.background.jobs import job
 
 CALLS: list[float] = []  # monotonic time of every tick
 BOOMS: list[float] = []

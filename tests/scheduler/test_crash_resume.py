@@ -27,9 +27,9 @@ CHILD = textwrap.dedent(
     sys.path.insert(0, {str(REPO)!r})
     from apscheduler.triggers.interval import IntervalTrigger
     from assistant.config import Settings
-    from assistant.jobs import Runtime
-    from assistant.scheduler import JobSpec
-    from assistant.service import run_service
+    from assistant.background.jobs import Runtime
+    from assistant.background.scheduler import JobSpec
+    from assistant.background.service import run_service
     from memory.store import open_store
     from memory.types import Item
     from tests.fakes import ScriptedChatModel
@@ -61,7 +61,7 @@ CHILD = textwrap.dedent(
 
     threading.Thread(target=finish_when_done, daemon=True).start()
     runtime = Runtime(settings, store_factory=lambda: store, llm_factory=lambda: Slow(["a summary of it"]))
-    spec = JobSpec("summarise", "assistant.jobs:summarise", IntervalTrigger(seconds=1), "summarise")
+    spec = JobSpec("summarise", "assistant.background.jobs:summarise", IntervalTrigger(seconds=1), "summarise")
     run_service(settings, runtime=runtime, specs=[spec], echo=lambda line: print(line, flush=True))
     store.close()
     """

@@ -10,8 +10,13 @@ from typing import Any
 
 import pytest
 
+from assistant.background.digest import (
+    build_digest,
+    handle_action,
+    handle_reaction,
+    record_feedback,
+)
 from assistant.config import Settings
-from assistant.digest import build_digest, handle_action, handle_reaction, record_feedback
 from assistant.errors import AssistantError
 from memory.types import Goal, Item
 from tests.scheduler.fakeslack import FakeSlack
@@ -205,7 +210,7 @@ def test_a_crash_between_post_and_record_does_not_post_twice(
     settings = Settings(
         digest={"slack_target": "C0DIGEST"}, slack={"base_url": fake_slack.base_url}
     )  # type: ignore[arg-type]
-    import assistant.digest as digest_mod
+    import assistant.background.digest as digest_mod
 
     real = digest_mod._set_post_state
 

@@ -63,7 +63,7 @@ def test_digest_from_pulled_feed_items(home: Path, arxiv: ArxivServer) -> None:
         "top_n = 3\n"
     )
     settings = load_settings().settings
-    from assistant.summarise import summarise_pending
+    from assistant.background.summarise import summarise_pending
     from connectors.ingest import pull
     from memory.store import open_store
 

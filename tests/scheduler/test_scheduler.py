@@ -14,10 +14,10 @@ from pathlib import Path
 import pytest
 from apscheduler.triggers.interval import IntervalTrigger
 
+from assistant.background.jobs import last_runs
+from assistant.background.scheduler import AssistantScheduler, JobSpec, configured_jobs, list_jobs
 from assistant.config import Settings
 from assistant.errors import SchedulerError
-from assistant.jobs import last_runs
-from assistant.scheduler import AssistantScheduler, JobSpec, configured_jobs, list_jobs
 from tests.scheduler import jobfuncs
 
 
@@ -102,7 +102,7 @@ def test_a_failing_job_is_logged_and_the_scheduler_keeps_running(
         _every(1, "tests.scheduler.jobfuncs:boom", "boom"),
         _every(1, "tests.scheduler.jobfuncs:tick", "tick"),
     ]
-    caplog.set_level(logging.ERROR, logger="assistant.jobs")
+    caplog.set_level(logging.ERROR, logger="assistant.background.jobs")
     with AssistantScheduler(Settings(), specs=specs, url=url) as sched:
         assert _wait_for(lambda: len(jobfuncs.BOOMS) >= 3 and len(jobfuncs.CALLS) >= 3)
         assert sched.scheduler.running
@@ -127,7 +127,7 @@ def test_a_renamed_job_function_is_noticed_not_silently_dropped(
     module.write_text("def new_name():\n    return 2\n")  # the function was renamed
     sys.modules.pop("renamable_jobs", None)
     importlib.invalidate_caches()
-    caplog.set_level(logging.WARNING, logger="assistant.scheduler")
+    caplog.set_level(logging.WARNING, logger="assistant.background.scheduler")
     specs = [_every(3600, "renamable_jobs:new_name", "nightly")]
     with AssistantScheduler(Settings(), specs=specs, url=url) as sched:
         assert sched.orphans == [("nightly", "renamable_jobs:old_name")]

@@ -12,11 +12,11 @@ from typing import Any
 
 from apscheduler.triggers.interval import IntervalTrigger
 
+from assistant.background.jobs import Runtime, last_runs
+from assistant.background.scheduler import AssistantScheduler, JobSpec
+from assistant.background.service import run_service
 from assistant.config import Settings
-from assistant.jobs import Runtime, last_runs
 from assistant.llm.base import ChatResult, Message
-from assistant.scheduler import AssistantScheduler, JobSpec
-from assistant.service import run_service
 from memory.types import Item
 from tests.fakes import ScriptedChatModel
 from tests.scheduler.fakeslack import FakeSlack
@@ -49,7 +49,7 @@ def test_sigterm_stops_the_service_cleanly_and_summarisation_resumes(home: Path)
     settings = Settings(digest={"summary_batch": 2})  # type: ignore[arg-type]
     runtime = Runtime(settings, store_factory=lambda: store, llm_factory=lambda: model)
     specs = [
-        JobSpec("summarise", "assistant.jobs:summarise", IntervalTrigger(seconds=1), "summarise")
+        JobSpec("summarise", "assistant.background.jobs:summarise", IntervalTrigger(seconds=1), "summarise")
     ]
     lines: list[str] = []
 
@@ -74,7 +74,7 @@ def test_sigterm_stops_the_service_cleanly_and_summarisation_resumes(home: Path)
     # the job store is free again and the rest is summarised by the next run
     with AssistantScheduler(settings, specs=specs):
         pass
-    from assistant.summarise import summarise_pending
+    from assistant.background.summarise import summarise_pending
 
     rest = summarise_pending(
         settings, store, ScriptedChatModel(["another summary here"]), user_id="local"
@@ -129,8 +129,8 @@ def test_a_digest_missed_while_down_is_built_on_start_once(home: Path) -> None:
 
     from apscheduler.triggers.cron import CronTrigger
 
-    from assistant.digest import build_digest
-    from assistant.service import catch_up_digest
+    from assistant.background.digest import build_digest
+    from assistant.background.service import catch_up_digest
     from tests.scheduler import jobfuncs
 
     jobfuncs.reset()

@@ -9,10 +9,10 @@ from typing import Any
 
 import pytest
 
+from assistant.background.jobs import Runtime, installed, last_runs
+from assistant.background.summarise import summarise_pending
 from assistant.config import Settings
-from assistant.jobs import Runtime, installed, last_runs
 from assistant.llm.base import ChatResult, Message
-from assistant.summarise import summarise_pending
 from memory.types import Item
 from tests.fakes import ScriptedChatModel
 from tests.scheduler.memstore import MemStore
@@ -151,7 +151,7 @@ def test_the_summarise_job_uses_the_installed_runtime(home: Path) -> None:
     store = MemStore()
     store.items.upsert(_items(5))
     model = CountingModel()
-    from assistant import jobs
+    from assistant.background import jobs
 
     with installed(Runtime(Settings(), store_factory=lambda: store, llm_factory=lambda: model)):
         jobs.summarise()
@@ -163,7 +163,7 @@ def test_the_summarise_job_uses_the_installed_runtime(home: Path) -> None:
 def test_the_job_wrapper_turns_a_crash_into_a_logged_failure(home: Path) -> None:
     store = MemStore()
     store.items.upsert(_items(5))
-    from assistant import jobs
+    from assistant.background import jobs
 
     with installed(
         Runtime(Settings(), store_factory=lambda: store, llm_factory=lambda: CountingModel(1))
@@ -207,7 +207,7 @@ def test_the_real_model_summarises_a_few_papers(home: Path, request: pytest.Fixt
 
 
 def test_a_rambling_reply_is_cut_to_two_sentences() -> None:
-    from assistant.summarise import clean_summary
+    from assistant.background.summarise import clean_summary
 
     item = _items(1)[0]
     text, fallback = clean_summary("Summary: It is new. It is fast. It is fast. It is fast.", item)

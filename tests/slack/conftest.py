@@ -20,7 +20,7 @@ import pytest
 
 from assistant.config import Settings, SlackSettings
 from assistant.llm.base import Message
-from assistant.slackbot import SlackHandle, start_slack
+from assistant.slack.bot import SlackHandle, start_slack
 from tests.fakes import ScriptedChatModel
 from tests.slack.fakeapi import BOT_USER, FakeSlackAPI
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from assistant.slackbot import REFUSAL
+from assistant.slack.bot import REFUSAL
 from tests.slack.conftest import dm, mention, scripted
 
 

@@ -93,7 +93,7 @@ def test_edits_bot_posts_and_plain_channel_chatter_are_ignored(make_bot) -> None
 
 
 def test_stop_finishes_the_running_reply_and_releases_queued_ones(make_bot) -> None:
-    from assistant.slackbot import STOPPING
+    from assistant.slack.bot import STOPPING
 
     conv = scripted(["Done."], delay_s=1.5)
     bot = make_bot(conversation=conv)

@@ -11,7 +11,7 @@ import pytest
 
 from assistant.config import Settings, SlackSettings
 from assistant.errors import AssistantError, ConfigError
-from assistant.slackbot import read_tokens, start_slack
+from assistant.slack.bot import read_tokens, start_slack
 from tests.slack.conftest import scripted
 
 ROOT = Path(__file__).resolve().parents[2]

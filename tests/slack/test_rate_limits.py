@@ -44,7 +44,7 @@ def test_429_storm_on_updates_still_ends_with_the_full_reply(make_bot) -> None:
 
 def test_digest_and_alert_posts_share_the_retrying_client(fake_slack, monkeypatch) -> None:
     from assistant.config import Settings, SlackSettings
-    from assistant.slackbot import post_alert, post_digest, slack_client
+    from assistant.slack.bot import post_alert, post_digest, slack_client
 
     monkeypatch.setenv("SLACK_BOT_TOKEN", "xoxb-x")
     client = slack_client(Settings(slack=SlackSettings(base_url=fake_slack.base_url)))

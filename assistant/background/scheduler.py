@@ -95,7 +95,7 @@ def configured_jobs(settings: Settings, *, slack: bool | None = None) -> list[Jo
     specs = [
         JobSpec(
             "pull_arxiv",
-            "assistant.jobs:pull_arxiv",
+            "assistant.background.jobs:pull_arxiv",
             IntervalTrigger(minutes=sched.arxiv_every_minutes, timezone=tz),
             f"pull arXiv feeds every {sched.arxiv_every_minutes} min",
             first_run_s=30,
@@ -105,7 +105,7 @@ def configured_jobs(settings: Settings, *, slack: bool | None = None) -> list[Jo
         specs.append(
             JobSpec(
                 "pull_slack",
-                "assistant.jobs:pull_slack",
+                "assistant.background.jobs:pull_slack",
                 IntervalTrigger(minutes=sched.slack_every_minutes, timezone=tz),
                 f"pull Slack channels every {sched.slack_every_minutes} min",
                 first_run_s=30,
@@ -114,7 +114,7 @@ def configured_jobs(settings: Settings, *, slack: bool | None = None) -> list[Jo
     specs.append(
         JobSpec(
             "summarise",
-            "assistant.jobs:summarise",
+            "assistant.background.jobs:summarise",
             IntervalTrigger(minutes=sched.summarise_every_minutes, timezone=tz),
             f"summarise new items every {sched.summarise_every_minutes} min",
             first_run_s=120,  # after the first pulls
@@ -124,7 +124,7 @@ def configured_jobs(settings: Settings, *, slack: bool | None = None) -> list[Jo
     specs.append(
         JobSpec(
             "digest",
-            "assistant.jobs:digest",
+            "assistant.background.jobs:digest",
             CronTrigger(hour=hour, minute=minute, timezone=tz),
             f"daily digest at {sched.digest_time} {sched.timezone}",
         )
@@ -133,7 +133,7 @@ def configured_jobs(settings: Settings, *, slack: bool | None = None) -> list[Jo
     specs.append(
         JobSpec(
             "nightly_probe",
-            "assistant.jobs:nightly_probe",
+            "assistant.background.jobs:nightly_probe",
             CronTrigger(hour=hour, minute=minute, timezone=tz),
             f"nightly self-probe at {sched.probe_time} {sched.timezone}",
         )
@@ -300,7 +300,7 @@ def _event_logger(event: Any) -> None:
         )
     elif event.code == EVENT_JOB_MAX_INSTANCES:
         log.warning("job %s is still running; this run was skipped", event.job_id)
-    else:  # EVENT_JOB_ERROR: only reachable for a job not wrapped by assistant.jobs.job
+    else:  # EVENT_JOB_ERROR: only reachable for a job not wrapped by assistant.background.jobs.job
         log.error("job %s raised: %r", event.job_id, event.exception)
 
 
@@ -424,7 +424,7 @@ class AssistantScheduler:
 
 def list_jobs(settings: Settings, *, url: str | None = None) -> list[JobRow]:
     """Configured and stored jobs with next run times, read without starting a scheduler."""
-    from assistant.jobs import last_runs
+    from assistant.background.jobs import last_runs
 
     url = url or jobstore_url(settings)
     tz = zone(settings)

@@ -260,7 +260,7 @@ class SlackBot:
         keys = [f"event:{body['event_id']}"] if body.get("event_id") else []
         if not self.events.claim(keys):
             return
-        from assistant.digest import handle_reaction
+        from assistant.background.digest import handle_reaction
 
         try:
             touched = handle_reaction(
@@ -278,7 +278,7 @@ class SlackBot:
         channel = str((body.get("channel") or {}).get("id", ""))
         if not self.allowed(user, channel, is_dm=channel.startswith("D")):
             return
-        from assistant.digest import handle_action
+        from assistant.background.digest import handle_action
 
         try:
             text = handle_action(self.store, user_id=user, value=str(action.get("value", "")))

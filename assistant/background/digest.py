@@ -95,14 +95,14 @@ class DigestResult:
     @property
     def text(self) -> str:
         """A one-line plain-text version (Slack's fallback text)."""
-        from assistant.digest_render import to_blocks
+        from assistant.background.digest_render import to_blocks
 
         return to_blocks(self.digest)[0]
 
     @property
     def blocks(self) -> list[dict[str, Any]]:
         """The digest as Slack Block Kit blocks."""
-        from assistant.digest_render import to_blocks
+        from assistant.background.digest_render import to_blocks
 
         return to_blocks(self.digest)[1]
 
@@ -214,7 +214,7 @@ def built(user_id: str, day: date) -> bool:
 
 def today(settings: Settings) -> date:
     """Today's date in the configured time zone."""
-    from assistant.scheduler import zone
+    from assistant.background.scheduler import zone
 
     return datetime.now(zone(settings)).date()
 
@@ -263,7 +263,7 @@ def rank_items(
 
 def collect(settings: Settings, store: Any, *, day: date, user_id: str) -> tuple[Digest, int]:
     """Gather, rank and cut the items of `day`'s digest; (digest, items considered)."""
-    from assistant.scheduler import zone
+    from assistant.background.scheduler import zone
 
     tz = zone(settings)
     since, until = _window(settings, user_id, day, tz)
@@ -320,7 +320,7 @@ def build_digest(
     client: Any = None,
 ) -> DigestResult:
     """Build `day`'s digest for `user_id`, write Markdown and HTML, post to Slack once."""
-    from assistant.digest_render import to_html, to_markdown
+    from assistant.background.digest_render import to_html, to_markdown
 
     digest, considered = collect(settings, store, day=day, user_id=user_id)
     folder = digests_dir()
@@ -375,7 +375,7 @@ def slack_client(settings: Settings) -> Any:
 
 
 def _post_once(settings: Settings, digest: Digest, *, client: Any = None) -> tuple[str, str]:
-    from assistant.digest_render import to_blocks
+    from assistant.background.digest_render import to_blocks
 
     day, user_id = digest.day, digest.user_id
     target = settings.digest.slack_target

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlparse
 
 if TYPE_CHECKING:
-    from assistant.digest import Digest, RankedItem
+    from assistant.background.digest import Digest, RankedItem
 
 SOURCE_TITLES = {"arxiv": "arXiv papers", "slack": "Slack"}
 FEEDBACK_UP = "digest_feedback_up"

@@ -50,7 +50,7 @@ class Service:
             echo("stopping: waiting for running jobs to finish…")
             self.scheduler.shutdown(wait=True)
         if self.runtime is not None:
-            from assistant.jobs import uninstall
+            from assistant.background.jobs import uninstall
 
             uninstall()
             self.runtime.close()
@@ -73,9 +73,9 @@ def slack_status() -> tuple[bool, str]:
 
 def _start_bot(settings: Settings, runtime: Any, echo: Echo) -> Callable[[], None] | None:
     try:
-        from assistant.slackbot import start_slack
+        from assistant.slack.bot import start_slack
     except ImportError as exc:
-        echo(f"Slack bot: skipped (assistant.slackbot is not available: {exc})")
+        echo(f"Slack bot: skipped (assistant.slack.bot is not available: {exc})")
         return None
     try:
         handle = start_slack(settings, llm=runtime.llm, store=runtime.store)
@@ -89,7 +89,7 @@ def _start_bot(settings: Settings, runtime: Any, echo: Echo) -> Callable[[], Non
 
 
 def _digest_target(settings: Settings) -> str:
-    from assistant.digest import digests_dir
+    from assistant.background.digest import digests_dir
 
     where = f"digests: {digests_dir()}/YYYY-MM-DD.md|html"
     if not settings.digest.post_to_slack:
@@ -109,8 +109,8 @@ def catch_up_digest(settings: Settings, scheduler: Any, echo: Echo) -> bool:
     """
     from datetime import datetime
 
-    from assistant.digest import built
-    from assistant.scheduler import zone
+    from assistant.background.digest import built
+    from assistant.background.scheduler import zone
 
     job = scheduler.scheduler.get_job("digest")
     if job is None:
@@ -136,8 +136,8 @@ def run_service(
     load_model: bool = True,
 ) -> None:
     """Run until SIGINT/SIGTERM (or `stop` is set); everything shares one model and store."""
-    from assistant.jobs import Runtime, install
-    from assistant.scheduler import AssistantScheduler, jobstore_url
+    from assistant.background.jobs import Runtime, install
+    from assistant.background.scheduler import AssistantScheduler, jobstore_url
 
     home = ensure_data_dir()
     service = Service(settings, stop=stop or threading.Event())

@@ -1,6 +1,6 @@
 """Scheduled job functions, at stable module paths, and the process-level runtime they use.
 
-The scheduler stores each job as a text reference such as ``"assistant.jobs:pull_arxiv"``;
+The scheduler stores each job as a text reference such as ``"assistant.background.jobs:pull_arxiv"``;
 APScheduler deletes a stored job whose function no longer imports, so these names are a
 contract: rename one only together with a note in the changelog (the scheduler warns
 about stored jobs it cannot import). Jobs take no arguments: the shared settings, store
@@ -229,7 +229,7 @@ def pull_slack() -> str:
 @job("summarise")
 def summarise() -> str:
     """Summarise feed items that have no summary yet (resumable, background priority)."""
-    from assistant.summarise import summarise_pending
+    from assistant.background.summarise import summarise_pending
 
     rt = current()
     report = summarise_pending(
@@ -249,7 +249,7 @@ def summarise() -> str:
 @job("digest")
 def digest() -> str:
     """Build today's digest and post it once (idempotent per day and user)."""
-    from assistant.digest import build_digest, today
+    from assistant.background.digest import build_digest, today
 
     rt = current()
     result = build_digest(
