@@ -33,6 +33,9 @@ log = logging.getLogger(__name__)
 
 TABLE = "apscheduler_jobs"
 ORPHAN_TABLE = "orphaned_jobs"
+# Job modules that moved: a stored reference under an old prefix is rewritten to the new
+# one before APScheduler loads the store (it would drop the job, and its next run time).
+MOVED_REFS = {"assistant.jobs:": "assistant.background.jobs:"}
 
 
 @dataclass(frozen=True)
@@ -176,6 +179,45 @@ def _importable(ref: str) -> bool:
     except Exception:  # noqa: BLE001 - LookupError, ImportError, anything the import raises
         return False
     return True
+
+
+def _moved(ref: str) -> str | None:
+    for old, new in MOVED_REFS.items():
+        if ref.startswith(old):
+            return new + ref[len(old) :]
+    return None
+
+
+def migrate_moved_refs(url: str) -> list[tuple[str, str]]:
+    """Point stored jobs whose module moved at the new module; (job id, new ref) per job.
+
+    Only the function reference changes: the trigger and the stored next run time stay,
+    so a run missed across the upgrade still fires once.
+    """
+    from sqlalchemy import create_engine, text
+
+    changed: list[tuple[str, bytes, str]] = []
+    for job_id, _next, state in _stored_rows(url):
+        new = _moved(str(state.get("func", ""))) if state else None
+        if state is None or new is None:
+            continue
+        state["func"] = new
+        changed.append((job_id, pickle.dumps(state, pickle.HIGHEST_PROTOCOL), new))
+    if not changed:
+        return []
+    engine = create_engine(url)
+    try:
+        with engine.begin() as conn:
+            for job_id, blob, _new in changed:
+                conn.execute(
+                    text(f"UPDATE {TABLE} SET job_state = :state WHERE id = :id"),
+                    {"state": blob, "id": job_id},
+                )
+    finally:
+        engine.dispose()
+    for job_id, _blob, new in changed:
+        log.info("stored job '%s' now refers to %s (its module moved)", job_id, new)
+    return [(job_id, new) for job_id, _blob, new in changed]
 
 
 def preserve_orphans(url: str) -> list[tuple[str, str]]:
@@ -341,6 +383,7 @@ class AssistantScheduler:
             Path(self.url[len("sqlite:///") :]).parent.mkdir(parents=True, exist_ok=True)
         self._lock.acquire()
         try:
+            migrate_moved_refs(self.url)
             self.orphans = preserve_orphans(self.url)
             grace = self.settings.schedule.misfire_grace_s
             sched = BackgroundScheduler(
