@@ -183,6 +183,10 @@ class ChatSettings(_Section):
     reply_tokens: int = Field(160, ge=16)  # reply budget for one chat turn
 
 
+class IdentitySettings(_Section):
+    owner_slack_ids: list[str] = []  # Slack user ids of the owner: they share the owner's memory (feeds.owner)
+
+
 class Settings(_Section):
     model: ModelSettings = ModelSettings()
     split_softmax: SplitSoftmaxSettings = SplitSoftmaxSettings()
@@ -194,6 +198,7 @@ class Settings(_Section):
     probes: ProbesSettings = ProbesSettings()
     persona: PersonaSettings = PersonaSettings()
     chat: ChatSettings = ChatSettings()
+    identity: IdentitySettings = IdentitySettings()
 
 
 @dataclass(frozen=True)

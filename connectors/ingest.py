@@ -21,10 +21,10 @@ import httpx
 from slack_sdk import WebClient
 
 from assistant.config import Settings
-from assistant.errors import ConnectorError
+from assistant.errors import ConnectorAuthError, ConnectorError
 from connectors.arxiv import ArxivClient
 from connectors.http import Validators
-from connectors.slack import SlackReader, token_from_env, ts_key, web_client
+from connectors.slack import TOKEN_ENV, SlackReader, ts_key
 from memory.types import Item, UpsertCounts
 
 log = logging.getLogger(__name__)
@@ -191,20 +191,15 @@ def _pull_slack(
             report.feeds.append(line)
         return
     if client is None:
-        try:
-            token = token_from_env()
-        except ConnectorError as exc:
-            line = FeedReport("slack", "slack")
-            _fail(line, exc)
-            report.feeds.append(line)
-            return
-        client = web_client(
-            token,
-            settings.slack.base_url,
-            retries=settings.feeds.slack_retries,
-            max_retry_after_s=settings.feeds.max_retry_after_s,
-            timeout_s=settings.feeds.slack_timeout_s,
+        line = FeedReport("slack", "slack")
+        _fail(
+            line,
+            ConnectorAuthError(
+                f"{TOKEN_ENV} is not set; export the Slack bot token (xoxb-...) to read Slack channels"
+            ),
         )
+        report.feeds.append(line)
+        return
     reader = SlackReader(
         client,
         owner=settings.feeds.owner,

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import http.client
 import logging
-import os
 import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
@@ -34,7 +33,7 @@ from memory.types import Item
 
 log = logging.getLogger(__name__)
 
-TOKEN_ENV = "SLACK_BOT_TOKEN"
+TOKEN_ENV = "SLACK_BOT_TOKEN"  # named in error messages; read by assistant.app only
 _CHANNEL_ID_RE = re.compile(r"^[CGD][A-Z0-9]{6,}$")
 # subtypes that are not conversation (joins, topic changes...) are not feed items
 _KEPT_SUBTYPES = {None, "bot_message", "thread_broadcast", "file_share", "me_message"}
@@ -86,16 +85,6 @@ def web_client(
         ServerErrorRetryHandler(max_retry_count=retries),
     ]
     return WebClient(token=token, base_url=base_url, timeout=timeout_s, retry_handlers=handlers)
-
-
-def token_from_env() -> str:
-    """The bot token from $SLACK_BOT_TOKEN (never from config)."""
-    token = os.environ.get(TOKEN_ENV, "").strip()
-    if not token:
-        raise ConnectorAuthError(
-            f"{TOKEN_ENV} is not set; export the Slack bot token (xoxb-...) to read Slack channels"
-        )
-    return token
 
 
 @dataclass(frozen=True)

@@ -357,29 +357,11 @@ def _slug(text: str) -> str:
     return "".join(ch if ch.isalnum() or ch in "-_" else "_" for ch in text)[:64]
 
 
-def slack_client(settings: Settings) -> Any:
-    """A WebClient with slack-sdk's retry handlers, or None without SLACK_BOT_TOKEN."""
-    token = os.environ.get("SLACK_BOT_TOKEN")
-    if not token:
-        return None
-    try:
-        from connectors.slack import web_client
-    except ImportError:
-        from slack_sdk import WebClient
-        from slack_sdk.http_retry.builtin_handlers import RateLimitErrorRetryHandler
-
-        client = WebClient(token=token, base_url=settings.slack.base_url)
-        client.retry_handlers.append(RateLimitErrorRetryHandler(max_retry_count=3))
-        return client
-    return web_client(token, settings.slack.base_url)
-
-
 def _post_once(settings: Settings, digest: Digest, *, client: Any = None) -> tuple[str, str]:
     from assistant.background.digest_render import to_blocks
 
     day, user_id = digest.day, digest.user_id
     target = settings.digest.slack_target
-    client = client if client is not None else slack_client(settings)
     if client is None:
         return "skipped: SLACK_BOT_TOKEN is not set", ""
     if not target:

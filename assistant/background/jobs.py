@@ -24,11 +24,16 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from assistant.config import Settings
 from assistant.errors import AssistantError, SchedulerError
 from assistant.paths import data_dir
+
+if TYPE_CHECKING:
+    from assistant.app import App
+    from assistant.llm.base import ChatModel
+    from memory.store import MemoryStore as Memory
 
 log = logging.getLogger(__name__)
 
@@ -37,10 +42,12 @@ F = TypeVar("F", bound=Callable[[], Any])
 
 @dataclass
 class Runtime:
-    """What jobs share in one process: settings, the memory store and the model.
+    """What jobs share in one process: the app's parts (settings, memory, model, Slack),
+    plus the stop signal and where progress goes.
 
-    The store and the model are opened on first use, once, so a pull job never loads
-    the model. Factories are swappable so tests and benches can pass their own.
+    The parts come from the composition root (`assistant.app.App`) and open on first
+    use, so a pull job never loads the model. Factories are swappable so tests and
+    benches can pass their own.
     """
 
     settings: Settings
@@ -48,49 +55,43 @@ class Runtime:
     llm_factory: Callable[[], Any] | None = None
     stop: threading.Event = field(default_factory=threading.Event)
     progress: Callable[[str], None] | None = None  # where long jobs report progress (the CLI)
-    _store: Any = None
-    _llm: Any = None
-    _owns_store: bool = False
-    _lock: threading.Lock = field(default_factory=threading.Lock)
+    app: App | None = None
+    _owns_app: bool = False
+
+    def __post_init__(self) -> None:
+        if self.app is None:
+            from assistant.app import App
+
+            self.app = App(
+                self.settings, llm_factory=self.llm_factory, store_factory=self.store_factory
+            )
+            self._owns_app = True
 
     @property
-    def store(self) -> Any:
+    def parts(self) -> App:
+        """The app this runtime draws its parts from."""
+        assert self.app is not None  # set in __post_init__
+        return self.app
+
+    @property
+    def store(self) -> Memory:
         """The memory store, opened on first use."""
-        with self._lock:
-            if self._store is None:
-                if self.store_factory is not None:
-                    self._store = self.store_factory()
-                else:
-                    from memory.store import open_store
-
-                    self._store = open_store(self.settings)
-                    self._owns_store = True
-            return self._store
+        return self.parts.memory
 
     @property
-    def llm(self) -> Any:
+    def llm(self) -> ChatModel:
         """The shared chat model (one per process), loaded on first use."""
-        with self._lock:
-            if self._llm is None:
-                if self.llm_factory is not None:
-                    self._llm = self.llm_factory()
-                else:
-                    from assistant.llm.engine import shared_engine
-
-                    self._llm = shared_engine(self.settings)
-            return self._llm
+        return self.parts.llm
 
     @property
     def user_id(self) -> str:
-        """The user whose feed items, digest and profile the jobs work on."""
-        return self.settings.feeds.owner
+        """The user whose feed items, digest and profile the jobs work on: the owner."""
+        return self.parts.identity.owner
 
     def close(self) -> None:
-        """Close what this runtime opened itself (the shared engine stays for the process)."""
-        with self._lock:
-            if self._store is not None and self._owns_store:
-                self._store.close()
-            self._store = None
+        """Close the app when this runtime made it (the shared engine stays for the process)."""
+        if self._owns_app:
+            self.parts.close()
 
 
 _current: Runtime | None = None
@@ -220,9 +221,11 @@ def pull_slack() -> str:
     from connectors.ingest import pull
 
     rt = current()
-    if not os.environ.get("SLACK_BOT_TOKEN"):
+    if rt.parts.slack is None:
         return "skipped: SLACK_BOT_TOKEN is not set"
-    report = pull(rt.settings, rt.store, source="slack", progress=rt.progress)
+    report = pull(
+        rt.settings, rt.store, source="slack", progress=rt.progress, slack_client=rt.parts.slack
+    )
     return _describe(report)
 
 
@@ -258,6 +261,7 @@ def digest() -> str:
         day=today(rt.settings),
         user_id=rt.user_id,
         post=rt.settings.digest.post_to_slack,
+        client=rt.parts.slack,
     )
     return str(result)
 
@@ -268,7 +272,13 @@ def nightly_probe() -> str:
     from assistant.probes.nightly import run_nightly
 
     rt = current()
-    record = run_nightly(rt.settings, rt.llm, store=rt.store)
+    record = run_nightly(
+        rt.settings,
+        rt.llm,
+        store=rt.store,
+        alert=rt.parts.alert(),
+        threads=rt.parts.real_threads(),
+    )
     alert = record.get("alert") if isinstance(record, dict) else None
     return f"probe done (alert={alert})"
 

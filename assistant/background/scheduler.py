@@ -94,7 +94,9 @@ def configured_jobs(settings: Settings, *, slack: bool | None = None) -> list[Jo
     sched = settings.schedule
     tz = zone(settings)
     if slack is None:
-        slack = bool(os.environ.get("SLACK_BOT_TOKEN"))
+        from assistant.app import read_secrets
+
+        slack = read_secrets().slack_configured
     specs = [
         JobSpec(
             "pull_arxiv",

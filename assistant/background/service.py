@@ -10,7 +10,6 @@ rest resumes next run), running jobs finish, then the scheduler and the store cl
 from __future__ import annotations
 
 import logging
-import os
 import signal
 import threading
 import time
@@ -18,6 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from assistant.app import Secrets
 from assistant.config import Settings
 from assistant.errors import AssistantError
 from assistant.paths import ensure_data_dir
@@ -57,28 +57,11 @@ class Service:
         echo("stopped cleanly")
 
 
-def slack_status() -> tuple[bool, str]:
-    """Whether the Slack bot can start, and a line saying why (not)."""
-    if not os.environ.get("SLACK_BOT_TOKEN"):
-        return False, "Slack bot: off (SLACK_BOT_TOKEN is not set)"
-    if os.environ.get("SLACK_APP_TOKEN"):
-        return True, "Slack bot: on (Socket Mode, SLACK_APP_TOKEN)"
-    if os.environ.get("SLACK_SIGNING_SECRET"):
-        return True, "Slack bot: on (Events API over HTTP)"
-    return (
-        False,
-        "Slack bot: off (set SLACK_APP_TOKEN for Socket Mode or SLACK_SIGNING_SECRET for HTTP)",
-    )
-
-
 def _start_bot(settings: Settings, runtime: Any, echo: Echo) -> Callable[[], None] | None:
+    from assistant.slack.bot import start_slack
+
     try:
-        from assistant.slack.bot import start_slack
-    except ImportError as exc:
-        echo(f"Slack bot: skipped (assistant.slack.bot is not available: {exc})")
-        return None
-    try:
-        handle = start_slack(settings, llm=runtime.llm, store=runtime.store)
+        handle = start_slack(runtime.parts)
     except AssistantError as exc:
         # the scheduler is still useful without the bot: say why and keep running
         echo(f"Slack bot: failed to start: {exc}")
@@ -88,13 +71,13 @@ def _start_bot(settings: Settings, runtime: Any, echo: Echo) -> Callable[[], Non
     return handle.stop
 
 
-def _digest_target(settings: Settings) -> str:
+def _digest_target(settings: Settings, secrets: Secrets) -> str:
     from assistant.background.digest import digests_dir
 
     where = f"digests: {digests_dir()}/YYYY-MM-DD.md|html"
     if not settings.digest.post_to_slack:
         return where + "; Slack posting off (digest.post_to_slack = false)"
-    if not os.environ.get("SLACK_BOT_TOKEN"):
+    if not secrets.slack_configured:
         return where + "; not posted to Slack (SLACK_BOT_TOKEN is not set)"
     if not settings.digest.slack_target:
         return where + "; not posted to Slack (set digest.slack_target to a channel or user id)"
@@ -149,7 +132,7 @@ def run_service(
             previous[sig] = signal.signal(sig, lambda *_: service.stop.set())
     try:
         echo(f"data directory: {home}")
-        echo(_digest_target(settings))
+        echo(_digest_target(settings, service.runtime.parts.secrets))
         if load_model:
             started = time.monotonic()
             service.runtime.llm  # noqa: B018 - load once now, not inside the first job
@@ -167,7 +150,7 @@ def run_service(
         for job in service.scheduler.jobs():
             when = f"{job.next_run_time:%Y-%m-%d %H:%M %Z}" if job.next_run_time else "paused"
             echo(f"  job {job.id}: {job.name}; next run {when}")
-        ok, line = slack_status()
+        ok, line = service.runtime.parts.secrets.slack_bot_status()
         echo(line)
         if ok:
             service.bot_stop = _start_bot(settings, service.runtime, echo)

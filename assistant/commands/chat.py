@@ -19,10 +19,12 @@ from assistant.cli import app_context
 def chat(ctx: click.Context, thread_id: str | None, user_id: str | None) -> None:
     """Chat in the terminal; /help lists commands, Ctrl-D or /quit leaves."""
     settings = app_context(ctx).loaded.settings
+    from assistant.app import App
     from assistant.graph.terminal import run_chat
 
-    run_chat(
-        settings,
-        user_id=user_id or settings.persona.user_id,
-        thread_id=thread_id or settings.chat.default_thread,
-    )
+    with App(settings) as app:
+        run_chat(
+            app,
+            user_id=user_id or app.identity.owner,
+            thread_id=thread_id or settings.chat.default_thread,
+        )

@@ -21,9 +21,9 @@ def digest(
     """Build the digest of items since the last one: Markdown, HTML, and a Slack post."""
     if ctx.invoked_subcommand is not None:
         return
+    from assistant.app import App
     from assistant.background.digest import build_digest, today
     from assistant.errors import ConfigError
-    from memory.store import open_store
 
     settings = app_context(ctx).loaded.settings
     try:
@@ -31,9 +31,14 @@ def digest(
     except ValueError:
         raise ConfigError(f"--date {day!r} is not a date; use YYYY-MM-DD") from None
     post = settings.digest.post_to_slack and not no_post
-    with open_store(settings) as store:
+    with App(settings) as app:
         result = build_digest(
-            settings, store, day=when, user_id=user or settings.feeds.owner, post=post
+            settings,
+            app.memory,
+            day=when,
+            user_id=user or app.identity.owner,
+            post=post,
+            client=app.slack if post else None,
         )
     click.echo(
         f"{len(result.digest.items)} items (of {result.considered} new) -> {result.markdown_path}"
@@ -51,12 +56,15 @@ def digest(
 @click.pass_context
 def feedback(ctx: click.Context, item_id: str, direction: str, user: str | None) -> None:
     """Say more (up) or fewer (down) items like ITEM_ID; tunes the ranking."""
+    from assistant.app import App
     from assistant.background.digest import record_feedback
-    from memory.store import open_store
 
     settings = app_context(ctx).loaded.settings
-    with open_store(settings) as store:
+    with App(settings) as app:
         item = record_feedback(
-            store, user_id=user or settings.feeds.owner, item_id=item_id, positive=direction == "up"
+            app.memory,
+            user_id=user or app.identity.owner,
+            item_id=item_id,
+            positive=direction == "up",
         )
     click.echo(f"noted: {'more' if direction == 'up' else 'fewer'} items like “{item.title}”")

@@ -89,18 +89,19 @@ def pull(ctx: click.Context, source: str | None, since_text: str | None) -> None
     since = parse_since(since_text) if since_text else None  # bad input fails before any import
     from rich.console import Console
 
+    from assistant.app import App
     from connectors.ingest import pull as run_pull
-    from memory.store import open_store
 
     settings = app_context(ctx).loaded.settings
     err = Console(stderr=True)
-    with err.status("pulling feeds") as status, open_store(settings) as store:
+    with err.status("pulling feeds") as status, App(settings) as app:
         report = run_pull(
             settings,
-            store,
+            app.memory,
             source=cast("SourceName | None", source),
             since=since,
             progress=lambda msg: status.update(msg),
+            slack_client=app.slack,
         )
     for feed in report.feeds:
         click.echo(summary_line(feed))
@@ -126,11 +127,11 @@ def list_items(ctx: click.Context, source: str | None, limit: int) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    from memory.store import open_store
+    from assistant.app import App
 
     settings = app_context(ctx).loaded.settings
-    with open_store(settings) as store:
-        items = store.items.list(
+    with App(settings) as app:
+        items = app.memory.items.list(
             settings.feeds.owner, source=cast("SourceName | None", source), limit=limit
         )
     if not items:

@@ -18,10 +18,12 @@ def goals(ctx: click.Context, user_id: str | None, only_open: bool) -> None:
     settings = app_context(ctx).loaded.settings
     from rich.console import Console
 
-    from assistant.graph.terminal import goals_table, open_memory
+    from assistant.app import App
+    from assistant.graph.terminal import goals_table
 
-    user = user_id or settings.persona.user_id
-    with open_memory(settings) as store:
+    with App(settings) as app:
+        user = user_id or app.identity.owner
+        store = app.memory
         found = store.goals.open_goals(user) if only_open else store.goals.list(user)
     found = sorted(found, key=lambda g: (g.status in ("done", "dropped"), -g.updated))
     console = Console()

@@ -21,12 +21,11 @@ USER_HELP = "User id (default: persona.user_id from the config)."
 
 @contextmanager
 def _store(ctx: click.Context) -> Iterator[tuple[MemoryStore, str]]:
-    from memory.store import open_store
+    from assistant.app import App
 
     settings = app_context(ctx).loaded.settings
-    user = ctx.params.get("user") or settings.persona.user_id
-    with open_store(settings) as store:
-        yield store, user
+    with App(settings) as app:
+        yield app.memory, ctx.params.get("user") or app.identity.owner
 
 
 def _when(ts: float) -> str:

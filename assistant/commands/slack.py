@@ -20,21 +20,20 @@ def slack(ctx: click.Context) -> None:
     (HTTP, listening on slack.http_host:slack.http_port at /slack/events).
     """
     settings = app_context(ctx).loaded.settings
+    from assistant.app import App
     from assistant.slack.bot import read_tokens, start_slack
 
-    tokens = read_tokens()  # a missing token is one line before any model loads
-    from assistant.llm.engine import shared_engine
-    from memory.store import open_store
-
-    llm = shared_engine(settings)
+    app = App(settings)
+    tokens = read_tokens(app.secrets)  # a missing token is one line before any model loads
+    app.llm  # noqa: B018 - load the model before listening
     stop = threading.Event()
 
     def _stop(signum: int, frame: FrameType | None) -> None:
         stop.set()
 
     previous = signal.signal(signal.SIGTERM, _stop)
-    with open_store(settings, llm=llm) as store:
-        handle = start_slack(settings, llm=llm, store=store)
+    with app:
+        handle = start_slack(app)
         where = "Socket Mode" if tokens.socket_mode else f"HTTP at {handle.url}"
         click.echo(f"Slack bot running ({where}); Ctrl-C to stop")
         try:

@@ -9,17 +9,16 @@ from __future__ import annotations
 
 import sys
 import time
-from collections.abc import Iterator
-from contextlib import ExitStack, contextmanager
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from assistant.config import Settings
-from assistant.graph.session import ChatSession, ReplyCancelled, open_checkpointer
-from assistant.llm.base import ChatModel
+from assistant.graph.session import ChatSession, ReplyCancelled
+
+if TYPE_CHECKING:
+    from assistant.app import App
 
 HELP = """Commands:
   /goals          your goals (all threads)
@@ -30,25 +29,6 @@ HELP = """Commands:
   /help           this list
   /quit           leave (Ctrl-D works too)
 Ctrl-C while I answer cancels the reply; the thread is kept."""
-
-
-def open_llm(settings: Settings) -> ChatModel:
-    """The process-wide engine (loaded on first use)."""
-    from assistant.llm.engine import shared_engine
-
-    return shared_engine(settings)
-
-
-@contextmanager
-def open_memory(settings: Settings) -> Iterator[Any]:
-    """The user's memory store for the length of the chat."""
-    from memory.store import open_store
-
-    store = open_store(settings)
-    try:
-        yield store
-    finally:
-        store.close()
 
 
 def goals_table(goals: list[Any], title: str = "Goals") -> Table:
@@ -185,22 +165,22 @@ class Terminal:
 
 
 def run_chat(
-    settings: Settings,
+    app: App,
     *,
     user_id: str,
     thread_id: str,
     stdin: TextIO | None = None,
     out: TextIO | None = None,
 ) -> None:
-    """Open the model, the memory store and the checkpointer, then chat until EOF or /quit."""
+    """Load the model, open the memory and the checkpointer (through `app`), then chat
+    until EOF or /quit."""
     stdin = stdin or sys.stdin
     out = out or sys.stdout
     console = Console(file=out, highlight=False, soft_wrap=True)
-    with ExitStack() as stack:
-        err = Console(stderr=True)
-        with err.status("loading the model..."):
-            llm = open_llm(settings)
-        store = stack.enter_context(open_memory(settings))
-        saver = stack.enter_context(open_checkpointer(settings))
-        session = ChatSession(settings, llm, store, saver, user_id=user_id, thread_id=thread_id)
-        Terminal(session, console, stdin, out).loop()
+    err = Console(stderr=True)
+    with err.status("loading the model..."):
+        llm = app.llm
+    session = ChatSession(
+        app.settings, llm, app.memory, app.checkpointer, user_id=user_id, thread_id=thread_id
+    )
+    Terminal(session, console, stdin, out).loop()

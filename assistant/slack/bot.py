@@ -12,9 +12,11 @@ the answer into it with throttled ``chat.update`` calls; the Web API client carr
 slack-sdk's rate-limit and server-error retry handlers, so a 429 delays a reply but
 never drops or doubles it.
 
-Each Slack thread is one graph thread (``slack:<channel>:<thread_ts>``) and the Slack
-user id is the memory user id; ChatSession keys checkpoints by user and thread, so in a
-shared channel one user's turns, memory and goals never enter another user's reply.
+Each Slack thread is one graph thread (``slack:<channel>:<thread_ts>``). The memory user
+id comes from the app's identity map: the owner's Slack ids (``identity.owner_slack_ids``)
+share the owner's one scope (profile, goals, feed items, digest); every other user's Slack
+id is their own scope. ChatSession keys checkpoints by user and thread, so in a shared
+channel one user's turns, memory and goals never enter another user's reply.
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from slack_bolt import Ack, App
 from slack_bolt.error import BoltError
@@ -49,12 +51,14 @@ from assistant.slack.client import (
     post_alert,
     post_digest,
     read_tokens,
-    slack_client,
 )
 from assistant.slack.commands import CommandReply, digest_reply, quick, split
 from assistant.slack.conversation import Conversation, GraphConversation
 from assistant.slack.events import EventLog
 from assistant.slack.streaming import StreamingReply
+
+if TYPE_CHECKING:
+    from assistant.app import App as AssistantApp
 
 log = logging.getLogger(__name__)
 
@@ -68,7 +72,6 @@ __all__ = [
     "post_alert",
     "post_digest",
     "read_tokens",
-    "slack_client",
     "start_slack",
 ]
 
@@ -102,6 +105,7 @@ class SlackBot:
         events: EventLog | None = None,
         signing_secret: str | None = None,
         socket_mode: bool = False,
+        scope_of: Any = None,
     ) -> None:
         from assistant.paths import ensure_data_dir
 
@@ -111,6 +115,8 @@ class SlackBot:
         self.store = store
         self.client = client
         self.socket_mode = socket_mode
+        # Slack user id -> memory user id (the owner's ids share the owner's scope)
+        self.scope_of = scope_of or (lambda slack_user: slack_user)
         self._own_conversation = conversation is None
         if conversation is None:
             if llm is None:
@@ -229,7 +235,7 @@ class SlackBot:
             return
         try:
             answer = self.conversation.reply(
-                user_id=user,
+                user_id=self.scope_of(user),
                 thread_id=thread_id_for(reply.channel, reply.thread_ts),
                 text=text,
                 on_token=reply.on_token,
@@ -264,7 +270,7 @@ class SlackBot:
 
         try:
             touched = handle_reaction(
-                self.store, user_id=str(user), channel=channel, ts=ts, reaction=str(event.get("reaction", ""))
+                self.store, user_id=self.scope_of(str(user)), channel=channel, ts=ts, reaction=str(event.get("reaction", ""))
             )
             if touched:
                 log.info("digest feedback from a reaction on %d item(s)", len(touched))
@@ -281,7 +287,7 @@ class SlackBot:
         from assistant.background.digest import handle_action
 
         try:
-            text = handle_action(self.store, user_id=user, value=str(action.get("value", "")))
+            text = handle_action(self.store, user_id=self.scope_of(user), value=str(action.get("value", "")))
         except AssistantError as exc:
             text = f"Sorry: {exc}"
         self._respond(str(body.get("response_url", "")), CommandReply(text), replace_original=False)
@@ -309,9 +315,9 @@ class SlackBot:
         verb, arg = split(str(command.get("text", "")))
         if verb == "digest":
             ack(text="Building your digest…", response_type="ephemeral")
-            self._submit(self._digest, str(command.get("response_url", "")), user)
+            self._submit(self._digest, str(command.get("response_url", "")), self.scope_of(user))
             return
-        future = self.commands.submit(self._quick, verb, arg, user)
+        future = self.commands.submit(self._quick, verb, arg, self.scope_of(user))
         try:
             reply = future.result(timeout=QUICK_DEADLINE_S)
         except FutureTimeout:
@@ -390,26 +396,29 @@ def _clean(text: str, bot_user_id: str | None) -> str:
 
 
 def create_app(
-    settings: Settings,
+    parts: AssistantApp,
     *,
-    llm: ChatModel | None,
-    store: Any,
-    client: WebClient | None = None,
     conversation: Conversation | None = None,
     events_path: Path | None = None,
+    tokens: SlackTokens | None = None,
 ) -> App:
-    """Build the Bolt app (mode from the environment); `bot_for(app)` gives its SlackBot."""
-    tokens = read_tokens()
-    client = client or slack_client(settings, tokens.bot_token)
+    """Build the Bolt app from the assistant's parts (mode from its secrets); `bot_for(app)`
+    gives its SlackBot. Without a `conversation`, replies come from the goal graph."""
+    tokens = tokens or read_tokens(parts.secrets)
+    if conversation is None:
+        conversation = GraphConversation(
+            parts.settings, llm=parts.llm, store=parts.memory, checkpointer=parts.checkpointer
+        )
     bot = SlackBot(
-        settings,
-        llm=llm,
-        store=store,
-        client=client,
+        parts.settings,
+        llm=None,
+        store=parts.memory,
+        client=parts.require_slack(),
         conversation=conversation,
         events=EventLog(events_path) if events_path else None,
         signing_secret=tokens.signing_secret,
         socket_mode=tokens.socket_mode,
+        scope_of=parts.identity.for_slack,
     )
     return bot.app
 
@@ -441,24 +450,19 @@ class SlackHandle:
         self.bot.close()
 
 
-def start_slack(
-    settings: Settings,
-    *,
-    llm: ChatModel | None,
-    store: Any,
-    conversation: Conversation | None = None,
-) -> SlackHandle:
+def start_slack(parts: AssistantApp, *, conversation: Conversation | None = None) -> SlackHandle:
     """Start the bot in the background (Socket Mode or HTTP) and return its handle."""
     from assistant.slack.server import SlackHTTPServer
 
-    tokens = read_tokens()
-    app = create_app(settings, llm=llm, store=store, conversation=conversation)
+    settings = parts.settings
+    tokens = read_tokens(parts.secrets)
+    app = create_app(parts, conversation=conversation, tokens=tokens)
     bot = bot_for(app)
     if tokens.socket_mode:
         from slack_bolt.adapter.socket_mode import SocketModeHandler
 
         assert tokens.app_token is not None
-        socket_client = slack_client(settings, tokens.app_token)
+        socket_client = parts.slack_client(tokens.app_token)
         handler = SocketModeHandler(app, app_token=tokens.app_token, web_client=socket_client)
         try:
             # The handler only logs a failed connect; asking for a URL first fails loudly.

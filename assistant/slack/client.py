@@ -1,20 +1,22 @@
-"""Slack credentials and the one Web API client factory (bot, digest posts, probe alerts).
+"""Slack credentials for the bot, and the posts the digest and probe alerts make.
 
-Secrets come only from the environment. The client carries slack-sdk's rate-limit and
-server-error retry handlers (from `connectors.slack.web_client`), so a 429 waits for
-Retry-After instead of losing a post.
+Secrets are read from the environment by the composition root (`assistant.app`), which
+also builds the one Web API client (slack-sdk's rate-limit and server-error retry
+handlers, from `connectors.slack.web_client`), so a 429 waits for Retry-After instead of
+losing a post.
 """
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from slack_sdk import WebClient
 
-from assistant.config import Settings
 from assistant.errors import ConfigError
+
+if TYPE_CHECKING:
+    from assistant.app import Secrets
 
 BOT_TOKEN_ENV = "SLACK_BOT_TOKEN"
 APP_TOKEN_ENV = "SLACK_APP_TOKEN"
@@ -34,11 +36,12 @@ class SlackTokens:
         return bool(self.app_token)
 
 
-def read_tokens() -> SlackTokens:
-    """Tokens from the environment; a missing one is one line saying which variable to set."""
-    bot = os.environ.get(BOT_TOKEN_ENV, "").strip()
-    app = os.environ.get(APP_TOKEN_ENV, "").strip() or None
-    secret = os.environ.get(SIGNING_SECRET_ENV, "").strip() or None
+def read_tokens(secrets: Secrets) -> SlackTokens:
+    """The bot's tokens from the secrets the app read; a missing one is one line saying
+    which variable to set."""
+    bot = secrets.slack_bot_token
+    app = secrets.slack_app_token or None
+    secret = secrets.slack_signing_secret or None
     if not bot:
         raise ConfigError(f"Slack is not configured: set {BOT_TOKEN_ENV} (the xoxb- bot token)")
     if app is None and secret is None:
@@ -47,15 +50,6 @@ def read_tokens() -> SlackTokens:
             "(HTTP Events API); set one of them"
         )
     return SlackTokens(bot, app, secret)
-
-
-def slack_client(settings: Settings, token: str | None = None) -> WebClient:
-    """The one Web API client factory (bot replies, digest posts, probe alerts): slack-sdk's
-    rate-limit and server-error retry handlers, pointed at ``settings.slack.base_url``."""
-    from connectors.slack import web_client
-
-    base_url = settings.slack.base_url if settings.slack.base_url.endswith("/") else settings.slack.base_url + "/"
-    return web_client(token if token is not None else os.environ.get(BOT_TOKEN_ENV, ""), base_url)
 
 
 def post_digest(client: WebClient, channel: str, blocks: list[dict[str, Any]] | None, text: str) -> str:

@@ -31,20 +31,22 @@ class Conversation(Protocol):
 class GraphConversation:
     """The goal graph behind Slack: one ChatSession per (user, thread), one checkpointer."""
 
-    def __init__(self, settings: Settings, *, llm: ChatModel, store: Any) -> None:
+    def __init__(
+        self, settings: Settings, *, llm: ChatModel, store: Any, checkpointer: Any = None
+    ) -> None:
         self.settings = settings
         self.llm = llm
         self.store = store
         self._lock = threading.Lock()
         self._saver_cm: AbstractContextManager[Any] | None = None
-        self._saver: Any = None
+        self._saver: Any = checkpointer  # the app's; opened here only when none is given
         self._sessions: OrderedDict[tuple[str, str], Any] = OrderedDict()
 
     def _session(self, user_id: str, thread_id: str) -> Any:
         from assistant.graph.session import ChatSession, open_checkpointer
 
         with self._lock:
-            if self._saver_cm is None:
+            if self._saver is None:
                 self._saver_cm = open_checkpointer(self.settings)
                 self._saver = self._saver_cm.__enter__()
             key = (user_id, thread_id)

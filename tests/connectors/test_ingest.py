@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from assistant.app import App
 from connectors.ingest import PullReport, pull
 from tests.connectors import docs
 from tests.connectors.conftest import make_settings
@@ -38,7 +39,7 @@ def test_pull_twice_adds_nothing(
 ) -> None:
     monkeypatch.setenv("SLACK_BOT_TOKEN", TOKEN)
     settings = make_settings(arxiv_server, slack_server, slack_channels=["#general", "random"])
-    first = pull(settings, store)
+    first = pull(settings, store, slack_client=App(settings).slack)
     feeds = by_name(first)
     assert (feeds["arxiv:rss:cs.CL"].new, feeds["arxiv:rss:cs.LG"].new) == (3, 1)
     assert feeds["arxiv:rss:cs.LG"].unchanged == 1  # the cross-listed paper is already stored
@@ -46,7 +47,7 @@ def test_pull_twice_adds_nothing(
     assert first.ok and first.total().new == 18
     assert store.items.count("alice") == 18
 
-    second = pull(settings, store)
+    second = pull(settings, store, slack_client=App(settings).slack)
     total = second.total()
     assert (total.new, total.updated, total.failed) == (0, 0, 0)
     assert by_name(second)["arxiv:rss:cs.CL"].not_modified  # ETag sent back, 304
@@ -67,9 +68,9 @@ def test_pull_twice_adds_nothing(
 
 def test_new_version_updates_the_one_item(arxiv_server: ArxivServer, store: Any) -> None:
     settings = make_settings(arxiv_server, arxiv_categories=["cs.CL"])
-    pull(settings, store)
+    pull(settings, store, slack_client=App(settings).slack)
     arxiv_server.routes["/rss/cs.CL"] = Route(docs.CS_CL_V3, etag='"cl-2"')
-    line = by_name(pull(settings, store))["arxiv:rss:cs.CL"]
+    line = by_name(pull(settings, store, slack_client=App(settings).slack))["arxiv:rss:cs.CL"]
     assert (line.new, line.updated, line.unchanged) == (0, 1, 2)
     paper = store.items.get("alice", "arxiv:2611.00003")
     assert paper.version == 3 and paper.text == "Third version, rewritten."
@@ -87,7 +88,7 @@ def test_failed_feeds_are_failures_not_empty_and_retry_next_time(
         arxiv_queries=["bad query"],
         timeout_s=0.5,
     )
-    report = pull(settings, store)
+    report = pull(settings, store, slack_client=App(settings).slack)
     feeds = by_name(report)
     assert feeds["arxiv:rss:cs.CL"].failed == 1 and "503" in feeds["arxiv:rss:cs.CL"].error
     assert feeds["arxiv:rss:hang"].failed == 1 and "did not answer" in feeds["arxiv:rss:hang"].error
@@ -98,7 +99,7 @@ def test_failed_feeds_are_failures_not_empty_and_retry_next_time(
     assert feeds["arxiv:rss:cs.LG"].new == 2  # the healthy feed still went in
     assert report.total().failed == 3 and not report.ok
     # the failed feed stored no ETag, so the next pull reads it in full
-    again = by_name(pull(settings, store))["arxiv:rss:cs.CL"]
+    again = by_name(pull(settings, store, slack_client=App(settings).slack))["arxiv:rss:cs.CL"]
     assert again.failed == 0 and (again.new, again.unchanged) == (2, 1)  # 00002 came via cs.LG
 
 
@@ -107,7 +108,7 @@ def test_slack_errors_name_the_channel_and_the_pull_goes_on(
 ) -> None:
     monkeypatch.setenv("SLACK_BOT_TOKEN", TOKEN)
     settings = make_settings(slack=slack_server, slack_channels=CHANNELS)
-    report = pull(settings, store, source="slack")
+    report = pull(settings, store, source="slack", slack_client=App(settings).slack)
     feeds = by_name(report)
     assert feeds["slack:#general"].new == 9 and feeds["slack:#random"].new == 5
     errors = {name: f.error for name, f in feeds.items() if f.failed}
@@ -126,7 +127,7 @@ def test_slack_errors_name_the_channel_and_the_pull_goes_on(
     slack_server.workspace["messages"]["C0GENERAL1"].append(
         {"type": "message", "ts": _ts(8), "user": "U0ADA0001", "text": "fresh"}
     )
-    second = by_name(pull(settings, store, source="slack"))
+    second = by_name(pull(settings, store, source="slack", slack_client=App(settings).slack))
     assert second["slack:#general"].new == 1 and second["slack:#random"].new == 0
     history = [
         p
@@ -140,7 +141,7 @@ def test_slack_without_token_is_one_failed_line(
     store: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.delenv("SLACK_BOT_TOKEN", raising=False)
-    report = pull(make_settings(slack_channels=["#general"]), store, source="slack")
+    report = pull(make_settings(slack_channels=["#general"]), store, source="slack", slack_client=None)
     assert [(f.name, f.failed) for f in report.feeds] == [("slack", 1)]
     assert "SLACK_BOT_TOKEN is not set" in report.feeds[0].error
 
@@ -160,8 +161,8 @@ def test_malformed_feed_is_logged_once_across_pulls(
     arxiv_server.routes["/rss/bad"] = Route(docs.TRUNCATED)
     settings = make_settings(arxiv_server, arxiv_categories=["bad"])
     caplog.set_level(logging.WARNING, logger="connectors")
-    first = by_name(pull(settings, store))["arxiv:rss:bad"]
-    second = by_name(pull(settings, store))["arxiv:rss:bad"]
+    first = by_name(pull(settings, store, slack_client=App(settings).slack))["arxiv:rss:bad"]
+    second = by_name(pull(settings, store, slack_client=App(settings).slack))["arxiv:rss:bad"]
     assert (first.new, first.failed, second.unchanged) == (2, 0, 2)
     assert first.warning and second.warning
     assert sum("malformed feed" in r.getMessage() for r in caplog.records) == 1

@@ -12,7 +12,6 @@ from connectors.slack import (
     BoundedRateLimitHandler,
     Channel,
     SlackReader,
-    token_from_env,
     web_client,
 )
 from tests.connectors.servers import ME, TOKEN, SlackServer, _ts
@@ -178,11 +177,3 @@ def test_page_bound_stops_a_huge_backlog(slack_server: SlackServer) -> None:
     read = reader(slack_server, max_pages=1).read(GENERAL, "0")
     assert read.truncated and read.latest_ts == _ts(7)
     assert slack_server.count("conversations.history") == 1
-
-
-def test_token_only_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv("SLACK_BOT_TOKEN", raising=False)
-    with pytest.raises(ConnectorAuthError, match="SLACK_BOT_TOKEN is not set"):
-        token_from_env()
-    monkeypatch.setenv("SLACK_BOT_TOKEN", "xoxb-1")
-    assert token_from_env() == "xoxb-1"

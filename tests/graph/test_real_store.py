@@ -98,7 +98,7 @@ def test_users_do_not_see_each_other(home, real_store):
 def test_cli_chat_and_goals_on_the_real_store(home, monkeypatch):
     monkeypatch.setenv("COLUMNS", "200")
     monkeypatch.setattr(
-        "assistant.graph.terminal.open_llm", lambda s: scripted(replies=lambda m: "Sure.")
+        "assistant.app.load_llm", lambda s: scripted(replies=lambda m: "Sure.")
     )
     runner = CliRunner()
     first = runner.invoke(

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from contextlib import contextmanager
-
 import pytest
 from click.testing import CliRunner
 
@@ -19,12 +17,8 @@ def wired(home, monkeypatch):
     store = FakeStore()
     llm = scripted(replies=lambda m: "Happy to help.")
 
-    @contextmanager
-    def memory(settings):
-        yield store
-
-    monkeypatch.setattr("assistant.graph.terminal.open_llm", lambda settings: llm)
-    monkeypatch.setattr("assistant.graph.terminal.open_memory", memory)
+    monkeypatch.setattr("assistant.app.load_llm", lambda settings: llm)
+    monkeypatch.setattr("assistant.app.open_memory", lambda settings, llm: store)
     return store, llm
 
 

@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from assistant.app import App
 from assistant.background.digest import (
     build_digest,
     handle_action,
@@ -174,8 +175,8 @@ def test_the_digest_is_posted_once_per_day(
     settings = Settings(
         digest={"slack_target": "C0DIGEST"}, slack={"base_url": fake_slack.base_url}
     )  # type: ignore[arg-type]
-    first = build_digest(settings, store, day=DAY, user_id="local", post=True)
-    second = build_digest(settings, store, day=DAY, user_id="local", post=True)  # re-run / restart
+    first = build_digest(settings, store, day=DAY, user_id="local", post=True, client=App(settings).slack)
+    second = build_digest(settings, store, day=DAY, user_id="local", post=True, client=App(settings).slack)  # re-run / restart
     assert first.post_status == "posted" and second.post_status == "already posted"
     assert len(fake_slack.posts) == 1
     post = fake_slack.posts[0]
@@ -198,7 +199,7 @@ def test_the_digest_is_posted_once_per_day(
             )
         ]
     )
-    nxt = build_digest(settings, store, day=DAY + timedelta(days=1), user_id="local", post=True)
+    nxt = build_digest(settings, store, day=DAY + timedelta(days=1), user_id="local", post=True, client=App(settings).slack)
     assert nxt.post_status == "posted" and len(fake_slack.posts) == 2
     assert [r.item.id for r in nxt.digest.items] == ["arxiv:2603.00050"]
 
@@ -221,9 +222,9 @@ def test_a_crash_between_post_and_record_does_not_post_twice(
 
     monkeypatch.setattr(digest_mod, "_set_post_state", crash_after_post)
     with pytest.raises(SystemExit):
-        build_digest(settings, store, day=DAY, user_id="local", post=True)
+        build_digest(settings, store, day=DAY, user_id="local", post=True, client=App(settings).slack)
     monkeypatch.setattr(digest_mod, "_set_post_state", real)
-    again = build_digest(settings, store, day=DAY, user_id="local", post=True)
+    again = build_digest(settings, store, day=DAY, user_id="local", post=True, client=App(settings).slack)
     assert again.post_status.startswith("unknown")
     assert len(fake_slack.posts) == 1
 
@@ -236,12 +237,12 @@ def test_a_slack_error_is_retried_on_the_next_run(
         digest={"slack_target": "C0DIGEST"}, slack={"base_url": fake_slack.base_url}
     )  # type: ignore[arg-type]
     fake_slack.errors.append("not_in_channel")
-    failed = build_digest(settings, store, day=DAY, user_id="local", post=True)
+    failed = build_digest(settings, store, day=DAY, user_id="local", post=True, client=App(settings).slack)
     assert (
         failed.post_status.startswith("failed: not_in_channel")
         and "invite the bot" in failed.post_status
     )
-    ok = build_digest(settings, store, day=DAY, user_id="local", post=True)
+    ok = build_digest(settings, store, day=DAY, user_id="local", post=True, client=App(settings).slack)
     assert ok.post_status == "posted"
     assert len(fake_slack.posts) == 2  # one refused by Slack, one delivered
 
@@ -249,10 +250,10 @@ def test_a_slack_error_is_retried_on_the_next_run(
 def test_no_token_or_target_means_no_post(
     home: Path, store: MemStore, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    result = build_digest(_settings(), store, day=DAY, user_id="local", post=True)
+    result = build_digest(_settings(), store, day=DAY, user_id="local", post=True, client=App(_settings()).slack)
     assert result.post_status.startswith("skipped: SLACK_BOT_TOKEN")
     monkeypatch.setenv("SLACK_BOT_TOKEN", "xoxb-test")
-    result = build_digest(_settings(), store, day=DAY, user_id="local", post=True)
+    result = build_digest(_settings(), store, day=DAY, user_id="local", post=True, client=App(_settings()).slack)
     assert "slack_target" in result.post_status
     assert result.html_path.is_file()
 
@@ -265,7 +266,7 @@ def test_feedback_from_cli_buttons_and_reactions(
         digest={"slack_target": "C0DIGEST", "top_n": 4},  # type: ignore[arg-type]
         slack={"base_url": fake_slack.base_url, "me": "U0OWNER"},  # type: ignore[arg-type]
     )
-    result = build_digest(settings, store, day=DAY, user_id="local", post=True)
+    result = build_digest(settings, store, day=DAY, user_id="local", post=True, client=App(settings).slack)
     ids = [r.item.id for r in result.digest.items]
     record_feedback(store, user_id="local", item_id=ids[0], positive=False)
     with pytest.raises(AssistantError, match="no item"):

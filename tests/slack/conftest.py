@@ -18,6 +18,7 @@ from urllib.parse import urlencode
 
 import pytest
 
+from assistant.app import App
 from assistant.config import Settings, SlackSettings
 from assistant.llm.base import Message
 from assistant.slack.bot import SlackHandle, start_slack
@@ -169,19 +170,24 @@ def make_bot(home: Path, fake_slack: FakeSlackAPI, monkeypatch: pytest.MonkeyPat
     monkeypatch.setenv("SLACK_SIGNING_SECRET", SECRET)
     monkeypatch.delenv("SLACK_APP_TOKEN", raising=False)
     started: list[SlackHandle] = []
+    opened: list[App] = []
 
     def make(*, conversation: Any = None, store: Any = None, llm: Any = None,
              settings: Settings | None = None, **slack: Any) -> Bot:
         base = settings or Settings()
         cfg = {"base_url": fake_slack.base_url, "http_port": free_port(), "stream_interval_s": 0.2, **slack}
         merged = base.model_copy(update={"slack": SlackSettings(**{**base.slack.model_dump(), **cfg})})
-        handle = start_slack(merged, llm=llm, store=store, conversation=conversation)
+        parts = App(merged, llm_factory=lambda: llm, store_factory=lambda: store)
+        handle = start_slack(parts, conversation=conversation)
         started.append(handle)
+        opened.append(parts)
         return Bot(handle=handle, api=fake_slack, settings=merged)
 
     yield make
     for handle in started:
         handle.stop()
+    for parts in opened:
+        parts.close()
 
 
 def scripted(replies: Sequence[str] | Callable[[Sequence[Message]], str] = ("Hello there, happy to help.",),

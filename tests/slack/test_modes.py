@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from assistant.app import App, read_secrets
 from assistant.config import Settings, SlackSettings
 from assistant.errors import AssistantError, ConfigError
 from assistant.slack.bot import read_tokens, start_slack
@@ -44,11 +45,11 @@ def test_app_token_selects_socket_mode(home: Path, fake_slack, monkeypatch: pyte
     monkeypatch.setenv("SLACK_BOT_TOKEN", "xoxb-x")
     monkeypatch.setenv("SLACK_APP_TOKEN", "xapp-x")
     monkeypatch.delenv("SLACK_SIGNING_SECRET", raising=False)
-    assert read_tokens().socket_mode
+    assert read_tokens(read_secrets()).socket_mode
     settings = Settings(slack=SlackSettings(base_url=fake_slack.base_url))
     fake_slack.errors["apps.connections.open"] = "invalid_auth"
     with pytest.raises(AssistantError, match="SLACK_APP_TOKEN"):
-        start_slack(settings, llm=None, store=None, conversation=scripted())
+        start_slack(App(settings, store_factory=lambda: None), conversation=scripted())
     (call,) = fake_slack.ok_calls("apps.connections.open")
 
 
@@ -60,7 +61,7 @@ def test_signing_secret_selects_http_mode(home: Path, fake_slack, monkeypatch: p
 
     port = free_port()
     settings = Settings(slack=SlackSettings(base_url=fake_slack.base_url, http_port=port))
-    handle = start_slack(settings, llm=None, store=None, conversation=scripted())
+    handle = start_slack(App(settings, store_factory=lambda: None), conversation=scripted())
     try:
         assert handle.mode == "http" and handle.url == f"http://127.0.0.1:{port}/slack/events"
     finally:

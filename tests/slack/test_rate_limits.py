@@ -43,11 +43,12 @@ def test_429_storm_on_updates_still_ends_with_the_full_reply(make_bot) -> None:
 
 
 def test_digest_and_alert_posts_share_the_retrying_client(fake_slack, monkeypatch) -> None:
+    from assistant.app import App
     from assistant.config import Settings, SlackSettings
-    from assistant.slack.bot import post_alert, post_digest, slack_client
+    from assistant.slack.bot import post_alert, post_digest
 
     monkeypatch.setenv("SLACK_BOT_TOKEN", "xoxb-x")
-    client = slack_client(Settings(slack=SlackSettings(base_url=fake_slack.base_url)))
+    client = App(Settings(slack=SlackSettings(base_url=fake_slack.base_url))).require_slack()
     fake_slack.rate_limit("chat.postMessage", times=1, retry_after=1)
     blocks = [{"type": "section", "text": {"type": "mrkdwn", "text": "*Today*"}}]
     ts = post_digest(client, "U1", blocks, "Your digest")
