@@ -445,7 +445,9 @@ def _may_give_feedback(slack_user: str, owner: str, known: set[str]) -> bool:
     return slack_user == owner or not known or slack_user in known
 
 
-def handle_reaction(store: Any, *, user_id: str, channel: str, ts: str, reaction: str) -> list[str]:
+def handle_reaction(
+    store: Any, *, user_id: str, channel: str, ts: str, reaction: str, owner_ids: Sequence[str] = ()
+) -> list[str]:
     """A Slack reaction on a digest post becomes the digest owner's feedback.
 
     `user_id` is who reacted (a Slack or memory user id). A number emoji (:one: ..
@@ -457,7 +459,7 @@ def handle_reaction(store: Any, *, user_id: str, channel: str, ts: str, reaction
     if found is None:
         return []
     owner, ids, slack_me = found
-    if not ids or not _may_give_feedback(user_id, owner, {slack_me} - {""}):
+    if not ids or not _may_give_feedback(user_id, owner, ({slack_me} | set(owner_ids)) - {""}):
         return []
     name = reaction.split("::")[0]  # skin tones arrive as "+1::skin-tone-2"
     if name in NUMBERS:
@@ -475,13 +477,16 @@ def handle_reaction(store: Any, *, user_id: str, channel: str, ts: str, reaction
     return []
 
 
-def handle_action(store: Any, *, user_id: str, value: str) -> str:
-    """A digest feedback button ("up|OWNER|ITEM_ID"); `user_id` clicked it. Returns a reply."""
+def handle_action(store: Any, *, user_id: str, value: str, owner_ids: Sequence[str] = ()) -> str:
+    """A digest feedback button ("up|OWNER|ITEM_ID"); `user_id` clicked it. Returns a reply.
+
+    `owner_ids` are the owner's Slack ids from the identity config (the bot passes the
+    memory scope of the clicker as `user_id`, so the owner matches by scope)."""
     parts = value.split("|", 2)
     if len(parts) != 3 or parts[0] not in ("up", "down") or not parts[2]:
         raise ConnectorError(f"unexpected digest button value {value!r}")
     direction, owner, item_id = parts
-    if not _may_give_feedback(user_id, owner, _owner_slack_ids(owner)):
+    if not _may_give_feedback(user_id, owner, _owner_slack_ids(owner) | set(owner_ids)):
         return "Only the owner of this digest can tune it."
     item = record_feedback(store, user_id=owner, item_id=item_id, positive=direction == "up")
     word = "more" if direction == "up" else "fewer"

@@ -106,6 +106,7 @@ class SlackBot:
         signing_secret: str | None = None,
         socket_mode: bool = False,
         scope_of: Any = None,
+        owner_ids: tuple[str, ...] = (),
     ) -> None:
         from assistant.paths import ensure_data_dir
 
@@ -117,6 +118,7 @@ class SlackBot:
         self.socket_mode = socket_mode
         # Slack user id -> memory user id (the owner's ids share the owner's scope)
         self.scope_of = scope_of or (lambda slack_user: slack_user)
+        self.owner_ids = owner_ids
         self._own_conversation = conversation is None
         if conversation is None:
             if llm is None:
@@ -270,7 +272,8 @@ class SlackBot:
 
         try:
             touched = handle_reaction(
-                self.store, user_id=self.scope_of(str(user)), channel=channel, ts=ts, reaction=str(event.get("reaction", ""))
+                self.store, user_id=self.scope_of(str(user)), channel=channel, ts=ts, reaction=str(event.get("reaction", "")),
+                owner_ids=self.owner_ids,
             )
             if touched:
                 log.info("digest feedback from a reaction on %d item(s)", len(touched))
@@ -287,7 +290,9 @@ class SlackBot:
         from assistant.background.digest import handle_action
 
         try:
-            text = handle_action(self.store, user_id=self.scope_of(user), value=str(action.get("value", "")))
+            text = handle_action(
+                self.store, user_id=self.scope_of(user), value=str(action.get("value", "")), owner_ids=self.owner_ids
+            )
         except AssistantError as exc:
             text = f"Sorry: {exc}"
         self._respond(str(body.get("response_url", "")), CommandReply(text), replace_original=False)
@@ -419,6 +424,7 @@ def create_app(
         signing_secret=tokens.signing_secret,
         socket_mode=tokens.socket_mode,
         scope_of=parts.identity.for_slack,
+        owner_ids=tuple(sorted(parts.identity.owner_slack_ids)),
     )
     return bot.app
 

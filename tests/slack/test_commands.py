@@ -108,20 +108,24 @@ def test_slow_command_is_acked_in_time_and_answered_via_response_url(make_bot, s
 
 
 def test_digest_feedback_button_is_acknowledged_privately(make_bot, store) -> None:
+    """The owner's feed items belong to the owner's memory scope ("local"); the owner's Slack
+    id maps to it, so the button the owner clicks tunes the owner's digest."""
     from urllib.parse import urlencode
 
+    from assistant.config import Settings
     from memory.types import Item
     from tests.slack.conftest import signed_headers
 
-    store.items.upsert([Item(id="arxiv:2401.00001", owner="U1", source="arxiv", title="Steering small models",
+    store.items.upsert([Item(id="arxiv:2401.00001", owner="local", source="arxiv", title="Steering small models",
                              text="We keep small chat models on their system prompt.")])
-    bot = make_bot(conversation=scripted(), store=store)
+    settings = Settings.model_validate({"identity": {"owner_slack_ids": ["U1"]}})
+    bot = make_bot(conversation=scripted(), store=store, settings=settings)
     payload = {
         "type": "block_actions", "team": {"id": "T1"}, "user": {"id": "U1"}, "channel": {"id": "D1"},
         "trigger_id": "1.2", "response_url": bot.api.response_url("button"), "api_app_id": "A1",
         "container": {"type": "message", "message_ts": "1700000000.000001", "channel_id": "D1"},
         "actions": [{"type": "button", "action_id": "digest_feedback_up", "block_id": "b1",
-                     "value": "up|U1|arxiv:2401.00001", "action_ts": "1700000001.0"}],
+                     "value": "up|local|arxiv:2401.00001", "action_ts": "1700000001.0"}],
     }
     body = urlencode({"payload": __import__("json").dumps(payload)}).encode()
     status, _ = bot.post(body, signed_headers(body, content_type="application/x-www-form-urlencoded"))
@@ -129,3 +133,10 @@ def test_digest_feedback_button_is_acknowledged_privately(make_bot, store) -> No
     (call,) = bot.api.wait_for(lambda: [c for c in bot.api.calls if c.method == "respond"], timeout=10)
     assert "more" in call.params["text"] and "Steering small models" in call.params["text"]
     assert call.params["response_type"] == "ephemeral"
+    # someone else clicking the owner's button changes nothing
+    payload["user"] = {"id": "U2"}
+    payload["response_url"] = bot.api.response_url("button2")
+    body = urlencode({"payload": __import__("json").dumps(payload)}).encode()
+    bot.post(body, signed_headers(body, content_type="application/x-www-form-urlencoded"))
+    calls = bot.api.wait_for(lambda: [c for c in bot.api.calls if c.method == "respond"][1:] or None, timeout=10)
+    assert "Only the owner" in calls[0].params["text"]
