@@ -121,6 +121,7 @@ class ScheduleSettings(_Section):
     misfire_grace_s: int = Field(3600, ge=1)  # how late a missed run may still start
     jobstore_url: str = ""  # "" = SQLite in the data dir; else an SQLAlchemy URL (Postgres)
     summarise_max_items: int = Field(200, ge=1)  # items per summarise run, so one run cannot hog the model
+    catch_up_wait_minutes: int = Field(30, ge=0)  # a digest missed while down waits this long for the day's pull and summaries
 
 
 class DigestSettings(_Section):

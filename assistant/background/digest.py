@@ -73,6 +73,7 @@ class Digest:
     since: float
     until: float
     considered: list[str] = field(default_factory=list)  # every candidate id, shown or not
+    note: str = ""  # shown at the top, e.g. that it was built before the summaries finished
 
 
 @dataclass
@@ -318,11 +319,13 @@ def build_digest(
     user_id: str,
     post: bool,
     client: Any = None,
+    note: str = "",
 ) -> DigestResult:
     """Build `day`'s digest for `user_id`, write Markdown and HTML, post to Slack once."""
     from assistant.background.digest_render import to_html, to_markdown
 
     digest, considered = collect(settings, store, day=day, user_id=user_id)
+    digest.note = note
     folder = digests_dir()
     folder.mkdir(parents=True, exist_ok=True)
     suffix = "" if user_id == settings.feeds.owner else f"-{_slug(user_id)}"

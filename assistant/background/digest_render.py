@@ -68,6 +68,8 @@ def _md(text: str) -> str:
 def to_markdown(digest: Digest) -> str:
     """The digest as Markdown (escaped; ids shown for `assistant digest feedback`)."""
     lines = [f"# Digest for {digest.day.isoformat()}", ""]
+    if digest.note:
+        lines += [f"> {_md(digest.note)}", ""]
     lines.append("## Your open goals")
     if digest.goals:
         lines += [f"- {_md(goal)}" for goal in digest.goals]
@@ -118,6 +120,7 @@ def to_html(digest: Digest) -> str:
         f"<title>Digest {esc(digest.day.isoformat())}</title>",
         f"<style>{_CSS}</style></head><body>",
         f"<h1>Digest for {esc(digest.day.isoformat())}</h1>",
+        f'<p class="meta">{esc(digest.note)}</p>' if digest.note else "",
         "<h2>Your open goals</h2><ul>",
     ]
     goals = digest.goals or ["none recorded"]
@@ -166,6 +169,10 @@ def to_blocks(digest: Digest) -> tuple[str, list[dict[str, Any]]]:
     blocks: list[dict[str, Any]] = [
         {"type": "header", "text": {"type": "plain_text", "text": f"Digest for {day}"}},
     ]
+    if digest.note:
+        blocks.append(
+            {"type": "context", "elements": [{"type": "mrkdwn", "text": _slack_escape(digest.note)}]}
+        )
     goals = (
         "\n".join(f"• {_slack_escape(one_line(g, 200))}" for g in digest.goals) or "• none recorded"
     )

@@ -56,6 +56,7 @@ class Runtime:
     stop: threading.Event = field(default_factory=threading.Event)
     progress: Callable[[str], None] | None = None  # where long jobs report progress (the CLI)
     app: App | None = None
+    digest_note: str = ""  # set by the start-up catch-up when it stopped waiting for summaries
     _owns_app: bool = False
 
     def __post_init__(self) -> None:
@@ -262,7 +263,9 @@ def digest() -> str:
         user_id=rt.user_id,
         post=rt.settings.digest.post_to_slack,
         client=rt.parts.slack,
+        note=rt.digest_note,
     )
+    rt.digest_note = ""
     return str(result)
 
 

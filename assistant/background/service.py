@@ -84,11 +84,26 @@ def _digest_target(settings: Settings, secrets: Secrets) -> str:
     return where + f"; posted to Slack {settings.digest.slack_target}"
 
 
-def catch_up_digest(settings: Settings, scheduler: Any, echo: Echo) -> bool:
-    """Run today's digest soon when its time passed while the service was down.
+CATCH_UP_PULLS = ("pull_arxiv", "pull_slack")
+
+
+def catch_up_digest(
+    settings: Settings,
+    scheduler: Any,
+    echo: Echo,
+    *,
+    runtime: Any = None,
+    stop: threading.Event | None = None,
+    wait_s: float | None = None,
+) -> threading.Thread | None:
+    """Build today's digest when its time passed while the service was down, but only after
+    today's pull and summaries: a late digest should carry this morning's papers, summarised.
 
     APScheduler drops a cron run that is later than the misfire grace; a daily digest
-    should still arrive (late) that day. The digest is idempotent, so this is safe.
+    should still arrive (late) that day. A background thread runs the pulls, then the
+    summaries until none are pending, then the digest (idempotent per day). The wait is
+    bounded by `schedule.catch_up_wait_minutes`; past it the digest is built with what is
+    there and says so at the top. Returns the thread, or None when nothing was missed.
     """
     from datetime import datetime
 
@@ -97,15 +112,98 @@ def catch_up_digest(settings: Settings, scheduler: Any, echo: Echo) -> bool:
 
     job = scheduler.scheduler.get_job("digest")
     if job is None:
-        return False
+        return None
     now = datetime.now(zone(settings))
     hour, minute = (int(p) for p in settings.schedule.digest_time.split(":"))
     due = now.replace(hour=hour, minute=minute, second=0, microsecond=0)
     if now < due or built(settings.feeds.owner, now.date()):
-        return False
-    job.modify(next_run_time=now)
-    echo(f"digest: today's run at {settings.schedule.digest_time} was missed; building it now")
+        return None
+    wait = settings.schedule.catch_up_wait_minutes * 60.0 if wait_s is None else wait_s
+    echo(
+        f"digest: today's run at {settings.schedule.digest_time} was missed; building it after "
+        f"today's pull and summaries (waiting at most {wait / 60:.0f} min)"
+    )
+    thread = threading.Thread(
+        target=_catch_up,
+        args=(settings, scheduler, echo, runtime, stop or threading.Event(), wait),
+        name="digest-catch-up",
+        daemon=True,
+    )
+    thread.start()
+    return thread
+
+
+def _catch_up(
+    settings: Settings,
+    scheduler: Any,
+    echo: Echo,
+    runtime: Any,
+    stop: threading.Event,
+    wait_s: float,
+) -> None:
+    from datetime import datetime
+
+    from assistant.background.scheduler import zone
+
+    deadline = time.monotonic() + wait_s
+    complete = _run_and_wait(settings, scheduler, CATCH_UP_PULLS, deadline, stop)
+    left = _pending(runtime)
+    while complete and left != 0 and scheduler.scheduler.get_job("summarise") is not None:
+        complete = _run_and_wait(settings, scheduler, ("summarise",), deadline, stop)
+        now_left = _pending(runtime)
+        if now_left is None or now_left == left:
+            break  # nothing to count, or no progress: the summariser gave up on these items
+        left = now_left
+    if stop.is_set():
+        return
+    now = datetime.now(zone(settings))
+    if not complete and runtime is not None:
+        runtime.digest_note = (
+            f"Built at {now:%H:%M} after waiting {wait_s / 60:.0f} min for today's pull and "
+            "summaries; items still without a summary show the start of their abstract."
+        )
+        echo("digest: stopped waiting for the pull and summaries; building it with what is there")
+    job = scheduler.scheduler.get_job("digest")
+    if job is not None:
+        job.modify(next_run_time=now)
+
+
+def _run_and_wait(
+    settings: Settings,
+    scheduler: Any,
+    job_ids: tuple[str, ...],
+    deadline: float,
+    stop: threading.Event,
+) -> bool:
+    """Run the configured ones of `job_ids` now, through the scheduler (so never twice at
+    once), and wait until each has finished a run; False when the deadline or a stop came
+    first."""
+    from datetime import datetime
+
+    from assistant.background.jobs import last_runs
+    from assistant.background.scheduler import zone
+
+    present = [j for j in job_ids if scheduler.scheduler.get_job(j) is not None]
+    asked = time.time()
+    for job_id in present:
+        scheduler.scheduler.get_job(job_id).modify(next_run_time=datetime.now(zone(settings)))
+
+    def finished(job_id: str) -> bool:
+        run = last_runs().get(job_id)
+        # a run already going when we asked counts: it finishes after `asked`
+        return run is not None and float(run["started"]) + float(run["seconds"]) >= asked
+
+    while not all(finished(j) for j in present):
+        if stop.wait(0.2) or time.monotonic() >= deadline:
+            return False
     return True
+
+
+def _pending(runtime: Any) -> int | None:
+    """How many of the owner's items still lack a summary (up to 1000); None when unknown."""
+    if runtime is None:
+        return None
+    return len(runtime.store.items.unsummarised(runtime.user_id, 1000))
 
 
 def run_service(
@@ -143,7 +241,9 @@ def run_service(
         service.scheduler = AssistantScheduler(settings, specs=specs)
         service.scheduler.start()
         if specs is None:
-            catch_up_digest(settings, service.scheduler, echo)
+            catch_up_digest(
+                settings, service.scheduler, echo, runtime=service.runtime, stop=service.stop
+            )
         echo(
             f"scheduler: job store {jobstore_url(settings) if specs is None else service.scheduler.url}"
         )

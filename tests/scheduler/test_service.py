@@ -154,7 +154,7 @@ def test_a_digest_missed_while_down_is_built_on_start_once(home: Path) -> None:
         assert (nxt.hour, nxt.minute) == (0, 0) and nxt > datetime.now(
             UTC
         )  # back on its daily time
-    assert "was missed; building it now" in lines[0]
+    assert "was missed; building it after today's pull and summaries" in lines[0]
     build_digest(settings, MemStore(), day=datetime.now(UTC).date(), user_id="local", post=False)
     with AssistantScheduler(settings, specs=specs) as sched:
         assert not catch_up_digest(settings, sched, lines.append)  # today's digest exists
