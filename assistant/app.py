@@ -19,7 +19,7 @@ import logging
 import os
 import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import ExitStack
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
@@ -354,3 +354,32 @@ class App:
 def open_app(settings: Settings, **parts: Any) -> App:
     """An App for `settings` (see `App` for the optional factories)."""
     return App(settings, **parts)
+
+
+# ---- commands run inside `assistant run` share its app --------------------------------
+
+_serving: App | None = None
+
+
+def serve_commands_with(app: App | None) -> None:
+    """While the service runs, CLI commands it executes for a client use its `app` (its
+    one memory store, model and Slack client) instead of opening their own."""
+    global _serving
+    _serving = app
+
+
+def serving() -> App | None:
+    """The service's app when this process is `assistant run`, else None."""
+    return _serving
+
+
+@contextmanager
+def command_app(settings: Settings) -> Iterator[App]:
+    """The app a command works with: the service's own when it runs the command for a
+    client, else a fresh one, closed when the command ends."""
+    shared = _serving
+    if shared is not None:
+        yield shared
+        return
+    with App(settings) as app:
+        yield app

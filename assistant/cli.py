@@ -17,6 +17,9 @@ from assistant.config import LoadedConfig, load_settings
 from assistant.errors import AssistantError
 from assistant.logs import attach_file_log, setup_logging
 
+# nouns a running `assistant run` executes for the CLI (assistant.local_api)
+FORWARDED = ("profile", "goals", "feeds", "digest", "jobs", "probe")
+
 # noun -> "module:attribute"; each module registers exactly one click command or group.
 COMMANDS: dict[str, str] = {
     "chat": "assistant.commands.chat:chat",
@@ -54,6 +57,20 @@ class LazyGroup(click.Group):
     def list_commands(self, ctx: click.Context) -> list[str]:
         return sorted(COMMANDS)
 
+    def invoke(self, ctx: click.Context) -> object:
+        # While `assistant run` is up it owns the data directory: these commands run inside it.
+        args = [*ctx._protected_args, *ctx.args]
+        if args and args[0] in FORWARDED and not {"-h", "--help"} & set(args):
+            from assistant.app import serving
+
+            if serving() is None:
+                from assistant.local_api.client import forward
+
+                code = forward(args)
+                if code is not None:
+                    ctx.exit(code)
+        return super().invoke(ctx)
+
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
         target = COMMANDS.get(cmd_name)
         if target is None:
@@ -85,7 +102,10 @@ class LazyGroup(click.Group):
 def cli(ctx: click.Context, config_path: str | None, verbose: int, quiet: bool) -> None:
     """A personal assistant that keeps its purpose."""
     ctx.obj = AppContext(config_path=config_path)
-    setup_logging(verbose=verbose, quiet=quiet)
+    from assistant.app import serving
+
+    if serving() is None:  # inside the service, its own logging stays as it is
+        setup_logging(verbose=verbose, quiet=quiet)
 
 
 def main(argv: list[str] | None = None) -> None:

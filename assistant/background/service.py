@@ -17,7 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from assistant.app import Secrets
+from assistant.app import Secrets, serve_commands_with
 from assistant.config import Settings
 from assistant.errors import AssistantError
 from assistant.paths import ensure_data_dir
@@ -35,12 +35,16 @@ class Service:
     runtime: Any = None
     scheduler: Any = None
     bot_stop: Callable[[], None] | None = None
+    api: Any = None
     stop: threading.Event = field(default_factory=threading.Event)
 
     def shutdown(self, echo: Echo) -> None:
-        """Stop the bot, let running jobs finish, close the store."""
+        """Stop the local API and the bot, let running jobs finish, close the store."""
         if self.runtime is not None:
             self.runtime.stop.set()  # summarisation ends after its current batch
+        if self.api is not None:
+            self.api.stop()  # new CLI requests now open the data directory themselves (after us)
+            serve_commands_with(None)
         if self.bot_stop is not None:
             try:
                 self.bot_stop()
@@ -250,6 +254,11 @@ def run_service(
         for job in service.scheduler.jobs():
             when = f"{job.next_run_time:%Y-%m-%d %H:%M %Z}" if job.next_run_time else "paused"
             echo(f"  job {job.id}: {job.name}; next run {when}")
+        from assistant.local_api.server import LocalAPIServer
+
+        service.api = LocalAPIServer(service.runtime.parts)
+        serve_commands_with(service.runtime.parts)
+        echo(f"local API: {service.api.start()} (chat, profile, goals, feeds, digest, jobs, probe use it)")
         ok, line = service.runtime.parts.secrets.slack_bot_status()
         echo(line)
         if ok:

@@ -19,12 +19,21 @@ from assistant.cli import app_context
 def chat(ctx: click.Context, thread_id: str | None, user_id: str | None) -> None:
     """Chat in the terminal; /help lists commands, Ctrl-D or /quit leaves."""
     settings = app_context(ctx).loaded.settings
-    from assistant.app import App
+    from assistant.app import App, Identity
+    from assistant.local_api.client import RemoteSession, connect
+
+    user = user_id or Identity.from_settings(settings).owner
+    thread = thread_id or settings.chat.default_thread
+    client = connect()
+    if client is not None:  # `assistant run` is up: it owns the data; chat through it
+        from assistant.graph.terminal import run_remote_chat
+
+        try:
+            run_remote_chat(RemoteSession(client, settings, user, thread))
+        finally:
+            client.close()
+        return
     from assistant.graph.terminal import run_chat
 
     with App(settings) as app:
-        run_chat(
-            app,
-            user_id=user_id or app.identity.owner,
-            thread_id=thread_id or settings.chat.default_thread,
-        )
+        run_chat(app, user_id=user, thread_id=thread)

@@ -21,7 +21,7 @@ def digest(
     """Build the digest of items since the last one: Markdown, HTML, and a Slack post."""
     if ctx.invoked_subcommand is not None:
         return
-    from assistant.app import App
+    from assistant.app import command_app
     from assistant.background.digest import build_digest, today
     from assistant.errors import ConfigError
 
@@ -31,7 +31,7 @@ def digest(
     except ValueError:
         raise ConfigError(f"--date {day!r} is not a date; use YYYY-MM-DD") from None
     post = settings.digest.post_to_slack and not no_post
-    with App(settings) as app:
+    with command_app(settings) as app:
         result = build_digest(
             settings,
             app.memory,
@@ -56,11 +56,11 @@ def digest(
 @click.pass_context
 def feedback(ctx: click.Context, item_id: str, direction: str, user: str | None) -> None:
     """Say more (up) or fewer (down) items like ITEM_ID; tunes the ranking."""
-    from assistant.app import App
+    from assistant.app import command_app
     from assistant.background.digest import record_feedback
 
     settings = app_context(ctx).loaded.settings
-    with App(settings) as app:
+    with command_app(settings) as app:
         item = record_feedback(
             app.memory,
             user_id=user or app.identity.owner,

@@ -89,12 +89,12 @@ def pull(ctx: click.Context, source: str | None, since_text: str | None) -> None
     since = parse_since(since_text) if since_text else None  # bad input fails before any import
     from rich.console import Console
 
-    from assistant.app import App
+    from assistant.app import command_app
     from connectors.ingest import pull as run_pull
 
     settings = app_context(ctx).loaded.settings
     err = Console(stderr=True)
-    with err.status("pulling feeds") as status, App(settings) as app:
+    with err.status("pulling feeds") as status, command_app(settings) as app:
         report = run_pull(
             settings,
             app.memory,
@@ -127,10 +127,10 @@ def list_items(ctx: click.Context, source: str | None, limit: int) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    from assistant.app import App
+    from assistant.app import command_app
 
     settings = app_context(ctx).loaded.settings
-    with App(settings) as app:
+    with command_app(settings) as app:
         items = app.memory.items.list(
             settings.feeds.owner, source=cast("SourceName | None", source), limit=limit
         )

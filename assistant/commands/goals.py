@@ -18,10 +18,10 @@ def goals(ctx: click.Context, user_id: str | None, only_open: bool) -> None:
     settings = app_context(ctx).loaded.settings
     from rich.console import Console
 
-    from assistant.app import App
+    from assistant.app import command_app
     from assistant.graph.terminal import goals_table
 
-    with App(settings) as app:
+    with command_app(settings) as app:
         user = user_id or app.identity.owner
         store = app.memory
         found = store.goals.open_goals(user) if only_open else store.goals.list(user)

@@ -39,13 +39,18 @@ def jobs(ctx: click.Context) -> None:
 @click.argument("job_id")
 @click.pass_context
 def run_now(ctx: click.Context, job_id: str) -> None:
-    """Run one job now, in this process (stop `assistant run` first: one owner per data dir)."""
+    """Run one job now (inside `assistant run` when it is up, else in this process)."""
+    from assistant.app import serving
     from assistant.background.jobs import Runtime, installed, last_runs
     from assistant.background.scheduler import run_job_now
 
     settings = app_context(ctx).loaded.settings
-    with installed(Runtime(settings, progress=lambda line: click.echo(f"  {line}", err=True))):
+    if serving() is not None:  # inside `assistant run`: its installed runtime runs the job
         result = run_job_now(settings, job_id)
+    else:
+        progress = lambda line: click.echo(f"  {line}", err=True)  # noqa: E731
+        with installed(Runtime(settings, progress=progress)):
+            result = run_job_now(settings, job_id)
     outcome = last_runs().get(job_id, {})
     if outcome.get("ok"):
         click.echo(f"{job_id}: {result}")

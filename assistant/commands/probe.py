@@ -37,7 +37,7 @@ def run_cmd(
     from rich.console import Console
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-    from assistant.app import App
+    from assistant.app import command_app
     from assistant.probes.benchmark import run_benchmark
     from assistant.probes.controls import parse_controls
     from assistant.probes.history import save_run
@@ -48,7 +48,8 @@ def run_cmd(
     if specs:
         parse_controls(specs, settings)  # fail on a typo before loading the model
     console = Console(stderr=True)
-    engine = App(settings).llm  # the probe never opens memory
+    with command_app(settings) as app:
+        engine = app.llm  # the probe never opens memory
     command = _command_line(ctx)
     with Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
                   TimeElapsedColumn(), console=console, transient=True) as bar:  # fmt: skip

@@ -21,10 +21,10 @@ USER_HELP = "User id (default: persona.user_id from the config)."
 
 @contextmanager
 def _store(ctx: click.Context) -> Iterator[tuple[MemoryStore, str]]:
-    from assistant.app import App
+    from assistant.app import command_app
 
     settings = app_context(ctx).loaded.settings
-    with App(settings) as app:
+    with command_app(settings) as app:
         yield app.memory, ctx.params.get("user") or app.identity.owner
 
 

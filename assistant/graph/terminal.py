@@ -57,9 +57,12 @@ def _isatty(stream: TextIO) -> bool:
 
 
 class Terminal:
-    """One chat session bound to a console and an input stream."""
+    """One chat session bound to a console and an input stream.
 
-    def __init__(self, session: ChatSession, console: Console, stdin: TextIO, out: TextIO) -> None:
+    The session is a ChatSession in this process, or a RemoteSession whose turns run
+    inside `assistant run` (the same methods, over the local API)."""
+
+    def __init__(self, session: Any, console: Console, stdin: TextIO, out: TextIO) -> None:
         self.session = session
         self.console = console
         self.stdin = stdin
@@ -184,3 +187,12 @@ def run_chat(
         app.settings, llm, app.memory, app.checkpointer, user_id=user_id, thread_id=thread_id
     )
     Terminal(session, console, stdin, out).loop()
+
+
+def run_remote_chat(
+    session: Any, *, stdin: TextIO | None = None, out: TextIO | None = None
+) -> None:
+    """Chat through the running service (`session` is a local_api RemoteSession)."""
+    out = out or sys.stdout
+    console = Console(file=out, highlight=False, soft_wrap=True)
+    Terminal(session, console, stdin or sys.stdin, out).loop()
