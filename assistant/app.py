@@ -31,7 +31,7 @@ from assistant.llm.base import ChatModel, ChatResult, DriftControl, Message, Pri
 if TYPE_CHECKING:
     from slack_sdk import WebClient
 
-    from memory.store import MemoryStore as Memory
+    from memory.interface import Memory
 
 log = logging.getLogger(__name__)
 

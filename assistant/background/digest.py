@@ -31,6 +31,7 @@ from typing import Any
 from assistant.config import Settings
 from assistant.errors import AssistantError, ConnectorError
 from assistant.paths import data_dir
+from memory.interface import Memory
 
 log = logging.getLogger(__name__)
 
@@ -262,7 +263,7 @@ def rank_items(
     ]
 
 
-def collect(settings: Settings, store: Any, *, day: date, user_id: str) -> tuple[Digest, int]:
+def collect(settings: Settings, store: Memory, *, day: date, user_id: str) -> tuple[Digest, int]:
     """Gather, rank and cut the items of `day`'s digest; (digest, items considered)."""
     from assistant.background.scheduler import zone
 
@@ -313,7 +314,7 @@ def _write_atomic(path: Path, text: str) -> None:
 
 def build_digest(
     settings: Settings,
-    store: Any,
+    store: Memory,
     *,
     day: date,
     user_id: str,
@@ -413,7 +414,7 @@ def _post_once(settings: Settings, digest: Digest, *, client: Any = None) -> tup
 # ---- feedback -----------------------------------------------------------------------
 
 
-def record_feedback(store: Any, *, user_id: str, item_id: str, positive: bool) -> Any:
+def record_feedback(store: Memory, *, user_id: str, item_id: str, positive: bool) -> Any:
     """Thumbs up/down on one item: feeds the user's interest vector. Returns the item."""
     item = store.items.get(user_id, item_id)
     if item is None:
@@ -449,7 +450,7 @@ def _may_give_feedback(slack_user: str, owner: str, known: set[str]) -> bool:
 
 
 def handle_reaction(
-    store: Any, *, user_id: str, channel: str, ts: str, reaction: str, owner_ids: Sequence[str] = ()
+    store: Memory, *, user_id: str, channel: str, ts: str, reaction: str, owner_ids: Sequence[str] = ()
 ) -> list[str]:
     """A Slack reaction on a digest post becomes the digest owner's feedback.
 
@@ -480,7 +481,7 @@ def handle_reaction(
     return []
 
 
-def handle_action(store: Any, *, user_id: str, value: str, owner_ids: Sequence[str] = ()) -> str:
+def handle_action(store: Memory, *, user_id: str, value: str, owner_ids: Sequence[str] = ()) -> str:
     """A digest feedback button ("up|OWNER|ITEM_ID"); `user_id` clicked it. Returns a reply.
 
     `owner_ids` are the owner's Slack ids from the identity config (the bot passes the

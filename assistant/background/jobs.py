@@ -33,7 +33,7 @@ from assistant.paths import data_dir
 if TYPE_CHECKING:
     from assistant.app import App
     from assistant.llm.base import ChatModel
-    from memory.store import MemoryStore as Memory
+    from memory.interface import Memory
 
 log = logging.getLogger(__name__)
 

@@ -19,6 +19,7 @@ from typing import Any
 
 from assistant.config import Settings
 from assistant.llm.base import ChatModel, Message
+from memory.interface import Memory
 
 log = logging.getLogger(__name__)
 
@@ -115,7 +116,7 @@ def summarise_items(
 
 def summarise_pending(
     settings: Settings,
-    store: Any,
+    store: Memory,
     llm: ChatModel,
     *,
     user_id: str,

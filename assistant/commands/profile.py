@@ -7,20 +7,20 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import click
 
 from assistant.cli import app_context
 
 if TYPE_CHECKING:
-    from memory.store import MemoryStore
+    from memory.interface import Memory
 
 USER_HELP = "User id (default: persona.user_id from the config)."
 
 
 @contextmanager
-def _store(ctx: click.Context) -> Iterator[tuple[MemoryStore, str]]:
+def _store(ctx: click.Context) -> Iterator[tuple[Memory, str]]:
     from assistant.app import command_app
 
     settings = app_context(ctx).loaded.settings
@@ -132,10 +132,12 @@ def export_(ctx: click.Context, user: str | None, as_json: bool) -> None:
         click.echo(json.dumps(data, indent=2, ensure_ascii=False))
         return
     click.echo(f"# profile of {uid}")
-    for f in data["facts"]:
+    facts = cast("list[dict[str, Any]]", data["facts"])  # the export document's shape
+    goals = cast("list[dict[str, Any]]", data["goals"])
+    for f in facts:
         mark = " (replaced)" if f["superseded_by"] else ""
         click.echo(f"- [{f['kind']}] {f['text']}{mark}")
-    for g in data["goals"]:
+    for g in goals:
         click.echo(f"- [goal, {g['status']}] {g['statement']}")
 
 

@@ -6,7 +6,7 @@ START -> recall -> track_goals -(decide)-> ask | use_tool | respond -> remember 
 from __future__ import annotations
 
 from functools import partial
-from typing import Any
+from typing import Any, cast
 
 from langgraph.graph import END, START, StateGraph
 from langgraph.graph.state import CompiledStateGraph
@@ -15,10 +15,11 @@ from assistant.config import Settings
 from assistant.graph import nodes
 from assistant.graph.state import ChatState
 from assistant.llm.base import ChatModel
+from memory.interface import Memory
 
 
 def build_graph(
-    *, llm: ChatModel, store: Any, checkpointer: Any | None, settings: Settings
+    *, llm: ChatModel, store: Memory, checkpointer: Any | None, settings: Settings
 ) -> CompiledStateGraph[Any, Any, Any, Any]:
     """Compile the chat graph; pass any LangGraph checkpointer (or None for none)."""
     deps = nodes.Deps(llm=llm, store=store, settings=settings)
@@ -53,7 +54,8 @@ def build_graph(
 
 
 def _drawable() -> CompiledStateGraph[Any, Any, Any, Any]:
-    return build_graph(llm=_NoModel(), store=None, checkpointer=None, settings=Settings())
+    no_store = cast("Memory", None)  # drawing never runs a node, so it never reads memory
+    return build_graph(llm=_NoModel(), store=no_store, checkpointer=None, settings=Settings())
 
 
 def mermaid() -> str:

@@ -37,6 +37,7 @@ from assistant.graph.state import (
 )
 from assistant.graph.tools import ToolContext, recalled_from, requested_tool, run_tool
 from assistant.llm.base import ChatModel, Message
+from memory.interface import Memory
 from memory.types import Item, Source
 
 log = logging.getLogger(__name__)
@@ -51,7 +52,7 @@ class Deps:
     """What the nodes need from outside the state: the model, the store, the settings."""
 
     llm: ChatModel
-    store: Any  # memory.store.MemoryStore (profile, goals, items)
+    store: Memory  # profile, goals, items (memory.store.MemoryStore or a test fake)
     settings: Settings
 
 

@@ -28,6 +28,7 @@ from assistant.graph.nodes import TOKEN_SINK
 from assistant.graph.state import ChatState
 from assistant.llm.base import ChatModel, Message
 from assistant.paths import ensure_data_dir
+from memory.interface import Memory
 from memory.types import Goal
 
 log = logging.getLogger(__name__)
@@ -89,7 +90,7 @@ class ChatSession:
         self,
         settings: Settings,
         llm: ChatModel,
-        store: Any,
+        store: Memory,
         checkpointer: Any | None,
         user_id: str,
         thread_id: str,

@@ -19,6 +19,7 @@ from assistant.graph import prompts
 from assistant.graph.fencing import fence_text
 from assistant.graph.state import RecalledItem, ToolCall
 from assistant.llm.base import ChatModel, Message
+from memory.interface import Memory
 
 log = logging.getLogger(__name__)
 
@@ -192,7 +193,7 @@ class ToolContext:
     """What a tool may touch: the user's own store scope, the model, the settings."""
 
     def __init__(
-        self, *, llm: ChatModel, store: Any, settings: Settings, user_id: str, arg: str
+        self, *, llm: ChatModel, store: Memory, settings: Settings, user_id: str, arg: str
     ) -> None:
         self.llm = llm
         self.store = store

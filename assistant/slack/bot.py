@@ -56,6 +56,7 @@ from assistant.slack.commands import CommandReply, digest_reply, quick, split
 from assistant.slack.conversation import Conversation, GraphConversation
 from assistant.slack.events import EventLog
 from assistant.slack.streaming import StreamingReply
+from memory.interface import Memory
 
 if TYPE_CHECKING:
     from assistant.app import App as AssistantApp
@@ -99,7 +100,7 @@ class SlackBot:
         settings: Settings,
         *,
         llm: ChatModel | None,
-        store: Any,
+        store: Memory,
         client: WebClient,
         conversation: Conversation | None = None,
         events: EventLog | None = None,

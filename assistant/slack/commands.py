@@ -11,6 +11,7 @@ from datetime import date
 from typing import Any
 
 from assistant.config import Settings
+from memory.interface import Memory
 
 HELP = (
     "*/assistant* commands:\n"
@@ -38,7 +39,7 @@ def split(text: str) -> tuple[str, str]:
     return verb.lower(), rest.strip()
 
 
-def quick(verb: str, arg: str, *, user_id: str, store: Any) -> CommandReply:
+def quick(verb: str, arg: str, *, user_id: str, store: Memory) -> CommandReply:
     """Answer the fast subcommands (all but digest) right inside the ack."""
     if verb in ("", "help"):
         return CommandReply(HELP)
@@ -51,7 +52,7 @@ def quick(verb: str, arg: str, *, user_id: str, store: Any) -> CommandReply:
     return CommandReply(f"I don't know `/assistant {verb}`.\n{HELP}")
 
 
-def goals_reply(store: Any, user_id: str) -> CommandReply:
+def goals_reply(store: Memory, user_id: str) -> CommandReply:
     goals = store.goals.open_goals(user_id)
     if not goals:
         return CommandReply("You have no open goals. Tell me what you are working on.")
@@ -64,7 +65,7 @@ def goals_reply(store: Any, user_id: str) -> CommandReply:
     return CommandReply("\n".join(lines))
 
 
-def forget_reply(store: Any, user_id: str, what: str) -> CommandReply:
+def forget_reply(store: Memory, user_id: str, what: str) -> CommandReply:
     if not what:
         return CommandReply("Tell me what to forget: `/assistant forget TEXT`.")
     gone = store.profile.forget(user_id, what)
@@ -88,7 +89,7 @@ def probe_reply() -> CommandReply:
     return CommandReply(text, ephemeral=False)
 
 
-def digest_reply(settings: Settings, store: Any, user_id: str, day: date | None = None) -> CommandReply:
+def digest_reply(settings: Settings, store: Memory, user_id: str, day: date | None = None) -> CommandReply:
     """Build (without posting) the user's digest; slow, so run off the ack path."""
     from assistant.background.digest import build_digest, today
 

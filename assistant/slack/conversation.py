@@ -15,6 +15,7 @@ from typing import Any, Protocol
 
 from assistant.config import Settings
 from assistant.llm.base import ChatModel
+from memory.interface import Memory
 
 OnToken = Callable[[str], None]
 SESSIONS_KEPT = 32  # cached ChatSessions; a session rebuilds from the checkpointer when evicted
@@ -32,7 +33,7 @@ class GraphConversation:
     """The goal graph behind Slack: one ChatSession per (user, thread), one checkpointer."""
 
     def __init__(
-        self, settings: Settings, *, llm: ChatModel, store: Any, checkpointer: Any = None
+        self, settings: Settings, *, llm: ChatModel, store: Memory, checkpointer: Any = None
     ) -> None:
         self.settings = settings
         self.llm = llm
