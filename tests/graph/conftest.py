@@ -13,7 +13,7 @@ from assistant.config import Settings
 from assistant.graph.session import ChatSession
 from assistant.llm.base import Message
 from tests.fakes import ScriptedChatModel
-from tests.graph.memfake import FakeStore
+from tests.memfake import FakeMemory
 
 TRACKER_MARK = "You track the user's goals"
 
@@ -39,12 +39,12 @@ def scripted(
 
 
 @pytest.fixture
-def store() -> FakeStore:
-    return FakeStore()
+def store() -> FakeMemory:
+    return FakeMemory()
 
 
 @pytest.fixture
-def make_session(store: FakeStore) -> Callable[..., ChatSession]:
+def make_session(store: FakeMemory) -> Callable[..., ChatSession]:
     """Build a session on the fake store with an in-memory checkpointer (override anything)."""
     saver = InMemorySaver()
 

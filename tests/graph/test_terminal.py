@@ -7,14 +7,14 @@ from click.testing import CliRunner
 
 from assistant.cli import cli
 from tests.graph.conftest import scripted
-from tests.graph.memfake import FakeStore
+from tests.memfake import FakeMemory
 
 
 @pytest.fixture
 def wired(home, monkeypatch):
     """The chat command on a scripted model and an in-memory store (one per test)."""
     monkeypatch.setenv("COLUMNS", "200")  # tables on one line each
-    store = FakeStore()
+    store = FakeMemory()
     llm = scripted(replies=lambda m: "Happy to help.")
 
     monkeypatch.setattr("assistant.app.load_llm", lambda settings: llm)

@@ -6,8 +6,8 @@ from collections.abc import Iterator, Sequence
 
 import pytest
 
+from tests.memfake import Embed
 from tests.scheduler.fakeslack import FakeSlack
-from tests.scheduler.memstore import Embed
 
 
 @pytest.fixture(scope="session")

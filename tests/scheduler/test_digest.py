@@ -20,8 +20,8 @@ from assistant.background.digest import (
 from assistant.config import Settings
 from assistant.errors import AssistantError
 from memory.types import Goal, Item
+from tests.memfake import Embed, FakeMemory
 from tests.scheduler.fakeslack import FakeSlack
-from tests.scheduler.memstore import Embed, MemStore
 
 DAY = datetime.now(UTC).date()  # settings use UTC; digests are built "today"
 NOON = time.time() - 3600  # items published an hour ago
@@ -80,8 +80,8 @@ def _settings(**digest: Any) -> Settings:
 
 
 @pytest.fixture
-def store(embed: Embed) -> MemStore:
-    s = MemStore(embed)
+def store(embed: Embed) -> FakeMemory:
+    s = FakeMemory(embed)
     s.items.upsert(_paper(i, t, x) for i, (t, x) in enumerate(OTHER + RL))
     s.profile.remember(
         "local", "I want to keep up with reinforcement learning research", kind="interest"
@@ -90,7 +90,7 @@ def store(embed: Embed) -> MemStore:
     return s
 
 
-def test_papers_on_the_users_interest_rank_first(home: Path, store: MemStore) -> None:
+def test_papers_on_the_users_interest_rank_first(home: Path, store: FakeMemory) -> None:
     result = build_digest(_settings(), store, day=DAY, user_id="local", post=False)
     titles = [r.item.title for r in result.digest.items]
     assert set(titles[:3]) == {t for t, _ in RL}, titles
@@ -105,7 +105,7 @@ def test_papers_on_the_users_interest_rank_first(home: Path, store: MemStore) ->
     )
 
 
-def test_a_slack_mention_lifts_an_item(home: Path, store: MemStore) -> None:
+def test_a_slack_mention_lifts_an_item(home: Path, store: FakeMemory) -> None:
     mention = Item(
         id="slack:C1:1.0",
         owner="local",
@@ -141,7 +141,7 @@ class _Assets(HTMLParser):
                 self.assets.append((tag, name, value or ""))
 
 
-def test_html_parses_is_self_contained_and_escapes_feed_text(home: Path, store: MemStore) -> None:
+def test_html_parses_is_self_contained_and_escapes_feed_text(home: Path, store: FakeMemory) -> None:
     store.items.upsert(
         [
             Item(
@@ -169,7 +169,7 @@ def test_html_parses_is_self_contained_and_escapes_feed_text(home: Path, store: 
 
 
 def test_the_digest_is_posted_once_per_day(
-    home: Path, store: MemStore, fake_slack: FakeSlack, monkeypatch: pytest.MonkeyPatch
+    home: Path, store: FakeMemory, fake_slack: FakeSlack, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("SLACK_BOT_TOKEN", "xoxb-test")
     settings = Settings(
@@ -205,7 +205,7 @@ def test_the_digest_is_posted_once_per_day(
 
 
 def test_a_crash_between_post_and_record_does_not_post_twice(
-    home: Path, store: MemStore, fake_slack: FakeSlack, monkeypatch: pytest.MonkeyPatch
+    home: Path, store: FakeMemory, fake_slack: FakeSlack, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("SLACK_BOT_TOKEN", "xoxb-test")
     settings = Settings(
@@ -230,7 +230,7 @@ def test_a_crash_between_post_and_record_does_not_post_twice(
 
 
 def test_a_slack_error_is_retried_on_the_next_run(
-    home: Path, store: MemStore, fake_slack: FakeSlack, monkeypatch: pytest.MonkeyPatch
+    home: Path, store: FakeMemory, fake_slack: FakeSlack, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("SLACK_BOT_TOKEN", "xoxb-test")
     settings = Settings(
@@ -248,7 +248,7 @@ def test_a_slack_error_is_retried_on_the_next_run(
 
 
 def test_no_token_or_target_means_no_post(
-    home: Path, store: MemStore, monkeypatch: pytest.MonkeyPatch
+    home: Path, store: FakeMemory, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     result = build_digest(_settings(), store, day=DAY, user_id="local", post=True, client=App(_settings()).slack)
     assert result.post_status.startswith("skipped: SLACK_BOT_TOKEN")
@@ -259,7 +259,7 @@ def test_no_token_or_target_means_no_post(
 
 
 def test_feedback_from_cli_buttons_and_reactions(
-    home: Path, store: MemStore, fake_slack: FakeSlack, monkeypatch: pytest.MonkeyPatch
+    home: Path, store: FakeMemory, fake_slack: FakeSlack, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("SLACK_BOT_TOKEN", "xoxb-test")
     settings = Settings(
@@ -298,7 +298,7 @@ def test_feedback_from_cli_buttons_and_reactions(
 
 
 def test_an_item_pulled_after_the_digest_but_published_before_it_comes_next_day(
-    home: Path, store: MemStore
+    home: Path, store: FakeMemory
 ) -> None:
     settings = _settings(top_n=2)
     first = build_digest(settings, store, day=DAY, user_id="local", post=False)

@@ -12,7 +12,7 @@ from assistant.config import Settings
 from assistant.graph.session import ChatSession, open_checkpointer
 from assistant.probes.history import list_runs
 from tests.fakes import ScriptedChatModel
-from tests.graph.memfake import FakeStore
+from tests.memfake import FakeMemory
 from tests.scheduler.fakeslack import FakeSlack
 
 
@@ -35,7 +35,7 @@ def test_the_nightly_job_probes_real_threads_and_alerts_in_slack(
 ) -> None:
     monkeypatch.setenv("SLACK_BOT_TOKEN", "xoxb-test")
     settings = _settings(fake_slack, real_threads=1)
-    store = FakeStore()
+    store = FakeMemory()
     chat = ScriptedChatModel(["Sure, Lisbon in May sounds lovely."])
     with open_checkpointer(settings) as saver:
         ChatSession(settings, chat, store, saver, user_id="local", thread_id="trip").send(
@@ -60,7 +60,7 @@ def test_no_alert_is_posted_without_a_bot_token(
     monkeypatch.delenv("SLACK_BOT_TOKEN", raising=False)
     runtime = Runtime(
         _settings(fake_slack, real_threads=0),
-        store_factory=FakeStore,
+        store_factory=FakeMemory,
         llm_factory=lambda: ScriptedChatModel(forgetful),
     )
     with installed(runtime):

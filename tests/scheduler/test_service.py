@@ -19,8 +19,8 @@ from assistant.config import Settings
 from assistant.llm.base import ChatResult, Message
 from memory.types import Item
 from tests.fakes import ScriptedChatModel
+from tests.memfake import FakeMemory
 from tests.scheduler.fakeslack import FakeSlack
-from tests.scheduler.memstore import MemStore
 
 
 class SlowModel(ScriptedChatModel):
@@ -34,7 +34,7 @@ class SlowModel(ScriptedChatModel):
 
 
 def test_sigterm_stops_the_service_cleanly_and_summarisation_resumes(home: Path) -> None:
-    store = MemStore()
+    store = FakeMemory()
     store.items.upsert(
         Item(
             id=f"arxiv:1.{i:03d}",
@@ -96,7 +96,7 @@ def test_the_slack_bot_runs_inside_the_service_when_tokens_are_set(
     monkeypatch.setenv("SLACK_SIGNING_SECRET", "s3cret")
     settings = Settings(slack={"http_port": port, "base_url": fake_slack.base_url})  # type: ignore[arg-type]
     runtime = Runtime(
-        settings, store_factory=MemStore, llm_factory=lambda: ScriptedChatModel(["hi"])
+        settings, store_factory=FakeMemory, llm_factory=lambda: ScriptedChatModel(["hi"])
     )
     specs = [JobSpec("tick", "tests.scheduler.jobfuncs:tick", IntervalTrigger(hours=1), "tick")]
     stop = threading.Event()
@@ -155,6 +155,6 @@ def test_a_digest_missed_while_down_is_built_on_start_once(home: Path) -> None:
             UTC
         )  # back on its daily time
     assert "was missed; building it after today's pull and summaries" in lines[0]
-    build_digest(settings, MemStore(), day=datetime.now(UTC).date(), user_id="local", post=False)
+    build_digest(settings, FakeMemory(), day=datetime.now(UTC).date(), user_id="local", post=False)
     with AssistantScheduler(settings, specs=specs) as sched:
         assert not catch_up_digest(settings, sched, lines.append)  # today's digest exists
