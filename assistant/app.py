@@ -38,6 +38,7 @@ log = logging.getLogger(__name__)
 BOT_TOKEN_ENV = "SLACK_BOT_TOKEN"
 APP_TOKEN_ENV = "SLACK_APP_TOKEN"
 SIGNING_SECRET_ENV = "SLACK_SIGNING_SECRET"
+CHROMA_TOKEN_ENV = "ASSISTANT_CHROMA_TOKEN"
 
 
 # ---- secrets (from the environment, read here only) ---------------------------------
@@ -50,6 +51,7 @@ class Secrets:
     slack_bot_token: str = ""
     slack_app_token: str = ""
     slack_signing_secret: str = ""
+    chroma_token: str = ""  # for a Chroma server (memory.backend = "http")
 
     @property
     def slack_configured(self) -> bool:
@@ -71,12 +73,13 @@ class Secrets:
 
 
 def read_secrets(environ: Mapping[str, str] | None = None) -> Secrets:
-    """The Slack secrets from the environment (never from config.toml)."""
+    """The secrets from the environment (never from config.toml)."""
     env = os.environ if environ is None else environ
     return Secrets(
         slack_bot_token=env.get(BOT_TOKEN_ENV, "").strip(),
         slack_app_token=env.get(APP_TOKEN_ENV, "").strip(),
         slack_signing_secret=env.get(SIGNING_SECRET_ENV, "").strip(),
+        chroma_token=env.get(CHROMA_TOKEN_ENV, "").strip(),
     )
 
 
@@ -185,11 +188,11 @@ def load_llm(settings: Settings) -> ChatModel:
     return shared_engine(settings)
 
 
-def open_memory(settings: Settings, llm: ChatModel | None) -> Memory:
+def open_memory(settings: Settings, llm: ChatModel | None, chroma_token: str = "") -> Memory:
     """The memory store (embedded Chroma with its folder lock, or the configured server)."""
     from memory.store import open_store
 
-    return open_store(settings, llm=llm)
+    return open_store(settings, llm=llm, chroma_token=chroma_token)
 
 
 # ---- the app --------------------------------------------------------------------------
@@ -253,7 +256,7 @@ class App:
                     self._store = self._store_factory()
                 else:
                     llm = _ModelOnDemand(lambda: self.llm) if self._extraction else None
-                    store = open_memory(self.settings, llm)
+                    store = open_memory(self.settings, llm, self.secrets.chroma_token)
                     self._store = store
                     close = getattr(store, "close", None)
                     if close is not None:

@@ -76,12 +76,7 @@ class LazyGroup(click.Group):
         if target is None:
             return None
         module_name, attr = target.split(":")
-        try:
-            module = importlib.import_module(module_name)
-        except ModuleNotFoundError as exc:
-            if exc.name == module_name:
-                return None  # a noun not built yet in this checkout
-            raise
+        module = importlib.import_module(module_name)
         command = getattr(module, attr)
         assert isinstance(command, click.Command)
         return command

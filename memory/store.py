@@ -35,7 +35,7 @@ from memory.state import STATE_FILE, StateStore
 
 log = logging.getLogger(__name__)
 
-TOKEN_ENV = "ASSISTANT_CHROMA_TOKEN"
+TOKEN_ENV = "ASSISTANT_CHROMA_TOKEN"  # named in messages; read by assistant.app
 
 
 class MemoryStore:
@@ -106,14 +106,17 @@ def _chroma_settings() -> Any:
     return ChromaSettings(anonymized_telemetry=False, allow_reset=False)
 
 
-def open_store(settings: Settings, *, path: Path | None = None, llm: Any = None) -> MemoryStore:
+def open_store(
+    settings: Settings, *, path: Path | None = None, llm: Any = None, chroma_token: str = ""
+) -> MemoryStore:
     """Open memory: embedded Chroma in `path` (default data_dir()/chroma) or the configured server.
 
-    `llm` (a ChatModel) lets `profile.observe` extract facts the rules miss.
+    `llm` (a ChatModel) lets `profile.observe` extract facts the rules miss. `chroma_token`
+    (from $ASSISTANT_CHROMA_TOKEN, read by assistant.app) authenticates to a Chroma server.
     """
     os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
     if settings.memory.backend == "http":
-        return _open_http(settings, path, llm)
+        return _open_http(settings, path, llm, chroma_token)
     folder = Path(path) if path is not None else data_dir() / "chroma"
     try:
         folder.mkdir(parents=True, exist_ok=True)
@@ -165,12 +168,11 @@ def _abandon(client: Any, lock: StoreLock) -> None:
         lock.release()
 
 
-def _open_http(settings: Settings, path: Path | None, llm: Any) -> MemoryStore:
+def _open_http(settings: Settings, path: Path | None, llm: Any, token: str) -> MemoryStore:
     import chromadb
 
     mem = settings.memory
     headers: dict[str, str] = {}
-    token = os.environ.get(TOKEN_ENV, "")
     if token:
         bearer = mem.auth_header.lower() == "authorization" and not token.lower().startswith(
             ("bearer ", "basic ")

@@ -216,7 +216,7 @@ def built(user_id: str, day: date) -> bool:
 
 def today(settings: Settings) -> date:
     """Today's date in the configured time zone."""
-    from assistant.background.scheduler import zone
+    from assistant.background.clock import zone
 
     return datetime.now(zone(settings)).date()
 
@@ -265,7 +265,7 @@ def rank_items(
 
 def collect(settings: Settings, store: Memory, *, day: date, user_id: str) -> tuple[Digest, int]:
     """Gather, rank and cut the items of `day`'s digest; (digest, items considered)."""
-    from assistant.background.scheduler import zone
+    from assistant.background.clock import zone
 
     tz = zone(settings)
     since, until = _window(settings, user_id, day, tz)
@@ -292,10 +292,8 @@ def collect(settings: Settings, store: Memory, *, day: date, user_id: str) -> tu
 
 
 def _last_probe() -> dict[str, Any] | None:
-    try:
-        from assistant.probes.history import last_result
-    except ImportError:
-        return None
+    from assistant.probes.history import last_result
+
     try:
         return last_result()
     except Exception as exc:  # noqa: BLE001 - a broken probe history must not stop the digest

@@ -23,8 +23,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import IO, Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from assistant.background.clock import zone
 from assistant.config import Settings
 from assistant.errors import ConfigError, SchedulerError
 from assistant.paths import data_dir
@@ -59,17 +59,6 @@ class JobRow:
     next_run: datetime | None
     scheduled: bool  # present in the job store (False: configured, store not started yet)
     last_run: dict[str, Any] | None
-
-
-def zone(settings: Settings) -> ZoneInfo:
-    """The configured time zone, or a ConfigError that says how to fix it."""
-    try:
-        return ZoneInfo(settings.schedule.timezone)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise ConfigError(
-            f"schedule.timezone '{settings.schedule.timezone}' is not an IANA time zone; "
-            "use a name such as 'Europe/Berlin' or 'UTC'"
-        ) from None
 
 
 def jobstore_url(settings: Settings) -> str:

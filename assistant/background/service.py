@@ -111,8 +111,8 @@ def catch_up_digest(
     """
     from datetime import datetime
 
+    from assistant.background.clock import zone
     from assistant.background.digest import built
-    from assistant.background.scheduler import zone
 
     job = scheduler.scheduler.get_job("digest")
     if job is None:
@@ -147,7 +147,7 @@ def _catch_up(
 ) -> None:
     from datetime import datetime
 
-    from assistant.background.scheduler import zone
+    from assistant.background.clock import zone
 
     deadline = time.monotonic() + wait_s
     complete = _run_and_wait(settings, scheduler, CATCH_UP_PULLS, deadline, stop)
@@ -184,8 +184,8 @@ def _run_and_wait(
     first."""
     from datetime import datetime
 
+    from assistant.background.clock import zone
     from assistant.background.jobs import last_runs
-    from assistant.background.scheduler import zone
 
     present = [j for j in job_ids if scheduler.scheduler.get_job(j) is not None]
     asked = time.time()

@@ -54,8 +54,12 @@ def run_checks(config_path: str | None = None) -> list[Check]:
     except AssistantError as exc:
         checks.append(Check("configuration", False, str(exc)))
     checks.append(_check_data_dir(data_dir()))
-    for var in SLACK_VARS:
-        present = bool(os.environ.get(var))
+    from assistant.app import read_secrets
+
+    secrets = read_secrets()
+    values = (secrets.slack_bot_token, secrets.slack_app_token, secrets.slack_signing_secret)
+    for var, value in zip(SLACK_VARS, values, strict=True):
+        present = bool(value)
         checks.append(Check(var, True, "set" if present else "not set (Slack off)", required=False))
     return checks
 

@@ -139,10 +139,8 @@ def _summarise(ctx: ToolContext) -> str:
 
 
 def _digest(ctx: ToolContext) -> str:
-    try:
-        from assistant.background.digest import build_digest
-    except ImportError:  # a checkout without the digest: list the newest items instead
-        return _newest_items(ctx)
+    from assistant.background.digest import build_digest
+
     result = build_digest(
         ctx.settings, ctx.store, day=date.today(), user_id=ctx.user_id, post=False
     )

@@ -42,7 +42,6 @@ from slack_sdk.webhook import WebhookClient
 
 from assistant.config import Settings
 from assistant.errors import AssistantError, ConfigError, ConnectorAuthError
-from assistant.llm.base import ChatModel
 from assistant.slack.client import (
     APP_TOKEN_ENV,
     BOT_TOKEN_ENV,
@@ -99,10 +98,10 @@ class SlackBot:
         self,
         settings: Settings,
         *,
-        llm: ChatModel | None,
         store: Memory,
         client: WebClient,
-        conversation: Conversation | None = None,
+        conversation: Conversation,
+        own_conversation: bool = False,
         events: EventLog | None = None,
         signing_secret: str | None = None,
         socket_mode: bool = False,
@@ -120,11 +119,7 @@ class SlackBot:
         # Slack user id -> memory user id (the owner's ids share the owner's scope)
         self.scope_of = scope_of or (lambda slack_user: slack_user)
         self.owner_ids = owner_ids
-        self._own_conversation = conversation is None
-        if conversation is None:
-            if llm is None:
-                raise ValueError("SlackBot needs an llm or a conversation")
-            conversation = GraphConversation(settings, llm=llm, store=store)
+        self._own_conversation = own_conversation  # closed with the bot when it made it
         self.conversation = conversation
         self.events = events or EventLog(ensure_data_dir() / EVENTS_FILE)
         # One worker: one model answers one message at a time; Bolt's own pool stays free for acks.
@@ -411,16 +406,17 @@ def create_app(
     """Build the Bolt app from the assistant's parts (mode from its secrets); `bot_for(app)`
     gives its SlackBot. Without a `conversation`, replies come from the goal graph."""
     tokens = tokens or read_tokens(parts.secrets)
+    own = conversation is None
     if conversation is None:
         conversation = GraphConversation(
             parts.settings, llm=parts.llm, store=parts.memory, checkpointer=parts.checkpointer
         )
     bot = SlackBot(
         parts.settings,
-        llm=None,
         store=parts.memory,
         client=parts.require_slack(),
         conversation=conversation,
+        own_conversation=own,
         events=EventLog(events_path) if events_path else None,
         signing_secret=tokens.signing_secret,
         socket_mode=tokens.socket_mode,

@@ -10,7 +10,6 @@ from __future__ import annotations
 import threading
 from collections import OrderedDict
 from collections.abc import Callable
-from contextlib import AbstractContextManager
 from typing import Any, Protocol
 
 from assistant.config import Settings
@@ -33,23 +32,19 @@ class GraphConversation:
     """The goal graph behind Slack: one ChatSession per (user, thread), one checkpointer."""
 
     def __init__(
-        self, settings: Settings, *, llm: ChatModel, store: Memory, checkpointer: Any = None
+        self, settings: Settings, *, llm: ChatModel, store: Memory, checkpointer: Any
     ) -> None:
         self.settings = settings
         self.llm = llm
         self.store = store
         self._lock = threading.Lock()
-        self._saver_cm: AbstractContextManager[Any] | None = None
-        self._saver: Any = checkpointer  # the app's; opened here only when none is given
+        self._saver = checkpointer  # the app's: it opens and closes it
         self._sessions: OrderedDict[tuple[str, str], Any] = OrderedDict()
 
     def _session(self, user_id: str, thread_id: str) -> Any:
-        from assistant.graph.session import ChatSession, open_checkpointer
+        from assistant.graph.session import ChatSession
 
         with self._lock:
-            if self._saver is None:
-                self._saver_cm = open_checkpointer(self.settings)
-                self._saver = self._saver_cm.__enter__()
             key = (user_id, thread_id)
             session = self._sessions.pop(key, None)
             if session is None:
@@ -67,6 +62,3 @@ class GraphConversation:
     def close(self) -> None:
         with self._lock:
             self._sessions.clear()
-            if self._saver_cm is not None:
-                self._saver_cm.__exit__(None, None, None)
-                self._saver_cm = None

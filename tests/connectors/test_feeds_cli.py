@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import subprocess
 import sys
@@ -52,12 +51,6 @@ def test_bad_since_is_one_line_and_exit_2(home: Path) -> None:
     ]
 
 
-needs_store = pytest.mark.skipif(
-    importlib.util.find_spec("memory.store") is None, reason="memory store not built yet"
-)
-
-
-@needs_store
 def test_pull_prints_a_line_per_feed_and_a_total_then_lists(
     home: Path, arxiv_server: ArxivServer, slack_server: SlackServer
 ) -> None:
@@ -95,7 +88,6 @@ def test_pull_prints_a_line_per_feed_and_a_total_then_lists(
     assert "#general" not in listed.output
 
 
-@needs_store
 def test_console_script_pull_against_loopback(
     home: Path, arxiv_server: ArxivServer, slack_server: SlackServer
 ) -> None:

@@ -10,13 +10,12 @@ from typing import Any
 
 import pytest
 
+import memory.store as store_mod
 from assistant.app import App
 from connectors.ingest import PullReport, pull
 from tests.connectors import docs
 from tests.connectors.conftest import make_settings
 from tests.connectors.servers import TOKEN, ArxivServer, Route, SlackServer, _ts
-
-store_mod = pytest.importorskip("memory.store", reason="memory store not built yet")
 
 CHANNELS = ["#general", "#secret", "#scoped", "#authfail", "C0GONE0001", "random", "#nope"]
 

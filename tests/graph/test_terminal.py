@@ -18,7 +18,7 @@ def wired(home, monkeypatch):
     llm = scripted(replies=lambda m: "Happy to help.")
 
     monkeypatch.setattr("assistant.app.load_llm", lambda settings: llm)
-    monkeypatch.setattr("assistant.app.open_memory", lambda settings, llm: store)
+    monkeypatch.setattr("assistant.app.open_memory", lambda settings, llm, token="": store)
     return store, llm
 
 

@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import importlib.util
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
-
-import pytest
 
 from assistant.config import ProbesSettings, Settings
 from assistant.probes.history import last_result, list_runs
@@ -69,7 +66,6 @@ def test_run_nightly_without_problems_sends_nothing(home: Path) -> None:
     assert not record["alert"] and sent == []
 
 
-@pytest.mark.skipif(importlib.util.find_spec("memory.store") is None, reason="memory.store not built yet")
 def test_probe_branches_leave_a_real_memory_store_untouched(home: Path, tmp_path: Path) -> None:
     from memory.store import open_store
 

@@ -14,10 +14,6 @@ import textwrap
 import time
 from pathlib import Path
 
-import pytest
-
-pytest.importorskip("memory.store")
-
 REPO = Path(__file__).resolve().parents[2]
 N_ITEMS = 24
 

@@ -10,12 +10,9 @@ from click.testing import CliRunner
 
 from assistant.cli import cli
 from assistant.config import load_settings
-from tests.fakes import ScriptedChatModel
-
-pytest.importorskip("memory.store")
-
 from tests.connectors import docs  # noqa: E402 - after the skip: needs the connectors' fakes
 from tests.connectors.servers import ArxivServer, Route  # noqa: E402
+from tests.fakes import ScriptedChatModel
 
 PAPERS = [
     (

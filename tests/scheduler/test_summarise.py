@@ -175,7 +175,6 @@ def test_the_job_wrapper_turns_a_crash_into_a_logged_failure(home: Path) -> None
 
 @pytest.mark.slow
 def test_the_real_model_summarises_a_few_papers(home: Path, request: pytest.FixtureRequest) -> None:
-    pytest.importorskip("assistant.llm.engine")
     engine = request.getfixturevalue("real_engine")
     store = FakeMemory()
     papers = [
