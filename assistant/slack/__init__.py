@@ -1,4 +1,4 @@
 """Pieces of the Slack bot: event dedupe, the HTTP listener, streamed replies, commands.
 
-The entry point stays `assistant.slack.bot` (`create_app`, `start_slack`).
+The entry point is `assistant.slack.bot` (`create_app`, `start_slack`).
 """

@@ -211,19 +211,19 @@ def test_a_crash_between_post_and_record_does_not_post_twice(
     settings = Settings(
         digest={"slack_target": "C0DIGEST"}, slack={"base_url": fake_slack.base_url}
     )  # type: ignore[arg-type]
-    import assistant.background.digest as digest_mod
+    from assistant.background import digest_record
 
-    real = digest_mod._set_post_state
+    real = digest_record.set_post_state
 
     def crash_after_post(user_id: str, day: date, state: str, **cols: str) -> None:
         if state == "posted":
             raise SystemExit("killed right after chat.postMessage")
         real(user_id, day, state, **cols)
 
-    monkeypatch.setattr(digest_mod, "_set_post_state", crash_after_post)
+    monkeypatch.setattr(digest_record, "set_post_state", crash_after_post)
     with pytest.raises(SystemExit):
         build_digest(settings, store, day=DAY, user_id="local", post=True, client=App(settings).slack)
-    monkeypatch.setattr(digest_mod, "_set_post_state", real)
+    monkeypatch.setattr(digest_record, "set_post_state", real)
     again = build_digest(settings, store, day=DAY, user_id="local", post=True, client=App(settings).slack)
     assert again.post_status.startswith("unknown")
     assert len(fake_slack.posts) == 1
