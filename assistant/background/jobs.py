@@ -2,8 +2,9 @@
 
 The scheduler stores each job as a text reference such as ``"assistant.background.jobs:pull_arxiv"``;
 APScheduler deletes a stored job whose function no longer imports, so these names are a
-contract: rename one only together with a note in the changelog (the scheduler warns
-about stored jobs it cannot import). Jobs take no arguments: the shared settings, store
+contract: rename or move one only together with an entry in the scheduler's MOVED_REFS
+(stored references are rewritten on start) or a note in the changelog (the scheduler
+warns about stored jobs it cannot import). Jobs take no arguments: the shared settings, store
 and model come from the `Runtime` installed by the process (`assistant run`, `assistant
 jobs run`), never from pickled arguments.
 

@@ -256,9 +256,15 @@ def run_service(
             echo(f"  job {job.id}: {job.name}; next run {when}")
         from assistant.local_api.server import LocalAPIServer
 
-        service.api = LocalAPIServer(service.runtime.parts)
-        serve_commands_with(service.runtime.parts)
-        echo(f"local API: {service.api.start()} (chat, profile, goals, feeds, digest, jobs, probe use it)")
+        api = LocalAPIServer(service.runtime.parts)
+        try:
+            where = api.start()
+        except OSError as exc:  # e.g. a data directory path too long for a Unix socket
+            echo(f"local API: off ({exc}); other commands cannot reach this service")
+        else:
+            service.api = api
+            serve_commands_with(service.runtime.parts)
+            echo(f"local API: {where} (chat, profile, goals, feeds, digest, jobs, probe use it)")
         ok, line = service.runtime.parts.secrets.slack_bot_status()
         echo(line)
         if ok:

@@ -142,14 +142,21 @@ def forward(argv: Sequence[str]) -> int | None:
     client = connect()
     if client is None:
         return None
+    # `digest --open` opens a browser: here, on the person's screen, not in the service
+    open_html = argv[:1] == ["digest"] and "--open" in argv
+    args = [a for a in argv if not (open_html and a == "--open")]
     try:
-        out, err, code = client.run_cli(_absolute_paths(argv), shutil.get_terminal_size().columns)
+        out, err, code = client.run_cli(_absolute_paths(args), shutil.get_terminal_size().columns)
     finally:
         client.close()
     if out:
         click.echo(out, nl=False)
     if err:
         click.echo(err, nl=False, err=True)
+    if open_html and code == 0:
+        for line in out.splitlines():
+            if line.startswith("html: "):
+                click.launch(line[len("html: ") :])
     return code
 
 
