@@ -1,6 +1,6 @@
 """The composition root: the one place that opens the assistant's parts from settings.
 
-    with open_app(settings) as app:
+    with App(settings) as app:
         app.llm          # the shared engine, loaded on first use
         app.memory       # the memory store, opened once, with the model for fact extraction
         app.checkpointer # the LangGraph checkpointer, opened once
@@ -243,11 +243,6 @@ class App:
             return self._llm
 
     @property
-    def llm_loaded(self) -> bool:
-        """Whether the model was loaded already (without loading it)."""
-        return self._llm is not None
-
-    @property
     def memory(self) -> Memory:
         """The memory store, opened once; it extracts facts with the model when it needs to."""
         with self._lock:
@@ -352,11 +347,6 @@ class App:
         tb: TracebackType | None,
     ) -> None:
         self.close()
-
-
-def open_app(settings: Settings, **parts: Any) -> App:
-    """An App for `settings` (see `App` for the optional factories)."""
-    return App(settings, **parts)
 
 
 # ---- commands run inside `assistant run` share its app --------------------------------
