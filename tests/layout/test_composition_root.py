@@ -80,3 +80,19 @@ def test_the_checks_see_a_violation() -> None:
     assert sum(_reads_a_secret(n) for n in ast.walk(tree)) == 2
     call = ast.parse("open_store(settings)").body[0].value  # type: ignore[attr-defined]
     assert _called(call) == "open_store"
+
+
+def test_the_memory_boundary_is_typed() -> None:
+    """Code outside memory/ takes its store as memory.interface.Memory, never as Any."""
+    loose = []
+    for path in _files():
+        rel = path.relative_to(ROOT).as_posix()
+        if rel.startswith("memory/"):
+            continue
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, (ast.arg, ast.AnnAssign)):
+                name = node.arg if isinstance(node, ast.arg) else ast.unparse(node.target)
+                note = node.annotation
+                if name.split(".")[-1] == "store" and note is not None and ast.unparse(note) in ("Any", "object"):
+                    loose.append(f"{rel}:{node.lineno}")
+    assert loose == []
