@@ -7,7 +7,7 @@ from collections.abc import Iterator, Sequence
 import pytest
 
 from tests.memfake import Embed
-from tests.scheduler.fakeslack import FakeSlack
+from tests.slack.fakeapi import FakeSlackAPI
 
 
 @pytest.fixture(scope="session")
@@ -32,7 +32,8 @@ def embed() -> Embed:
 
 
 @pytest.fixture
-def fake_slack() -> Iterator[FakeSlack]:
-    server = FakeSlack()
-    yield server
-    server.close()
+def fake_slack() -> Iterator[FakeSlackAPI]:
+    """The loopback Slack Web API the bot tests use too (records every call)."""
+    api = FakeSlackAPI().start()
+    yield api
+    api.stop()

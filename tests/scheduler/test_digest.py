@@ -21,7 +21,7 @@ from assistant.config import Settings
 from assistant.errors import AssistantError
 from memory.types import Goal, Item
 from tests.memfake import Embed, FakeMemory
-from tests.scheduler.fakeslack import FakeSlack
+from tests.slack.fakeapi import FakeSlackAPI
 
 DAY = datetime.now(UTC).date()  # settings use UTC; digests are built "today"
 NOON = time.time() - 3600  # items published an hour ago
@@ -169,7 +169,7 @@ def test_html_parses_is_self_contained_and_escapes_feed_text(home: Path, store: 
 
 
 def test_the_digest_is_posted_once_per_day(
-    home: Path, store: FakeMemory, fake_slack: FakeSlack, monkeypatch: pytest.MonkeyPatch
+    home: Path, store: FakeMemory, fake_slack: FakeSlackAPI, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("SLACK_BOT_TOKEN", "xoxb-test")
     settings = Settings(
@@ -205,7 +205,7 @@ def test_the_digest_is_posted_once_per_day(
 
 
 def test_a_crash_between_post_and_record_does_not_post_twice(
-    home: Path, store: FakeMemory, fake_slack: FakeSlack, monkeypatch: pytest.MonkeyPatch
+    home: Path, store: FakeMemory, fake_slack: FakeSlackAPI, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("SLACK_BOT_TOKEN", "xoxb-test")
     settings = Settings(
@@ -230,13 +230,13 @@ def test_a_crash_between_post_and_record_does_not_post_twice(
 
 
 def test_a_slack_error_is_retried_on_the_next_run(
-    home: Path, store: FakeMemory, fake_slack: FakeSlack, monkeypatch: pytest.MonkeyPatch
+    home: Path, store: FakeMemory, fake_slack: FakeSlackAPI, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("SLACK_BOT_TOKEN", "xoxb-test")
     settings = Settings(
         digest={"slack_target": "C0DIGEST"}, slack={"base_url": fake_slack.base_url}
     )  # type: ignore[arg-type]
-    fake_slack.errors.append("not_in_channel")
+    fake_slack.fail_next("chat.postMessage", "not_in_channel")
     failed = build_digest(settings, store, day=DAY, user_id="local", post=True, client=App(settings).slack)
     assert (
         failed.post_status.startswith("failed: not_in_channel")
@@ -259,7 +259,7 @@ def test_no_token_or_target_means_no_post(
 
 
 def test_feedback_from_cli_buttons_and_reactions(
-    home: Path, store: FakeMemory, fake_slack: FakeSlack, monkeypatch: pytest.MonkeyPatch
+    home: Path, store: FakeMemory, fake_slack: FakeSlackAPI, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("SLACK_BOT_TOKEN", "xoxb-test")
     settings = Settings(

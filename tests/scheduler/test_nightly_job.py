@@ -13,14 +13,14 @@ from assistant.graph.session import ChatSession, open_checkpointer
 from assistant.probes.history import list_runs
 from tests.fakes import ScriptedChatModel
 from tests.memfake import FakeMemory
-from tests.scheduler.fakeslack import FakeSlack
+from tests.slack.fakeapi import FakeSlackAPI
 
 
 def forgetful(messages: object) -> str:
     return "Hello! How can I help?"
 
 
-def _settings(fake_slack: FakeSlack, **probes: object) -> Settings:
+def _settings(fake_slack: FakeSlackAPI, **probes: object) -> Settings:
     return Settings.model_validate(
         {
             "probes": {"rounds": 2, "cases": 2, "alert_threshold": 0.9, **probes},
@@ -31,7 +31,7 @@ def _settings(fake_slack: FakeSlack, **probes: object) -> Settings:
 
 
 def test_the_nightly_job_probes_real_threads_and_alerts_in_slack(
-    home: Path, fake_slack: FakeSlack, monkeypatch: pytest.MonkeyPatch
+    home: Path, fake_slack: FakeSlackAPI, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("SLACK_BOT_TOKEN", "xoxb-test")
     settings = _settings(fake_slack, real_threads=1)
@@ -47,7 +47,7 @@ def test_the_nightly_job_probes_real_threads_and_alerts_in_slack(
     with installed(runtime):
         jobs.nightly_probe()
     assert last_runs()["nightly_probe"]["ok"], last_runs()
-    posts = [body for method, body in fake_slack.calls if method == "chat.postMessage"]
+    posts = fake_slack.posts
     assert len(posts) == 1
     assert posts[0]["channel"] == "C0ALERTS" and "Self-probe alert" in posts[0]["text"]
     (record,) = list_runs(kind="nightly")
@@ -55,7 +55,7 @@ def test_the_nightly_job_probes_real_threads_and_alerts_in_slack(
 
 
 def test_no_alert_is_posted_without_a_bot_token(
-    home: Path, fake_slack: FakeSlack, monkeypatch: pytest.MonkeyPatch
+    home: Path, fake_slack: FakeSlackAPI, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.delenv("SLACK_BOT_TOKEN", raising=False)
     runtime = Runtime(
@@ -66,4 +66,4 @@ def test_no_alert_is_posted_without_a_bot_token(
     with installed(runtime):
         jobs.nightly_probe()
     assert last_runs()["nightly_probe"]["ok"]
-    assert not [m for m, _ in fake_slack.calls if m == "chat.postMessage"]
+    assert fake_slack.posts == []

@@ -20,7 +20,7 @@ from assistant.llm.base import ChatResult, Message
 from memory.types import Item
 from tests.fakes import ScriptedChatModel
 from tests.memfake import FakeMemory
-from tests.scheduler.fakeslack import FakeSlack
+from tests.slack.fakeapi import FakeSlackAPI
 
 
 class SlowModel(ScriptedChatModel):
@@ -84,7 +84,7 @@ def test_sigterm_stops_the_service_cleanly_and_summarisation_resumes(home: Path)
 
 
 def test_the_slack_bot_runs_inside_the_service_when_tokens_are_set(
-    home: Path, monkeypatch: Any, fake_slack: FakeSlack
+    home: Path, monkeypatch: Any, fake_slack: FakeSlackAPI
 ) -> None:
     import socket
     import urllib.request

@@ -40,6 +40,7 @@ class FakeSlackAPI:
         self._lock = threading.Lock()
         self._limits: dict[str, list[int]] = {}
         self.errors: dict[str, str] = {}  # method -> Slack error code to answer with ok=false
+        self._once: dict[str, list[str]] = {}  # method -> errors for its next calls, in order
         self._ts = itertools.count(1)
         fake = self
 
@@ -83,6 +84,17 @@ class FakeSlackAPI:
         self._server.shutdown()
         self._server.server_close()
 
+    def fail_next(self, method: str, error: str) -> None:
+        """Answer the next call of `method` with ok=false and `error` (queued in order)."""
+        with self._lock:
+            self._once.setdefault(method, []).append(error)
+
+    @property
+    def posts(self) -> list[dict[str, Any]]:
+        """The parameters of every chat.postMessage, accepted or not."""
+        with self._lock:
+            return [c.params for c in self.calls if c.method == "chat.postMessage" and c.status == 200]
+
     def rate_limit(self, method: str, times: int = 1, retry_after: int = 1) -> None:
         """Answer the next `times` calls of `method` with 429 and Retry-After."""
         with self._lock:
@@ -106,8 +118,9 @@ class FakeSlackAPI:
             self.calls.append(call)
             body: dict[str, Any] = {"ok": True}
             call.result = body
-            if method in self.errors:
-                body.update(ok=False, error=self.errors[method])
+            once = self._once.get(method)
+            if once or method in self.errors:
+                body.update(ok=False, error=once.pop(0) if once else self.errors[method])
                 return 200, {"Content-Type": "application/json"}, json.dumps(body)
             if method == "auth.test":
                 body.update(team_id="T1", team="test", user_id=BOT_USER, user="assistant", bot_id="BBOT",
