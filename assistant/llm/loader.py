@@ -110,6 +110,9 @@ def load_model(settings: ModelSettings, *, cache_dir: Path | None = None) -> Loa
     from assistant.llm.native_build import configure_all
 
     if settings.threads:
+        from assistant import runtime_env
+
+        runtime_env.set_adaptive(False)  # the user's number, for every request
         torch.set_num_threads(settings.threads)
     configure_all(settings.native_kernels == "auto")  # built now, not at the first token
     device = pick_device(settings.device)
