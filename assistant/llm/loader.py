@@ -240,12 +240,12 @@ class _FirstStartNote:
 
     def __init__(self, name: str) -> None:
         self.began = time.perf_counter()
-        sys.stderr.write(f"First start: preparing the chat model from {name} (once)... ")
+        # A whole line at once: a terminal spinner (rich) prints it above itself straight away.
+        sys.stderr.write(f"First start: preparing the chat model from {name} (once, a few seconds)\n")
         sys.stderr.flush()
 
     def done(self) -> None:
-        sys.stderr.write(f"done in {time.perf_counter() - self.began:.1f} s\n")
-        sys.stderr.flush()
+        log.info("chat model converted in %.1f s", time.perf_counter() - self.began)
 
 
 def _convert_fast(gguf: Path, dtype: torch.dtype, folder: Path, key: dict[str, Any]) -> tuple[Any, Any]:
