@@ -1,18 +1,21 @@
 """`bench/llm_speed.py --busy`: OpenMP policies on a quiet machine and with one core busy.
 
-The wait policy is read once, when the OpenMP runtime starts, so each policy gets a fresh
-child process (this file run with `--child POLICY`). The child loads the engine and the
-embedding model, then alternates quiet and busy phases; for a busy phase it starts a
-process that spins on one core and stops it afterwards. Each phase measures chat decode
-tokens/s, time to first token, background summaries per minute and memory query
-latency. The parent runs the policies in turn (forward, then backward, so none always
-goes first), and reports medians and each policy's ratio to the best one measured.
+The wait policy is read once, when the OpenMP runtime starts, so each policy gets its own
+child process (this file run with `--child POLICY`). All children load the model first,
+then take turns: the parent wakes one child (SIGCONT), lets it run one phase, and stops
+it again (SIGSTOP), so a child never runs, spins or sleeps-while-spinning during another
+child's measurement, and every policy sees the machine within seconds of the others.
+For a busy phase the parent starts a process that spins on one core, and stops it after.
+A phase measures chat decode tokens/s, time to first token, background summaries per
+minute and memory query latency (p95). Phases go quiet, busy, busy, quiet, ... and the
+policy order rotates each round.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import signal
 import statistics
 import subprocess
 import sys
@@ -28,9 +31,8 @@ POLICIES: dict[str, tuple[dict[str, str], bool]] = {
     "libgomp_default": ({}, False),  # what the assistant ran with before: nothing set
     "passive": ({"OMP_WAIT_POLICY": "passive"}, False),
     "active": ({"OMP_WAIT_POLICY": "active"}, False),
-    "spin_2000": ({"GOMP_SPINCOUNT": "2000"}, False),
+    "spin_1000": ({"GOMP_SPINCOUNT": "1000"}, False),
     "spin_20000": ({"GOMP_SPINCOUNT": "20000"}, False),
-    "spin_200000": ({"GOMP_SPINCOUNT": "200000"}, False),
     "one_thread": ({"OMP_NUM_THREADS": "1"}, False),
 }
 OMP_VARS = ("OMP_NUM_THREADS", "OMP_WAIT_POLICY", "GOMP_SPINCOUNT", "KMP_BLOCKTIME", "MKL_NUM_THREADS")
@@ -38,8 +40,8 @@ HIGHER_IS_BETTER = {"decode_tok_s": True, "ttft_s": False, "summaries_per_min": 
 SPIN = "import time\nwhile True:\n    pass\n"
 
 
-def _child(policy: str, rounds: int, tokens: int) -> None:
-    """Runs in the fresh process: measure quiet and busy phases, print one JSON line."""
+def _child(policy: str, tokens: int) -> None:
+    """Runs in the fresh process: load, say READY, then measure one phase per stdin line."""
     sys.path.insert(0, str(ROOT))
     if POLICIES[policy][1]:
         from assistant import runtime_env
@@ -64,50 +66,36 @@ def _child(policy: str, rounds: int, tokens: int) -> None:
     )
     engine.chat(story, max_new_tokens=4, temperature=0.0)  # warm-up: kernels built, pages in
 
-    def phase(busy: bool, index: int) -> dict[str, float]:
-        hog = None
-        if busy:
-            hog = subprocess.Popen([sys.executable, "-c", SPIN])
-            time.sleep(2.5)  # the load watch sees it (2 s window)
-        try:
-            r = engine.chat(story, max_new_tokens=tokens, temperature=0.0)
-            decode = float(r.extra["decode_tokens_per_s"])
-            question = [{"role": "system", "content": system},
-                        {"role": "user", "content": f"Question {index}: what is a good first step today?"}]  # fmt: skip
-            ttft = engine.chat(question, max_new_tokens=1, temperature=0.0).time_to_first_token_s
-            convs = [
-                [{"role": "system", "content": system},
-                 {"role": "user", "content": f"Summarise in one sentence (item {index}.{i}):\n{article}"}]
-                for i in range(4)
-            ]  # fmt: skip
+    def phase(tag: str) -> dict[str, float]:
+        r = engine.chat(story, max_new_tokens=tokens, temperature=0.0)
+        decode = float(r.extra["decode_tokens_per_s"])
+        question = [{"role": "system", "content": system},
+                    {"role": "user", "content": f"Question {tag}: what is a good first step today?"}]  # fmt: skip
+        ttft = engine.chat(question, max_new_tokens=1, temperature=0.0).time_to_first_token_s
+        convs = [
+            [{"role": "system", "content": system},
+             {"role": "user", "content": f"Summarise in one sentence (item {tag}.{i}):\n{article}"}]
+            for i in range(4)
+        ]  # fmt: skip
+        began = time.perf_counter()
+        engine.chat_batch(convs, max_new_tokens=16, temperature=0.0, priority="background")
+        per_min = len(convs) / (time.perf_counter() - began) * 60
+        waits = []
+        for q in range(12):  # new texts each time: the embedder caches repeated queries
             began = time.perf_counter()
-            engine.chat_batch(convs, max_new_tokens=16, temperature=0.0, priority="background")
-            per_min = len(convs) / (time.perf_counter() - began) * 60
-            waits = []
-            for q in range(12):
-                began = time.perf_counter()
-                embedder.embed_one(f"what did I say about project {index}-{q} ({busy}) last week?")
-                waits.append(time.perf_counter() - began)
-            p95 = statistics.quantiles(waits, n=20)[-1] * 1000  # (the 95th percentile)
-        finally:
-            if hog is not None:
-                hog.kill()
-                hog.wait()
-        return {"decode_tok_s": decode, "ttft_s": ttft, "summaries_per_min": per_min, "memory_p95_ms": p95}
+            embedder.embed_one(f"what did I say about project {tag}-{q} last week?")
+            waits.append(time.perf_counter() - began)
+        p95 = statistics.quantiles(waits, n=20)[-1] * 1000  # the 95th percentile
+        return {"decode_tok_s": decode, "ttft_s": ttft, "summaries_per_min": per_min, "memory_p95_ms": p95,
+                "torch_threads": float(engine.gate.run(torch.get_num_threads))}  # fmt: skip
 
-    runs: dict[str, list[dict[str, float]]] = {"quiet": [], "busy": []}
-    for i in range(rounds):
-        for name in ("quiet", "busy") if i % 2 == 0 else ("busy", "quiet"):
-            runs[name].append(phase(name == "busy", i))
-            if name == "busy":
-                time.sleep(1.0)  # the spinner is gone before the next quiet phase
-    out: dict[str, Any] = {
-        "env": {k: os.environ[k] for k in OMP_VARS if k in os.environ},
-        "torch_threads_at_start": torch.get_num_threads(),
-    }
-    for name, phases in runs.items():
-        out[name] = {k: statistics.median([p[k] for p in phases]) for k in HIGHER_IS_BETTER}
-    print("RESULT " + json.dumps(out), flush=True)
+    env = {k: os.environ[k] for k in OMP_VARS if k in os.environ}
+    print("READY " + json.dumps(env), flush=True)
+    for line in sys.stdin:
+        tag = line.strip()
+        if not tag:
+            break
+        print("RESULT " + json.dumps(phase(tag)), flush=True)
 
 
 def _child_env(policy: str) -> dict[str, str]:
@@ -119,47 +107,72 @@ def _child_env(policy: str) -> dict[str, str]:
     return env
 
 
-def run_busy(policies: list[str], rounds: int, passes: int, tokens: int) -> dict[str, Any]:
-    """Every policy in a fresh child, `passes` times (alternating order); medians and ratios."""
-    results: dict[str, list[dict[str, Any]]] = {p: [] for p in policies}
-    for n in range(passes):
-        for policy in policies if n % 2 == 0 else list(reversed(policies)):
-            began = time.perf_counter()
-            done = subprocess.run(
-                [sys.executable, __file__, "--child", policy, str(rounds), str(tokens)],
-                env=_child_env(policy), capture_output=True, text=True, cwd=ROOT, timeout=1800,
+def _read(child: subprocess.Popen[str], prefix: str) -> str:
+    assert child.stdout is not None
+    for line in child.stdout:
+        if line.startswith(prefix):
+            return line[len(prefix) :]
+    raise RuntimeError(f"a policy child ended early (exit {child.wait()}); run it alone to see why")
+
+
+def run_busy(policies: list[str], rounds: int, tokens: int, settle_s: float = 2.5) -> dict[str, Any]:
+    """All policies loaded at once, measured in turns; medians per phase and ratios to the best."""
+    children: dict[str, subprocess.Popen[str]] = {}
+    envs: dict[str, Any] = {}
+    runs: dict[str, dict[str, list[dict[str, float]]]] = {p: {"quiet": [], "busy": []} for p in policies}
+    began = time.perf_counter()
+    try:
+        for policy in policies:  # one load at a time, then frozen until its turn
+            child = subprocess.Popen(
+                [sys.executable, __file__, "--child", policy, str(tokens)],
+                env=_child_env(policy), stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, cwd=ROOT,
             )  # fmt: skip
-            lines = [ln for ln in done.stdout.splitlines() if ln.startswith("RESULT ")]
-            if done.returncode != 0 or not lines:
-                raise RuntimeError(f"policy {policy} failed:\n{done.stderr[-2000:]}")
-            data = json.loads(lines[-1].removeprefix("RESULT "))
-            data["child_s"] = round(time.perf_counter() - began, 1)
-            results[policy].append(data)
-            print(f"{policy} pass {n + 1}: {json.dumps(data)}", file=sys.stderr, flush=True)
+            children[policy] = child
+            envs[policy] = json.loads(_read(child, "READY "))
+            child.send_signal(signal.SIGSTOP)
+        order = list(policies)
+        for r in range(rounds):
+            for phase in ("quiet", "busy") if r % 2 == 0 else ("busy", "quiet"):
+                for policy in order:
+                    child = children[policy]
+                    hog = subprocess.Popen([sys.executable, "-c", SPIN]) if phase == "busy" else None
+                    child.send_signal(signal.SIGCONT)
+                    time.sleep(settle_s)  # the child's load watch sees the machine as it is now
+                    try:
+                        assert child.stdin is not None
+                        child.stdin.write(f"{r}-{phase}\n")
+                        child.stdin.flush()
+                        result = json.loads(_read(child, "RESULT "))
+                    finally:
+                        if hog is not None:
+                            hog.kill()
+                            hog.wait()
+                    child.send_signal(signal.SIGSTOP)
+                    runs[policy][phase].append(result)
+                    print(f"round {r} {phase} {policy}: {json.dumps(result)}", file=sys.stderr, flush=True)
+            order = order[1:] + order[:1]
+    finally:
+        for child in children.values():
+            child.send_signal(signal.SIGCONT)
+            if child.stdin is not None:
+                child.stdin.close()
+        for child in children.values():
+            try:
+                child.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                child.kill()
     table: dict[str, Any] = {}
-    for policy, runs in results.items():
-        table[policy] = {"env": runs[0]["env"], "child_s": [r["child_s"] for r in runs]}
+    for policy in policies:
+        table[policy] = {"env": envs[policy]}
         for phase in ("quiet", "busy"):
+            measured = runs[policy][phase]
             table[policy][phase] = {
-                k: round(statistics.median([r[phase][k] for r in runs]), 3) for k in HIGHER_IS_BETTER
+                k: round(statistics.median([m[k] for m in measured]), 3) for k in (*HIGHER_IS_BETTER, "torch_threads")
             }
-    report: dict[str, Any] = {"policies": table, "rounds_per_child": rounds, "passes": passes,
-                              "decode_tokens": tokens}  # fmt: skip
+    report: dict[str, Any] = {"policies": table, "rounds": rounds, "decode_tokens": tokens,
+                              "wall_s": round(time.perf_counter() - began, 1)}  # fmt: skip
     if "new_default" in table:
-        ratios: dict[str, Any] = {}
-        for phase in ("quiet", "busy"):
-            ratios[phase] = {}
-            for k, higher in HIGHER_IS_BETTER.items():
-                values = {p: t[phase][k] for p, t in table.items()}
-                best_name = (max if higher else min)(values, key=values.__getitem__)
-                mine = values["new_default"]
-                ratios[phase][k] = {
-                    "best_policy": best_name,
-                    "new_vs_best": round(mine / values[best_name], 3) if values[best_name] else None,
-                }
-                if "libgomp_default" in values and values["libgomp_default"]:
-                    ratios[phase][k]["new_vs_old_default"] = round(mine / values["libgomp_default"], 3)
-        report["ratios"] = ratios
+        report["ratios"] = ratios = _ratios(table)
         busy, quiet = ratios["busy"], ratios["quiet"]
         report["targets"] = {
             "busy_decode_ge_0.9_best": busy["decode_tok_s"]["new_vs_best"] >= 0.9,
@@ -171,5 +184,21 @@ def run_busy(policies: list[str], rounds: int, passes: int, tokens: int) -> dict
     return report
 
 
-if __name__ == "__main__" and len(sys.argv) == 5 and sys.argv[1] == "--child":
-    _child(sys.argv[2], int(sys.argv[3]), int(sys.argv[4]))
+def _ratios(table: dict[str, Any]) -> dict[str, Any]:
+    """new_default against the best policy of each measure, and against libgomp's default."""
+    out: dict[str, Any] = {}
+    for phase in ("quiet", "busy"):
+        out[phase] = {}
+        for k, higher in HIGHER_IS_BETTER.items():
+            values = {p: t[phase][k] for p, t in table.items()}
+            best = (max if higher else min)(values, key=values.__getitem__)
+            mine = values["new_default"]
+            # ratios read "new / best": >= 1 is good for rates, <= 1 for times
+            out[phase][k] = {"best_policy": best, "new_vs_best": round(mine / values[best], 3)}
+            if values.get("libgomp_default"):
+                out[phase][k]["new_vs_old_default"] = round(mine / values["libgomp_default"], 3)
+    return out
+
+
+if __name__ == "__main__" and len(sys.argv) == 4 and sys.argv[1] == "--child":
+    _child(sys.argv[2], int(sys.argv[3]))

@@ -513,7 +513,7 @@ def main() -> None:
     parser.add_argument("--decode-only", action="store_true", help="only the decode sections")
     parser.add_argument("--busy", action="store_true", help="OpenMP policies, quiet vs one core busy")
     parser.add_argument("--policies", default="", help="--busy: comma-separated subset of policies")
-    parser.add_argument("--passes", type=int, default=2, help="--busy: children per policy")
+    parser.add_argument("--rounds", type=int, default=0, help="--busy: quiet+busy rounds (default 3, quick 1)")
     args = parser.parse_args()
     if args.busy:
         from busy_cores import POLICIES, run_busy
@@ -522,8 +522,8 @@ def main() -> None:
         unknown = sorted(set(names) - set(POLICIES))
         if unknown:
             parser.error(f"unknown policies {unknown}; choose from {sorted(POLICIES)}")
-        rounds, tokens = (1, 24) if args.quick else (2, 48)
-        report = run_busy(names, rounds, 1 if args.quick else args.passes, tokens)
+        rounds, tokens = (1, 24) if args.quick else (3, 48)
+        report = run_busy(names, args.rounds or rounds, tokens)
         report["machine"] = {"cpus": os.cpu_count(), "load_avg_at_end": os.getloadavg()}
         print(json.dumps(report, indent=1))
         return

@@ -21,13 +21,13 @@ import mmap
 import struct
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 if TYPE_CHECKING:
     import torch
 
 F32, F16, Q4_1, Q8_0 = 0, 1, 3, 8
-BLOCK = {Q4_1: (32, 20), Q8_0: (32, 34)}  # type: (values per block, bytes per block)
+BLOCK = {Q4_1: (32, 20), Q8_0: (32, 34)}  # ggml type -> (values per block, bytes per block)
 # fixed-size metadata value types: struct format
 _SCALAR = {0: "<B", 1: "<b", 2: "<H", 3: "<h", 4: "<I", 5: "<i", 6: "<f", 7: "<?", 10: "<Q", 11: "<q", 12: "<d"}
 _STRING, _ARRAY = 8, 9
@@ -188,7 +188,7 @@ def config_dict(file: GgufFile) -> dict[str, Any]:
     name = str(meta.get("general.name", "")).lower()
     if arch != "llama" or "mistral" in name:
         raise Unsupported(f"architecture {arch!r}")
-    table = GGUF_TO_TRANSFORMERS_MAPPING["config"]
+    table = cast("dict[str, dict[str, Any]]", GGUF_TO_TRANSFORMERS_MAPPING["config"])
     config: dict[str, Any] = {
         "tie_word_embeddings": all(t.name != "output.weight" for t in file.tensors)
     }
