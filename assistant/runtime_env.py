@@ -12,7 +12,7 @@ the same request, then sleep (numbers in README, `bench/llm_speed.py --busy`).
 The wait policy is read once, when the OpenMP runtime starts (when torch is imported),
 so `apply_defaults()` runs first thing in the CLI. The thread count can change later:
 at each request boundary the model thread takes as many threads as there are cores not
-busy with other processes (`request_threads()`). Anything the user set wins: a variable
+busy with other processes, or every core when none is free (`request_threads()`). Anything the user set wins: a variable
 already in the environment is never changed, and `OMP_NUM_THREADS` or `model.threads`
 turn the per-request choice off.
 """
@@ -26,10 +26,11 @@ import time
 from collections.abc import MutableMapping
 from dataclasses import dataclass
 
-# libgomp reads GOMP_SPINCOUNT only while OMP_WAIT_POLICY is unset. 20,000 rounds of its
-# pause loop are a fraction of a millisecond: the gap between two ops of one decode step
-# is far shorter, the time slice a busy core takes from us far longer.
-SPINCOUNT = "20000"
+# libgomp reads GOMP_SPINCOUNT only while OMP_WAIT_POLICY is unset. 1,000 rounds of its
+# spin loop (libgomp's own choice when it has more threads than cores) are tens of
+# microseconds: enough to catch the next op of the same step, far shorter than the time
+# slice a busy core takes from us. 20,000 already lost 5-10x under load (README).
+SPINCOUNT = "1000"
 DEFAULTS: dict[str, str] = {"GOMP_SPINCOUNT": SPINCOUNT}
 # Variables that say how OpenMP threads wait or how many there are; shown by doctor.
 SHOWN = ("OMP_NUM_THREADS", "OMP_WAIT_POLICY", "GOMP_SPINCOUNT", "KMP_BLOCKTIME")
@@ -167,12 +168,14 @@ class LoadWatch:
 
 
 def threads_for(cores: int, others_busy: float | None) -> int:
-    """Threads worth running: the cores other processes leave free (at least one).
+    """Threads worth running, given how many cores' worth other processes use.
 
-    A thread on a core another process keeps busy gets half its time slices, and every
-    op of a decode step waits for the slowest thread: one thread less is faster.
+    While some core is free, run on the free cores only: a thread on a core another
+    process keeps busy gets half its time slices, and every op waits for the slowest
+    thread, so one thread on the free core beats two. When no core is free (others use
+    them all), each thread is one more share of the CPU, so use every core.
     """
-    if others_busy is None:
+    if others_busy is None or others_busy >= cores - 0.5:
         return cores
     return max(1, min(cores, int(cores - others_busy + 0.5)))
 
