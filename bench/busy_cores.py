@@ -50,6 +50,7 @@ def _child(policy: str, tokens: int) -> None:
     import torch
 
     from assistant.config import Settings
+    from assistant.llm.base import Message
     from assistant.llm.engine import load_engine
     from memory.embeddings import Embedder
 
@@ -58,7 +59,7 @@ def _child(policy: str, tokens: int) -> None:
     engine = load_engine(settings)
     embedder = Embedder()
     embedder.embed_one("warm-up query")
-    story = [{"role": "system", "content": system},
+    story: list[Message] = [{"role": "system", "content": system},
              {"role": "user", "content": "Write a long story about a lighthouse keeper."}]  # fmt: skip
     article = (
         "Language models drift from their system prompt as a chat grows. The authors trace "
@@ -69,10 +70,10 @@ def _child(policy: str, tokens: int) -> None:
     def phase(tag: str) -> dict[str, float]:
         r = engine.chat(story, max_new_tokens=tokens, temperature=0.0)
         decode = float(r.extra["decode_tokens_per_s"])
-        question = [{"role": "system", "content": system},
+        question: list[Message] = [{"role": "system", "content": system},
                     {"role": "user", "content": f"Question {tag}: what is a good first step today?"}]  # fmt: skip
         ttft = engine.chat(question, max_new_tokens=1, temperature=0.0).time_to_first_token_s
-        convs = [
+        convs: list[list[Message]] = [
             [{"role": "system", "content": system},
              {"role": "user", "content": f"Summarise in one sentence (item {tag}.{i}):\n{article}"}]
             for i in range(4)
