@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 
 import click
 
+from assistant import runtime_env
 from assistant.config import LoadedConfig, load_settings
 from assistant.errors import AssistantError
 from assistant.logs import attach_file_log, setup_logging
@@ -105,6 +106,7 @@ def cli(ctx: click.Context, config_path: str | None, verbose: int, quiet: bool) 
 
 def main(argv: list[str] | None = None) -> None:
     """Console entry point: errors become one line and an exit code here."""
+    runtime_env.apply_defaults()  # before torch loads: OpenMP reads these once, at start-up
     try:
         code = cli.main(args=argv, prog_name="assistant", standalone_mode=False)
     except AssistantError as exc:

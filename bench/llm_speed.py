@@ -18,6 +18,14 @@ Sections (each a key in the JSON):
   interactive   time to first token of a chat while a background batch runs vs idle
   llama_cpp     (--vs-llama-cpp, when llama_cpp is importable: `make bench-llama-cpp`)
                 decode tokens/s of the same GGUF through llama.cpp vs this engine
+
+    .venv/bin/python bench/llm_speed.py --busy     # OpenMP policies, quiet vs one core busy
+
+--busy runs one fresh process per OpenMP policy (the wait policy is read when the runtime
+starts): the assistant's defaults (assistant/runtime_env.py), libgomp's own default,
+passive, active and spin-count variants. Each measures, alternating quiet and with one
+core kept busy by a process it starts and stops itself: chat decode tokens/s, time to
+first token, summaries per minute and memory query latency (p95).
 Machines are shared and noisy: read the ratios, not the absolute numbers.
 """
 
@@ -503,7 +511,22 @@ def main() -> None:
         "--skip-start", action="store_true", help="skip the fresh-process start timings"
     )
     parser.add_argument("--decode-only", action="store_true", help="only the decode sections")
+    parser.add_argument("--busy", action="store_true", help="OpenMP policies, quiet vs one core busy")
+    parser.add_argument("--policies", default="", help="--busy: comma-separated subset of policies")
+    parser.add_argument("--rounds", type=int, default=0, help="--busy: quiet+busy rounds (default 3, quick 1)")
     args = parser.parse_args()
+    if args.busy:
+        from busy_cores import POLICIES, run_busy
+
+        names = [p for p in args.policies.split(",") if p] or list(POLICIES)
+        unknown = sorted(set(names) - set(POLICIES))
+        if unknown:
+            parser.error(f"unknown policies {unknown}; choose from {sorted(POLICIES)}")
+        rounds, tokens = (1, 24) if args.quick else (3, 48)
+        report = run_busy(names, args.rounds or rounds, tokens)
+        report["machine"] = {"cpus": os.cpu_count(), "load_avg_at_end": os.getloadavg()}
+        print(json.dumps(report, indent=1))
+        return
 
     import torch
 

@@ -19,6 +19,7 @@ import numpy as np
 from chromadb.api.types import Documents, EmbeddingFunction, Embeddings
 from chromadb.utils.embedding_functions import register_embedding_function
 
+from assistant import runtime_env
 from assistant.errors import ModelLoadError
 from assistant.llm.gate import shared_gate
 
@@ -72,6 +73,16 @@ def shared_model(name: str = "") -> SentenceTransformer:
         return model
 
 
+def _use_request_threads() -> None:
+    """On the torch thread: the thread count runtime_env picks for this request (if it picks)."""
+    wanted = runtime_env.request_threads()
+    if wanted:
+        import torch
+
+        if torch.get_num_threads() != wanted:
+            torch.set_num_threads(wanted)
+
+
 class Embedder:
     """Batched, normalised embeddings with a small cache for repeated short texts (queries)."""
 
@@ -94,6 +105,7 @@ class Embedder:
         gate = shared_gate()
 
         def encode(chunk: list[str]) -> np.ndarray:
+            _use_request_threads()
             vectors = model.encode(
                 chunk,
                 batch_size=BATCH,

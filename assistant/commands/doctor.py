@@ -53,6 +53,7 @@ def run_checks(config_path: str | None = None) -> list[Check]:
         checks.append(_check_native_kernels(loaded.settings.model.native_kernels == "auto"))
     except AssistantError as exc:
         checks.append(Check("configuration", False, str(exc)))
+    checks.extend(_check_threads())
     checks.append(_check_data_dir(data_dir()))
     from assistant.app import read_secrets
 
@@ -73,6 +74,33 @@ def _check_native_kernels(wanted: bool) -> Check:
         return Check("native kernels", True, f"attention, int4; built in {cache_dir()}", required=False)
     detail = "; ".join(f"{name}: {why}" for name, why in missing.items())
     return Check("native kernels", False, f"{detail}; torch's kernels run", required=False)
+
+
+def _check_threads() -> list[Check]:
+    """The OpenMP settings in force, and whether other programs keep the cores busy."""
+    from assistant import runtime_env
+
+    shown = [f"{s.name}={s.value} ({s.source})" for s in runtime_env.settings() if s.value is not None]
+    try:
+        import torch
+
+        threads = f"torch {torch.get_num_threads()} threads"
+    except ImportError:
+        threads = "torch not installed"
+    mode = "per request: the cores other programs leave free" if runtime_env.adaptive() else "fixed"
+    checks = [Check("threads", True, f"{threads}, {mode}; " + (", ".join(shown) or "no OpenMP variables set"), required=False)]
+    busy = runtime_env.machine_busy()
+    if busy is not None:
+        load, cores = busy
+        if load >= 0.75 * cores:
+            detail = (
+                f"load average {load:.1f} on {cores} cores: other programs keep the CPU busy, so "
+                "replies and summaries are slower (the assistant then runs fewer threads)"
+            )
+            checks.append(Check("machine load", False, detail, required=False))
+        else:
+            checks.append(Check("machine load", True, f"load average {load:.1f} on {cores} cores", required=False))
+    return checks
 
 
 def _check_data_dir(path: os.PathLike[str] | str) -> Check:

