@@ -14,8 +14,8 @@ from typing import Any
 from assistant.config import Settings
 from assistant.errors import ProbeError
 from assistant.llm.base import ChatModel
-from assistant.probes.controls import Control, default_control, parse_controls
-from assistant.probes.runner import ControlRun, Progress, RunOptions, run_controls
+from assistant.probes.controls import Control, default_control, parse_control, parse_controls
+from assistant.probes.runner import CaseTrace, ControlRun, GeneralResult, Progress, RunOptions, run_controls
 from assistant.probes.stats import mean_ci, paired_delta
 from assistant.probes.suite import (
     ProbeCase,
@@ -111,7 +111,8 @@ def build_record(
             "partner_max_new_tokens": opts.partner_max_new_tokens or opts.max_new_tokens,
             "general_max_new_tokens": opts.general_max_new_tokens or opts.max_new_tokens,
         },  # fmt: skip
-        "cases": [{"id": t.case.id, "family": t.case.family, "partner": t.partner} for t in first_traces],
+        "cases": [{"id": t.case.id, "family": t.case.family, "partner": t.partner, "own": t.case.own,
+                   "probe": t.case.probe} for t in first_traces],
         "controls": controls,
         "headline": head["label"] if head else None,
         "stability_last_round": head["last_round"]["mean"] if head and head["last_round"] else None,
@@ -157,6 +158,44 @@ def run_benchmark(
         none = next(c for c in record["controls"] if c["label"] == "none")
         record["stability_last_round"] = none["last_round"]["mean"]
     return record
+
+
+def runs_from_record(record: dict[str, Any], cases: Sequence[ProbeCase], settings: Settings) -> list[ControlRun]:
+    """Rebuild finished controls from a saved record, so an interrupted benchmark can resume.
+
+    Only greedy records qualify (one answer per probe), which is what the benchmark runs.
+    """
+    if record.get("options", {}).get("effective_samples", 1) != 1:
+        raise ProbeError(f"run {record.get('id')} used several samples per probe; it cannot be resumed")
+    by_id = {c.id: c for c in cases}
+    partners = {c["id"]: c["partner"] for c in record.get("cases", [])}
+    if set(partners) != set(by_id):
+        raise ProbeError(f"run {record.get('id')} was made with other cases; start a new run instead of resuming")
+    runs: list[ControlRun] = []
+    for c in record["controls"]:
+        spec = c["control"]
+        control = parse_control(_spec_of(spec), settings)
+        traces = [
+            CaseTrace(case=by_id[cid], partner=partners[cid], scores=[[v] for v in c["per_case"][cid]],
+                      answers=[list(a) for a in c["answers"][cid]])
+            for cid in partners
+        ]  # fmt: skip
+        general = None
+        if c.get("general"):
+            per = {k: float(v) for k, v in c["general_per_question"].items()}
+            general = GeneralResult(mean_ci(list(per.values()), seed=record["options"]["seed"]), per,
+                                    dict(c.get("general_answers", {})))  # fmt: skip
+        runs.append(ControlRun(control, traces, general, float(c.get("seconds", 0.0))))
+    return runs
+
+
+def _spec_of(drift: dict[str, Any]) -> str:
+    """The spec string of a control dict saved in a record."""
+    if drift["kind"] == "split_softmax":
+        return f"split_softmax:k={drift['k']},span={drift['span']}"
+    if drift["kind"] == "cfg":
+        return f"cfg:g={drift['guidance']}"
+    return str(drift["kind"])
 
 
 def overall(values: Sequence[float], seed: int = 0) -> dict[str, float | int]:
