@@ -6,6 +6,10 @@ same seeded cases, and saves the record after every control (so a run cut short 
 leaves its finished controls), then prints the README tables.
 
     .venv/bin/python bench/probe_tradeoff.py --cases 24 --rounds 4 --max-new-tokens 48
+    .venv/bin/python bench/probe_tradeoff.py --drift --rounds 8 --resume <data dir>/probes/runs/<id>.json
+
+The record is rewritten after every control; `--resume` reloads its finished controls
+and runs only the missing ones (same cases, seed and budgets required).
 """
 
 from __future__ import annotations
@@ -17,12 +21,18 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from assistant.config import load_settings
-from assistant.probes.benchmark import build_record, model_name, options_from, pick_cases
+from assistant.probes.benchmark import (
+    build_record,
+    model_name,
+    options_from,
+    pick_cases,
+    runs_from_record,
+)
 from assistant.probes.controls import default_control, parse_controls
-from assistant.probes.history import save_run
+from assistant.probes.history import load_run, save_run
 from assistant.probes.report import curve_table, family_table, tradeoff_table
 from assistant.probes.runner import ControlRun, run_controls
-from assistant.probes.suite import load_general, load_partners
+from assistant.probes.suite import DRIFT_FAMILIES, load_general, load_partners
 
 # most informative first, so a run cut short still answers the main question
 ORDER = (
@@ -41,7 +51,7 @@ ORDER = (
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument(
-        "--cases", type=int, default=24, help="suite cases (the persona probe comes on top)"
+        "--cases", type=int, default=24, help="suite cases (0 = all; the persona probe comes on top)"
     )
     parser.add_argument("--rounds", type=int, default=4)
     parser.add_argument("--max-new-tokens", type=int, default=48)
@@ -49,6 +59,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--general-tokens", type=int, default=None, help="general-ability answer budget")
     parser.add_argument("--seed", type=int, default=None)
     parser.add_argument("--controls", nargs="*", default=list(ORDER))
+    parser.add_argument("--family", action="append", default=[], help="only these case families (repeatable)")
+    parser.add_argument("--drift", action="store_true", help="only the drift-sensitive families: " + ", ".join(DRIFT_FAMILIES))
+    parser.add_argument("--batch-size", type=int, default=None, help="conversations per forward batch")
+    parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (1 on a busy machine)")
+    parser.add_argument("--resume", type=Path, default=None, help="a record of this command to finish")
     parser.add_argument("--no-persona", action="store_true")
     parser.add_argument("--no-general", action="store_true")
     parser.add_argument(
@@ -59,25 +74,37 @@ def main(argv: list[str] | None = None) -> int:
     from assistant.llm.engine import load_engine
 
     settings = load_settings().settings
+    if args.threads:
+        settings = settings.model_copy(update={"model": settings.model.model_copy(update={"threads": args.threads})})
     opts = options_from(
         settings, rounds=args.rounds, max_new_tokens=args.max_new_tokens, seed=args.seed,
         partner_max_new_tokens=args.partner_tokens, general_max_new_tokens=args.general_tokens,
+        batch_size=args.batch_size,
     )  # fmt: skip
     controls = parse_controls(args.controls, settings)
-    cases = pick_cases(settings, limit=args.cases, persona=not args.no_persona, seed=opts.seed)
+    families = list(args.family) + (list(DRIFT_FAMILIES) if args.drift else [])
+    cases = pick_cases(settings, families=families, limit=args.cases or None, persona=not args.no_persona, seed=opts.seed)
+    runs: list[ControlRun] = []
+    record: dict = {}
+    if args.resume:
+        record = load_run(args.resume)
+        if record["options"]["rounds"] != opts.rounds or record["options"]["seed"] != opts.seed:
+            parser.error(f"{args.resume} was run with other rounds or seed; start a new run instead")
+        runs = runs_from_record(record, cases, settings)
+        done = {r.control.label for r in runs}
+        controls = [c for c in controls if c.label not in done]
+        print(f"resuming {record['id']}: {len(done)} controls done, {len(controls)} to go", file=sys.stderr)
     general = None if args.no_general else load_general()
     engine = load_engine(settings, cache_dir=args.cache_dir)
     command = "python bench/probe_tradeoff.py " + " ".join(
         argv if argv is not None else sys.argv[1:]
     )
-    started = datetime.now(UTC)
+    started = datetime.fromisoformat(record["date"]) if record else datetime.now(UTC)
     t0 = time.perf_counter()
 
     def progress(what: str, done: int, total: int) -> None:
         print(f"[{time.perf_counter() - t0:7.1f}s] {what}", file=sys.stderr, flush=True)
 
-    runs: list[ControlRun] = []
-    record: dict = {}
     for control in controls:
         runs += run_controls(engine, cases, [control], opts, partners=load_partners(), general=general,
                              progress=progress)  # fmt: skip

@@ -15,7 +15,14 @@ from assistant.config import Settings
 from assistant.errors import ProbeError
 from assistant.llm.base import ChatModel
 from assistant.probes.controls import Control, default_control, parse_control, parse_controls
-from assistant.probes.runner import CaseTrace, ControlRun, GeneralResult, Progress, RunOptions, run_controls
+from assistant.probes.runner import (
+    CaseTrace,
+    ControlRun,
+    GeneralResult,
+    Progress,
+    RunOptions,
+    run_controls,
+)
 from assistant.probes.stats import mean_ci, paired_delta
 from assistant.probes.suite import (
     ProbeCase,

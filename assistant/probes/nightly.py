@@ -13,8 +13,8 @@ from typing import Any
 
 from assistant.config import Settings
 from assistant.llm.base import ChatModel, Message
-from assistant.probes.benchmark import run_benchmark
 from assistant.probes.alerts import alert_text, check_alerts
+from assistant.probes.benchmark import run_benchmark
 from assistant.probes.history import list_runs, save_run
 from assistant.probes.runner import Progress
 from assistant.probes.threads import probe_threads
