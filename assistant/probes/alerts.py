@@ -51,18 +51,35 @@ def own_cases(record: dict[str, Any]) -> list[dict[str, Any]]:
     return [c for c in record.get("cases", []) if c.get("own", bool(OWN_ID.match(str(c.get("id", "")))))]
 
 
-def persona_failures(record: dict[str, Any], control: dict[str, Any]) -> list[str]:
-    """One line per own persona probe that failed at some round under `control`."""
-    lines = []
+def _persona_fails(record: dict[str, Any], control: dict[str, Any]) -> list[tuple[dict[str, Any], list[int], str]]:
+    """Per failing own probe: its case entry, the rounds it failed, and its first failing answer."""
+    out = []
     for case in own_cases(record):
         scores = control.get("per_case", {}).get(case["id"], [])
         failed = [r for r, s in enumerate(scores) if s < PASS_MARK]
         if not failed:
             continue
         answers = control.get("answers", {}).get(case["id"], [])
+        said = answers[failed[0]][0] if failed[0] < len(answers) and answers[failed[0]] else ""
+        out.append((case, failed, " ".join(said.split())[:ANSWER_SHOWN]))
+    return out
+
+
+def first_persona_failure(record: dict[str, Any], control: dict[str, Any]) -> tuple[str, int, str] | None:
+    """(question, round, answer) of the earliest own-persona failure under `control`, or None."""
+    fails = _persona_fails(record, control)
+    if not fails:
+        return None
+    case, failed, said = min(fails, key=lambda f: f[1][0])
+    return str(case.get("probe") or case["id"]), failed[0], said
+
+
+def persona_failures(record: dict[str, Any], control: dict[str, Any]) -> list[str]:
+    """One line per own persona probe that failed at some round under `control`."""
+    lines = []
+    for case, failed, said in _persona_fails(record, control):
+        scores = control.get("per_case", {}).get(case["id"], [])
         first = failed[0]
-        said = answers[first][0] if first < len(answers) and answers[first] else ""
-        said = " ".join(said.split())[:ANSWER_SHOWN]
         asked = f'asked "{case["probe"]}"' if case.get("probe") else f"probe {case['id']}"
         when = "before any chat (round 0)" if first == 0 else f"after {first} round{'s' if first > 1 else ''}"
         lines.append(f'its own persona check failed {when}: {asked}, it answered "{said}" '

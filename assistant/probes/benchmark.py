@@ -32,6 +32,7 @@ from assistant.probes.suite import (
     persona_cases,
     select_cases,
 )
+from assistant.probes.verdict import verdict
 
 RECORD_VERSION = 1
 SEED_RULE = "seed + 1000*round + stage (stage 0 = agent A turn, 1 = probe, 2 = agent B turn, 3 = general)"
@@ -164,6 +165,7 @@ def run_benchmark(
         record["headline"] = "none"  # the live default was not measured; fall back to stock attention
         none = next(c for c in record["controls"] if c["label"] == "none")
         record["stability_last_round"] = none["last_round"]["mean"]
+    record["verdict"] = verdict(record, threshold=settings.probes.alert_threshold)
     return record
 
 

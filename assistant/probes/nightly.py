@@ -18,6 +18,7 @@ from assistant.probes.benchmark import run_benchmark
 from assistant.probes.history import list_runs, save_run
 from assistant.probes.runner import Progress
 from assistant.probes.threads import probe_threads
+from assistant.probes.verdict import verdict
 
 log = logging.getLogger(__name__)
 
@@ -51,11 +52,11 @@ def run_nightly(
     record["alerts"] = check_alerts(record, threshold=p.alert_threshold, trailing_days=p.trailing_days,
                                     history=history)  # fmt: skip
     record["alert"] = bool(record["alerts"])
+    record["verdict"] = verdict(record, threshold=p.alert_threshold, history=history, trailing_days=p.trailing_days)
     save_run(record)
     for message in record["alerts"]:
         log.warning("%s", message)
     if record["alert"] and alert is not None:
         alert(alert_text(record))
-    log.info("nightly probe %s: stability at last round %.2f (%s)", record["id"],
-             record["stability_last_round"] or 0.0, record["headline"])  # fmt: skip
+    log.info("nightly probe %s: %s", record["id"], record["verdict"])
     return record

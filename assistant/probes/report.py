@@ -98,8 +98,12 @@ def render_markdown(record: dict[str, Any]) -> str:
     for case in record["cases"]:
         families[case["family"]] = families.get(case["family"], 0) + 1
     fam = ", ".join(f"{k} {v}" for k, v in sorted(families.items()))
+    from assistant.probes.verdict import verdict
+
     parts = [
         f"# Probe run {record['id']}",
+        "",
+        f"**{record.get('verdict') or verdict(record)}**",
         "",
         f"- date: {record['date']} ({record['kind']})",
         f"- model: {record['model']}",
