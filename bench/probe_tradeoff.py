@@ -57,6 +57,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--max-new-tokens", type=int, default=48)
     parser.add_argument("--partner-tokens", type=int, default=None, help="agent B reply budget")
     parser.add_argument("--general-tokens", type=int, default=None, help="general-ability answer budget")
+    parser.add_argument("--probe-tokens", type=int, default=None, help="probe answer budget")
     parser.add_argument("--seed", type=int, default=None)
     parser.add_argument("--controls", nargs="*", default=list(ORDER))
     parser.add_argument("--family", action="append", default=[], help="only these case families (repeatable)")
@@ -79,7 +80,7 @@ def main(argv: list[str] | None = None) -> int:
     opts = options_from(
         settings, rounds=args.rounds, max_new_tokens=args.max_new_tokens, seed=args.seed,
         partner_max_new_tokens=args.partner_tokens, general_max_new_tokens=args.general_tokens,
-        batch_size=args.batch_size,
+        probe_max_new_tokens=args.probe_tokens, batch_size=args.batch_size,
     )  # fmt: skip
     controls = parse_controls(args.controls, settings)
     families = list(args.family) + (list(DRIFT_FAMILIES) if args.drift else [])
@@ -88,8 +89,13 @@ def main(argv: list[str] | None = None) -> int:
     record: dict = {}
     if args.resume:
         record = load_run(args.resume)
-        if record["options"]["rounds"] != opts.rounds or record["options"]["seed"] != opts.seed:
-            parser.error(f"{args.resume} was run with other rounds or seed; start a new run instead")
+        was = record["options"]
+        now = {"rounds": opts.rounds, "seed": opts.seed, "max_new_tokens": opts.max_new_tokens,
+               "partner_max_new_tokens": opts.partner_max_new_tokens or opts.max_new_tokens,
+               "probe_max_new_tokens": opts.probe_max_new_tokens or opts.max_new_tokens}  # fmt: skip
+        differ = [k for k, v in now.items() if was.get(k, v) != v]
+        if differ:
+            parser.error(f"{args.resume} was run with other {', '.join(differ)}; pass the same options or start anew")
         runs = runs_from_record(record, cases, settings)
         done = {r.control.label for r in runs}
         controls = [c for c in controls if c.label not in done]

@@ -118,6 +118,7 @@ def build_record(
             "max_new_tokens": opts.max_new_tokens,
             "partner_max_new_tokens": opts.partner_max_new_tokens or opts.max_new_tokens,
             "general_max_new_tokens": opts.general_max_new_tokens or opts.max_new_tokens,
+            "probe_max_new_tokens": opts.probe_max_new_tokens or opts.max_new_tokens,
         },  # fmt: skip
         "cases": [{"id": t.case.id, "family": t.case.family, "partner": t.partner, "own": t.case.own,
                    "probe": t.case.probe} for t in first_traces],
