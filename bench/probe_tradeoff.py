@@ -64,7 +64,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--drift", action="store_true", help="only the drift-sensitive families: " + ", ".join(DRIFT_FAMILIES))
     parser.add_argument("--batch-size", type=int, default=None, help="conversations per forward batch")
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (1 on a busy machine)")
-    parser.add_argument("--resume", type=Path, default=None, help="a record of this command to finish")
+    parser.add_argument("--resume", type=Path, nargs="+", default=[],
+                        help="records of this command to finish or merge (e.g. from two workers)")
     parser.add_argument("--no-persona", action="store_true")
     parser.add_argument("--no-general", action="store_true")
     parser.add_argument(
@@ -87,21 +88,24 @@ def main(argv: list[str] | None = None) -> int:
     cases = pick_cases(settings, families=families, limit=args.cases or None, persona=not args.no_persona, seed=opts.seed)
     runs: list[ControlRun] = []
     record: dict = {}
-    if args.resume:
-        record = load_run(args.resume)
-        was = record["options"]
+    for path in args.resume:
+        earlier = load_run(path)
+        was = earlier["options"]
         now = {"rounds": opts.rounds, "seed": opts.seed, "max_new_tokens": opts.max_new_tokens,
                "partner_max_new_tokens": opts.partner_max_new_tokens or opts.max_new_tokens,
                "probe_max_new_tokens": opts.probe_max_new_tokens or opts.max_new_tokens}  # fmt: skip
         differ = [k for k, v in now.items() if was.get(k, v) != v]
         if differ:
-            parser.error(f"{args.resume} was run with other {', '.join(differ)}; pass the same options or start anew")
-        runs = runs_from_record(record, cases, settings)
+            parser.error(f"{path} was run with other {', '.join(differ)}; pass the same options or start anew")
+        record = record or earlier  # the first record's id and date carry on
+        runs += [r for r in runs_from_record(earlier, cases, settings) if r.control.label not in
+                 {x.control.label for x in runs}]  # fmt: skip
+    if args.resume:
         done = {r.control.label for r in runs}
         controls = [c for c in controls if c.label not in done]
         print(f"resuming {record['id']}: {len(done)} controls done, {len(controls)} to go", file=sys.stderr)
     general = None if args.no_general else load_general()
-    engine = load_engine(settings, cache_dir=args.cache_dir)
+    engine = load_engine(settings, cache_dir=args.cache_dir) if controls else None
     command = "python bench/probe_tradeoff.py " + " ".join(
         argv if argv is not None else sys.argv[1:]
     )
@@ -111,17 +115,26 @@ def main(argv: list[str] | None = None) -> int:
     def progress(what: str, done: int, total: int) -> None:
         print(f"[{time.perf_counter() - t0:7.1f}s] {what}", file=sys.stderr, flush=True)
 
-    for control in controls:
-        runs += run_controls(engine, cases, [control], opts, partners=load_partners(), general=general,
-                             progress=progress)  # fmt: skip
+    model = record.get("model") or model_name(settings, engine)  # type: ignore[arg-type]
+
+    def save() -> dict:
         previous_id = record.get("id")
-        record = build_record(runs, opts, kind="bench", model=model_name(settings, engine), command=command,
-                              headline=default_control(settings).label, started=started)  # fmt: skip
+        new = build_record(runs, opts, kind="bench", model=model, command=command,
+                           headline=default_control(settings).label, started=started)  # fmt: skip
         if previous_id:
-            record["id"] = previous_id  # one record, rewritten as controls finish
-        files = save_run(record)
+            new["id"] = previous_id  # one record, rewritten as controls finish
+        files = save_run(new)
         print(f"[{time.perf_counter() - t0:7.1f}s] saved {files['json']} ({len(runs)} controls)",
               file=sys.stderr, flush=True)  # fmt: skip
+        return new
+
+    for control in controls:
+        assert engine is not None
+        runs += run_controls(engine, cases, [control], opts, partners=load_partners(), general=general,
+                             progress=progress)  # fmt: skip
+        record = save()
+    if not controls:
+        record = save()  # merged from earlier records only
     o = record["options"]
     print(f"model {record['model']}; {len(record['cases'])} cases; rounds {o['rounds']}; "
           f"samples {o['effective_samples']} ({o['decoding']}); seed {o['seed']}; {record['seconds']:.0f} s")  # fmt: skip
