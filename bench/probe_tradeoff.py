@@ -116,6 +116,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"[{time.perf_counter() - t0:7.1f}s] {what}", file=sys.stderr, flush=True)
 
     model = record.get("model") or model_name(settings, engine)  # type: ignore[arg-type]
+    # CPU seconds per control: wall time on a shared machine says little, CPU time travels
+    cpu = {c["label"]: c["cpu_seconds"] for path in args.resume for c in load_run(path)["controls"]
+           if "cpu_seconds" in c}  # fmt: skip
 
     def save() -> dict:
         previous_id = record.get("id")
@@ -123,6 +126,9 @@ def main(argv: list[str] | None = None) -> int:
                            headline=default_control(settings).label, started=started)  # fmt: skip
         if previous_id:
             new["id"] = previous_id  # one record, rewritten as controls finish
+        for c in new["controls"]:
+            if c["label"] in cpu:
+                c["cpu_seconds"] = cpu[c["label"]]
         files = save_run(new)
         print(f"[{time.perf_counter() - t0:7.1f}s] saved {files['json']} ({len(runs)} controls)",
               file=sys.stderr, flush=True)  # fmt: skip
@@ -130,8 +136,10 @@ def main(argv: list[str] | None = None) -> int:
 
     for control in controls:
         assert engine is not None
+        cpu0 = time.process_time()
         runs += run_controls(engine, cases, [control], opts, partners=load_partners(), general=general,
                              progress=progress)  # fmt: skip
+        cpu[control.label] = round(time.process_time() - cpu0, 1)
         record = save()
     if not controls:
         record = save()  # merged from earlier records only
