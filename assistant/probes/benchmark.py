@@ -42,17 +42,29 @@ def options_from(settings: Settings, **overrides: Any) -> RunOptions:
     """RunOptions from the [probes] settings, with non-None overrides."""
     p = settings.probes
     base: dict[str, Any] = {"rounds": p.rounds, "samples": p.samples, "seed": p.seed,
-            "temperature": p.temperature, "max_new_tokens": p.max_new_tokens}  # fmt: skip
+            "temperature": p.temperature, "max_new_tokens": p.max_new_tokens,
+            "partner_max_new_tokens": p.partner_max_new_tokens,
+            "probe_max_new_tokens": p.probe_max_new_tokens}  # fmt: skip
     base.update({k: v for k, v in overrides.items() if v is not None})
     return RunOptions(**base)
 
 
 def pick_cases(
-    settings: Settings, *, families: Sequence[str] = (), limit: int | None = None, persona: bool = True, seed: int = 0
+    settings: Settings,
+    *,
+    families: Sequence[str] = (),
+    limit: int | None = None,
+    persona: bool = True,
+    seed: int = 0,
+    own_always: bool = False,
 ) -> list[ProbeCase]:
-    """Persona probes (unless filtered out by family) plus a seeded, family-balanced suite sample."""
+    """Persona probes (unless filtered out by family) plus a seeded, family-balanced suite sample.
+
+    `own_always` keeps the configured persona's own probes whatever the families (nightly).
+    """
     suite = select_cases(load_suite(settings), families=families, limit=limit, seed=seed)
-    mine = persona_cases(settings) if persona and (not families or "persona" in families) else []
+    wanted = persona and (own_always or not families or "persona" in families)
+    mine = persona_cases(settings) if wanted else []
     taken = {c.id for c in suite}
     return [c for c in mine if c.id not in taken] + suite
 
@@ -147,11 +159,13 @@ def run_benchmark(
     kind: str = "manual",
     command: str = "",
     progress: Progress | None = None,
+    own_always: bool = False,
 ) -> dict[str, Any]:
     """Run the comparison and return its record (not yet saved: see `history.save_run`)."""
     opts = options_from(settings, rounds=rounds, samples=samples, seed=seed, max_new_tokens=max_new_tokens)
     chosen: list[Control] = parse_controls(controls or settings.probes.controls, settings)
-    picked = pick_cases(settings, families=families, limit=cases, persona=persona, seed=opts.seed)
+    picked = pick_cases(settings, families=families, limit=cases, persona=persona, seed=opts.seed,
+                        own_always=own_always)  # fmt: skip
     if not picked:
         raise ProbeError("no probe cases selected; check --family and --cases")
     started = datetime.now(UTC)

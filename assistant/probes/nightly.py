@@ -43,8 +43,8 @@ def run_nightly(
     del store  # by design: nothing here may reach memory
     p = settings.probes
     record = run_benchmark(
-        settings, engine, controls=p.controls, cases=p.cases, kind="nightly",
-        command="nightly self-probe (scheduler)", progress=progress,
+        settings, engine, controls=p.controls, cases=p.cases, families=p.families, kind="nightly",
+        command="nightly self-probe (scheduler)", progress=progress, own_always=True,
     )  # fmt: skip
     if threads:
         record["real_threads"] = probe_threads(settings, engine, threads)
