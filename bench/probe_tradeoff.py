@@ -5,11 +5,15 @@ system-prompt repetition; classifier-free guidance g = 1.5) with greedy decoding
 same seeded cases, and saves the record after every control (so a run cut short still
 leaves its finished controls), then prints the README tables.
 
-    .venv/bin/python bench/probe_tradeoff.py --cases 24 --rounds 4 --max-new-tokens 48
-    .venv/bin/python bench/probe_tradeoff.py --drift --rounds 8 --resume <data dir>/probes/runs/<id>.json
+    .venv/bin/python bench/probe_tradeoff.py --drift --cases 0 --rounds 8 --max-new-tokens 24 \
+        --partner-tokens 16 --probe-tokens 16 --general-tokens 16 --threads 1 --controls none ...
 
-The record is rewritten after every control; `--resume` reloads its finished controls
-and runs only the missing ones (same cases, seed and budgets required).
+The record is rewritten after every control. `--resume A.json [B.json ...]` reloads the
+finished controls of earlier records (same cases, seed and budgets required) and runs
+only the missing ones; with nothing left to run it merges them into one record, so the
+grid can be split over several processes (one control list each) and joined afterwards.
+Each control's CPU seconds are kept in the record: on a shared machine they say more
+about cost than wall time.
 """
 
 from __future__ import annotations
