@@ -11,11 +11,11 @@ from __future__ import annotations
 
 from assistant.config import Settings
 
-# Measured: CPU seconds per case per control, 8 rounds, A/B/probe budgets 24/16/16 tokens,
+# Measured: CPU seconds per case per control, 8 rounds, A/B/probe budgets 16/12/12 tokens,
 # batches of up to 64 conversations, one torch thread (bench/probe_tradeoff.py --drift).
 CPU_S_PER_CASE_CONTROL = 33.0
 CALIBRATED_ROUNDS = 8
-CALIBRATED_TOKENS = 24 + 16 + 16
+CALIBRATED_TOKENS = 16 + 12 + 12
 BUDGET_S = 600.0  # the nightly run's budget: 10 minutes on 2 cores
 CORES = 2
 

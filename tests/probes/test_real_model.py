@@ -47,7 +47,7 @@ def test_nightly_on_the_real_model_opens_with_a_verdict(real_engine: object, hom
     sent: list[str] = []
     record = run_nightly(settings, real_engine, alert=sent.append)  # type: ignore[arg-type]
     assert [c["family"] for c in record["cases"]] == ["persona", "identity", "recall"]
-    assert record["options"]["probe_max_new_tokens"] == 16
+    assert record["options"]["probe_max_new_tokens"] == 12
     first_line = Path(record["files"]["md"]).read_text(encoding="utf-8").splitlines()[2]
     assert first_line == f"**{record['verdict']}**"
     assert record["verdict"].split(":")[0] in ("Still following its instructions after 1 round", "Drifting",
