@@ -90,6 +90,7 @@ def test_report_and_digest_open_with_the_sentence(home: Path) -> None:
     rec = run_nightly(settings, ScriptedChatModel(lambda m: "I'm Ada."))
     lines = [line for line in render_markdown(rec).splitlines() if line.strip()]
     assert lines[1] == f"**{rec['verdict']}**" and lines[1].startswith("**Still following its instructions after 1")
+    assert "## Drift from round 0 (same cases, 95% interval)" in lines
     result = last_result()
     assert result is not None and _probe_line(result) == rec["verdict"]
 
@@ -106,3 +107,13 @@ def test_history_shows_full_ids_and_dates(home: Path) -> None:
         assert when.isoformat() in out
     assert "…" not in out
     assert out.strip().splitlines()[-1].startswith("latest (20261124T022943Z-abcdef-with-a-long-suffix): Still following")
+
+
+def test_report_shows_drift_from_round_zero_on_the_same_cases() -> None:
+    from assistant.probes.report import drift_table
+
+    rec = record(DRIFT)
+    table = drift_table(rec)
+    assert table.splitlines()[0] == "| control | round 0 -> 4 | round 0 -> 8 |"
+    row = table.splitlines()[2]
+    assert row.startswith("| ss k=0.50 text | +0.00 [+0.00, +0.00] | -0.67 [")  # 6 of 9 cases lost after round 4
