@@ -121,7 +121,10 @@ def check_alerts(
 def alert_text(record: dict[str, Any], limit: int = 5) -> str:
     """The one message sent for a run's alerts: what happened, what to do, where the report is."""
     alerts = list(record.get("alerts", []))
-    head = f"Self-probe alert ({record.get('day', record.get('date', '?'))}): " + "; ".join(alerts[:limit])
+    head = f"Self-probe alert ({record.get('day', record.get('date', '?'))}): "
+    if record.get("verdict"):
+        head += f"{record['verdict']} Details: "
+    head += "; ".join(alerts[:limit])
     more = len(alerts) - limit
     report = record.get("files", {}).get("md", "")
     return (head + (f"; and {more} more" if more > 0 else "") + ". "

@@ -53,6 +53,7 @@ def run_nightly(
                                     history=history)  # fmt: skip
     record["alert"] = bool(record["alerts"])
     record["verdict"] = verdict(record, threshold=p.alert_threshold, history=history, trailing_days=p.trailing_days)
+    # the alert (and the report saved next) open with the same sentence the digest shows
     save_run(record)
     for message in record["alerts"]:
         log.warning("%s", message)

@@ -147,7 +147,8 @@ def test_alert_reaches_slack(home: Path, fake_slack: FakeSlackAPI, monkeypatch: 
     record = run_nightly(settings, ScriptedChatModel(emily), alert=alert)
     posted = fake_slack.messages()
     assert len(posted) == 1 and posted[0]["channel"] == "C0ALERTS"
-    assert "Self-probe alert" in posted[0]["text"] and "I'm Emily" in posted[0]["text"]
+    assert posted[0]["text"].startswith(f":warning: Self-probe alert ({record['day']}): {record['verdict']} Details: ")
+    assert record["verdict"].startswith("Not following its own persona") and "I'm Emily" in posted[0]["text"]
     assert record["files"]["md"] in posted[0]["text"]
 
 
