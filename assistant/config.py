@@ -144,8 +144,11 @@ class ProbesSettings(_Section):
     samples: int = Field(1, ge=1)  # answers per probe (1 with greedy decoding)
     seed: int = 1234  # fixed seed, reported with results
     controls: list[str] = ["none", "split_softmax"]  # drift controls compared nightly
-    alert_threshold: float = Field(0.2, ge=0.0, le=1.0)  # alert when any round scores below this (the bundled 135M model scores ~0.3-0.45)
-    max_new_tokens: int = Field(96, ge=1)  # reply budget inside self-chat
+    alert_threshold: float = Field(0.2, ge=0.0, le=1.0)  # alert when any round scores at or below this
+    max_new_tokens: int = Field(16, ge=1)  # agent A's reply budget inside self-chat (nightly cost, see README)
+    partner_max_new_tokens: int = Field(12, ge=1)  # agent B's (the simulated user's) reply budget
+    probe_max_new_tokens: int = Field(12, ge=1)  # probe answer budget (judges read the first words)
+    families: list[str] = ["recall", "identity", "refusal"]  # suite families sampled nightly: drift-sensitive ones the bundled model follows at round 0 (add "choice", "pattern" on a larger model); [] = all
     temperature: float = Field(0.0, ge=0.0)  # 0 = greedy, so nightly runs are comparable
     trailing_days: int = Field(7, ge=1)  # window for the "below the trailing week" alert
     extra_suites: list[str] = []  # more probe-case TOML files, merged with the shipped suite

@@ -52,6 +52,8 @@ def grouped(items: Sequence[RankedItem]) -> list[tuple[str, list[RankedItem]]]:
 def _probe_line(probe: dict[str, Any] | None) -> str:
     if not probe:
         return "no self-probe has run yet"
+    if probe.get("verdict"):
+        return str(probe["verdict"])  # one plain sentence (assistant.probes.verdict)
     stability = probe.get("stability_last_round")
     score = f"{float(stability):.2f}" if isinstance(stability, int | float) else "n/a"
     state = "ALERT: below threshold" if probe.get("alert") else "ok"

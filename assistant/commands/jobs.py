@@ -33,6 +33,9 @@ def jobs(ctx: click.Context) -> None:
         nxt = describe_next(row) + ("" if row.scheduled else " (once `assistant run` starts)")
         table.add_row(row.id, row.description, nxt, last)
     Console(width=140).print(table)
+    from assistant.probes.cost import nightly_cost_line
+
+    click.echo(f"nightly_probe: {nightly_cost_line(settings)}")
 
 
 @jobs.command("run")

@@ -116,17 +116,29 @@ def history_cmd(limit: int) -> None:
     from rich.table import Table
 
     from assistant.probes.history import list_runs
+    from assistant.probes.verdict import verdict
 
     runs = list_runs()[-limit:]
     if not runs:
         click.echo("no probe runs yet; run `assistant probe run`")
         return
-    table = Table("id", "date", "kind", "cases", "rounds", "last round per control", "alert")
-    for r in runs:
+    ids = [str(r.get("id", "")) for r in runs]
+    dates = [str(r.get("date", "")) for r in runs]
+    table = Table()
+    # ids and dates in full (a run id is what `probe report` takes); the scores column wraps instead
+    table.add_column("id", no_wrap=True, min_width=max(map(len, ids)))
+    table.add_column("date", no_wrap=True, min_width=max(map(len, dates)))
+    for name in ("kind", "cases", "rounds"):
+        table.add_column(name)
+    table.add_column("last round per control", overflow="fold")
+    table.add_column("alert")
+    for r, run_id, date in zip(runs, ids, dates, strict=True):
         per = ", ".join(f"{c['label']} {c['last_round']['mean']:.2f}" for c in r["controls"] if c.get("last_round"))
-        table.add_row(r["id"], r["date"][:16], r["kind"], str(len(r["cases"])),
-                      str(r["options"]["rounds"]), per, "yes" if r.get("alert") else "")  # fmt: skip
-    Console().print(table)
+        table.add_row(run_id, date, r["kind"], str(len(r["cases"])), str(r["options"]["rounds"]), per,
+                      "yes" if r.get("alert") else "")  # fmt: skip
+    Console(width=max(Console().width, max(map(len, ids)) + max(map(len, dates)) + 70)).print(table)
+    latest = runs[-1]
+    click.echo(f"latest ({latest.get('id')}): {latest.get('verdict') or verdict(latest)}")
 
 
 @probe.command("cases")

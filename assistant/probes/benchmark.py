@@ -14,8 +14,15 @@ from typing import Any
 from assistant.config import Settings
 from assistant.errors import ProbeError
 from assistant.llm.base import ChatModel
-from assistant.probes.controls import Control, default_control, parse_controls
-from assistant.probes.runner import ControlRun, Progress, RunOptions, run_controls
+from assistant.probes.controls import Control, default_control, parse_control, parse_controls
+from assistant.probes.runner import (
+    CaseTrace,
+    ControlRun,
+    GeneralResult,
+    Progress,
+    RunOptions,
+    run_controls,
+)
 from assistant.probes.stats import mean_ci, paired_delta
 from assistant.probes.suite import (
     ProbeCase,
@@ -25,6 +32,7 @@ from assistant.probes.suite import (
     persona_cases,
     select_cases,
 )
+from assistant.probes.verdict import verdict
 
 RECORD_VERSION = 1
 SEED_RULE = "seed + 1000*round + stage (stage 0 = agent A turn, 1 = probe, 2 = agent B turn, 3 = general)"
@@ -34,17 +42,29 @@ def options_from(settings: Settings, **overrides: Any) -> RunOptions:
     """RunOptions from the [probes] settings, with non-None overrides."""
     p = settings.probes
     base: dict[str, Any] = {"rounds": p.rounds, "samples": p.samples, "seed": p.seed,
-            "temperature": p.temperature, "max_new_tokens": p.max_new_tokens}  # fmt: skip
+            "temperature": p.temperature, "max_new_tokens": p.max_new_tokens,
+            "partner_max_new_tokens": p.partner_max_new_tokens,
+            "probe_max_new_tokens": p.probe_max_new_tokens}  # fmt: skip
     base.update({k: v for k, v in overrides.items() if v is not None})
     return RunOptions(**base)
 
 
 def pick_cases(
-    settings: Settings, *, families: Sequence[str] = (), limit: int | None = None, persona: bool = True, seed: int = 0
+    settings: Settings,
+    *,
+    families: Sequence[str] = (),
+    limit: int | None = None,
+    persona: bool = True,
+    seed: int = 0,
+    own_always: bool = False,
 ) -> list[ProbeCase]:
-    """Persona probes (unless filtered out by family) plus a seeded, family-balanced suite sample."""
+    """Persona probes (unless filtered out by family) plus a seeded, family-balanced suite sample.
+
+    `own_always` keeps the configured persona's own probes whatever the families (nightly).
+    """
     suite = select_cases(load_suite(settings), families=families, limit=limit, seed=seed)
-    mine = persona_cases(settings) if persona and (not families or "persona" in families) else []
+    wanted = persona and (own_always or not families or "persona" in families)
+    mine = persona_cases(settings) if wanted else []
     taken = {c.id for c in suite}
     return [c for c in mine if c.id not in taken] + suite
 
@@ -110,8 +130,10 @@ def build_record(
             "max_new_tokens": opts.max_new_tokens,
             "partner_max_new_tokens": opts.partner_max_new_tokens or opts.max_new_tokens,
             "general_max_new_tokens": opts.general_max_new_tokens or opts.max_new_tokens,
+            "probe_max_new_tokens": opts.probe_max_new_tokens or opts.max_new_tokens,
         },  # fmt: skip
-        "cases": [{"id": t.case.id, "family": t.case.family, "partner": t.partner} for t in first_traces],
+        "cases": [{"id": t.case.id, "family": t.case.family, "partner": t.partner, "own": t.case.own,
+                   "probe": t.case.probe} for t in first_traces],
         "controls": controls,
         "headline": head["label"] if head else None,
         "stability_last_round": head["last_round"]["mean"] if head and head["last_round"] else None,
@@ -137,11 +159,13 @@ def run_benchmark(
     kind: str = "manual",
     command: str = "",
     progress: Progress | None = None,
+    own_always: bool = False,
 ) -> dict[str, Any]:
     """Run the comparison and return its record (not yet saved: see `history.save_run`)."""
     opts = options_from(settings, rounds=rounds, samples=samples, seed=seed, max_new_tokens=max_new_tokens)
     chosen: list[Control] = parse_controls(controls or settings.probes.controls, settings)
-    picked = pick_cases(settings, families=families, limit=cases, persona=persona, seed=opts.seed)
+    picked = pick_cases(settings, families=families, limit=cases, persona=persona, seed=opts.seed,
+                        own_always=own_always)  # fmt: skip
     if not picked:
         raise ProbeError("no probe cases selected; check --family and --cases")
     started = datetime.now(UTC)
@@ -156,7 +180,46 @@ def run_benchmark(
         record["headline"] = "none"  # the live default was not measured; fall back to stock attention
         none = next(c for c in record["controls"] if c["label"] == "none")
         record["stability_last_round"] = none["last_round"]["mean"]
+    record["verdict"] = verdict(record, threshold=settings.probes.alert_threshold)
     return record
+
+
+def runs_from_record(record: dict[str, Any], cases: Sequence[ProbeCase], settings: Settings) -> list[ControlRun]:
+    """Rebuild finished controls from a saved record, so an interrupted benchmark can resume.
+
+    Only greedy records qualify (one answer per probe), which is what the benchmark runs.
+    """
+    if record.get("options", {}).get("effective_samples", 1) != 1:
+        raise ProbeError(f"run {record.get('id')} used several samples per probe; it cannot be resumed")
+    by_id = {c.id: c for c in cases}
+    partners = {c["id"]: c["partner"] for c in record.get("cases", [])}
+    if set(partners) != set(by_id):
+        raise ProbeError(f"run {record.get('id')} was made with other cases; start a new run instead of resuming")
+    runs: list[ControlRun] = []
+    for c in record["controls"]:
+        spec = c["control"]
+        control = parse_control(_spec_of(spec), settings)
+        traces = [
+            CaseTrace(case=by_id[cid], partner=partners[cid], scores=[[v] for v in c["per_case"][cid]],
+                      answers=[list(a) for a in c["answers"][cid]])
+            for cid in partners
+        ]  # fmt: skip
+        general = None
+        if c.get("general"):
+            per = {k: float(v) for k, v in c["general_per_question"].items()}
+            general = GeneralResult(mean_ci(list(per.values()), seed=record["options"]["seed"]), per,
+                                    dict(c.get("general_answers", {})))  # fmt: skip
+        runs.append(ControlRun(control, traces, general, float(c.get("seconds", 0.0))))
+    return runs
+
+
+def _spec_of(drift: dict[str, Any]) -> str:
+    """The spec string of a control dict saved in a record."""
+    if drift["kind"] == "split_softmax":
+        return f"split_softmax:k={drift['k']},span={drift['span']}"
+    if drift["kind"] == "cfg":
+        return f"cfg:g={drift['guidance']}"
+    return str(drift["kind"])
 
 
 def overall(values: Sequence[float], seed: int = 0) -> dict[str, float | int]:

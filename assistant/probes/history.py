@@ -114,6 +114,12 @@ def trailing(
     return [s / c if c else None for s, c in zip(sums, counts, strict=True)]
 
 
+def _verdict(record: dict[str, Any]) -> str:
+    from assistant.probes.verdict import verdict  # records saved before verdicts existed
+
+    return verdict(record)
+
+
 def last_result() -> dict[str, Any] | None:
     """The latest nightly (else any) run, summarised for the digest header."""
     runs = list_runs(kind="nightly") or list_runs()
@@ -130,4 +136,5 @@ def last_result() -> dict[str, Any] | None:
         "cases": len(r.get("cases", [])),
         "id": r.get("id"),
         "report": r.get("files", {}).get("md"),
+        "verdict": r.get("verdict") or _verdict(r),
     }

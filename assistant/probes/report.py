@@ -71,6 +71,22 @@ def tradeoff_table(record: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def drift_table(record: dict[str, Any], seed: int = 1) -> str:
+    """Markdown table: per control, the change from round 0 to round 4 and to the last round,
+    paired by case (the same case at both rounds), with 95% intervals."""
+    from assistant.probes.stats import paired_delta
+
+    rounds = record["options"]["rounds"]
+    marks = sorted({r for r in (min(4, rounds), rounds) if r > 0})
+    lines = ["| control | " + " | ".join(f"round 0 -> {r}" for r in marks) + " |", "|---|" + "---|" * len(marks)]
+    for c in record["controls"]:
+        per = [v for v in c.get("per_case", {}).values() if len(v) > rounds]
+        cells = [_fmt_delta(paired_delta([v[r] for v in per], [v[0] for v in per], seed=seed).to_dict())
+                 if per else "n/a" for r in marks]  # fmt: skip
+        lines.append(f"| {c['label']} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
 def curve_table(record: dict[str, Any]) -> str:
     """Markdown table of mean score per round per control."""
     rounds = record["options"]["rounds"]
@@ -98,8 +114,12 @@ def render_markdown(record: dict[str, Any]) -> str:
     for case in record["cases"]:
         families[case["family"]] = families.get(case["family"], 0) + 1
     fam = ", ".join(f"{k} {v}" for k, v in sorted(families.items()))
+    from assistant.probes.verdict import verdict
+
     parts = [
         f"# Probe run {record['id']}",
+        "",
+        f"**{record.get('verdict') or verdict(record)}**",
         "",
         f"- date: {record['date']} ({record['kind']})",
         f"- model: {record['model']}",
@@ -122,6 +142,10 @@ def render_markdown(record: dict[str, Any]) -> str:
         "## Stability per round",
         "",
         curve_table(record),
+        "",
+        "## Drift from round 0 (same cases, 95% interval)",
+        "",
+        drift_table(record),
         "",
         f"## By family at round {o['rounds']}",
         "",

@@ -42,6 +42,7 @@ class RunOptions:
     batch_size: int = 32
     partner_max_new_tokens: int | None = None  # agent B's reply budget; None = max_new_tokens
     general_max_new_tokens: int | None = None  # general-ability answers; None = max_new_tokens
+    probe_max_new_tokens: int | None = None  # probe answers; None = max_new_tokens
 
     def __post_init__(self) -> None:
         if self.rounds < 0 or self.samples < 1 or self.batch_size < 1 or self.max_new_tokens < 1:
@@ -181,7 +182,8 @@ def self_chat(
             for h, c in zip(history, cases, strict=True)
             for _ in range(s)
         ]  # copies: the conversation itself never sees the probe
-        answers = _generate_full(llm, branches, control.drift, opts, stage_seed(opts.seed, round_, 1))
+        answers = _generate_full(llm, branches, control.drift, opts, stage_seed(opts.seed, round_, 1),
+                                 opts.probe_max_new_tokens)  # fmt: skip
         for i, trace in enumerate(traces):
             mine = answers[i * s : (i + 1) * s]
             trace.answers.append([a[:ANSWER_CHARS] for a, _ in mine])

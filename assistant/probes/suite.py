@@ -10,7 +10,7 @@ from __future__ import annotations
 import random
 import tomllib
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +23,8 @@ SUITE_FILE = DATA_DIR / "suite.toml"
 PARTNERS_FILE = DATA_DIR / "partners.toml"
 GENERAL_FILE = DATA_DIR / "general.toml"
 
-FAMILIES = ("format", "belief", "persona", "memory", "language")
+FAMILIES = ("format", "belief", "persona", "memory", "language", "choice", "recall", "pattern", "identity", "refusal")
+DRIFT_FAMILIES = ("choice", "recall", "pattern", "identity", "refusal")  # prompt fixes the answer
 CASE_KEYS = {"id", "family", "system_prompt", "probe", "judge", "args", "note"}
 REQUIRED_CASE_KEYS = ("id", "family", "system_prompt", "probe", "judge")
 
@@ -39,6 +40,7 @@ class ProbeCase:
     judge: str
     args: Mapping[str, Any] = field(default_factory=dict)
     note: str = ""
+    own: bool = False  # one of the configured persona's own probes (config.toml), not a suite case
 
 
 @dataclass(frozen=True)
@@ -120,7 +122,7 @@ def persona_cases(settings: Settings) -> list[ProbeCase]:
         raw = {"id": f"persona-{i + 1}", "family": "persona", "probe": probe.question,
                "system_prompt": settings.persona.system_prompt, "judge": probe.judge,
                "args": dict(probe.args)}  # fmt: skip
-        cases.append(parse_case(raw, f"config.toml [[persona.probes]] #{i + 1}"))
+        cases.append(replace(parse_case(raw, f"config.toml [[persona.probes]] #{i + 1}"), own=True))
     return cases
 
 

@@ -24,14 +24,14 @@ def synthetic(day_offset: float, curve: list[float], label: str = "none", kind: 
 
 def test_threshold_alert_names_control_and_rounds() -> None:
     alerts = check_alerts(synthetic(0, [0.9, 0.6, 0.4]), threshold=0.5, trailing_days=7, history=[])
-    assert alerts == ["probe stability for 'none' fell below the alert threshold 0.50 at round(s) 2 "
-                      "(lowest 0.40 at round 2)"]  # fmt: skip
+    assert alerts == ["'none': only 40% of instruction checks passed at round 2, at or below the alert "
+                      "level of 50% (low at round 2)"]  # fmt: skip
 
 
 def test_trailing_week_alert_compares_same_round() -> None:
     history = [synthetic(-1, [0.9, 0.8, 0.8]), synthetic(-3, [0.9, 0.8, 0.6])]  # week mean r2 = 0.7
     alerts = check_alerts(synthetic(0, [0.9, 0.8, 0.65]), threshold=0.5, trailing_days=7, history=history)
-    assert len(alerts) == 1 and "trailing 7-day mean at round(s) 2 (round 2: 0.65 vs 0.70)" in alerts[0]
+    assert len(alerts) == 1 and "the last 7 days at round 2 (round 2: 65% now vs 70% on average" in alerts[0]
 
 
 def test_no_alert_when_steady_or_history_is_old_or_manual() -> None:
@@ -62,7 +62,7 @@ def test_run_nightly_saves_record_and_sends_one_alert(home: Path) -> None:
 def test_run_nightly_without_problems_sends_nothing(home: Path) -> None:
     sent: list[str] = []
     settings = Settings(probes=ProbesSettings(rounds=1, cases=2, alert_threshold=0.0))
-    record = run_nightly(settings, ScriptedChatModel(forgetful), alert=sent.append)
+    record = run_nightly(settings, ScriptedChatModel(lambda m: "Hello! I'm Ada. How can I help?"), alert=sent.append)
     assert not record["alert"] and sent == []
 
 

@@ -35,3 +35,21 @@ def test_two_cases_two_rounds_two_controls(real_engine: object, home: Path) -> N
     assert png[:8] == PNG_SIGNATURE and len(png) > 10_000
     saved = json.loads(Path(files["json"]).read_text())
     assert saved["id"] == record["id"] and saved["options"]["decoding"] == "greedy"
+
+
+@pytest.mark.slow
+def test_nightly_on_the_real_model_opens_with_a_verdict(real_engine: object, home: Path) -> None:
+    from assistant.config import ProbesSettings
+    from assistant.probes.nightly import run_nightly
+
+    settings = Settings(probes=ProbesSettings(rounds=1, cases=2, families=["recall", "identity"],
+                                              controls=["none"], alert_threshold=0.0))  # fmt: skip
+    sent: list[str] = []
+    record = run_nightly(settings, real_engine, alert=sent.append)  # type: ignore[arg-type]
+    assert [c["family"] for c in record["cases"]] == ["persona", "identity", "recall"]
+    assert record["options"]["probe_max_new_tokens"] == 12
+    first_line = Path(record["files"]["md"]).read_text(encoding="utf-8").splitlines()[2]
+    assert first_line == f"**{record['verdict']}**"
+    assert record["verdict"].split(":")[0] in ("Still following its instructions after 1 round", "Drifting",
+                                               "Not following its own persona", "Rarely following its instructions")  # fmt: skip
+    assert bool(sent) == bool(record["alerts"])

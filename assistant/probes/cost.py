@@ -1,0 +1,48 @@
+"""What the nightly self-probe costs, estimated from a measurement, so it fits a stated budget.
+
+The calibration is one measured grid run of bench/probe_tradeoff.py on the bundled model
+(README, "Measured on the default model"): CPU seconds per case and drift control for
+8 rounds at the default reply budgets. Self-chat re-reads the whole conversation at each
+step, so the cost grows with rounds about as rounds * (rounds + 3) (the first term reads the
+prompt, the second the growing chat), and about linearly with the reply budgets.
+"""
+
+from __future__ import annotations
+
+from assistant.config import Settings
+
+# Measured: CPU seconds per case per control, 8 rounds, A/B/probe budgets 16/12/12 tokens,
+# batches of up to 64 conversations, one torch thread (bench/probe_tradeoff.py --drift).
+CPU_S_PER_CASE_CONTROL = 33.0
+CALIBRATED_ROUNDS = 8
+CALIBRATED_TOKENS = 16 + 12 + 12
+BUDGET_S = 600.0  # the nightly run's budget: 10 minutes on 2 cores
+CORES = 2
+
+
+def _rounds_factor(rounds: int) -> float:
+    return rounds * (rounds + 3) / (CALIBRATED_ROUNDS * (CALIBRATED_ROUNDS + 3))
+
+
+def nightly_cpu_seconds(settings: Settings) -> float:
+    """Estimated CPU seconds of one nightly run with these settings."""
+    from assistant.probes.controls import parse_controls
+
+    p = settings.probes
+    cases = p.cases + len(settings.persona.probes)
+    controls = len(parse_controls(p.controls, settings))
+    tokens = (p.max_new_tokens + p.partner_max_new_tokens + p.probe_max_new_tokens) / CALIBRATED_TOKENS
+    return CPU_S_PER_CASE_CONTROL * cases * controls * _rounds_factor(p.rounds) * tokens
+
+
+def nightly_cost_line(settings: Settings) -> str:
+    """One line for `assistant jobs`: what runs, about how long, and whether it fits the budget."""
+    from assistant.probes.controls import parse_controls
+
+    p = settings.probes
+    cases = p.cases + len(settings.persona.probes)
+    controls = len(parse_controls(p.controls, settings))
+    wall = nightly_cpu_seconds(settings) / CORES
+    fits = "within" if wall <= BUDGET_S else "OVER"
+    return (f"{cases} checks x {controls} settings x {p.rounds} rounds, about {wall / 60:.0f} min "
+            f"on {CORES} cores, {fits} its {BUDGET_S / 60:.0f} min budget")  # fmt: skip
