@@ -1,0 +1,177 @@
+"""One search over a user's memory: keyword (BM25) and vector results fused, with time.
+
+    hits = store.search("alice", "what did I say about the tent last week?", now=time.time())
+
+For each kind asked (episodes, facts, items) the user's own scope is searched twice, by
+meaning (Chroma, cosine) and by words (BM25, `memory.keyword`); the ranked lists are
+fused by weighted reciprocal rank fusion (Cormack et al., SIGIR 2009). Time works two
+ways: `since`/`until` are a hard filter on when a thing happened (said, published), and
+a date named in the question ("last week", "in May") is resolved against `now` (the
+asking time) into a soft preference: things from that span get a boost and a filtered
+vector query makes sure they are among the candidates. A question that asks "when"
+favours turns that carry a time expression. Every read goes through `memory.scoped`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Any, Literal
+
+from assistant.errors import MemoryStoreError
+from memory.dates import TimeRange, asks_when, mentions_time, resolve
+from memory.embeddings import Embedder
+from memory.scoped import OWNER_KEY, CollectionKind, Record, Scopes
+from memory.types import Found
+
+SearchMode = Literal["hybrid", "vector", "keyword"]
+SEARCHABLE: tuple[CollectionKind, ...] = ("episodes", "facts", "items")
+# when a thing happened, per kind (facts: when the user said it; items: publication)
+TIME_FIELD: dict[str, str] = {"episodes": "time", "facts": "src_time", "items": "published"}
+RRF_K = 60.0  # the usual constant: damps the difference between rank 1 and rank 2
+WEIGHTS = {"vector": 1.0, "keyword": 1.0}  # measured on LoCoMo (bench/memory_recall.py)
+POOL = 50  # candidates per list before fusion (at least 2k)
+RANGE_BOOST = 0.5  # fused score x (1 + this) for things inside a date the question names
+WHEN_BOOST = 0.25  # fused score x (1 + this) for turns with a time expression, on "when" questions
+
+
+def _time_of(kind: str, meta: Mapping[str, Any]) -> float:
+    value = meta.get(TIME_FIELD.get(kind, "time")) or meta.get("created") or 0.0
+    return float(value)
+
+
+def _text_of(kind: str, rec: Record) -> str:
+    if kind == "items":
+        return str(rec.metadata.get("summary") or rec.document)
+    return rec.document
+
+
+def fuse(
+    ranked: Sequence[tuple[float, Sequence[str]]], k: float = RRF_K
+) -> dict[str, float]:
+    """Weighted reciprocal rank fusion: id -> sum of weight / (k + rank), rank from 1."""
+    scores: dict[str, float] = {}
+    for weight, ids in ranked:
+        for rank, rid in enumerate(ids, start=1):
+            scores[rid] = scores.get(rid, 0.0) + weight / (k + rank)
+    return scores
+
+
+class Searcher:
+    """Hybrid search over one user's scopes (the store's `search` is this)."""
+
+    def __init__(self, scopes: Scopes, embedder: Embedder) -> None:
+        self._scopes = scopes
+        self._embedder = embedder
+
+    def search(
+        self,
+        user_id: str,
+        query: str,
+        *,
+        kinds: Iterable[CollectionKind] = SEARCHABLE,
+        k: int = 10,
+        since: float | None = None,
+        until: float | None = None,
+        now: float | None = None,
+        mode: SearchMode = "hybrid",
+    ) -> list[Found]:
+        """The k best episodes/facts/items of user_id for query, best first.
+
+        Args:
+            since, until: unix seconds; only things that happened in [since, until).
+            now: the asking time; dates in the query ("last week") are resolved against it.
+                None: the current time.
+            mode: "hybrid" (fused), or one side alone ("vector", "keyword") for comparison.
+        """
+        kinds = tuple(kinds)
+        bad = [kd for kd in kinds if kd not in SEARCHABLE]
+        if bad:
+            raise MemoryStoreError(
+                f"cannot search {bad[0]!r}; search one of {', '.join(SEARCHABLE)}"
+            )
+        if mode not in ("hybrid", "vector", "keyword"):
+            raise MemoryStoreError(f"unknown search mode {mode!r}; use hybrid, vector or keyword")
+        scopes = [self._scopes.scope(kd, user_id) for kd in kinds]  # validates the user id
+        if k <= 0 or not query.strip():
+            return []
+        named = resolve(query, now) if mode == "hybrid" else None
+        when = mode == "hybrid" and asks_when(query)
+        pool = max(POOL, 2 * k)
+        ranked: list[tuple[float, list[str]]] = []
+        records: dict[str, tuple[str, Record]] = {}
+        vector = self._embedder.embed_one(query) if mode != "keyword" else None
+        for kind, scope in zip(kinds, scopes, strict=True):
+            field = TIME_FIELD[kind]
+            hard = _range_where(field, since, until)
+            keep = _keep(kind, since, until)
+            if vector is not None:
+                hits = scope.query(vector, pool, where=hard)
+                if named is not None:  # also the best of the span the question names
+                    soft = _range_where(field, max(since or named.since, named.since), min(until or named.until, named.until))
+                    hits += scope.query(vector, max(10, k), where=soft)
+                hits = [(r, s) for r, s in hits if _current(kind, r)]
+                order = sorted({r.id: (r, s) for r, s in hits}.values(), key=lambda p: -p[1])
+                ranked.append((WEIGHTS["vector"], [f"{kind}/{r.id}" for r, _s in order]))
+                records.update({f"{kind}/{r.id}": (kind, r) for r, _s in order})
+            if mode != "vector":
+                found = [(r, s) for r, s in scope.keyword(query, pool, keep) if _current(kind, r)]
+                ranked.append((WEIGHTS["keyword"], [f"{kind}/{r.id}" for r, _s in found]))
+                for r, _s in found:
+                    records.setdefault(f"{kind}/{r.id}", (kind, r))
+        scores = fuse(ranked)
+        if named is not None or when:
+            for key in scores:
+                kind, rec = records[key]
+                t = _time_of(kind, rec.metadata)
+                if named is not None and t and named.contains(t):
+                    scores[key] *= 1.0 + RANGE_BOOST
+                if when and mentions_time(rec.document):
+                    scores[key] *= 1.0 + WHEN_BOOST
+        best = sorted(scores, key=lambda key: -scores[key])[:k]
+        out = []
+        for key in best:
+            kind, rec = records[key]
+            out.append(
+                Found(
+                    kind=kind,
+                    id=rec.id,
+                    user_id=str(rec.metadata.get(OWNER_KEY, "")),
+                    text=_text_of(kind, rec),
+                    time=_time_of(kind, rec.metadata),
+                    score=scores[key],
+                    metadata={kk: v for kk, v in rec.metadata.items() if kk != OWNER_KEY},
+                )
+            )
+        return out
+
+
+def _current(kind: str, rec: Record) -> bool:
+    return not (kind == "facts" and rec.metadata.get("superseded_by"))
+
+
+def _range_where(field: str, since: float | None, until: float | None) -> dict[str, Any] | None:
+    parts = []
+    if since is not None:
+        parts.append({field: {"$gte": float(since)}})
+    if until is not None:
+        parts.append({field: {"$lt": float(until)}})
+    if not parts:
+        return None
+    return parts[0] if len(parts) == 1 else {"$and": parts}
+
+
+def _keep(
+    kind: str, since: float | None, until: float | None
+) -> Callable[[Mapping[str, Any]], bool] | None:
+    if since is None and until is None:
+        return None
+    lo = float("-inf") if since is None else float(since)
+    hi = float("inf") if until is None else float(until)
+    return lambda meta: lo <= _time_of(kind, meta) < hi
+
+
+def range_of(query: str, now: float | None) -> TimeRange | None:
+    """The span a query names (re-exported for callers that show it)."""
+    return resolve(query, now)
+
+
