@@ -10,7 +10,18 @@ import uuid
 from collections.abc import Iterable
 from dataclasses import replace
 
-from memory.types import Fact, Goal, GoalStatus, Hit, Item, Source, UpsertCounts
+from memory.types import (
+    Episode,
+    EpisodeIn,
+    Fact,
+    Found,
+    Goal,
+    GoalStatus,
+    Hit,
+    Item,
+    Source,
+    UpsertCounts,
+)
 
 
 def _words(text: str) -> set[str]:
@@ -119,11 +130,41 @@ class FakeItems:
         return len(self.list(owner))
 
 
+class FakeEpisodes:
+    def __init__(self) -> None:
+        self.by_key: dict[tuple[str, str], Episode] = {}
+
+    def add_many(self, user_id: str, episodes: list[EpisodeIn]) -> list[Episode]:
+        out = []
+        for e in episodes:
+            ep = Episode(e.id or uuid.uuid4().hex, user_id, e.thread, e.text, e.time, e.speaker, e.kind)
+            self.by_key[(user_id, ep.id)] = ep
+            out.append(ep)
+        return out
+
+    def list(self, user_id: str) -> list[Episode]:
+        return sorted((e for (u, _), e in self.by_key.items() if u == user_id), key=lambda e: e.time)
+
+    def count(self, user_id: str) -> int:
+        return len(self.list(user_id))
+
+
 class FakeStore:
     def __init__(self) -> None:
         self.profile = FakeProfile()
         self.goals = FakeGoals()
         self.items = FakeItems()
+        self.episodes = FakeEpisodes()
+
+    def search(self, user_id: str, query: str, *, k: int = 10, **_: object) -> list[Found]:
+        scored = [
+            (len(_words(query) & _words(e.text)), e) for e in self.episodes.list(user_id)
+        ]
+        scored = sorted(((s, e) for s, e in scored if s), key=lambda p: -p[0])[:k]
+        return [
+            Found("episodes", e.id, user_id, e.text, e.time, float(s), {"thread": e.thread, "speaker": e.speaker})
+            for s, e in scored
+        ]
 
     def close(self) -> None:
         pass
