@@ -31,13 +31,12 @@ import argparse
 import json
 import os
 import re
-import statistics
 import sys
 import tempfile
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -80,7 +79,7 @@ class Conversation:
 
 def parse_session_date(text: str) -> datetime:
     """LoCoMo's '1:56 pm on 8 May, 2023' as an aware UTC datetime."""
-    return datetime.strptime(text.strip(), SESSION_DATE).replace(tzinfo=timezone.utc)
+    return datetime.strptime(text.strip(), SESSION_DATE).replace(tzinfo=UTC)
 
 
 def load(path: Path, limit: int | None) -> list[Conversation]:
@@ -177,7 +176,10 @@ def bm25_method(convs: list[Conversation]) -> Search:
     indexes: dict[str, tuple[Any, list[str]]] = {}
     for conv in convs:
         retriever = bm25s.BM25()
-        retriever.index(bm25s.tokenize([t.text for t in conv.turns], stopwords="en", show_progress=False), show_progress=False)
+        retriever.index(
+            bm25s.tokenize([t.text for t in conv.turns], stopwords="en", show_progress=False),
+            show_progress=False,
+        )
         indexes[conv.id] = (retriever, [t.id for t in conv.turns])
 
     def search(conv: Conversation, q: Question, k: int) -> list[str]:
@@ -203,7 +205,10 @@ def vector_method(store: MemoryStore, id_map: dict[str, dict[str, str]]) -> Sear
         if hasattr(store, "search"):
             hits = store.search(conv.user, q.text, kinds=("episodes",), k=k, mode="vector")
             return [h.id for h in hits]
-        return [id_map[conv.user].get(e.id, e.id) for e, _s in store.episodes.search(conv.user, q.text, k=k)]
+        return [
+            id_map[conv.user].get(e.id, e.id)
+            for e, _s in store.episodes.search(conv.user, q.text, k=k)
+        ]
 
     return search
 
@@ -266,14 +271,21 @@ def leak_check(store: MemoryStore, convs: list[Conversation], limit: int | None)
                 if hasattr(store, "search"):
                     for mode in ("hybrid", "vector", "keyword"):
                         hits = store.search(other.user, text, k=10, mode=mode)
-                        foreign += sum(1 for h in hits if h.user_id != other.user or (h.kind == "episodes" and not h.id.startswith(other.id + ":")))
+                        foreign += sum(
+                            1
+                            for h in hits
+                            if h.user_id != other.user
+                            or (h.kind == "episodes" and not h.id.startswith(other.id + ":"))
+                        )
                 else:
                     hits = store.episodes.search(other.user, text, k=10)
                     foreign += sum(1 for e, _s in hits if e.user_id != other.user)
     return {"queries": queries, "foreign_results": foreign}
 
 
-def scale_latency(store: MemoryStore, convs: list[Conversation], turns: int, queries: int) -> dict[str, Any]:
+def scale_latency(
+    store: MemoryStore, convs: list[Conversation], turns: int, queries: int
+) -> dict[str, Any]:
     """Query latency on one user holding `turns` stored turns (all conversations, repeated)."""
     user = "locomo-scale"
     pool = [t for c in convs for t in c.turns]
@@ -282,10 +294,18 @@ def scale_latency(store: MemoryStore, convs: list[Conversation], turns: int, que
     while len(rows) < turns:
         rows += [(f"r{rep}:{t.id}", t) for t in pool[: turns - len(rows)]]
         rep += 1
-    scale = Conversation("scale", user, [Turn(i, t.dia_id, t.speaker, t.text, t.session, t.time) for i, t in rows], [])
+    scale = Conversation(
+        "scale",
+        user,
+        [Turn(i, t.dia_id, t.speaker, t.text, t.session, t.time) for i, t in rows],
+        [],
+    )
     seconds = ingest(store, scale, 256)
     qs = [q for c in convs for q in c.questions if q.evidence][:queries]
-    out: dict[str, Any] = {"stored_turns": len(rows), "ingest_turns_per_s": round(len(rows) / seconds, 1)}
+    out: dict[str, Any] = {
+        "stored_turns": len(rows),
+        "ingest_turns_per_s": round(len(rows) / seconds, 1),
+    }
     for name in ("hybrid", "vector"):
         if not hasattr(store, "search") and name == "hybrid":
             continue
@@ -297,7 +317,11 @@ def scale_latency(store: MemoryStore, convs: list[Conversation], turns: int, que
             else:
                 store.episodes.search(user, q.text, k=10)
             lat.append(1000 * (time.perf_counter() - start))
-        out[name] = {"queries": len(lat), "p50_ms": round(pct(lat, 50), 1), "p95_ms": round(pct(lat, 95), 1)}
+        out[name] = {
+            "queries": len(lat),
+            "p50_ms": round(pct(lat, 50), 1),
+            "p95_ms": round(pct(lat, 95), 1),
+        }
     return out
 
 
@@ -305,14 +329,20 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--data", type=Path, default=DATA, help="LoCoMo JSON file")
     parser.add_argument("--convs", type=int, default=None, help="first N conversations only")
-    parser.add_argument("--questions", type=int, default=None, help="first N questions per conversation")
+    parser.add_argument(
+        "--questions", type=int, default=None, help="first N questions per conversation"
+    )
     parser.add_argument("--batch", type=int, default=128, help="turns per add call")
-    parser.add_argument("--scale", type=int, default=0, help="also time queries on one user with N turns")
+    parser.add_argument(
+        "--scale", type=int, default=0, help="also time queries on one user with N turns"
+    )
     parser.add_argument("--no-leak", action="store_true", help="skip the cross-user leak check")
     parser.add_argument("--out", type=Path, default=None, help="also write the JSON here")
     args = parser.parse_args(argv)
     if not args.data.exists():
-        print(f"error: {args.data} not found; pass --data PATH to a LoCoMo JSON file", file=sys.stderr)
+        print(
+            f"error: {args.data} not found; pass --data PATH to a LoCoMo JSON file", file=sys.stderr
+        )
         return 2
     convs = load(args.data, args.convs)
     result: dict[str, Any] = {
@@ -321,7 +351,9 @@ def main(argv: list[str] | None = None) -> int:
         "counting": "per question: fraction of its evidence turns in the top k; mean over questions",
         "conversations": len(convs),
         "turns": sum(len(c.turns) for c in convs),
-        "questions_scored": sum(len([q for q in c.questions if q.evidence][: args.questions]) for c in convs),
+        "questions_scored": sum(
+            len([q for q in c.questions if q.evidence][: args.questions]) for c in convs
+        ),
         "questions_without_evidence": sum(1 for c in convs for q in c.questions if not q.evidence),
         "cpu_count": os.cpu_count(),
         "note": "timings on a shared machine: noisy; compare methods within this run",
@@ -350,7 +382,10 @@ def main(argv: list[str] | None = None) -> int:
                     continue
                 table, lat = score(convs, search, args.questions)
                 result["recall"][name] = table
-                result["query_ms"][name] = {"p50": round(pct(lat, 50), 1), "p95": round(pct(lat, 95), 1)}
+                result["query_ms"][name] = {
+                    "p50": round(pct(lat, 50), 1),
+                    "p95": round(pct(lat, 95), 1),
+                }
                 print(f"{name}: {json.dumps(table['all'])}", file=sys.stderr)
             if not args.no_leak:
                 result["leak_check"] = leak_check(store, convs, args.questions)

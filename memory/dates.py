@@ -12,7 +12,7 @@ from __future__ import annotations
 import calendar
 import re
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 MONTHS = {m.lower(): i for i, m in enumerate(calendar.month_name) if m}
 MONTHS.update({m.lower(): i for i, m in enumerate(calendar.month_abbr) if m})
@@ -70,10 +70,10 @@ def _number(word: str) -> int:
 
 def _as_datetime(now: datetime | float | None) -> datetime:
     if now is None:
-        return datetime.now(timezone.utc)
+        return datetime.now(UTC)
     if isinstance(now, datetime):
-        return now if now.tzinfo else now.replace(tzinfo=timezone.utc)
-    return datetime.fromtimestamp(float(now), timezone.utc)
+        return now if now.tzinfo else now.replace(tzinfo=UTC)
+    return datetime.fromtimestamp(float(now), UTC)
 
 
 def resolve(text: str, now: datetime | float | None = None) -> TimeRange | None:
@@ -84,7 +84,9 @@ def resolve(text: str, now: datetime | float | None = None) -> TimeRange | None:
     t = text.lower()
 
     # a full date: "8 May 2023", "May 8, 2023", "on 8 May", "May 8th"
-    m = re.search(rf"\b(\d{{1,2}})(?:st|nd|rd|th)?\s+(?:of\s+)?({_MONTH})\.?,?(?:\s+(\d{{4}}))?\b", t)
+    m = re.search(
+        rf"\b(\d{{1,2}})(?:st|nd|rd|th)?\s+(?:of\s+)?({_MONTH})\.?,?(?:\s+(\d{{4}}))?\b", t
+    )
     m2 = re.search(rf"\b({_MONTH})\.?\s+(\d{{1,2}})(?:st|nd|rd|th)?\b(?:,?\s+(\d{{4}}))?", t)
     if m or m2:
         day, month, year = (
@@ -100,18 +102,22 @@ def resolve(text: str, now: datetime | float | None = None) -> TimeRange | None:
             return _days(start, 1)
         except ValueError:
             pass  # "31 February": fall through to the month alone
-    # a month, with or without a year: "in May", "May 2023", "last May"
-    m = re.search(rf"\b(?:in|during|last|this|since|of|for)?\s*({_MONTH})\b\.?(?:,?\s+(\d{{4}}))?", t)
-    if m and (m.group(2) or len(m.group(1)) > 3 or m.group(1) in ("may",)):
-        # "may" is also a verb: only count it next to a year or after in/during/last/this
-        if m.group(1) != "may" or m.group(2) or re.search(r"\b(?:in|during|last|this|since|of|for)\s+may\b", t):
-            month = MONTHS[m.group(1)]
-            if m.group(2):
-                return _month(int(m.group(2)), month, tz)
-            year = ref.year if month <= ref.month else ref.year - 1
-            if re.search(rf"\blast\s+{m.group(1)}\b", t) and month == ref.month:
-                year -= 1
-            return _month(year, month, tz)
+    # a month, with or without a year: "in May", "May 2023", "last May". "may", "march" and
+    # three-letter abbreviations are also ordinary words: they count only after a preposition
+    # or before a year
+    for m in re.finditer(
+        rf"\b((?:in|during|last|this|since|of|for)\s+)?({_MONTH})\b\.?(?:,?\s+(\d{{4}}))?", t
+    ):
+        prep, name, year = m.group(1), m.group(2), m.group(3)
+        if not (prep or year or (len(name) > 3 and name != "march")):
+            continue
+        month = MONTHS[name]
+        if year:
+            return _month(int(year), month, tz)
+        y = ref.year if month <= ref.month else ref.year - 1
+        if prep and prep.strip() == "last" and month == ref.month:
+            y -= 1
+        return _month(y, month, tz)
     if re.search(r"\btoday\b|\bthis (?:morning|afternoon|evening)\b|\btonight\b", t):
         return _days(today, 1)
     if re.search(r"\byesterday\b|\blast night\b", t):
@@ -129,8 +135,13 @@ def resolve(text: str, now: datetime | float | None = None) -> TimeRange | None:
         if unit == "month":
             y, mo = divmod(ref.year * 12 + ref.month - 1 - n, 12)
             return _month(y, mo + 1, tz)
-        return TimeRange(datetime(ref.year - n, 1, 1, tzinfo=tz), datetime(ref.year - n + 1, 1, 1, tzinfo=tz))
-    m = re.search(rf"\b(?:in|over|during|within)\s+the\s+(?:last|past)\s+(?:({_NUM})\s+)?(day|week|month|year)s?\b", t)
+        return TimeRange(
+            datetime(ref.year - n, 1, 1, tzinfo=tz), datetime(ref.year - n + 1, 1, 1, tzinfo=tz)
+        )
+    m = re.search(
+        rf"\b(?:in|over|during|within)\s+the\s+(?:last|past)\s+(?:({_NUM})\s+)?(day|week|month|year)s?\b",
+        t,
+    )
     if m:
         n = _number(m.group(1)) if m.group(1) else 1
         return TimeRange(ref - timedelta(days=n * UNITS[m.group(2)]), ref + timedelta(seconds=1))

@@ -64,7 +64,9 @@ def _metadata(e: EpisodeIn, when: float) -> dict[str, Any]:
 class EpisodeStore:
     """Add, search, list, forget and compact a user's episodes."""
 
-    def __init__(self, scopes: Scopes, embedder: Embedder, searcher: Searcher | None = None) -> None:
+    def __init__(
+        self, scopes: Scopes, embedder: Embedder, searcher: Searcher | None = None
+    ) -> None:
         self._scopes = scopes
         self._embedder = embedder
         self._searcher = searcher or Searcher(scopes, embedder)

@@ -45,9 +45,7 @@ def _text_of(kind: str, rec: Record) -> str:
     return rec.document
 
 
-def fuse(
-    ranked: Sequence[tuple[float, Sequence[str]]], k: float = RRF_K
-) -> dict[str, float]:
+def fuse(ranked: Sequence[tuple[float, Sequence[str]]], k: float = RRF_K) -> dict[str, float]:
     """Weighted reciprocal rank fusion: id -> sum of weight / (k + rank), rank from 1."""
     scores: dict[str, float] = {}
     for weight, ids in ranked:
@@ -107,7 +105,11 @@ class Searcher:
             if vector is not None:
                 hits = scope.query(vector, pool, where=hard)
                 if named is not None:  # also the best of the span the question names
-                    soft = _range_where(field, max(since or named.since, named.since), min(until or named.until, named.until))
+                    soft = _range_where(
+                        field,
+                        max(since or named.since, named.since),
+                        min(until or named.until, named.until),
+                    )
                     hits += scope.query(vector, max(10, k), where=soft)
                 hits = [(r, s) for r, s in hits if _current(kind, r)]
                 order = sorted({r.id: (r, s) for r, s in hits}.values(), key=lambda p: -p[1])
@@ -173,5 +175,3 @@ def _keep(
 def range_of(query: str, now: float | None) -> TimeRange | None:
     """The span a query names (re-exported for callers that show it)."""
     return resolve(query, now)
-
-

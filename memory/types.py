@@ -32,6 +32,7 @@ class Fact:
     created: float = 0.0
     updated: float = 0.0
     superseded_by: str = ""  # id of the fact that replaced this one; "" while current
+    explicit: bool = False  # the user asked for it to be remembered: never evicted by the cap
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from assistant.config import Settings
-from assistant.graph import prompts, recall as conversation
+from assistant.graph import prompts
+from assistant.graph import recall as conversation
 from assistant.graph.fencing import fence_item, safe_profile_lines
 from assistant.graph.goals import (
     apply_update,

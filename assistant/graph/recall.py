@@ -37,7 +37,9 @@ def recall_turns(
     """Past turns of this user that bear on text, minus those still in this thread's dialog."""
     if not text.strip() or not store.episodes.count(user_id):
         return []
-    hits = store.search(user_id, text, kinds=("episodes",), k=RECALL_EPISODES + 2 * keep_recent, now=now)
+    hits = store.search(
+        user_id, text, kinds=("episodes",), k=RECALL_EPISODES + 2 * keep_recent, now=now
+    )
     out: list[RecalledTurn] = []
     for h in hits:
         meta = h.metadata
