@@ -148,10 +148,14 @@ class Profile:
         kind: FactKind = "other",
         *,
         source: Source | None = None,
+        explicit: bool = False,
     ) -> list[Fact]:
-        """Store many facts in one batch (one embedding pass, a few Chroma calls)."""
+        """Store many facts in one batch (one embedding pass, a few Chroma calls).
+
+        explicit: the user asked for these to be remembered (the cap never evicts them).
+        """
         cands = [Candidate(kind, t.strip(), 1.0) for t in texts if t.strip()]
-        return self._store(user_id, cands, source or Source(), explicit=True) if cands else []
+        return self._store(user_id, cands, source or Source(), explicit=explicit) if cands else []
 
     def _store(
         self,
