@@ -11,6 +11,9 @@ from __future__ import annotations
 
 import builtins
 import json
+import logging
+import re
+import threading
 import time
 import uuid
 from collections.abc import Mapping, Sequence
@@ -21,6 +24,11 @@ from memory.embeddings import Embedder
 from memory.scoped import Record, Scopes
 from memory.search import Searcher
 from memory.types import Episode, EpisodeIn
+
+CONTEXT_CHARS = (
+    300  # of the previous turn, indexed with a turn (answers name little of the question)
+)
+log = logging.getLogger(__name__)
 
 COMPACT_GROUP = 20  # turns folded into one summary episode
 SUMMARY_CHARS = 1200  # longest summary text kept (the turns' own words, trimmed)
@@ -51,25 +59,39 @@ def _to_episode(rec: Record, user_id: str) -> Episode:
     )
 
 
-def _metadata(e: EpisodeIn, when: float) -> dict[str, Any]:
+def _metadata(e: EpisodeIn, when: float, after: str, context: str) -> dict[str, Any]:
     return {
         "thread": e.thread,
         "time": float(when),
         "speaker": e.speaker,
         "kind": e.kind,
         "meta": json.dumps({str(k): str(v) for k, v in e.meta.items()}),
+        "after": after,
+        "context": context[:CONTEXT_CHARS],
     }
+
+
+def _said(speaker: str, text: str) -> str:
+    return f"{speaker}: {text}" if speaker else text
 
 
 class EpisodeStore:
     """Add, search, list, forget and compact a user's episodes."""
 
     def __init__(
-        self, scopes: Scopes, embedder: Embedder, searcher: Searcher | None = None
+        self,
+        scopes: Scopes,
+        embedder: Embedder,
+        searcher: Searcher | None = None,
+        max_turns: int = 0,
     ) -> None:
         self._scopes = scopes
+        self._max_turns = max_turns  # 0 = no bound
         self._embedder = embedder
         self._searcher = searcher or Searcher(scopes, embedder)
+        # the newest turn stored per (user, thread) by this process: links the next batch to it
+        self._last: dict[tuple[str, str], tuple[str, str]] = {}
+        self._lock = threading.Lock()
 
     def add(self, user_id: str, thread: str, summary: str, when: float | None = None) -> Episode:
         """Store one summary of a thread; durable when this returns."""
@@ -79,6 +101,16 @@ class EpisodeStore:
 
     def add_many(self, user_id: str, episodes: Sequence[EpisodeIn]) -> list[Episode]:
         """Store episodes in one batch (one embedding pass, one write); durable when this returns."""
+        out = self._add(user_id, episodes)
+        if out and self._max_turns and self.count(user_id) > self._max_turns:
+            folded = self.compact(user_id, keep_turns=int(0.9 * self._max_turns))
+            log.info(
+                "memory: %s has over %d stored turns; folded the %d oldest into summaries",
+                user_id, self._max_turns, folded,
+            )  # fmt: skip
+        return out
+
+    def _add(self, user_id: str, episodes: Sequence[EpisodeIn]) -> list[Episode]:
         rows = [e for e in episodes if e.text.strip()]
         if not rows:
             return []
@@ -87,7 +119,23 @@ class EpisodeStore:
         if len(set(ids)) != len(ids):
             raise MemoryStoreError("two episodes in one batch share an id; give each its own id")
         docs = [e.text.strip() for e in rows]
-        metas = [_metadata(e, e.time or now) for e in rows]
+        metas = []
+        with self._lock:
+            for e, rid, doc in zip(rows, ids, docs, strict=True):
+                after, context = e.after, e.context
+                key = (user_id, e.thread)
+                if (
+                    e.kind == "turn"
+                    and e.thread
+                    and key in self._last
+                    and self._last[key][0] != rid
+                ):
+                    prev_id, prev_text = self._last[key]
+                    after = after or prev_id
+                    context = context or (prev_text if after == prev_id else "")
+                if e.kind == "turn" and e.thread:
+                    self._last[key] = (rid, _said(e.speaker, doc))
+                metas.append(_metadata(e, e.time or now, after, context))
         vectors = self._embedder.embed([embed_text(d, m) for d, m in zip(docs, metas, strict=True)])
         self._scopes.scope("episodes", user_id).add(ids, vectors, docs, metas)
         return [
@@ -136,6 +184,19 @@ class EpisodeStore:
         """Delete these episodes of the user for real; returns the ids deleted."""
         return self._scopes.scope("episodes", user_id).delete(list(ids))
 
+    def forget_matching(self, user_id: str, phrase: str) -> builtins.list[str]:
+        """Delete the episodes whose text contains phrase (whole words, any case); returns their ids.
+
+        Whole-phrase matching, not similarity: forgetting deletes for real, so it must not
+        reach turns that only resemble the phrase.
+        """
+        words = re.findall(r"[\w']+", phrase.lower())
+        if not words:
+            return []
+        pattern = re.compile(r"(?<![\w'])" + r"\W+".join(map(re.escape, words)) + r"(?![\w'])")
+        ids = [e.id for e in self.list(user_id) if pattern.search(e.text.lower())]
+        return self.forget(user_id, ids) if ids else []
+
     def compact(self, user_id: str, keep_turns: int) -> int:
         """Fold all but the newest keep_turns turns into summary episodes; returns turns folded.
 
@@ -168,6 +229,6 @@ class EpisodeStore:
                         kind="summary",
                     )
                 )
-        self.add_many(user_id, summaries)
+        self._add(user_id, summaries)
         self.forget(user_id, [e.id for e in old])
         return len(old)

@@ -108,7 +108,8 @@ def tokens(text: str) -> list[str]:
 def record_text(document: str, metadata: Mapping[str, Any]) -> str:
     """What a record is found by: its text plus the title or speaker it carries."""
     head = " ".join(str(metadata.get(key, "")) for key in ("title", "speaker") if metadata.get(key))
-    return f"{head}\n{document}" if head else document
+    context = str(metadata.get("context", ""))
+    return "\n".join(part for part in (context, head, document) if part)
 
 
 class KeywordIndex:
@@ -121,6 +122,7 @@ class KeywordIndex:
         }
         self._ids: list[str] = []
         self._bm25: Any = None
+        self._next: dict[str, str] = {}  # id -> id of the turn that follows it ("after" links)
         self._stale = True
 
     def __len__(self) -> int:
@@ -146,9 +148,29 @@ class KeywordIndex:
                 self._rows.pop(rid, None)
             self._stale = True
 
+    def neighbours(self, rid: str) -> list[tuple[str, dict[str, Any], str]]:
+        """The rows just before and after rid in its thread (by "after" links), as (id, meta, text)."""
+        with self._lock:
+            if self._stale:
+                self._reindex()
+            row = self._rows.get(rid)
+            if row is None:
+                return []
+            out = []
+            for other in (str(row[1].get("after", "")), self._next.get(rid, "")):
+                got = self._rows.get(other) if other else None
+                if got is not None:
+                    out.append((other, got[1], got[2]))
+            return out
+
     def _reindex(self) -> None:
         import bm25s
 
+        self._next = {
+            str(meta["after"]): rid
+            for rid, (_t, meta, _d) in self._rows.items()
+            if meta.get("after")
+        }
         self._ids = list(self._rows)
         corpus = [self._rows[i][0] or [""] for i in self._ids]
         self._bm25 = bm25s.BM25()

@@ -648,3 +648,34 @@ def _episode_from_dict(e: dict[str, Any]) -> Any:
         meta={str(k): str(v) for k, v in (meta or {}).items()},
         kind="turn" if e.get("kind") == "turn" else "summary",
     )
+
+
+def cap_report(data_dir: Any) -> str:
+    """One line on evictions by the fact cap, read from the state file alone ("" when none)."""
+    import json
+    import sqlite3
+    from pathlib import Path
+
+    from memory.state import STATE_FILE
+
+    path = Path(data_dir) / "chroma" / STATE_FILE
+    if not path.exists():
+        return ""
+    try:
+        db = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=1.0)
+        try:
+            rows = db.execute(
+                "SELECT key, value FROM kv WHERE substr(key, 1, ?) = ?", (len(CAP_KEY), CAP_KEY)
+            ).fetchall()
+        finally:
+            db.close()
+    except sqlite3.Error as exc:
+        return f"state file {path} unreadable ({exc})"
+    parts = []
+    for key, value in rows:
+        status = json.loads(value)
+        parts.append(
+            f"{key[len(CAP_KEY) :]}: {status.get('evicted', 0)} inferred fact(s) evicted at the cap of "
+            f"{status.get('cap', '?')}"
+        )
+    return "; ".join(parts)

@@ -188,6 +188,20 @@ class _Scoped:
                     index.delete(mine)
         return mine
 
+    def neighbours(self, ids: Sequence[str]) -> dict[str, list[Record]]:
+        """The records just before and after each id in its thread (episodes linked by "after")."""
+        index = self._scopes._keyword_index(self)
+        if index is None:
+            return {}
+        return {
+            rid: [
+                Record(other, text, dict(meta))
+                for other, meta, text in index.neighbours(rid)
+                if self._mine(meta)
+            ]
+            for rid in ids
+        }
+
     def keyword(
         self, query: str, k: int, keep: Callable[[Mapping[str, Any]], bool] | None = None
     ) -> list[tuple[Record, float]]:

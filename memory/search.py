@@ -3,8 +3,10 @@
     hits = store.search("alice", "what did I say about the tent last week?", now=time.time())
 
 For each kind asked (episodes, facts, items) the user's own scope is searched twice, by
-meaning (Chroma, cosine) and by words (BM25, `memory.keyword`); the ranked lists are
-fused by weighted reciprocal rank fusion (Cormack et al., SIGIR 2009). Time works two
+meaning (Chroma, cosine) and by words (BM25, `memory.keyword`); the two lists are fused
+by a weighted sum of min-max normalised scores (`combine`; reciprocal rank fusion,
+Cormack et al. SIGIR 2009, is the alternative `fuse`), and a conversation turn then
+shares part of its score with the turns around it in its thread. Time works two
 ways: `since`/`until` are a hard filter on when a thing happened (said, published), and
 a date named in the question ("last week", "in May") is resolved against `now` (the
 asking time) into a soft preference: things from that span get a boost and a filtered
@@ -15,6 +17,7 @@ favours turns that carry a time expression. Every read goes through `memory.scop
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any, Literal
 
 from assistant.errors import MemoryStoreError
@@ -28,10 +31,6 @@ SEARCHABLE: tuple[CollectionKind, ...] = ("episodes", "facts", "items")
 # when a thing happened, per kind (facts: when the user said it; items: publication)
 TIME_FIELD: dict[str, str] = {"episodes": "time", "facts": "src_time", "items": "published"}
 RRF_K = 60.0  # the usual constant: damps the difference between rank 1 and rank 2
-WEIGHTS = {"vector": 1.0, "keyword": 1.0}  # measured on LoCoMo (bench/memory_recall.py)
-POOL = 50  # candidates per list before fusion (at least 2k)
-RANGE_BOOST = 0.5  # fused score x (1 + this) for things inside a date the question names
-WHEN_BOOST = 0.25  # fused score x (1 + this) for turns with a time expression, on "when" questions
 
 
 def _time_of(kind: str, meta: Mapping[str, Any]) -> float:
@@ -54,12 +53,73 @@ def fuse(ranked: Sequence[tuple[float, Sequence[str]]], k: float = RRF_K) -> dic
     return scores
 
 
+def combine(ranked: Sequence[tuple[float, Mapping[str, float]]]) -> dict[str, float]:
+    """Convex combination of min-max normalised scores: id -> sum of weight x normalised score.
+
+    Unlike rank fusion it keeps how much better the best hit is than the rest, which is
+    what lets a rare name matched by BM25 outrank many vaguely similar turns.
+    """
+    scores: dict[str, float] = {}
+    for weight, raw in ranked:
+        if not raw:
+            continue
+        hi, lo = max(raw.values()), min(raw.values())
+        span = hi - lo
+        for key, value in raw.items():
+            norm = (value - lo) / span if span > 0 else 1.0
+            scores[key] = scores.get(key, 0.0) + weight * norm
+    return scores
+
+
+@dataclass(frozen=True)
+class Tuning:
+    """The search's knobs; defaults measured on LoCoMo with bench/memory_recall.py."""
+
+    fusion: Literal["score", "rrf"] = "score"  # normalised-score combination, or rank fusion
+    keyword_weight: float = 0.5  # share of BM25 in the combination (the rest is cosine)
+    neighbour: float = 0.2  # a turn gets this share of its thread neighbours' scores
+    pool: int = 50  # candidates per list before fusion (at least 2k)
+    range_boost: float = 0.5  # score x (1 + this) inside a date the question names
+    when_boost: float = (
+        0.25  # score x (1 + this) for turns with a time expression, on "when" questions
+    )
+
+
 class Searcher:
     """Hybrid search over one user's scopes (the store's `search` is this)."""
 
-    def __init__(self, scopes: Scopes, embedder: Embedder) -> None:
+    def __init__(self, scopes: Scopes, embedder: Embedder, tuning: Tuning | None = None) -> None:
         self._scopes = scopes
         self._embedder = embedder
+        self.tuning = tuning or Tuning()
+
+    def _spread(
+        self,
+        user_id: str,
+        scores: dict[str, float],
+        records: dict[str, tuple[str, Record]],
+        keep_by_kind: Mapping[str, Callable[[Mapping[str, Any]], bool] | None],
+    ) -> dict[str, float]:
+        """Let each turn share its score with the turns just before and after it in its thread.
+
+        An answer often sits next to the turn that names the topic ("Where did you go?" /
+        "Paris!"): the neighbour of a strong hit is a likely hit too.
+        """
+        episodes = [key for key in scores if records[key][0] == "episodes"]
+        if not episodes:
+            return scores
+        scope = self._scopes.scope("episodes", user_id)
+        around = scope.neighbours([records[key][1].id for key in episodes])
+        keep = keep_by_kind.get("episodes")
+        out = dict(scores)
+        for key in episodes:
+            for rec in around.get(records[key][1].id, []):
+                if keep is not None and not keep(rec.metadata):
+                    continue
+                other = f"episodes/{rec.id}"
+                records.setdefault(other, ("episodes", rec))
+                out[other] = out.get(other, 0.0) + self.tuning.neighbour * scores[key]
+        return out
 
     def search(
         self,
@@ -92,12 +152,16 @@ class Searcher:
         scopes = [self._scopes.scope(kd, user_id) for kd in kinds]  # validates the user id
         if k <= 0 or not query.strip():
             return []
+        t = self.tuning
         named = resolve(query, now) if mode == "hybrid" else None
         when = mode == "hybrid" and asks_when(query)
-        pool = max(POOL, 2 * k)
-        ranked: list[tuple[float, list[str]]] = []
+        pool = max(t.pool, 2 * k)
+        ranked: list[tuple[float, dict[str, float]]] = []  # (weight, key -> raw score), per list
         records: dict[str, tuple[str, Record]] = {}
         vector = self._embedder.embed_one(query) if mode != "keyword" else None
+        w_vec, w_key = (
+            (1.0, 1.0) if mode != "hybrid" else (1.0 - t.keyword_weight, t.keyword_weight)
+        )
         for kind, scope in zip(kinds, scopes, strict=True):
             field = TIME_FIELD[kind]
             hard = _range_where(field, since, until)
@@ -112,23 +176,29 @@ class Searcher:
                     )
                     hits += scope.query(vector, max(10, k), where=soft)
                 hits = [(r, s) for r, s in hits if _current(kind, r)]
-                order = sorted({r.id: (r, s) for r, s in hits}.values(), key=lambda p: -p[1])
-                ranked.append((WEIGHTS["vector"], [f"{kind}/{r.id}" for r, _s in order]))
-                records.update({f"{kind}/{r.id}": (kind, r) for r, _s in order})
+                ranked.append((w_vec, {f"{kind}/{r.id}": s for r, s in hits}))
+                records.update({f"{kind}/{r.id}": (kind, r) for r, _s in hits})
             if mode != "vector":
                 found = [(r, s) for r, s in scope.keyword(query, pool, keep) if _current(kind, r)]
-                ranked.append((WEIGHTS["keyword"], [f"{kind}/{r.id}" for r, _s in found]))
+                ranked.append((w_key, {f"{kind}/{r.id}": s for r, s in found}))
                 for r, _s in found:
                     records.setdefault(f"{kind}/{r.id}", (kind, r))
-        scores = fuse(ranked)
+        if t.fusion == "rrf":
+            scores = fuse([(w, sorted(d, key=lambda key: -d[key])) for w, d in ranked])
+        else:
+            scores = combine(ranked)
+        if mode == "hybrid" and t.neighbour > 0:
+            scores = self._spread(
+                user_id, scores, records, keep_by_kind={kd: _keep(kd, since, until) for kd in kinds}
+            )
         if named is not None or when:
             for key in scores:
                 kind, rec = records[key]
-                t = _time_of(kind, rec.metadata)
-                if named is not None and t and named.contains(t):
-                    scores[key] *= 1.0 + RANGE_BOOST
+                happened = _time_of(kind, rec.metadata)
+                if named is not None and happened and named.contains(happened):
+                    scores[key] *= 1.0 + t.range_boost
                 if when and mentions_time(rec.document):
-                    scores[key] *= 1.0 + WHEN_BOOST
+                    scores[key] *= 1.0 + t.when_boost
         best = sorted(scores, key=lambda key: -scores[key])[:k]
         out = []
         for key in best:

@@ -72,7 +72,9 @@ class MemoryStore:
         self.goals = GoalStore(self._scopes, embedder)
         self.items = ItemStore(self._scopes, embedder, lock=write_lock)
         self._searcher = Searcher(self._scopes, embedder)
-        self.episodes = EpisodeStore(self._scopes, embedder, self._searcher)
+        self.episodes = EpisodeStore(
+            self._scopes, embedder, self._searcher, max_turns=settings.memory.max_turns_per_user
+        )
         self._closed = False
 
     def search(

@@ -122,6 +122,8 @@ class EpisodeIn:
     id: str = ""  # caller-supplied id: storing the same id again overwrites, never duplicates
     meta: dict[str, str] = field(default_factory=dict)  # caller's own string metadata
     kind: EpisodeKind = "turn"
+    after: str = ""  # id of the turn this one follows in its thread ("" = the store works it out)
+    context: str = ""  # the turn it answers, found by search with it ("" = the store works it out)
 
 
 @dataclass(frozen=True)

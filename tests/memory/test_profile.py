@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from memory.store import MemoryStore, open_store
 from memory.types import Source
 from tests.memory.conftest import make_settings
@@ -212,9 +214,14 @@ def test_cap_never_evicts_what_the_user_asked_to_remember(
         assert status["stored"] == 10 and status["cap"] == 10 and status["evicted"] == 8
         # more explicit facts than the cap: kept anyway, with a warning saying what to do
         with caplog.at_level("WARNING", logger="memory.profile"):
-            for text in ("my bike lock code is 4012", "I never eat mushrooms", "my blood type is O negative",
-                         "the spare key is with Mrs Lindqvist", "my niece Ada was born in April",
-                         "I sing baritone"):
+            for text in (
+                "my bike lock code is 4012",
+                "I never eat mushrooms",
+                "my blood type is O negative",
+                "the spare key is with Mrs Lindqvist",
+                "my niece Ada was born in April",
+                "I sing baritone",
+            ):
                 store.profile.remember("ann", text)
         assert len(store.profile.facts("ann")) == 12
         assert "Raise memory.max_facts_per_user" in caplog.text
@@ -227,13 +234,29 @@ def test_export_import_carries_turn_episodes_and_explicit_marks(store: MemorySto
     store.profile.remember("ann", "my passport expires in June")
     store.episodes.add_many(
         "ann",
-        [EpisodeIn("we talked about Lisbon", thread="trip", speaker="user", time=1.7e9, id="e1", meta={"c": "1"})],
+        [
+            EpisodeIn(
+                "we talked about Lisbon",
+                thread="trip",
+                speaker="user",
+                time=1.7e9,
+                id="e1",
+                meta={"c": "1"},
+            )
+        ],
     )
     data = store.profile.export("ann")
     assert data["episodes"][0]["speaker"] == "user" and data["episodes"][0]["kind"] == "turn"
     store.profile.import_("bob", data)
     store.profile.import_("bob", data)  # twice: nothing doubles
     (ep,) = store.episodes.list("bob")
-    assert (ep.id, ep.text, ep.thread, ep.speaker, ep.time, ep.meta) == ("e1", "we talked about Lisbon", "trip", "user", 1.7e9, {"c": "1"})
+    assert (ep.id, ep.text, ep.thread, ep.speaker, ep.time, ep.meta) == (
+        "e1",
+        "we talked about Lisbon",
+        "trip",
+        "user",
+        1.7e9,
+        {"c": "1"},
+    )
     assert [f.explicit for f in store.profile.facts("bob")] == [True]
     assert store.search("bob", "Lisbon", kinds=("episodes",))[0].id == "e1"

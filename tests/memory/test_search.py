@@ -62,7 +62,9 @@ def test_batch_add_keeps_ids_metadata_and_overwrites_same_id(store: MemoryStore)
         ],
     )  # fmt: skip
     assert [e.id for e in eps] == ["t1", "t2"]
-    store.episodes.add_many("alice", [EpisodeIn("I booked the big tent", speaker="user", id="t1", time=NOW)])
+    store.episodes.add_many(
+        "alice", [EpisodeIn("I booked the big tent", speaker="user", id="t1", time=NOW)]
+    )
     listed = store.episodes.list("alice")
     assert [e.id for e in listed] == ["t1", "t2"]
     assert listed[0].text == "I booked the big tent" and listed[0].speaker == "user"
@@ -99,7 +101,9 @@ def test_time_range_filters_and_named_dates_are_preferred(store: MemoryStore) ->
             ("user", "I went to a concert alone", NOW - 1 * DAY),
         ],
     )
-    ids = [h.id for h in store.search("alice", "concert", since=NOW - 10 * DAY, until=NOW - 2 * DAY)]
+    ids = [
+        h.id for h in store.search("alice", "concert", since=NOW - 10 * DAY, until=NOW - 2 * DAY)
+    ]
     assert ids == ["alice-1"]
     for mode in ("vector", "keyword"):
         got = store.search("alice", "concert", since=NOW - 10 * DAY, until=NOW - 2 * DAY, mode=mode)
@@ -125,7 +129,9 @@ def test_one_search_covers_facts_items_and_episodes(store: MemoryStore) -> None:
 def test_no_search_path_returns_another_users_records(store: MemoryStore) -> None:
     turns(store, "alice", [("user", "my locker code is 4417 and my cat is Miso", NOW)])
     store.profile.remember("alice", "My cat is called Miso")
-    store.items.upsert([Item(id="slack:1", owner="alice", source="slack", title="Miso", text="cat Miso 4417")])
+    store.items.upsert(
+        [Item(id="slack:1", owner="alice", source="slack", title="Miso", text="cat Miso 4417")]
+    )
     turns(store, "bob", [("user", "I like trains", NOW)])
     for mode in ("hybrid", "vector", "keyword"):
         for q in ("locker code 4417 Miso", "cat", "my locker code is 4417 and my cat is Miso"):
@@ -151,21 +157,90 @@ def test_keyword_index_is_rebuilt_from_the_store_after_reopen(store_path: Path) 
 
 
 def test_compaction_folds_old_turns_into_summaries(store: MemoryStore) -> None:
-    rows = [("user" if n % 2 == 0 else "assistant", f"turn {n} about topic{n}", NOW + n) for n in range(30)]
+    nouns = [
+        "violin",
+        "harbour",
+        "glacier",
+        "lantern",
+        "orchard",
+        "falcon",
+        "tundra",
+        "saffron",
+        "quarry",
+        "meadow",
+        "canyon",
+        "walnut",
+        "pelican",
+        "marble",
+        "thistle",
+        "beacon",
+        "cobalt",
+        "juniper",
+        "lagoon",
+        "ember",
+        "willow",
+        "sparrow",
+        "granite",
+        "fennel",
+        "harpoon",
+        "mosaic",
+        "tulip",
+        "bramble",
+        "comet",
+        "anchor",
+    ]
+    rows = [
+        ("user" if n % 2 == 0 else "assistant", f"we talked about the {nouns[n]}", NOW + n)
+        for n in range(30)
+    ]
     turns(store, "alice", rows)
     folded = store.episodes.compact("alice", keep_turns=10)
     assert folded == 20
     eps = store.episodes.list("alice")
     assert sum(e.kind == "turn" for e in eps) == 10
     summaries = [e for e in eps if e.kind == "summary"]
-    assert summaries and "topic3" in summaries[0].text and summaries[0].time == NOW
-    assert store.search("alice", "topic3", k=1)[0].id == summaries[0].id  # still findable
+    assert summaries and "saffron" in summaries[0].text and summaries[0].time == NOW
+    assert store.search("alice", "saffron", k=1)[0].id == summaries[0].id  # still findable
 
 
 def test_search_latency_is_small_at_a_few_hundred_turns(store: MemoryStore) -> None:
-    turns(store, "alice", [("user", f"note number {n} about subject {n % 17}", NOW + n) for n in range(300)])
+    turns(
+        store,
+        "alice",
+        [("user", f"note number {n} about subject {n % 17}", NOW + n) for n in range(300)],
+    )
     store.search("alice", "warm up", k=10)
     start = time.perf_counter()
     for n in range(5):
         store.search("alice", f"subject {n}", k=10)
     assert (time.perf_counter() - start) / 5 < 1.0  # generous: a shared 2-core machine
+
+
+def test_turn_cap_compacts_instead_of_dropping(tmp_path: Path) -> None:
+    from tests.memory.conftest import make_settings
+
+    with open_store(make_settings(max_turns_per_user=100), path=tmp_path / "c") as store:
+        rows = [("user", f"entry {n} mentions keyword{n}", NOW + n) for n in range(130)]
+        for start in range(0, 130, 50):
+            turns(store, "alice", rows[start : start + 50])
+        eps = store.episodes.list("alice")
+        assert len(eps) <= 100
+        assert any(e.kind == "summary" for e in eps)
+        assert store.search("alice", "keyword0", k=1)[0].text.startswith("user: entry 0 ")
+
+
+def test_forget_matching_deletes_whole_phrases_only(store: MemoryStore) -> None:
+    turns(
+        store,
+        "alice",
+        [
+            ("user", "My ex-boss Margot called again", NOW),
+            ("user", "Margoth is a town I visited", NOW + 1),
+            ("user", "lunch with margot on friday", NOW + 2),
+        ],
+    )
+    turns(store, "bob", [("user", "Margot is my sister", NOW)])
+    assert sorted(store.episodes.forget_matching("alice", "Margot")) == ["alice-0", "alice-2"]
+    assert [e.id for e in store.episodes.list("alice")] == ["alice-1"]
+    assert store.search("alice", "Margot called", mode="keyword") == []
+    assert len(store.episodes.list("bob")) == 1  # another user's turns are untouched
