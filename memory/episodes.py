@@ -181,8 +181,24 @@ class EpisodeStore:
         return self._scopes.scope("episodes", user_id).count()
 
     def forget(self, user_id: str, ids: Sequence[str]) -> builtins.list[str]:
-        """Delete these episodes of the user for real; returns the ids deleted."""
-        return self._scopes.scope("episodes", user_id).delete(list(ids))
+        """Delete these episodes of the user for real; returns the ids deleted.
+
+        The turns that followed them carry their words as context: that copy goes too.
+        """
+        scope = self._scopes.scope("episodes", user_id)
+        gone = scope.delete(list(ids))
+        if gone:
+            followers = scope.get(where={"after": {"$in": gone}}, include_documents=False)
+            if followers:
+                scope.update_metadata(
+                    [r.id for r in followers],
+                    [{**r.metadata, "after": "", "context": ""} for r in followers],
+                )
+            with self._lock:
+                for key, (last_id, _text) in list(self._last.items()):
+                    if key[0] == user_id and last_id in gone:
+                        del self._last[key]
+        return gone
 
     def forget_matching(self, user_id: str, phrase: str) -> builtins.list[str]:
         """Delete the episodes whose text contains phrase (whole words, any case); returns their ids.

@@ -139,8 +139,10 @@ class KeywordIndex:
     def update_metadata(self, ids: Sequence[str], metadatas: Sequence[Mapping[str, Any]]) -> None:
         with self._lock:
             for rid, meta in zip(ids, metadatas, strict=True):
-                if rid in self._rows:
-                    self._rows[rid] = (self._rows[rid][0], dict(meta), self._rows[rid][2])
+                if rid in self._rows:  # the context a turn is found by lives in its metadata
+                    text = self._rows[rid][2]
+                    self._rows[rid] = (tokens(record_text(text, meta)), dict(meta), text)
+                    self._stale = True
 
     def delete(self, ids: Sequence[str]) -> None:
         with self._lock:
