@@ -23,7 +23,7 @@ from assistant.errors import MemoryStoreError
 from memory.embeddings import Embedder
 from memory.scoped import Record, Scopes
 from memory.search import Searcher
-from memory.types import Episode, EpisodeIn
+from memory.types import Episode, EpisodeIn, EpisodeKind
 
 CONTEXT_CHARS = (
     300  # of the previous turn, indexed with a turn (answers name little of the question)
@@ -42,7 +42,7 @@ def embed_text(document: str, metadata: Mapping[str, Any]) -> str:
 
 def _to_episode(rec: Record, user_id: str) -> Episode:
     m = rec.metadata
-    kind = "turn" if m.get("kind") == "turn" else "summary"
+    kind: EpisodeKind = "turn" if m.get("kind") == "turn" else "summary"
     try:
         meta = dict(json.loads(str(m.get("meta", "{}"))))
     except ValueError:

@@ -193,8 +193,8 @@ class Searcher:
             )
         if named is not None or when:
             for key in scores:
-                kind, rec = records[key]
-                happened = _time_of(kind, rec.metadata)
+                of_kind, rec = records[key]
+                happened = _time_of(of_kind, rec.metadata)
                 if named is not None and happened and named.contains(happened):
                     scores[key] *= 1.0 + t.range_boost
                 if when and mentions_time(rec.document):
@@ -202,14 +202,14 @@ class Searcher:
         best = sorted(scores, key=lambda key: -scores[key])[:k]
         out = []
         for key in best:
-            kind, rec = records[key]
+            found_kind, rec = records[key]
             out.append(
                 Found(
-                    kind=kind,
+                    kind=found_kind,
                     id=rec.id,
                     user_id=str(rec.metadata.get(OWNER_KEY, "")),
-                    text=_text_of(kind, rec),
-                    time=_time_of(kind, rec.metadata),
+                    text=_text_of(found_kind, rec),
+                    time=_time_of(found_kind, rec.metadata),
                     score=scores[key],
                     metadata={kk: v for kk, v in rec.metadata.items() if kk != OWNER_KEY},
                 )
