@@ -150,19 +150,27 @@ class KeywordIndex:
                 self._rows.pop(rid, None)
             self._stale = True
 
-    def neighbours(self, rid: str) -> list[tuple[str, dict[str, Any], str]]:
-        """The rows just before and after rid in its thread (by "after" links), as (id, meta, text)."""
+    def rows(self, ids: Sequence[str]) -> dict[str, tuple[dict[str, Any], str]]:
+        """(metadata, text) of the ids held here."""
+        with self._lock:
+            return {i: (self._rows[i][1], self._rows[i][2]) for i in ids if i in self._rows}
+
+    def neighbours(self, ids: Sequence[str]) -> dict[str, list[tuple[str, dict[str, Any], str]]]:
+        """Per id, the rows just before and after it in its thread ("after" links): (id, meta, text)."""
         with self._lock:
             if self._stale:
                 self._reindex()
-            row = self._rows.get(rid)
-            if row is None:
-                return []
-            out = []
-            for other in (str(row[1].get("after", "")), self._next.get(rid, "")):
-                got = self._rows.get(other) if other else None
-                if got is not None:
-                    out.append((other, got[1], got[2]))
+            out: dict[str, list[tuple[str, dict[str, Any], str]]] = {}
+            for rid in ids:
+                row = self._rows.get(rid)
+                if row is None:
+                    continue
+                found = []
+                for other in (str(row[1].get("after", "")), self._next.get(rid, "")):
+                    got = self._rows.get(other) if other else None
+                    if got is not None:
+                        found.append((other, got[1], got[2]))
+                out[rid] = found
             return out
 
     def _reindex(self) -> None:

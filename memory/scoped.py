@@ -177,6 +177,34 @@ class _Scoped:
             out.append(hits)
         return out
 
+    def nearest(
+        self, embedding: np.ndarray, k: int, where: Mapping[str, Any] | None = None
+    ) -> list[tuple[Record, float]]:
+        """`query` for search: Chroma returns ids and distances only; text and metadata come
+        from the scope's in-memory keyword rows (half the time of reading them from SQLite)."""
+        col = self._col(create=False)
+        index = self._scopes._keyword_index(self)
+        if col is None or index is None or k <= 0:
+            return []
+        with self._scopes.guard(self.name):
+            res = col.query(
+                query_embeddings=np.asarray(embedding, dtype=np.float32)[None, :],
+                n_results=k,
+                where=_where(where),
+                include=["distances"],
+            )
+        ids = list(res["ids"][0])
+        rows = index.rows(ids)
+        missing = [i for i in ids if i not in rows]
+        if missing:  # written by another handle since the index was built: read them
+            rows.update({r.id: (r.metadata, r.document) for r in self.get(ids=missing)})
+        out = []
+        for rid, dist in zip(ids, res["distances"][0], strict=True):
+            got = rows.get(rid)
+            if got is not None and self._mine(got[0]):
+                out.append((Record(rid, got[1], dict(got[0])), 1.0 - float(dist)))
+        return out
+
     def delete(self, ids: Sequence[str]) -> list[str]:
         """Delete this owner's records with these ids; returns the ids really deleted."""
         mine = [r.id for r in self.get(ids=ids, include_documents=False)]
@@ -194,12 +222,8 @@ class _Scoped:
         if index is None:
             return {}
         return {
-            rid: [
-                Record(other, text, dict(meta))
-                for other, meta, text in index.neighbours(rid)
-                if self._mine(meta)
-            ]
-            for rid in ids
+            rid: [Record(other, text, dict(meta)) for other, meta, text in rows if self._mine(meta)]
+            for rid, rows in index.neighbours(ids).items()
         }
 
     def keyword(

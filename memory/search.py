@@ -167,14 +167,14 @@ class Searcher:
             hard = _range_where(field, since, until)
             keep = _keep(kind, since, until)
             if vector is not None:
-                hits = scope.query(vector, pool, where=hard)
+                hits = scope.nearest(vector, pool, where=hard)
                 if named is not None:  # also the best of the span the question names
                     soft = _range_where(
                         field,
                         max(since or named.since, named.since),
                         min(until or named.until, named.until),
                     )
-                    hits += scope.query(vector, max(10, k), where=soft)
+                    hits += scope.nearest(vector, max(10, k), where=soft)
                 hits = [(r, s) for r, s in hits if _current(kind, r)]
                 ranked.append((w_vec, {f"{kind}/{r.id}": s for r, s in hits}))
                 records.update({f"{kind}/{r.id}": (kind, r) for r, _s in hits})
@@ -192,7 +192,7 @@ class Searcher:
                 user_id, scores, records, keep_by_kind={kd: _keep(kd, since, until) for kd in kinds}
             )
         if named is not None or when:
-            for key in scores:
+            for key in sorted(scores, key=lambda key: -scores[key])[: 3 * k]:
                 of_kind, rec = records[key]
                 happened = _time_of(of_kind, rec.metadata)
                 if named is not None and happened and named.contains(happened):
