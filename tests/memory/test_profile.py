@@ -260,3 +260,14 @@ def test_export_import_carries_turn_episodes_and_explicit_marks(store: MemorySto
     )
     assert [f.explicit for f in store.profile.facts("bob")] == [True]
     assert store.search("bob", "Lisbon", kinds=("episodes",))[0].id == "e1"
+
+
+def test_doctor_reads_the_cap_report_without_opening_chroma(tmp_path: Path) -> None:
+    from memory.profile import cap_report
+
+    assert cap_report(tmp_path) == ""
+    with open_store(make_settings(max_facts_per_user=10), path=tmp_path / "chroma") as store:
+        store.profile.remember_many(
+            "ann", [f"User read paper number {i} about topic {i * 7}" for i in range(14)]
+        )
+        assert "ann: 4 inferred fact(s) evicted at the cap of 10" in cap_report(tmp_path)
