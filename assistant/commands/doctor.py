@@ -42,10 +42,7 @@ def run_checks(config_path: str | None = None) -> list[Check]:
         checks.append(Check("torch", True, f"{torch.__version__} ({device})"))
     except ImportError:
         checks.append(Check("torch", False, "not installed; run `make run`"))
-    for name, finder in (
-        ("chat model", default_chat_gguf),
-        ("embedding model", default_embedding_dir),
-    ):
+    for name, finder in (("chat model", default_chat_gguf), ("embedding model", default_embedding_dir)):
         try:
             checks.append(Check(name, True, str(finder())))
         except AssistantError as exc:
@@ -70,9 +67,7 @@ def _check_native_kernels(wanted: bool) -> Check:
     reasons = configure_all(wanted)
     missing = {name: why for name, why in reasons.items() if why is not None}
     if not missing:
-        return Check(
-            "native kernels", True, f"attention, int4; built in {cache_dir()}", required=False
-        )
+        return Check("native kernels", True, f"attention, int4; built in {cache_dir()}", required=False)
     detail = "; ".join(f"{name}: {why}" for name, why in missing.items())
     return Check("native kernels", False, f"{detail}; torch's kernels run", required=False)
 
@@ -93,17 +88,12 @@ def _check_data_dir(path: os.PathLike[str] | str) -> Check:
 
 def _check_memory_cap(path: os.PathLike[str] | str) -> Check:
     """Whether the profile cap has evicted facts (read from the state file, without opening Chroma)."""
-    from memory.profile import CAP_KEY, EVICTION_RULE, cap_report
+    from memory.profile import EVICTION_RULE, cap_report
 
     report = cap_report(path)
     if not report:
         return Check("memory cap", True, "no facts evicted", required=False)
-    return Check(
-        "memory cap",
-        False,
-        f"{report}. Rule: {EVICTION_RULE} ({CAP_KEY.rstrip(':')})",
-        required=False,
-    )
+    return Check("memory cap", False, f"{report}. Rule: {EVICTION_RULE}", required=False)
 
 
 @click.command()
@@ -123,8 +113,5 @@ def doctor(ctx: click.Context) -> None:
     Console(width=120).print(table)
     failed = [c for c in checks if c.required and not c.ok]
     if failed:
-        click.echo(
-            f"{len(failed)} required check(s) failed: " + ", ".join(c.name for c in failed),
-            err=True,
-        )
+        click.echo(f"{len(failed)} required check(s) failed: " + ", ".join(c.name for c in failed), err=True)
         ctx.exit(1)

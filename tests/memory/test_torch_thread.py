@@ -30,3 +30,4 @@ def test_embeddings_run_on_the_shared_torch_thread_not_the_callers(
     assert one.shape == (1, embedder.dim) and many.shape == (embeddings.CHUNK + 3, embedder.dim)
     assert len(threads) == 3  # the bulk embed went in two background chunks
     assert set(threads) == {torch_thread} != {threading.get_ident()}
+
