@@ -258,3 +258,18 @@ def test_forget_matching_deletes_whole_phrases_only(store: MemoryStore) -> None:
     assert [e.id for e in store.episodes.list("alice")] == ["alice-1"]
     assert store.search("alice", "Margot called", mode="keyword") == []
     assert len(store.episodes.list("bob")) == 1  # another user's turns are untouched
+
+
+def test_keyword_index_scores_new_rows_before_a_reindex_like_after_one() -> None:
+    base = [
+        (str(i), f"filler sentence number {i} about gardening and weather", {}) for i in range(800)
+    ]
+    base.append(("x", "the violin lesson moved to Thursday", {}))
+    live = KeywordIndex(base)
+    live.search("warm", 1)  # builds the bm25s index
+    live.upsert(["new"], ["my violin teacher cancelled the violin lesson"], [{}])
+    live.delete(["x"])
+    fresh = KeywordIndex([*base[:-1], ("new", "my violin teacher cancelled the violin lesson", {})])
+    got, want = live.search("violin lesson", 5), fresh.search("violin lesson", 5)
+    assert [r[0] for r in got] == [r[0] for r in want] == ["new"]
+    assert got[0][1] == pytest.approx(want[0][1], rel=0.15)  # same BM25 but for df drift
