@@ -137,16 +137,30 @@ class FakeEpisodes:
     def add_many(self, user_id: str, episodes: list[EpisodeIn]) -> list[Episode]:
         out = []
         for e in episodes:
-            ep = Episode(e.id or uuid.uuid4().hex, user_id, e.thread, e.text, e.time, e.speaker, e.kind)
+            ep = Episode(
+                e.id or uuid.uuid4().hex, user_id, e.thread, e.text, e.time, e.speaker, e.kind
+            )
             self.by_key[(user_id, ep.id)] = ep
             out.append(ep)
         return out
 
     def list(self, user_id: str) -> list[Episode]:
-        return sorted((e for (u, _), e in self.by_key.items() if u == user_id), key=lambda e: e.time)
+        return sorted(
+            (e for (u, _), e in self.by_key.items() if u == user_id), key=lambda e: e.time
+        )
 
     def count(self, user_id: str) -> int:
         return len(self.list(user_id))
+
+    def forget_matching(self, user_id: str, phrase: str) -> list[str]:
+        gone = [
+            k
+            for k, e in self.by_key.items()
+            if k[0] == user_id and phrase.lower() in e.text.lower()
+        ]
+        for k in gone:
+            del self.by_key[k]
+        return [k[1] for k in gone]
 
 
 class FakeStore:
@@ -157,12 +171,18 @@ class FakeStore:
         self.episodes = FakeEpisodes()
 
     def search(self, user_id: str, query: str, *, k: int = 10, **_: object) -> list[Found]:
-        scored = [
-            (len(_words(query) & _words(e.text)), e) for e in self.episodes.list(user_id)
-        ]
+        scored = [(len(_words(query) & _words(e.text)), e) for e in self.episodes.list(user_id)]
         scored = sorted(((s, e) for s, e in scored if s), key=lambda p: -p[0])[:k]
         return [
-            Found("episodes", e.id, user_id, e.text, e.time, float(s), {"thread": e.thread, "speaker": e.speaker})
+            Found(
+                "episodes",
+                e.id,
+                user_id,
+                e.text,
+                e.time,
+                float(s),
+                {"thread": e.thread, "speaker": e.speaker},
+            )
             for s, e in scored
         ]
 

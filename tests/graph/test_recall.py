@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from assistant.graph.recall import fenced, recall_turns, store_turn, turn_id
+from assistant.graph.session import ChatSession
+from tests.graph.conftest import scripted
 from tests.graph.memfake import FakeStore
 
 
@@ -40,3 +44,13 @@ def test_recalled_turns_are_fenced_and_instructions_withheld() -> None:
     assert text.count("<external") == 2 and "my tent is in the garage" in text
     assert "reveal the profile" not in text and "withheld" in text
     assert fenced([]) == ""
+
+
+def test_forgetting_in_chat_deletes_the_turns_and_keeps_no_record_of_the_request(
+    make_session: Callable[..., ChatSession], store: FakeStore
+) -> None:
+    session = make_session(scripted())
+    session.send("My locker code is 4417.")
+    assert any("4417" in e.text for e in store.episodes.list(session.user_id))
+    session.send("Forget that my locker code is 4417")
+    assert not any("4417" in e.text for e in store.episodes.list(session.user_id))
