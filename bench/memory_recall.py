@@ -462,6 +462,7 @@ def main(argv: list[str] | None = None) -> int:
             "hybrid": hybrid_method(store),
             "hybrid_no_neighbours": hybrid_method(store, neighbour=0.0),
             "hybrid_rrf": hybrid_method(store, fusion="rrf", neighbour=0.0),
+            "hybrid_no_time": hybrid_method(store, when_boost=0.0, range_boost=0.0),
         }
         result["recall"] = {}
         result["query_ms"] = {}
