@@ -393,8 +393,8 @@ def respond(state: ChatState, deps: Deps) -> dict[str, Any]:
 def remember(state: ChatState, deps: Deps) -> dict[str, Any]:
     """Store the turn as episodes; update the profile from the user's own words only."""
     text = last_user_text(state.get("messages", []))
-    tool = state.get("tool") or {}
-    if text and tool.get("name") != "forget":  # a request to forget is not kept either
+    tool = state.get("tool")
+    if text and not (tool and tool["name"] == "forget"):  # a request to forget is not kept either
         conversation.store_turn(
             deps.store, state["user_id"], state.get("thread_id", ""), state.get("turn", 0),
             text, state.get("reply", ""), now(),
