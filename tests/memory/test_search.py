@@ -11,7 +11,7 @@ import pytest
 from assistant.config import Settings
 from assistant.errors import MemoryStoreError
 from memory.keyword import KeywordIndex, tokens
-from memory.search import fuse
+from memory.search import combine, fuse
 from memory.store import MemoryStore, open_store
 from memory.types import EpisodeIn, Item
 
@@ -25,6 +25,18 @@ def test_fusion_rewards_agreement_and_keeps_both_lists() -> None:
     assert set(scores) == {"a", "b", "c", "d"}
     weighted = fuse([(1.0, ["a"]), (3.0, ["b"])])
     assert weighted["b"] > weighted["a"]
+
+
+def test_combination_normalises_each_list_and_weighs_them() -> None:
+    # cosines 0.2..0.9 and BM25 3..12 land on the same 0..1 scale before weighting
+    scores = combine([(0.5, {"a": 0.9, "b": 0.2, "c": 0.55}), (0.5, {"b": 12.0, "c": 3.0})])
+    assert scores == pytest.approx({"a": 0.5, "b": 0.5, "c": 0.25})
+    assert combine([(0.7, {"only": 4.2})]) == {
+        "only": pytest.approx(0.7)
+    }  # a lone hit counts fully
+    keyword_heavy = combine([(0.2, {"a": 0.9, "b": 0.2}), (0.8, {"b": 12.0, "a": 3.0})])
+    assert keyword_heavy["b"] > keyword_heavy["a"]
+    assert combine([(1.0, {})]) == {}
 
 
 def test_keyword_index_ranks_by_bm25_and_follows_writes() -> None:
