@@ -74,7 +74,8 @@ class MemorySettings(_Section):
     ssl: bool = False  # use https to the Chroma server
     auth_header: str = "Authorization"  # header carrying the token from $ASSISTANT_CHROMA_TOKEN, if set
     embedding_model: str = ""  # "" = the embedded all-MiniLM-L6-v2; else a sentence-transformers folder
-    max_facts_per_user: int = Field(500, ge=10)  # profile size bound; least useful facts go first
+    max_facts_per_user: int = Field(500, ge=10)  # profile size bound; inferred facts go first, asked-for ones never
+    max_turns_per_user: int = Field(20000, ge=100)  # chat turns kept verbatim; older ones fold into summaries
     duplicate_threshold: float = Field(0.92, ge=0.0, le=1.0)  # cosine similarity above which facts merge
 
 

@@ -8,6 +8,7 @@ superseded_by ("" while current; the old fact stays as history and is never reca
 
 from __future__ import annotations
 
+import logging
 import math
 import re
 import threading
@@ -46,7 +47,14 @@ RECENCY_HALF_LIFE_DAYS = 30.0
 FORGET_SIMILARITY = (
     0.6  # "forget X" deletes facts at least this close to X (plus exact text matches)
 )
+log = logging.getLogger(__name__)
+
 EXPORT_FORMAT = "purposeful-assistant/profile"
+CAP_KEY = "profile-cap:"  # + user id: the last time the fact cap evicted something (state store)
+EVICTION_RULE = (
+    "replaced facts (history) go first, oldest first; then facts the assistant inferred, least "
+    "useful first (confidence x recency x uses); facts the user asked to remember are never evicted"
+)
 
 
 def normalise(text: str) -> str:
@@ -69,7 +77,13 @@ def _to_fact(rec: Record) -> Fact:
         created=float(m.get("created", 0.0)),
         updated=float(m.get("updated", 0.0)),
         superseded_by=str(m.get("superseded_by", "")),
+        explicit=bool(m.get("explicit", False)),
     )
+
+
+def _happened(meta: dict[str, Any]) -> float:
+    """When the user said it (an imported fact keeps its original time), else when stored."""
+    return float(meta.get("src_time") or meta.get("updated") or 0.0)
 
 
 def _recency(updated: float, now: float) -> float:
@@ -123,7 +137,9 @@ class Profile:
             raise MemoryStoreError(
                 f"unknown fact kind {kind!r}; use one of {', '.join(get_args(FactKind))}"
             )
-        return self._store(user_id, [Candidate(kind, text, confidence)], source or Source())[0]
+        return self._store(
+            user_id, [Candidate(kind, text, confidence)], source or Source(), explicit=True
+        )[0]
 
     def remember_many(
         self,
@@ -132,10 +148,14 @@ class Profile:
         kind: FactKind = "other",
         *,
         source: Source | None = None,
+        explicit: bool = False,
     ) -> list[Fact]:
-        """Store many facts in one batch (one embedding pass, a few Chroma calls)."""
+        """Store many facts in one batch (one embedding pass, a few Chroma calls).
+
+        explicit: the user asked for these to be remembered (the cap never evicts them).
+        """
         cands = [Candidate(kind, t.strip(), 1.0) for t in texts if t.strip()]
-        return self._store(user_id, cands, source or Source()) if cands else []
+        return self._store(user_id, cands, source or Source(), explicit=explicit) if cands else []
 
     def _store(
         self,
@@ -143,6 +163,8 @@ class Profile:
         cands: Sequence[Candidate],
         source: Source,
         ids: Sequence[str] | None = None,
+        *,
+        explicit: bool = False,
     ) -> list[Fact]:
         col = self._facts(user_id)
         vectors = self._embedder.embed([c.text for c in cands])  # (N, D), outside the lock
@@ -204,6 +226,11 @@ class Profile:
                             float(match.metadata.get("confidence", 0.0)), c.confidence
                         ),
                         "uses": int(match.metadata.get("uses", 1)) + 1,
+                        # when the user last said it: recency follows what happened, not storage
+                        "src_time": max(
+                            float(match.metadata.get("src_time", 0.0)), float(src_time)
+                        ),
+                        "explicit": bool(match.metadata.get("explicit", False)) or explicit,
                     }
                     touched[match.id] = meta
                     out[i] = _to_fact(
@@ -216,6 +243,7 @@ class Profile:
                     "kind": c.kind, "slot": c.slot, "norm": norms[i], "confidence": float(c.confidence),
                     "src_thread": source.thread, "src_turn": int(source.turn), "src_time": float(src_time),
                     "created": now, "updated": now, "uses": 1, "superseded_by": "",
+                    "explicit": explicit,
                 }  # fmt: skip
                 if c.slot:
                     for old in by_slot.get(c.slot, []):
@@ -241,11 +269,16 @@ class Profile:
         return [f for f in out if f is not None]
 
     def _enforce_bound(self, col: _Scoped) -> None:
+        """Keep at most max_facts_per_user facts by EVICTION_RULE; log and record what went."""
         limit = self._settings.max_facts_per_user
         if col.count() <= limit:
             return
         records = col.get(include_documents=False)
         now = time.time()
+        protected = [
+            r for r in records if r.metadata.get("explicit") and not r.metadata.get("superseded_by")
+        ]
+        candidates = [r for r in records if r not in protected]
 
         def usefulness(r: Record) -> float:
             m = r.metadata
@@ -259,8 +292,40 @@ class Profile:
             score *= 1.0 + 0.2 * min(int(m.get("uses", 1)), 5)
             return score + (10.0 if m.get("kind") == "identity" else 0.0)
 
-        records.sort(key=usefulness)
-        col.delete([r.id for r in records[: len(records) - limit]])
+        candidates.sort(key=usefulness)
+        over = len(records) - limit
+        gone = col.delete([r.id for r in candidates[:over]])
+        previous = self._state.get(CAP_KEY + col.owner, {}) or {}
+        status = {
+            "cap": limit,
+            "stored": len(records) - len(gone),
+            "evicted": int(previous.get("evicted", 0)) + len(gone),
+            "last": now,
+            "over_cap_explicit": max(0, len(protected) - limit),
+        }
+        self._state.set(CAP_KEY + col.owner, status)
+        log.warning(
+            "memory: the profile of %s reached its cap of %d facts; evicted %d (%d in all). Rule: %s",
+            col.owner, limit, len(gone), status["evicted"], EVICTION_RULE,
+        )  # fmt: skip
+        if len(gone) < over:
+            log.warning(
+                "memory: %s has %d facts they asked to remember, over the cap of %d; none of them was "
+                "dropped. Raise memory.max_facts_per_user or forget some with `assistant profile forget`",
+                col.owner, len(protected), limit,
+            )  # fmt: skip
+
+    def cap_status(self, user_id: str) -> dict[str, Any]:
+        """How full the user's profile is: stored facts, the cap, evictions so far (for show/doctor)."""
+        col = self._facts(user_id)
+        status = dict(self._state.get(CAP_KEY + user_id, {}) or {})
+        return {
+            "stored": col.count(),
+            "cap": self._settings.max_facts_per_user,
+            "evicted": int(status.get("evicted", 0)),
+            "last_eviction": float(status.get("last", 0.0)),
+            "rule": EVICTION_RULE,
+        }
 
     # ------------------------------------------------------------------ reading
     def facts(self, user_id: str, include_superseded: bool = False) -> list[Fact]:
@@ -292,7 +357,7 @@ class Profile:
             Hit(
                 _to_fact(r),
                 ws * sim
-                + wr * _recency(float(r.metadata.get("updated", 0.0)), now)
+                + wr * _recency(_happened(r.metadata), now)
                 + wk * KIND_WEIGHT.get(str(r.metadata.get("kind")), 0.5),
             )
             for r, sim in hits
@@ -395,6 +460,11 @@ class Profile:
         self._facts(user_id)  # validates the user id
         self._state.set_feedback(user_id, item_id, positive)
 
+    def _episodes(self) -> Any:
+        from memory.episodes import EpisodeStore
+
+        return EpisodeStore(self._scopes, self._embedder)
+
     # ------------------------------------------------------------------ export / import
     def export(self, user_id: str) -> dict[str, Any]:
         """Everything stored about the user as plain JSON-able data."""
@@ -413,15 +483,7 @@ class Profile:
             "exported": time.time(),
             "facts": [{**_fact_to_dict(f), "slot": slots.get(f.id, "")} for f in facts],
             "goals": goals,
-            "episodes": [
-                {
-                    "id": r.id,
-                    "thread": r.metadata.get("thread", ""),
-                    "summary": r.document,
-                    "time": r.metadata.get("time", 0.0),
-                }
-                for r in self._scopes.scope("episodes", user_id).get()
-            ],  # fmt: skip
+            "episodes": [_episode_to_dict(e) for e in self._episodes().list(user_id)],
             "feedback": [{"item_id": i, "positive": p} for i, p in self._state.feedback(user_id)],
         }
 
@@ -462,7 +524,13 @@ class Profile:
                 float(f.get("confidence", 1.0)),
                 str(f.get("slot", "")),
             )
-            fact = self._store(user_id, [cand], source, ids=[str(f.get("id") or "")])[0]
+            fact = self._store(
+                user_id,
+                [cand],
+                source,
+                ids=[str(f.get("id") or "")],
+                explicit=bool(f.get("explicit")),
+            )[0]
             added += fact.id not in existing
             existing.add(fact.id)
         if history:
@@ -480,6 +548,7 @@ class Profile:
                     "updated": float(f.get("updated", 0.0)),
                     "uses": 1,
                     "superseded_by": str(f["superseded_by"]),
+                    "explicit": bool(f.get("explicit", False)),
                 }  # fmt: skip
                 for f in history
             ]
@@ -497,18 +566,12 @@ class Profile:
         episodes = [
             e
             for e in (raw_episodes if isinstance(raw_episodes, list) else [])
-            if isinstance(e, dict) and e.get("id") and str(e.get("summary", "")).strip()
+            if isinstance(e, dict)
+            and e.get("id")
+            and str(e.get("text") or e.get("summary") or "").strip()
         ]
         if episodes:  # same ids: importing twice overwrites instead of duplicating
-            self._scopes.scope("episodes", user_id).add(
-                [str(e["id"]) for e in episodes],
-                self._embedder.embed([str(e["summary"]) for e in episodes]),
-                [str(e["summary"]) for e in episodes],
-                [
-                    {"thread": str(e.get("thread", "")), "time": float(e.get("time", 0.0))}
-                    for e in episodes
-                ],
-            )
+            self._episodes().add_many(user_id, [_episode_from_dict(e) for e in episodes])
         raw_feedback = data.get("feedback")
         for v in raw_feedback if isinstance(raw_feedback, list) else []:
             if isinstance(v, dict) and v.get("item_id"):
@@ -547,6 +610,7 @@ def _fact_to_dict(f: Fact) -> dict[str, Any]:
         "id": f.id, "kind": f.kind, "text": f.text, "confidence": f.confidence,
         "source": {"thread": f.source.thread, "turn": f.source.turn, "time": f.source.time},
         "created": f.created, "updated": f.updated, "superseded_by": f.superseded_by,
+        "explicit": f.explicit,
     }  # fmt: skip
 
 
@@ -562,3 +626,56 @@ def _import_goal(scopes: Scopes, embedder: Embedder, user_id: str, data: Any) ->
     goal = goal_from_dict(data, user_id)
     if goal is not None:
         GoalStore(scopes, embedder).save(goal)
+
+
+def _episode_to_dict(e: Any) -> dict[str, Any]:
+    return {
+        "id": e.id, "thread": e.thread, "text": e.summary, "summary": e.summary, "time": e.time,
+        "speaker": e.speaker, "kind": e.kind, "meta": dict(e.meta),
+    }  # fmt: skip
+
+
+def _episode_from_dict(e: dict[str, Any]) -> Any:
+    from memory.types import EpisodeIn
+
+    meta = e.get("meta") if isinstance(e.get("meta"), dict) else {}
+    return EpisodeIn(
+        str(e.get("text") or e.get("summary") or "").strip(),
+        thread=str(e.get("thread", "")),
+        speaker=str(e.get("speaker", "")),
+        time=float(e.get("time", 0.0) or 0.0),
+        id=str(e["id"]),
+        meta={str(k): str(v) for k, v in (meta or {}).items()},
+        kind="turn" if e.get("kind") == "turn" else "summary",
+    )
+
+
+def cap_report(data_dir: Any) -> str:
+    """One line on evictions by the fact cap, read from the state file alone ("" when none)."""
+    import json
+    import sqlite3
+    from pathlib import Path
+
+    from memory.state import STATE_FILE
+
+    path = Path(data_dir) / "chroma" / STATE_FILE
+    if not path.exists():
+        return ""
+    try:
+        db = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=1.0)
+        try:
+            rows = db.execute(
+                "SELECT key, value FROM kv WHERE substr(key, 1, ?) = ?", (len(CAP_KEY), CAP_KEY)
+            ).fetchall()
+        finally:
+            db.close()
+    except sqlite3.Error as exc:
+        return f"state file {path} unreadable ({exc})"
+    parts = []
+    for key, value in rows:
+        status = json.loads(value)
+        parts.append(
+            f"{key[len(CAP_KEY) :]}: {status.get('evicted', 0)} inferred fact(s) evicted at the cap of "
+            f"{status.get('cap', '?')}"
+        )
+    return "; ".join(parts)

@@ -21,6 +21,7 @@ from typing import Any
 
 from assistant.errors import MemoryStoreError
 from memory.embeddings import Embedder
+from memory.episodes import embed_text as episode_text
 from memory.items import embed_text
 from memory.scoped import HNSW
 
@@ -181,7 +182,10 @@ def _rebuild_from_journal(client: Any, folder: Path, name: str, embedder: Embedd
     col = client.create_collection(name, configuration=HNSW, embedding_function=ef)
     for start in range(0, len(rows), BATCH):
         part = rows[start : start + BATCH]
-        texts = [embed_text(str(m["title"]), d) if "title" in m else d for _i, d, m in part]
+        texts = [
+            embed_text(str(m["title"]), d) if "title" in m else episode_text(d, m)
+            for _i, d, m in part
+        ]
         col.add(
             ids=[i for i, _d, _m in part],
             embeddings=embedder.embed(texts),

@@ -20,6 +20,7 @@ from typing import Any, Literal
 import numpy as np
 
 from assistant.errors import MemoryStoreError
+from memory.keyword import KeywordIndex
 
 CollectionKind = Literal["facts", "episodes", "goals", "items"]
 KINDS: tuple[CollectionKind, ...] = ("facts", "episodes", "goals", "items")
@@ -53,6 +54,8 @@ def _check_owner(owner: str) -> str:
 def _where(where: Mapping[str, Any] | None) -> dict[str, Any] | None:
     if not where:
         return None
+    if len(where) == 1 and next(iter(where)).startswith("$"):  # already a Chroma operator tree
+        return dict(where)
     parts = [{k: v} for k, v in where.items()]
     return parts[0] if len(parts) == 1 else {"$and": parts}
 
@@ -92,6 +95,7 @@ class _Scoped:
                 documents=list(documents),
                 metadatas=self._stamp(metadatas),
             )
+            self._scopes._keyword_upsert(self.name, ids, documents, self._stamp(metadatas))
 
     def update_metadata(self, ids: Sequence[str], metadatas: Sequence[Mapping[str, Any]]) -> None:
         """Change metadata of records that belong to this owner (others are ignored)."""
@@ -102,6 +106,9 @@ class _Scoped:
                 self._col(create=True).update(
                     ids=[i for i, _ in pairs], metadatas=self._stamp([m for _, m in pairs])
                 )
+                index = self._scopes._keyword.get(self.name)
+                if index is not None:
+                    index.update_metadata([i for i, _ in pairs], self._stamp([m for _, m in pairs]))
 
     def get(
         self,
@@ -170,13 +177,67 @@ class _Scoped:
             out.append(hits)
         return out
 
+    def nearest(
+        self, embedding: np.ndarray, k: int, where: Mapping[str, Any] | None = None
+    ) -> list[tuple[Record, float]]:
+        """`query` for search: Chroma returns ids and distances only; text and metadata come
+        from the scope's in-memory keyword rows (half the time of reading them from SQLite)."""
+        col = self._col(create=False)
+        index = self._scopes._keyword_index(self)
+        if col is None or index is None or k <= 0:
+            return []
+        with self._scopes.guard(self.name):
+            res = col.query(
+                query_embeddings=np.asarray(embedding, dtype=np.float32)[None, :],
+                n_results=k,
+                where=_where(where),
+                include=["distances"],
+            )
+        ids = list(res["ids"][0])
+        rows = index.rows(ids)
+        missing = [i for i in ids if i not in rows]
+        if missing:  # written by another handle since the index was built: read them
+            rows.update({r.id: (r.metadata, r.document) for r in self.get(ids=missing)})
+        out = []
+        for rid, dist in zip(ids, res["distances"][0], strict=True):
+            got = rows.get(rid)
+            if got is not None and self._mine(got[0]):
+                out.append((Record(rid, got[1], dict(got[0])), 1.0 - float(dist)))
+        return out
+
     def delete(self, ids: Sequence[str]) -> list[str]:
         """Delete this owner's records with these ids; returns the ids really deleted."""
         mine = [r.id for r in self.get(ids=ids, include_documents=False)]
         if mine:
             with self._scopes.guard(self.name):
                 self._col(create=True).delete(ids=mine)
+                index = self._scopes._keyword.get(self.name)
+                if index is not None:
+                    index.delete(mine)
         return mine
+
+    def neighbours(self, ids: Sequence[str]) -> dict[str, list[Record]]:
+        """The records just before and after each id in its thread (episodes linked by "after")."""
+        index = self._scopes._keyword_index(self)
+        if index is None:
+            return {}
+        return {
+            rid: [Record(other, text, dict(meta)) for other, meta, text in rows if self._mine(meta)]
+            for rid, rows in index.neighbours(ids).items()
+        }
+
+    def keyword(
+        self, query: str, k: int, keep: Callable[[Mapping[str, Any]], bool] | None = None
+    ) -> list[tuple[Record, float]]:
+        """Best k records of this owner by BM25 over their text, best first (see memory.keyword)."""
+        index = self._scopes._keyword_index(self)
+        if index is None:
+            return []
+        return [
+            (Record(rid, text, dict(meta)), score)
+            for rid, score, meta, text in index.search(query, k, keep)
+            if self._mine(meta)
+        ]
 
     def count(self) -> int:
         col = self._col(create=False)
@@ -196,6 +257,7 @@ class Scopes:
         self._ef = embedding_function
         self._on_damage = on_damage
         self._handles: dict[str, Any] = {}
+        self._keyword: dict[str, KeywordIndex] = {}
         self._lock = threading.Lock()
 
     @contextmanager
@@ -237,6 +299,33 @@ class Scopes:
             return handle
 
     def forget_handles(self) -> None:
-        """Drop cached handles (after a collection was rebuilt)."""
+        """Drop cached handles and keyword indexes (after a collection was rebuilt)."""
         with self._lock:
             self._handles.clear()
+            self._keyword.clear()
+
+    def _keyword_index(self, scoped: _Scoped) -> KeywordIndex | None:
+        """The scope's keyword index, built from what the store holds on first use."""
+        with self._lock:
+            index = self._keyword.get(scoped.name)
+        if index is not None:
+            return index
+        records = scoped.get()
+        if not records:
+            return None
+        with self._lock:  # a write racing the build is applied on top of it below
+            index = self._keyword.setdefault(
+                scoped.name, KeywordIndex([(r.id, r.document, r.metadata) for r in records])
+            )
+        return index
+
+    def _keyword_upsert(
+        self,
+        name: str,
+        ids: Sequence[str],
+        documents: Sequence[str],
+        metadatas: Sequence[Mapping[str, Any]],
+    ) -> None:
+        index = self._keyword.get(name)
+        if index is not None:  # not built yet: it will read these rows from the store
+            index.upsert(ids, documents, metadatas)

@@ -30,8 +30,10 @@ from memory.lock import StoreLock
 from memory.probe import find_damaged
 from memory.profile import Profile
 from memory.repair import OPEN_MARKER, atomic_write, check_and_repair, flagged, mark_for_repair
-from memory.scoped import Scopes
+from memory.scoped import CollectionKind, Scopes
+from memory.search import SEARCHABLE, Searcher, SearchMode
 from memory.state import STATE_FILE, StateStore
+from memory.types import Found
 
 log = logging.getLogger(__name__)
 
@@ -69,8 +71,28 @@ class MemoryStore:
         )
         self.goals = GoalStore(self._scopes, embedder)
         self.items = ItemStore(self._scopes, embedder, lock=write_lock)
-        self.episodes = EpisodeStore(self._scopes, embedder)
+        self._searcher = Searcher(self._scopes, embedder)
+        self.episodes = EpisodeStore(
+            self._scopes, embedder, self._searcher, max_turns=settings.memory.max_turns_per_user
+        )
         self._closed = False
+
+    def search(
+        self,
+        user_id: str,
+        query: str,
+        *,
+        kinds: tuple[CollectionKind, ...] = SEARCHABLE,
+        k: int = 10,
+        since: float | None = None,
+        until: float | None = None,
+        now: float | None = None,
+        mode: SearchMode = "hybrid",
+    ) -> list[Found]:
+        """One search over the user's episodes, facts and items (see memory.search)."""
+        return self._searcher.search(
+            user_id, query, kinds=kinds, k=k, since=since, until=until, now=now, mode=mode
+        )
 
     def close(self) -> None:
         """Release Chroma, the state file and the folder lock (idempotent)."""

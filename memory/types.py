@@ -32,6 +32,7 @@ class Fact:
     created: float = 0.0
     updated: float = 0.0
     superseded_by: str = ""  # id of the fact that replaced this one; "" while current
+    explicit: bool = False  # the user asked for it to be remembered: never evicted by the cap
 
 
 @dataclass(frozen=True)
@@ -89,12 +90,50 @@ class UpsertCounts:
     unchanged: int = 0
 
 
+EpisodeKind = Literal["turn", "summary"]
+
+
 @dataclass(frozen=True)
 class Episode:
-    """A summary of a past conversation thread."""
+    """Something said in a conversation (one turn), or a summary of several turns."""
 
     id: str
     user_id: str
     thread: str
-    summary: str
-    time: float = 0.0  # unix seconds
+    summary: str  # the text: the turn as said, or the summary
+    time: float = 0.0  # unix seconds: when it was said, not when it was stored
+    speaker: str = ""  # who said it ("user", "assistant", a name)
+    kind: EpisodeKind = "summary"
+    meta: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def text(self) -> str:
+        return self.summary
+
+
+@dataclass(frozen=True)
+class EpisodeIn:
+    """One episode to store (`EpisodeStore.add_many`); an empty id gets a fresh one."""
+
+    text: str
+    thread: str = ""
+    speaker: str = ""
+    time: float = 0.0  # unix seconds when it was said; 0 = now
+    id: str = ""  # caller-supplied id: storing the same id again overwrites, never duplicates
+    meta: dict[str, str] = field(default_factory=dict)  # caller's own string metadata
+    kind: EpisodeKind = "turn"
+    after: str = ""  # id of the turn this one follows in its thread ("" = the store works it out)
+    context: str = ""  # the turn it answers, found by search with it ("" = the store works it out)
+
+
+@dataclass(frozen=True)
+class Found:
+    """One result of `MemoryStore.search`: an episode, fact or item, with its fused score."""
+
+    kind: str  # "episodes", "facts" or "items"
+    id: str
+    user_id: str
+    text: str
+    time: float  # when it happened (said, published), unix seconds
+    score: float
+    metadata: dict[str, object] = field(default_factory=dict)

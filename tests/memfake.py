@@ -20,8 +20,11 @@ from datetime import datetime
 from typing import Any
 
 from memory.types import (
+    Episode,
+    EpisodeIn,
     Fact,
     FactKind,
+    Found,
     Goal,
     GoalStatus,
     Hit,
@@ -283,6 +286,39 @@ class FakeState:
         self.data[key] = value
 
 
+class FakeEpisodes:
+    """Conversation turns and summaries, per user, in time order."""
+
+    def __init__(self) -> None:
+        self.by_key: dict[tuple[str, str], Episode] = {}
+
+    def add_many(self, user_id: str, episodes: builtins.list[EpisodeIn]) -> builtins.list[Episode]:
+        out = []
+        for e in episodes:
+            ep = Episode(
+                e.id or uuid.uuid4().hex, _check(user_id), e.thread, e.text, e.time, e.speaker, e.kind
+            )
+            self.by_key[(user_id, ep.id)] = ep
+            out.append(ep)
+        return out
+
+    def list(self, user_id: str) -> builtins.list[Episode]:
+        return sorted(
+            (e for (u, _), e in self.by_key.items() if u == user_id), key=lambda e: e.time
+        )
+
+    def count(self, user_id: str) -> int:
+        return len(self.list(user_id))
+
+    def forget_matching(self, user_id: str, phrase: str) -> builtins.list[str]:
+        gone = [
+            k for k, e in self.by_key.items() if k[0] == user_id and phrase.lower() in e.text.lower()
+        ]
+        for k in gone:
+            del self.by_key[k]
+        return [k[1] for k in gone]
+
+
 class FakeMemory:
     """profile / goals / items / state, in memory (implements memory.interface.Memory)."""
 
@@ -291,6 +327,19 @@ class FakeMemory:
         self.goals = FakeGoals()
         self.items = FakeItems(embed)
         self.state = FakeState()
+        self.episodes = FakeEpisodes()
+
+    def search(self, user_id: str, query: str, *, k: int = 10, **_: object) -> builtins.list[Found]:
+        """Episodes sharing words with query, most shared first (the real store fuses BM25 and vectors)."""
+        scored = [(len(_words(query) & _words(e.text)), e) for e in self.episodes.list(user_id)]
+        scored = sorted(((n, e) for n, e in scored if n), key=lambda p: -p[0])[:k]
+        return [
+            Found(
+                "episodes", e.id, user_id, e.text, e.time, float(n),
+                {"thread": e.thread, "speaker": e.speaker},
+            )
+            for n, e in scored
+        ]
 
     def close(self) -> None:
         pass

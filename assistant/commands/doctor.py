@@ -55,6 +55,7 @@ def run_checks(config_path: str | None = None) -> list[Check]:
         checks.append(Check("configuration", False, str(exc)))
     checks.extend(_check_threads())
     checks.append(_check_data_dir(data_dir()))
+    checks.append(_check_memory_cap(data_dir()))
     from assistant.app import read_secrets
 
     secrets = read_secrets()
@@ -115,6 +116,16 @@ def _check_data_dir(path: os.PathLike[str] | str) -> Check:
             f"{path} is not writable ({exc.strerror}); set ASSISTANT_HOME to a writable folder",
         )
     return Check("data directory", True, str(path))
+
+
+def _check_memory_cap(path: os.PathLike[str] | str) -> Check:
+    """Whether the profile cap has evicted facts (read from the state file, without opening Chroma)."""
+    from memory.profile import EVICTION_RULE, cap_report
+
+    report = cap_report(path)
+    if not report:
+        return Check("memory cap", True, "no facts evicted", required=False)
+    return Check("memory cap", False, f"{report}. Rule: {EVICTION_RULE}", required=False)
 
 
 @click.command()

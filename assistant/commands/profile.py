@@ -58,6 +58,9 @@ def show(ctx: click.Context, user: str | None, history: bool) -> None:
     with _store(ctx) as (store, uid):
         facts = store.profile.facts(uid, include_superseded=history)
         goals = store.goals.open_goals(uid)
+        cap = store.profile.cap_status(uid)
+        turns = store.episodes.count(uid)
+    click.echo(_cap_line(cap, turns))
     if not facts and not goals:
         click.echo(f"nothing stored for user {uid!r} yet")
         return
@@ -79,6 +82,16 @@ def show(ctx: click.Context, user: str | None, history: bool) -> None:
             [(g.id[:8], g.status, g.statement) for g in goals],
             ("id", "status", "goal"),
         )
+
+
+def _cap_line(cap: dict[str, Any], turns: int) -> str:
+    line = f"{cap['stored']} of {cap['cap']} facts stored; {turns} conversation turns/summaries"
+    if cap["evicted"]:
+        line += (
+            f"; {cap['evicted']} inferred fact(s) evicted at the cap, last on {_when(cap['last_eviction'])}"
+            " (facts you asked to remember are never evicted)"
+        )
+    return line
 
 
 @profile.command()
@@ -110,6 +123,11 @@ def forget(ctx: click.Context, target: str, user: str | None) -> None:
             if f.id.startswith(target)
         ]
         gone = store.profile.forget(uid, ids[0] if len(ids) == 1 and len(target) >= 6 else target)
+        said = store.episodes.forget_matching(uid, target)
+    if said:
+        click.echo(f"deleted {len(said)} conversation turn(s) mentioning {target!r}")
+    if not gone and said:
+        return
     if not gone:
         click.echo(f"nothing matched {target!r}; nothing deleted")
         return

@@ -16,6 +16,7 @@ from typing import Any
 
 from assistant.config import Settings
 from assistant.graph import prompts
+from assistant.graph import recall as conversation
 from assistant.graph.fencing import fence_item, safe_profile_lines
 from assistant.graph.goals import (
     apply_update,
@@ -91,11 +92,16 @@ def recall(state: ChatState, deps: Deps) -> dict[str, Any]:
         recalled = recalled_from(
             [(item, score) for item, score in hits if score >= RECALL_MIN_SCORE]
         )
+    memories = conversation.recall_turns(
+        deps.store, user_id, text, state.get("thread_id", ""), state.get("turn", 0) + 1,
+        deps.settings.chat.keep_recent_turns, now(),
+    )  # fmt: skip
     return {
         "goals": goals,
         "active_goal": active,
         "profile": profile,
         "recalled": recalled,
+        "memories": memories,
         "turn": state.get("turn", 0) + 1,
         "tool": None,
         "goal_event": "none",
@@ -192,6 +198,9 @@ def context_message(state: ChatState, instruction: str, *, with_recalled: bool =
     fenced = _fenced(state) if with_recalled else ""
     if fenced:
         sections.append(prompts.RECALLED_SECTION.format(fenced=fenced))
+    memories = conversation.fenced(state.get("memories", [])) if with_recalled else ""
+    if memories:
+        sections.append(memories)
     sections.append(instruction)
     return "\n\n".join(sections)
 
@@ -383,7 +392,14 @@ def respond(state: ChatState, deps: Deps) -> dict[str, Any]:
 
 
 def remember(state: ChatState, deps: Deps) -> dict[str, Any]:
-    """Update the profile from the user's own words (never from recalled or model text)."""
+    """Store the turn as episodes; update the profile from the user's own words only."""
+    text = last_user_text(state.get("messages", []))
+    tool = state.get("tool")
+    if text and not (tool and tool["name"] == "forget"):  # a request to forget is not kept either
+        conversation.store_turn(
+            deps.store, state["user_id"], state.get("thread_id", ""), state.get("turn", 0),
+            text, state.get("reply", ""), now(),
+        )  # fmt: skip
     if state.get("tool"):
         return {}  # remember/forget tools already did exactly what the user asked
     text = last_user_text(state.get("messages", []))

@@ -48,6 +48,16 @@ class RecalledItem(TypedDict):
     url: str  # link shown to the user
 
 
+class RecalledTurn(TypedDict):
+    """A past conversation turn recalled for this turn (assistant.graph.recall); data only."""
+
+    id: str  # episode id
+    thread: str  # thread it was said in
+    speaker: str  # "user" or "assistant"
+    text: str  # what was said (trimmed)
+    time: float  # unix seconds when it was said
+
+
 def replace_or_append(left: list[Message] | None, right: Any) -> list[Message]:
     """Reducer for `messages`: a list appends; {"replace": [...]} swaps the whole list."""
     current = list(left or [])
@@ -66,6 +76,7 @@ class ChatState(TypedDict, total=False):
     active_goal: str  # id of the goal this turn is about ("" = none)
     profile: str  # recalled profile facts for this turn (already formatted lines)
     recalled: list[RecalledItem]  # recalled feed items for this turn
+    memories: list[RecalledTurn]  # past conversation turns recalled for this turn
     summary: str  # running summary of turns folded out of `messages`
     route: Route  # what decide chose for this turn
     tool: ToolCall | None  # the tool the user asked for this turn, if any

@@ -164,6 +164,7 @@ def _remember(ctx: ToolContext) -> str:
 
 def _forget(ctx: ToolContext) -> str:
     facts = ctx.store.profile.forget(ctx.user_id, ctx.arg)
+    ctx.store.episodes.forget_matching(ctx.user_id, ctx.arg)  # the turns that said it go too
     if not facts:
         return prompts.TOOL_FORGOT_NONE.format(text=ctx.arg)
     return prompts.TOOL_FORGOT.format(facts="; ".join(f.text for f in facts))

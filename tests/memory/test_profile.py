@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from memory.store import MemoryStore, open_store
 from memory.types import Source
 from tests.memory.conftest import make_settings
@@ -184,3 +186,88 @@ def test_export_import_roundtrip_is_idempotent(store: MemoryStore) -> None:
     assert [e.summary for e in store.episodes.list("bob")] == ["Ann planned her move to Rome"]
     assert store.profile.export("bob")["feedback"] == [{"item_id": "arxiv:1", "positive": False}]
     assert len(store.profile.facts("bob", include_superseded=True)) == 3
+
+
+def test_cap_never_evicts_what_the_user_asked_to_remember(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    with open_store(make_settings(max_facts_per_user=10), path=tmp_path / "c") as store:
+        asked = [
+            "my passport number ends in 7731",
+            "the wifi password at my mother's flat is on the fridge",
+            "I am allergic to penicillin",
+            "my dentist is Dr Okafor on Elm Street",
+            "Tuesday evenings are for choir rehearsal",
+            "my car is a green 2011 Skoda",
+        ]
+        for text in asked:
+            store.profile.remember("ann", text)
+        with caplog.at_level("WARNING", logger="memory.profile"):
+            store.profile.remember_many(
+                "ann", [f"User read paper number {i} about topic {i * 7}" for i in range(12)]
+            )
+        kept = {f.text for f in store.profile.facts("ann", include_superseded=True)}
+        assert len(kept) == 10
+        assert set(asked) <= kept  # every explicit fact survived; inferred ones made room
+        assert "reached its cap of 10 facts; evicted" in caplog.text
+        status = store.profile.cap_status("ann")
+        assert status["stored"] == 10 and status["cap"] == 10 and status["evicted"] == 8
+        # more explicit facts than the cap: kept anyway, with a warning saying what to do
+        with caplog.at_level("WARNING", logger="memory.profile"):
+            for text in (
+                "my bike lock code is 4012",
+                "I never eat mushrooms",
+                "my blood type is O negative",
+                "the spare key is with Mrs Lindqvist",
+                "my niece Ada was born in April",
+                "I sing baritone",
+            ):
+                store.profile.remember("ann", text)
+        assert len(store.profile.facts("ann")) == 12
+        assert "Raise memory.max_facts_per_user" in caplog.text
+        assert all(f.explicit for f in store.profile.facts("ann"))
+
+
+def test_export_import_carries_turn_episodes_and_explicit_marks(store: MemoryStore) -> None:
+    from memory.types import EpisodeIn
+
+    store.profile.remember("ann", "my passport expires in June")
+    store.episodes.add_many(
+        "ann",
+        [
+            EpisodeIn(
+                "we talked about Lisbon",
+                thread="trip",
+                speaker="user",
+                time=1.7e9,
+                id="e1",
+                meta={"c": "1"},
+            )
+        ],
+    )
+    data = store.profile.export("ann")
+    assert data["episodes"][0]["speaker"] == "user" and data["episodes"][0]["kind"] == "turn"
+    store.profile.import_("bob", data)
+    store.profile.import_("bob", data)  # twice: nothing doubles
+    (ep,) = store.episodes.list("bob")
+    assert (ep.id, ep.text, ep.thread, ep.speaker, ep.time, ep.meta) == (
+        "e1",
+        "we talked about Lisbon",
+        "trip",
+        "user",
+        1.7e9,
+        {"c": "1"},
+    )
+    assert [f.explicit for f in store.profile.facts("bob")] == [True]
+    assert store.search("bob", "Lisbon", kinds=("episodes",))[0].id == "e1"
+
+
+def test_doctor_reads_the_cap_report_without_opening_chroma(tmp_path: Path) -> None:
+    from memory.profile import cap_report
+
+    assert cap_report(tmp_path) == ""
+    with open_store(make_settings(max_facts_per_user=10), path=tmp_path / "chroma") as store:
+        store.profile.remember_many(
+            "ann", [f"User read paper number {i} about topic {i * 7}" for i in range(14)]
+        )
+        assert "ann: 4 inferred fact(s) evicted at the cap of 10" in cap_report(tmp_path)

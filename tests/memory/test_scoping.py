@@ -59,10 +59,10 @@ def leaks(value: object) -> list[str]:
 
 PUBLIC = {
     "profile": {"observe", "remember", "remember_many", "facts", "recall", "profile_context", "forget",
-                "interest_vector", "feedback", "export", "import_"},
+                "interest_vector", "feedback", "export", "import_", "cap_status"},
     "goals": {"save", "get", "list", "open_goals", "search", "delete"},
     "items": {"upsert", "get", "list", "search", "unsummarised", "set_summary", "count", "embeddings"},
-    "episodes": {"add", "search", "list"},
+    "episodes": {"add", "add_many", "search", "list", "count", "forget", "forget_matching", "compact"},
 }  # fmt: skip
 
 
@@ -99,7 +99,16 @@ def test_user_b_sees_nothing_of_user_a(store: MemoryStore) -> None:
         "item embeddings": i.embeddings(B, [ids["item"]]),
         "episode search": e.search(B, "boat", k=10),
         "episode list": e.list(B),
+        "episode count": e.count(B),
+        "episode forget": e.forget(B, [ids["episode"]]),
+        "episode forget matching": e.forget_matching(B, "boat"),
+        "episode compact": e.compact(B, keep_turns=0),
+        "search hybrid": store.search(B, "Paris Zurich boat fusion origami", k=50),
+        "search vector": store.search(B, "boat fusion", k=50, mode="vector"),
+        "search keyword": store.search(B, "boat fusion Paris", k=50, mode="keyword"),
+        "search dated": store.search(B, "boat last week", k=50, since=0.0, now=2.0),
     }
+    assert p.cap_status(B)["stored"] == 0 and p.cap_status(B)["evicted"] == 0
     for name, value in results.items():
         assert not leaks(value), f"{name} leaked {leaks(value)}: {value!r}"
         assert value in ([], {}, None, "", 0, False) or name == "export", (
@@ -127,6 +136,8 @@ def test_user_b_sees_nothing_of_user_a(store: MemoryStore) -> None:
     assert store.items.get(B, ids["item"]).title == "B's copy"  # type: ignore[union-attr]
     assert not leaks(store.profile.export(B)) and not leaks(store.items.list(B))
     assert "Oslo" not in json.dumps(store.profile.export(A))
+    assert [ep.id for ep in store.episodes.list(A)] == [ids["episode"]]
+    assert {h.user_id for h in store.search(A, "boat fusion", k=50)} == {A}
 
 
 def test_empty_user_id_is_refused(store: MemoryStore) -> None:
