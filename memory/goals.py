@@ -76,7 +76,9 @@ class GoalStore:
         if not goal.statement.strip():
             raise MemoryStoreError("a goal needs a statement of what the user wants to achieve")
         col = self._scopes.scope("goals", goal.user_id)
-        now = time.time()
+        # Milliseconds: Chroma hands a full-precision float back one ulp off, so the goal
+        # returned here would differ from the same goal read back.
+        now = round(time.time(), 3)
         stored = replace(
             goal, id=goal.id or uuid.uuid4().hex, created=goal.created or now, updated=now
         )
