@@ -312,7 +312,10 @@ class App:
         def post(text: str) -> None:
             from assistant.slack.client import post_alert
 
-            post_alert(self.require_slack(), target, text)
+            try:
+                post_alert(self.require_slack(), target, text)
+            except Exception as exc:  # noqa: BLE001 - the record and its alerts are saved already
+                log.warning("could not post the self-probe alert to Slack %s: %s", target, exc)
 
         return post
 

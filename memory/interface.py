@@ -10,13 +10,16 @@ Every call takes the user id: scoping is part of the interface.
 from __future__ import annotations
 
 import builtins
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import datetime
-from typing import Protocol
+from typing import Literal, Protocol
 
 from memory.types import (
+    Episode,
+    EpisodeIn,
     Fact,
     FactKind,
+    Found,
     Goal,
     GoalStatus,
     Hit,
@@ -27,6 +30,7 @@ from memory.types import (
 )
 
 JSONish = object  # state values and export documents: whatever json.dumps accepts
+SearchKind = Literal["episodes", "facts", "items"]
 
 
 class ProfileMemory(Protocol):
@@ -62,6 +66,10 @@ class ProfileMemory(Protocol):
 
     def forget(self, user_id: str, query_or_id: str) -> list[Fact]:
         """Delete the fact with this id, or the facts matching this text; returns them."""
+        ...
+
+    def cap_status(self, user_id: str) -> dict[str, JSONish]:
+        """How full the profile is: stored facts, the cap, evictions so far and the rule."""
         ...
 
     def interest_vector(self, user_id: str) -> list[float] | None:
@@ -155,6 +163,33 @@ class StateMemory(Protocol):
         ...
 
 
+class EpisodeMemory(Protocol):
+    """What was said in conversations (turns, and summaries of old turns), per user."""
+
+    def add_many(self, user_id: str, episodes: Sequence[EpisodeIn]) -> builtins.list[Episode]:
+        """Store several episodes in one batch; a caller-supplied id overwrites, never duplicates."""
+        ...
+
+    def list(
+        self,
+        user_id: str,
+        thread: str | None = None,
+        *,
+        since: float | None = None,
+        until: float | None = None,
+    ) -> builtins.list[Episode]:
+        """Episodes, oldest first (optionally of one thread, or within [since, until))."""
+        ...
+
+    def count(self, user_id: str) -> int:
+        """How many episodes the user has."""
+        ...
+
+    def forget_matching(self, user_id: str, phrase: str) -> builtins.list[str]:
+        """Delete the episodes whose text contains phrase; returns their ids."""
+        ...
+
+
 class Memory(Protocol):
     """One user-scoped memory: profile, goals, feed items and state."""
 
@@ -170,12 +205,31 @@ class Memory(Protocol):
     @property
     def state(self) -> StateMemory: ...
 
+    @property
+    def episodes(self) -> EpisodeMemory: ...
+
+    def search(
+        self,
+        user_id: str,
+        query: str,
+        *,
+        kinds: tuple[SearchKind, ...] = ("episodes", "facts", "items"),
+        k: int = 10,
+        since: float | None = None,
+        until: float | None = None,
+        now: float | None = None,
+        mode: Literal["hybrid", "vector", "keyword"] = "hybrid",
+    ) -> builtins.list[Found]:
+        """One fused keyword + vector search over the user's episodes, facts and items."""
+        ...
+
     def close(self) -> None:
         """Release what the store holds (idempotent)."""
         ...
 
 
 __all__ = [
+    "EpisodeMemory",
     "GoalMemory",
     "ItemMemory",
     "JSONish",

@@ -122,6 +122,10 @@ class FakeProfile:
         self.facts_by_user[user_id] = [f for f in facts if f not in gone]
         return gone
 
+    def cap_status(self, user_id: str) -> dict[str, object]:
+        return {"stored": len(self.facts(user_id)), "cap": 500, "evicted": 0, "last_eviction": 0.0,
+                "rule": "no eviction in the fake"}  # fmt: skip
+
     def interest_vector(self, user_id: str) -> list[float] | None:
         texts = [f.text for f in self.facts(user_id) if f.kind == "interest"]
         if not texts or self.embed is None:

@@ -13,10 +13,13 @@ from __future__ import annotations
 
 import logging
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING
 
 from assistant.graph.fencing import fence_text
 from assistant.graph.state import RecalledTurn
+
+if TYPE_CHECKING:
+    from memory.interface import Memory
 
 log = logging.getLogger(__name__)
 
@@ -32,7 +35,7 @@ def turn_id(thread: str, turn: int, speaker: str) -> str:
 
 
 def recall_turns(
-    store: Any, user_id: str, text: str, thread: str, turn: int, keep_recent: int, now: float
+    store: Memory, user_id: str, text: str, thread: str, turn: int, keep_recent: int, now: float
 ) -> list[RecalledTurn]:
     """Past turns of this user that bear on text, minus those still in this thread's dialog."""
     if not text.strip() or not store.episodes.count(user_id):
@@ -75,7 +78,7 @@ def fenced(turns: list[RecalledTurn]) -> str:
 
 
 def store_turn(
-    store: Any, user_id: str, thread: str, turn: int, user_text: str, reply: str, now: float
+    store: Memory, user_id: str, thread: str, turn: int, user_text: str, reply: str, now: float
 ) -> None:
     """Write the user's message and the reply as episodes (one batch, durable on return)."""
     from memory.types import EpisodeIn

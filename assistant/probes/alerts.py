@@ -17,11 +17,10 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from assistant.config import Settings
 from assistant.probes.history import trailing
 
 log = logging.getLogger(__name__)
@@ -129,27 +128,3 @@ def alert_text(record: dict[str, Any], limit: int = 5) -> str:
     report = record.get("files", {}).get("md", "")
     return (head + (f"; and {more} more" if more > 0 else "") + ". "
             + (f"Report: {report}" if report else "See `assistant probe report`."))  # fmt: skip
-
-
-def slack_alert(settings: Settings, channel: str | None = None) -> Callable[[str], None] | None:
-    """The ``alert=`` callable that posts to Slack, or None when no target or token is set.
-
-    Posts to `channel`, else ``digest.slack_target``; uses the bot token from the
-    environment and ``slack.base_url``. A failed post is logged, never raised: the
-    record (with its alerts) is already saved by then.
-    """
-    import os
-
-    from assistant.slack.client import BOT_TOKEN_ENV, post_alert, slack_client
-
-    target = channel or settings.digest.slack_target
-    if not target or not os.environ.get(BOT_TOKEN_ENV):
-        return None
-
-    def post(text: str) -> None:
-        try:
-            post_alert(slack_client(settings), target, text)
-        except Exception as exc:  # noqa: BLE001 - an unreachable Slack must not fail the nightly job
-            log.warning("could not post the self-probe alert to Slack %s: %s", target, exc)
-
-    return post

@@ -1,7 +1,7 @@
 """The nightly self-probe: persona probes plus a suite sample, alerts, and the saved record.
 
-The scheduler calls `run_nightly`; it passes an `alert` callable (e.g.
-`assistant.probes.alerts.slack_alert(settings)`) when Slack is configured. The alert
+The scheduler calls `run_nightly`; it passes an `alert` callable (`assistant.app.App.alert`,
+a Slack post) when Slack is configured. The alert
 rules live in `assistant.probes.alerts`.
 """
 

@@ -11,9 +11,10 @@ from typing import Any
 
 import pytest
 
+from assistant.app import App
 from assistant.config import DigestSettings, ProbesSettings, Settings, SlackSettings
 from assistant.llm.base import Message
-from assistant.probes.alerts import check_alerts, slack_alert
+from assistant.probes.alerts import check_alerts
 from assistant.probes.history import list_runs, runs_dir
 from assistant.probes.nightly import run_nightly
 from tests.fakes import ScriptedChatModel
@@ -142,7 +143,7 @@ def test_alert_reaches_slack(home: Path, fake_slack: FakeSlackAPI, monkeypatch: 
         slack=SlackSettings(base_url=fake_slack.base_url),
         digest=DigestSettings(slack_target="C0ALERTS"),
     )
-    alert = slack_alert(settings)
+    alert = App(settings).alert()
     assert alert is not None
     record = run_nightly(settings, ScriptedChatModel(emily), alert=alert)
     posted = fake_slack.messages()
@@ -154,6 +155,6 @@ def test_alert_reaches_slack(home: Path, fake_slack: FakeSlackAPI, monkeypatch: 
 
 def test_no_slack_alert_without_a_target_or_token(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("SLACK_BOT_TOKEN", raising=False)
-    assert slack_alert(Settings(digest=DigestSettings(slack_target="C1"))) is None
+    assert App(Settings(digest=DigestSettings(slack_target="C1"))).alert() is None
     monkeypatch.setenv("SLACK_BOT_TOKEN", "xoxb-test")
-    assert slack_alert(Settings()) is None
+    assert App(Settings()).alert() is None

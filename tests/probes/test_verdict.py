@@ -9,9 +9,9 @@ from typing import Any
 
 from click.testing import CliRunner
 
+from assistant.background.digest_render import _probe_line
 from assistant.cli import cli
 from assistant.config import ProbesSettings, Settings
-from assistant.digest_render import _probe_line
 from assistant.probes.history import last_result, save_run
 from assistant.probes.nightly import run_nightly
 from assistant.probes.report import render_markdown
