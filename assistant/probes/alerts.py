@@ -21,7 +21,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from assistant.probes.history import trailing
+from assistant.probes.trend import trailing
 
 log = logging.getLogger(__name__)
 EPS = 1e-9  # float noise: 0.2 stored as 0.2000000001 is still "at" the threshold

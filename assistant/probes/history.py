@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import logging
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -84,34 +83,6 @@ def find_run(run_id: str | None = None) -> dict[str, Any]:
     if not matches:
         raise ProbeError(f"no probe run with id {run_id!r}; see `assistant probe history`")
     return matches[-1]
-
-
-def trailing(
-    label: str, *, before: datetime, days: int, kind: str | None = "nightly", runs: list[dict[str, Any]] | None = None
-) -> list[float | None]:
-    """Mean curve of `label` over runs in the `days` before `before` (None where no run has the round)."""
-    start = before - timedelta(days=days)
-    sums: list[float] = []
-    counts: list[int] = []
-    for record in runs if runs is not None else list_runs(kind=kind):
-        if kind is not None and record.get("kind") != kind:
-            continue
-        when = datetime.fromisoformat(record["date"])
-        if when.tzinfo is None:
-            when = when.replace(tzinfo=UTC)
-        if not start <= when < before:
-            continue
-        for control in record.get("controls", []):
-            if control.get("label") != label:
-                continue
-            for point in control.get("curve", []):
-                r = point["round"]
-                while len(sums) <= r:
-                    sums.append(0.0)
-                    counts.append(0)
-                sums[r] += point["mean"]
-                counts[r] += 1
-    return [s / c if c else None for s, c in zip(sums, counts, strict=True)]
 
 
 def _verdict(record: dict[str, Any]) -> str:

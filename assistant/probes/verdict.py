@@ -11,8 +11,8 @@ from datetime import datetime
 from typing import Any
 
 from assistant.probes.alerts import EPS, first_persona_failure
-from assistant.probes.history import trailing
 from assistant.probes.stats import paired_delta
+from assistant.probes.trend import trailing
 
 
 def _pct(x: float) -> str:
