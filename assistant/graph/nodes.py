@@ -34,6 +34,7 @@ from assistant.graph.state import (
     goal_to_state,
     last_user_text,
     now,
+    thread_key,
 )
 from assistant.graph.tools import ToolContext, recalled_from, requested_tool, run_tool
 from assistant.llm.base import ChatModel, Message
@@ -272,7 +273,7 @@ def _generate(
     messages = build_messages(state, deps, instruction)
     if prefix:
         _emit(prefix)
-    conversation = f"{state['user_id']}/{state.get('thread_id', '')}"
+    conversation = thread_key(state["user_id"], state.get("thread_id", ""))
     earlier = [m["content"] for m in state.get("messages", []) if m["role"] == "assistant"][-3:]
     text = _sample(messages, deps, conversation, emit=stream, earlier=earlier)
     if text is None:
