@@ -75,8 +75,8 @@ def build_prompt(tokenizer: Any, messages: Sequence[Message], budget_tokens: int
     if not messages:
         raise GenerationError("no messages to answer; pass at least one user message")
     # Lone surrogates (undecodable input bytes) make the tokenizer raise a TypeError.
-    msgs = [
-        {**m, "content": clean(m["content"])} if has_surrogates(m["content"]) else m
+    msgs: list[Message] = [
+        Message(role=m["role"], content=clean(m["content"])) if has_surrogates(m["content"]) else m
         for m in messages
     ]
     has_system = msgs[0]["role"] == "system"
