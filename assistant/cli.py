@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 import click
 
 from assistant.config import LoadedConfig, load_settings
-from assistant.errors import AssistantError
+from assistant.errors import AssistantError, disk_full_message, is_disk_full
 from assistant.logs import attach_file_log, setup_logging
 
 # noun -> "module:attribute"; each module registers exactly one click command or group.
@@ -104,6 +104,11 @@ def main(argv: list[str] | None = None) -> None:
     except KeyboardInterrupt:
         click.echo("interrupted", err=True)
         sys.exit(130)
+    except Exception as exc:
+        if not is_disk_full(exc):
+            raise
+        click.echo(f"error: {disk_full_message('the data directory')}", err=True)
+        sys.exit(1)
     # with standalone_mode=False click returns ctx.exit()'s code instead of exiting
     sys.exit(code if isinstance(code, int) else 0)
 

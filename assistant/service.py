@@ -54,7 +54,8 @@ class Service:
 
             uninstall()
             self.runtime.close()
-        echo("stopped cleanly")
+        if self.scheduler is not None:  # a start that failed has its error to show, not this
+            echo("stopped cleanly")
 
 
 def slack_status() -> tuple[bool, str]:
@@ -150,13 +151,13 @@ def run_service(
     try:
         echo(f"data directory: {home}")
         echo(_digest_target(settings))
+        service.runtime.store  # noqa: B018 - first: fails fast when another process owns it
         if load_model:
             started = time.monotonic()
             service.runtime.llm  # noqa: B018 - load once now, not inside the first job
             echo(
                 f"model: loaded in {time.monotonic() - started:.1f} s (shared by jobs and the bot)"
             )
-        service.runtime.store  # noqa: B018 - open once; fails fast when another process owns it
         service.scheduler = AssistantScheduler(settings, specs=specs)
         service.scheduler.start()
         if specs is None:

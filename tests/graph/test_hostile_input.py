@@ -122,3 +122,29 @@ def test_a_failing_turn_prints_one_line_and_the_chat_goes_on(terminal, monkeypat
     assert result.exit_code == 0
     assert "error: this turn failed (RuntimeError: boom)" in result.output
     assert "ada> Noted." in result.output
+
+
+def test_a_second_chat_on_a_locked_data_directory_fails_before_loading_the_model(home, monkeypatch):
+    import time
+
+    from click.testing import CliRunner
+
+    from assistant.cli import cli
+    from memory.lock import StoreLock
+
+    folder = home / "chroma"
+    folder.mkdir(parents=True)
+    owner = StoreLock(folder)
+    owner.acquire()  # flock: a second open file conflicts even inside one process
+    monkeypatch.setattr(
+        "assistant.graph.terminal.open_llm", lambda settings: pytest.fail("model loaded first")
+    )
+    try:
+        started = time.monotonic()
+        result = CliRunner().invoke(cli, ["chat"], input=b"hi\n")
+        assert time.monotonic() - started < 10
+    finally:
+        owner.release()
+    from assistant.errors import StoreLockedError
+
+    assert isinstance(result.exception, StoreLockedError), result.exception
