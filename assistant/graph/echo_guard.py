@@ -41,7 +41,8 @@ _SENTENCE = re.compile(r"(?<=[.!?;:\n])\s+")
 
 
 def _directive(sentence: str) -> bool:
-    return bool(_DIRECTIVE.search(sentence) or _IMPERATIVE.search(sentence.strip()))
+    opening = sentence.strip().lstrip("-*•·>#0123456789.) ")  # list marks before an order
+    return bool(_DIRECTIVE.search(sentence) or _IMPERATIVE.search(opening))
 
 
 def code_words(external: Iterable[str], own: Iterable[str]) -> set[str]:
