@@ -11,10 +11,12 @@ naming mistake). Public memory functions hold a `_Scoped`, never a raw collectio
 from __future__ import annotations
 
 import hashlib
+import shutil
 import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
@@ -27,6 +29,7 @@ OWNER_KEY = "_owner"
 HNSW = {"hnsw": {"space": "cosine"}}
 # records per Chroma read: one unbounded read of ~33k records exceeds SQLite's variable limit
 PAGE = 5000
+LOW_SPACE_BYTES = 8 << 20  # below this much free space a failed write is a full disk, not damage
 # Chroma InternalError messages that are about the request or the database, not the index.
 NOT_DAMAGE = ("too many sql variables", "database is locked", "readonly database")
 
@@ -222,9 +225,14 @@ class Scopes:
     """Hands out `_Scoped` collections and caches Chroma collection handles."""
 
     def __init__(
-        self, client: Any, embedding_function: Any, on_damage: Callable[[str], None] | None = None
+        self,
+        client: Any,
+        embedding_function: Any,
+        on_damage: Callable[[str], None] | None = None,
+        folder: Path | None = None,
     ) -> None:
         self.client = client
+        self.folder = folder  # the embedded store's folder: its free space tells a full disk
         self._ef = embedding_function
         self._on_damage = on_damage
         self._handles: dict[str, Any] = {}
@@ -246,6 +254,9 @@ class Scopes:
                 raise DiskFullError(disk_full_message(f"the memory store ({name})")) from exc
             if isinstance(exc, OSError):
                 raise
+            if self._disk_nearly_full():
+                # Chroma words a full disk as a failed compaction ("Failed to apply logs")
+                raise DiskFullError(disk_full_message(self.folder)) from exc
             if any(word in str(exc).lower() for word in NOT_DAMAGE):
                 raise MemoryStoreError(
                     f"memory request on {name} failed ({exc}); the index is not damaged, "
@@ -257,6 +268,14 @@ class Scopes:
                 f"the vector index of collection {name} is damaged ({exc}); restart the assistant: "
                 "the store rebuilds it from its database on the next open"
             ) from exc
+
+    def _disk_nearly_full(self) -> bool:
+        if self.folder is None:
+            return False
+        try:
+            return shutil.disk_usage(self.folder).free < LOW_SPACE_BYTES
+        except OSError:
+            return False
 
     def scope(self, kind: CollectionKind, owner: str) -> _Scoped:
         """The owner's collection of this kind (the only door to stored records)."""

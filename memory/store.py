@@ -62,7 +62,10 @@ class MemoryStore:
         embedder = Embedder(settings.memory.embedding_model)
         on_damage = (lambda name: mark_for_repair(folder, name)) if folder is not None else None
         self._scopes = Scopes(
-            client, LocalEmbeddingFunction(settings.memory.embedding_model), on_damage=on_damage
+            client,
+            LocalEmbeddingFunction(settings.memory.embedding_model),
+            on_damage=on_damage,
+            folder=folder,
         )
         self.state = state
         self.profile = Profile(

@@ -121,3 +121,19 @@ def test_disk_full_while_opening_is_one_clear_line(filled: Path, monkeypatch) ->
     monkeypatch.undo()
     with open_store(Settings(), path=filled) as store:  # intact once space is back
         check_intact(store)
+
+
+def test_a_failed_compaction_on_a_full_disk_is_disk_full(tmp_path: Path, monkeypatch) -> None:
+    import shutil
+    from collections import namedtuple
+
+    from chromadb.errors import InternalError
+
+    usage = namedtuple("usage", "total used free")
+    monkeypatch.setattr(shutil, "disk_usage", lambda path: usage(100, 100, 0))
+    marked: list[str] = []
+    scopes = Scopes(None, None, on_damage=marked.append, folder=tmp_path)
+    # what Chroma 1.x raises when its SQLite write hits ENOSPC (found by bench/faults.py)
+    with pytest.raises(DiskFullError, match="disk full"), scopes.guard("items-x"):
+        raise InternalError("Error in compaction: Failed to apply logs to the metadata segment")
+    assert marked == []
