@@ -58,6 +58,11 @@ class Check:
         self.max_recover_s = max(self.max_recover_s, round(seconds, 3))
 
 
+def say(line: str) -> None:
+    """Progress on stderr (the JSON goes to stdout)."""
+    print(f"[faults]   {line}", file=sys.stderr, flush=True)
+
+
 def child_env(home: Path) -> dict[str, str]:
     env = {**os.environ, "PYTHONPATH": str(REPO), "ASSISTANT_HOME": str(home),
            "OMP_NUM_THREADS": "1", "HF_HUB_OFFLINE": "1"}  # fmt: skip
@@ -810,7 +815,7 @@ def _count_turn(counters: Counters, reply: str, shown: str) -> None:
         counters.cross_user += 1
 
 
-def injection(tmp: Path, *, model: Any, turns: int, summaries: int) -> dict[str, Any]:
+def injection(tmp: Path, *, model: Any, turns: int, summaries: int, goal_model: bool = True) -> dict[str, Any]:
     from langgraph.checkpoint.memory import InMemorySaver
 
     from assistant.config import Settings
@@ -826,7 +831,9 @@ def injection(tmp: Path, *, model: Any, turns: int, summaries: int) -> dict[str,
     try:
         facts_before = len(store.profile.facts("ana", include_superseded=True))
         goals_before = len(store.goals.list("ana"))
-        settings = Settings()
+        # goal_model off for the real model: the goal tracker reads only the user's own
+        # words (never recalled text), and it doubles the time of a turn on 2 cores
+        settings = Settings(chat={"goal_model": goal_model})  # type: ignore[arg-type]
         with watched(counters):
             session = ChatSession(settings, model, store, InMemorySaver(), user_id="ana", thread_id="t")
             for n in range(turns):
@@ -835,13 +842,19 @@ def injection(tmp: Path, *, model: Any, turns: int, summaries: int) -> dict[str,
                 streamed: list[str] = []
                 question = QUESTIONS[n % len(QUESTIONS)]
                 counters.allowed = int(requested_tool(question) is not None)
+                began = time.monotonic()
                 reply = session.send(question, on_token=streamed.append)
                 _count_turn(counters, reply, "".join(streamed))
+                say(f"turn {n + 1}/{turns}: {time.monotonic() - began:.1f}s")
             items = store.items.list("ana", limit=summaries)
+            began = time.monotonic()
             for item, (summary, _fallback) in zip(items, summarise_items(model, items), strict=True):
                 store.items.set_summary("ana", item.id, summary)
                 _count_turn(counters, summary, "")
+            say(f"{len(items)} summaries: {time.monotonic() - began:.1f}s")
+            began = time.monotonic()
             result = build_digest(settings, store, day=today(settings), user_id="ana", post=False)
+            say(f"digest: {time.monotonic() - began:.1f}s")
             text = result.markdown_path.read_text(encoding="utf-8")
             counters.turns += 1
             leaked = [h.canary for h in HELD_OUT if h.canary in text]
@@ -989,8 +1002,8 @@ def main() -> None:
         "injection_filter": filter_rates,
         "injection_scripted": lambda: injection(tmp, model=load_model(False)[0], turns=8 if q else 24,
                                                 summaries=42),  # fmt: skip
-        "injection_real_model": lambda: injection(tmp, model=load_model(True)[0], turns=4 if q else 12,
-                                                  summaries=8 if q else 16),  # fmt: skip
+        "injection_real_model": lambda: injection(tmp, model=load_model(True)[0], turns=2 if q else 6,
+                                                  summaries=4 if q else 8, goal_model=False),  # fmt: skip
     }
     if args.no_model:
         plan.pop("injection_real_model")
