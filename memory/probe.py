@@ -23,6 +23,15 @@ MAX_PROBE_NEIGHBOURS = 200_000  # one query this wide takes well under a second
 INDEX_FINGERPRINT = "assistant-index.json"  # the index files as the last clean close left them
 
 
+def unreachable_ok(count: int) -> int:
+    """Records a healthy index may miss in one all-neighbours query (HNSW is approximate).
+
+    Measured on Chroma 1.5: 2,699 of 2,700 for a sound index, while damage loses far more
+    (601 of 2,500, 189 of 2,720); a strict check rebuilt sound indexes after every unclean stop.
+    """
+    return max(2, count // 100)
+
+
 def index_fingerprint(folder: Path) -> dict[str, list[int]]:
     """{relative file: [size, mtime_ns]} of every vector index file in the folder."""
     out: dict[str, list[int]] = {}
@@ -128,7 +137,7 @@ def _probe_all(folder: Path, skip: set[str]) -> dict[str, str]:
             want = min(int(count), MAX_PROBE_NEIGHBOURS)
             query = np.full(dim or 384, (dim or 384) ** -0.5, dtype=np.float32)
             got = len(col.query(query_embeddings=[query], n_results=want, include=[])["ids"][0])
-            if got < want:
+            if got < want - unreachable_ok(want):
                 damaged[name] = f"index returns {got} of {want} neighbours for {count} records"
         except Exception as exc:  # any failure to read means the index cannot be trusted
             damaged[name] = f"{type(exc).__name__}: {exc}"
