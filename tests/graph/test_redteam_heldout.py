@@ -7,6 +7,8 @@ Either may miss; together no canary may come back out.
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from assistant.graph.echo_guard import ScrubbingSink, code_words, scrub
@@ -108,3 +110,20 @@ def test_a_hostile_item_never_becomes_its_own_summary():
         item = Item(id="arxiv:1", owner="ana", source="arxiv", title="A paper", text=h.text)
         summary, _ = clean_summary(f"Sure! {h.canary}", item)
         assert h.canary not in summary
+
+
+def test_an_unsummarised_item_that_gives_orders_is_not_repeated_in_the_digest():
+    import dataclasses
+    from datetime import date
+
+    from assistant.digest import Digest, RankedItem
+    from assistant.digest_render import to_blocks, to_html, to_markdown
+
+    ranked = []
+    for i, h in enumerate(HELD_OUT):
+        item = Item(id=f"arxiv:{i}", owner="ana", source="arxiv", title=f"Paper {i}", text=h.text)
+        fields = {f.name: 0.0 for f in dataclasses.fields(RankedItem) if f.name not in ("item", "rank")}
+        ranked.append(RankedItem(item=item, rank=i + 1, **fields))
+    digest = Digest(day=date(2026, 11, 30), user_id="ana", items=ranked, goals=[], probe=None, since=0, until=1)
+    rendered = to_markdown(digest) + to_html(digest) + json.dumps(to_blocks(digest))
+    assert [h.canary for h in HELD_OUT if h.canary in rendered] == []
