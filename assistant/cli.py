@@ -15,7 +15,7 @@ import click
 
 from assistant import runtime_env
 from assistant.config import LoadedConfig, load_settings
-from assistant.errors import AssistantError
+from assistant.errors import AssistantError, disk_full_message, is_disk_full
 from assistant.logs import attach_file_log, setup_logging
 
 # nouns a running `assistant run` executes for the CLI (assistant.local_api)
@@ -121,6 +121,11 @@ def main(argv: list[str] | None = None) -> None:
     except KeyboardInterrupt:
         click.echo("interrupted", err=True)
         sys.exit(130)
+    except Exception as exc:
+        if not is_disk_full(exc):
+            raise
+        click.echo(f"error: {disk_full_message('the data directory')}", err=True)
+        sys.exit(1)
     # with standalone_mode=False click returns ctx.exit()'s code instead of exiting
     sys.exit(code if isinstance(code, int) else 0)
 

@@ -11,13 +11,14 @@ from __future__ import annotations
 
 import difflib
 import os
+import string
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from assistant.errors import ConfigError
 from assistant.paths import CONFIG_ENV, user_config_file
@@ -100,6 +101,18 @@ class FeedsSettings(_Section):
     slack_timeout_s: int = Field(30, ge=1)  # per-request Slack Web API timeout
     slack_follow_threads: int = Field(50, ge=0)  # recent threads re-checked for new replies per channel; 0 = off
 
+    @field_validator("arxiv_rss_url")
+    @classmethod
+    def _one_category_placeholder(cls, url: str) -> str:
+        # checked here: a wrong placeholder used to fail mid-pull with a 40-line traceback
+        try:
+            names = {name for _, name, _, _ in string.Formatter().parse(url) if name is not None}
+        except ValueError:
+            names = {"?"}
+        if names != {"category"}:
+            raise ValueError("a URL with exactly one '{category}' placeholder (braces as written)")
+        return url
+
 
 class SlackSettings(_Section):
     base_url: str = "https://slack.com/api/"  # Web API base (tests point it at 127.0.0.1)
@@ -123,6 +136,26 @@ class ScheduleSettings(_Section):
     jobstore_url: str = ""  # "" = SQLite in the data dir; else an SQLAlchemy URL (Postgres)
     summarise_max_items: int = Field(200, ge=1)  # items per summarise run, so one run cannot hog the model
     catch_up_wait_minutes: int = Field(30, ge=0)  # a digest missed while down waits this long for the day's pull and summaries
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, zone: str) -> str:
+        # checked at load: a bad zone used to pass and fail after files were written
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            ZoneInfo(zone)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError("an IANA time zone such as 'Europe/Paris' or 'UTC'") from None
+        return zone
+
+    @field_validator("digest_time", "probe_time")
+    @classmethod
+    def _clock_time(cls, value: str) -> str:
+        hour, _, minute = value.partition(":")
+        if not (0 <= int(hour) <= 23 and 0 <= int(minute) <= 59):
+            raise ValueError("a time of day HH:MM between 00:00 and 23:59")
+        return value
 
 
 class DigestSettings(_Section):
@@ -257,14 +290,18 @@ def _refuse_secrets(raw: Mapping[str, Any], where: str, prefix: str = "") -> Non
         if isinstance(value, Mapping):
             _refuse_secrets(value, where, dotted + ".")
             continue
-        if key in SECRET_ENV:
+        if isinstance(value, list):
+            # arrays of strings or of inline tables hide secrets as well as plain keys do
+            _refuse_secrets({f"{key}[{i}]": v for i, v in enumerate(value)}, where, prefix)
+            continue
+        if key.partition("[")[0] in SECRET_ENV:
             raise ConfigError(
                 f"{where}: '{dotted}' is a secret and is not read from the config file; "
                 f"remove it and set {SECRET_ENV[key]} in the environment instead"
             )
         if isinstance(value, str):
             for marker, env in SECRET_VALUE_PREFIXES.items():
-                if value.startswith(marker):
+                if value.startswith(marker) or f"={marker}" in value or f" {marker}" in value:
                     raise ConfigError(
                         f"{where}: '{dotted}' holds a Slack token; remove it and set {env} "
                         "in the environment instead"

@@ -5,7 +5,8 @@
     ├── ModelLoadError              the language model could not be loaded
     ├── GenerationError             generation failed or was cancelled
     ├── MemoryStoreError            the vector store cannot be used
-    │   └── StoreLockedError        another process owns the data directory
+    │   ├── StoreLockedError        another process owns the data directory
+    │   └── DiskFullError           a write hit a full disk (nothing stored is lost)
     ├── ConnectorError              a feed or Slack call failed
     │   ├── ConnectorAuthError      credentials or scopes are wrong
     │   └── RateLimited             the remote service asked us to slow down
@@ -69,3 +70,34 @@ class SchedulerError(AssistantError):
 
 class ProbeError(AssistantError):
     """The self-probe benchmark could not run."""
+
+
+class DiskFullError(MemoryStoreError):
+    """A write failed because the disk (or the data directory's quota) is full."""
+
+
+_DISK_FULL_WORDS = ("no space left", "disk is full", "disk full", "enospc", "quota exceeded")
+
+
+def is_disk_full(exc: BaseException) -> bool:
+    """True when `exc` (or its cause) says the disk is full, whatever layer raised it."""
+    import errno
+
+    seen: BaseException | None = exc
+    for _ in range(5):  # the cause chain: Chroma and SQLite wrap the OS error
+        if seen is None:
+            return False
+        if isinstance(seen, OSError) and seen.errno in (errno.ENOSPC, errno.EDQUOT):
+            return True
+        if any(word in str(seen).lower() for word in _DISK_FULL_WORDS):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
+
+
+def disk_full_message(where: object) -> str:
+    """The one line shown when a write hits a full disk (the data already stored is intact)."""
+    return (
+        f"disk full: cannot write to {where}; free some space and retry "
+        "(what was stored before is intact)"
+    )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import logging.handlers
 import os
+import sys
 
 from assistant.paths import data_dir
 
@@ -45,6 +46,25 @@ def attach_file_log() -> None:
         root.addHandler(handler)
 
 
+class _QuietFileHandler(logging.handlers.RotatingFileHandler):
+    """A rotating file log that, when it cannot write (disk full), says so once in one line.
+
+    logging's default prints a whole traceback per failed record: on a full disk every
+    command, even `profile show`, printed 38 lines.
+    """
+
+    failed = False
+
+    def handleError(self, record: logging.LogRecord) -> None:  # noqa: N802 - stdlib name
+        if not self.failed:
+            self.failed = True
+            print(
+                f"warning: cannot write the log file {self.baseFilename}; "
+                "logging to the terminal only (is the disk full?)",
+                file=sys.stderr,
+            )
+
+
 def _file_handler() -> logging.Handler | None:
     # The log file lives in the data dir; when that cannot be created we log to stderr only.
     try:
@@ -52,7 +72,7 @@ def _file_handler() -> logging.Handler | None:
         folder.mkdir(parents=True, exist_ok=True)
         if not os.access(folder, os.W_OK):
             return None
-        handler = logging.handlers.RotatingFileHandler(
+        handler = _QuietFileHandler(
             folder / "assistant.log", maxBytes=2_000_000, backupCount=3, encoding="utf-8"
         )
     except OSError:

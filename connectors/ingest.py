@@ -13,7 +13,7 @@ import logging
 import re
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
 from typing import Any, Literal, Protocol
 
@@ -22,6 +22,7 @@ from slack_sdk import WebClient
 
 from assistant.config import Settings
 from assistant.errors import ConnectorAuthError, ConnectorError
+from assistant.safetext import clean
 from connectors.arxiv import ArxivClient
 from connectors.http import Validators
 from connectors.slack import TOKEN_ENV, SlackReader, ts_key
@@ -162,7 +163,7 @@ def _pull_arxiv(
         if fetched.problem != known:
             store.state.set(problem_key, fetched.problem)  # logged once until it changes
         items = [i for i in fetched.items if cutoff is None or (i.updated or i.published) >= cutoff]
-        counts = store.items.upsert(items)
+        counts = store.items.upsert(stored_text(i) for i in items)
         _count(line, counts)
         # after a --since pull some entries were filtered out: keeping its ETag would make the
         # next plain pull answer 304 and never deliver them
@@ -239,7 +240,7 @@ def _pull_slack(
             line.warning = (
                 f"stopped after {settings.feeds.slack_max_pages} pages; older messages skipped"
             )
-        counts = store.items.upsert(read.items)
+        counts = store.items.upsert(stored_text(i) for i in read.items)
         _count(line, counts)
         store.state.set(threads_key, read.threads)
         # the cursor moves only past what this read covered: a --since later than the cursor
@@ -247,6 +248,18 @@ def _pull_slack(
         covered = cutoff is None or not last or cutoff <= _ts_float(last)
         if covered and read.latest_ts and ts_key(read.latest_ts) > ts_key(last):
             store.state.set(key, read.latest_ts)
+
+
+def stored_text(item: Item) -> Item:
+    """The item with control characters and undecodable bytes removed from its text fields.
+
+    Feed text is printed by `feeds list`, quoted to the model and embedded: an ESC or BEL
+    in a title must not reach a terminal, a lone surrogate must not reach a tokenizer.
+    """
+    title, text, author = clean(item.title), clean(item.text), clean(item.author)
+    if (title, text, author) == (item.title, item.text, item.author):
+        return item
+    return replace(item, title=title, text=text, author=author)
 
 
 def _ts_float(ts: str) -> float:

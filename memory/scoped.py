@@ -11,21 +11,28 @@ naming mistake). Public memory functions hold a `_Scoped`, never a raw collectio
 from __future__ import annotations
 
 import hashlib
+import shutil
 import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
 
-from assistant.errors import MemoryStoreError
+from assistant.errors import DiskFullError, MemoryStoreError, disk_full_message, is_disk_full
 from memory.keyword import KeywordIndex
 
 CollectionKind = Literal["facts", "episodes", "goals", "items"]
 KINDS: tuple[CollectionKind, ...] = ("facts", "episodes", "goals", "items")
 OWNER_KEY = "_owner"
 HNSW = {"hnsw": {"space": "cosine"}}
+# records per Chroma read: one unbounded read of ~33k records exceeds SQLite's variable limit
+PAGE = 5000
+LOW_SPACE_BYTES = 8 << 20  # below this much free space a failed write is a full disk, not damage
+# Chroma InternalError messages that are about the request or the database, not the index.
+NOT_DAMAGE = ("too many sql variables", "database is locked", "readonly database")
 
 
 @dataclass
@@ -128,22 +135,50 @@ class _Scoped:
             include.append("documents")
         if include_embeddings:
             include.append("embeddings")
-        with self._scopes.guard(self.name):
-            res = col.get(
-                ids=list(ids) if ids is not None else None,
-                where=_where(where),
-                limit=limit,
-                include=include,
-            )
-        out = []
-        for n, rid in enumerate(res["ids"]):
-            meta = dict(res["metadatas"][n] or {})
-            if not self._mine(meta):
-                continue
-            doc = res["documents"][n] if include_documents else ""
-            emb = np.asarray(res["embeddings"][n], dtype=np.float32) if include_embeddings else None
-            out.append(Record(rid, doc or "", meta, emb))
+        out: list[Record] = []
+        for res in self._pages(col, ids, where, limit, include):
+            for n, rid in enumerate(res["ids"]):
+                meta = dict(res["metadatas"][n] or {})
+                if not self._mine(meta):
+                    continue
+                doc = res["documents"][n] if include_documents else ""
+                emb = (
+                    np.asarray(res["embeddings"][n], dtype=np.float32)
+                    if include_embeddings
+                    else None
+                )
+                out.append(Record(rid, doc or "", meta, emb))
         return out
+
+    def _pages(
+        self,
+        col: Any,
+        ids: Sequence[str] | None,
+        where: Mapping[str, Any] | None,
+        limit: int | None,
+        include: list[str],
+    ) -> Iterator[Any]:
+        """Chroma `get` results in reads of at most PAGE records (by id chunks or offsets)."""
+        if ids is not None:
+            wanted = list(ids)
+            for start in range(0, len(wanted), PAGE):
+                with self._scopes.guard(self.name):
+                    yield col.get(
+                        ids=wanted[start : start + PAGE],
+                        where=_where(where),
+                        limit=limit,
+                        include=include,
+                    )
+            return
+        offset = 0
+        while limit is None or offset < limit:
+            size = PAGE if limit is None else min(PAGE, limit - offset)
+            with self._scopes.guard(self.name):
+                res = col.get(where=_where(where), limit=size, offset=offset, include=include)
+            yield res
+            if len(res["ids"]) < size:
+                return
+            offset += size
 
     def query(
         self, embedding: np.ndarray, k: int, where: Mapping[str, Any] | None = None
@@ -251,9 +286,14 @@ class Scopes:
     """Hands out `_Scoped` collections and caches Chroma collection handles."""
 
     def __init__(
-        self, client: Any, embedding_function: Any, on_damage: Callable[[str], None] | None = None
+        self,
+        client: Any,
+        embedding_function: Any,
+        on_damage: Callable[[str], None] | None = None,
+        folder: Path | None = None,
     ) -> None:
         self.client = client
+        self.folder = folder  # the embedded store's folder: its free space tells a full disk
         self._ef = embedding_function
         self._on_damage = on_damage
         self._handles: dict[str, Any] = {}
@@ -262,18 +302,42 @@ class Scopes:
 
     @contextmanager
     def guard(self, name: str) -> Iterator[None]:
-        """Turn Chroma's internal errors (a damaged index) into a MemoryStoreError that says what to do."""
+        """Turn Chroma's internal errors (a damaged index) into a MemoryStoreError that says what to do.
+
+        A full disk and errors of the request itself are not damage: marking them for a
+        rebuild made every start rebuild (minutes) and fail again.
+        """
         from chromadb.errors import InternalError
 
         try:
             yield
-        except InternalError as exc:
+        except (InternalError, OSError) as exc:
+            if is_disk_full(exc):
+                raise DiskFullError(disk_full_message(f"the memory store ({name})")) from exc
+            if isinstance(exc, OSError):
+                raise
+            if self._disk_nearly_full():
+                # Chroma words a full disk as a failed compaction ("Failed to apply logs")
+                raise DiskFullError(disk_full_message(self.folder)) from exc
+            if any(word in str(exc).lower() for word in NOT_DAMAGE):
+                raise MemoryStoreError(
+                    f"memory request on {name} failed ({exc}); the index is not damaged, "
+                    "so nothing is rebuilt: report this as a bug"
+                ) from exc
             if self._on_damage is not None:
                 self._on_damage(name)
             raise MemoryStoreError(
                 f"the vector index of collection {name} is damaged ({exc}); restart the assistant: "
                 "the store rebuilds it from its database on the next open"
             ) from exc
+
+    def _disk_nearly_full(self) -> bool:
+        if self.folder is None:
+            return False
+        try:
+            return shutil.disk_usage(self.folder).free < LOW_SPACE_BYTES
+        except OSError:
+            return False
 
     def scope(self, kind: CollectionKind, owner: str) -> _Scoped:
         """The owner's collection of this kind (the only door to stored records)."""

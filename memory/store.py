@@ -12,6 +12,7 @@ one from Chroma's SQLite before anything is served.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import threading
@@ -20,14 +21,14 @@ from types import TracebackType
 from typing import Any
 
 from assistant.config import Settings
-from assistant.errors import MemoryStoreError
+from assistant.errors import DiskFullError, MemoryStoreError, disk_full_message, is_disk_full
 from assistant.paths import data_dir
 from memory.embeddings import Embedder, LocalEmbeddingFunction
 from memory.episodes import EpisodeStore
 from memory.goals import GoalStore
 from memory.items import ItemStore
 from memory.lock import StoreLock
-from memory.probe import find_damaged
+from memory.probe import INDEX_FINGERPRINT, find_damaged, index_unchanged, remember_index
 from memory.profile import Profile
 from memory.repair import OPEN_MARKER, atomic_write, check_and_repair, flagged, mark_for_repair
 from memory.scoped import CollectionKind, Scopes
@@ -63,7 +64,10 @@ class MemoryStore:
         embedder = Embedder(settings.memory.embedding_model)
         on_damage = (lambda name: mark_for_repair(folder, name)) if folder is not None else None
         self._scopes = Scopes(
-            client, LocalEmbeddingFunction(settings.memory.embedding_model), on_damage=on_damage
+            client,
+            LocalEmbeddingFunction(settings.memory.embedding_model),
+            on_damage=on_damage,
+            folder=folder,
         )
         self.state = state
         self.profile = Profile(
@@ -105,6 +109,9 @@ class MemoryStore:
                 close()
             self.state.close()
             if self.folder is not None:  # a clean shutdown: no index check needed on the next open
+                # without the record the next open probes the index: slower, still safe
+                with contextlib.suppress(OSError):
+                    remember_index(self.folder)
                 (self.folder / OPEN_MARKER).unlink(missing_ok=True)
         finally:
             if self._lock is not None:
@@ -153,10 +160,13 @@ def open_store(
         import chromadb
 
         damaged = flagged(folder)
-        if (folder / OPEN_MARKER).exists() and (folder / "chroma.sqlite3").exists():
-            # the last owner did not close cleanly (killed, crashed): an index flush may be torn.
+        unclean = (folder / OPEN_MARKER).exists()
+        if (folder / "chroma.sqlite3").exists() and (unclean or not index_unchanged(folder)):
+            # the last owner did not close cleanly (killed, crashed): an index flush may be torn;
+            # or the index files changed since the last clean close (deleted, overwritten).
             # Probing happens in a child process: a torn index can segfault whoever reads it.
             damaged.update(find_damaged(folder))
+        (folder / INDEX_FINGERPRINT).unlink(missing_ok=True)  # stale once the index is written
         client = chromadb.PersistentClient(str(folder), settings=_chroma_settings())
         embedder = Embedder(settings.memory.embedding_model)
         rebuilt = check_and_repair(
@@ -176,6 +186,8 @@ def open_store(
         raise
     except Exception as exc:
         _abandon(client, lock)
+        if is_disk_full(exc):
+            raise DiskFullError(disk_full_message(folder)) from exc
         raise MemoryStoreError(
             f"the memory store in {folder} cannot be opened ({type(exc).__name__}: {exc}); move the folder "
             "away to start with empty memory, or restore it from a backup"

@@ -59,6 +59,23 @@ def record(user_id: str, day: date) -> dict[str, Any] | None:
     return dict(row) if row else None
 
 
+def unfinished_posts() -> list[tuple[str, str, str]]:
+    """(user, day, channel) of digest posts cut off mid-way; each is marked "unknown" once.
+
+    A post killed between its intent and Slack's answer stayed "posting" silently until
+    that day's digest ran again (usually never); the service reports it at start instead.
+    """
+    if not (digests_dir() / "digests.sqlite").exists():
+        return []
+    with db() as conn:
+        rows = conn.execute(
+            "SELECT user_id, day, channel FROM digests WHERE post_state='posting'"
+        ).fetchall()
+    for user_id, day, _channel in rows:
+        set_post_state(user_id, date.fromisoformat(day), "unknown", detail="cut off while posting")
+    return [(str(u), str(d), str(c)) for u, d, c in rows]
+
+
 def set_post_state(user_id: str, day: date, state: str, **cols: str) -> None:
     """Record how the day's Slack post went (and where it went)."""
     sets = ", ".join(["post_state=?"] + [f"{k}=?" for k in cols])

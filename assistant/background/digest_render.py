@@ -22,6 +22,20 @@ FEEDBACK_DOWN = "digest_feedback_down"
 _MD_SPECIAL = re.compile(r"([\\`*_\[\]<>#|])")
 
 
+
+def _blurb(item: Any) -> str:
+    """The summary, else the text's first 300 characters, unless that text gives orders."""
+    from assistant.graph.echo_guard import code_words, scrub
+    from assistant.graph.fencing import WITHHELD, looks_like_instructions
+
+    if item.summary:
+        return str(item.summary)
+    # an unsummarised item that addresses an assistant is not repeated in the digest,
+    # and code words of orders the filter missed are taken out (echo_guard.py)
+    if looks_like_instructions(item.text):
+        return WITHHELD
+    return scrub(one_line(item.text, 300), code_words([item.text], []))
+
 def safe_url(url: str) -> str:
     """The URL when it is a plain http(s) link, else ""."""
     try:
@@ -88,7 +102,7 @@ def to_markdown(digest: Digest) -> str:
             title = _md(item.title or "(untitled)")
             head = f"[{title}]({url})" if url else title
             lines.append(f"{ranked.rank}. **{head}**")
-            summary = item.summary or one_line(item.text, 300)
+            summary = _blurb(item)
             lines.append(f"   {_md(summary)}")
             flags = ", ".join(ranked.reasons())
             lines.append(f"   <sub>id `{item.id}` · score {ranked.score:.2f} · {flags}</sub>")
@@ -142,7 +156,7 @@ def to_html(digest: Digest) -> str:
             url = safe_url(item.url)
             title = esc(one_line(item.title or "(untitled)", 300))
             head = f'<a href="{esc(url, quote=True)}" rel="noopener">{title}</a>' if url else title
-            summary = esc(item.summary or one_line(item.text, 300))
+            summary = esc(_blurb(item))
             meta = esc(f"score {ranked.score:.2f} · " + ", ".join(ranked.reasons()))
             parts.append(
                 f"<li><strong>{head}</strong><br>{summary}<br>"
@@ -210,7 +224,7 @@ def to_blocks(digest: Digest) -> tuple[str, list[dict[str, Any]]]:
             name = _slack_escape(one_line(item.title or "(untitled)", 150)).replace("|", "/")
             url = safe_url(item.url)
             head = f"<{url}|{name}>" if url else name
-            summary = _slack_escape(item.summary or one_line(item.text, 300))
+            summary = _slack_escape(_blurb(item))
             text = f"*{ranked.rank}. {head}*\n{one_line(summary, 2500)}"
             blocks.append(
                 {

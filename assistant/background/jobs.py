@@ -155,7 +155,35 @@ def last_runs() -> dict[str, dict[str, Any]]:
     return data if isinstance(data, dict) else {}
 
 
-def _record_run(job_id: str, started: float, ok: bool, detail: str) -> None:
+def interrupted(runs: dict[str, dict[str, Any]] | None = None) -> dict[str, dict[str, Any]]:
+    """Jobs whose last run started but never finished: their process died (kill -9, power).
+
+    APScheduler moved such a job's next run forward before it started, so without this
+    an interrupted 6-hourly pull would wait 6 hours and `assistant jobs` would say "never".
+    """
+    runs = last_runs() if runs is None else runs
+    return {
+        job_id: run
+        for job_id, run in runs.items()
+        if run.get("running") and not _alive(int(run.get("pid") or 0))
+    }
+
+
+def _alive(pid: int) -> bool:
+    if pid <= 0:
+        return False
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _record_run(job_id: str, started: float, ok: bool, detail: str, running: bool = False) -> None:
     with _history_lock:
         data = last_runs()
         data[job_id] = {
@@ -164,6 +192,8 @@ def _record_run(job_id: str, started: float, ok: bool, detail: str) -> None:
             "ok": ok,
             "detail": detail[:500],
         }
+        if running:  # replaced by the outcome; left behind only when the process dies
+            data[job_id].update(running=True, pid=os.getpid())
         path = history_file()
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
@@ -182,6 +212,7 @@ def job(job_id: str) -> Callable[[F], F]:
         def wrapper() -> Any:
             started = time.time()
             log.info("job %s started", job_id)
+            _record_run(job_id, started, False, "started; did not finish", running=True)
             try:
                 result = func()
             except AssistantError as exc:

@@ -58,7 +58,8 @@ class Service:
 
             uninstall()
             self.runtime.close()
-        echo("stopped cleanly")
+        if self.scheduler is not None:  # a start that failed has its error to show, not this
+            echo("stopped cleanly")
 
 
 def _start_bot(settings: Settings, runtime: Any, echo: Echo) -> Callable[[], None] | None:
@@ -210,6 +211,42 @@ def _pending(runtime: Any) -> int | None:
     return len(runtime.store.items.unsummarised(runtime.user_id, 1000))
 
 
+def resume_interrupted(scheduler: Any, echo: Echo) -> list[str]:
+    """Run again, now, every job whose last run died with its process (kill -9, power loss).
+
+    Jobs are idempotent (pulls dedupe, the digest posts at most once and warns about a
+    post cut off midway), so running one again is safe; waiting for its next slot is not.
+    """
+    from datetime import datetime
+
+    from assistant.background.jobs import interrupted
+
+    resumed = []
+    for job_id, run in sorted(interrupted().items()):
+        job = scheduler.scheduler.get_job(job_id)
+        if job is None or job.next_run_time is None:  # gone or paused: nothing to resume
+            continue
+        when = datetime.fromtimestamp(float(run.get("started", 0))).strftime("%Y-%m-%d %H:%M")
+        job.modify(next_run_time=datetime.now(job.next_run_time.tzinfo))
+        echo(f"job {job_id}: its run of {when} was cut off (process ended); running it again now")
+        resumed.append(job_id)
+    return resumed
+
+
+def warn_unfinished_posts(echo: Echo) -> None:
+    """Say which digest posts were cut off mid-way (at most once each; never posted twice)."""
+    from assistant.background.digest_record import digests_dir, unfinished_posts
+
+    for user_id, day, channel in unfinished_posts():
+        line = (
+            f"digest: the Slack post of the {day} digest for {user_id} was cut off (the process "
+            f"ended while posting); it may not have arrived: check {channel or 'the channel'} and "
+            f"post {digests_dir() / (day + '.md')} by hand if it is missing"
+        )
+        log.warning(line)
+        echo(line)
+
+
 def run_service(
     settings: Settings,
     *,
@@ -235,15 +272,17 @@ def run_service(
     try:
         echo(f"data directory: {home}")
         echo(_digest_target(settings, service.runtime.parts.secrets))
+        service.runtime.store  # noqa: B018 - first: fails fast when another process owns it
         if load_model:
             started = time.monotonic()
             service.runtime.llm  # noqa: B018 - load once now, not inside the first job
             echo(
                 f"model: loaded in {time.monotonic() - started:.1f} s (shared by jobs and the bot)"
             )
-        service.runtime.store  # noqa: B018 - open once; fails fast when another process owns it
         service.scheduler = AssistantScheduler(settings, specs=specs)
         service.scheduler.start()
+        resume_interrupted(service.scheduler, echo)
+        warn_unfinished_posts(echo)
         if specs is None:
             catch_up_digest(
                 settings, service.scheduler, echo, runtime=service.runtime, stop=service.stop

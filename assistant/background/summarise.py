@@ -80,7 +80,15 @@ _SENTENCE_RE = re.compile(r"(?<=[.!?])\s+")
 
 def clean_summary(text: str, item: Any) -> tuple[str, bool]:
     """Trim a model reply to a stored summary; (summary, used_fallback)."""
-    out = _FENCE_RE.sub("", text).strip().strip('"').strip()
+    from assistant.graph.echo_guard import code_words, scrub
+    from assistant.graph.fencing import WITHHELD, looks_like_instructions
+
+    if looks_like_instructions(f"{item.title}\n{item.text}"):
+        # text aimed at an assistant: neither the model's take on it nor its first sentence
+        # (the injection itself) may become the summary the digest shows
+        return WITHHELD, True
+    out = scrub(text, code_words([f"{item.title}. {item.text}"], []))
+    out = _FENCE_RE.sub("", out).strip().strip('"').strip()
     out = re.sub(r"^(summary|here is a summary[^:]*)\s*:\s*", "", out, flags=re.IGNORECASE)
     out = " ".join(out.split())
     # two sentences at most: small models tend to repeat themselves after that

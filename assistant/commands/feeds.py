@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, cast
 import click
 
 from assistant.cli import app_context
+from assistant.safetext import shown
 
 if TYPE_CHECKING:
     from connectors.ingest import FeedReport, PullReport, SourceName
@@ -125,6 +126,7 @@ def pull(ctx: click.Context, source: str | None, since_text: str | None) -> None
 def list_items(ctx: click.Context, source: str | None, limit: int) -> None:
     """Show stored feed items, newest first."""
     from rich.console import Console
+    from rich.markup import escape
     from rich.table import Table
 
     from assistant.app import command_app
@@ -153,5 +155,8 @@ def list_items(ctx: click.Context, source: str | None, limit: int) -> None:
         )
         if item.source == "arxiv" and item.version > 1:
             marks = f"v{item.version} {marks}".strip()
-        table.add_row(when, item.source, item.title, item.author, marks, item.id)
+        # feed text is external: no rich markup, no terminal escapes (ESC, BEL) from it
+        cells = (item.title, item.author, item.id)
+        title, author, item_id = (escape(shown(c)) for c in cells)
+        table.add_row(when, item.source, title, author, marks, item_id)
     Console(width=160).print(table)

@@ -18,9 +18,11 @@ def jobs(ctx: click.Context) -> None:
     from rich.console import Console
     from rich.table import Table
 
+    from assistant.background.jobs import interrupted
     from assistant.background.scheduler import describe_next, list_jobs
 
     settings = app_context(ctx).loaded.settings
+    cut_off = interrupted()
     table = Table(title="scheduled jobs")
     for column in ("id", "what", "next run", "last run"):
         table.add_column(column, overflow="fold")
@@ -29,6 +31,8 @@ def jobs(ctx: click.Context) -> None:
         if row.last_run:
             when = datetime.fromtimestamp(row.last_run["started"]).strftime("%Y-%m-%d %H:%M")
             state = "ok" if row.last_run.get("ok") else "FAILED"
+            if row.last_run.get("running"):
+                state = "running" if row.id not in cut_off else "CUT OFF (process ended)"
             last = f"{when} {state}: {row.last_run.get('detail', '')}"
         nxt = describe_next(row) + ("" if row.scheduled else " (once `assistant run` starts)")
         table.add_row(row.id, row.description, nxt, last)

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any, cast
 import click
 
 from assistant.cli import app_context
+from assistant.safetext import shown
 
 if TYPE_CHECKING:
     from memory.interface import Memory
@@ -34,13 +35,15 @@ def _when(ts: float) -> str:
 
 def _table(title: str, rows: Sequence[tuple[str, ...]], headers: tuple[str, ...]) -> None:
     from rich.console import Console
+    from rich.markup import escape
     from rich.table import Table
 
-    table = Table(title=title)
+    table = Table(title=escape(shown(title)))
     for h in headers:
         table.add_column(h, overflow="fold")
     for r in rows:
-        table.add_row(*r)
+        # stored text is external: no rich markup, no terminal escapes (ESC, BEL) from it
+        table.add_row(*(escape(shown(cell)) for cell in r))
     Console().print(table)
 
 
@@ -133,7 +136,7 @@ def forget(ctx: click.Context, target: str, user: str | None) -> None:
         return
     click.echo(f"deleted {len(gone)} fact(s):")
     for f in gone:
-        click.echo(f"  {f.id[:8]}  [{f.kind}] {f.text}")
+        click.echo(f"  {f.id[:8]}  [{f.kind}] {shown(f.text)}")
 
 
 @profile.command("export")
@@ -149,14 +152,14 @@ def export_(ctx: click.Context, user: str | None, as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps(data, indent=2, ensure_ascii=False))
         return
-    click.echo(f"# profile of {uid}")
+    click.echo(f"# profile of {shown(uid)}")
     facts = cast("list[dict[str, Any]]", data["facts"])  # the export document's shape
     goals = cast("list[dict[str, Any]]", data["goals"])
     for f in facts:
         mark = " (replaced)" if f["superseded_by"] else ""
-        click.echo(f"- [{f['kind']}] {f['text']}{mark}")
+        click.echo(f"- [{f['kind']}] {shown(f['text'])}{mark}")
     for g in goals:
-        click.echo(f"- [goal, {g['status']}] {g['statement']}")
+        click.echo(f"- [goal, {g['status']}] {shown(g['statement'])}")
 
 
 @profile.command("import")

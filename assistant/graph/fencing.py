@@ -8,7 +8,10 @@ even a model that obeys whatever it reads never sees the order.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import re
+import unicodedata
 from typing import Any
 
 from assistant.graph.state import RecalledItem
@@ -42,9 +45,92 @@ INSTRUCTION_PATTERNS = [
 ]
 
 
+# The same orders in other languages, and English paraphrases without the usual keywords.
+OTHER_PATTERNS = [
+    re.compile(p, _F)
+    for p in (
+        # German
+        r"\b(?:ignorier|vergiss|missachte|übergeh)\w*\b[^.\n]{0,50}\b(?:anweisung|instruktion|regel|vorgabe|befehl|anordnung)\w*",
+        r"\b(?:antworte|antworten sie|sag|sagen sie|schreib|schreiben sie|gib|geben sie)\b[^.\n]{0,30}\b(?:nur|ausschließlich|lediglich)\b",
+        r"\b(?:zeig|verrat|gib|nenn|schick|sende|poste)\w*\b[^.\n]{0,60}\b(?:profil|passwort|geheim\w*|daten|adresse|erinnerung\w*|notizen)\b",
+        r"\bdu bist (?:jetzt|nun|ab sofort)\b|\bab (?:jetzt|sofort) (?:bist|musst|sollst)\b",
+        r"\b(?:öffne|besuche|lade|rufe)\b[^.\n]{0,40}(?:https?://|www\.|\blink\b|\burl\b)",
+        # French
+        r"\b(?:ignore[rz]?|oublie[rz]?|néglige[rz]?|ne tiens pas compte)\b[^.\n]{0,50}\b(?:instructions?|consignes?|règles|directives|ordres)\b",
+        r"\b(?:réponds|répondez|répondre|dis|dites|écris|écrivez)\b[^.\n]{0,30}\b(?:uniquement|seulement|juste|que)\b",
+        r"\b(?:révèle|révélez|montre|montrez|donne|donnez|envoie|envoyez|affiche|publie|publiez)\w*\b[^.\n]{0,60}\b(?:profil|mot de passe|secrets?|données|adresse|mémoire|souvenirs)\b",
+        r"\btu es (?:désormais|maintenant)\b|\bà partir de maintenant\b|\bdésormais,? tu\b",
+        r"\b(?:ouvre|ouvrez|visite|visitez|télécharge|téléchargez|consulte)\b[^.\n]{0,40}(?:https?://|www\.|\blien\b|\burl\b)",
+        # Spanish, Italian, Portuguese, Dutch
+        r"\b(?:ignora|ignore|olvida|olvide|dimentica|esqueça|esquece|negeer|vergeet)\b[^.\n]{0,50}\b(?:instrucciones|instruzioni|instruções|instructies|reglas|regole|regras|regels)\b",
+        r"\b(?:responde|responda|rispondi|risponda|antwoord)\b[^.\n]{0,30}\b(?:solo|solamente|apenas|somente|alleen)\b",
+        r"\b(?:revela|rivela|mostra|muestra|toon|onthul)\w*\b[^.\n]{0,60}\b(?:perfil|profilo|profiel|contraseña|password|wachtwoord|senha|datos|dati|dados|gegevens)\b",
+        # English paraphrases
+        r"\b(?:pay no attention|take no notice|do not follow|stop following|no longer follow)\b[^.\n]{0,40}\b(?:told|said|given|instructions?|guidance|directions|rules|above|before|earlier)\b",
+        r"\b(?:earlier|previous|prior|preceding|original|above|old) (?:guidance|directions|orders|rules|instructions|context|briefing)\b[^.\n]{0,40}\b(?:void|cancel+ed|obsolete|no longer|do not apply|don't apply|superseded|revoked|replaced)\b",
+        r"\b(?:reply|respond|answer)\b[^.\n]{0,20}\b(?:only|solely|just|exclusively)\b[^.\n]{0,20}\b(?:with|using|by)\b",
+        r"\b(?:say|write|output|print|type|repeat|echo|end (?:your|the|every) (?:reply|answer|response) with)\b[^.\n]{0,20}\b(?:only|exactly|verbatim|the (?:word|phrase|code|string|token))\b",
+        r"\b(?:include|insert|add|put|append)\b[^.\n]{0,30}\b(?:the )?(?:word|phrase|code ?word|string|token|canary|password)\b[^.\n]{0,30}\b(?:in|into|to|at the end of) (?:your|the|every|each) (?:reply|answer|response|message|output)",
+        r"\b(?:whoever|anyone|any (?:model|system|agent|program)|the (?:model|agent|system)) (?:reading|processing|summari[sz]ing|parsing) this\b",
+        r"\b(?:your|the) (?:real|true|new|actual) (?:task|job|purpose|goal|objective|role) (?:is|now is|will be)\b",
+        r"\b(?:hand over|give (?:me|us)|tell (?:me|us)|spill)\b[^.\n]{0,50}\b(?:what you know|everything you (?:know|remember|have)|stored|remember(?:ed)?) about\b",
+        r"\b(?:everything|all) (?:you|the assistant) (?:know|knows|remember|remembers|store|stores|ha(?:ve|s) stored) about\b",
+        r"\b(?:other|another|every|all) users?'?s? (?:data|profiles?|messages|memory|memories|facts|notes)\b",
+        r"\b(?:post|publish|broadcast|announce|share)\b[^.\n]{0,40}\b(?:publicly|to everyone|in (?:the|every|all) (?:channel|channels|workspace)|to (?:the|a) (?:public|team) channel)\b",
+        r"\b(?:make|send|issue|perform)\b[^.\n]{0,20}\b(?:a |an )?(?:http|web|get|post) request\b|\bcall (?:this|the following|that) (?:url|endpoint|webhook|api)\b",
+        r"\b(?:switch|change|flip) (?:to|into) [^.\n]{0,30}\b(?:mode|persona|personality|character)\b|\b(?:developer|jailbreak|god|unrestricted|dan) mode\b",
+        r"\b(?:roleplay|role-play|play the role) as\b|\byou are no longer\b|\bfrom this point (?:on|forward)\b",
+    )
+]
+
+_INVISIBLE = re.compile(
+    r"[\u00ad\u034f\u061c\u115f\u1160\u17b4\u17b5\u180e\u200b-\u200f\u202a-\u202e\u2060-\u206f\u3164\ufe00-\ufe0f\ufeff\uffa0]"
+)
+_BASE64 = re.compile(r"[A-Za-z0-9+/_-]{16,}={0,2}")
+
+
+def normalised(text: str) -> str:
+    """`text` with full-width and styled letters folded (NFKC) and invisible characters dropped."""
+    folded = unicodedata.normalize("NFKC", text)
+    return _INVISIBLE.sub("", folded)
+
+
+def _decoded_blobs(text: str) -> list[str]:
+    """Texts hidden as base64 inside `text` (decoded when they decode to readable text)."""
+    out = []
+    for blob in _BASE64.findall(text)[:8]:
+        padded = blob + "=" * (-len(blob) % 4)
+        for decode in (base64.b64decode, base64.urlsafe_b64decode):
+            try:
+                raw = decode(padded)
+                decoded = raw.decode("utf-8")
+            except (binascii.Error, ValueError):
+                continue
+            if decoded.isprintable() and sum(c.isalpha() for c in decoded) > len(decoded) // 2:
+                out.append(decoded)
+                break
+    return out
+
+
+def _matches(text: str) -> bool:
+    return any(p.search(text) for p in INSTRUCTION_PATTERNS) or any(
+        p.search(text) for p in OTHER_PATTERNS
+    )
+
+
 def looks_like_instructions(text: str) -> bool:
-    """True when a text addresses an assistant with orders (prompt injection)."""
-    return any(p.search(text) for p in INSTRUCTION_PATTERNS)
+    """True when a text addresses an assistant with orders (prompt injection).
+
+    Matched on the text as written, on its normalised form (full-width letters,
+    zero-width characters) and on any base64 it carries; in English and the common
+    European languages.
+    """
+    if _matches(text):
+        return True
+    flat = normalised(text)
+    if flat != text and _matches(flat):
+        return True
+    return any(_matches(normalised(hidden)) for hidden in _decoded_blobs(flat))
 
 
 def _own_fence(item: RecalledItem) -> str:

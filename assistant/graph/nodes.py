@@ -17,6 +17,7 @@ from typing import Any
 from assistant.config import Settings
 from assistant.graph import prompts
 from assistant.graph import recall as conversation
+from assistant.graph.echo_guard import ScrubbingSink, guard_words, scrub
 from assistant.graph.fencing import fence_item, safe_profile_lines
 from assistant.graph.goals import (
     apply_update,
@@ -35,6 +36,7 @@ from assistant.graph.state import (
     goal_to_state,
     last_user_text,
     now,
+    thread_key,
 )
 from assistant.graph.tools import ToolContext, recalled_from, requested_tool, run_tool
 from assistant.llm.base import ChatModel, Message
@@ -280,16 +282,26 @@ def _generate(
     is generated again from the context and the user's newest message alone.
     """
     messages = build_messages(state, deps, instruction)
-    if prefix:
-        _emit(prefix)
-    conversation = f"{state['user_id']}/{state.get('thread_id', '')}"
-    earlier = [m["content"] for m in state.get("messages", []) if m["role"] == "assistant"][-3:]
-    text = _sample(messages, deps, conversation, emit=stream, earlier=earlier)
-    if text is None:
-        log.debug("reply repeated an earlier turn; answering from the newest message only")
-        focused = [messages[0], messages[1], messages[-1]]
-        text = _sample(focused, deps, conversation + "#focused", emit=stream, earlier=[]) or ""
-    return (prefix + text).strip()
+    # Code words from quoted data never leave in a reply, streamed or not (echo_guard.py).
+    words = guard_words(state, deps.settings.persona.system_prompt)
+    outer = TOKEN_SINK.get()
+    scrubbing = ScrubbingSink(outer, words) if words and outer is not None else None
+    token = TOKEN_SINK.set(scrubbing) if scrubbing is not None else None
+    try:
+        if prefix:
+            _emit(prefix)
+        conversation = thread_key(state["user_id"], state.get("thread_id", ""))
+        earlier = [m["content"] for m in state.get("messages", []) if m["role"] == "assistant"][-3:]
+        text = _sample(messages, deps, conversation, emit=stream, earlier=earlier)
+        if text is None:
+            log.debug("reply repeated an earlier turn; answering from the newest message only")
+            focused = [messages[0], messages[1], messages[-1]]
+            text = _sample(focused, deps, conversation + "#focused", emit=stream, earlier=[]) or ""
+    finally:
+        if scrubbing is not None and token is not None:
+            scrubbing.flush()
+            TOKEN_SINK.reset(token)
+    return scrub((prefix + text).strip(), words)
 
 
 def one_question(text: str, need: str) -> str | None:

@@ -25,15 +25,17 @@ from assistant.errors import ConfigError
 from assistant.graph import prompts
 from assistant.graph.graph import build_graph
 from assistant.graph.nodes import TOKEN_SINK
-from assistant.graph.state import ChatState
+from assistant.graph.state import ChatState, thread_key
 from assistant.llm.base import ChatModel, Message
 from assistant.paths import ensure_data_dir
+from assistant.safetext import clean
 from memory.interface import Memory
 from memory.types import Goal
 
 log = logging.getLogger(__name__)
 
 CHECKPOINT_FILE = "checkpoints.sqlite"
+MAX_MESSAGE_CHARS = 20_000  # longer messages are cut (about 5k tokens, past any context budget)
 
 
 class ReplyCancelled(Exception):
@@ -106,10 +108,13 @@ class ChatSession:
     @property
     def config(self) -> RunnableConfig:
         """LangGraph run config; the key carries the user id so users never share a thread."""
-        return {"configurable": {"thread_id": f"{self.user_id}/{self.thread_id}"}}
+        return {"configurable": {"thread_id": thread_key(self.user_id, self.thread_id)}}
 
     def send(self, text: str, on_token: Callable[[str], None] | None = None) -> str:
         """One user turn; streams reply pieces to `on_token` and returns the whole reply."""
+        # Typed, pasted or Slack text may hold control bytes or undecodable input; the
+        # tokenizers refuse lone surrogates, and a pasted book would only be cut later.
+        text = clean(text, MAX_MESSAGE_CHARS)
         turn: ChatState = {
             "messages": [Message(role="user", content=text)],
             "user_id": self.user_id,

@@ -136,3 +136,16 @@ def last_user_text(messages: list[Message]) -> str:
         if message["role"] == "user":
             return message["content"]
     return ""
+
+
+def thread_key(user_id: str, thread_id: str) -> str:
+    """The checkpoint key of one user's thread, unambiguous when ids contain "/".
+
+    Only "%" and "/" are escaped, so the key of ids without them is the plain
+    "user/thread" earlier releases wrote: existing checkpoints stay readable.
+    """
+
+    def part(value: str) -> str:
+        return value.replace("%", "%25").replace("/", "%2F")
+
+    return f"{part(user_id)}/{part(thread_id)}"

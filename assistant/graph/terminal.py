@@ -7,6 +7,7 @@ thread. Ctrl-C at the prompt only reminds how to leave.
 
 from __future__ import annotations
 
+import logging
 import sys
 import time
 from typing import TYPE_CHECKING, Any, TextIO
@@ -15,10 +16,14 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from assistant.errors import AssistantError
 from assistant.graph.session import ChatSession, ReplyCancelled
+from assistant.safetext import clean, has_surrogates, shown
 
 if TYPE_CHECKING:
     from assistant.app import App
+
+log = logging.getLogger(__name__)
 
 HELP = """Commands:
   /goals          your goals (all threads)
@@ -29,6 +34,7 @@ HELP = """Commands:
   /help           this list
   /quit           leave (Ctrl-D works too)
 Ctrl-C while I answer cancels the reply; the thread is kept."""
+NOT_UTF8 = "(that line held bytes that are not UTF-8 text; they were replaced)"
 
 
 def goals_table(goals: list[Any], title: str = "Goals") -> Table:
@@ -93,10 +99,11 @@ class Terminal:
                 self.out.write("\n")
                 return
             if not _isatty(self.stdin):
-                self.out.write(
-                    line if line.endswith("\n") else line + "\n"
-                )  # piped: show what was read
-            text = line.strip()
+                # piped: show what was read (escaped: it may hold ESC or undecodable bytes)
+                self.out.write(shown(line.rstrip("\n")) + "\n")
+            if has_surrogates(line):
+                self.console.print(NOT_UTF8, markup=False)
+            text = clean(line).strip()
             if not text:
                 continue
             if text.startswith("/"):
@@ -118,6 +125,17 @@ class Terminal:
             self.session.send(text, on_token=on_token)
         except ReplyCancelled:
             self.out.write(" [cancelled]")
+        except AssistantError as exc:
+            self.out.write("\n")
+            self.console.print(f"error: {exc}", markup=False)
+        except Exception as exc:  # one failed turn must not end the chat or lose the thread
+            log.exception("chat turn failed")
+            self.out.write("\n")
+            self.console.print(
+                f"error: this turn failed ({type(exc).__name__}: {shown(str(exc))[:200]}); "
+                "the thread is kept, try again or rephrase",
+                markup=False,
+            )
         self.out.write("\n")
         self.out.flush()
 
@@ -141,14 +159,14 @@ class Terminal:
             if not facts:
                 self.console.print("I don't know anything about you yet.")
             for fact in facts:
-                self.console.print(f"- [{fact.kind}] {fact.text}", markup=False)
+                self.console.print(f"- [{fact.kind}] {shown(fact.text)}", markup=False)
         elif name == "/forget":
             if not arg:
                 self.console.print("usage: /forget TEXT")
             else:
                 gone = s.store.profile.forget(s.user_id, arg)
                 self.console.print(
-                    "Forgotten: " + "; ".join(f.text for f in gone)
+                    "Forgotten: " + "; ".join(shown(f.text) for f in gone)
                     if gone
                     else f"Nothing matches '{arg}'.",
                     markup=False,
@@ -175,17 +193,24 @@ def run_chat(
     stdin: TextIO | None = None,
     out: TextIO | None = None,
 ) -> None:
-    """Load the model, open the memory and the checkpointer (through `app`), then chat
+    """Open the memory and the checkpointer, then load the model (through `app`), then chat
     until EOF or /quit."""
-    stdin = stdin or sys.stdin
+    if stdin is None:
+        stdin = sys.stdin
+        reconfigure = getattr(stdin, "reconfigure", None)
+        if reconfigure is not None:
+            # Undecodable bytes become surrogates the loop reports, instead of a traceback.
+            reconfigure(errors="surrogateescape")
     out = out or sys.stdout
     console = Console(file=out, highlight=False, soft_wrap=True)
     err = Console(stderr=True)
+    # The store first: a second process on the data directory fails at once, before the
+    # model loads (which takes seconds and may convert weights into the folder).
+    memory = app.memory
+    saver = app.checkpointer
     with err.status("loading the model..."):
         llm = app.llm
-    session = ChatSession(
-        app.settings, llm, app.memory, app.checkpointer, user_id=user_id, thread_id=thread_id
-    )
+    session = ChatSession(app.settings, llm, memory, saver, user_id=user_id, thread_id=thread_id)
     Terminal(session, console, stdin, out).loop()
 
 

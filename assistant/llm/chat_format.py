@@ -13,6 +13,7 @@ from typing import Any, Literal
 
 from assistant.errors import GenerationError
 from assistant.llm.base import Message
+from assistant.safetext import clean, has_surrogates
 
 
 @dataclass
@@ -73,7 +74,11 @@ def build_prompt(tokenizer: Any, messages: Sequence[Message], budget_tokens: int
     """Render and tokenise, dropping the oldest turns behind the system prompt to fit."""
     if not messages:
         raise GenerationError("no messages to answer; pass at least one user message")
-    msgs = list(messages)
+    # Lone surrogates (undecodable input bytes) make the tokenizer raise a TypeError.
+    msgs: list[Message] = [
+        Message(role=m["role"], content=clean(m["content"])) if has_surrogates(m["content"]) else m
+        for m in messages
+    ]
     has_system = msgs[0]["role"] == "system"
     head = msgs[:1] if has_system else []
     rest = msgs[1:] if has_system else msgs

@@ -34,6 +34,7 @@ from assistant.llm.kv_cache import new_cache
 from assistant.llm.loader import LoadedModel, load_model
 from assistant.llm.prefix_cache import PrefixCache, PrefixEntry, common_prefix, crop_cache
 from assistant.llm.sampling import TextTail, pick_tokens
+from assistant.safetext import clean, has_surrogates
 
 
 @dataclass
@@ -110,6 +111,8 @@ class Engine:
 
     def count_tokens(self, text: str) -> int:
         """Number of tokens `text` takes (no special tokens added)."""
+        if has_surrogates(text):
+            text = clean(text)  # the tokenizer raises a TypeError on lone surrogates
         return len(self.tokenizer(text, add_special_tokens=False)["input_ids"])
 
     def chat(

@@ -42,6 +42,7 @@ from slack_sdk.webhook import WebhookClient
 
 from assistant.config import Settings
 from assistant.errors import AssistantError, ConfigError, ConnectorAuthError
+from assistant.safetext import clean
 from assistant.slack.client import (
     APP_TOKEN_ENV,
     BOT_TOKEN_ENV,
@@ -392,8 +393,8 @@ def _clean(text: str, bot_user_id: str | None) -> str:
     """Drop the bot's own mention so the model sees the question only."""
     if bot_user_id:
         text = text.replace(f"<@{bot_user_id}>", " ")
-    text = text.strip()  # newlines stay: pasted code and lists keep their shape
-    return text if len(text) <= MAX_INPUT_CHARS else text[:MAX_INPUT_CHARS] + " […]"
+    # newlines stay: pasted code and lists keep their shape; control bytes do not
+    return clean(text, MAX_INPUT_CHARS).strip()
 
 
 def create_app(
@@ -479,7 +480,9 @@ def start_slack(parts: AssistantApp, *, conversation: Conversation | None = None
             ) from None
         return SlackHandle(bot=bot, mode="socket", _socket=handler)
     try:
-        server = SlackHTTPServer(app, settings.slack.http_host, settings.slack.http_port)
+        server = SlackHTTPServer(
+            app, settings.slack.http_host, settings.slack.http_port, tokens.signing_secret
+        )
     except OSError as exc:
         bot.close()
         raise AssistantError(

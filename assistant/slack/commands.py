@@ -11,6 +11,7 @@ from datetime import date
 from typing import Any
 
 from assistant.config import Settings
+from assistant.safetext import clean
 from memory.interface import Memory
 
 HELP = (
@@ -35,7 +36,8 @@ class CommandReply:
 
 def split(text: str) -> tuple[str, str]:
     """`"forget my dog"` -> `("forget", "my dog")`."""
-    verb, _, rest = (text or "").strip().partition(" ")
+    # control bytes and bad JSON escapes (lone surrogates) would reach the embedder raw
+    verb, _, rest = clean(text or "", 4000).strip().partition(" ")
     return verb.lower(), rest.strip()
 
 

@@ -13,7 +13,7 @@ import pytest
 
 from assistant.config import Settings
 from assistant.errors import MemoryStoreError
-from memory.probe import PROBE_MARKER
+from memory.probe import PROBE_MARKER, remember_index
 from memory.repair import JOURNAL_PREFIX, OPEN_MARKER, read_rows
 from memory.scoped import collection_name
 from memory.store import MemoryStore, open_store
@@ -205,6 +205,7 @@ with open_store(Settings(), path=Path({path!r})) as store:
 def test_damage_found_at_run_time_never_crashes_twice(filled: Path) -> None:
     store_path = filled
     damage_truncate_data(index_dir(store_path, collection_name("items", "local")))
+    remember_index(store_path)  # damage the open-time check cannot see: only a read finds it
     child = python_popen(RUNTIME.format(path=str(store_path)))
     out, err = child.communicate(timeout=180)
     # Chroma either raises (a clear error that flags the collection) or segfaults reading it
