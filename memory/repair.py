@@ -12,6 +12,7 @@ probing again: damage can never turn into a crash loop.
 
 from __future__ import annotations
 
+import copy
 import json
 import logging
 import os
@@ -179,7 +180,7 @@ def _rebuild_from_journal(client: Any, folder: Path, name: str, embedder: Embedd
         client.delete_collection(name)
     except Exception as exc:  # absent after an interrupted rebuild: nothing to delete
         log.info("memory: delete of %s before rebuild: %s", name, exc)
-    col = client.create_collection(name, configuration=HNSW, embedding_function=ef)
+    col = client.create_collection(name, configuration=copy.deepcopy(HNSW), embedding_function=ef)
     for start in range(0, len(rows), BATCH):
         part = rows[start : start + BATCH]
         texts = [

@@ -10,6 +10,7 @@ naming mistake). Public memory functions hold a `_Scoped`, never a raw collectio
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import shutil
 import threading
@@ -349,8 +350,9 @@ class Scopes:
             if handle is not None:
                 return handle
             if create:
+                # a copy: Chroma writes the embedding function into the dict it is given
                 handle = self.client.get_or_create_collection(
-                    name, configuration=HNSW, embedding_function=self._ef
+                    name, configuration=copy.deepcopy(HNSW), embedding_function=self._ef
                 )
             else:
                 try:
