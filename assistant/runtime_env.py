@@ -6,15 +6,15 @@ before it sleeps. On a machine whose cores are busy, a spinning thread burns the
 slice its partner needs, and every op waits for a descheduled thread: replies got ten
 times slower (issue 18). Sleeping at once (`OMP_WAIT_POLICY=passive`) fixes that but costs
 more than half the decode speed on a quiet machine, where the threads meet again within
-microseconds. A short spin keeps both: threads spin long enough to catch the next op of
+microseconds. A short spin aims at both: threads spin long enough to catch the next op of
 the same request, then sleep (numbers in README, `bench/llm_speed.py --busy`).
 
 The wait policy is read once, when the OpenMP runtime starts (when torch is imported),
 so `apply_defaults()` runs first thing in the CLI. The thread count can change later:
 at each request boundary the model thread takes as many threads as there are cores not
-busy with other processes, or every core when none is free (`request_threads()`). Anything the user set wins: a variable
-already in the environment is never changed, and `OMP_NUM_THREADS` or `model.threads`
-turn the per-request choice off.
+busy with other processes, or every core when none is free (`request_threads()`).
+Anything the user set wins: a variable already in the environment is never changed, and
+`OMP_NUM_THREADS` or `model.threads` turn the per-request choice off.
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ from dataclasses import dataclass
 # libgomp reads GOMP_SPINCOUNT only while OMP_WAIT_POLICY is unset. 1,000 rounds of its
 # spin loop (libgomp's own choice when it has more threads than cores) are tens of
 # microseconds: enough to catch the next op of the same step, far shorter than the time
-# slice a busy core takes from us. 20,000 already lost 5-10x under load (README).
+# slice a busy core takes from us. 20,000 already lost 10x and more under load (README).
 SPINCOUNT = "1000"
 DEFAULTS: dict[str, str] = {"GOMP_SPINCOUNT": SPINCOUNT}
 # Variables that say how OpenMP threads wait or how many there are; shown by doctor.
