@@ -174,11 +174,11 @@ class DigestSettings(_Section):
 
 class ProbesSettings(_Section):
     rounds: int = Field(8, ge=1)  # self-chat rounds
-    cases: int = Field(12, ge=1)  # suite cases sampled for the nightly run
+    cases: int = Field(24, ge=1)  # suite cases sampled for the nightly run (24 fits the 10-min budget, README)
     samples: int = Field(1, ge=1)  # answers per probe (1 with greedy decoding)
     seed: int = 1234  # fixed seed, reported with results
     controls: list[str] = ["none", "split_softmax"]  # drift controls compared nightly
-    alert_threshold: float = Field(0.2, ge=0.0, le=1.0)  # alert when any round scores at or below this
+    alert_threshold: float = Field(0.15, ge=0.0, le=1.0)  # alert when any round scores at or below this (stock drifts to 0.06-0.18, the default holds >= 0.24)
     max_new_tokens: int = Field(16, ge=1)  # agent A's reply budget inside self-chat (nightly cost, see README)
     partner_max_new_tokens: int = Field(12, ge=1)  # agent B's (the simulated user's) reply budget
     probe_max_new_tokens: int = Field(12, ge=1)  # probe answer budget (judges read the first words)
