@@ -9,8 +9,8 @@ headline; every control when a record names none):
 - at some round the run's whole 95% interval lies below the trailing-week mean of the
   same control at that round (a drop bigger than the run's own margin of error).
 
-`check_alerts` is a pure function of the record and earlier records; `slack_alert` turns
-a Slack target into the ``alert=`` callable that `run_nightly` takes.
+`check_alerts` is a pure function of the record and earlier records; `assistant.app.App.alert`
+is the ``alert=`` callable (a Slack post) that the nightly job passes to `run_nightly`.
 """
 
 from __future__ import annotations

@@ -17,8 +17,8 @@ from assistant.background.scheduler import JobSpec
 from assistant.background.service import run_service
 from assistant.cli import cli
 from assistant.config import Settings
-from tests.scheduler import jobfuncs
 from tests.memfake import FakeMemory
+from tests.scheduler import jobfuncs
 
 
 def _dead_pid() -> int:
