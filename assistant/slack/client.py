@@ -49,13 +49,19 @@ def read_tokens() -> SlackTokens:
     return SlackTokens(bot, app, secret)
 
 
+RATE_LIMIT_RETRIES = 10  # found by bench/faults.py: with 3, a reply was lost in a 429 storm
+
+
 def slack_client(settings: Settings, token: str | None = None) -> WebClient:
     """The one Web API client factory (bot replies, digest posts, probe alerts): slack-sdk's
     rate-limit and server-error retry handlers, pointed at ``settings.slack.base_url``."""
     from connectors.slack import web_client
 
     base_url = settings.slack.base_url if settings.slack.base_url.endswith("/") else settings.slack.base_url + "/"
-    return web_client(token if token is not None else os.environ.get(BOT_TOKEN_ENV, ""), base_url)
+    # A 429 storm shared by several replies can hit one call more than 3 times in a row;
+    # each wait is bounded by Retry-After (max 120 s), so more retries cost time, not loss.
+    token = token if token is not None else os.environ.get(BOT_TOKEN_ENV, "")
+    return web_client(token, base_url, retries=RATE_LIMIT_RETRIES)
 
 
 def post_digest(client: WebClient, channel: str, blocks: list[dict[str, Any]] | None, text: str) -> str:
