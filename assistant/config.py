@@ -97,7 +97,9 @@ class FeedsSettings(_Section):
     slack_page_limit: int = Field(200, ge=1, le=1000)  # messages per history/replies page
     slack_max_pages: int = Field(50, ge=1)  # pages per channel per pull; bounds a first pull
     slack_backfill_days: float = Field(7.0, gt=0.0)  # how far back the first pull of a channel reads
-    slack_retries: int = Field(3, ge=0, le=10)  # slack-sdk retries on 429 (Retry-After) and 5xx
+    # slack-sdk retries on 429 (Retry-After) and 5xx; bench/faults.py lost a reply in a 429
+    # storm with 3 (each wait is bounded by Retry-After, so more retries cost time, not loss)
+    slack_retries: int = Field(10, ge=0, le=10)
     slack_timeout_s: int = Field(30, ge=1)  # per-request Slack Web API timeout
     slack_follow_threads: int = Field(50, ge=0)  # recent threads re-checked for new replies per channel; 0 = off
 

@@ -695,12 +695,14 @@ def killed_jobs(trials: int, tmp: Path) -> Check:
         for t in range(trials):
             check.trials += 1
             home = tmp / f"killed-{t}" / "home"
+            home.mkdir(parents=True, exist_ok=True)
             server.routes["/rss/cs.CL"] = Route(docs.CS_CL, hang=True)
+            before = len(server.hits_for("/rss/cs.CL"))
             first = subprocess.Popen([sys.executable, "-u", "-c", HANGING_PULL, server.url],
                                      stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                                      env=child_env(home))  # fmt: skip
             deadline = time.monotonic() + 120
-            while not server.hits_for("/rss/cs.CL") and time.monotonic() < deadline:
+            while len(server.hits_for("/rss/cs.CL")) <= before and time.monotonic() < deadline:
                 time.sleep(0.1)
             time.sleep(0.5)
             first.send_signal(signal.SIGKILL)

@@ -88,3 +88,12 @@ def _shared_bot(make_bot):
         _BOTS[key] = make_bot(conversation=ScriptedConversation(llm=TokenizingModel(lambda m: "Noted.")),
                               store=FakeStore())
     return _BOTS[key]
+
+
+def test_a_reply_survives_more_429s_in_a_row_than_three(make_bot) -> None:
+    bot = make_bot(conversation=ScriptedConversation(llm=TokenizingModel(["Still here."])))
+    bot.api.rate_limit("chat.postMessage", times=5, retry_after=1)  # a storm shared by replies
+    ts = bot.next_ts()
+    status, _ = bot.send_event(dm("U1", "hello", ts))
+    assert status == 200
+    assert bot.final_reply(ts, timeout=30)["text"] == "Still here."  # was lost after 3 retries
