@@ -195,8 +195,13 @@ def _run_and_wait(
 
     def finished(job_id: str) -> bool:
         run = last_runs().get(job_id)
-        # a run already going when we asked counts: it finishes after `asked`
-        return run is not None and float(run["started"]) + float(run["seconds"]) >= asked
+        # a run already going when we asked counts once it finishes (after `asked`); the
+        # entry a job writes when it starts ("running") is not a finish
+        return (
+            run is not None
+            and not run.get("running")
+            and float(run["started"]) + float(run["seconds"]) >= asked
+        )
 
     while not all(finished(j) for j in present):
         if stop.wait(0.2) or time.monotonic() >= deadline:

@@ -101,7 +101,9 @@ def _late_digest(settings: Settings, model: Summariser, *, wait_s: float) -> tup
                 )
                 assert thread is not None
                 deadline = time.monotonic() + 60
-                while "digest" not in last_runs() and time.monotonic() < deadline:
+                while (
+                    "digest" not in last_runs() or last_runs()["digest"].get("running")
+                ) and time.monotonic() < deadline:
                     time.sleep(0.1)
                 stop.set()  # summarisation stops between batches
         finally:
