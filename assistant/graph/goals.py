@@ -343,3 +343,23 @@ def apply_update(
         goal["updated"] = stamp
         return goals, goal
     return goals, None
+
+
+def track(
+    text: str,
+    goals: list[GoalState],
+    active: str,
+    *,
+    llm: ChatModel | None = None,
+    retries: int = 1,
+    thread: str = "",
+) -> tuple[GoalUpdate, list[GoalState], GoalState | None]:
+    """One user message through the tracker: rules, the model's proposal (when given), reconcile.
+
+    Returns the update, the goals after it and the goal it touched (None: nothing changed).
+    """
+    rules = rule_update(text, goals, active)
+    proposed = model_update(llm, text, goals, retries=retries) if llm is not None else None
+    update = reconcile(proposed, rules, text, goals)
+    after, touched = apply_update(update, goals, thread=thread)
+    return update, after, touched

@@ -17,13 +17,7 @@ from typing import Any
 from assistant.config import Settings
 from assistant.graph import prompts
 from assistant.graph.fencing import fence_item, safe_profile_lines
-from assistant.graph.goals import (
-    apply_update,
-    model_update,
-    open_goals,
-    reconcile,
-    rule_update,
-)
+from assistant.graph.goals import open_goals, track
 from assistant.graph.state import (
     ChatState,
     GoalState,
@@ -113,12 +107,14 @@ def track_goals(state: ChatState, deps: Deps) -> dict[str, Any]:
         return {"tool": tool, "goal_event": "none"}
     goals = list(state.get("goals", []))
     active = state.get("active_goal", "")
-    rules = rule_update(text, goals, active)
-    proposed = None
-    if deps.settings.chat.goal_model:
-        proposed = model_update(deps.llm, text, goals, retries=deps.settings.chat.goal_retries)
-    update = reconcile(proposed, rules, text, goals)
-    goals, touched = apply_update(update, goals, thread=state.get("thread_id", ""))
+    update, goals, touched = track(
+        text,
+        goals,
+        active,
+        llm=deps.llm if deps.settings.chat.goal_model else None,
+        retries=deps.settings.chat.goal_retries,
+        thread=state.get("thread_id", ""),
+    )
     if touched is None:
         return {"goals": goals, "goal_event": "none"}
     deps.store.goals.save(goal_from_state(touched, state["user_id"]))

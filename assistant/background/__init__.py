@@ -1,0 +1,1 @@
+"""The background flow: scheduler, service, summaries and the digest."""
