@@ -75,6 +75,7 @@ def run_goals(cases: list[dict[str, Any]], llm: Any, retries: int) -> dict[str, 
     slot_checks = slot_ok = over_asks = 0
     phantoms: list[str] = []
     misses: list[str] = []
+    slot_misses: list[str] = []
     for case in cases:
         goals: list[Any] = []
         active = ""
@@ -116,6 +117,8 @@ def run_goals(cases: list[dict[str, Any]], llm: Any, retries: int) -> dict[str, 
                 asked = goal is not None and any(_slot_kind(m) == kind for m in goal["missing"])
                 over_asks += asked
                 slot_ok += recorded and not asked
+                if not recorded or asked:
+                    slot_misses.append(f"{case['id']}: {text!r} {kind}={value} known={known[:60]!r}")
     detection = prf(tp, fp, fn)
     return {
         **detection,
@@ -126,20 +129,28 @@ def run_goals(cases: list[dict[str, Any]], llm: Any, retries: int) -> dict[str, 
         "phantom_goals": len(phantoms),
         "phantom_examples": phantoms[:5],
         "missed_examples": misses[:5],
+        "slot_examples": slot_misses[:5],
     }
 
 
 def section_goals(llm: Any, limit: int | None) -> dict[str, Any]:
-    cases = read_jsonl(DATA / "goals.jsonl")[: limit or None]
-    turns = sum(len(c["turns"]) for c in cases)
-    log(f"goals: {len(cases)} cases, {turns} turns")
-    out: dict[str, Any] = {"cases": len(cases), "turns": turns}
-    out["baseline_keyword"] = run_goals(cases, "keyword", 0)
-    out["rules"] = run_goals(cases, None, 0)
-    if llm is not None:
-        started = time.monotonic()
-        out["model"] = run_goals(cases, llm, 1)
-        out["model"]["seconds"] = round(time.monotonic() - started, 1)
+    out: dict[str, Any] = {}
+    for name in ("goals", "goals_heldout"):
+        cases = read_jsonl(DATA / f"{name}.jsonl")[: limit or None]
+        turns = sum(len(c["turns"]) for c in cases)
+        log(f"{name}: {len(cases)} cases, {turns} turns")
+        part: dict[str, Any] = {"cases": len(cases), "turns": turns}
+        part["baseline_keyword"] = run_goals(cases, "keyword", 0)
+        part["rules"] = run_goals(cases, None, 0)
+        if llm is not None:
+            started = time.monotonic()
+            part["model"] = run_goals(cases, llm, 1)
+            part["model"]["seconds"] = round(time.monotonic() - started, 1)
+        if name == "goals":
+            out.update(part)
+        else:
+            # written after the rules were tuned on goals.jsonl, never tuned on
+            out["heldout"] = part
     return out
 
 
@@ -229,18 +240,25 @@ def update_scores(cases: list[dict[str, Any]], llm: Any) -> dict[str, Any]:
 def section_profile(llm: Any, limit: int | None) -> dict[str, Any]:
     from memory.extract import extract, extract_rules
 
-    cases = read_jsonl(DATA / "profile.jsonl")[: limit or None]
-    turns = sum(len(c["turns"]) for c in cases)
-    log(f"profile: {len(cases)} cases, {turns} turns")
-    out: dict[str, Any] = {"cases": len(cases), "turns": turns}
-    out["baseline_sentences"] = fact_scores(cases, baseline_facts)
-    out["rules"] = fact_scores(cases, lambda t: [c.text for c in extract_rules(t)])
-    out["rules"].update(update_scores(cases, None))
-    if llm is not None:
-        started = time.monotonic()
-        out["model"] = fact_scores(cases, lambda t: [c.text for c in extract(t, llm)])
-        out["model"].update(update_scores(cases, llm))
-        out["model"]["seconds"] = round(time.monotonic() - started, 1)
+    out: dict[str, Any] = {}
+    for name in ("profile", "profile_heldout"):
+        cases = read_jsonl(DATA / f"{name}.jsonl")[: limit or None]
+        turns = sum(len(c["turns"]) for c in cases)
+        log(f"{name}: {len(cases)} cases, {turns} turns")
+        part: dict[str, Any] = {"cases": len(cases), "turns": turns}
+        part["baseline_sentences"] = fact_scores(cases, baseline_facts)
+        part["rules"] = fact_scores(cases, lambda t: [c.text for c in extract_rules(t)])
+        part["rules"].update(update_scores(cases, None))
+        if llm is not None:
+            started = time.monotonic()
+            part["model"] = fact_scores(cases, lambda t: [c.text for c in extract(t, llm)])
+            part["model"].update(update_scores(cases, llm))
+            part["model"]["seconds"] = round(time.monotonic() - started, 1)
+        if name == "profile":
+            out.update(part)
+        else:
+            # written after the rules were tuned on profile.jsonl, never tuned on
+            out["heldout"] = part
     return out
 
 
