@@ -22,8 +22,32 @@ _SELF_NAME = re.compile(
     r"\b(?:my name is|i'?m called|i am called|call me|i am|i'm)\s+([A-Z][a-z]+)\b"
 )
 _NOT_NAMES = frozenset(
-    "Here Happy Glad Sorry Not Just Always Still Afraid Able Sure Ready Unable Going Trying "
-    "Very Really An A The So Also Your Now".split()
+    [
+        "Here",
+        "Happy",
+        "Glad",
+        "Sorry",
+        "Not",
+        "Just",
+        "Always",
+        "Still",
+        "Afraid",
+        "Able",
+        "Sure",
+        "Ready",
+        "Unable",
+        "Going",
+        "Trying",
+        "Very",
+        "Really",
+        "An",
+        "A",
+        "The",
+        "So",
+        "Also",
+        "Your",
+        "Now",
+    ]
 )
 
 
@@ -94,3 +118,54 @@ def other_self_names(text: str, persona: str) -> list[str]:
 def keeps_persona(text: str, persona: str) -> bool:
     """True when a reply to "what is your name?" says the persona's name and no other."""
     return persona.lower() in text.lower() and not other_self_names(text, persona)
+
+
+class LoopGuard:
+    """Streams a reply but holds back a sentence while it could be a repeat of an earlier one.
+
+    `push` returns the text that is safe to show and whether to stop: a sentence that
+    repeats one already said in this reply ends the reply there, unshown.
+    """
+
+    def __init__(self) -> None:
+        self.said: set[str] = set()
+        self.text = ""
+        self.checked = 0  # end of the last complete sentence
+        self.shown = 0
+        self.stopped = False
+
+    def _take(self, upto: int) -> str:
+        out = self.text[self.shown : upto] if upto > self.shown else ""
+        self.shown = max(self.shown, upto)
+        return out
+
+    def push(self, piece: str) -> tuple[str, bool]:
+        if self.stopped:
+            return "", True
+        self.text += piece
+        for match in re.finditer(r"[.!?]+(?=\s)|\n", self.text[self.checked :]):
+            end = self.checked + match.end()
+            key = _norm(self.text[self.checked : end])
+            if len(key) >= MIN_LINE_CHARS and key in self.said:
+                self.stopped = True
+                return self._take(self.checked), True
+            if key:
+                self.said.add(key)
+            self.checked = end
+        tail = _norm(self.text[self.checked :])
+        maybe_repeat = bool(tail) and any(s.startswith(tail) for s in self.said)
+        return self._take(self.checked if maybe_repeat else len(self.text)), False
+
+    def flush(self) -> str:
+        """What is still held back once the reply ended (dropped when it repeats)."""
+        if self.stopped:
+            return ""
+        tail = _norm(self.text[self.checked :])
+        if len(tail) >= MIN_LINE_CHARS and tail in self.said:
+            return self._take(self.checked)
+        return self._take(len(self.text))
+
+    @property
+    def reply(self) -> str:
+        """Everything shown so far."""
+        return self.text[: self.shown]
