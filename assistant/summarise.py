@@ -152,7 +152,8 @@ def summarise_pending(
             llm, batch, max_new_tokens=settings.digest.summary_max_tokens, batched=batched
         )
         for item, (summary, fallback) in zip(batch, summaries, strict=True):
-            store.items.set_summary(user_id, item.id, summary)
+            provenance = "extracted" if fallback else "generated"
+            store.items.set_summary(user_id, item.id, summary, provenance)
             seen.add(item.id)
             report.summarised += 1
             report.fallback += int(fallback)

@@ -55,6 +55,75 @@ _CUE = re.compile(
     r"find|prove|analy[sz]e|explore|address)",
     re.IGNORECASE,
 )
+# Words a summary uses to frame a paper ("this paper proposes a new approach"): never
+# evidence of invented content.
+_FRAMING = frozenset(
+    [
+        "paper",
+        "papers",
+        "work",
+        "study",
+        "article",
+        "authors",
+        "author",
+        "discusses",
+        "discuss",
+        "presents",
+        "present",
+        "describes",
+        "describe",
+        "introduces",
+        "introduce",
+        "proposes",
+        "propose",
+        "explores",
+        "explore",
+        "investigates",
+        "investigate",
+        "examines",
+        "examine",
+        "focuses",
+        "focusing",
+        "focus",
+        "demonstrates",
+        "demonstrate",
+        "shows",
+        "show",
+        "new",
+        "novel",
+        "approach",
+        "approaches",
+        "method",
+        "methods",
+        "technique",
+        "techniques",
+        "uses",
+        "use",
+        "using",
+        "used",
+        "also",
+        "how",
+        "what",
+        "which",
+        "specifically",
+        "including",
+        "based",
+        "way",
+        "ways",
+        "results",
+        "result",
+        "overall",
+        "provides",
+        "provide",
+        "aims",
+        "aim",
+        "address",
+        "addresses",
+        "called",
+        "known",
+    ]
+)
+MAX_UNSUPPORTED = 0.34  # share of a summary's content words the source never uses
 CUT_OFF_END = re.compile(r"[.!?)\"'\]]$")
 MIN_CHARS = 12
 
@@ -68,11 +137,17 @@ class SummaryFlags:
     loop: bool = False
     cut_off: bool = False
     polarity_flip: bool = False
+    unsupported: bool = False
 
     @property
     def ok(self) -> bool:
         return not (
-            self.invented_numbers or self.echo or self.loop or self.cut_off or self.polarity_flip
+            self.invented_numbers
+            or self.echo
+            or self.loop
+            or self.cut_off
+            or self.polarity_flip
+            or self.unsupported
         )
 
     def reasons(self) -> list[str]:
@@ -80,7 +155,8 @@ class SummaryFlags:
         names = []
         if self.invented_numbers:
             names.append("invented_number")
-        names += [n for n in ("echo", "loop", "cut_off", "polarity_flip") if getattr(self, n)]
+        checks = ("echo", "loop", "cut_off", "polarity_flip", "unsupported")
+        names += [n for n in checks if getattr(self, n)]
         return names
 
 
@@ -119,8 +195,8 @@ def has_loop(summary: str) -> bool:
     def content(gram: tuple[str, ...]) -> bool:
         return sum(w not in _STOP and len(w) > 1 for w in gram) >= 2
 
-    fours = Counter(g for g in zip(*(tokens[i:] for i in range(4))) if content(g))
-    threes = Counter(g for g in zip(*(tokens[i:] for i in range(3))) if content(g))
+    fours = Counter(g for g in zip(*(tokens[i:] for i in range(4)), strict=False) if content(g))
+    threes = Counter(g for g in zip(*(tokens[i:] for i in range(3)), strict=False) if content(g))
     if any(c >= 2 for c in fours.values()) or any(c >= 3 for c in threes.values()):
         return True
     sentences = [" ".join(words(s)) for s in split_sentences(summary)]
@@ -143,6 +219,18 @@ def flips_polarity(summary: str, source: str) -> bool:
     return False
 
 
+def unsupported_share(summary: str, source: str) -> float:
+    """Share of the summary's content words (framing words aside) the source never uses.
+
+    Words match on their first five letters, so "generating" is supported by "generate".
+    """
+    stems = {w[:5] for w in _content(source)}
+    own = {w for w in _content(summary) if w not in _FRAMING}
+    if not own:
+        return 0.0
+    return sum(w[:5] not in stems for w in own) / len(own)
+
+
 def check_summary(summary: str, source: str) -> SummaryFlags:
     """Every check of one summary against its source."""
     return SummaryFlags(
@@ -151,6 +239,7 @@ def check_summary(summary: str, source: str) -> SummaryFlags:
         loop=has_loop(summary),
         cut_off=is_cut_off(summary),
         polarity_flip=flips_polarity(summary, source),
+        unsupported=unsupported_share(summary, source) > MAX_UNSUPPORTED,
     )
 
 

@@ -112,7 +112,9 @@ class FakeItems:
         scored.sort(key=lambda p: -p[0])
         return [(i, float(s)) for s, i in scored[:k]]
 
-    def set_summary(self, owner: str, item_id: str, summary: str) -> None:
+    def set_summary(
+        self, owner: str, item_id: str, summary: str, provenance: str = "generated"
+    ) -> None:
         self.by_key[(owner, item_id)] = replace(self.by_key[(owner, item_id)], summary=summary)
 
     def count(self, owner: str) -> int:

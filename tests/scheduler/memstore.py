@@ -52,7 +52,9 @@ class _Items:
         )
         return out[:limit]
 
-    def set_summary(self, owner: str, item_id: str, summary: str) -> None:
+    def set_summary(
+        self, owner: str, item_id: str, summary: str, provenance: str = "generated"
+    ) -> None:
         self.rows[(owner, item_id)] = dataclasses.replace(
             self.rows[(owner, item_id)], summary=summary
         )
