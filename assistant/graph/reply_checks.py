@@ -19,7 +19,7 @@ _DAY_MONTH = re.compile(rf"\b(\d{{1,2}})(?:st|nd|rd|th)?\s+(?:of\s+)?{_MONTH}", 
 _BULLET = re.compile(r"^\s*(?:[-*•]|\d{1,2}[.)])\s+\S")
 MIN_LINE_CHARS = 12  # shorter lines ("Thanks!", "1.") repeat legitimately
 _SELF_NAME = re.compile(
-    r"\b(?:my name is|i'?m called|i am called|call me|i am|i'm)\s+([A-Z][a-z]+)\b"
+    r"\b(?i:my name is|i'?m called|i am called|call me|i am|i'm)\s+([A-Z][a-z]+)\b"
 )
 _NOT_NAMES = frozenset(
     [
@@ -91,11 +91,11 @@ def impossible_dates(text: str) -> list[str]:
     for match in _MONTH_DAY.finditer(text):
         month, day = _MONTHS[match.group(1).lower()[:3]], int(match.group(2))
         if not 1 <= day <= _DAYS_IN[month]:
-            found.append(match.group(0))
+            found.append(match.group(0).rstrip("."))
     for match in _DAY_MONTH.finditer(text):
         day, month = int(match.group(1)), _MONTHS[match.group(2).lower()[:3]]
         if not 1 <= day <= _DAYS_IN[month]:
-            found.append(match.group(0))
+            found.append(match.group(0).rstrip("."))
     return found
 
 
