@@ -616,10 +616,14 @@ def extract_with_model(llm: Any, text: str) -> list[Candidate] | None:
     return None
 
 
+_FIRST_PERSON = re.compile(r"(?i)\b(?:i|i'm|im|i've|i'd|my|me|mine|we|our)\b")
+
+
 def extract(text: str, llm: Any = None) -> list[Candidate]:
     """Rules first; a model's extra facts are added when one is given and answers valid JSON."""
     found = extract_rules(text)
-    if llm is not None and text.strip():
+    # facts about the user come in the first person; a question or small talk costs no model call
+    if llm is not None and _FIRST_PERSON.search(text) and not text.rstrip().endswith("?"):
         extra = extract_with_model(llm, text)
         if extra:
             # identity the rules caught is exact; the model's paraphrase of it would only repeat it

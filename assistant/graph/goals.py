@@ -318,7 +318,15 @@ def reconcile(
             known=[k for k in proposed.known if _words(k) & _words(text)],
             missing=proposed.missing or rules.missing,
         )
-    if proposed.event == "new" and _words(proposed.statement) & _words(text) and WISH.search(text):
+    request = re.search(r"\b(?:can|could|would|will) you\b", text, _FLAGS)
+    asks = text.rstrip().endswith("?") and (ASKS_ABOUT_HELP.match(text.strip()) or not request)
+    )
+    if (
+        proposed.event == "new"
+        and not asks  # "Do I need a special tent?" asks; it states no goal
+        and _words(proposed.statement) & _words(text)
+        and WISH.search(text)
+    ):
         statement = _clean_statement(proposed.statement)
         return GoalUpdate(
             event="new",
