@@ -311,16 +311,19 @@ def reconcile(
     if rules.event == "new":
         if proposed.event != "new":
             return rules
+        given = {k.split(":", 1)[0] for k in rules.known}
         return GoalUpdate(
             event="new",
             statement=rules.statement,
             success_criteria=proposed.success_criteria or rules.success_criteria,
-            known=[k for k in proposed.known if _words(k) & _words(text)],
-            missing=proposed.missing or rules.missing,
+            known=list(
+                dict.fromkeys(rules.known + [k for k in proposed.known if _words(k) & _words(text)])
+            ),
+            # never ask again for what the message already gave
+            missing=[m for m in proposed.missing or rules.missing if _slot_kind(m) not in given],
         )
     request = re.search(r"\b(?:can|could|would|will) you\b", text, _FLAGS)
     asks = text.rstrip().endswith("?") and (ASKS_ABOUT_HELP.match(text.strip()) or not request)
-    )
     if (
         proposed.event == "new"
         and not asks  # "Do I need a special tent?" asks; it states no goal
