@@ -121,6 +121,23 @@ _FRAMING = frozenset(
         "addresses",
         "called",
         "known",
+        "message",
+        "messages",
+        "asks",
+        "ask",
+        "asking",
+        "thread",
+        "post",
+        "slack",
+        "channel",
+        "user",
+        "writer",
+        "mentions",
+        "finds",
+        "find",
+        "found",
+        "discussion",
+        "about",
     ]
 )
 MAX_UNSUPPORTED = 0.34  # share of a summary's content words the source never uses
