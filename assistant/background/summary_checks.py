@@ -57,89 +57,17 @@ _CUE = re.compile(
 )
 # Words a summary uses to frame a paper ("this paper proposes a new approach"): never
 # evidence of invented content.
-_FRAMING = frozenset(
-    [
-        "paper",
-        "papers",
-        "work",
-        "study",
-        "article",
-        "authors",
-        "author",
-        "discusses",
-        "discuss",
-        "presents",
-        "present",
-        "describes",
-        "describe",
-        "introduces",
-        "introduce",
-        "proposes",
-        "propose",
-        "explores",
-        "explore",
-        "investigates",
-        "investigate",
-        "examines",
-        "examine",
-        "focuses",
-        "focusing",
-        "focus",
-        "demonstrates",
-        "demonstrate",
-        "shows",
-        "show",
-        "new",
-        "novel",
-        "approach",
-        "approaches",
-        "method",
-        "methods",
-        "technique",
-        "techniques",
-        "uses",
-        "use",
-        "using",
-        "used",
-        "also",
-        "how",
-        "what",
-        "which",
-        "specifically",
-        "including",
-        "based",
-        "way",
-        "ways",
-        "results",
-        "result",
-        "overall",
-        "provides",
-        "provide",
-        "aims",
-        "aim",
-        "address",
-        "addresses",
-        "called",
-        "known",
-        "message",
-        "messages",
-        "asks",
-        "ask",
-        "asking",
-        "thread",
-        "post",
-        "slack",
-        "channel",
-        "user",
-        "writer",
-        "mentions",
-        "finds",
-        "find",
-        "found",
-        "discussion",
-        "about",
-    ]
+_FRAMING_WORDS = (
+    "paper papers work study article authors author discusses discuss presents present "
+    "describes describe introduces introduce proposes propose explores explore "
+    "investigates investigate examines examine focuses focusing focus demonstrates "
+    "demonstrate shows show new novel approach approaches method methods technique "
+    "techniques uses use using used also how what which specifically including based way "
+    "ways results result overall provides provide aims aim address addresses called known "
+    "message messages asks ask asking thread post slack channel user writer mentions "
+    "finds find found discussion about"
 )
+_FRAMING = frozenset(_FRAMING_WORDS.split())
 MAX_UNSUPPORTED = 0.34  # share of a summary's content words the source never uses
 CUT_OFF_END = re.compile(r"[.!?)\"'\]]$")
 MIN_CHARS = 12
