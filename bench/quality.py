@@ -118,7 +118,9 @@ def run_goals(cases: list[dict[str, Any]], llm: Any, retries: int) -> dict[str, 
                 over_asks += asked
                 slot_ok += recorded and not asked
                 if not recorded or asked:
-                    slot_misses.append(f"{case['id']}: {text!r} {kind}={value} known={known[:60]!r}")
+                    slot_misses.append(
+                        f"{case['id']}: {text!r} {kind}={value} known={known[:60]!r}"
+                    )
     detection = prf(tp, fp, fn)
     return {
         **detection,
@@ -334,6 +336,16 @@ def raw_summaries(llm: Any, rows: list[dict[str, Any]], cache: Path, settings: A
     return [done[r["paper_id"]] for r in rows]
 
 
+def first_sentences(raw: str) -> str:
+    """The reply trimmed as `clean_summary` trims it, before any check."""
+    from assistant import summarise
+
+    out = summarise._FENCE_RE.sub("", raw).strip().strip('"').strip()
+    out = re.sub(r"^(summary|here is a summary[^:]*)\s*:\s*", "", out, flags=re.IGNORECASE)
+    parts = summarise._SENTENCE_RE.split(" ".join(out.split()))
+    return " ".join(parts[:2] if len(parts[0].split()) < 8 else parts[:1])[:400]
+
+
 def item_of(row: dict[str, Any]) -> Any:
     from memory.types import Item
 
@@ -385,6 +397,8 @@ def section_summaries(
         started = time.monotonic()
         raws = raw_summaries(llm, rows, cache, settings)
         out["model_raw"] = report([" ".join(x.split()) for x in raws])
+        # trimmed as stored, but without the checks and their extractive fallback
+        out["model_unchecked"] = report([first_sentences(x) for x in raws])
         final = [
             summarise.clean_summary(raw, item_of(r)) for raw, r in zip(raws, rows, strict=True)
         ]
