@@ -249,12 +249,12 @@ def _sample(
 ) -> str | None:
     """Run the model; None (and stop early) when the reply parrots an earlier turn.
 
-    A sentence the reply already said ends it there (a small model otherwise repeats one
-    line up to the token limit); the repeat is never shown.
+    A sentence already said (in this reply or the last ones) is left out, and a second
+    such repeat ends the reply (a small model otherwise loops up to the token limit).
     """
     pieces: list[str] = []
     held = bool(earlier)  # hold back the first characters until they are checked
-    guard = LoopGuard()
+    guard = LoopGuard(earlier)
     stream = deps.llm.stream(
         messages,
         max_new_tokens=max_new_tokens or deps.settings.chat.reply_tokens,
@@ -319,7 +319,7 @@ def _generate(
     text = _sample(
         messages, deps, conversation, emit=stream, earlier=earlier, max_new_tokens=budget
     )
-    if text is None:
+    if not text:  # parroted an earlier turn, or said nothing new
         log.debug("reply repeated an earlier turn; answering from the newest message only")
         focused = [messages[0], messages[1], messages[-1]]
         text = (

@@ -121,51 +121,68 @@ def keeps_persona(text: str, persona: str) -> bool:
 
 
 class LoopGuard:
-    """Streams a reply but holds back a sentence while it could be a repeat of an earlier one.
+    """Streams a reply, leaving out sentences already said (in this reply or the last ones).
 
-    `push` returns the text that is safe to show and whether to stop: a sentence that
-    repeats one already said in this reply ends the reply there, unshown.
+    `push` returns the text that is safe to show and whether to stop. A sentence is held
+    back while it could still become a repeat; a repeat is never shown, and a second
+    repeat ends the reply (a small model otherwise loops up to its token limit).
     """
 
-    def __init__(self) -> None:
-        self.said: set[str] = set()
-        self.text = ""
-        self.checked = 0  # end of the last complete sentence
-        self.shown = 0
+    MAX_REPEATS = 2
+
+    def __init__(self, earlier: list[str] | None = None) -> None:
+        self.said: set[str] = {_norm(line) for reply in earlier or [] for line in _lines(reply)}
+        self.buffer = ""  # the sentence being written
+        self.buffer_shown = 0  # characters of it already shown
+        self.shown: list[str] = []
+        self.repeats = 0
         self.stopped = False
 
-    def _take(self, upto: int) -> str:
-        out = self.text[self.shown : upto] if upto > self.shown else ""
-        self.shown = max(self.shown, upto)
-        return out
+    def _is_repeat(self, key: str) -> bool:
+        return len(key) >= MIN_LINE_CHARS and key in self.said
+
+    def _show(self, text: str) -> str:
+        if text:
+            self.shown.append(text)
+        return text
 
     def push(self, piece: str) -> tuple[str, bool]:
         if self.stopped:
             return "", True
-        self.text += piece
-        for match in re.finditer(r"[.!?]+(?=\s)|\n", self.text[self.checked :]):
-            end = self.checked + match.end()
-            key = _norm(self.text[self.checked : end])
-            if len(key) >= MIN_LINE_CHARS and key in self.said:
-                self.stopped = True
-                return self._take(self.checked), True
+        self.buffer += piece
+        out = ""
+        while match := re.search(r"[.!?]+(?=\s)|\n", self.buffer):
+            sentence, self.buffer = self.buffer[: match.end()], self.buffer[match.end() :]
+            done, self.buffer_shown = self.buffer_shown, 0
+            key = _norm(sentence)
+            if self._is_repeat(key):
+                self.repeats += 1
+                if self.repeats >= self.MAX_REPEATS:
+                    self.stopped = True
+                    return self._show(out), True
+                self.buffer = self.buffer.lstrip(" \t")  # its trailing space goes with it
+                continue
             if key:
                 self.said.add(key)
-            self.checked = end
-        tail = _norm(self.text[self.checked :])
-        maybe_repeat = bool(tail) and any(s.startswith(tail) for s in self.said)
-        return self._take(self.checked if maybe_repeat else len(self.text)), False
+            out += sentence[done:]
+        key = _norm(self.buffer)
+        if not key or not any(s.startswith(key) for s in self.said):
+            out += self.buffer[self.buffer_shown :]
+            self.buffer_shown = len(self.buffer)
+        return self._show(out), False
 
     def flush(self) -> str:
-        """What is still held back once the reply ended (dropped when it repeats)."""
+        """What is still held back once the reply ended (left out when it is a repeat)."""
         if self.stopped:
             return ""
-        tail = _norm(self.text[self.checked :])
-        if len(tail) >= MIN_LINE_CHARS and tail in self.said:
-            return self._take(self.checked)
-        return self._take(len(self.text))
+        key = _norm(self.buffer)
+        held = self.buffer[self.buffer_shown :]
+        self.buffer, self.buffer_shown = "", 0
+        if key and any(s.startswith(key) for s in self.said) and len(key) >= MIN_LINE_CHARS:
+            return ""  # a repeat cut off by the token limit
+        return self._show(held)
 
     @property
     def reply(self) -> str:
         """Everything shown so far."""
-        return self.text[: self.shown]
+        return "".join(self.shown)

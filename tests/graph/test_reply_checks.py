@@ -26,23 +26,31 @@ def test_a_looping_reply_is_cut_before_the_first_repeat() -> None:
     assert drop_repeated_lines(text) == "Plan week one. Review the draft carefully."
 
 
-def test_the_loop_guard_never_shows_the_repeated_sentence() -> None:
+def test_the_loop_guard_never_shows_a_repeat_and_stops_at_the_second() -> None:
     guard = LoopGuard()
     shown = []
-    for piece in ["Write the intro today. ", "Write the ", "intro today. More"]:
+    pieces = ["Write the intro. ", "Write the ", "intro. Then test. ", "Write the intro. More"]
+    for piece in pieces:
         safe, stop = guard.push(piece)
         shown.append(safe)
         if stop:
             break
     assert stop
-    assert "".join(shown) == guard.reply == "Write the intro today. "
+    assert "".join(shown) == guard.reply == "Write the intro. Then test. "
 
 
-def test_the_loop_guard_passes_a_normal_reply_through_whole() -> None:
-    guard = LoopGuard()
-    pieces = ["First, list ", "your deadlines. Then ", "pick one. Done"]
+def test_the_loop_guard_leaves_out_what_an_earlier_reply_said() -> None:
+    guard = LoopGuard(earlier=["I'm here to help you plan your thesis."])
+    pieces = ["I'm here to help you plan your thesis. ", "Start with the outline."]
     shown = "".join(guard.push(p)[0] for p in pieces) + guard.flush()
-    assert shown == "".join(pieces)
+    assert shown == "Start with the outline."
+
+
+def test_a_repeat_cut_off_by_the_token_limit_is_left_out() -> None:
+    guard = LoopGuard()
+    pieces = ["- Draft chapter one by Friday.\n", "- Draft chapter one by"]
+    shown = "".join(guard.push(p)[0] for p in pieces) + guard.flush()
+    assert shown == "- Draft chapter one by Friday.\n"
 
 
 def test_dates_that_do_not_exist_are_found() -> None:
