@@ -45,6 +45,14 @@ def read_jsonl(path: Path) -> list[dict[str, Any]]:
         return [json.loads(line) for line in fh if line.strip()]
 
 
+def spread(cases: list[dict[str, Any]], limit: int | None) -> list[dict[str, Any]]:
+    """At most `limit` cases, evenly spaced over the file (so every kind of case is in)."""
+    if not limit or limit >= len(cases):
+        return cases
+    step = len(cases) / limit
+    return [cases[int(i * step)] for i in range(limit)]
+
+
 def prf(tp: int, fp: int, fn: int) -> dict[str, float]:
     p = tp / (tp + fp) if tp + fp else 1.0
     r = tp / (tp + fn) if tp + fn else 1.0
@@ -135,7 +143,7 @@ def run_goals(cases: list[dict[str, Any]], llm: Any, retries: int) -> dict[str, 
     }
 
 
-def section_goals(llm: Any, limit: int | None) -> dict[str, Any]:
+def section_goals(llm: Any, limit: int | None, model_limit: int | None) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for name in ("goals", "goals_heldout"):
         cases = read_jsonl(DATA / f"{name}.jsonl")[: limit or None]
@@ -146,7 +154,10 @@ def section_goals(llm: Any, limit: int | None) -> dict[str, Any]:
         part["rules"] = run_goals(cases, None, 0)
         if llm is not None:
             started = time.monotonic()
-            part["model"] = run_goals(cases, llm, 1)
+            subset = spread(cases, model_limit)
+            part["model"] = {"cases": len(subset), **run_goals(subset, llm, 1)}
+            if len(subset) < len(cases):  # the rules on the same cases, side by side
+                part["rules_on_model_cases"] = run_goals(subset, None, 0)
             part["model"]["seconds"] = round(time.monotonic() - started, 1)
         if name == "goals":
             out.update(part)
@@ -239,7 +250,7 @@ def update_scores(cases: list[dict[str, Any]], llm: Any) -> dict[str, Any]:
     }
 
 
-def section_profile(llm: Any, limit: int | None) -> dict[str, Any]:
+def section_profile(llm: Any, limit: int | None, model_limit: int | None) -> dict[str, Any]:
     from memory.extract import extract, extract_rules
 
     out: dict[str, Any] = {}
@@ -253,8 +264,17 @@ def section_profile(llm: Any, limit: int | None) -> dict[str, Any]:
         part["rules"].update(update_scores(cases, None))
         if llm is not None:
             started = time.monotonic()
-            part["model"] = fact_scores(cases, lambda t: [c.text for c in extract(t, llm)])
-            part["model"].update(update_scores(cases, llm))
+            subset = spread(cases, model_limit)
+            part["model"] = {
+                "cases": len(subset),
+                **fact_scores(subset, lambda t: [c.text for c in extract(t, llm)]),
+                **update_scores(subset, llm),
+            }
+            if len(subset) < len(cases):
+                part["rules_on_model_cases"] = {
+                    **fact_scores(subset, lambda t: [c.text for c in extract_rules(t)]),
+                    **update_scores(subset, None),
+                }
             part["model"]["seconds"] = round(time.monotonic() - started, 1)
         if name == "profile":
             out.update(part)
@@ -558,6 +578,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--chat-limit", type=int, default=None, help="at most N scripted conversations")
     ap.add_argument("--chat-reply-tokens", type=int, default=96, help="reply budget per chat turn")
     ap.add_argument("--no-model", action="store_true", help="rules and baselines only (fast)")
+    ap.add_argument(
+        "--model-limit",
+        type=int,
+        default=None,
+        help="goals and profile: the model on N evenly spaced cases (rules and baselines on all)",
+    )
     ap.add_argument("--scitldr", type=Path, default=SCITLDR, help="SciTLDR-A dev JSONL")
     ap.add_argument(
         "--cache",
@@ -597,9 +623,9 @@ def main(argv: list[str] | None = None) -> int:
     }
     started = time.monotonic()
     if "goals" in wanted:
-        result["goals"] = section_goals(llm, args.limit)
+        result["goals"] = section_goals(llm, args.limit, args.model_limit)
     if "profile" in wanted:
-        result["profile"] = section_profile(llm, args.limit)
+        result["profile"] = section_profile(llm, args.limit, args.model_limit)
     if "summaries" in wanted:
         limit = args.summary_limit if args.summary_limit is not None else args.limit
         result["summaries"] = section_summaries(llm, limit, args.scitldr, cache, settings)
