@@ -89,7 +89,7 @@ def clean_summary(text: str, item: Any) -> tuple[str, bool]:
     parts = _SENTENCE_RE.split(out)
     out = " ".join(parts[:2] if len(parts[0].split()) < 8 else parts[:1])[:400]
     source = " ".join(str(item.text or item.title).split())
-    if not _ECHO_RE.search(out) and check_summary(out, source).ok:
+    if not _ECHO_RE.search(out) and check_summary(out, f"{item.title}. {source}").ok:
         return out, False
     # an invented number, an echo, a loop or a cut-off: the source's own best sentence instead
     # (an empty reply must still mark the item done, or it would be retried forever)
