@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from assistant.summarise import summarise_items
+from assistant.background.summarise import summarise_items
 
 from assistant.background.summary_checks import check_summary
 from memory.types import Item
