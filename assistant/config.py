@@ -56,7 +56,7 @@ class ModelSettings(_Section):
     native_kernels: Literal["auto", "off"] = "auto"  # auto: CPU attention (stock and split-softmax) and packed decode multiplies run small C kernels built once with the machine's compiler (-march=native, AVX-512; split-softmax then costs what stock costs, 8-row decode steps 21% less); off, or where they cannot build: torch's kernels
     context_tokens: int = Field(2048, ge=256)  # prompt + reply budget; older turns fold behind the system prompt
     max_new_tokens: int = Field(256, ge=1)  # default reply budget
-    temperature: float = Field(0.7, ge=0.0)  # 0 = greedy
+    temperature: float = Field(0.2, ge=0.0)  # 0 = greedy; 0.2: the SmolLM2 authors' setting
     top_p: float = Field(0.9, gt=0.0, le=1.0)  # nucleus sampling mass
     prefix_cache_conversations: int = Field(8, ge=0)  # LRU size of cached conversation prefixes
 

@@ -58,7 +58,10 @@ _ROLE_WORDS = re.compile(
     r"designer|doctor|nurse|lawyer|writer|analyst|consultant|founder|ceo|cto|cfo|lead|director|"
     r"architect|programmer|physicist|chemist|biologist|mathematician|statistician|phd|postdoc|"
     r"intern|accountant|journalist|artist|editor|economist|librarian|pharmacist|entrepreneur|"
-    r"freelancer|product owner|sysadmin|administrator|officer|technician|translator)\b"
+    r"freelancer|product owner|sysadmin|administrator|officer|technician|translator|illustrator|"
+    r"pilot|principal|photographer|chef|farmer|plumber|electrician|mechanic|dentist|therapist|"
+    r"psychologist|surgeon|veterinarian|musician|actor|painter|carpenter|tutor|coach|banker|"
+    r"trader|recruiter|retired|cto|coo|vp)\b"
 )
 _UNIQUE_RELATIONS = {
     "wife", "husband", "partner", "boss", "manager", "advisor", "supervisor", "mother", "mom",
@@ -85,21 +88,99 @@ def _cap(phrase: str) -> str:
     return " ".join(w[:1].upper() + w[1:] for w in phrase.split()) if phrase.islower() else phrase
 
 
+# Words after "I'm" that are not names ("I'm Sorry", "I'm Back" typed with a capital).
+_NOT_NAME_WORDS = (
+    "Sorry Fine Good Back Ready Tired Busy Done Not Here New Happy Glad Just Still Sure Also "
+    "Working Trying Going Looking Interested Based From In At On Off Available Vegan Vegetarian "
+    "Monday Tuesday Wednesday Thursday Friday Saturday Sunday"
+)
+_NOT_NAMES = frozenset(_NOT_NAME_WORDS.split())
+
+
 def _name(s: str) -> list[Candidate]:
     m = re.search(
-        r"(?i:\bmy name is|\bi'm called|\bi am called|\bcall me|\bmy name's)\s+" + _NAME, s
+        r"(?i:\bmy name is(?:\s+(?:spelled|written|actually))?|\bi'm called|\bi am called|\bcall me|"
+        r"\bmy name's)\s+" + _NAME,
+        s,
     )
     if not m:
         m = re.search(r"(?i:\bmy name is|\bcall me|\bmy name's)\s+([a-z][\w'-]+)\s*$", s)
+    if not m:
+        # "I'm Dana, a PhD student" / "Hi, I'm Tom." / "I'm Ben and I work in finance"
+        m = re.search(
+            r"(?:^|[,!]\s*|\b(?i:hi|hello|hey)\s+)(?i:i'm|i am|this is)\s+([A-Z][a-z'-]+)"
+            r"(?=\s*(?:[,.!;]|$|\s+(?i:and|here)\b))",
+            s,
+        )
+        if m and m.group(1) in _NOT_NAMES:
+            m = None
+    if not m:
+        # a correction: "Actually it's Eva Novak, with a k."
+        m = re.search(r"(?i:\bactually,?\s+it'?s|\bno,?\s+it'?s)\s+" + _NAME, s)
+        if m and m.group(1).split()[0] in _NOT_NAMES:
+            m = None
     if not m:
         return []
     return [Candidate("identity", f"User's name is {_cap(m.group(1))}", 0.95, "identity:name")]
 
 
+def _apposition(s: str) -> list[Candidate]:
+    """ "I'm Dana, a PhD student in NLP": the role, and its field or place."""
+    m = re.search(r"(?i:\bi'm|\bi am)\s+[A-Z][a-z'-]+,\s+(?:an?|the)\s+([^.;!?\n,]{2,80})", s)
+    if not m:
+        return []
+    return _role_phrase(m.group(1), strict=False)
+
+
+def _role_phrase(phrase: str, *, strict: bool) -> list[Candidate]:
+    """A role ("PhD student in NLP at MIT") with the field, place and employer it names."""
+    parts = re.split(r"\s+\b(at|for|in|from|with|working on|researching)\b\s+", phrase, maxsplit=1)
+    role = _clean(parts[0])
+    out: list[Candidate] = []
+    if role and (not strict or _ROLE_WORDS.search(role)) and len(role.split()) <= 6:
+        out.append(Candidate("identity", f"User works as {_article(role)}", 0.9, "identity:role"))
+    elif strict:
+        return []
+    if len(parts) == 3:
+        prep, rest = parts[1].lower(), parts[2]
+        place = re.search(r"\b(?:in|from)\s+([A-Z][a-z]+(?:\s+[A-Z][a-z]+)?)\b", f"{prep} {rest}")
+        if prep in ("in", "from") and place and not place.group(1).isupper():
+            slot = "identity:location" if prep == "in" else "identity:origin"
+            verb = "lives in" if prep == "in" else "is from"
+            out.append(Candidate("identity", f"User {verb} {place.group(1)}", 0.85, slot))
+        elif prep in ("in", "working on", "researching"):
+            field = _clean(re.split(r"\s+\b(?:at|for|from)\b", rest)[0])
+            if field and len(field.split()) <= 5:
+                out.append(Candidate("interest", f"User works in {field}", 0.85, ""))
+        if prep in ("at", "for"):
+            employer = _employer(rest)
+            if employer:
+                out.append(
+                    Candidate("identity", f"User works at {employer}", 0.85, "identity:employer")
+                )
+        tail_place = re.search(r"\bin\s+([A-Z][a-z]+(?:\s+[A-Z][a-z]+)?)\s*$", rest)
+        if prep != "in" and tail_place:
+            out.append(
+                Candidate(
+                    "identity", f"User lives in {tail_place.group(1)}", 0.85, "identity:location"
+                )
+            )
+    return out
+
+
+def _employer(text: str) -> str:
+    """An organisation's name at the start of `text` ("the Office for National Statistics")."""
+    m = re.match(r"(?:the\s+)?([A-Z][\w'&.-]*(?:\s+(?:for|of|and|&)?\s*[A-Z][\w'&.-]*)*)", text)
+    if m:
+        return m.group(1).rstrip(".")
+    plain = _clean(text)
+    return plain if plain and len(plain.split()) <= 5 and plain[:1].isupper() else ""
+
+
 def _location(s: str) -> list[Candidate]:
     m = re.search(
-        r"(?i:\bi\s+(?:now\s+)?(?:live|am living|'m living|reside)\s+in|\bi(?:'ve| have)?\s+(?:just\s+)?"
-        r"(?:moved|relocated)\s+to|\bi(?:'m| am)\s+(?:now\s+)?based\s+in|\bi(?:'m| am) from)\s+"
+        r"(?i:\bi\s+(?:now\s+)?(?:live|am living|'m living|reside)\s+in|\b(?:i|we)(?:'ve| have)?\s+"
+        r"(?:just\s+|recently\s+)?(?:moved|relocated)(?:\s+from\s+[^,;.]+?)?\s+to|\bi(?:'m| am)\s+(?:now\s+)?based\s+in|\bi(?:'m| am) from)\s+"
         + _PHRASE,
         s,
     )
@@ -117,31 +198,95 @@ def _location(s: str) -> list[Candidate]:
 
 def _role(s: str) -> list[Candidate]:
     m = re.search(
-        r"(?i:\bi work as|\bmy (?:job|role|title|position) is)\s+(?:an?\s+|the\s+)?" + _PHRASE, s
+        r"(?i:\bi work as|\bmy (?:job|role|title|position) is|\bi(?:'ve| have)? became)\s+"
+        r"(?:an?\s+|the\s+)?" + _PHRASE,
+        s,
     )
     strict = False
     if not m:
         m = re.search(r"(?i:\bi(?:'m| am)\s+(?:an?|the))\s+" + _PHRASE, s)
         strict = True
-    out: list[Candidate] = []
-    if m:
-        role = _clean(re.split(r"(?i)\s+\b(at|for|in)\b", m.group(1))[0])
-        if role and (not strict or _ROLE_WORDS.search(role)) and len(role.split()) <= 6:
-            out.append(
-                Candidate("identity", f"User works as {_article(role)}", 0.9, "identity:role")
-            )
+    out: list[Candidate] = _role_phrase(m.group(1), strict=strict) if m else []
     w = re.search(
-        r"(?i:\bi work (?:at|for)|\bi(?:'m| am) (?:employed|working) (?:at|by|for))\s+" + _PHRASE, s
+        r"(?i:\b(?:i|and)\s+(?:now\s+)?work (?:at|for)|\bi(?:'m| am) (?:now\s+)?(?:employed|working) "
+        r"(?:at|by|for)|\bi(?:'ve| have)?\s+(?:just\s+)?joined)\s+(.{2,80})",
+        s,
     )
-    if not w and m:
-        w = re.search(r"(?i)\b(?:at|for)\s+" + _NAME, m.group(0))
-    if w and not re.search(r"(?i)\bi work (?:at|for) (?:home|myself)\b", s):
-        employer = _clean(w.group(1))
-        if employer and len(employer.split()) <= 5:
+    if w and not re.search(r"(?i)\bwork (?:at|for) (?:home|myself)\b", s):
+        employer = _employer(w.group(1))
+        if employer and len(employer.split()) <= 6:
+            out = [c for c in out if c.slot != "identity:employer"]
             out.append(
                 Candidate("identity", f"User works at {employer}", 0.85, "identity:employer")
             )
     return out
+
+
+def _field(s: str) -> list[Candidate]:
+    """What the user works in or studies: "I work in finance", "I study physics"."""
+    m = re.search(
+        r"(?i:\bi(?:'m| am)?\s+(?:also\s+)?(?:work in|study|studying|teach|teaching|write about|writing about|"
+        r"do research in|majoring in))\s+" + _PHRASE,
+        s,
+    )
+    if not m:
+        return []
+    field = _clean(re.split(r"\s+\b(?:in|at)\s+(?=[A-Z])", m.group(1))[0])
+    out = [Candidate("interest", f"User works in {field}", 0.85)] if field else []
+    place = re.search(r"\bin\s+([A-Z][a-z]+(?:\s+[A-Z][a-z]+)?)\b", m.group(1))
+    if place and not place.group(1).isupper():
+        out.append(
+            Candidate("identity", f"User lives in {place.group(1)}", 0.85, "identity:location")
+        )
+    return out
+
+
+_DATE = (
+    r"((?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\.?\s+\d{1,2}(?:st|nd|rd|th)?"
+    r"|\d{1,2}(?:st|nd|rd|th)?\s+(?:of\s+)?(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*)"
+)
+
+
+def _dated(s: str) -> list[Candidate]:
+    """Dates the user lives by: "my exam is on 4 December", "submit to ACL by Feb 15"."""
+    m = re.search(
+        r"(?i)\b(?:my|our|the)\s+((?:[a-z]+\s+){0,2}?[a-z]+)\s+(?:is|was|has been|will be|got)?\s*"
+        r"(?:now\s+)?(?:on|due(?:\s+on)?|planned for|scheduled for|set for|moved to|postponed to|"
+        r"pushed to|changed to|rescheduled to|moved|)\s*(?:on\s+)?" + _DATE + r"\b",
+        s,
+    )
+    if m:
+        what, when = m.group(1).lower(), m.group(2)
+        head = what.split()[-1]
+        if head in ("birthday", "anniversary", "wedding", "defense", "defence", "exam", "talk",
+                    "deadline", "report", "interview", "presentation", "thesis", "paper",
+                    "meeting", "flight", "trip", "appointment", "submission", "review"):  # fmt: skip
+            return [Candidate("other", f"User's {what} is on {when}", 0.85, f"date:{head}")]
+        return []
+    m = re.search(
+        r"(?i)\b(?:i|we)\s+(?:need|have|must|want)\s+to\s+(submit|finish|hand in|deliver|send|complete)\s+"
+        r"([^.;!?\n]{0,60}?)\s*by\s+" + _DATE + r"\b",
+        s,
+    )
+    if m:
+        what = _clean(f"{m.group(1)} {m.group(2)}")
+        return [
+            Candidate("other", f"User's deadline: {what} by {m.group(3)}", 0.85, "date:deadline")
+        ]
+    return []
+
+
+def _schedule(s: str) -> list[Candidate]:
+    """Working hours: "I work night shifts", "I'm on days now" (not "I don't work nights")."""
+    for m in re.finditer(
+        r"(?i)\bi(?:'m| am)?\s+(?:now\s+)?(?:work(?:ing)?\s+|on\s+)(night shifts|nights|days|"
+        r"day shifts|weekends|part[- ]time|full[- ]time|remotely|from home)\b",
+        s,
+    ):
+        if not re.search(r"(?i)\b(?:don'?t|do not|no longer|never)\s*$", s[: m.start()]):
+            what = m.group(1).lower()
+            return [Candidate("preference", f"User works {what}", 0.85, "preference:schedule")]
+    return []
 
 
 def _article(role: str) -> str:
@@ -180,7 +325,8 @@ def _answer_pref(s: str) -> list[Candidate]:
     m = re.search(
         r"(?i:\bi\s+(?:much\s+|really\s+)?(?:prefer|like|want|would like|need)|\bplease\s+(?:give|keep|make)(?:\s+me)?"
         r"|\bgive me|\bi'd like)\s+(?:your\s+|the\s+)?([\w ,-]{0,60}?)\s*"
-        r"(answers|replies|responses|explanations|summaries|messages)\b([^.;!?\n]{0,60})",
+        r"(answers|replies|responses|explanations|summaries|messages|bullet points|bullets|lists)\b"
+        r"([^.;!?\n]{0,60})",
         s,
     )
     if m:
@@ -249,8 +395,8 @@ def _constraint(s: str) -> list[Candidate]:
         r"|\bi(?:'m| am) (?:vegetarian|vegan|allergic to|lactose intolerant|gluten intolerant)\b"
     )
     m = re.search(pattern, s)
-    if not m:
-        return []
+    if not m or re.search(r"(?i)\b(?:anymore|any more|no longer)\b", s):
+        return []  # "I don't work nights anymore" changes a fact; it sets no standing rule
     text = s[m.start() :].strip().rstrip(".!")
     text = re.sub(r"(?i)^please\s+", "", text)
     text = text[:1].upper() + text[1:]
@@ -266,6 +412,8 @@ def _relationship(s: str) -> list[Candidate]:
         s,
     )
     if not m:
+        m = re.search(r"(?i:\bmy)\s+(" + _RELATIONS + r")\s+([A-Z][\w'-]+)\b", s)
+    if not m:
         m = re.search(r"(?i)\b(" + _NAME[1:-1] + r")\s+is\s+my\s+(" + _RELATIONS + r")\b", s)
         if not m or not m.group(1)[:1].isupper():
             return []
@@ -278,8 +426,12 @@ def _relationship(s: str) -> list[Candidate]:
 
 RULES: tuple[RuleFn, ...] = (
     _name,
+    _apposition,
     _location,
     _role,
+    _field,
+    _dated,
+    _schedule,
     _language,
     _answer_pref,
     _constraint,
@@ -464,10 +616,14 @@ def extract_with_model(llm: Any, text: str) -> list[Candidate] | None:
     return None
 
 
+_FIRST_PERSON = re.compile(r"(?i)\b(?:i|i'm|im|i've|i'd|my|me|mine|we|our)\b")
+
+
 def extract(text: str, llm: Any = None) -> list[Candidate]:
     """Rules first; a model's extra facts are added when one is given and answers valid JSON."""
     found = extract_rules(text)
-    if llm is not None and text.strip():
+    # facts about the user come in the first person; a question or small talk costs no model call
+    if llm is not None and _FIRST_PERSON.search(text) and not text.rstrip().endswith("?"):
         extra = extract_with_model(llm, text)
         if extra:
             # identity the rules caught is exact; the model's paraphrase of it would only repeat it

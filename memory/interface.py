@@ -138,8 +138,11 @@ class ItemMemory(Protocol):
         """Items still waiting for a summary."""
         ...
 
-    def set_summary(self, owner: str, item_id: str, summary: str) -> None:
-        """Store an item's summary."""
+    def set_summary(
+        self, owner: str, item_id: str, summary: str, provenance: str = "generated"
+    ) -> None:
+        """Store an item's summary; provenance ("generated" or "extracted") lands in
+        `Item.meta["summary_from"]`."""
         ...
 
     def count(self, owner: str) -> int:

@@ -167,8 +167,14 @@ class ItemStore:
         recs.sort(key=lambda r: (-float(r.metadata.get("published", 0.0)), r.id))
         return [record_to_item(r) for r in recs[: max(0, limit)]]
 
-    def set_summary(self, owner: str, item_id: str, summary: str) -> None:
-        """Store the background summary of an item."""
+    def set_summary(
+        self, owner: str, item_id: str, summary: str, provenance: str = "generated"
+    ) -> None:
+        """Store the background summary of an item.
+
+        `provenance` says where it came from ("generated" by the model, or "extracted" from
+        the item when the model's summary failed a check); it reaches `Item.meta["summary_from"]`.
+        """
         col = self._scopes.scope("items", owner)
         with self._lock:
             recs = col.get(ids=[item_id], include_documents=False)
@@ -176,8 +182,20 @@ class ItemStore:
                 raise MemoryStoreError(
                     f"no item {item_id!r} for {owner!r}; pull the feed before summarising it"
                 )
+            meta = {
+                **json.loads(str(recs[0].metadata.get("meta", "{}"))),
+                "summary_from": provenance,
+            }
             col.update_metadata(
-                [item_id], [{**recs[0].metadata, "summary": summary, "summarised": bool(summary)}]
+                [item_id],
+                [
+                    {
+                        **recs[0].metadata,
+                        "summary": summary,
+                        "summarised": bool(summary),
+                        "meta": json.dumps(meta),
+                    }
+                ],
             )
 
     def count(self, owner: str) -> int:

@@ -259,13 +259,17 @@ class FakeItems:
     def unsummarised(self, owner: str, limit: int) -> builtins.list[Item]:
         return [it for it in self.list(owner, limit=1_000_000) if not it.summary][: max(0, limit)]
 
-    def set_summary(self, owner: str, item_id: str, summary: str) -> None:
+    def set_summary(
+        self, owner: str, item_id: str, summary: str, provenance: str = "generated"
+    ) -> None:
         from assistant.errors import MemoryStoreError
 
         key = (_check(owner), item_id)
         if key not in self.by_key:
             raise MemoryStoreError(f"no item '{item_id}' for {owner}")
-        self.by_key[key] = dataclasses.replace(self.by_key[key], summary=summary)
+        item = self.by_key[key]
+        meta = {**item.meta, "summary_from": provenance}
+        self.by_key[key] = dataclasses.replace(item, summary=summary, meta=meta)
         self.set_summary_calls.append(item_id)
 
     def count(self, owner: str) -> int:

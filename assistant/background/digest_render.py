@@ -55,6 +55,13 @@ def one_line(text: str, limit: int = 400) -> str:
     return flat if len(flat) <= limit else flat[: limit - 1].rstrip() + "…"
 
 
+def provenance(item: Any) -> str:
+    """Where the summary shown came from: the model, or the item's own text."""
+    if not item.summary:
+        return "summary: excerpt"
+    return f"summary: {item.meta.get('summary_from', 'generated')}"
+
+
 def grouped(items: Sequence[RankedItem]) -> list[tuple[str, list[RankedItem]]]:
     """Items grouped by source, groups in order of their best item."""
     groups: dict[str, list[RankedItem]] = {}
@@ -104,7 +111,7 @@ def to_markdown(digest: Digest) -> str:
             lines.append(f"{ranked.rank}. **{head}**")
             summary = _blurb(item)
             lines.append(f"   {_md(summary)}")
-            flags = ", ".join(ranked.reasons())
+            flags = ", ".join([*ranked.reasons(), provenance(item)])
             lines.append(f"   <sub>id `{item.id}` · score {ranked.score:.2f} · {flags}</sub>")
             lines.append("")
     lines.append(
@@ -157,6 +164,7 @@ def to_html(digest: Digest) -> str:
             title = esc(one_line(item.title or "(untitled)", 300))
             head = f'<a href="{esc(url, quote=True)}" rel="noopener">{title}</a>' if url else title
             summary = esc(_blurb(item))
+            summary += f" <em>({esc(provenance(item))})</em>"
             meta = esc(f"score {ranked.score:.2f} · " + ", ".join(ranked.reasons()))
             parts.append(
                 f"<li><strong>{head}</strong><br>{summary}<br>"

@@ -44,15 +44,26 @@ NEW_GOAL = [
         r"\b(?:can|could|would) you help me (?:to )?(?P<g>.+)",
         r"\bhelp me (?:to )?(?P<g>.+)",
         r"\bmy goal is to (?P<g>.+)",
-        r"\bi (?:really )?(?:need|want|have|would like|'d like|must) to (?P<g>.+)",
+        r"\b(?:i|we)(?: (?:really )?(?:need|want|have|would like|would love|plan|intend|aim|hope|"
+        r"mean)|'d (?:really )?(?:like|love)) to (?P<g>.+)",
+        r"\b(?:i|we) must (?P<g>.+)",
+        r"\blet'?s (?P<g>(?:plan|organi[sz]e|prepare|book|write|find|buy|get|make|start|set up|throw) .+)",
         r"\bi'?m (?:trying|planning|hoping|going) to (?P<g>.+)",
         r"\bi am (?:trying|planning|hoping|going) to (?P<g>.+)",
         r"\b(?:i'?m|i am) planning (?P<g>(?:a|an|my|the) .+)",
         r"\bkeep an eye on (?P<g>.+)",
     )
 ]
-# "I need to know ..." is a question, not a goal.
-NOT_A_GOAL = re.compile(r"^(?:know|ask|say|tell|check whether|understand what)\b", _FLAGS)
+# "I need to know ..." is a question, not a goal; "help me with today" has no object.
+NOT_A_GOAL = re.compile(
+    r"^(?:know|ask|say|tell|check whether|understand what|with|about|on|for|out|me|you|it|that|"
+    r"this)\b",
+    _FLAGS,
+)
+# "What can you help me with?", "How would you help me plan a trip?": asking about help.
+ASKS_ABOUT_HELP = re.compile(
+    r"^\W*(?:what|how|which|who|why|when|where)\b.*\?\s*$", _FLAGS | re.DOTALL
+)
 DONE = re.compile(
     r"\b(?:i(?:'ve| have)? (?:just |finally |already )?(?:booked|finished|completed|submitted|"
     r"bought|sent|sorted|done|did) (?:it|that|the|my|everything|all)?|booked it|"
@@ -127,7 +138,7 @@ def _slot_kind(need: str) -> str | None:
 
 
 def _clean_statement(text: str) -> str:
-    first = re.split(r"(?<=[.!?])\s|\n", text.strip(), maxsplit=1)[0]
+    first = re.split(r"(?<=[.!?;])\s|\n|\s[-–]\s", text.strip(), maxsplit=1)[0]
     return first.strip().rstrip(".!?,;: ")[:160]
 
 
@@ -147,6 +158,8 @@ def needs_for(statement: str) -> list[str]:
 
 def detect_new_goal(text: str) -> str | None:
     """The goal statement in a user message ("help me plan X" -> "plan X"), if any."""
+    if ASKS_ABOUT_HELP.match(text.strip()):
+        return None
     for pattern in NEW_GOAL:
         match = pattern.search(text)
         if match:
@@ -175,6 +188,12 @@ def target_goal(goals: list[GoalState], text: str, active: str) -> GoalState | N
         if goal["id"] == active:
             return goal
     return max(candidates, key=lambda g: g["updated"])
+
+
+def slots_in(text: str) -> list[str]:
+    """What a message already says about the slot kinds the rules know ("budget: ...")."""
+    said = _clean_statement(text) if len(text) < 40 else " ".join(text.split())[:160]
+    return [f"{kind}: {said}" for kind, pattern in SLOTS.items() if pattern.search(text)]
 
 
 def fill_missing(missing: list[str], text: str) -> tuple[list[str], list[str]]:
@@ -210,11 +229,15 @@ def rule_update(text: str, goals: list[GoalState], active: str) -> GoalUpdate:
             return GoalUpdate(event="progress", goal_id=current["id"], known=known, missing=left)
     statement = detect_new_goal(text)
     if statement:
+        # what the whole message already says is known, and never asked for again
+        known = slots_in(text)
+        given = {k.split(":", 1)[0] for k in known}
         return GoalUpdate(
             event="new",
             statement=statement,
             success_criteria=f"the user confirms: {statement}",
-            missing=needs_for(statement),
+            known=known,
+            missing=[n for n in needs_for(statement) if _slot_kind(n) not in given],
         )
     if current is not None and current["missing"] and not text.rstrip().endswith("?"):
         known, left = fill_missing(current["missing"], text)
@@ -288,14 +311,25 @@ def reconcile(
     if rules.event == "new":
         if proposed.event != "new":
             return rules
+        given = {k.split(":", 1)[0] for k in rules.known}
         return GoalUpdate(
             event="new",
             statement=rules.statement,
             success_criteria=proposed.success_criteria or rules.success_criteria,
-            known=[k for k in proposed.known if _words(k) & _words(text)],
-            missing=proposed.missing or rules.missing,
+            known=list(
+                dict.fromkeys(rules.known + [k for k in proposed.known if _words(k) & _words(text)])
+            ),
+            # never ask again for what the message already gave
+            missing=[m for m in proposed.missing or rules.missing if _slot_kind(m) not in given],
         )
-    if proposed.event == "new" and _words(proposed.statement) & _words(text) and WISH.search(text):
+    request = re.search(r"\b(?:can|could|would|will) you\b", text, _FLAGS)
+    asks = text.rstrip().endswith("?") and (ASKS_ABOUT_HELP.match(text.strip()) or not request)
+    if (
+        proposed.event == "new"
+        and not asks  # "Do I need a special tent?" asks; it states no goal
+        and _words(proposed.statement) & _words(text)
+        and WISH.search(text)
+    ):
         statement = _clean_statement(proposed.statement)
         return GoalUpdate(
             event="new",
@@ -343,3 +377,23 @@ def apply_update(
         goal["updated"] = stamp
         return goals, goal
     return goals, None
+
+
+def track(
+    text: str,
+    goals: list[GoalState],
+    active: str,
+    *,
+    llm: ChatModel | None = None,
+    retries: int = 1,
+    thread: str = "",
+) -> tuple[GoalUpdate, list[GoalState], GoalState | None]:
+    """One user message through the tracker: rules, the model's proposal (when given), reconcile.
+
+    Returns the update, the goals after it and the goal it touched (None: nothing changed).
+    """
+    rules = rule_update(text, goals, active)
+    proposed = model_update(llm, text, goals, retries=retries) if llm is not None else None
+    update = reconcile(proposed, rules, text, goals)
+    after, touched = apply_update(update, goals, thread=thread)
+    return update, after, touched

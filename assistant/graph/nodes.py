@@ -19,13 +19,8 @@ from assistant.graph import prompts
 from assistant.graph import recall as conversation
 from assistant.graph.echo_guard import ScrubbingSink, guard_words, scrub
 from assistant.graph.fencing import fence_item, safe_profile_lines
-from assistant.graph.goals import (
-    apply_update,
-    model_update,
-    open_goals,
-    reconcile,
-    rule_update,
-)
+from assistant.graph.goals import open_goals, track
+from assistant.graph.reply_checks import LoopGuard
 from assistant.graph.state import (
     ChatState,
     GoalState,
@@ -48,6 +43,19 @@ log = logging.getLogger(__name__)
 RECALL_MIN_SCORE = 0.3  # cosine similarity below which a stored item is not worth the tokens
 PARROT_CHARS = 40  # normalised characters compared with earlier turns before streaming
 FOLLOW_UP_AFTER_S = 6 * 3600  # a goal untouched this long gets a follow-up even in its own thread
+SHORT_REPLY_TOKENS = 60  # "short please": the budget itself keeps the reply short
+ASKS_IDENTITY = re.compile(
+    r"\b(?:what(?:'s| is) your name|your name again|who are you|who am i talking to|"
+    r"tell me your name|what should i call you|what are you called)\b",
+    re.IGNORECASE,
+)
+SHORT_REQUEST = re.compile(
+    r"\b(?:short|brief|briefly|concise|one sentence|in a sentence|quick answer|tl;?dr)\b",
+    re.IGNORECASE,
+)
+BULLETS_REQUEST = re.compile(
+    r"\b(?:bullet|bullets|bullet points|as a list|list the)\b", re.IGNORECASE
+)
 
 
 @dataclass(frozen=True)
@@ -122,12 +130,14 @@ def track_goals(state: ChatState, deps: Deps) -> dict[str, Any]:
         return {"tool": tool, "goal_event": "none"}
     goals = list(state.get("goals", []))
     active = state.get("active_goal", "")
-    rules = rule_update(text, goals, active)
-    proposed = None
-    if deps.settings.chat.goal_model:
-        proposed = model_update(deps.llm, text, goals, retries=deps.settings.chat.goal_retries)
-    update = reconcile(proposed, rules, text, goals)
-    goals, touched = apply_update(update, goals, thread=state.get("thread_id", ""))
+    update, goals, touched = track(
+        text,
+        goals,
+        active,
+        llm=deps.llm if deps.settings.chat.goal_model else None,
+        retries=deps.settings.chat.goal_retries,
+        thread=state.get("thread_id", ""),
+    )
     if touched is None:
         return {"goals": goals, "goal_event": "none"}
     deps.store.goals.save(goal_from_state(touched, state["user_id"]))
@@ -241,14 +251,33 @@ def _parrots(head: str, earlier: list[str]) -> bool:
 
 
 def _sample(
-    messages: list[Message], deps: Deps, conversation: str, *, emit: bool, earlier: list[str]
+    messages: list[Message],
+    deps: Deps,
+    conversation: str,
+    *,
+    emit: bool,
+    earlier: list[str],
+    max_new_tokens: int | None = None,
 ) -> str | None:
-    """Run the model; None (and stop early) when the reply parrots an earlier turn."""
+    """Run the model; None (and stop early) when the reply parrots an earlier turn.
+
+    A sentence already said (in this reply or the last ones) is left out, and a second
+    such repeat ends the reply (a small model otherwise loops up to the token limit).
+    """
     pieces: list[str] = []
     held = bool(earlier)  # hold back the first characters until they are checked
+    guard = LoopGuard(earlier)
     stream = deps.llm.stream(
-        messages, max_new_tokens=deps.settings.chat.reply_tokens, conversation_id=conversation
+        messages,
+        max_new_tokens=max_new_tokens or deps.settings.chat.reply_tokens,
+        conversation_id=conversation,
     )
+
+    def stop() -> None:
+        close = getattr(stream, "close", None)
+        if close is not None:
+            close()  # frees the engine at once
+
     for piece in stream:
         pieces.append(piece)
         if held:
@@ -257,24 +286,36 @@ def _sample(
                 continue
             held = False
             if _parrots(head, earlier):
-                close = getattr(stream, "close", None)
-                if close is not None:
-                    close()  # frees the engine at once
+                stop()
                 return None
             piece = head
-        if emit:
-            _emit(piece)
-    text = "".join(pieces)
+        safe, looping = guard.push(piece)
+        if emit and safe:
+            _emit(safe)
+        if looping:
+            stop()
+            break
     if held:
+        text = "".join(pieces)
         if _parrots(text, earlier):
             return None
-        if emit:
-            _emit(text)
-    return text
+        safe, _ = guard.push(text)
+        if emit and safe:
+            _emit(safe)
+    rest = guard.flush()
+    if emit and rest:
+        _emit(rest)
+    return guard.reply
 
 
 def _generate(
-    state: ChatState, deps: Deps, instruction: str, *, prefix: str = "", stream: bool = True
+    state: ChatState,
+    deps: Deps,
+    instruction: str,
+    *,
+    prefix: str = "",
+    stream: bool = True,
+    max_new_tokens: int | None = None,
 ) -> str:
     """One reply from the model (after an optional fixed prefix), streamed unless told not to.
 
@@ -292,11 +333,24 @@ def _generate(
             _emit(prefix)
         conversation = thread_key(state["user_id"], state.get("thread_id", ""))
         earlier = [m["content"] for m in state.get("messages", []) if m["role"] == "assistant"][-3:]
-        text = _sample(messages, deps, conversation, emit=stream, earlier=earlier)
-        if text is None:
+        budget = max_new_tokens
+        text = _sample(
+            messages, deps, conversation, emit=stream, earlier=earlier, max_new_tokens=budget
+        )
+        if not text:  # parroted an earlier turn, or said nothing new
             log.debug("reply repeated an earlier turn; answering from the newest message only")
             focused = [messages[0], messages[1], messages[-1]]
-            text = _sample(focused, deps, conversation + "#focused", emit=stream, earlier=[]) or ""
+            text = (
+                _sample(
+                    focused,
+                    deps,
+                    conversation + "#focused",
+                    emit=stream,
+                    earlier=[],
+                    max_new_tokens=budget,
+                )
+                or ""
+            )
     finally:
         if scrubbing is not None and token is not None:
             scrubbing.flush()
@@ -382,18 +436,35 @@ def _follow_up(state: ChatState) -> tuple[str, list[str], str]:
     return "", done, ""
 
 
+def asked_format(text: str) -> tuple[str, int | None]:
+    """The instruction and reply budget for a user asking for a short or a bulleted answer."""
+    if BULLETS_REQUEST.search(text):
+        return prompts.BULLETS_INSTRUCTION, None
+    if SHORT_REQUEST.search(text):
+        return prompts.SHORT_INSTRUCTION, SHORT_REPLY_TOKENS
+    return prompts.ANSWER_INSTRUCTION, None
+
+
 def respond(state: ChatState, deps: Deps) -> dict[str, Any]:
     """Answer the user with the persona, their profile, the goal in play and fenced material."""
     event = state.get("goal_event", "none")
     touched = [g for g in state.get("goals", []) if g["status"] in ("done", "dropped")]
+    text = last_user_text(state.get("messages", []))
+    budget = None
     if event == "done" and touched:
         instruction = prompts.DONE_INSTRUCTION.format(statement=touched[-1]["statement"])
     elif event == "dropped" and touched:
         instruction = prompts.DROPPED_INSTRUCTION.format(statement=touched[-1]["statement"])
     else:
-        instruction = prompts.ANSWER_INSTRUCTION
+        instruction, budget = asked_format(text)
     prefix, followed, focus = _follow_up(state)
-    reply = _generate(state, deps, instruction, prefix=prefix)
+    if ASKS_IDENTITY.search(text):
+        # A 135M model names itself after its training data ("SmolLM", "Ember"): the
+        # persona's name is not left to it.
+        reply = prefix + prompts.IDENTITY_REPLY.format(name=deps.settings.persona.name)
+        _emit(reply)
+    else:
+        reply = _generate(state, deps, instruction, prefix=prefix, max_new_tokens=budget)
     update: dict[str, Any] = {**_say(reply), "followed_up": followed, "route": "respond"}
     if focus:
         update["active_goal"] = focus  # the user's next answer is about the goal we asked after

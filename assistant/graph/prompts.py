@@ -21,6 +21,10 @@ ASK_INSTRUCTION = (
     "one short question about that and nothing else."
 )
 ANSWER_INSTRUCTION = "Answer the user's last message briefly and practically."
+SHORT_INSTRUCTION = "The user wants a short answer: reply in one or two sentences."
+BULLETS_INSTRUCTION = (
+    "The user wants bullet points: reply with three to five lines, each starting with '- '."
+)
 DONE_INSTRUCTION = (
     "The user has reached their goal: {statement}. Acknowledge it in one short sentence."
 )
@@ -35,6 +39,7 @@ FOLLOW_UP_WAITING = (
     "Last time you were working on: {statement}. I still need the {need}: do you have it?"
 )
 CANCELLED_MARK = " [reply cancelled]"
+IDENTITY_REPLY = "I'm {name}, your personal assistant."
 
 # Structured goal tracking: the model must answer with one JSON object.
 GOAL_TRACKER_SYSTEM = (
@@ -46,8 +51,9 @@ GOAL_TRACKER_SYSTEM = (
     '  "success_criteria": how the user will know it is done ("" if unknown)\n'
     '  "known": list of short facts the user gave about the goal\n'
     '  "missing": list of things still needed to help (at most 3)\n'
-    'Example: {"event": "new", "goal_id": "", "statement": "plan a trip to Lisbon", '
-    '"success_criteria": "trip booked", "known": [], "missing": ["dates", "budget"]}'
+    # A shape, not an example: a concrete example goal leaked into state as a phantom goal.
+    'Shape: {"event": "...", "goal_id": "...", "statement": "<the goal in the user\'s words>", '
+    '"success_criteria": "...", "known": ["..."], "missing": ["..."]}'
 )
 GOAL_TRACKER_USER = "Open goals:\n{goals}\n\nUser message:\n{message}\n\nJSON:"
 GOAL_TRACKER_RETRY = (

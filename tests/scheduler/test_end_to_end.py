@@ -68,7 +68,10 @@ def test_digest_from_pulled_feed_items(home: Path, arxiv: ArxivServer) -> None:
         report = pull(settings, store, source="arxiv")
         assert report.total().new == 4, report
         model = ScriptedChatModel(
-            lambda msgs: "In short: " + msgs[-1]["content"].split("\n")[3][:60]
+            # a whole sentence from the item itself: it passes the summary checks
+            lambda msgs: (
+                "In short: " + msgs[-1]["content"].split("\n")[3][:60].rsplit(" ", 1)[0] + "."
+            )
         )
         assert summarise_pending(settings, store, model, user_id="local").summarised == 4
         store.profile.remember("local", "I work on reinforcement learning", kind="interest")
@@ -84,6 +87,7 @@ def test_digest_from_pulled_feed_items(home: Path, arxiv: ArxivServer) -> None:
         and "Offline reinforcement learning" in first_two
     )
     assert "In short:" in md and md_path.with_suffix(".html").is_file()
+    assert "summary: generated" in md  # the digest says where a summary came from
 
     feedback = CliRunner().invoke(
         cli, ["digest", "feedback", "arxiv:2611.10004", "up"], catch_exceptions=False

@@ -107,7 +107,7 @@ def test_item_text_is_fenced_as_external_data(home: Path) -> None:
         < body.index("ignore your instructions")
         < body.rindex("</external>")
     )
-    assert body.rstrip().endswith("in one or two sentences.")
+    assert body.rstrip().endswith("what it finds or asks.")  # the request comes last
 
 
 def test_a_crash_mid_run_resumes_without_repeating_finished_items(home: Path) -> None:
@@ -205,9 +205,19 @@ def test_the_real_model_summarises_a_few_papers(home: Path, request: pytest.Fixt
         assert len(item.summary.split()) >= 3, item.summary
 
 
-def test_a_rambling_reply_is_cut_to_two_sentences() -> None:
+def test_a_rambling_reply_is_cut_to_its_first_sentence() -> None:
     from assistant.background.summarise import clean_summary
 
     item = _items(1)[0]
-    text, fallback = clean_summary("Summary: It is new. It is fast. It is fast. It is fast.", item)
-    assert (text, fallback) == ("It is new. It is fast.", False)
+    reply = "Summary: Our method improves the baseline on problem 0. It studies it. It studies it."
+    text, fallback = clean_summary(reply, item)
+    assert (text, fallback) == ("Our method improves the baseline on problem 0.", False)
+
+
+def test_a_summary_that_fails_a_check_falls_back_to_a_source_sentence() -> None:
+    from assistant.background.summarise import clean_summary
+
+    item = _items(3)[2]
+    # 12 points is not in the abstract: an invented number
+    text, fallback = clean_summary("Our method improves the baseline by 12 points.", item)
+    assert fallback and text in item.text and "12" not in text

@@ -1,0 +1,643 @@
+"""What the user sees, measured: goals, profile facts, summaries and chat. Prints JSON.
+
+    python bench/quality.py                                  # every section, whole sets
+    python bench/quality.py --sections goals,profile         # only these
+    python bench/quality.py --limit 40 --chat-limit 3        # quick iteration
+    python bench/quality.py --no-model                       # rules and baselines only
+
+Every section runs on the configured model (config.toml / ASSISTANT__MODEL__PATH), so a
+larger model shows its gain, and each reports a simple baseline measured in the same run.
+Labelled cases live in bench/data/quality/ (written for this bench, versioned). The
+summaries use SciTLDR-A dev (Cachola et al. 2020, arXiv 2004.15011, Apache-2.0) from
+../shared/data/scitldr or --scitldr PATH; the model's raw summaries are cached per paper
+(--cache), so a long run that stops resumes where it stopped.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import re
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+DATA = ROOT / "bench" / "data" / "quality"
+SCITLDR = ROOT.parent / "shared" / "data" / "scitldr" / "scitldr-a-dev.jsonl"
+SECTIONS = ("goals", "profile", "summaries", "chat")
+
+
+def log(msg: str) -> None:
+    print(msg, file=sys.stderr, flush=True)
+
+
+def read_jsonl(path: Path) -> list[dict[str, Any]]:
+    with path.open(encoding="utf-8") as fh:
+        return [json.loads(line) for line in fh if line.strip()]
+
+
+def spread(cases: list[dict[str, Any]], limit: int | None) -> list[dict[str, Any]]:
+    """At most `limit` cases, evenly spaced over the file (so every kind of case is in)."""
+    if not limit or limit >= len(cases):
+        return cases
+    step = len(cases) / limit
+    return [cases[int(i * step)] for i in range(limit)]
+
+
+def prf(tp: int, fp: int, fn: int) -> dict[str, float]:
+    p = tp / (tp + fp) if tp + fp else 1.0
+    r = tp / (tp + fn) if tp + fn else 1.0
+    f = 2 * p * r / (p + r) if p + r else 0.0
+    return {"precision": round(p, 3), "recall": round(r, 3), "f1": round(f, 3)}
+
+
+def content_words(text: str) -> set[str]:
+    stop = {"the", "and", "for", "with", "my", "a", "an", "to", "of", "in", "on", "about"}
+    return {w for w in re.findall(r"[a-z0-9]+", text.lower()) if w not in stop and len(w) > 1}
+
+
+# --- goals ----------------------------------------------------------------------------
+
+
+def keyword_goal(text: str) -> str | None:
+    """Baseline: any message with a word of wanting is a goal, stated as the whole message."""
+    if re.search(r"\b(want|need|help me|plan|planning|goal|would like|'d like)\b", text, re.I):
+        return text.strip().rstrip(".!?")
+    return None
+
+
+def run_goals(cases: list[dict[str, Any]], llm: Any, retries: int) -> dict[str, Any]:
+    """Detection P/R/F1, statement match, slot accuracy and phantom goals for one tracker."""
+    from assistant.graph.goals import _slot_kind, track
+
+    tp = fp = fn = statement_ok = 0
+    slot_checks = slot_ok = over_asks = 0
+    phantoms: list[str] = []
+    misses: list[str] = []
+    slot_misses: list[str] = []
+    for case in cases:
+        goals: list[Any] = []
+        active = ""
+        said = ""
+        for turn in case["turns"]:
+            text = turn["user"]
+            said += " " + text
+            if llm == "keyword":
+                statement = keyword_goal(text)
+                event, touched = ("new" if statement else "none"), None
+                if statement:
+                    touched = {"statement": statement, "known": [], "missing": []}
+            else:
+                update, goals, touched = track(text, goals, active, llm=llm, retries=retries)
+                event = update.event
+                if touched is not None and touched["status"] in ("active", "waiting"):
+                    active = touched["id"]
+                statement = touched["statement"] if touched is not None else ""
+            expected = turn["new"]
+            if event == "new" and expected:
+                tp += 1
+                want = content_words(expected)
+                statement_ok += len(want & content_words(statement or "")) >= 0.5 * len(want)
+            elif event == "new":
+                fp += 1
+                phantoms.append(f"{case['id']}: {text!r} -> {statement!r}")
+            elif expected:
+                fn += 1
+                misses.append(f"{case['id']}: {text!r}")
+            if event == "new" and statement and not content_words(statement) <= content_words(said):
+                phantoms.append(f"{case['id']}: statement not from the user: {statement!r}")
+            goal = touched if touched is not None else None
+            if goal is None and goals and active:
+                goal = next((g for g in goals if g["id"] == active), None)
+            for kind, value in turn["fills"].items():
+                slot_checks += 1
+                known = " ".join(goal["known"]).lower() if goal else ""
+                recorded = value.lower() in known
+                asked = goal is not None and any(_slot_kind(m) == kind for m in goal["missing"])
+                over_asks += asked
+                slot_ok += recorded and not asked
+                if not recorded or asked:
+                    slot_misses.append(
+                        f"{case['id']}: {text!r} {kind}={value} known={known[:60]!r}"
+                    )
+    detection = prf(tp, fp, fn)
+    return {
+        **detection,
+        "statement_match": round(statement_ok / tp, 3) if tp else 0.0,
+        "slot_accuracy": round(slot_ok / slot_checks, 3) if slot_checks else 0.0,
+        "slot_checks": slot_checks,
+        "asked_for_given_slot": over_asks,
+        "phantom_goals": len(phantoms),
+        "phantom_examples": phantoms[:5],
+        "missed_examples": misses[:5],
+        "slot_examples": slot_misses[:5],
+    }
+
+
+def section_goals(llm: Any, limit: int | None, model_limit: int | None) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for name in ("goals", "goals_heldout"):
+        cases = read_jsonl(DATA / f"{name}.jsonl")[: limit or None]
+        turns = sum(len(c["turns"]) for c in cases)
+        log(f"{name}: {len(cases)} cases, {turns} turns")
+        part: dict[str, Any] = {"cases": len(cases), "turns": turns}
+        part["baseline_keyword"] = run_goals(cases, "keyword", 0)
+        part["rules"] = run_goals(cases, None, 0)
+        if llm is not None:
+            started = time.monotonic()
+            subset = spread(cases, model_limit)
+            part["model"] = {"cases": len(subset), **run_goals(subset, llm, 1)}
+            if len(subset) < len(cases):  # the rules on the same cases, side by side
+                part["rules_on_model_cases"] = run_goals(subset, None, 0)
+            part["model"]["seconds"] = round(time.monotonic() - started, 1)
+        if name == "goals":
+            out.update(part)
+        else:
+            # written after the rules were tuned on goals.jsonl, never tuned on
+            out["heldout"] = part
+    return out
+
+
+# --- profile --------------------------------------------------------------------------
+
+
+def baseline_facts(text: str) -> list[str]:
+    """Baseline: every first-person sentence is a fact, word for word."""
+    from memory.extract import sentences
+
+    return [s for s in sentences(text) if re.search(r"\b(i|i'm|my|me)\b", s, re.I)]
+
+
+def fact_scores(
+    cases: list[dict[str, Any]], extract_fn: Callable[[str], list[str]]
+) -> dict[str, Any]:
+    """Fact P/R/F1: each extracted fact may account for one labelled fact of its turn."""
+    tp = n_pred = n_gold = 0
+    wrong: list[str] = []
+    missed: list[str] = []
+    for case in cases:
+        for turn in case["turns"]:
+            got = extract_fn(turn["user"])
+            left = [f["value"].lower() for f in turn["facts"]]
+            n_pred += len(got)
+            n_gold += len(left)
+            for fact in got:
+                hit = next((v for v in left if v in fact.lower()), None)
+                if hit is None:
+                    wrong.append(f"{turn['user']!r} -> {fact!r}")
+                else:
+                    tp += 1
+                    left.remove(hit)
+            missed += [f"{turn['user']!r}: {v}" for v in left]
+    p = tp / n_pred if n_pred else 1.0
+    r = tp / n_gold if n_gold else 1.0
+    return {
+        "precision": round(p, 3),
+        "recall": round(r, 3),
+        "f1": round(2 * p * r / (p + r), 3) if p + r else 0.0,
+        "facts_extracted": n_pred,
+        "facts_labelled": n_gold,
+        "wrong_examples": wrong[:6],
+        "missed_examples": missed[:6],
+    }
+
+
+def update_scores(cases: list[dict[str, Any]], llm: Any) -> dict[str, Any]:
+    """Replay cases with updates through the real profile store; old value kept only as history."""
+    from assistant.config import Settings
+    from memory.store import open_store
+
+    with_updates = [c for c in cases if c["updates"]]
+    ok = 0
+    failures = []
+    with (
+        tempfile.TemporaryDirectory() as tmp,
+        open_store(Settings(), path=Path(tmp) / "store", llm=llm) as store,
+    ):
+        for n, case in enumerate(with_updates):
+            user = f"u{n}"
+            for turn in case["turns"]:
+                store.profile.observe(user, turn["user"])
+            current = " | ".join(f.text for f in store.profile.facts(user)).lower()
+            every = store.profile.facts(user, include_superseded=True)
+            history = " | ".join(f.text for f in every if f.superseded_by).lower()
+            for up in case["updates"]:
+                new, old = up["new"].lower(), up["old"].lower()
+                # "Eva" -> "Eva Novak": the old value is inside the new one
+                old_gone = old in new or not re.search(
+                    rf"\b{re.escape(old)}\b", current.replace(new, "")
+                )
+                good = new in current and old_gone and old in history
+                ok += good
+                if not good:
+                    failures.append(
+                        f"{case['id']}: {up['old']} -> {up['new']} | now: {current[:160]}"
+                    )
+    total = sum(len(c["updates"]) for c in with_updates)
+    return {
+        "updates": total,
+        "superseded_ok": round(ok / total, 3) if total else 1.0,
+        "failures": failures[:5],
+    }
+
+
+def section_profile(llm: Any, limit: int | None, model_limit: int | None) -> dict[str, Any]:
+    from memory.extract import extract, extract_rules
+
+    out: dict[str, Any] = {}
+    for name in ("profile", "profile_heldout"):
+        cases = read_jsonl(DATA / f"{name}.jsonl")[: limit or None]
+        turns = sum(len(c["turns"]) for c in cases)
+        log(f"{name}: {len(cases)} cases, {turns} turns")
+        part: dict[str, Any] = {"cases": len(cases), "turns": turns}
+        part["baseline_sentences"] = fact_scores(cases, baseline_facts)
+        part["rules"] = fact_scores(cases, lambda t: [c.text for c in extract_rules(t)])
+        part["rules"].update(update_scores(cases, None))
+        if llm is not None:
+            started = time.monotonic()
+            subset = spread(cases, model_limit)
+            part["model"] = {
+                "cases": len(subset),
+                **fact_scores(subset, lambda t: [c.text for c in extract(t, llm)]),
+                **update_scores(subset, llm),
+            }
+            if len(subset) < len(cases):
+                part["rules_on_model_cases"] = {
+                    **fact_scores(subset, lambda t: [c.text for c in extract_rules(t)]),
+                    **update_scores(subset, None),
+                }
+            part["model"]["seconds"] = round(time.monotonic() - started, 1)
+        if name == "profile":
+            out.update(part)
+        else:
+            # written after the rules were tuned on profile.jsonl, never tuned on
+            out["heldout"] = part
+    return out
+
+
+# --- summaries ------------------------------------------------------------------------
+
+
+def rouge_best(scorer: Any, candidate: str, golds: list[str]) -> dict[str, float]:
+    """ROUGE-1/2/L F1 against the best-matching gold TLDR (max per metric, as SciTLDR does)."""
+    best = {"rouge1": 0.0, "rouge2": 0.0, "rougeL": 0.0}
+    for gold in golds:
+        scores = scorer.score(gold, candidate)
+        for key in best:
+            best[key] = max(best[key], scores[key].fmeasure)
+    return best
+
+
+def mean_scores(rows: list[dict[str, float]]) -> dict[str, float]:
+    keys = rows[0].keys() if rows else ()
+    return {k: round(sum(r[k] for r in rows) / len(rows), 4) for k in keys}
+
+
+def flag_rates(summaries: list[str], sources: list[str]) -> dict[str, float]:
+    from assistant.background.summary_checks import check_summary
+
+    flags = [check_summary(s, src) for s, src in zip(summaries, sources, strict=True)]
+    n = len(flags) or 1
+    return {
+        "invented_numbers": round(sum(bool(f.invented_numbers) for f in flags) / n, 4),
+        "prompt_echo": round(sum(f.echo for f in flags) / n, 4),
+        "loops": round(sum(f.loop for f in flags) / n, 4),
+        "cut_off_or_empty": round(sum(f.cut_off for f in flags) / n, 4),
+        "polarity_flip": round(sum(f.polarity_flip for f in flags) / n, 4),
+    }
+
+
+def raw_summaries(llm: Any, rows: list[dict[str, Any]], cache: Path, settings: Any) -> list[str]:
+    """The model's raw replies, from the cache where this prompt was already run."""
+    from assistant import summarise
+    from memory.types import Item
+
+    probe = summarise.item_prompt(Item(id="x", owner="x", source="arxiv", title="T", text="A."))
+    key = hashlib.sha256(
+        json.dumps(
+            [probe, settings.model.model_dump(), settings.digest.summary_max_tokens]
+        ).encode()
+    ).hexdigest()[:12]
+    done: dict[str, str] = {}
+    if cache.exists():
+        for rec in read_jsonl(cache):
+            if rec.get("key") == key:
+                done[rec["paper_id"]] = rec["raw"]
+    todo = [r for r in rows if r["paper_id"] not in done]
+    log(f"summaries: {len(rows) - len(todo)} cached, {len(todo)} to generate")
+    batch = settings.digest.summary_batch
+    started = time.monotonic()
+    with cache.open("a", encoding="utf-8") as fh:
+        for start in range(0, len(todo), batch):
+            chunk = todo[start : start + batch]
+            items = [item_of(r) for r in chunk]
+            convs = [summarise.item_prompt(it) for it in items]
+            results = llm.chat_batch(
+                convs, max_new_tokens=settings.digest.summary_max_tokens, temperature=0.0
+            )
+            for r, res in zip(chunk, results, strict=True):
+                done[r["paper_id"]] = res.text
+                fh.write(
+                    json.dumps({"key": key, "paper_id": r["paper_id"], "raw": res.text}) + "\n"
+                )
+            fh.flush()
+            finished = start + len(chunk)
+            rate = finished / (time.monotonic() - started)
+            log(f"  {finished}/{len(todo)} summaries ({rate * 60:.1f}/min)")
+    return [done[r["paper_id"]] for r in rows]
+
+
+def first_sentences(raw: str) -> str:
+    """The reply trimmed as `clean_summary` trims it, before any check."""
+    from assistant import summarise
+
+    out = summarise._FENCE_RE.sub("", raw).strip().strip('"').strip()
+    out = re.sub(r"^(summary|here is a summary[^:]*)\s*:\s*", "", out, flags=re.IGNORECASE)
+    parts = summarise._SENTENCE_RE.split(" ".join(out.split()))
+    return " ".join(parts[:2] if len(parts[0].split()) < 8 else parts[:1])[:400]
+
+
+def item_of(row: dict[str, Any]) -> Any:
+    from memory.types import Item
+
+    return Item(
+        id=f"arxiv:{row['paper_id']}",
+        owner="bench",
+        source="arxiv",
+        title=row.get("title", ""),
+        text=" ".join(row["source"]),
+    )
+
+
+def section_summaries(
+    llm: Any, limit: int | None, path: Path, cache: Path, settings: Any
+) -> dict[str, Any]:
+    from rouge_score import rouge_scorer
+
+    from assistant import summarise
+    from assistant.background.summary_checks import best_sentence
+
+    rows = read_jsonl(path)[: limit or None]
+    log(f"summaries: {len(rows)} abstracts from {path.name}")
+    scorer = rouge_scorer.RougeScorer(["rouge1", "rouge2", "rougeL"], use_stemmer=True)
+    sources = [" ".join(r["source"]) for r in rows]
+    lead = [r["source"][0] for r in rows]
+    oracle = []
+    for r in rows:
+        scored = [(sum(rouge_best(scorer, s, r["target"]).values()), s) for s in r["source"]]
+        oracle.append(max(scored)[1])
+    extractive = [
+        best_sentence(src, r.get("title", "")) for src, r in zip(sources, rows, strict=True)
+    ]
+
+    def report(cands: list[str]) -> dict[str, Any]:
+        scores = [rouge_best(scorer, c, r["target"]) for c, r in zip(cands, rows, strict=True)]
+        return {
+            **mean_scores(scores),
+            **flag_rates(cands, sources),
+            "mean_words": round(sum(len(c.split()) for c in cands) / max(len(cands), 1), 1),
+        }
+
+    out: dict[str, Any] = {
+        "abstracts": len(rows),
+        "baseline_lead1": report(lead),
+        "baseline_oracle_sentence": report(oracle),
+        "extractive_pick": report(extractive),
+    }
+    if llm is not None:
+        started = time.monotonic()
+        raws = raw_summaries(llm, rows, cache, settings)
+        out["model_raw"] = report([" ".join(x.split()) for x in raws])
+        # trimmed as stored, but without the checks and their extractive fallback
+        out["model_unchecked"] = report([first_sentences(x) for x in raws])
+        final = [
+            summarise.clean_summary(raw, item_of(r)) for raw, r in zip(raws, rows, strict=True)
+        ]
+        out["model"] = report([s for s, _ in final])
+        out["model"]["extracted_share"] = round(
+            sum(bool(used) for _, used in final) / max(len(final), 1), 4
+        )
+        out["model"]["seconds"] = round(time.monotonic() - started, 1)
+    return out
+
+
+# --- chat -----------------------------------------------------------------------------
+
+
+def judge_conversation(
+    turns: list[dict[str, Any]], replies: list[str], persona: str
+) -> dict[str, Any]:
+    from assistant.graph.reply_checks import (
+        has_bullets,
+        impossible_dates,
+        is_short,
+        keeps_persona,
+        repeated_lines,
+    )
+
+    j: dict[str, Any] = {
+        "persona_asked": 0,
+        "persona_kept": 0,
+        "loops": 0,
+        "impossible_dates": 0,
+        "short_asked": 0,
+        "short_kept": 0,
+        "bullets_asked": 0,
+        "bullets_kept": 0,
+        "needless_questions": 0,
+        "examples": [],
+    }
+    earlier: list[str] = []
+    for turn, reply in zip(turns, replies, strict=True):
+        checks = turn.get("check", [])
+        if "persona" in checks:
+            j["persona_asked"] += 1
+            kept = keeps_persona(reply, persona)
+            j["persona_kept"] += kept
+            if not kept:
+                j["examples"].append(f"persona: {reply[:100]!r}")
+        if "short" in checks:
+            j["short_asked"] += 1
+            j["short_kept"] += is_short(reply)
+        if "bullets" in checks:
+            j["bullets_asked"] += 1
+            j["bullets_kept"] += has_bullets(reply)
+        for slot in turn.get("given", []):
+            words = {
+                "date": r"\b(date|dates|when|deadline|day)\b",
+                "budget": r"\b(budget|cost|spend|price)\b",
+                "guests": r"\b(guests|people|how many)\b",
+            }[slot]
+            questions = [q for q in re.split(r"(?<=[.!?])\s+", reply) if q.endswith("?")]
+            if any(re.search(words, q, re.I) for q in questions):
+                j["needless_questions"] += 1
+                j["examples"].append(f"asked for given {slot}: {reply[:100]!r}")
+        if repeated_lines(reply, earlier[-3:]):
+            j["loops"] += 1
+            j["examples"].append(f"loop: {reply[:100]!r}")
+        bad = impossible_dates(reply)
+        j["impossible_dates"] += len(bad)
+        if bad:
+            j["examples"].append(f"date: {bad}")
+        earlier.append(reply)
+    return j
+
+
+@contextmanager
+def temp_home() -> Iterator[Path]:
+    with tempfile.TemporaryDirectory() as tmp:
+        old = os.environ.get("ASSISTANT_HOME")
+        os.environ["ASSISTANT_HOME"] = tmp
+        try:
+            yield Path(tmp)
+        finally:
+            if old is None:
+                os.environ.pop("ASSISTANT_HOME", None)
+            else:
+                os.environ["ASSISTANT_HOME"] = old
+
+
+def section_chat(llm: Any, limit: int | None, settings: Any, reply_tokens: int) -> dict[str, Any]:
+    from assistant.graph.session import ChatSession, open_checkpointer
+    from memory.store import open_store
+
+    convs = read_jsonl(DATA / "chat.jsonl")[: limit or None]
+    if llm is None:
+        return {"conversations": 0, "skipped": "needs the model"}
+    chat_settings = settings.model_copy(
+        update={"chat": settings.chat.model_copy(update={"reply_tokens": reply_tokens})}
+    )
+    persona = settings.persona.name
+    totals: dict[str, Any] = {}
+    started = time.monotonic()
+    turns_run = 0
+    for n, conv in enumerate(convs):
+        with (
+            temp_home(),
+            open_store(chat_settings, llm=llm) as store,
+            open_checkpointer(chat_settings) as saver,
+        ):
+            session = ChatSession(
+                chat_settings, llm, store, saver, user_id="bench", thread_id=conv["id"]
+            )
+            replies = [session.send(t["user"]) for t in conv["turns"]]
+        turns_run += len(replies)
+        j = judge_conversation(conv["turns"], replies, persona)
+        for k, v in j.items():
+            if k == "examples":
+                totals.setdefault("examples", []).extend(f"{conv['id']}: {e}" for e in v)
+            else:
+                totals[k] = totals.get(k, 0) + v
+        log(f"chat: {n + 1}/{len(convs)} conversations ({time.monotonic() - started:.0f} s)")
+
+    def rate(kept: str, asked: str) -> float:
+        return round(totals.get(kept, 0) / totals[asked], 3) if totals.get(asked) else 1.0
+
+    return {
+        "conversations": len(convs),
+        "turns": turns_run,
+        "reply_tokens": reply_tokens,
+        "persona_kept": rate("persona_kept", "persona_asked"),
+        "persona_checks": totals.get("persona_asked", 0),
+        "loops": totals.get("loops", 0),
+        "impossible_dates": totals.get("impossible_dates", 0),
+        "short_respected": rate("short_kept", "short_asked"),
+        "bullets_respected": rate("bullets_kept", "bullets_asked"),
+        "needless_questions": totals.get("needless_questions", 0),
+        "seconds": round(time.monotonic() - started, 1),
+        "examples": totals.get("examples", [])[:8],
+    }
+
+
+# --- main -----------------------------------------------------------------------------
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument(
+        "--sections", default=",".join(SECTIONS), help="comma-separated: " + ", ".join(SECTIONS)
+    )
+    ap.add_argument(
+        "--limit",
+        type=int,
+        default=None,
+        help="at most N cases per section (goals, profile, summaries)",
+    )
+    ap.add_argument(
+        "--summary-limit", type=int, default=None, help="at most N abstracts (overrides --limit)"
+    )
+    ap.add_argument("--chat-limit", type=int, default=None, help="at most N scripted conversations")
+    ap.add_argument("--chat-reply-tokens", type=int, default=96, help="reply budget per chat turn")
+    ap.add_argument("--no-model", action="store_true", help="rules and baselines only (fast)")
+    ap.add_argument(
+        "--model-limit",
+        type=int,
+        default=None,
+        help="goals and profile: the model on N evenly spaced cases (rules and baselines on all)",
+    )
+    ap.add_argument("--scitldr", type=Path, default=SCITLDR, help="SciTLDR-A dev JSONL")
+    ap.add_argument(
+        "--cache",
+        type=Path,
+        default=None,
+        help="raw model summaries, reused by later runs with the same prompt and model "
+        "(default: quality-summaries.jsonl in the data directory)",
+    )
+    ap.add_argument("--out", type=Path, default=None, help="also write the JSON here")
+    args = ap.parse_args(argv)
+    wanted = [s.strip() for s in args.sections.split(",") if s.strip()]
+    unknown = set(wanted) - set(SECTIONS)
+    if unknown:
+        ap.error(f"unknown section(s) {sorted(unknown)}; choose from {', '.join(SECTIONS)}")
+    if "summaries" in wanted and not args.scitldr.exists():
+        ap.error(f"{args.scitldr} not found; pass --scitldr PATH to the SciTLDR-A dev JSONL")
+
+    from assistant.config import load_settings
+    from assistant.paths import ensure_data_dir
+
+    settings = load_settings().settings
+    cache = args.cache or ensure_data_dir() / "quality-summaries.jsonl"
+    llm = None
+    model_name = "none (--no-model)"
+    if not args.no_model:
+        from assistant.llm.engine import load_engine
+
+        started = time.monotonic()
+        llm = load_engine(settings)
+        model_name = settings.model.path or "bundled SmolLM2-135M-Instruct (Q4_1 GGUF)"
+        log(f"model loaded in {time.monotonic() - started:.1f} s: {model_name}")
+    result: dict[str, Any] = {
+        "bench": "quality",
+        "model": model_name,
+        "limit": args.limit,
+        "note": "machine shared with other engineers' jobs; times are indicative only",
+    }
+    started = time.monotonic()
+    if "goals" in wanted:
+        result["goals"] = section_goals(llm, args.limit, args.model_limit)
+    if "profile" in wanted:
+        result["profile"] = section_profile(llm, args.limit, args.model_limit)
+    if "summaries" in wanted:
+        limit = args.summary_limit if args.summary_limit is not None else args.limit
+        result["summaries"] = section_summaries(llm, limit, args.scitldr, cache, settings)
+    if "chat" in wanted:
+        result["chat"] = section_chat(llm, args.chat_limit, settings, args.chat_reply_tokens)
+    result["seconds"] = round(time.monotonic() - started, 1)
+    text = json.dumps(result, indent=2)
+    print(text)
+    if args.out is not None:
+        args.out.write_text(text + "\n", encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

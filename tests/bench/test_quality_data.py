@@ -1,0 +1,118 @@
+"""The quality bench's labelled cases are valid and big enough, and its scoring is right."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+DATA = ROOT / "bench" / "data" / "quality"
+
+
+def _bench() -> Any:
+    spec = importlib.util.spec_from_file_location("quality_bench", ROOT / "bench" / "quality.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _read(name: str) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in (DATA / name).read_text().splitlines() if line.strip()]
+
+
+def test_goal_cases_meet_the_issue_minimums_and_are_well_formed() -> None:
+    cases = _read("goals.jsonl")
+    turns = [t for c in cases for t in c["turns"]]
+    assert len(turns) >= 120
+    assert sum(t["new"] is None and not t["fills"] for t in turns) >= 40  # negatives
+    assert sum(len(c["turns"]) > 1 and any(t["fills"] for t in c["turns"][1:]) for c in cases) >= 10
+    assert len({c["id"] for c in cases}) == len(cases)
+    for t in turns + [t for c in _read("goals_heldout.jsonl") for t in c["turns"]]:
+        assert set(t) == {"user", "new", "fills"} and t["user"].strip()
+        assert set(t["fills"]) <= {"date", "budget", "guests"}
+        for value in t["fills"].values():
+            assert value.lower() in t["user"].lower(), (t["user"], value)  # labels quote the user
+
+
+def test_profile_cases_meet_the_issue_minimums_and_quote_the_user() -> None:
+    cases = _read("profile.jsonl")
+    turns = [t for c in cases for t in c["turns"]]
+    assert len(turns) >= 120
+    slots = {f["slot"] for t in turns for f in t["facts"]}
+    assert {"name", "role", "field", "place", "preference", "date", "person"} <= slots
+    assert sum(len(c["updates"]) for c in cases) >= 10
+    for case in cases + _read("profile_heldout.jsonl"):
+        said = " ".join(t["user"] for t in case["turns"]).lower()
+        for t in case["turns"]:
+            for f in t["facts"]:
+                assert f["value"].lower() in t["user"].lower(), (t["user"], f)
+        for up in case["updates"]:
+            assert up["old"].lower() in said and up["new"].lower() in said
+
+
+def test_chat_scripts_meet_the_issue_minimums() -> None:
+    convs = _read("chat.jsonl")
+    assert len(convs) >= 30
+    assert all(len(c["turns"]) >= 10 for c in convs)
+    checks = {k for c in convs for t in c["turns"] for k in t["check"]}
+    assert checks == {"persona", "short", "bullets"}
+
+
+def test_detection_scores_count_phantoms_and_misses() -> None:
+    bench = _bench()
+    cases = [
+        {
+            "id": "a",
+            "turns": [{"user": "What can you help me with today?", "new": None, "fills": {}}],
+        },
+        {
+            "id": "b",
+            "turns": [
+                {"user": "Help me plan a trip to Rome.", "new": "plan a trip to Rome", "fills": {}}
+            ],
+        },
+        {"id": "c", "turns": [{"user": "I need a special tent?", "new": None, "fills": {}}]},
+    ]
+    keyword = bench.run_goals(cases, "keyword", 0)
+    assert keyword["phantom_goals"] >= 2 and keyword["precision"] < 0.5
+    rules = bench.run_goals(cases, None, 0)
+    assert rules["f1"] == 1.0 and rules["phantom_goals"] == 0
+
+
+def test_fact_scores_match_each_labelled_fact_once() -> None:
+    bench = _bench()
+    cases = [
+        {
+            "id": "x",
+            "updates": [],
+            "turns": [
+                {
+                    "user": "I'm Dana, a PhD student in NLP.",
+                    "facts": [
+                        {"slot": "name", "value": "Dana"},
+                        {"slot": "role", "value": "PhD student"},
+                    ],
+                },
+            ],
+        }
+    ]
+    whole = bench.fact_scores(cases, lambda t: [t])  # one sentence covers one fact, not two
+    assert whole["precision"] == 1.0 and whole["recall"] == 0.5
+    none = bench.fact_scores(cases, lambda t: [])
+    assert none["recall"] == 0.0
+
+
+@pytest.mark.skipif(
+    not (ROOT.parent / "shared" / "data" / "scitldr" / "scitldr-a-dev.jsonl").exists(),
+    reason="SciTLDR-A dev is not beside this checkout",
+)
+def test_summary_baselines_bracket_the_extractive_pick() -> None:
+    bench = _bench()
+    out = bench.section_summaries(None, 40, bench.SCITLDR, Path("/nonexistent"), None)
+    lead, oracle = out["baseline_lead1"]["rouge1"], out["baseline_oracle_sentence"]["rouge1"]
+    assert lead < out["extractive_pick"]["rouge1"] < oracle

@@ -1,0 +1,62 @@
+"""The goal rules on their own: what is a goal, what it still needs, what the user gave."""
+
+from __future__ import annotations
+
+import pytest
+
+from assistant.graph import prompts
+from assistant.graph.goals import detect_new_goal, rule_update, track
+
+
+@pytest.mark.parametrize(
+    "said",
+    [
+        "What can you help me with today?",
+        "How would you help me with a project?",
+        "I need to know what time it is in Tokyo.",
+        "Hi!",
+        "Do I need a special tent?",
+    ],
+)
+def test_questions_and_small_talk_are_not_goals(said: str) -> None:
+    assert detect_new_goal(said) is None
+    assert rule_update(said, [], "").event == "none"
+
+
+@pytest.mark.parametrize(
+    ("said", "statement"),
+    [
+        ("I'd like to apply for a data science job.", "apply for a data science job"),
+        ("Let's organise a picnic for 10 friends.", "organise a picnic for 10 friends"),
+        ("I must finish my dissertation by 30 April.", "finish my dissertation by 30 April"),
+        ("We want to throw a housewarming party.", "throw a housewarming party"),
+        ("Could you help me plan a trip?", "plan a trip"),
+    ],
+)
+def test_wishes_and_requests_are_goals(said: str, statement: str) -> None:
+    assert detect_new_goal(said) == statement
+
+
+def test_what_the_first_message_gives_is_known_and_never_asked_for() -> None:
+    said = "Help me plan my thesis deadlines; I need to submit to ACL by Feb 15."
+    update = rule_update(said, [], "")
+    assert update.statement == "plan my thesis deadlines"
+    assert any(k.startswith("date:") and "Feb 15" in k for k in update.known)
+    assert "deadline" not in update.missing
+
+    trip = rule_update("I want to plan a weekend trip to Rome with a budget of 600 euros.", [], "")
+    assert any("600" in k for k in trip.known) and "budget" not in trip.missing
+
+
+def test_a_later_answer_fills_the_slot_it_names() -> None:
+    _, goals, goal = track("Help me plan a trip to Lisbon.", [], "")
+    assert goal is not None and goal["missing"] == ["dates", "budget"]
+    _, goals, goal = track("From 3 to 7 May.", goals, goal["id"])
+    assert goal is not None and goal["missing"] == ["budget"]
+    _, goals, goal = track("About 800 euros.", goals, goal["id"])
+    assert goal is not None and goal["missing"] == [] and len(goal["known"]) == 2
+
+
+def test_the_tracker_prompt_holds_no_goal_that_could_leak_into_state() -> None:
+    assert "Lisbon" not in prompts.GOAL_TRACKER_SYSTEM
+    assert "trip" not in prompts.GOAL_TRACKER_SYSTEM
