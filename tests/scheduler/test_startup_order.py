@@ -30,6 +30,7 @@ from tests.connectors.servers import ArxivServer, Route
 from tests.fakes import ScriptedChatModel
 
 SUMMARY = "A short summary written by the model."
+ABSTRACT = "The model has written a summary, short and plain, of paper {n}."
 TITLES = [f"Morning Paper Number {n}" for n in range(1, 7)]
 
 
@@ -50,7 +51,8 @@ def arxiv() -> Iterator[ArxivServer]:
     server = ArxivServer()
     today = format_datetime(datetime.now(UTC))
     items = [
-        docs.rss_item(f"2611.1000{n}", 1, title, f"Abstract of paper {n}.", date=today)
+        # the abstract supports the scripted summary, so the summary checks keep it
+        docs.rss_item(f"2611.1000{n}", 1, title, ABSTRACT.format(n=n), date=today)
         for n, title in enumerate(TITLES, 1)
     ]
     server.routes["/rss/cs.CL"] = Route(docs.rss("cs.CL", items))
