@@ -6,7 +6,7 @@
 
 The LoCoMo protocol (Maharana et al., "Evaluating Very Long-Term Conversational Memory of
 LLM Agents", ACL 2024, arXiv 2402.17753; data CC BY-NC 4.0, five conversations in
-/work/shared/data/locomo-dev5.json): every dialog turn is stored through the project's own
+../shared/data/locomo-dev5.json beside the repository): every dialog turn is stored through the project's own
 memory API as an episode of one user per conversation, timed at its session's date; each
 question is asked as that user and the top-k results are scored against the turns its
 `evidence` names (`D<session>:<turn>`).
@@ -45,7 +45,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from assistant.config import Settings  # noqa: E402
 from memory.store import MemoryStore, open_store  # noqa: E402
 
-DATA = Path("/work/shared/data/locomo-dev5.json")
+DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "locomo-dev5.json"  # ../shared beside the repo
 CATEGORIES = {1: "multi-hop", 2: "temporal", 3: "open-domain", 4: "single-hop", 5: "adversarial"}
 KS = (5, 10, 25)
 SESSION_DATE = "%I:%M %p on %d %B, %Y"
