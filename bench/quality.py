@@ -318,7 +318,7 @@ def flag_rates(summaries: list[str], sources: list[str]) -> dict[str, float]:
 
 def raw_summaries(llm: Any, rows: list[dict[str, Any]], cache: Path, settings: Any) -> list[str]:
     """The model's raw replies, from the cache where this prompt was already run."""
-    from assistant import summarise
+    from assistant.background import summarise
     from memory.types import Item
 
     probe = summarise.item_prompt(Item(id="x", owner="x", source="arxiv", title="T", text="A."))
@@ -358,7 +358,7 @@ def raw_summaries(llm: Any, rows: list[dict[str, Any]], cache: Path, settings: A
 
 def first_sentences(raw: str) -> str:
     """The reply trimmed as `clean_summary` trims it, before any check."""
-    from assistant import summarise
+    from assistant.background import summarise
 
     out = summarise._FENCE_RE.sub("", raw).strip().strip('"').strip()
     out = re.sub(r"^(summary|here is a summary[^:]*)\s*:\s*", "", out, flags=re.IGNORECASE)
@@ -383,7 +383,7 @@ def section_summaries(
 ) -> dict[str, Any]:
     from rouge_score import rouge_scorer
 
-    from assistant import summarise
+    from assistant.background import summarise
     from assistant.background.summary_checks import best_sentence
 
     rows = read_jsonl(path)[: limit or None]
