@@ -26,11 +26,12 @@ import time
 from collections.abc import MutableMapping
 from dataclasses import dataclass
 
-# libgomp reads GOMP_SPINCOUNT only while OMP_WAIT_POLICY is unset. 1,000 rounds of its
-# spin loop (libgomp's own choice when it has more threads than cores) are tens of
-# microseconds: enough to catch the next op of the same step, far shorter than the time
-# slice a busy core takes from us. 20,000 already lost 10x and more under load (README).
-SPINCOUNT = "1000"
+# libgomp reads GOMP_SPINCOUNT only while OMP_WAIT_POLICY is unset. Spinning is what makes
+# a quiet machine fast (1,000 rounds lost a quarter of quiet decode, 200,000 keeps 0.96x of
+# libgomp's own 300,000) and what ruins a busy one; the busy case is handled by the thread
+# choice below instead: on a loaded machine the engine runs one thread, which never waits
+# for a sibling, so no spin is wasted (bench/llm_speed.py --busy, README).
+SPINCOUNT = "200000"
 DEFAULTS: dict[str, str] = {"GOMP_SPINCOUNT": SPINCOUNT}
 # Variables that say how OpenMP threads wait or how many there are; shown by doctor.
 SHOWN = ("OMP_NUM_THREADS", "OMP_WAIT_POLICY", "GOMP_SPINCOUNT", "KMP_BLOCKTIME")
@@ -172,10 +173,11 @@ def threads_for(cores: int, others_busy: float | None) -> int:
 
     While some core is free, run on the free cores only: a thread on a core another
     process keeps busy gets half its time slices, and every op waits for the slowest
-    thread, so one thread on the free core beats two. When no core is free (others use
-    them all), each thread is one more share of the CPU, so use every core.
+    thread (spinning meanwhile), so one thread on the free core beats two. When no core
+    is free, one thread: with more, every op waits for a preempted sibling. Unknown load:
+    every core.
     """
-    if others_busy is None or others_busy >= cores - 0.5:
+    if others_busy is None:
         return cores
     return max(1, min(cores, int(cores - others_busy + 0.5)))
 

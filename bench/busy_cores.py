@@ -28,6 +28,9 @@ ROOT = Path(__file__).resolve().parents[1]
 # name: (environment for the child, whether the child applies the assistant's defaults)
 POLICIES: dict[str, tuple[dict[str, str], bool]] = {
     "new_default": ({}, True),
+    # the assistant's per-request threads with other spin counts (the user's value wins)
+    "new_spin_20000": ({"GOMP_SPINCOUNT": "20000"}, True),
+    "new_spin_200000": ({"GOMP_SPINCOUNT": "200000"}, True),
     "libgomp_default": ({}, False),  # what the assistant ran with before: nothing set
     "passive": ({"OMP_WAIT_POLICY": "passive"}, False),
     "active": ({"OMP_WAIT_POLICY": "active"}, False),

@@ -35,7 +35,7 @@ def test_a_users_wait_policy_gets_no_spin_count_added() -> None:
 
 @pytest.mark.parametrize(
     ("cores", "others", "threads"),
-    [(2, None, 2), (2, 0.0, 2), (2, 0.4, 2), (2, 1.0, 1), (2, 1.6, 2), (2, 9.0, 2), (4, 1.2, 3), (4, 2.4, 2), (1, 0.0, 1)],
+    [(2, None, 2), (2, 0.0, 2), (2, 0.4, 2), (2, 1.0, 1), (2, 1.6, 1), (2, 9.0, 1), (4, 1.2, 3), (4, 2.4, 2), (1, 0.0, 1)],
 )
 def test_threads_follow_the_cores_others_leave_free(cores: int, others: float | None, threads: int) -> None:
     assert runtime_env.threads_for(cores, others) == threads
