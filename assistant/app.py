@@ -265,7 +265,10 @@ class App:
             if self._saver is None:
                 from assistant.graph.session import open_checkpointer
 
-                self._saver = self._stack.enter_context(open_checkpointer(self.settings))
+                url = ""
+                if self.settings.chat.checkpointer == "postgres":
+                    url = os.environ.get(self.settings.chat.postgres_url_env, "").strip()
+                self._saver = self._stack.enter_context(open_checkpointer(self.settings, url))
             return self._saver
 
     @property

@@ -31,6 +31,37 @@ def test_secrets_come_from_the_environment_only(monkeypatch: pytest.MonkeyPatch)
     assert App(Settings()).slack is not None  # one client, built by the app
 
 
+def test_the_app_hands_the_postgres_url_from_the_environment_to_the_checkpointer(
+    home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import sys
+    import types
+    from contextlib import contextmanager
+
+    opened: list[str] = []
+
+    class Saver:
+        @classmethod
+        @contextmanager
+        def from_conn_string(cls, url: str):  # type: ignore[no-untyped-def]
+            opened.append(url)
+            yield cls()
+
+        def setup(self) -> None:
+            pass
+
+    monkeypatch.setitem(
+        sys.modules, "langgraph.checkpoint.postgres", types.SimpleNamespace(PostgresSaver=Saver)
+    )
+    settings = Settings.model_validate({"chat": {"checkpointer": "postgres", "postgres_url_env": "PG_URL_T"}})
+    monkeypatch.delenv("PG_URL_T", raising=False)
+    with pytest.raises(Exception, match=r"\$PG_URL_T is not set"):
+        App(settings).checkpointer  # noqa: B018 - opening is the point
+    monkeypatch.setenv("PG_URL_T", "postgresql://u@127.0.0.1/db")
+    assert isinstance(App(settings).checkpointer, Saver)
+    assert opened == ["postgresql://u@127.0.0.1/db"]
+
+
 def test_no_slack_client_without_a_token(home: Path) -> None:
     app = App(Settings())
     assert app.slack is None and app.alert() is None

@@ -11,7 +11,6 @@ new process exactly where it stopped, and a cancelled reply leaves the thread us
 from __future__ import annotations
 
 import logging
-import os
 import sqlite3
 import threading
 from collections.abc import Callable, Iterator
@@ -47,10 +46,11 @@ class ReplyCancelled(Exception):
 
 
 @contextmanager
-def open_checkpointer(settings: Settings) -> Iterator[Any]:
-    """The configured LangGraph checkpointer: SQLite in the data directory, or Postgres."""
+def open_checkpointer(settings: Settings, postgres_url: str = "") -> Iterator[Any]:
+    """The configured LangGraph checkpointer: SQLite in the data directory, or Postgres at
+    `postgres_url` (a secret: the composition root reads it from the environment)."""
     if settings.chat.checkpointer == "postgres":
-        yield from _postgres(settings)
+        yield from _postgres(settings, postgres_url)
         return
     from langgraph.checkpoint.sqlite import SqliteSaver
 
@@ -65,7 +65,7 @@ def open_checkpointer(settings: Settings) -> Iterator[Any]:
         conn.close()
 
 
-def _postgres(settings: Settings) -> Iterator[Any]:
+def _postgres(settings: Settings, url: str) -> Iterator[Any]:
     try:
         from langgraph.checkpoint.postgres import PostgresSaver  # type: ignore[import-not-found]
     except ImportError:
@@ -74,9 +74,8 @@ def _postgres(settings: Settings) -> Iterator[Any]:
             "install it (pip install langgraph-checkpoint-postgres 'psycopg[binary]') or set "
             "chat.checkpointer = 'sqlite'"
         ) from None
-    env = settings.chat.postgres_url_env
-    url = os.environ.get(env)
     if not url:
+        env = settings.chat.postgres_url_env
         raise ConfigError(
             f"chat.checkpointer = 'postgres' but ${env} is not set; export the Postgres URL there"
         )

@@ -41,7 +41,8 @@ def _called(node: ast.Call) -> str:
 
 
 def _reads_a_secret(node: ast.AST) -> bool:
-    """os.environ.get(X), os.getenv(X), os.environ[X] with X a Slack or Chroma secret."""
+    """os.environ.get(X), os.getenv(X), os.environ[X] with X a Slack or Chroma secret or
+    the Postgres URL's variable."""
     key: ast.AST | None = None
     if isinstance(node, ast.Call) and _called(node) in ("get", "getenv") and node.args:
         target = ast.unparse(node.func)
@@ -49,6 +50,8 @@ def _reads_a_secret(node: ast.AST) -> bool:
             key = node.args[0]
     elif isinstance(node, ast.Subscript) and "environ" in ast.unparse(node.value):
         key = node.slice
+    if key is not None and "postgres_url" in ast.unparse(key):  # the checkpointer's URL
+        return True
     if isinstance(key, ast.Constant) and isinstance(key.value, str):
         return key.value.startswith(SECRET_NAMES)
     return isinstance(key, ast.Name) and key.id in SECRET_CONSTANTS
@@ -76,8 +79,11 @@ def test_only_the_composition_root_builds_parts_and_reads_secrets() -> None:
 
 
 def test_the_checks_see_a_violation() -> None:
-    tree = ast.parse('import os\nos.environ.get("SLACK_BOT_TOKEN")\nx = os.environ[BOT_TOKEN_ENV]\n')
-    assert sum(_reads_a_secret(n) for n in ast.walk(tree)) == 2
+    tree = ast.parse(
+        'import os\nos.environ.get("SLACK_BOT_TOKEN")\nx = os.environ[BOT_TOKEN_ENV]\n'
+        "os.environ.get(settings.chat.postgres_url_env)\n"
+    )
+    assert sum(_reads_a_secret(n) for n in ast.walk(tree)) == 3
     call = ast.parse("open_store(settings)").body[0].value  # type: ignore[attr-defined]
     assert _called(call) == "open_store"
 
