@@ -105,29 +105,35 @@ def cli(ctx: click.Context, config_path: str | None, verbose: int, quiet: bool) 
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Console entry point: errors become one line and an exit code here."""
+    """Console entry point."""
     runtime_env.apply_defaults()  # before torch loads: OpenMP reads these once, at start-up
+    sys.exit(run_command(argv))
+
+
+def run_command(argv: list[str] | None) -> int:
+    """Run `assistant ARGV`; errors become one line on stderr and the exit code returned
+    (the service runs forwarded commands through this too, so both print the same)."""
     try:
         code = cli.main(args=argv, prog_name="assistant", standalone_mode=False)
     except AssistantError as exc:
         click.echo(f"error: {exc}", err=True)
-        sys.exit(exc.exit_code)
+        return exc.exit_code
     except click.exceptions.Abort:
         click.echo("aborted", err=True)
-        sys.exit(130)
+        return 130
     except click.ClickException as exc:
         exc.show()
-        sys.exit(exc.exit_code)
+        return exc.exit_code
     except KeyboardInterrupt:
         click.echo("interrupted", err=True)
-        sys.exit(130)
+        return 130
     except Exception as exc:
         if not is_disk_full(exc):
             raise
         click.echo(f"error: {disk_full_message('the data directory')}", err=True)
-        sys.exit(1)
+        return 1
     # with standalone_mode=False click returns ctx.exit()'s code instead of exiting
-    sys.exit(code if isinstance(code, int) else 0)
+    return code if isinstance(code, int) else 0
 
 
 def app_context(ctx: click.Context) -> AppContext:

@@ -27,6 +27,7 @@ import socket
 import threading
 from collections import OrderedDict
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict
 from typing import Any
 
@@ -40,6 +41,7 @@ from starlette.routing import Route
 from assistant.app import App
 from assistant.errors import AssistantError
 from assistant.local_api import socket_path, token_path
+from assistant.local_api.isolation import thread_streams
 
 log = logging.getLogger(__name__)
 
@@ -93,32 +95,56 @@ class _Sessions:
             return session
 
 
-def run_cli(argv: list[str], columns: int) -> dict[str, Any]:
-    """Run `assistant ARGV` in this process (on the service's app); its output and exit code."""
-    from click.testing import CliRunner
+_columns_lock = threading.Lock()
+_columns_users = 0
+_columns_before: str | None = None
 
-    from assistant.cli import FORWARDED, cli
+
+@contextmanager
+def _columns(columns: int) -> Iterator[None]:
+    """COLUMNS set to the caller's terminal width while commands run (rich reads it when a
+    table is made). It is one variable for the process: commands from terminals of
+    different widths at the same moment may share one width; only the layout differs."""
+    global _columns_users, _columns_before
+    with _columns_lock:
+        if _columns_users == 0:
+            _columns_before = os.environ.get("COLUMNS")
+        _columns_users += 1
+        os.environ["COLUMNS"] = str(columns)
+    try:
+        yield
+    finally:
+        with _columns_lock:
+            _columns_users -= 1
+            if _columns_users == 0:
+                if _columns_before is None:
+                    os.environ.pop("COLUMNS", None)
+                else:
+                    os.environ["COLUMNS"] = _columns_before
+
+
+def run_cli(argv: list[str], columns: int) -> dict[str, Any]:
+    """Run `assistant ARGV` in this process (on the service's app); its output and exit code.
+    Commands may run at the same time: each thread prints into its own buffers."""
+    from assistant.cli import FORWARDED, run_command
 
     if not argv or argv[0] not in FORWARDED:
         return {"stdout": "", "stderr": f"error: {argv[:1]} is not run by the service\n", "exit_code": 2}
-    result = CliRunner().invoke(cli, argv, env={"COLUMNS": str(columns)}, catch_exceptions=True)
-    stderr = result.stderr
-    code = result.exit_code
-    exc = result.exception
-    if isinstance(exc, AssistantError):
-        stderr += f"error: {exc}\n"
-        code = exc.exit_code
-    elif exc is not None and not isinstance(exc, SystemExit):
-        log.error("`assistant %s` failed inside the service", " ".join(argv), exc_info=result.exc_info)
-        stderr += f"error: {type(exc).__name__}: {exc} (details in the service log)\n"
-        code = 1
-    return {"stdout": result.stdout, "stderr": stderr, "exit_code": code}
+    with _columns(columns), thread_streams() as (out, err):
+        try:
+            code = run_command(argv)
+        except SystemExit as exc:  # a command that exits by itself
+            code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+        except Exception as exc:  # noqa: BLE001 - one command's failure must not stop the service
+            log.error("`assistant %s` failed inside the service", " ".join(argv), exc_info=True)
+            err.write(f"error: {type(exc).__name__}: {exc} (details in the service log)\n")
+            code = 1
+        return {"stdout": out.getvalue(), "stderr": err.getvalue(), "exit_code": code}
 
 
 def build_api(app: App, token: str) -> Starlette:
     """The local API over `app` (the service's parts)."""
     sessions = _Sessions(app)
-    cli_lock = threading.Lock()  # CliRunner swaps sys.stdout: one command at a time
 
     async def health(request: Request) -> Response:
         return JSONResponse({"ok": True, "pid": os.getpid()})
@@ -128,11 +154,7 @@ def build_api(app: App, token: str) -> Starlette:
         argv = [str(a) for a in body.get("argv", [])]
         columns = int(body.get("columns") or 80)
 
-        def run() -> dict[str, Any]:
-            with cli_lock:
-                return run_cli(argv, columns)
-
-        return JSONResponse(await asyncio.to_thread(run))
+        return JSONResponse(await asyncio.to_thread(run_cli, argv, columns))
 
     async def history(request: Request) -> Response:
         user, thread = request.query_params["user"], request.query_params["thread"]
