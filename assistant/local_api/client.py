@@ -6,6 +6,7 @@ answering), and the command then opens the data directory itself, as before.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import shutil
 from collections.abc import Callable, Sequence
@@ -95,10 +96,16 @@ class ServiceClient:
                         raise ServiceError(str(event["error"]))
                     elif "reply" in event:
                         return str(event["reply"])
+                    elif "cancelled" in event:
+                        from assistant.graph.session import ReplyCancelled
+
+                        raise ReplyCancelled(str(event["cancelled"]))
         except KeyboardInterrupt:
             from assistant.graph.session import ReplyCancelled
 
-            # the service finishes the reply into the thread; this terminal stops showing it
+            # the service stops generating and keeps the turn marked cancelled, as a local chat does
+            with contextlib.suppress(httpx.HTTPError, ServiceError, ValueError):  # hanging up cancels too
+                self._json("POST", "/chat/cancel", json={"user": user, "thread": thread}, timeout=5.0)
             raise ReplyCancelled("".join(pieces).strip()) from None
         raise ServiceError("the running service ended the reply early; see its log")
 

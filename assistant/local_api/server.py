@@ -6,6 +6,7 @@ Routes (every one needs ``Authorization: Bearer <token>``):
     POST /cli          {argv, columns}    run a CLI command inside the service; its output
     GET  /chat/history ?user&thread       the thread's verbatim turns
     POST /chat/send    {user, thread, text}  the reply, streamed as NDJSON lines
+    POST /chat/cancel  {user, thread}     stop the reply being generated (Ctrl-C in chat)
     GET  /chat/goals   ?user              the user's goals
     GET  /chat/facts   ?user              the user's profile facts
     POST /chat/forget  {user, text}       forget facts matching text
@@ -79,6 +80,22 @@ class _Sessions:
         self.app = app
         self._lock = threading.Lock()
         self._cache: OrderedDict[tuple[str, str], Any] = OrderedDict()
+        self._replying: dict[tuple[str, str], threading.Event] = {}
+
+    def start_reply(self, user: str, thread: str) -> threading.Event:
+        """A fresh cancel flag for the reply now starting on (user, thread)."""
+        with self._lock:
+            flag = self._replying[(user, thread)] = threading.Event()
+            return flag
+
+    def cancel_reply(self, user: str, thread: str) -> bool:
+        """Ask the reply on (user, thread) to stop; False when none is running."""
+        with self._lock:
+            flag = self._replying.pop((user, thread), None)
+        if flag is None:
+            return False
+        flag.set()
+        return True
 
     def get(self, user: str, thread: str) -> Any:
         from assistant.graph.session import ChatSession
@@ -180,15 +197,24 @@ def build_api(app: App, token: str) -> Starlette:
 
     async def send(request: Request) -> Response:
         body = await request.json()
-        session = sessions.get(str(body["user"]), str(body["thread"]))
+        user, thread = str(body["user"]), str(body["thread"])
+        session = sessions.get(user, thread)
+        cancel = sessions.start_reply(user, thread)
         text = str(body["text"])
-        return StreamingResponse(_stream_reply(session, text), media_type="application/x-ndjson")
+        return StreamingResponse(
+            _stream_reply(session, text, cancel), media_type="application/x-ndjson"
+        )
+
+    async def cancel(request: Request) -> Response:
+        body = await request.json()
+        return JSONResponse({"cancelled": sessions.cancel_reply(str(body["user"]), str(body["thread"]))})
 
     routes = [
         Route("/health", health),
         Route("/cli", cli, methods=["POST"]),
         Route("/chat/history", history),
         Route("/chat/send", send, methods=["POST"]),
+        Route("/chat/cancel", cancel, methods=["POST"]),
         Route("/chat/goals", goals),
         Route("/chat/facts", facts),
         Route("/chat/forget", forget, methods=["POST"]),
@@ -196,14 +222,27 @@ def build_api(app: App, token: str) -> Starlette:
     return Starlette(routes=routes, middleware=[Middleware(_Auth, token=token)])
 
 
-def _stream_reply(session: Any, text: str) -> Iterator[str]:
-    """NDJSON: {"token": piece} per generated piece, then {"reply": text} or {"error": line}."""
+def _stream_reply(session: Any, text: str, cancel: threading.Event) -> Iterator[str]:
+    """NDJSON: {"token": piece} per generated piece, then {"reply": text} or {"error": line}.
+
+    `cancel` stops generation at the next piece, as Ctrl-C does in a local chat: the
+    session keeps what was said with a cancelled mark. A caller that goes away sets it too.
+    """
+    from assistant.graph.session import ReplyCancelled
+
     pieces: queue.Queue[dict[str, str] | None] = queue.Queue()
+
+    def on_token(piece: str) -> None:
+        if cancel.is_set():
+            raise KeyboardInterrupt  # what ChatSession.send settles as a cancelled turn
+        pieces.put({"token": piece})
 
     def work() -> None:
         try:
-            reply = session.send(text, on_token=lambda piece: pieces.put({"token": piece}))
+            reply = session.send(text, on_token=on_token)
             pieces.put({"reply": reply})
+        except ReplyCancelled as exc:
+            pieces.put({"cancelled": exc.partial})
         except AssistantError as exc:
             pieces.put({"error": str(exc)})
         except Exception as exc:  # noqa: BLE001 - the reply thread's edge: report, keep serving
@@ -213,8 +252,11 @@ def _stream_reply(session: Any, text: str) -> Iterator[str]:
             pieces.put(None)
 
     threading.Thread(target=work, name="api-reply", daemon=True).start()
-    while (event := pieces.get()) is not None:
-        yield json.dumps(event) + "\n"
+    try:
+        while (event := pieces.get()) is not None:
+            yield json.dumps(event) + "\n"
+    finally:
+        cancel.set()  # the caller hung up (or the reply is over, where this changes nothing)
 
 
 class LocalAPIServer:

@@ -118,3 +118,59 @@ def test_commands_print_the_same_with_and_without_the_service(home: Path) -> Non
     for cmd in alone:
         assert (served[cmd].stdout, served[cmd].returncode) == (alone[cmd].stdout, alone[cmd].returncode), cmd
     assert bad.returncode == 2 and bad.stderr.strip() == "error: --date 'yesterday' is not a date; use YYYY-MM-DD"
+
+
+class Slow:
+    """A scripted model that streams one word every 20 ms, like a model on a busy CPU;
+    "briefly" gets two words."""
+
+    def __init__(self) -> None:
+        self.words_sent = 0
+
+    def __getattr__(self, name: str):  # the rest of the ChatModel interface, scripted
+        return getattr(scripted(replies=lambda m: "Sure."), name)
+
+    def stream(self, messages, **kwargs):  # type: ignore[no-untyped-def]
+        count = 2 if "briefly" in messages[-1]["content"] else 500
+        for i in range(count):
+            time.sleep(0.02)
+            self.words_sent += 1
+            yield f" w{i}"
+
+
+def test_ctrl_c_in_a_chat_through_the_service_stops_the_reply(home: Path) -> None:
+    from assistant.graph.session import ReplyCancelled
+
+    settings = Settings()
+    model = Slow()
+    runtime = Runtime(settings, llm_factory=lambda: model)
+    stop = threading.Event()
+    thread = threading.Thread(
+        target=run_service,
+        kwargs={"settings": settings, "echo": lambda line: None, "stop": stop, "runtime": runtime,
+                "specs": [], "install_signals": False, "load_model": False},
+        daemon=True,
+    )  # fmt: skip
+    thread.start()
+    try:
+        deadline = time.monotonic() + 60
+        while (client := connect()) is None:
+            assert time.monotonic() < deadline
+            time.sleep(0.1)
+        shown: list[str] = []
+
+        def ctrl_c_after_three(piece: str) -> None:
+            shown.append(piece)
+            if len(shown) == 3:
+                raise KeyboardInterrupt  # where the terminal's SIGINT lands while it prints
+
+        with pytest.raises(ReplyCancelled) as cancelled:
+            client.send("local", "T", "Tell me a long story", on_token=ctrl_c_after_three)
+        assert cancelled.value.partial == "w0 w1 w2"
+        assert client.send("local", "T", "Say it briefly", on_token=None).split() == ["w0", "w1"]
+        assert model.words_sent < 100  # the service stopped generating, it did not finish
+        history = client.history("local", "T")
+        assert history[1]["role"] == "assistant" and history[1]["content"].endswith("[reply cancelled]")
+    finally:
+        stop.set()
+        thread.join(timeout=60)
