@@ -678,7 +678,7 @@ HANGING_PULL = textwrap.dedent(
     feeds = FeedsSettings(arxiv_rss_url=sys.argv[1] + "/rss/{category}", arxiv_categories=["cs.CL"],
                           timeout_s=30.0, retries=0)
     settings = Settings(feeds=feeds)
-    spec = JobSpec("pull_arxiv", "assistant.jobs:pull_arxiv", IntervalTrigger(hours=6), "pull", first_run_s=0.5)
+    spec = JobSpec("pull_arxiv", "assistant.background.jobs:pull_arxiv", IntervalTrigger(hours=6), "pull", first_run_s=0.5)
     run_service(settings, specs=[spec], load_model=False, echo=lambda line: print(line, flush=True))
     """
 )
@@ -703,7 +703,13 @@ def killed_jobs(trials: int, tmp: Path) -> Check:
                                      env=child_env(home))  # fmt: skip
             deadline = time.monotonic() + 120
             while len(server.hits_for("/rss/cs.CL")) <= before and time.monotonic() < deadline:
+                if first.poll() is not None:  # it died before its pull: say why, not three symptoms
+                    break
                 time.sleep(0.1)
+            if first.poll() is not None:
+                err = first.stderr.read() if first.stderr else ""
+                check.fail(f"trial {t}: service exited before its pull ({first.returncode}): {err[-200:]}")
+                continue
             time.sleep(0.5)
             first.send_signal(signal.SIGKILL)
             first.wait()
