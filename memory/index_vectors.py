@@ -61,7 +61,7 @@ def read_hnsw(seg_dir: Path, dim: int, *, normalised: bool = True) -> dict[str, 
         raw = (seg_dir / "header.bin").read_bytes()
         with open(seg_dir / "index_metadata.pickle", "rb") as fh:
             meta = _PlainUnpickler(io.BytesIO(fh.read())).load()
-        data = np.fromfile(seg_dir / "data_level0.bin", dtype=np.uint8)
+        data = np.memmap(seg_dir / "data_level0.bin", dtype=np.uint8, mode="r")
     except (
         OSError,
         pickle.UnpicklingError,

@@ -88,6 +88,10 @@ def test_a_rebuild_keeps_written_vectors_of_records_with_one_shared_text(
         reached = len(col.query(np.full(384, 384**-0.5, dtype=np.float32), N))
     want = written()
     assert sorted(now) == sorted(want)
+    # the replaced index's folder is gone (Chroma leaves it behind: a copy per rebuild)
+    assert [d.name for d in store_path.iterdir() if d.is_dir()] == [
+        index_dir(store_path, ITEMS).name
+    ]
     same = [i for i in want if float(now[i] @ want[i]) > 0.9999]
     assert len(same) == N, f"{N - len(same)} records lost the vector they were written with"
     assert reached >= N - unreachable_ok(N)
