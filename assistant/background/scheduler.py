@@ -179,6 +179,24 @@ def _moved(ref: str) -> str | None:
     return None
 
 
+def _current_ref(spec: JobSpec) -> str:
+    """The spec's function reference, pointed at the module's new home if it moved.
+
+    A caller that still names a moved module (a bench or plugin written before the move)
+    gets the job it meant, as a stored job does; one that names nothing importable gets a
+    clear error instead of APScheduler's LookupError traceback.
+    """
+    func = _moved(spec.func) or spec.func
+    if func != spec.func:
+        log.info("job %s refers to %s, which moved; using %s", spec.id, spec.func, func)
+    if not _importable(func):
+        raise SchedulerError(
+            f"job {spec.id} refers to {spec.func}, which does not import; point it at a "
+            "function as 'package.module:function' (the job modules are in assistant.background.jobs)"
+        )
+    return func
+
+
 def migrate_moved_refs(url: str) -> list[tuple[str, str]]:
     """Point stored jobs whose module moved at the new module; (job id, new ref) per job.
 
@@ -401,8 +419,9 @@ class AssistantScheduler:
         sched = self.scheduler
         stored = {job.id: job for job in sched.get_jobs()}
         for spec in self.specs:
+            func = _current_ref(spec)
             old = stored.pop(spec.id, None)
-            wanted = (spec.func, _trigger_key(spec.trigger), grace, True, 1)
+            wanted = (func, _trigger_key(spec.trigger), grace, True, 1)
             if old is not None:
                 have = (
                     old.func_ref,
@@ -420,7 +439,7 @@ class AssistantScheduler:
                     seconds=spec.first_run_s
                 )
             sched.add_job(
-                spec.func,
+                func,
                 trigger=spec.trigger,
                 id=spec.id,
                 name=spec.description,

@@ -284,8 +284,9 @@ def run_service(
             echo(
                 f"model: loaded in {time.monotonic() - started:.1f} s (shared by jobs and the bot)"
             )
-        service.scheduler = AssistantScheduler(settings, specs=specs)
-        service.scheduler.start()
+        scheduler = AssistantScheduler(settings, specs=specs)
+        scheduler.start()  # a start that fails has its error to show, not "stopped cleanly"
+        service.scheduler = scheduler
         resume_interrupted(service.scheduler, echo)
         warn_unfinished_posts(echo)
         if specs is None:

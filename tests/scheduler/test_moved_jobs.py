@@ -9,6 +9,8 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
+import pytest
+
 from assistant.background.scheduler import (
     AssistantScheduler,
     _importable,
@@ -74,3 +76,43 @@ def test_the_scheduler_loads_the_old_store_without_orphans(home: Path) -> None:
         job_id: f"assistant.background.jobs:{job_id}"
         for job_id in ("pull_arxiv", "pull_slack", "summarise", "digest", "nightly_probe")
     }
+
+
+def test_a_spec_that_names_the_old_module_gets_its_job(home: Path) -> None:
+    # bench/faults.py's killed-job trials still named assistant.jobs:pull_arxiv after the
+    # move: the service died at start, so no pull was cut off, resumed or reported
+    from apscheduler.triggers.interval import IntervalTrigger
+
+    from assistant.background.scheduler import JobSpec
+
+    spec = JobSpec("pull_arxiv", "assistant.jobs:pull_arxiv", IntervalTrigger(hours=6), "pull")
+    sched = AssistantScheduler(Settings(), specs=[spec], url=f"sqlite:///{home / 'jobs.sqlite'}")
+    sched.start()
+    try:
+        assert [job.func_ref for job in sched.jobs()] == ["assistant.background.jobs:pull_arxiv"]
+    finally:
+        sched.shutdown(wait=True)
+
+
+def test_a_spec_that_names_nothing_importable_is_one_clear_error(home: Path) -> None:
+    from apscheduler.triggers.interval import IntervalTrigger
+
+    from assistant.background.jobs import Runtime
+    from assistant.background.scheduler import JobSpec
+    from assistant.background.service import run_service
+    from assistant.errors import SchedulerError
+    from tests.memfake import FakeMemory
+
+    spec = JobSpec("pull", "assistant.nowhere:pull_arxiv", IntervalTrigger(hours=6), "pull")
+    store = FakeMemory()
+    runtime = Runtime(Settings(), store_factory=lambda: store, llm_factory=lambda: None)
+    lines: list[str] = []
+    with pytest.raises(SchedulerError, match="assistant.nowhere:pull_arxiv, which does not import"):
+        run_service(Settings(), echo=lines.append, runtime=runtime, specs=[spec],
+                    install_signals=False, load_model=False)  # fmt: skip
+    assert not any("stopped cleanly" in line for line in lines)
+    # the job store is free again: a corrected start works at once
+    good = JobSpec("pull", "assistant.background.jobs:pull_arxiv", IntervalTrigger(hours=6), "pull")
+    sched = AssistantScheduler(Settings(), specs=[good])
+    sched.start()
+    sched.shutdown(wait=True)
