@@ -143,7 +143,10 @@ class Encoder:
         self.tokenizer = first.tokenizer
         self.max_length = int(model.max_seq_length or 512)
         self.precision = precision
-        network = copy.deepcopy(first.auto_model).eval()  # the shared model stays as loaded
+        # a copy, so the shared model stays as loaded; the token embedding table (the
+        # biggest tensor, never cast) is shared with it rather than copied
+        table = first.auto_model.get_input_embeddings().weight
+        network = copy.deepcopy(first.auto_model, memo={id(table): table}).eval()
         if getattr(network, "pooler", None) is not None:
             network.pooler = None  # BERT's CLS pooler: not part of a mean-pooled embedding
         if precision == "bfloat16":
