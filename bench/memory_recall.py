@@ -50,9 +50,6 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from assistant import runtime_env  # noqa: E402
-
-runtime_env.apply_defaults()  # before torch loads: the wait policy and thread choice of the CLI
-
 from assistant.config import Settings  # noqa: E402
 from memory.store import MemoryStore, open_store  # noqa: E402
 
@@ -530,6 +527,7 @@ def main(argv: list[str] | None = None) -> int:
         help="reuse vectors from an .npz of earlier runs (tuning only: ingest timing is then meaningless)",
     )  # fmt: skip
     args = parser.parse_args(argv)
+    runtime_env.apply_defaults()  # before torch loads (on the first embed): the CLI's thread settings
     if not args.data.exists():
         print(
             f"error: {args.data} not found; pass --data PATH to a LoCoMo JSON file", file=sys.stderr
