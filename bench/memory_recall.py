@@ -22,7 +22,13 @@ Methods, all in the same run: `bm25` (bm25s over the raw turn texts, no project 
 The leak check asks every question of every conversation as a different user, and every
 question as its own user, and counts results that belong to another conversation.
 Timings are wall-clock on whatever machine runs this; on a shared machine they are noisy.
-Prints one JSON object (and writes it with --out).
+The process takes the assistant's own thread settings (`assistant.runtime_env`): one
+torch thread while other processes keep the cores busy, every core on a quiet machine.
+`--compare-paths` also runs the pre-issue-17 embedding path (SentenceTransformer.encode,
+float32, batches of 64) beside the current one in the same run, interleaved batch by
+batch and query by query, and gives the ratio; `hybrid_queries_other_path` in the recall
+table embeds the questions with the other path over the same stored vectors (a store
+written by one path searched by the other). Prints one JSON object (and writes it with --out).
 """
 
 from __future__ import annotations
@@ -34,7 +40,8 @@ import re
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -42,10 +49,13 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from assistant import runtime_env  # noqa: E402
 from assistant.config import Settings  # noqa: E402
 from memory.store import MemoryStore, open_store  # noqa: E402
 
-DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "locomo-dev5.json"  # ../shared beside the repo
+DATA = (
+    Path(__file__).resolve().parents[2] / "shared" / "data" / "locomo-dev5.json"
+)  # ../shared beside the repo
 CATEGORIES = {1: "multi-hop", 2: "temporal", 3: "open-domain", 4: "single-hop", 5: "adversarial"}
 KS = (5, 10, 25)
 SESSION_DATE = "%I:%M %p on %d %B, %Y"
@@ -130,6 +140,43 @@ def load(path: Path, limit: int | None) -> list[Conversation]:
 def pct(values: Sequence[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(round(q / 100 * (len(ordered) - 1))))]
+
+
+# ----------------------------------------------------------------------------- embedding paths
+
+PATHS = ("direct", "encode")
+
+
+@contextmanager
+def embedding_path(name: str) -> Iterator[None]:
+    """Embed with this path inside the block: "direct" (current) or "encode" (before issue 17:
+    SentenceTransformer.encode, float32, batches of 64)."""
+    from memory import embeddings
+
+    key = embeddings.resolve_model("")
+    saved_batch, saved = embeddings.BATCH, embeddings._encoders.get(key)
+    embeddings.shared_encoder()  # built once, kept aside while "encode" runs
+    direct = embeddings._encoders.get(key)
+    if name == "encode":
+        embeddings._encoders[key], embeddings.BATCH = None, 64
+    else:
+        embeddings._encoders[key] = direct
+    try:
+        yield
+    finally:
+        embeddings._encoders[key], embeddings.BATCH = (
+            saved if saved is not None else direct,
+            saved_batch,
+        )
+
+
+def other_path(name: str) -> str:
+    return PATHS[1 - PATHS.index(name)]
+
+
+def load_now() -> list[float]:
+    """The 1, 5 and 15 minute load averages (what else ran on the machine meanwhile)."""
+    return [round(v, 2) for v in os.getloadavg()]
 
 
 # ----------------------------------------------------------------------------- ingest
@@ -227,8 +274,9 @@ def vector_method(store: MemoryStore, id_map: dict[str, dict[str, str]]) -> Sear
     return search
 
 
-def hybrid_method(store: MemoryStore, **tuning: Any) -> Search | None:
-    """The store's one search; with tuning, a variant of it over the same stored turns."""
+def hybrid_method(store: MemoryStore, query_path: str = "", **tuning: Any) -> Search | None:
+    """The store's one search; with tuning, a variant of it over the same stored turns;
+    with query_path, the questions embedded by that path."""
     if not hasattr(store, "search"):
         return None
     search_fn = store.search
@@ -239,7 +287,13 @@ def hybrid_method(store: MemoryStore, **tuning: Any) -> Search | None:
         search_fn = variant.search  # type: ignore[assignment]
 
     def search(conv: Conversation, q: Question, k: int) -> list[str]:
-        hits = search_fn(conv.user, q.text, kinds=("episodes",), k=k, now=q.asked)
+        if query_path:
+            store.episodes._embedder._cache.clear()  # a cached vector would be the other path's
+            with embedding_path(query_path):
+                hits = search_fn(conv.user, q.text, kinds=("episodes",), k=k, now=q.asked)
+            store.episodes._embedder._cache.clear()
+        else:
+            hits = search_fn(conv.user, q.text, kinds=("episodes",), k=k, now=q.asked)
         return [h.id for h in hits]
 
     return search
@@ -301,72 +355,119 @@ def leak_check(store: MemoryStore, convs: list[Conversation], limit: int | None)
                             or (h.kind == "episodes" and not h.id.startswith(other.id + ":"))
                         )
                 else:
-                    hits = store.episodes.search(other.user, text, k=10)
-                    foreign += sum(1 for e, _s in hits if e.user_id != other.user)
+                    pairs = store.episodes.search(other.user, text, k=10)
+                    foreign += sum(1 for e, _s in pairs if e.user_id != other.user)
     return {"queries": queries, "foreign_results": foreign}
 
 
 def scale_latency(
-    store: MemoryStore, convs: list[Conversation], turns: int, queries: int
+    store: MemoryStore, convs: list[Conversation], turns: int, queries: int, paths: Sequence[str]
 ) -> dict[str, Any]:
-    """Query latency on one user holding `turns` stored turns (all conversations, repeated)."""
-    user = "locomo-scale"
+    """Query latency on one user holding `turns` stored turns (all conversations, repeated).
+
+    With two embedding paths, each gets its own user holding the same turns; ingest
+    alternates between them batch by batch and every query runs on both in turn, so load
+    from other processes falls on both alike.
+    """
     pool = [t for c in convs for t in c.turns]
     rows: list[Any] = []
     rep = 0
     while len(rows) < turns:
         rows += [(f"r{rep}:{t.id}", t) for t in pool[: turns - len(rows)]]
         rep += 1
-    scale = Conversation(
-        "scale",
-        user,
-        [Turn(i, t.dia_id, t.speaker, t.text, t.session, t.time) for i, t in rows],
-        [],
-    )
-    seconds = ingest(store, scale, 256)
+    users = {p: "locomo-scale" if len(paths) == 1 else f"locomo-scale-{p}" for p in paths}
+    seconds = dict.fromkeys(paths, 0.0)
+    cpu_s = dict.fromkeys(paths, 0.0)
+    batch = 256
+    for i in range(0, len(rows), batch):
+        for p in paths:
+            part = Conversation(
+                "scale",
+                users[p],
+                [
+                    Turn(n, t.dia_id, t.speaker, t.text, t.session, t.time)
+                    for n, t in rows[i : i + batch]
+                ],
+                [],
+            )
+            cpu = time.process_time()
+            with embedding_path(p):
+                seconds[p] += ingest(store, part, batch)
+            cpu_s[p] += time.process_time() - cpu
     qs = [q for c in convs for q in c.questions if q.evidence][:queries]
-    out: dict[str, Any] = {
-        "stored_turns": len(rows),
-        "ingest_turns_per_s": round(len(rows) / seconds, 1),
-    }
     embedder = store.episodes._embedder
+    out: dict[str, Any] = {p: {"stored_turns": len(rows)} for p in paths}
+    for p in paths:
+        out[p]["ingest_turns_per_s"] = round(len(rows) / seconds[p], 1)
+        out[p]["ingest_turns_per_cpu_s"] = round(len(rows) / cpu_s[p], 1)
     for name in ("hybrid", "vector", "keyword"):
-        full, warm, cpu_ms = [], [], []
+        full: dict[str, list[float]] = {p: [] for p in paths}
+        warm: dict[str, list[float]] = {p: [] for p in paths}
+        cpu_ms: dict[str, list[float]] = {p: [] for p in paths}
         for q in qs:
-            embedder._cache.clear()
-            start, cpu = time.perf_counter(), time.process_time()
-            store.search(user, q.text, kinds=("episodes",), k=10, mode=name, now=q.asked)  # type: ignore[arg-type]
-            full.append(1000 * (time.perf_counter() - start))
-            cpu_ms.append(1000 * (time.process_time() - cpu))
-            start = time.perf_counter()  # again, the query's vector now cached: the search alone
-            store.search(user, q.text, kinds=("episodes",), k=10, mode=name, now=q.asked)  # type: ignore[arg-type]
-            warm.append(1000 * (time.perf_counter() - start))
-        out[name] = {
-            "queries": len(full),
-            "p50_ms": round(pct(full, 50), 1),
-            "p95_ms": round(pct(full, 95), 1),
-            "cpu_p50_ms": round(pct(cpu_ms, 50), 1),
-            "cpu_p95_ms": round(pct(cpu_ms, 95), 1),
-            "search_only_p50_ms": round(pct(warm, 50), 1),
-            "search_only_p95_ms": round(pct(warm, 95), 1),
-        }
+            for p in paths:
+                with embedding_path(p):
+                    embedder._cache.clear()
+                    start, cpu = time.perf_counter(), time.process_time()
+                    store.search(
+                        users[p], q.text, kinds=("episodes",), k=10, mode=name, now=q.asked
+                    )  # type: ignore[arg-type]
+                    full[p].append(1000 * (time.perf_counter() - start))
+                    cpu_ms[p].append(1000 * (time.process_time() - cpu))
+                    start = (
+                        time.perf_counter()
+                    )  # again, the query's vector now cached: the search alone
+                    store.search(
+                        users[p], q.text, kinds=("episodes",), k=10, mode=name, now=q.asked
+                    )  # type: ignore[arg-type]
+                    warm[p].append(1000 * (time.perf_counter() - start))
+                    embedder._cache.clear()
+        for p in paths:
+            out[p][name] = {
+                "queries": len(full[p]),
+                "p50_ms": round(pct(full[p], 50), 1),
+                "p95_ms": round(pct(full[p], 95), 1),
+                "cpu_p50_ms": round(pct(cpu_ms[p], 50), 1),
+                "cpu_p95_ms": round(pct(cpu_ms[p], 95), 1),
+                "search_only_p50_ms": round(pct(warm[p], 50), 1),
+                "search_only_p95_ms": round(pct(warm[p], 95), 1),
+            }
     # a chat writes a turn before each search: the keyword index must not rebuild every time
     from memory.types import EpisodeIn
 
-    after = []
+    after: dict[str, list[float]] = {p: [] for p in paths}
     for n, q in enumerate(qs[:50]):
-        store.episodes.add_many(
-            user, [EpisodeIn(q.text, thread="live", speaker="user", id=f"live-{n}")]
-        )
-        start = time.perf_counter()
-        store.search(user, q.text, kinds=("episodes",), k=10, now=q.asked)
-        after.append(1000 * (time.perf_counter() - start))
-    out["hybrid_after_each_write"] = {
-        "queries": len(after),
-        "p50_ms": round(pct(after, 50), 1),
-        "p95_ms": round(pct(after, 95), 1),
+        for p in paths:
+            with embedding_path(p):
+                store.episodes.add_many(
+                    users[p], [EpisodeIn(q.text, thread="live", speaker="user", id=f"live-{n}")]
+                )
+                embedder._cache.clear()  # the other path's run may have cached this question
+                start = time.perf_counter()
+                store.search(users[p], q.text, kinds=("episodes",), k=10, now=q.asked)
+                after[p].append(1000 * (time.perf_counter() - start))
+    for p in paths:
+        out[p]["hybrid_after_each_write"] = {
+            "queries": len(after[p]),
+            "p50_ms": round(pct(after[p], 50), 1),
+            "p95_ms": round(pct(after[p], 95), 1),
+        }
+    first = out[paths[0]]
+    if len(paths) == 1:
+        return first
+    base = out[paths[1]]
+    first[f"vs_{paths[1]}_path"] = {
+        "ingest_turns_per_s": round(first["ingest_turns_per_s"] / base["ingest_turns_per_s"], 2),
+        "ingest_turns_per_cpu_s": round(
+            first["ingest_turns_per_cpu_s"] / base["ingest_turns_per_cpu_s"], 2
+        ),
+        **{
+            f"{m}_{stat}": round(first[m][stat] / base[m][stat], 2)
+            for m in ("hybrid", "vector")
+            for stat in ("p50_ms", "p95_ms")
+        },
     }
-    return out
+    return {**first, f"{paths[1]}_path": base}
 
 
 def cache_embeddings(path: Path) -> Callable[[], None]:
@@ -412,12 +513,21 @@ def main(argv: list[str] | None = None) -> int:
         "--scale", type=int, default=0, help="also time queries on one user with N turns"
     )
     parser.add_argument("--no-leak", action="store_true", help="skip the cross-user leak check")
+    parser.add_argument(
+        "--embedding-path", choices=PATHS, default="direct",
+        help="how turns and questions are embedded: direct (current) or encode (before issue 17)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--compare-paths", action="store_true",
+        help="with --scale: also time the other embedding path, interleaved, and give the ratio",
+    )  # fmt: skip
     parser.add_argument("--out", type=Path, default=None, help="also write the JSON here")
     parser.add_argument(
         "--embed-cache", type=Path, default=None,
         help="reuse vectors from an .npz of earlier runs (tuning only: ingest timing is then meaningless)",
     )  # fmt: skip
     args = parser.parse_args(argv)
+    runtime_env.apply_defaults()  # before torch loads (on the first embed): the CLI's thread settings
     if not args.data.exists():
         print(
             f"error: {args.data} not found; pass --data PATH to a LoCoMo JSON file", file=sys.stderr
@@ -436,6 +546,8 @@ def main(argv: list[str] | None = None) -> int:
         ),
         "questions_without_evidence": sum(1 for c in convs for q in c.questions if not q.evidence),
         "cpu_count": os.cpu_count(),
+        "embedding_path": args.embedding_path,
+        "load_average_at_start": load_now(),
         "note": "timings on a shared machine: noisy; compare methods within this run",
     }
     with (
@@ -443,11 +555,20 @@ def main(argv: list[str] | None = None) -> int:
         open_store(Settings(), path=Path(tmp) / "chroma") as store,
     ):
         store.episodes._embedder.embed(["warm up"])  # the model load is not ingest time
+        from memory.embeddings import shared_encoder
+
+        encoder = shared_encoder()
+        result["embedding"] = (
+            "SentenceTransformer.encode, float32"
+            if args.embedding_path == "encode" or encoder is None
+            else f"direct, Linear layers in {encoder.precision}"
+        )
         seconds = 0.0
         cpu = time.process_time()  # CPU seconds: what a quiet machine would take, one thread
-        for conv in convs:
-            seconds += ingest(store, conv, args.batch)
-            print(f"stored {conv.id}: {len(conv.turns)} turns", file=sys.stderr)
+        with embedding_path(args.embedding_path):
+            for conv in convs:
+                seconds += ingest(store, conv, args.batch)
+                print(f"stored {conv.id}: {len(conv.turns)} turns", file=sys.stderr)
         cpu = time.process_time() - cpu
         result["ingest"] = {
             "batch": args.batch,
@@ -463,6 +584,9 @@ def main(argv: list[str] | None = None) -> int:
             "hybrid_no_neighbours": hybrid_method(store, neighbour=0.0),
             "hybrid_rrf": hybrid_method(store, fusion="rrf", neighbour=0.0),
             "hybrid_no_time": hybrid_method(store, when_boost=0.0, range_boost=0.0),
+            "hybrid_queries_other_path": hybrid_method(
+                store, query_path=other_path(args.embedding_path)
+            ),
         }
         result["recall"] = {}
         result["query_ms"] = {}
@@ -470,7 +594,8 @@ def main(argv: list[str] | None = None) -> int:
             if search is None:
                 continue
             store.episodes._embedder._cache.clear()  # every method pays for its query embeddings
-            table, lat, cpu_ms = score(convs, search, args.questions)
+            with embedding_path(args.embedding_path):
+                table, lat, cpu_ms = score(convs, search, args.questions)
             result["recall"][name] = table
             result["query_ms"][name] = {
                 "p50": round(pct(lat, 50), 1),
@@ -480,9 +605,14 @@ def main(argv: list[str] | None = None) -> int:
             }
             print(f"{name}: {json.dumps(table['all'])}", file=sys.stderr)
         if not args.no_leak:
-            result["leak_check"] = leak_check(store, convs, args.questions)
+            with embedding_path(args.embedding_path):
+                result["leak_check"] = leak_check(store, convs, args.questions)
         if args.scale:
-            result["scale"] = scale_latency(store, convs, args.scale, 200)
+            paths = [args.embedding_path]
+            if args.compare_paths:
+                paths.append(other_path(args.embedding_path))
+            result["scale"] = scale_latency(store, convs, args.scale, 200, paths)
+        result["load_average_at_end"] = load_now()
     if save_cache is not None:
         save_cache()
         result["note"] += "; vectors cached from an earlier run: ingest rate not measured"
