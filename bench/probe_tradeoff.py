@@ -34,7 +34,13 @@ from assistant.probes.benchmark import (
 )
 from assistant.probes.controls import default_control, parse_controls
 from assistant.probes.history import load_run, save_run
-from assistant.probes.report import curve_table, drift_table, family_table, tradeoff_table
+from assistant.probes.report import (
+    curve_table,
+    drift_table,
+    family_table,
+    gain_table,
+    tradeoff_table,
+)
 from assistant.probes.runner import ControlRun, run_controls
 from assistant.probes.suite import DRIFT_FAMILIES, load_general, load_partners
 
@@ -151,7 +157,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"model {record['model']}; {len(record['cases'])} cases; rounds {o['rounds']}; "
           f"samples {o['effective_samples']} ({o['decoding']}); seed {o['seed']}; {record['seconds']:.0f} s")  # fmt: skip
     print(f"command: {command}\n")
-    print(tradeoff_table(record), curve_table(record), drift_table(record), family_table(record), sep="\n\n")
+    print(tradeoff_table(record), gain_table(record), curve_table(record), drift_table(record), family_table(record),
+          sep="\n\n")
     print("\n" + "\n".join(f"{k}: {v}" for k, v in record["files"].items()))
     return 0
 
