@@ -161,6 +161,8 @@ def render_markdown(record: dict[str, Any]) -> str:
     ]
     if record.get("command"):
         parts.append(f"- command: `{record['command']}`")
+    for src in record.get("pooled_from", []):
+        parts.append(f"- pooled from run {src['id']} ({src['cases']} cases): `{src['command']}`")
     if record.get("alerts"):
         parts += ["", "**Alerts**", ""] + [f"- {a}" for a in record["alerts"]]
     parts += [
