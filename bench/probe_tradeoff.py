@@ -14,6 +14,11 @@ only the missing ones; with nothing left to run it merges them into one record, 
 grid can be split over several processes (one control list each) and joined afterwards.
 Each control's CPU seconds are kept in the record: on a shared machine they say more
 about cost than wall time.
+
+New cases for an earlier grid: `--skip-cases-in OLD.json` runs only the selected cases
+that OLD.json does not hold; `--pool OLD.json NEW.json` then joins records of the same
+options on disjoint cases into one record (controls present in both) and prints its
+tables, without loading the model.
 """
 
 from __future__ import annotations
