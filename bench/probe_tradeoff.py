@@ -14,6 +14,11 @@ only the missing ones; with nothing left to run it merges them into one record, 
 grid can be split over several processes (one control list each) and joined afterwards.
 Each control's CPU seconds are kept in the record: on a shared machine they say more
 about cost than wall time.
+
+New cases for an earlier grid: `--skip-cases-in OLD.json` runs only the selected cases
+that OLD.json does not hold; `--pool OLD.json NEW.json` then joins records of the same
+options on disjoint cases into one record (controls present in both) and prints its
+tables, without loading the model.
 """
 
 from __future__ import annotations
@@ -24,18 +29,26 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-from assistant.config import load_settings
+from assistant.config import Settings, load_settings
+from assistant.errors import ProbeError
 from assistant.probes.benchmark import (
     build_record,
     model_name,
     options_from,
     pick_cases,
+    pool_records,
     runs_from_record,
 )
 from assistant.probes.controls import default_control, parse_controls
 from assistant.probes.history import load_run, save_run
-from assistant.probes.report import curve_table, drift_table, family_table, tradeoff_table
-from assistant.probes.runner import ControlRun, run_controls
+from assistant.probes.report import (
+    curve_table,
+    drift_table,
+    family_table,
+    gain_table,
+    tradeoff_table,
+)
+from assistant.probes.runner import ControlRun, RunOptions, run_controls
 from assistant.probes.suite import DRIFT_FAMILIES, load_general, load_partners
 
 # most informative first, so a run cut short still answers the main question
@@ -70,6 +83,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (1 on a busy machine)")
     parser.add_argument("--resume", type=Path, nargs="+", default=[],
                         help="records of this command to finish or merge (e.g. from two workers)")
+    parser.add_argument("--skip-cases-in", type=Path, nargs="+", default=[],
+                        help="leave out cases already scored in these records (new cases for an earlier grid)")
+    parser.add_argument("--pool", type=Path, nargs="+", default=[],
+                        help="join finished records made on disjoint cases (same options) into one and report it")
     parser.add_argument("--no-persona", action="store_true")
     parser.add_argument("--no-general", action="store_true")
     parser.add_argument(
@@ -80,6 +97,8 @@ def main(argv: list[str] | None = None) -> int:
     from assistant.llm.engine import load_engine
 
     settings = load_settings().settings
+    if args.pool:
+        return pool(args.pool, settings, "python bench/probe_tradeoff.py " + " ".join(argv or sys.argv[1:]))
     if args.threads:
         settings = settings.model_copy(update={"model": settings.model.model_copy(update={"threads": args.threads})})
     opts = options_from(
@@ -90,6 +109,12 @@ def main(argv: list[str] | None = None) -> int:
     controls = parse_controls(args.controls, settings)
     families = list(args.family) + (list(DRIFT_FAMILIES) if args.drift else [])
     cases = pick_cases(settings, families=families, limit=args.cases or None, persona=not args.no_persona, seed=opts.seed)
+    if args.skip_cases_in:
+        done_ids = {c["id"] for path in args.skip_cases_in for c in load_run(path)["cases"]}
+        cases = [c for c in cases if c.id not in done_ids]
+        if not cases:
+            parser.error("every selected case is already in the --skip-cases-in records; nothing to run")
+        print(f"{len(cases)} cases not in the earlier records", file=sys.stderr)
     runs: list[ControlRun] = []
     record: dict = {}
     for path in args.resume:
@@ -151,8 +176,48 @@ def main(argv: list[str] | None = None) -> int:
     print(f"model {record['model']}; {len(record['cases'])} cases; rounds {o['rounds']}; "
           f"samples {o['effective_samples']} ({o['decoding']}); seed {o['seed']}; {record['seconds']:.0f} s")  # fmt: skip
     print(f"command: {command}\n")
-    print(tradeoff_table(record), curve_table(record), drift_table(record), family_table(record), sep="\n\n")
+    print_tables(record)
+    return 0
+
+
+def print_tables(record: dict) -> None:
+    print(tradeoff_table(record), gain_table(record), curve_table(record), drift_table(record), family_table(record),
+          sep="\n\n")
     print("\n" + "\n".join(f"{k}: {v}" for k, v in record["files"].items()))
+
+
+def pool(paths: list[Path], settings: Settings, command: str) -> int:
+    """Join records of the same command on disjoint cases (see `pool_records`) and report them."""
+    records = [load_run(p) for p in paths]
+    try:
+        runs, dropped = pool_records(records, settings)
+    except ProbeError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    if dropped:
+        print(f"left out (not in every record): {', '.join(dropped)}", file=sys.stderr)
+    o = records[0]["options"]
+    opts = RunOptions(rounds=o["rounds"], samples=o["samples"], seed=o["seed"], temperature=o["temperature"],
+                      max_new_tokens=o["max_new_tokens"], partner_max_new_tokens=o["partner_max_new_tokens"],
+                      probe_max_new_tokens=o["probe_max_new_tokens"],
+                      general_max_new_tokens=o["general_max_new_tokens"])  # fmt: skip
+    started = min(datetime.fromisoformat(r["date"]) for r in records)
+    record = build_record(runs, opts, kind="bench", model=records[0]["model"], command=command,
+                          headline=default_control(settings).label, started=started)  # fmt: skip
+    cpu: dict[str, float] = {}
+    for rec in records:
+        for c in rec["controls"]:
+            if "cpu_seconds" in c:
+                cpu[c["label"]] = cpu.get(c["label"], 0.0) + c["cpu_seconds"]
+    for c in record["controls"]:
+        if c["label"] in cpu:
+            c["cpu_seconds"] = round(cpu[c["label"]], 1)
+    record["pooled_from"] = [{"id": r["id"], "cases": len(r["cases"]), "command": r.get("command", "")}
+                             for r in records]  # fmt: skip
+    record["files"] = save_run(record)
+    print(f"pooled {len(records)} records: {len(record['cases'])} cases; rounds {o['rounds']}; seed {o['seed']}")
+    print(f"command: {command}\n")
+    print_tables(record)
     return 0
 
 

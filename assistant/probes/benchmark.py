@@ -225,3 +225,52 @@ def _spec_of(drift: dict[str, Any]) -> str:
 def overall(values: Sequence[float], seed: int = 0) -> dict[str, float | int]:
     """Mean and interval of a list of scores, as a record-ready dict."""
     return mean_ci(list(values), seed=seed).to_dict()
+
+
+POOL_OPTIONS = ("rounds", "seed", "effective_samples", "temperature", "max_new_tokens", "partner_max_new_tokens",
+                "probe_max_new_tokens", "general_max_new_tokens")  # fmt: skip
+
+
+def pool_records(records: Sequence[dict[str, Any]], settings: Settings) -> tuple[list[ControlRun], list[str]]:
+    """Join records made with the same options on disjoint cases into one set of runs.
+
+    This is how new cases are added to an earlier grid without rerunning it: each case keeps
+    the conversation it had (paired across controls inside its own record), and the joined
+    runs are scored over all cases. Only the controls present in every record are kept;
+    the second value names the ones left out. General ability does not depend on the cases,
+    so it is taken from the first record (and must agree with the others).
+    """
+    if len(records) < 2:
+        raise ProbeError("pooling needs at least two run records")
+    first = records[0]
+    for rec in records[1:]:
+        differ = [k for k in POOL_OPTIONS if rec["options"].get(k) != first["options"].get(k)]
+        if differ:
+            raise ProbeError(f"run {rec.get('id')} was made with other {', '.join(differ)} than {first.get('id')}; "
+                             "only runs of the same command on other cases can be pooled")  # fmt: skip
+    seen: dict[str, str] = {}
+    for rec in records:
+        for c in rec["cases"]:
+            if c["id"] in seen:
+                raise ProbeError(f"case {c['id']!r} is in both {seen[c['id']]} and {rec.get('id')}; pool runs on "
+                                 "disjoint cases (bench/probe_tradeoff.py --skip-cases-in)")  # fmt: skip
+            seen[c["id"]] = str(rec.get("id"))
+    known = {c.id: c for c in [*persona_cases(settings), *load_suite(settings)]}
+    missing = sorted(set(seen) - set(known))
+    if missing:
+        raise ProbeError(f"case(s) {', '.join(missing[:5])} are no longer in the suite; pool runs of the current suite")
+    labels = [c["label"] for c in first["controls"]]
+    common = [lab for lab in labels if all(lab in {c["label"] for c in rec["controls"]} for rec in records)]
+    dropped = sorted({c["label"] for rec in records for c in rec["controls"]} - set(common))
+    parts = [runs_from_record(rec, [known[c["id"]] for c in rec["cases"]], settings) for rec in records]
+    pooled: list[ControlRun] = []
+    for label in common:
+        runs = [next(r for r in part if r.control.label == label) for part in parts]
+        general = runs[0].general
+        for other in runs[1:]:
+            if general and other.general and other.general.per_question != general.per_question:
+                raise ProbeError(f"general ability of {label} differs between the pooled runs; they were not made "
+                                 "the same way")  # fmt: skip
+        pooled.append(ControlRun(runs[0].control, [t for r in runs for t in r.traces], general,
+                                 sum(r.seconds for r in runs)))  # fmt: skip
+    return pooled, dropped

@@ -71,6 +71,38 @@ def tradeoff_table(record: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def gain_table(record: dict[str, Any], seed: int | None = None) -> str:
+    """Markdown table: per control, the change vs none at the last round and averaged over
+    rounds 1..R, both paired by case (the same case under both controls), with 95% intervals.
+
+    The mean over rounds 1..R uses every probe after the conversation started, so it is the
+    steadier of the two; the last round answers "after a long conversation".
+    """
+    from assistant.probes.stats import paired_delta
+
+    rounds = record["options"]["rounds"]
+    seed = record["options"].get("seed", 0) if seed is None else seed
+    lines = [f"| control | change vs none at round {rounds} | mean change vs none, rounds 1-{rounds} | cases |",
+             "|---|---|---|---|"]  # fmt: skip
+    none = next((c for c in record["controls"] if c["label"] == "none"), None)
+    if none is None or rounds < 1:
+        return "\n".join([*lines, "| (no `none` control in this run) | n/a | n/a | 0 |"])
+    ids = [i for i, v in none.get("per_case", {}).items() if len(v) > rounds]
+    base_last = [none["per_case"][i][rounds] for i in ids]
+    base_mean = [sum(none["per_case"][i][1:]) / rounds for i in ids]
+    for c in record["controls"]:
+        if c is none:
+            continue
+        per = c.get("per_case", {})
+        if not ids or any(i not in per for i in ids):
+            lines.append(f"| {c['label']} | n/a | n/a | 0 |")
+            continue
+        last = paired_delta([per[i][rounds] for i in ids], base_last, seed=seed).to_dict()
+        mean = paired_delta([sum(per[i][1:]) / rounds for i in ids], base_mean, seed=seed).to_dict()
+        lines.append(f"| {c['label']} | {_fmt_delta(last)} | {_fmt_delta(mean)} | {len(ids)} |")
+    return "\n".join(lines)
+
+
 def drift_table(record: dict[str, Any], seed: int = 1) -> str:
     """Markdown table: per control, the change from round 0 to round 4 and to the last round,
     paired by case (the same case at both rounds), with 95% intervals."""
@@ -129,6 +161,8 @@ def render_markdown(record: dict[str, Any]) -> str:
     ]
     if record.get("command"):
         parts.append(f"- command: `{record['command']}`")
+    for src in record.get("pooled_from", []):
+        parts.append(f"- pooled from run {src['id']} ({src['cases']} cases): `{src['command']}`")
     if record.get("alerts"):
         parts += ["", "**Alerts**", ""] + [f"- {a}" for a in record["alerts"]]
     parts += [
@@ -138,6 +172,8 @@ def render_markdown(record: dict[str, Any]) -> str:
         "Mean probe score with a 95% bootstrap interval over cases; the change vs none is paired by case.",
         "",
         tradeoff_table(record),
+        "",
+        gain_table(record),
         "",
         "## Stability per round",
         "",

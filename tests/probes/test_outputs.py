@@ -69,3 +69,19 @@ def test_report_lists_real_threads(home: Path) -> None:
                               "threads": [{"index": 0, "turns": 12, "scores": {"persona-1": 1.0}}]}  # fmt: skip
     md = render_markdown(record)
     assert "## Real threads" in md and "| 0 | 12 | persona-1 1.00 |" in md
+
+
+def test_gain_table_pairs_cases_at_the_last_round_and_over_all_rounds() -> None:
+    from assistant.probes.report import gain_table
+
+    # none passes round 0 only; the control keeps 2 of 4 cases to the end and a third to round 1
+    none = {f"c{i}": [1.0, 0.0, 0.0] for i in range(4)}
+    held = {"c0": [1.0, 1.0, 1.0], "c1": [1.0, 1.0, 1.0], "c2": [1.0, 1.0, 0.0], "c3": [1.0, 0.0, 0.0]}
+    record = {"options": {"rounds": 2, "seed": 3},
+              "controls": [{"label": "none", "per_case": none}, {"label": "ss", "per_case": held},
+                           {"label": "same", "per_case": dict(none)}]}  # fmt: skip
+    lines = gain_table(record).splitlines()
+    assert lines[0] == "| control | change vs none at round 2 | mean change vs none, rounds 1-2 | cases |"
+    assert lines[2].startswith("| ss | +0.50 [+0.00, +1.00] | +0.62 [") and lines[2].endswith("| 4 |")
+    assert lines[3] == "| same | +0.00 [+0.00, +0.00] | +0.00 [+0.00, +0.00] | 4 |"
+    assert "no `none` control" in gain_table({"options": {"rounds": 2}, "controls": [{"label": "ss", "per_case": held}]})
