@@ -80,7 +80,7 @@ def run_goals(cases: list[dict[str, Any]], llm: Any, retries: int) -> dict[str, 
     from assistant.graph.goals import _slot_kind, track
 
     tp = fp = fn = statement_ok = 0
-    slot_checks = slot_ok = over_asks = 0
+    slot_checks = slot_ok = over_asks = span_ok = 0
     phantoms: list[str] = []
     misses: list[str] = []
     slot_misses: list[str] = []
@@ -125,6 +125,15 @@ def run_goals(cases: list[dict[str, Any]], llm: Any, retries: int) -> dict[str, 
                 asked = goal is not None and any(_slot_kind(m) == kind for m in goal["missing"])
                 over_asks += asked
                 slot_ok += recorded and not asked
+                # the recorded value is the span that gives the slot, not the sentence around it
+                values = [
+                    k.split(":", 1)[1].strip().lower()
+                    for k in (goal["known"] if goal else [])
+                    if ":" in k and _slot_kind(k.split(":", 1)[0]) == kind
+                ]
+                span_ok += any(
+                    value.lower() in v and len(v.split()) <= len(value.split()) + 6 for v in values
+                )
                 if not recorded or asked:
                     slot_misses.append(
                         f"{case['id']}: {text!r} {kind}={value} known={known[:60]!r}"
@@ -134,6 +143,7 @@ def run_goals(cases: list[dict[str, Any]], llm: Any, retries: int) -> dict[str, 
         **detection,
         "statement_match": round(statement_ok / tp, 3) if tp else 0.0,
         "slot_accuracy": round(slot_ok / slot_checks, 3) if slot_checks else 0.0,
+        "slot_value_is_span": round(span_ok / slot_checks, 3) if slot_checks else 0.0,
         "slot_checks": slot_checks,
         "asked_for_given_slot": over_asks,
         "phantom_goals": len(phantoms),
