@@ -447,10 +447,13 @@ def judge_conversation(
     turns: list[dict[str, Any]], replies: list[str], persona: str
 ) -> dict[str, Any]:
     from assistant.graph.reply_checks import (
+        cut_off,
+        empty_items,
         has_bullets,
         impossible_dates,
         is_short,
         keeps_persona,
+        near_repeats,
         repeated_lines,
     )
 
@@ -458,6 +461,9 @@ def judge_conversation(
         "persona_asked": 0,
         "persona_kept": 0,
         "loops": 0,
+        "near_repeats": 0,
+        "empty_items": 0,
+        "cut_off": 0,
         "impossible_dates": 0,
         "short_asked": 0,
         "short_kept": 0,
@@ -494,6 +500,13 @@ def judge_conversation(
         if repeated_lines(reply, earlier[-3:]):
             j["loops"] += 1
             j["examples"].append(f"loop: {reply[:100]!r}")
+        elif near_repeats(reply, earlier[-3:]):  # the same said again in other words
+            j["near_repeats"] += 1
+            j["examples"].append(f"near repeat: {near_repeats(reply, earlier[-3:])[0][:100]!r}")
+        j["empty_items"] += empty_items(reply)
+        if cut_off(reply):
+            j["cut_off"] += 1
+            j["examples"].append(f"cut off: {reply[-60:]!r}")
         bad = impossible_dates(reply)
         j["impossible_dates"] += len(bad)
         if bad:
@@ -559,12 +572,15 @@ def section_chat(llm: Any, limit: int | None, settings: Any, reply_tokens: int) 
         "persona_kept": rate("persona_kept", "persona_asked"),
         "persona_checks": totals.get("persona_asked", 0),
         "loops": totals.get("loops", 0),
+        "near_repeats": totals.get("near_repeats", 0),
+        "empty_items": totals.get("empty_items", 0),
+        "cut_off": totals.get("cut_off", 0),
         "impossible_dates": totals.get("impossible_dates", 0),
         "short_respected": rate("short_kept", "short_asked"),
         "bullets_respected": rate("bullets_kept", "bullets_asked"),
         "needless_questions": totals.get("needless_questions", 0),
         "seconds": round(time.monotonic() - started, 1),
-        "examples": totals.get("examples", [])[:8],
+        "examples": totals.get("examples", [])[:12],
     }
 
 

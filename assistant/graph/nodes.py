@@ -20,7 +20,7 @@ from assistant.graph import recall as conversation
 from assistant.graph.echo_guard import ScrubbingSink, guard_words, scrub
 from assistant.graph.fencing import fence_item, safe_profile_lines
 from assistant.graph.goals import open_goals, track
-from assistant.graph.reply_checks import LoopGuard
+from assistant.graph.reply_checks import LoopGuard, drop_repeated_lines
 from assistant.graph.state import (
     ChatState,
     GoalState,
@@ -43,6 +43,7 @@ log = logging.getLogger(__name__)
 RECALL_MIN_SCORE = 0.3  # cosine similarity below which a stored item is not worth the tokens
 PARROT_CHARS = 40  # normalised characters compared with earlier turns before streaming
 FOLLOW_UP_AFTER_S = 6 * 3600  # a goal untouched this long gets a follow-up even in its own thread
+TAIL_TOKENS = 24  # the last tokens of a reply's budget: sentences show only once finished
 SHORT_REPLY_TOKENS = 60  # "short please": the budget itself keeps the reply short
 ASKS_IDENTITY = re.compile(
     r"\b(?:what(?:'s| is) your name|your name again|who are you|who am i talking to|"
@@ -258,20 +259,20 @@ def _sample(
     emit: bool,
     earlier: list[str],
     max_new_tokens: int | None = None,
+    check_parrot: bool = True,
 ) -> str | None:
     """Run the model; None (and stop early) when the reply parrots an earlier turn.
 
     A sentence already said (in this reply or the last ones) is left out, and a second
     such repeat ends the reply (a small model otherwise loops up to the token limit).
+    In the last tokens of the budget sentences show only once finished, so a reply the
+    limit cuts off ends at its last whole sentence.
     """
     pieces: list[str] = []
-    held = bool(earlier)  # hold back the first characters until they are checked
+    held = check_parrot and bool(earlier)  # hold back the first characters until checked
     guard = LoopGuard(earlier)
-    stream = deps.llm.stream(
-        messages,
-        max_new_tokens=max_new_tokens or deps.settings.chat.reply_tokens,
-        conversation_id=conversation,
-    )
+    budget = max_new_tokens or deps.settings.chat.reply_tokens
+    stream = deps.llm.stream(messages, max_new_tokens=budget, conversation_id=conversation)
 
     def stop() -> None:
         close = getattr(stream, "close", None)
@@ -280,6 +281,8 @@ def _sample(
 
     for piece in stream:
         pieces.append(piece)
+        if len(pieces) >= budget - TAIL_TOKENS:
+            guard.near_limit()  # a piece is at most one token's text
         if held:
             head = "".join(pieces)
             if len(_norm(head)) < PARROT_CHARS:
@@ -302,9 +305,16 @@ def _sample(
         safe, _ = guard.push(text)
         if emit and safe:
             _emit(safe)
-    rest = guard.flush()
+    # A piece per token: a stream that used (nearly) all of its budget was cut off.
+    rest = guard.flush(cut=len(pieces) >= budget - 2)
     if emit and rest:
         _emit(rest)
+    if not check_parrot and not guard.reply.strip() and pieces:
+        # The last try said only what was said before: once more beats saying nothing.
+        again = drop_repeated_lines("".join(pieces)).strip()
+        if emit and again:
+            _emit(again)
+        return again
     return guard.reply
 
 
@@ -346,8 +356,9 @@ def _generate(
                     deps,
                     conversation + "#focused",
                     emit=stream,
-                    earlier=[],
+                    earlier=earlier,  # still never says an earlier sentence again
                     max_new_tokens=budget,
+                    check_parrot=False,
                 )
                 or ""
             )

@@ -1,12 +1,14 @@
 """Checks of one chat reply that a user would notice: loops, impossible dates, format, name.
 
-The respond node uses `drop_repeated_lines` to cut a reply that starts looping; the quality
-bench uses every check here as a judge of scripted conversations.
+The respond node streams its reply through `LoopGuard` (no sentence said twice, even in other
+words; no empty list item; no sentence cut off by the token limit); the quality bench uses
+every check here as a judge of scripted conversations.
 """
 
 from __future__ import annotations
 
 import re
+from difflib import SequenceMatcher
 
 _MONTHS = {
     "jan": 1, "feb": 2, "mar": 3, "apr": 4, "may": 5, "jun": 6,
@@ -18,6 +20,14 @@ _MONTH_DAY = re.compile(rf"\b{_MONTH}\s+(\d{{1,2}})(?:st|nd|rd|th)?\b", re.IGNOR
 _DAY_MONTH = re.compile(rf"\b(\d{{1,2}})(?:st|nd|rd|th)?\s+(?:of\s+)?{_MONTH}", re.IGNORECASE)
 _BULLET = re.compile(r"^\s*(?:[-*•]|\d{1,2}[.)])\s+\S")
 MIN_LINE_CHARS = 12  # shorter lines ("Thanks!", "1.") repeat legitimately
+# Two sentences of at least this many words that share this share of their words, in order,
+# say the same thing ("I'm here to help you plan your thesis." / "... with your thesis.").
+NEAR_MIN_WORDS = 5
+NEAR_RATIO = 0.8
+# A list item with nothing after its marker ("- ", "3.") once its line ended.
+_BARE_ITEM = re.compile(r"^\s*(?:[-*•]|\d{1,2}[.)])?\s*$")
+_ITEM_START = re.compile(r"(?:^|\n)\s*\d{1,2}[.)]$")  # "3." at a line start is not a sentence end
+_ENDS_SENTENCE = re.compile(r"[.!?:…)\]\"'*]\s*$")
 _SELF_NAME = re.compile(
     r"\b(?i:my name is|i'?m called|i am called|call me|i am|i'm)\s+([A-Z][a-z]+)\b"
 )
@@ -59,6 +69,39 @@ def _lines(text: str) -> list[str]:
     # A reply's "lines" are its sentences as well: a loop often stays on one line.
     parts = re.split(r"\n+|(?<=[.!?])\s+", text)
     return [p.strip() for p in parts if len(_norm(p)) >= MIN_LINE_CHARS]
+
+
+def _similar(key: str, other: str) -> bool:
+    a, b = key.split(), other.split()
+    if min(len(a), len(b)) < NEAR_MIN_WORDS:
+        return False
+    return SequenceMatcher(None, a, b, autojunk=False).ratio() >= NEAR_RATIO
+
+
+def near_repeats(text: str, earlier: list[str] | None = None) -> list[str]:
+    """Sentences that say an earlier sentence again in slightly other words (or the same)."""
+    seen = [_norm(line) for reply in earlier or [] for line in _lines(reply)]
+    out = []
+    for line in _lines(text):
+        key = _norm(line)
+        if any(key == s or _similar(key, s) for s in seen):
+            out.append(line)
+        seen.append(key)
+    return out
+
+
+def empty_items(text: str) -> int:
+    """List items with nothing after their marker ("- " or "3." alone on a line)."""
+    return sum(bool(line.strip()) and bool(_BARE_ITEM.match(line)) for line in text.splitlines())
+
+
+def cut_off(text: str) -> bool:
+    """True when a reply stops inside a sentence (a list item may end without a stop)."""
+    lines = [line for line in text.strip().splitlines() if line.strip()]
+    if not lines:
+        return False
+    last = lines[-1]
+    return not (_ENDS_SENTENCE.search(last) or _BULLET.match(last))
 
 
 def repeated_lines(text: str, earlier: list[str] | None = None) -> list[str]:
@@ -124,8 +167,11 @@ class LoopGuard:
     """Streams a reply, leaving out sentences already said (in this reply or the last ones).
 
     `push` returns the text that is safe to show and whether to stop. A sentence is held
-    back while it could still become a repeat; a repeat is never shown, and a second
-    repeat ends the reply (a small model otherwise loops up to its token limit).
+    back while it could still become a repeat; a repeat (or a near-repeat in other words) is
+    never shown, and a second one ends the reply (a small model otherwise loops up to its
+    token limit). A list marker is held until its item has words, so an empty item never
+    shows. Near the token limit (`near_limit`) sentences show only once finished, so a
+    reply cut off by the limit ends at its last whole sentence (`flush(cut=True)`).
     """
 
     MAX_REPEATS = 2
@@ -137,21 +183,47 @@ class LoopGuard:
         self.shown: list[str] = []
         self.repeats = 0
         self.stopped = False
+        self.whole_sentences_only = False
+
+    def near_limit(self) -> None:
+        """From now on show a sentence only once it is finished."""
+        self.whole_sentences_only = True
 
     def _is_repeat(self, key: str) -> bool:
-        return len(key) >= MIN_LINE_CHARS and key in self.said
+        if len(key) < MIN_LINE_CHARS:
+            return False
+        return key in self.said or any(_similar(key, s) for s in self.said)
+
+    def _could_repeat(self, key: str) -> bool:
+        """True while the sentence being written starts like one already said."""
+        if not key:
+            return False
+        words = key.split()
+        return any(
+            s.startswith(key)
+            or SequenceMatcher(None, words, s.split()[: len(words) + 1], autojunk=False).ratio()
+            >= NEAR_RATIO
+            for s in self.said
+        )
 
     def _show(self, text: str) -> str:
         if text:
             self.shown.append(text)
         return text
 
+    def _next_end(self) -> re.Match[str] | None:
+        for match in re.finditer(r"[.!?]+(?=\s)|\n", self.buffer):
+            if match.group(0) != "\n" and _ITEM_START.search(self.buffer[: match.end()]):
+                continue  # "3." opens a list item; its sentence follows
+            return match
+        return None
+
     def push(self, piece: str) -> tuple[str, bool]:
         if self.stopped:
             return "", True
         self.buffer += piece
         out = ""
-        while match := re.search(r"[.!?]+(?=\s)|\n", self.buffer):
+        while match := self._next_end():
             sentence, self.buffer = self.buffer[: match.end()], self.buffer[match.end() :]
             done, self.buffer_shown = self.buffer_shown, 0
             key = _norm(sentence)
@@ -162,24 +234,43 @@ class LoopGuard:
                     return self._show(out), True
                 self.buffer = self.buffer.lstrip(" \t")  # its trailing space goes with it
                 continue
+            if sentence.endswith("\n") and _BARE_ITEM.match(sentence[:-1]) and sentence.strip():
+                continue  # an empty list item ("- " or "3." and the line ends)
             if key:
                 self.said.add(key)
             out += sentence[done:]
         key = _norm(self.buffer)
-        if not key or not any(s.startswith(key) for s in self.said):
+        could_repeat = self._could_repeat(key)
+        bare = bool(self.buffer.strip()) and _BARE_ITEM.match(self.buffer)
+        if not (could_repeat or bare or self.whole_sentences_only):
             out += self.buffer[self.buffer_shown :]
             self.buffer_shown = len(self.buffer)
         return self._show(out), False
 
-    def flush(self) -> str:
-        """What is still held back once the reply ended (left out when it is a repeat)."""
+    def flush(self, cut: bool = False) -> str:
+        """What is still held back once the reply ended (left out when it is a repeat).
+
+        With `cut` (the token limit ended the reply) an unfinished last sentence is left
+        out; one already partly shown, or the only thing said, is closed with "…".
+        """
         if self.stopped:
             return ""
         key = _norm(self.buffer)
         held = self.buffer[self.buffer_shown :]
+        shown_part = bool(self.buffer[: self.buffer_shown].strip())
         self.buffer, self.buffer_shown = "", 0
-        if key and any(s.startswith(key) for s in self.said) and len(key) >= MIN_LINE_CHARS:
-            return ""  # a repeat cut off by the token limit
+        if len(key) >= MIN_LINE_CHARS and (
+            any(s.startswith(key) for s in self.said) or self._is_repeat(key)
+        ):
+            return ""  # a repeat, or one cut off by the token limit
+        if not key:  # an empty list item or trailing white space
+            return ""
+        if cut and not _ENDS_SENTENCE.search(held):
+            if shown_part:
+                return self._show(held.rstrip() + "…")
+            if "".join(self.shown).strip():
+                return ""
+            return self._show(held.rstrip() + "…")
         return self._show(held)
 
     @property
