@@ -429,6 +429,15 @@ def section_summaries(
         out["model_raw"] = report([" ".join(x.split()) for x in raws])
         # trimmed as stored, but without the checks and their extractive fallback
         out["model_unchecked"] = report([first_sentences(x) for x in raws])
+        # the model's summary whenever it passes the checks (no comparison with the extract)
+        checked = [
+            summarise.clean_summary(raw, item_of(r), compare=False)
+            for raw, r in zip(raws, rows, strict=True)
+        ]
+        out["model_checks_only"] = report([s for s, _ in checked])
+        out["model_checks_only"]["extracted_share"] = round(
+            sum(bool(used) for _, used in checked) / max(len(checked), 1), 4
+        )
         final = [
             summarise.clean_summary(raw, item_of(r)) for raw, r in zip(raws, rows, strict=True)
         ]
@@ -529,7 +538,13 @@ def temp_home() -> Iterator[Path]:
                 os.environ["ASSISTANT_HOME"] = old
 
 
-def section_chat(llm: Any, limit: int | None, settings: Any, reply_tokens: int) -> dict[str, Any]:
+def section_chat(
+    llm: Any,
+    limit: int | None,
+    settings: Any,
+    reply_tokens: int,
+    transcripts: Path | None = None,
+) -> dict[str, Any]:
     from assistant.graph.session import ChatSession, open_checkpointer
     from memory.store import open_store
 
@@ -555,6 +570,10 @@ def section_chat(llm: Any, limit: int | None, settings: Any, reply_tokens: int) 
             replies = [session.send(t["user"]) for t in conv["turns"]]
         turns_run += len(replies)
         j = judge_conversation(conv["turns"], replies, persona)
+        if transcripts is not None:  # one line per finished script: a cut-short run keeps them
+            with transcripts.open("a", encoding="utf-8") as fh:
+                record = {"id": conv["id"], "replies": replies, "judges": j}
+                fh.write(json.dumps(record) + "\n")
         for k, v in j.items():
             if k == "examples":
                 totals.setdefault("examples", []).extend(f"{conv['id']}: {e}" for e in v)
@@ -603,6 +622,12 @@ def main(argv: list[str] | None = None) -> int:
     )
     ap.add_argument("--chat-limit", type=int, default=None, help="at most N scripted conversations")
     ap.add_argument("--chat-reply-tokens", type=int, default=96, help="reply budget per chat turn")
+    ap.add_argument(
+        "--chat-transcripts",
+        type=Path,
+        default=None,
+        help="append each finished script's replies and judges to this JSONL file",
+    )
     ap.add_argument("--no-model", action="store_true", help="rules and baselines only (fast)")
     ap.add_argument(
         "--model-limit",
@@ -656,7 +681,9 @@ def main(argv: list[str] | None = None) -> int:
         limit = args.summary_limit if args.summary_limit is not None else args.limit
         result["summaries"] = section_summaries(llm, limit, args.scitldr, cache, settings)
     if "chat" in wanted:
-        result["chat"] = section_chat(llm, args.chat_limit, settings, args.chat_reply_tokens)
+        result["chat"] = section_chat(
+            llm, args.chat_limit, settings, args.chat_reply_tokens, args.chat_transcripts
+        )
     result["seconds"] = round(time.monotonic() - started, 1)
     text = json.dumps(result, indent=2)
     print(text)
