@@ -264,7 +264,7 @@ def section_profile(llm: Any, limit: int | None, model_limit: int | None) -> dic
     from memory.extract import extract, extract_rules
 
     out: dict[str, Any] = {}
-    for name in ("profile", "profile_heldout"):
+    for name in ("profile", "profile_heldout", "profile_heldout_updates"):
         cases = read_jsonl(DATA / f"{name}.jsonl")[: limit or None]
         turns = sum(len(c["turns"]) for c in cases)
         log(f"{name}: {len(cases)} cases, {turns} turns")
@@ -288,9 +288,12 @@ def section_profile(llm: Any, limit: int | None, model_limit: int | None) -> dic
             part["model"]["seconds"] = round(time.monotonic() - started, 1)
         if name == "profile":
             out.update(part)
-        else:
+        elif name == "profile_heldout":
             # written after the rules were tuned on profile.jsonl, never tuned on
             out["heldout"] = part
+        else:
+            # update phrasings written before the update fixes of the held-out misses
+            out["heldout_updates"] = part
     return out
 
 
