@@ -476,6 +476,7 @@ def judge_conversation(
         "near_repeats": 0,
         "empty_items": 0,
         "cut_off": 0,
+        "context_echo": 0,
         "impossible_dates": 0,
         "short_asked": 0,
         "short_kept": 0,
@@ -516,6 +517,11 @@ def judge_conversation(
             j["near_repeats"] += 1
             j["examples"].append(f"near repeat: {near_repeats(reply, earlier[-3:])[0][:100]!r}")
         j["empty_items"] += empty_items(reply)
+        if re.search(
+            r"(?i)\b(?:goal in play|known so far|still missing:|context for this reply)", reply
+        ):
+            j["context_echo"] += 1  # the reply recites the prompt's context block
+            j["examples"].append(f"context echo: {reply[:100]!r}")
         if cut_off(reply):
             j["cut_off"] += 1
             j["examples"].append(f"cut off: {reply[-60:]!r}")
@@ -547,11 +553,12 @@ def section_chat(
     settings: Any,
     reply_tokens: int,
     transcripts: Path | None = None,
+    start: int = 0,
 ) -> dict[str, Any]:
     from assistant.graph.session import ChatSession, open_checkpointer
     from memory.store import open_store
 
-    convs = read_jsonl(DATA / "chat.jsonl")[: limit or None]
+    convs = read_jsonl(DATA / "chat.jsonl")[start:][: limit or None]
     if llm is None:
         return {"conversations": 0, "skipped": "needs the model"}
     chat_settings = settings.model_copy(
@@ -597,6 +604,7 @@ def section_chat(
         "near_repeats": totals.get("near_repeats", 0),
         "empty_items": totals.get("empty_items", 0),
         "cut_off": totals.get("cut_off", 0),
+        "context_echo": totals.get("context_echo", 0),
         "impossible_dates": totals.get("impossible_dates", 0),
         "short_respected": rate("short_kept", "short_asked"),
         "bullets_respected": rate("bullets_kept", "bullets_asked"),
@@ -625,6 +633,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     ap.add_argument("--chat-limit", type=int, default=None, help="at most N scripted conversations")
     ap.add_argument("--chat-reply-tokens", type=int, default=96, help="reply budget per chat turn")
+    ap.add_argument(
+        "--chat-start", type=int, default=0, help="skip the first N scripts (to split a run)"
+    )
     ap.add_argument(
         "--chat-transcripts",
         type=Path,
@@ -685,7 +696,12 @@ def main(argv: list[str] | None = None) -> int:
         result["summaries"] = section_summaries(llm, limit, args.scitldr, cache, settings)
     if "chat" in wanted:
         result["chat"] = section_chat(
-            llm, args.chat_limit, settings, args.chat_reply_tokens, args.chat_transcripts
+            llm,
+            args.chat_limit,
+            settings,
+            args.chat_reply_tokens,
+            args.chat_transcripts,
+            args.chat_start,
         )
     result["seconds"] = round(time.monotonic() - started, 1)
     text = json.dumps(result, indent=2)

@@ -43,6 +43,20 @@ log = logging.getLogger(__name__)
 RECALL_MIN_SCORE = 0.3  # cosine similarity below which a stored item is not worth the tokens
 PARROT_CHARS = 40  # normalised characters compared with earlier turns before streaming
 FOLLOW_UP_AFTER_S = 6 * 3600  # a goal untouched this long gets a follow-up even in its own thread
+# The labels of the reply prompt's context block: a reply sentence holding one recites the
+# prompt ("The user's goal in play: ..."), and the loop guard leaves it out.
+CONTEXT_LABELS = tuple(
+    label.split("{")[0].strip()
+    for label in (
+        prompts.CONTEXT_HEADER,
+        prompts.GOAL_SECTION,
+        prompts.GOAL_SECTION.split("\n")[1],
+        prompts.GOAL_SECTION.split("\n")[2],
+        prompts.OPEN_GOALS_SECTION,
+        prompts.SUMMARY_SECTION,
+        "Known about the user (from their own words)",
+    )
+)
 TAIL_TOKENS = 24  # the last tokens of a reply's budget: sentences show only once finished
 SHORT_REPLY_TOKENS = 60  # "short please": the budget itself keeps the reply short
 ASKS_IDENTITY = re.compile(
@@ -270,7 +284,7 @@ def _sample(
     """
     pieces: list[str] = []
     held = check_parrot and bool(earlier)  # hold back the first characters until checked
-    guard = LoopGuard(earlier)
+    guard = LoopGuard(earlier, echoes=CONTEXT_LABELS)
     budget = max_new_tokens or deps.settings.chat.reply_tokens
     stream = deps.llm.stream(messages, max_new_tokens=budget, conversation_id=conversation)
 

@@ -176,8 +176,11 @@ class LoopGuard:
 
     MAX_REPEATS = 2
 
-    def __init__(self, earlier: list[str] | None = None) -> None:
+    def __init__(self, earlier: list[str] | None = None, echoes: tuple[str, ...] = ()) -> None:
         self.said: set[str] = {_norm(line) for reply in earlier or [] for line in _lines(reply)}
+        # labels of the prompt's own context ("The user's goal in play:"): a sentence that
+        # holds one recites the prompt to the user, and is left out like a repeat
+        self.echoes = [key for key in (_norm(e) for e in echoes) if len(key) >= MIN_LINE_CHARS]
         self.buffer = ""  # the sentence being written
         self.buffer_shown = 0  # characters of it already shown
         self.shown: list[str] = []
@@ -192,6 +195,8 @@ class LoopGuard:
     def _is_repeat(self, key: str) -> bool:
         if len(key) < MIN_LINE_CHARS:
             return False
+        if any(key.startswith(echo) for echo in self.echoes):
+            return True
         return key in self.said or any(_similar(key, s) for s in self.said)
 
     def _could_repeat(self, key: str) -> bool:
@@ -199,6 +204,8 @@ class LoopGuard:
         if not key:
             return False
         words = key.split()
+        if any(echo.startswith(key) or key.startswith(echo) for echo in self.echoes):
+            return True
         return any(
             s.startswith(key)
             or SequenceMatcher(None, words, s.split()[: len(words) + 1], autojunk=False).ratio()

@@ -163,3 +163,16 @@ def test_the_chat_reply_says_nothing_twice_and_shows_no_empty_item(make_session)
         "I'm here to help you plan your thesis. Here are the steps:\n- Outline it.\n"
         "- Draft chapter one."
     )
+
+
+def test_a_sentence_reciting_the_prompts_context_is_left_out() -> None:
+    guard = LoopGuard(echoes=("The user's goal in play:", "Still missing:"))
+    pieces = [
+        "The user's goal in play: plan their ",
+        "thesis deadlines. ",
+        "Start with the outline. ",
+    ]
+    pieces += ["The only thing still missing is the budget."]
+    assert _stream(guard, pieces) == (
+        "Start with the outline. The only thing still missing is the budget."
+    )
