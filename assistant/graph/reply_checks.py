@@ -24,6 +24,8 @@ MIN_LINE_CHARS = 12  # shorter lines ("Thanks!", "1.") repeat legitimately
 # say the same thing ("I'm here to help you plan your thesis." / "... with your thesis.").
 NEAR_MIN_WORDS = 5
 NEAR_RATIO = 0.8
+NEAR_CONTAINED = 0.9  # ... or whose words nearly all come, in order, in an earlier sentence
+_MARKER = re.compile(r"^\s*(?:[-*•]|\d{1,2}[.)])\s+")
 # A list item with nothing after its marker ("- ", "3.") once its line ended.
 _BARE_ITEM = re.compile(r"^\s*(?:[-*•]|\d{1,2}[.)])?\s*$")
 _ITEM_START = re.compile(r"(?:^|\n)\s*\d{1,2}[.)]$")  # "3." at a line start is not a sentence end
@@ -71,20 +73,39 @@ def _lines(text: str) -> list[str]:
     return [p.strip() for p in parts if len(_norm(p)) >= MIN_LINE_CHARS]
 
 
+def _key(sentence: str) -> str:
+    """A sentence's words without its list marker ("2. The plan" -> "the plan")."""
+    return _norm(_MARKER.sub("", sentence))
+
+
+def _contained(key: str, other: str) -> float:
+    """Share of `key`'s words that `other` also says, in the same order."""
+    a, b = key.split(), other.split()
+    if not a:
+        return 0.0
+    blocks = SequenceMatcher(None, a, b, autojunk=False).get_matching_blocks()
+    return sum(block.size for block in blocks) / len(a)
+
+
 def _similar(key: str, other: str) -> bool:
+    """True when `key` says `other` again: the same words but a few, or a part of it."""
     a, b = key.split(), other.split()
     if min(len(a), len(b)) < NEAR_MIN_WORDS:
         return False
-    return SequenceMatcher(None, a, b, autojunk=False).ratio() >= NEAR_RATIO
+    if SequenceMatcher(None, a, b, autojunk=False).ratio() >= NEAR_RATIO:
+        return True
+    return (
+        _contained(key, other) >= NEAR_CONTAINED
+    )  # "You can use X." after "To do Y, you can use X."
 
 
 def near_repeats(text: str, earlier: list[str] | None = None) -> list[str]:
     """Sentences that say an earlier sentence again in slightly other words (or the same)."""
-    seen = [_norm(line) for reply in earlier or [] for line in _lines(reply)]
+    seen = [_key(line) for reply in earlier or [] for line in _lines(reply)]
     out = []
     for line in _lines(text):
-        key = _norm(line)
-        if any(key == s or _similar(key, s) for s in seen):
+        key = _key(line)
+        if len(key) >= MIN_LINE_CHARS and any(key == s or _similar(key, s) for s in seen):
             out.append(line)
         seen.append(key)
     return out
@@ -177,7 +198,7 @@ class LoopGuard:
     MAX_REPEATS = 2
 
     def __init__(self, earlier: list[str] | None = None, echoes: tuple[str, ...] = ()) -> None:
-        self.said: set[str] = {_norm(line) for reply in earlier or [] for line in _lines(reply)}
+        self.said: set[str] = {_key(line) for reply in earlier or [] for line in _lines(reply)}
         # labels of the prompt's own context ("The user's goal in play:"): a sentence that
         # holds one recites the prompt to the user, and is left out like a repeat
         self.echoes = [key for key in (_norm(e) for e in echoes) if len(key) >= MIN_LINE_CHARS]
@@ -203,11 +224,14 @@ class LoopGuard:
         """True while the sentence being written starts like one already said."""
         if not key:
             return False
-        words = key.split()
         if any(echo.startswith(key) or key.startswith(echo) for echo in self.echoes):
             return True
+        # held while it starts like something already said, or its words so far all come,
+        # in order, in something already said
+        words = key.split()
         return any(
             s.startswith(key)
+            or _contained(key, s) >= NEAR_CONTAINED
             or SequenceMatcher(None, words, s.split()[: len(words) + 1], autojunk=False).ratio()
             >= NEAR_RATIO
             for s in self.said
@@ -233,7 +257,7 @@ class LoopGuard:
         while match := self._next_end():
             sentence, self.buffer = self.buffer[: match.end()], self.buffer[match.end() :]
             done, self.buffer_shown = self.buffer_shown, 0
-            key = _norm(sentence)
+            key = _key(sentence)
             if self._is_repeat(key):
                 self.repeats += 1
                 if self.repeats >= self.MAX_REPEATS:
@@ -246,7 +270,7 @@ class LoopGuard:
             if key:
                 self.said.add(key)
             out += sentence[done:]
-        key = _norm(self.buffer)
+        key = _key(self.buffer)
         could_repeat = self._could_repeat(key)
         bare = bool(self.buffer.strip()) and _BARE_ITEM.match(self.buffer)
         if not (could_repeat or bare or self.whole_sentences_only):
@@ -262,9 +286,10 @@ class LoopGuard:
         """
         if self.stopped:
             return ""
-        key = _norm(self.buffer)
+        key = _key(self.buffer)
         held = self.buffer[self.buffer_shown :]
         shown_part = bool(self.buffer[: self.buffer_shown].strip())
+        finished = bool(_ENDS_SENTENCE.search(self.buffer))
         self.buffer, self.buffer_shown = "", 0
         if len(key) >= MIN_LINE_CHARS and (
             any(s.startswith(key) for s in self.said) or self._is_repeat(key)
@@ -272,7 +297,7 @@ class LoopGuard:
             return ""  # a repeat, or one cut off by the token limit
         if not key:  # an empty list item or trailing white space
             return ""
-        if cut and not _ENDS_SENTENCE.search(held):
+        if cut and not finished:
             if shown_part:
                 return self._show(held.rstrip() + "…")
             if "".join(self.shown).strip():

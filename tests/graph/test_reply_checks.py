@@ -176,3 +176,32 @@ def test_a_sentence_reciting_the_prompts_context_is_left_out() -> None:
     assert _stream(guard, pieces) == (
         "Start with the outline. The only thing still missing is the budget."
     )
+
+
+def _words_streamed(text: str) -> list[str]:
+    import re
+
+    return re.findall(r"\S+|\s+", text)  # one piece per word or space, as a model streams
+
+
+def test_a_shorter_restatement_streamed_word_by_word_is_never_shown() -> None:
+    said = (
+        "To track progress, you can use a simple method. You can use a simple method.\n\n"
+        "You can use a simple method."
+    )
+    reply = _stream(LoopGuard(), _words_streamed(said))
+    assert reply.strip() == "To track progress, you can use a simple method."
+
+
+def test_a_list_item_that_restarts_an_earlier_one_is_left_out() -> None:
+    said = (
+        "1. The user wants to know how to make a pizza.\n2. The user wants to know\n"
+        "3. The user wants to"
+    )
+    reply = _stream(LoopGuard(), _words_streamed(said), cut=True)
+    assert reply.strip() == "1. The user wants to know how to make a pizza."
+
+
+def test_a_finished_last_sentence_is_kept_even_at_the_limit() -> None:
+    said = "Start with the outline. Then review it with your advisor."
+    assert _stream(LoopGuard(), _words_streamed(said), cut=True) == said
