@@ -55,6 +55,13 @@ CONTEXT_LABELS = tuple(
         prompts.OPEN_GOALS_SECTION,
         prompts.SUMMARY_SECTION,
         "Known about the user (from their own words)",
+        # the instructions and context speak of "the user"; a reply speaks to them
+        "The user wants",
+        "The user's goal",
+        "The user is",
+        "The user has",
+        "The user needs",
+        "The user asked",
     )
 )
 TAIL_TOKENS = 24  # the last tokens of a reply's budget: sentences show only once finished
@@ -324,9 +331,12 @@ def _sample(
     if emit and rest:
         _emit(rest)
     if not check_parrot and not guard.reply.strip() and pieces:
-        # The last try said only what was said before: once more beats saying nothing.
+        # The last try said only what was said before: once more beats saying nothing, but
+        # a recital of the prompt never reaches the user.
         again = drop_repeated_lines("".join(pieces)).strip()
-        if emit and again:
+        kept = [s for s in re.split(r"(?<=[.!?])\s+|\n+", again) if s and not guard.is_echo(s)]
+        again = " ".join(kept) or prompts.NOTHING_TO_ADD
+        if emit:
             _emit(again)
         return again
     return guard.reply

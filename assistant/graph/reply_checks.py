@@ -184,6 +184,35 @@ def keeps_persona(text: str, persona: str) -> bool:
     return persona.lower() in text.lower() and not other_self_names(text, persona)
 
 
+LOOP_WORDS = 4  # a run of this many words said twice inside one sentence is a loop
+MIN_ECHO_CHARS = 8  # "the user is": a prompt label a reply must not start with
+
+
+def _tokens(text: str) -> list[tuple[int, str]]:
+    return [(m.start(), _norm(m.group(0))) for m in re.finditer(r"\S+", text)]
+
+
+def _phrase_loop(sentence: str) -> int | None:
+    """Where a run of LOOP_WORDS words starts again inside one sentence (None: no loop)."""
+    toks = _tokens(sentence)
+    words = [w for _, w in toks]
+    seen: set[tuple[str, ...]] = set()
+    for j in range(len(words) - LOOP_WORDS + 1):
+        gram = tuple(words[j : j + LOOP_WORDS])
+        if gram in seen:
+            return toks[j][0]
+        seen.add(gram)
+    return None
+
+
+def _before_last_words(text: str, n: int) -> int:
+    """The offset where the last `n` words of `text` start (its first word when it has fewer)."""
+    starts = [m.start() for m in re.finditer(r"\S+", text)]
+    if len(starts) >= n:
+        return starts[-n]
+    return starts[0] if starts else len(text)
+
+
 class LoopGuard:
     """Streams a reply, leaving out sentences already said (in this reply or the last ones).
 
@@ -201,7 +230,7 @@ class LoopGuard:
         self.said: set[str] = {_key(line) for reply in earlier or [] for line in _lines(reply)}
         # labels of the prompt's own context ("The user's goal in play:"): a sentence that
         # holds one recites the prompt to the user, and is left out like a repeat
-        self.echoes = [key for key in (_norm(e) for e in echoes) if len(key) >= MIN_LINE_CHARS]
+        self.echoes = [key for key in (_norm(e) for e in echoes) if len(key) >= MIN_ECHO_CHARS]
         self.buffer = ""  # the sentence being written
         self.buffer_shown = 0  # characters of it already shown
         self.shown: list[str] = []
@@ -213,11 +242,16 @@ class LoopGuard:
         """From now on show a sentence only once it is finished."""
         self.whole_sentences_only = True
 
+    def is_echo(self, sentence: str) -> bool:
+        """True when a sentence starts with one of the prompt's own labels."""
+        key = _key(sentence)
+        return any(key.startswith(echo) for echo in self.echoes)
+
     def _is_repeat(self, key: str) -> bool:
-        if len(key) < MIN_LINE_CHARS:
-            return False
         if any(key.startswith(echo) for echo in self.echoes):
             return True
+        if len(key) < MIN_LINE_CHARS:
+            return False
         return key in self.said or any(_similar(key, s) for s in self.said)
 
     def _could_repeat(self, key: str) -> bool:
@@ -270,12 +304,22 @@ class LoopGuard:
             if key:
                 self.said.add(key)
             out += sentence[done:]
+        loop = _phrase_loop(self.buffer)
+        if loop is not None:
+            # a phrase looping inside one sentence ("do the following: do the following: ...")
+            self.stopped = True
+            tail = self.buffer[self.buffer_shown : loop].rstrip(" ,;:-")
+            if (self.buffer[: self.buffer_shown] + tail).strip():
+                tail += "…"
+            return self._show(out + tail), True
         key = _key(self.buffer)
         could_repeat = self._could_repeat(key)
         bare = bool(self.buffer.strip()) and _BARE_ITEM.match(self.buffer)
         if not (could_repeat or bare or self.whole_sentences_only):
-            out += self.buffer[self.buffer_shown :]
-            self.buffer_shown = len(self.buffer)
+            # the last words wait, so a phrase that starts to loop is never shown
+            safe = max(self.buffer_shown, _before_last_words(self.buffer, LOOP_WORDS - 1))
+            out += self.buffer[self.buffer_shown : safe]
+            self.buffer_shown = safe
         return self._show(out), False
 
     def flush(self, cut: bool = False) -> str:

@@ -205,3 +205,18 @@ def test_a_list_item_that_restarts_an_earlier_one_is_left_out() -> None:
 def test_a_finished_last_sentence_is_kept_even_at_the_limit() -> None:
     said = "Start with the outline. Then review it with your advisor."
     assert _stream(LoopGuard(), _words_streamed(said), cut=True) == said
+
+
+def test_a_phrase_looping_inside_one_sentence_ends_the_reply() -> None:
+    looping = "You should do the following: do the following: do the following: do the follow"
+    reply = _stream(LoopGuard(), _words_streamed(looping))
+    assert reply.count("the following") == 1 and reply.endswith("…")
+
+
+def test_a_reply_that_only_recites_the_prompt_becomes_a_plain_request(make_session) -> None:  # type: ignore[no-untyped-def]
+    from assistant.graph import prompts
+    from tests.graph.conftest import scripted
+
+    recital = "The user wants a short answer: reply in one or two sentences."
+    session = make_session(scripted(replies=lambda m: recital))
+    assert session.send("Short answer please: what first?") == prompts.NOTHING_TO_ADD
