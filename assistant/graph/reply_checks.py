@@ -26,8 +26,8 @@ NEAR_MIN_WORDS = 5
 NEAR_RATIO = 0.8
 NEAR_CONTAINED = 0.9  # ... or whose words nearly all come, in order, in an earlier sentence
 _MARKER = re.compile(r"^\s*(?:[-*•]|\d{1,2}[.)])\s+")
-# A list item with nothing after its marker ("- ", "3.") once its line ended.
-_BARE_ITEM = re.compile(r"^\s*(?:[-*•]|\d{1,2}[.)])?\s*$")
+# A list item with nothing after its marker ("- ", "3.", "- **- **") once its line ended.
+_BARE_ITEM = re.compile(r"^\s*(?:\d{1,2}[.)])?[^A-Za-z0-9]*$")
 _ITEM_START = re.compile(r"(?:^|\n)\s*\d{1,2}[.)]$")  # "3." at a line start is not a sentence end
 _ENDS_SENTENCE = re.compile(r"[.!?:…)\]\"'*]\s*$")
 _SELF_NAME = re.compile(

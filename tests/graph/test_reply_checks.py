@@ -117,7 +117,9 @@ def test_an_empty_list_item_is_never_shown() -> None:
     pieces = ["- Outline the thesis.\n", "- ", "\n", "3.", "\n", "- Book a ", "meeting.\n", "- "]
     reply = _stream(LoopGuard(), pieces)
     assert reply == "- Outline the thesis.\n- Book a meeting.\n"
-    assert empty_items("- a point\n- \n3.\n- another") == 2
+    assert empty_items("- a point\n- \n3.\n- another\n- **- **") == 3
+    bold = _stream(LoopGuard(), ["- **Start with a goal**:\n", "- **", "- **\n", "- **Plan**"])
+    assert bold == "- **Start with a goal**:\n- **Plan**"
 
 
 def test_a_numbered_item_is_shown_with_its_words() -> None:
