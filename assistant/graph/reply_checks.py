@@ -297,7 +297,11 @@ class LoopGuard:
                 if self.repeats >= self.MAX_REPEATS:
                     self.stopped = True
                     return self._show(out), True
-                self.buffer = self.buffer.lstrip(" \t")  # its trailing space goes with it
+                # the space before it stays (it separates the sentences around it); the
+                # space after it goes with it
+                lead = len(sentence) - len(sentence.lstrip())
+                out += sentence[done:lead]
+                self.buffer = self.buffer.lstrip(" \t")
                 continue
             if sentence.endswith("\n") and _BARE_ITEM.match(sentence[:-1]) and sentence.strip():
                 continue  # an empty list item ("- " or "3." and the line ends)

@@ -222,3 +222,10 @@ def test_a_reply_that_only_recites_the_prompt_becomes_a_plain_request(make_sessi
     recital = "The user wants a short answer: reply in one or two sentences."
     session = make_session(scripted(replies=lambda m: recital))
     assert session.send("Short answer please: what first?") == prompts.NOTHING_TO_ADD
+
+
+def test_sentences_around_a_left_out_repeat_stay_apart() -> None:
+    said = "I'm here to help. Glad you asked. I'm here to help. I'm Ada."
+    assert (
+        _stream(LoopGuard(), _words_streamed(said)) == "I'm here to help. Glad you asked. I'm Ada."
+    )
