@@ -192,17 +192,23 @@ def _tokens(text: str) -> list[tuple[int, str]]:
     return [(m.start(), _norm(m.group(0))) for m in re.finditer(r"\S+", text)]
 
 
-def _phrase_loop(sentence: str) -> int | None:
-    """Where a run of LOOP_WORDS words starts again inside one sentence (None: no loop)."""
+def _phrase_loop(sentence: str) -> tuple[int | None, bool]:
+    """Inside one sentence: where a run of LOOP_WORDS words first comes again (None: never),
+    and whether some run comes a third time (a loop; twice is a small model's list style,
+    "**Plan your week**: plan your week by ...").
+    """
     toks = _tokens(sentence)
     words = [w for _, w in toks]
-    seen: set[tuple[str, ...]] = set()
+    seen: dict[tuple[str, ...], int] = {}
+    again: int | None = None
     for j in range(len(words) - LOOP_WORDS + 1):
         gram = tuple(words[j : j + LOOP_WORDS])
-        if gram in seen:
-            return toks[j][0]
-        seen.add(gram)
-    return None
+        seen[gram] = seen.get(gram, 0) + 1
+        if seen[gram] == 2 and again is None:
+            again = toks[j][0]
+        if seen[gram] == 3:
+            return again, True
+    return again, False
 
 
 def _before_last_words(text: str, n: int) -> int:
@@ -308,11 +314,11 @@ class LoopGuard:
             if key:
                 self.said.add(key)
             out += sentence[done:]
-        loop = _phrase_loop(self.buffer)
-        if loop is not None:
+        again, looping = _phrase_loop(self.buffer)
+        if looping and again is not None:
             # a phrase looping inside one sentence ("do the following: do the following: ...")
             self.stopped = True
-            tail = self.buffer[self.buffer_shown : loop].rstrip(" ,;:-")
+            tail = self.buffer[self.buffer_shown : again].rstrip(" ,;:-")
             if (self.buffer[: self.buffer_shown] + tail).strip():
                 tail += "…"
             return self._show(out + tail), True
@@ -320,8 +326,12 @@ class LoopGuard:
         could_repeat = self._could_repeat(key)
         bare = bool(self.buffer.strip()) and _BARE_ITEM.match(self.buffer)
         if not (could_repeat or bare or self.whole_sentences_only):
-            # the last words wait, so a phrase that starts to loop is never shown
-            safe = max(self.buffer_shown, _before_last_words(self.buffer, LOOP_WORDS - 1))
+            # the last words wait, and a phrase said again waits for the sentence's end, so
+            # a phrase that loops is never shown
+            safe = _before_last_words(self.buffer, LOOP_WORDS - 1)
+            if again is not None:
+                safe = min(safe, again)
+            safe = max(self.buffer_shown, safe)
             out += self.buffer[self.buffer_shown : safe]
             self.buffer_shown = safe
         return self._show(out), False

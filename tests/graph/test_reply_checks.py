@@ -229,3 +229,8 @@ def test_sentences_around_a_left_out_repeat_stay_apart() -> None:
     assert (
         _stream(LoopGuard(), _words_streamed(said)) == "I'm here to help. Glad you asked. I'm Ada."
     )
+
+
+def test_a_list_item_restating_its_title_once_is_kept() -> None:
+    item = "1. **Plan your daily tasks**: plan your daily tasks before breakfast.\n"
+    assert _stream(LoopGuard(), _words_streamed(item)) == item
