@@ -80,7 +80,7 @@ def run_goals(cases: list[dict[str, Any]], llm: Any, retries: int) -> dict[str, 
     from assistant.graph.goals import _slot_kind, track
 
     tp = fp = fn = statement_ok = 0
-    slot_checks = slot_ok = over_asks = 0
+    slot_checks = slot_ok = over_asks = span_ok = 0
     phantoms: list[str] = []
     misses: list[str] = []
     slot_misses: list[str] = []
@@ -125,6 +125,15 @@ def run_goals(cases: list[dict[str, Any]], llm: Any, retries: int) -> dict[str, 
                 asked = goal is not None and any(_slot_kind(m) == kind for m in goal["missing"])
                 over_asks += asked
                 slot_ok += recorded and not asked
+                # the recorded value is the span that gives the slot, not the sentence around it
+                values = [
+                    k.split(":", 1)[1].strip().lower()
+                    for k in (goal["known"] if goal else [])
+                    if ":" in k and _slot_kind(k.split(":", 1)[0]) == kind
+                ]
+                span_ok += any(
+                    value.lower() in v and len(v.split()) <= len(value.split()) + 6 for v in values
+                )
                 if not recorded or asked:
                     slot_misses.append(
                         f"{case['id']}: {text!r} {kind}={value} known={known[:60]!r}"
@@ -134,6 +143,7 @@ def run_goals(cases: list[dict[str, Any]], llm: Any, retries: int) -> dict[str, 
         **detection,
         "statement_match": round(statement_ok / tp, 3) if tp else 0.0,
         "slot_accuracy": round(slot_ok / slot_checks, 3) if slot_checks else 0.0,
+        "slot_value_is_span": round(span_ok / slot_checks, 3) if slot_checks else 0.0,
         "slot_checks": slot_checks,
         "asked_for_given_slot": over_asks,
         "phantom_goals": len(phantoms),
@@ -254,7 +264,7 @@ def section_profile(llm: Any, limit: int | None, model_limit: int | None) -> dic
     from memory.extract import extract, extract_rules
 
     out: dict[str, Any] = {}
-    for name in ("profile", "profile_heldout"):
+    for name in ("profile", "profile_heldout", "profile_heldout_updates"):
         cases = read_jsonl(DATA / f"{name}.jsonl")[: limit or None]
         turns = sum(len(c["turns"]) for c in cases)
         log(f"{name}: {len(cases)} cases, {turns} turns")
@@ -278,9 +288,12 @@ def section_profile(llm: Any, limit: int | None, model_limit: int | None) -> dic
             part["model"]["seconds"] = round(time.monotonic() - started, 1)
         if name == "profile":
             out.update(part)
-        else:
+        elif name == "profile_heldout":
             # written after the rules were tuned on profile.jsonl, never tuned on
             out["heldout"] = part
+        else:
+            # update phrasings written before the update fixes of the held-out misses
+            out["heldout_updates"] = part
     return out
 
 
@@ -419,6 +432,15 @@ def section_summaries(
         out["model_raw"] = report([" ".join(x.split()) for x in raws])
         # trimmed as stored, but without the checks and their extractive fallback
         out["model_unchecked"] = report([first_sentences(x) for x in raws])
+        # the model's summary whenever it passes the checks (no comparison with the extract)
+        checked = [
+            summarise.clean_summary(raw, item_of(r), compare=False)
+            for raw, r in zip(raws, rows, strict=True)
+        ]
+        out["model_checks_only"] = report([s for s, _ in checked])
+        out["model_checks_only"]["extracted_share"] = round(
+            sum(bool(used) for _, used in checked) / max(len(checked), 1), 4
+        )
         final = [
             summarise.clean_summary(raw, item_of(r)) for raw, r in zip(raws, rows, strict=True)
         ]
@@ -437,10 +459,13 @@ def judge_conversation(
     turns: list[dict[str, Any]], replies: list[str], persona: str
 ) -> dict[str, Any]:
     from assistant.graph.reply_checks import (
+        cut_off,
+        empty_items,
         has_bullets,
         impossible_dates,
         is_short,
         keeps_persona,
+        near_repeats,
         repeated_lines,
     )
 
@@ -448,6 +473,10 @@ def judge_conversation(
         "persona_asked": 0,
         "persona_kept": 0,
         "loops": 0,
+        "near_repeats": 0,
+        "empty_items": 0,
+        "cut_off": 0,
+        "context_echo": 0,
         "impossible_dates": 0,
         "short_asked": 0,
         "short_kept": 0,
@@ -484,6 +513,18 @@ def judge_conversation(
         if repeated_lines(reply, earlier[-3:]):
             j["loops"] += 1
             j["examples"].append(f"loop: {reply[:100]!r}")
+        elif near_repeats(reply, earlier[-3:]):  # the same said again in other words
+            j["near_repeats"] += 1
+            j["examples"].append(f"near repeat: {near_repeats(reply, earlier[-3:])[0][:100]!r}")
+        j["empty_items"] += empty_items(reply)
+        if re.search(
+            r"(?i)\b(?:goal in play|known so far|still missing:|context for this reply)", reply
+        ):
+            j["context_echo"] += 1  # the reply recites the prompt's context block
+            j["examples"].append(f"context echo: {reply[:100]!r}")
+        if cut_off(reply):
+            j["cut_off"] += 1
+            j["examples"].append(f"cut off: {reply[-60:]!r}")
         bad = impossible_dates(reply)
         j["impossible_dates"] += len(bad)
         if bad:
@@ -506,11 +547,18 @@ def temp_home() -> Iterator[Path]:
                 os.environ["ASSISTANT_HOME"] = old
 
 
-def section_chat(llm: Any, limit: int | None, settings: Any, reply_tokens: int) -> dict[str, Any]:
+def section_chat(
+    llm: Any,
+    limit: int | None,
+    settings: Any,
+    reply_tokens: int,
+    transcripts: Path | None = None,
+    start: int = 0,
+) -> dict[str, Any]:
     from assistant.graph.session import ChatSession, open_checkpointer
     from memory.store import open_store
 
-    convs = read_jsonl(DATA / "chat.jsonl")[: limit or None]
+    convs = read_jsonl(DATA / "chat.jsonl")[start:][: limit or None]
     if llm is None:
         return {"conversations": 0, "skipped": "needs the model"}
     chat_settings = settings.model_copy(
@@ -532,6 +580,10 @@ def section_chat(llm: Any, limit: int | None, settings: Any, reply_tokens: int) 
             replies = [session.send(t["user"]) for t in conv["turns"]]
         turns_run += len(replies)
         j = judge_conversation(conv["turns"], replies, persona)
+        if transcripts is not None:  # one line per finished script: a cut-short run keeps them
+            with transcripts.open("a", encoding="utf-8") as fh:
+                record = {"id": conv["id"], "replies": replies, "judges": j}
+                fh.write(json.dumps(record) + "\n")
         for k, v in j.items():
             if k == "examples":
                 totals.setdefault("examples", []).extend(f"{conv['id']}: {e}" for e in v)
@@ -549,12 +601,16 @@ def section_chat(llm: Any, limit: int | None, settings: Any, reply_tokens: int) 
         "persona_kept": rate("persona_kept", "persona_asked"),
         "persona_checks": totals.get("persona_asked", 0),
         "loops": totals.get("loops", 0),
+        "near_repeats": totals.get("near_repeats", 0),
+        "empty_items": totals.get("empty_items", 0),
+        "cut_off": totals.get("cut_off", 0),
+        "context_echo": totals.get("context_echo", 0),
         "impossible_dates": totals.get("impossible_dates", 0),
         "short_respected": rate("short_kept", "short_asked"),
         "bullets_respected": rate("bullets_kept", "bullets_asked"),
         "needless_questions": totals.get("needless_questions", 0),
         "seconds": round(time.monotonic() - started, 1),
-        "examples": totals.get("examples", [])[:8],
+        "examples": totals.get("examples", [])[:12],
     }
 
 
@@ -577,6 +633,15 @@ def main(argv: list[str] | None = None) -> int:
     )
     ap.add_argument("--chat-limit", type=int, default=None, help="at most N scripted conversations")
     ap.add_argument("--chat-reply-tokens", type=int, default=96, help="reply budget per chat turn")
+    ap.add_argument(
+        "--chat-start", type=int, default=0, help="skip the first N scripts (to split a run)"
+    )
+    ap.add_argument(
+        "--chat-transcripts",
+        type=Path,
+        default=None,
+        help="append each finished script's replies and judges to this JSONL file",
+    )
     ap.add_argument("--no-model", action="store_true", help="rules and baselines only (fast)")
     ap.add_argument(
         "--model-limit",
@@ -630,7 +695,14 @@ def main(argv: list[str] | None = None) -> int:
         limit = args.summary_limit if args.summary_limit is not None else args.limit
         result["summaries"] = section_summaries(llm, limit, args.scitldr, cache, settings)
     if "chat" in wanted:
-        result["chat"] = section_chat(llm, args.chat_limit, settings, args.chat_reply_tokens)
+        result["chat"] = section_chat(
+            llm,
+            args.chat_limit,
+            settings,
+            args.chat_reply_tokens,
+            args.chat_transcripts,
+            args.chat_start,
+        )
     result["seconds"] = round(time.monotonic() - started, 1)
     text = json.dumps(result, indent=2)
     print(text)

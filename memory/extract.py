@@ -179,7 +179,8 @@ def _employer(text: str) -> str:
 
 def _location(s: str) -> list[Candidate]:
     m = re.search(
-        r"(?i:\bi\s+(?:now\s+)?(?:live|am living|'m living|reside)\s+in|\b(?:i|we)(?:'ve| have)?\s+"
+        r"(?i:\bi\s+(?:now\s+)?(?:live|am (?:now\s+)?living|reside)\s+in|\bi'm\s+(?:now\s+)?living\s+in|"
+        r"\b(?:i|we)(?:'ve| have)?\s+"
         r"(?:just\s+|recently\s+)?(?:moved|relocated)(?:\s+from\s+[^,;.]+?)?\s+to|\bi(?:'m| am)\s+(?:now\s+)?based\s+in|\bi(?:'m| am) from)\s+"
         + _PHRASE,
         s,
@@ -196,6 +197,10 @@ def _location(s: str) -> list[Candidate]:
     return [Candidate("identity", f"User lives in {place}", 0.9, "identity:location")]
 
 
+# Starting at an employer: "joined X", "started at X", "started working for X".
+_JOINED = r"(?:joined|started (?:at|with|working (?:at|for))|moved to work (?:at|for))"
+
+
 def _role(s: str) -> list[Candidate]:
     m = re.search(
         r"(?i:\bi work as|\bmy (?:job|role|title|position) is|\bi(?:'ve| have)? became)\s+"
@@ -209,7 +214,15 @@ def _role(s: str) -> list[Candidate]:
     out: list[Candidate] = _role_phrase(m.group(1), strict=strict) if m else []
     w = re.search(
         r"(?i:\b(?:i|and)\s+(?:now\s+)?work (?:at|for)|\bi(?:'m| am) (?:now\s+)?(?:employed|working) "
-        r"(?:at|by|for)|\bi(?:'ve| have)?\s+(?:just\s+)?joined)\s+(.{2,80})",
+        r"(?:at|by|for)|\bi(?:'ve| have)?\s+(?:just\s+|now\s+|recently\s+)?"
+        + _JOINED
+        + r")\s+(.{2,80})",
+        s,
+    ) or re.search(
+        # a move between employers: "I quit Alibaba and joined Tencent", "left X, now at Y"
+        r"(?i:\bi(?:'ve| have)?\s+(?:just\s+|recently\s+)?(?:quit|left|resigned from)\s+[^;.!?]{1,60}?"
+        r"(?:,\s*|\s+)(?:and\s+|then\s+|to\s+)*(?:i\s+)?(?:just\s+|now\s+)?(?:" + _JOINED + r"|"
+        r"work (?:at|for)|am now at|'m now at))\s+(.{2,80})",
         s,
     )
     if w and not re.search(r"(?i)\bwork (?:at|for) (?:home|myself)\b", s):
@@ -324,12 +337,19 @@ def _language(s: str) -> list[Candidate]:
 def _answer_pref(s: str) -> list[Candidate]:
     m = re.search(
         r"(?i:\bi\s+(?:much\s+|really\s+)?(?:prefer|like|want|would like|need)|\bplease\s+(?:give|keep|make)(?:\s+me)?"
-        r"|\bgive me|\bi'd like)\s+(?:your\s+|the\s+)?([\w ,-]{0,60}?)\s*"
+        r"|\bgive me|\bi'd like|\bi(?:'d| would) rather (?:have|get|see))\s+(?:your\s+|the\s+)?"
+        r"([\w ,-]{0,60}?)\s*"
         r"(answers|replies|responses|explanations|summaries|messages|bullet points|bullets|lists)\b"
         r"([^.;!?\n]{0,60})",
         s,
     )
     if m:
+        # "answers with examples" / "... without examples": one preference, stated either way
+        having = re.match(r"(?i)\s+(with|without)\s+((?:[\w-]+\s*){1,4})", m.group(3))
+        if having:
+            thing = _clean(having.group(2))
+            what = f"{_clean(f'{m.group(1)} {m.group(2)}')} {having.group(1).lower()} {thing}"
+            return [Candidate("preference", f"User prefers {what}", 0.9, f"preference:{thing}")]
         what = _clean(f"{m.group(1)} {m.group(2)}{m.group(3)}")
         slot = "preference:length" if _LENGTH_WORDS.search(m.group(1)) else ""
         if not slot and re.search(

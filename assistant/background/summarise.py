@@ -17,7 +17,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from assistant.background.summary_checks import best_sentence, check_summary
+from assistant.background.summary_checks import best_sentence, check_summary, coverage, key_terms
 from assistant.config import Settings
 from assistant.llm.base import ChatModel, Message
 from memory.interface import Memory
@@ -81,8 +81,15 @@ _ECHO_RE = re.compile(r"follow instructions|^summari[sz]e (this|the)", re.IGNORE
 _SENTENCE_RE = re.compile(r"(?<=[.!?])\s+")
 
 
-def clean_summary(text: str, item: Any) -> tuple[str, bool]:
-    """Trim a model reply to a stored summary; (summary, used_fallback)."""
+def clean_summary(text: str, item: Any, *, compare: bool = True) -> tuple[str, bool]:
+    """Trim a model reply to a stored summary; (summary, extracted).
+
+    The model's summary is kept when it passes every check against the source and, with
+    `compare`, covers more of the source's key terms than the source's own best sentence
+    (which is used otherwise). The rule judges the summary, not the model: a larger model
+    whose summaries cover the source better keeps more of them, with no setting to change.
+    On SciTLDR-A dev the bundled 135M model keeps about a quarter (bench/quality.py).
+    """
     from assistant.graph.echo_guard import code_words, scrub
     from assistant.graph.fencing import WITHHELD, looks_like_instructions
 
@@ -98,11 +105,15 @@ def clean_summary(text: str, item: Any) -> tuple[str, bool]:
     parts = _SENTENCE_RE.split(out)
     out = " ".join(parts[:2] if len(parts[0].split()) < 8 else parts[:1])[:400]
     source = " ".join(str(item.text or item.title).split())
-    if not _ECHO_RE.search(out) and check_summary(out, f"{item.title}. {source}").ok:
-        return out, False
     # an invented number, an echo, a loop or a cut-off: the source's own best sentence instead
     # (an empty reply must still mark the item done, or it would be retried forever)
-    return (best_sentence(source, str(item.title)) or str(item.title)[:300] or "(no text)"), True
+    extract = best_sentence(source, str(item.title)) or str(item.title)[:300] or "(no text)"
+    if _ECHO_RE.search(out) or not check_summary(out, f"{item.title}. {source}").ok:
+        return extract, True
+    terms = key_terms(source, str(item.title))
+    if compare and coverage(out, terms) <= coverage(extract, terms):
+        return extract, True  # the source says it as well, in its own words
+    return out, False
 
 
 def summarise_items(

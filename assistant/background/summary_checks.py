@@ -192,18 +192,36 @@ def _content(text: str) -> set[str]:
     return {w for w in words(text) if w not in _STOP and len(w) > 2}
 
 
+KEY_TERMS = 10  # the source's most frequent content words a summary should cover
+
+
+def key_terms(source: str, title: str = "", k: int = KEY_TERMS) -> set[str]:
+    """What a source is about: the stems of its `k` most frequent content words and its title's."""
+    counts = Counter(w[:5] for w in words(source) if w not in _STOP and len(w) > 2)
+    return {w for w, _ in counts.most_common(k)} | {w[:5] for w in _content(title)}
+
+
+def coverage(summary: str, terms: set[str]) -> float:
+    """Share of a source's key terms (see `key_terms`) that a summary uses."""
+    if not terms:
+        return 0.0
+    return len({w[:5] for w in _content(summary)} & terms) / len(terms)
+
+
 def best_sentence(source: str, title: str = "", max_chars: int = 300) -> str:
     """The source's most representative sentence, chosen without any reference summary.
 
     A sentence saying what the work does ("we propose ...") is preferred; among those (or
     among all, when none says so) the one sharing most words with the title and the rest
     of the text wins, so the pick is about the main topic rather than the background.
+    A sentence that repeats itself or must be cut to fit is taken only when all do.
     """
     sentences = [s for s in split_sentences(source) if len(s) >= MIN_CHARS]
     if not sentences:
         return " ".join(source.split())[:max_chars] or title[:max_chars]
-    cued = [s for s in sentences if _CUE.search(s)]
-    pool = cued or sentences
+    clean = [s for s in sentences if len(s) <= max_chars and not has_loop(s)] or sentences
+    cued = [s for s in clean if _CUE.search(s)]
+    pool = cued or clean
     counts: Counter[str] = Counter()
     for s in sentences:
         counts.update(_content(s))

@@ -111,10 +111,16 @@ NEEDS: list[tuple[re.Pattern[str], list[str]]] = [
 DEFAULT_NEEDS = ["deadline"]
 
 # Recognisers that tell which missing slot a user's answer fills.
-_MONTHS = r"jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec"
+# Whole month names or their abbreviations ("mar" alone would match "market", "dec" "decide");
+# "may" counts only as "May", after "in/on/by/of", or before a day.
+_MONTHS = (
+    r"jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|(?-i:May)|(?<=in |on |by |of )may|"
+    r"may(?=\s+\d)|june?|july?|aug(?:ust)?|sep(?:t(?:ember)?)?|oct(?:ober)?|nov(?:ember)?|"
+    r"dec(?:ember)?"
+)
 SLOTS: dict[str, re.Pattern[str]] = {
     "date": re.compile(
-        rf"\b(?:{_MONTHS})[a-z]*\b|\b\d{{1,2}}(?:st|nd|rd|th)?\b.*\b(?:{_MONTHS})|"
+        rf"\b(?:{_MONTHS})\b|\b\d{{1,2}}(?:st|nd|rd|th)?\b.*\b(?:{_MONTHS})\b|"
         r"\bnext (?:week|month|year|weekend|monday|tuesday|wednesday|thursday|friday|saturday|sunday)\b|"
         r"\btomorrow\b|\btonight\b|\bin \d+ (?:days|weeks|months)\b|\b\d{4}-\d{2}-\d{2}\b|\bdays?\b",
         _FLAGS,
@@ -124,6 +130,51 @@ SLOTS: dict[str, re.Pattern[str]] = {
     ),
     "guests": re.compile(r"\b\d+\s+(?:people|guests|persons|friends)\b", _FLAGS),
 }
+
+
+# The part of a message that is the slot's value ("Feb 15", "600 euros", "8 people"): what
+# the goal records, rather than the whole sentence around it. Most specific first.
+_DAY = r"\d{1,2}(?:st|nd|rd|th)?"
+_MONTH_WORD = rf"(?:{_MONTHS})\b\.?"
+_WEEKDAY = r"(?:mon|tues|wednes|thurs|fri|satur|sun)day"
+SPANS: dict[str, list[re.Pattern[str]]] = {
+    "date": [
+        re.compile(p, _FLAGS)
+        for p in (
+            rf"\b(?:{_WEEKDAY}\s+)?(?:the\s+)?{_DAY}(?:\s+to\s+(?:the\s+)?{_DAY})?\s+(?:of\s+)?"
+            rf"{_MONTH_WORD}(?:\s+\d{{4}})?",
+            rf"\b{_MONTH_WORD}\s+{_DAY}\b(?:,?\s+\d{{4}})?",
+            rf"\b(?:(?:early|mid|late|the end of|end of)\s+)?{_MONTH_WORD}(?:\s+\d{{4}})?(?!\w)",
+            r"\bnext (?:week|month|year|weekend|monday|tuesday|wednesday|thursday|friday|saturday|"
+            r"sunday)\b",
+            r"\bin (?:\d+|a|one|two|three|four|five|six) (?:days?|weeks?|months?)\b",
+            r"\b\d{4}-\d{2}-\d{2}\b",
+            r"\btomorrow\b|\btonight\b",
+        )
+    ],
+    "budget": [
+        re.compile(
+            r"[€$£]\s?\d[\d,.]*\s?k?\b|\b\d[\d,.]*\s?(?:k\b|€|\$|£|eur\b|euros?\b|usd\b|"
+            r"dollars?\b|pounds?\b)",
+            _FLAGS,
+        )
+    ],
+    "guests": [SLOTS["guests"]],
+}
+
+
+def slot_value(kind: str, text: str) -> str | None:
+    """The words of `text` that give a slot of this kind ("by Feb 15." -> "Feb 15"), if any."""
+    for pattern in SPANS.get(kind, []):
+        match = pattern.search(text)
+        if match:
+            return match.group(0).strip().rstrip(".,")
+    return None
+
+
+def _said(kind: str, text: str) -> str:
+    # A message that only names the slot ("the budget is tight") is kept as the user said it.
+    return slot_value(kind, text) or _clean_statement(text)
 
 
 def _slot_kind(need: str) -> str | None:
@@ -192,8 +243,9 @@ def target_goal(goals: list[GoalState], text: str, active: str) -> GoalState | N
 
 def slots_in(text: str) -> list[str]:
     """What a message already says about the slot kinds the rules know ("budget: ...")."""
-    said = _clean_statement(text) if len(text) < 40 else " ".join(text.split())[:160]
-    return [f"{kind}: {said}" for kind, pattern in SLOTS.items() if pattern.search(text)]
+    return [
+        f"{kind}: {_said(kind, text)}" for kind, pattern in SLOTS.items() if pattern.search(text)
+    ]
 
 
 def fill_missing(missing: list[str], text: str) -> tuple[list[str], list[str]]:
@@ -203,7 +255,7 @@ def fill_missing(missing: list[str], text: str) -> tuple[list[str], list[str]]:
     for need in missing:
         kind = _slot_kind(need)
         if kind and SLOTS[kind].search(text):
-            known.append(f"{need}: {_clean_statement(text)}")
+            known.append(f"{need}: {_said(kind, text)}")
         else:
             left.append(need)
     if not known and missing and _slot_kind(missing[0]) is None and not HEDGE.search(text):

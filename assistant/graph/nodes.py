@@ -20,7 +20,7 @@ from assistant.graph import recall as conversation
 from assistant.graph.echo_guard import ScrubbingSink, guard_words, scrub
 from assistant.graph.fencing import fence_item, safe_profile_lines
 from assistant.graph.goals import open_goals, track
-from assistant.graph.reply_checks import LoopGuard
+from assistant.graph.reply_checks import LoopGuard, drop_repeated_lines
 from assistant.graph.state import (
     ChatState,
     GoalState,
@@ -43,6 +43,28 @@ log = logging.getLogger(__name__)
 RECALL_MIN_SCORE = 0.3  # cosine similarity below which a stored item is not worth the tokens
 PARROT_CHARS = 40  # normalised characters compared with earlier turns before streaming
 FOLLOW_UP_AFTER_S = 6 * 3600  # a goal untouched this long gets a follow-up even in its own thread
+# The labels of the reply prompt's context block: a reply sentence holding one recites the
+# prompt ("The user's goal in play: ..."), and the loop guard leaves it out.
+CONTEXT_LABELS = tuple(
+    label.split("{")[0].strip()
+    for label in (
+        prompts.CONTEXT_HEADER,
+        prompts.GOAL_SECTION,
+        prompts.GOAL_SECTION.split("\n")[1],
+        prompts.GOAL_SECTION.split("\n")[2],
+        prompts.OPEN_GOALS_SECTION,
+        prompts.SUMMARY_SECTION,
+        "Known about the user (from their own words)",
+        # the instructions and context speak of "the user"; a reply speaks to them
+        "The user wants",
+        "The user's goal",
+        "The user is",
+        "The user has",
+        "The user needs",
+        "The user asked",
+    )
+)
+TAIL_TOKENS = 24  # the last tokens of a reply's budget: sentences show only once finished
 SHORT_REPLY_TOKENS = 60  # "short please": the budget itself keeps the reply short
 ASKS_IDENTITY = re.compile(
     r"\b(?:what(?:'s| is) your name|your name again|who are you|who am i talking to|"
@@ -258,20 +280,20 @@ def _sample(
     emit: bool,
     earlier: list[str],
     max_new_tokens: int | None = None,
+    check_parrot: bool = True,
 ) -> str | None:
     """Run the model; None (and stop early) when the reply parrots an earlier turn.
 
     A sentence already said (in this reply or the last ones) is left out, and a second
     such repeat ends the reply (a small model otherwise loops up to the token limit).
+    In the last tokens of the budget sentences show only once finished, so a reply the
+    limit cuts off ends at its last whole sentence.
     """
     pieces: list[str] = []
-    held = bool(earlier)  # hold back the first characters until they are checked
-    guard = LoopGuard(earlier)
-    stream = deps.llm.stream(
-        messages,
-        max_new_tokens=max_new_tokens or deps.settings.chat.reply_tokens,
-        conversation_id=conversation,
-    )
+    held = check_parrot and bool(earlier)  # hold back the first characters until checked
+    guard = LoopGuard(earlier, echoes=CONTEXT_LABELS)
+    budget = max_new_tokens or deps.settings.chat.reply_tokens
+    stream = deps.llm.stream(messages, max_new_tokens=budget, conversation_id=conversation)
 
     def stop() -> None:
         close = getattr(stream, "close", None)
@@ -280,6 +302,8 @@ def _sample(
 
     for piece in stream:
         pieces.append(piece)
+        if len(pieces) >= budget - TAIL_TOKENS:
+            guard.near_limit()  # a piece is at most one token's text
         if held:
             head = "".join(pieces)
             if len(_norm(head)) < PARROT_CHARS:
@@ -302,9 +326,19 @@ def _sample(
         safe, _ = guard.push(text)
         if emit and safe:
             _emit(safe)
-    rest = guard.flush()
+    # A piece per token: a stream that used (nearly) all of its budget was cut off.
+    rest = guard.flush(cut=len(pieces) >= budget - 2)
     if emit and rest:
         _emit(rest)
+    if not check_parrot and not guard.reply.strip() and pieces:
+        # The last try said only what was said before: once more beats saying nothing, but
+        # a recital of the prompt never reaches the user.
+        again = drop_repeated_lines("".join(pieces)).strip()
+        kept = [s for s in re.split(r"(?<=[.!?])\s+|\n+", again) if s and not guard.is_echo(s)]
+        again = " ".join(kept) or prompts.NOTHING_TO_ADD
+        if emit:
+            _emit(again)
+        return again
     return guard.reply
 
 
@@ -346,8 +380,9 @@ def _generate(
                     deps,
                     conversation + "#focused",
                     emit=stream,
-                    earlier=[],
+                    earlier=earlier,  # still never says an earlier sentence again
                     max_new_tokens=budget,
+                    check_parrot=False,
                 )
                 or ""
             )

@@ -40,6 +40,8 @@ FOLLOW_UP_WAITING = (
 )
 CANCELLED_MARK = " [reply cancelled]"
 IDENTITY_REPLY = "I'm {name}, your personal assistant."
+# When every try only repeated itself or recited the prompt.
+NOTHING_TO_ADD = "I have nothing useful to add to that yet. Could you tell me a bit more?"
 
 # Structured goal tracking: the model must answer with one JSON object.
 GOAL_TRACKER_SYSTEM = (

@@ -1,12 +1,14 @@
 """Checks of one chat reply that a user would notice: loops, impossible dates, format, name.
 
-The respond node uses `drop_repeated_lines` to cut a reply that starts looping; the quality
-bench uses every check here as a judge of scripted conversations.
+The respond node streams its reply through `LoopGuard` (no sentence said twice, even in other
+words; no empty list item; no sentence cut off by the token limit); the quality bench uses
+every check here as a judge of scripted conversations.
 """
 
 from __future__ import annotations
 
 import re
+from difflib import SequenceMatcher
 
 _MONTHS = {
     "jan": 1, "feb": 2, "mar": 3, "apr": 4, "may": 5, "jun": 6,
@@ -18,6 +20,16 @@ _MONTH_DAY = re.compile(rf"\b{_MONTH}\s+(\d{{1,2}})(?:st|nd|rd|th)?\b", re.IGNOR
 _DAY_MONTH = re.compile(rf"\b(\d{{1,2}})(?:st|nd|rd|th)?\s+(?:of\s+)?{_MONTH}", re.IGNORECASE)
 _BULLET = re.compile(r"^\s*(?:[-*•]|\d{1,2}[.)])\s+\S")
 MIN_LINE_CHARS = 12  # shorter lines ("Thanks!", "1.") repeat legitimately
+# Two sentences of at least this many words that share this share of their words, in order,
+# say the same thing ("I'm here to help you plan your thesis." / "... with your thesis.").
+NEAR_MIN_WORDS = 5
+NEAR_RATIO = 0.8
+NEAR_CONTAINED = 0.9  # ... or whose words nearly all come, in order, in an earlier sentence
+_MARKER = re.compile(r"^\s*(?:[-*•]|\d{1,2}[.)])\s+")
+# A list item with nothing after its marker ("- ", "3.", "- **- **") once its line ended.
+_BARE_ITEM = re.compile(r"^\s*(?:\d{1,2}[.)])?[^A-Za-z0-9]*$")
+_ITEM_START = re.compile(r"(?:^|\n)\s*\d{1,2}[.)]$")  # "3." at a line start is not a sentence end
+_ENDS_SENTENCE = re.compile(r"[.!?:…)\]\"'*]\s*$")
 _SELF_NAME = re.compile(
     r"\b(?i:my name is|i'?m called|i am called|call me|i am|i'm)\s+([A-Z][a-z]+)\b"
 )
@@ -59,6 +71,58 @@ def _lines(text: str) -> list[str]:
     # A reply's "lines" are its sentences as well: a loop often stays on one line.
     parts = re.split(r"\n+|(?<=[.!?])\s+", text)
     return [p.strip() for p in parts if len(_norm(p)) >= MIN_LINE_CHARS]
+
+
+def _key(sentence: str) -> str:
+    """A sentence's words without its list marker ("2. The plan" -> "the plan")."""
+    return _norm(_MARKER.sub("", sentence))
+
+
+def _contained(key: str, other: str) -> float:
+    """Share of `key`'s words that `other` also says, in the same order."""
+    a, b = key.split(), other.split()
+    if not a:
+        return 0.0
+    blocks = SequenceMatcher(None, a, b, autojunk=False).get_matching_blocks()
+    return sum(block.size for block in blocks) / len(a)
+
+
+def _similar(key: str, other: str) -> bool:
+    """True when `key` says `other` again: the same words but a few, or a part of it."""
+    a, b = key.split(), other.split()
+    if min(len(a), len(b)) < NEAR_MIN_WORDS:
+        return False
+    if SequenceMatcher(None, a, b, autojunk=False).ratio() >= NEAR_RATIO:
+        return True
+    return (
+        _contained(key, other) >= NEAR_CONTAINED
+    )  # "You can use X." after "To do Y, you can use X."
+
+
+def near_repeats(text: str, earlier: list[str] | None = None) -> list[str]:
+    """Sentences that say an earlier sentence again in slightly other words (or the same)."""
+    seen = [_key(line) for reply in earlier or [] for line in _lines(reply)]
+    out = []
+    for line in _lines(text):
+        key = _key(line)
+        if len(key) >= MIN_LINE_CHARS and any(key == s or _similar(key, s) for s in seen):
+            out.append(line)
+        seen.append(key)
+    return out
+
+
+def empty_items(text: str) -> int:
+    """List items with nothing after their marker ("- " or "3." alone on a line)."""
+    return sum(bool(line.strip()) and bool(_BARE_ITEM.match(line)) for line in text.splitlines())
+
+
+def cut_off(text: str) -> bool:
+    """True when a reply stops inside a sentence (a list item may end without a stop)."""
+    lines = [line for line in text.strip().splitlines() if line.strip()]
+    if not lines:
+        return False
+    last = lines[-1]
+    return not (_ENDS_SENTENCE.search(last) or _BULLET.match(last))
 
 
 def repeated_lines(text: str, earlier: list[str] | None = None) -> list[str]:
@@ -120,66 +184,183 @@ def keeps_persona(text: str, persona: str) -> bool:
     return persona.lower() in text.lower() and not other_self_names(text, persona)
 
 
+LOOP_WORDS = 4  # a run of this many words said twice inside one sentence is a loop
+MIN_ECHO_CHARS = 8  # "the user is": a prompt label a reply must not start with
+
+
+def _tokens(text: str) -> list[tuple[int, str]]:
+    return [(m.start(), _norm(m.group(0))) for m in re.finditer(r"\S+", text)]
+
+
+def _phrase_loop(sentence: str) -> tuple[int | None, bool]:
+    """Inside one sentence: where a run of LOOP_WORDS words first comes again (None: never),
+    and whether some run comes a third time (a loop; twice is a small model's list style,
+    "**Plan your week**: plan your week by ...").
+    """
+    toks = _tokens(sentence)
+    words = [w for _, w in toks]
+    seen: dict[tuple[str, ...], int] = {}
+    again: int | None = None
+    for j in range(len(words) - LOOP_WORDS + 1):
+        gram = tuple(words[j : j + LOOP_WORDS])
+        seen[gram] = seen.get(gram, 0) + 1
+        if seen[gram] == 2 and again is None:
+            again = toks[j][0]
+        if seen[gram] == 3:
+            return again, True
+    return again, False
+
+
+def _before_last_words(text: str, n: int) -> int:
+    """The offset where the last `n` words of `text` start (its first word when it has fewer)."""
+    starts = [m.start() for m in re.finditer(r"\S+", text)]
+    if len(starts) >= n:
+        return starts[-n]
+    return starts[0] if starts else len(text)
+
+
 class LoopGuard:
     """Streams a reply, leaving out sentences already said (in this reply or the last ones).
 
     `push` returns the text that is safe to show and whether to stop. A sentence is held
-    back while it could still become a repeat; a repeat is never shown, and a second
-    repeat ends the reply (a small model otherwise loops up to its token limit).
+    back while it could still become a repeat; a repeat (or a near-repeat in other words) is
+    never shown, and a second one ends the reply (a small model otherwise loops up to its
+    token limit). A list marker is held until its item has words, so an empty item never
+    shows. Near the token limit (`near_limit`) sentences show only once finished, so a
+    reply cut off by the limit ends at its last whole sentence (`flush(cut=True)`).
     """
 
     MAX_REPEATS = 2
 
-    def __init__(self, earlier: list[str] | None = None) -> None:
-        self.said: set[str] = {_norm(line) for reply in earlier or [] for line in _lines(reply)}
+    def __init__(self, earlier: list[str] | None = None, echoes: tuple[str, ...] = ()) -> None:
+        self.said: set[str] = {_key(line) for reply in earlier or [] for line in _lines(reply)}
+        # labels of the prompt's own context ("The user's goal in play:"): a sentence that
+        # holds one recites the prompt to the user, and is left out like a repeat
+        self.echoes = [key for key in (_norm(e) for e in echoes) if len(key) >= MIN_ECHO_CHARS]
         self.buffer = ""  # the sentence being written
         self.buffer_shown = 0  # characters of it already shown
         self.shown: list[str] = []
         self.repeats = 0
         self.stopped = False
+        self.whole_sentences_only = False
+
+    def near_limit(self) -> None:
+        """From now on show a sentence only once it is finished."""
+        self.whole_sentences_only = True
+
+    def is_echo(self, sentence: str) -> bool:
+        """True when a sentence starts with one of the prompt's own labels."""
+        key = _key(sentence)
+        return any(key.startswith(echo) for echo in self.echoes)
 
     def _is_repeat(self, key: str) -> bool:
-        return len(key) >= MIN_LINE_CHARS and key in self.said
+        if any(key.startswith(echo) for echo in self.echoes):
+            return True
+        if len(key) < MIN_LINE_CHARS:
+            return False
+        return key in self.said or any(_similar(key, s) for s in self.said)
+
+    def _could_repeat(self, key: str) -> bool:
+        """True while the sentence being written starts like one already said."""
+        if not key:
+            return False
+        if any(echo.startswith(key) or key.startswith(echo) for echo in self.echoes):
+            return True
+        # held while it starts like something already said, or its words so far all come,
+        # in order, in something already said
+        words = key.split()
+        return any(
+            s.startswith(key)
+            or _contained(key, s) >= NEAR_CONTAINED
+            or SequenceMatcher(None, words, s.split()[: len(words) + 1], autojunk=False).ratio()
+            >= NEAR_RATIO
+            for s in self.said
+        )
 
     def _show(self, text: str) -> str:
         if text:
             self.shown.append(text)
         return text
 
+    def _next_end(self) -> re.Match[str] | None:
+        for match in re.finditer(r"[.!?]+(?=\s)|\n", self.buffer):
+            if match.group(0) != "\n" and _ITEM_START.search(self.buffer[: match.end()]):
+                continue  # "3." opens a list item; its sentence follows
+            return match
+        return None
+
     def push(self, piece: str) -> tuple[str, bool]:
         if self.stopped:
             return "", True
         self.buffer += piece
         out = ""
-        while match := re.search(r"[.!?]+(?=\s)|\n", self.buffer):
+        while match := self._next_end():
             sentence, self.buffer = self.buffer[: match.end()], self.buffer[match.end() :]
             done, self.buffer_shown = self.buffer_shown, 0
-            key = _norm(sentence)
+            key = _key(sentence)
             if self._is_repeat(key):
                 self.repeats += 1
                 if self.repeats >= self.MAX_REPEATS:
                     self.stopped = True
                     return self._show(out), True
-                self.buffer = self.buffer.lstrip(" \t")  # its trailing space goes with it
+                # the space before it stays (it separates the sentences around it); the
+                # space after it goes with it
+                lead = len(sentence) - len(sentence.lstrip())
+                out += sentence[done:lead]
+                self.buffer = self.buffer.lstrip(" \t")
                 continue
+            if sentence.endswith("\n") and _BARE_ITEM.match(sentence[:-1]) and sentence.strip():
+                continue  # an empty list item ("- " or "3." and the line ends)
             if key:
                 self.said.add(key)
             out += sentence[done:]
-        key = _norm(self.buffer)
-        if not key or not any(s.startswith(key) for s in self.said):
-            out += self.buffer[self.buffer_shown :]
-            self.buffer_shown = len(self.buffer)
+        again, looping = _phrase_loop(self.buffer)
+        if looping and again is not None:
+            # a phrase looping inside one sentence ("do the following: do the following: ...")
+            self.stopped = True
+            tail = self.buffer[self.buffer_shown : again].rstrip(" ,;:-")
+            if (self.buffer[: self.buffer_shown] + tail).strip():
+                tail += "…"
+            return self._show(out + tail), True
+        key = _key(self.buffer)
+        could_repeat = self._could_repeat(key)
+        bare = bool(self.buffer.strip()) and _BARE_ITEM.match(self.buffer)
+        if not (could_repeat or bare or self.whole_sentences_only):
+            # the last words wait, and a phrase said again waits for the sentence's end, so
+            # a phrase that loops is never shown
+            safe = _before_last_words(self.buffer, LOOP_WORDS - 1)
+            if again is not None:
+                safe = min(safe, again)
+            safe = max(self.buffer_shown, safe)
+            out += self.buffer[self.buffer_shown : safe]
+            self.buffer_shown = safe
         return self._show(out), False
 
-    def flush(self) -> str:
-        """What is still held back once the reply ended (left out when it is a repeat)."""
+    def flush(self, cut: bool = False) -> str:
+        """What is still held back once the reply ended (left out when it is a repeat).
+
+        With `cut` (the token limit ended the reply) an unfinished last sentence is left
+        out; one already partly shown, or the only thing said, is closed with "…".
+        """
         if self.stopped:
             return ""
-        key = _norm(self.buffer)
+        key = _key(self.buffer)
         held = self.buffer[self.buffer_shown :]
+        shown_part = bool(self.buffer[: self.buffer_shown].strip())
+        finished = bool(_ENDS_SENTENCE.search(self.buffer))
         self.buffer, self.buffer_shown = "", 0
-        if key and any(s.startswith(key) for s in self.said) and len(key) >= MIN_LINE_CHARS:
-            return ""  # a repeat cut off by the token limit
+        if len(key) >= MIN_LINE_CHARS and (
+            any(s.startswith(key) for s in self.said) or self._is_repeat(key)
+        ):
+            return ""  # a repeat, or one cut off by the token limit
+        if not key:  # an empty list item or trailing white space
+            return ""
+        if cut and not finished:
+            if shown_part:
+                return self._show(held.rstrip() + "…")
+            if "".join(self.shown).strip():
+                return ""
+            return self._show(held.rstrip() + "…")
         return self._show(held)
 
     @property

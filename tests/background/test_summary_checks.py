@@ -5,10 +5,12 @@ from __future__ import annotations
 from assistant.background.summary_checks import (
     best_sentence,
     check_summary,
+    coverage,
     flips_polarity,
     has_loop,
     invented_numbers,
     is_cut_off,
+    key_terms,
     unsupported_share,
 )
 
@@ -70,3 +72,20 @@ def test_the_extractive_pick_is_the_sentence_that_says_what_the_work_does() -> N
     pick = best_sentence(ABSTRACT, title="Synthetic data for diacritic restoration")
     assert pick.startswith("We show that purely synthetic training")
     assert best_sentence("", title="Only a title") == "Only a title"
+
+
+def test_the_extractive_pick_avoids_a_sentence_that_loops_or_must_be_cut() -> None:
+    looping = "We show that the loss of the model and the loss of the model are related. "
+    long = "We propose a method " + "with many careful parts " * 20 + "for diacritics. "
+    source = looping + long + "We propose a synthetic data recipe for diacritic restoration."
+    pick = best_sentence(source, title="Synthetic data for diacritic restoration")
+    assert pick == "We propose a synthetic data recipe for diacritic restoration."
+
+
+def test_key_terms_are_what_the_source_keeps_talking_about() -> None:
+    terms = key_terms(ABSTRACT, "Synthetic data for diacritic restoration")
+    assert {"diacr", "synth", "resto"} <= terms
+    on_topic = "Synthetic training degrades diacritic restoration."
+    off_topic = "Romanian news is labelled."
+    assert coverage(on_topic, terms) > coverage(off_topic, terms) > 0.0
+    assert coverage("anything", set()) == 0.0

@@ -46,7 +46,7 @@ def test_profile_cases_meet_the_issue_minimums_and_quote_the_user() -> None:
     slots = {f["slot"] for t in turns for f in t["facts"]}
     assert {"name", "role", "field", "place", "preference", "date", "person"} <= slots
     assert sum(len(c["updates"]) for c in cases) >= 10
-    for case in cases + _read("profile_heldout.jsonl"):
+    for case in cases + _read("profile_heldout.jsonl") + _read("profile_heldout_updates.jsonl"):
         said = " ".join(t["user"] for t in case["turns"]).lower()
         for t in case["turns"]:
             for f in t["facts"]:
@@ -116,3 +116,31 @@ def test_summary_baselines_bracket_the_extractive_pick() -> None:
     out = bench.section_summaries(None, 40, bench.SCITLDR, Path("/nonexistent"), None)
     lead, oracle = out["baseline_lead1"]["rouge1"], out["baseline_oracle_sentence"]["rouge1"]
     assert lead < out["extractive_pick"]["rouge1"] < oracle
+
+
+def test_a_slot_counts_as_a_span_only_when_the_value_is_not_the_whole_sentence() -> None:
+    bench = _bench()
+    said = "Help me plan my thesis deadlines; I need to submit to ACL by Feb 15."
+    cases = [
+        {
+            "id": "s",
+            "turns": [
+                {"user": said, "new": "plan my thesis deadlines", "fills": {"date": "Feb 15"}}
+            ],
+        }
+    ]
+    out = bench.run_goals(cases, None, 0)
+    assert out["slot_accuracy"] == 1.0 and out["slot_value_is_span"] == 1.0
+
+
+def test_the_chat_judges_count_near_repeats_empty_items_cut_offs_and_echoes() -> None:
+    bench = _bench()
+    turns = [{"user": "hi", "check": []}, {"user": "list?", "check": ["bullets"]}]
+    replies = [
+        "I'm here to help you plan your thesis. I'm here to help you with your thesis.",
+        "- Outline\n- \n- Draft\nThe user's goal in play: plan the thesis and then",
+    ]
+    j = bench.judge_conversation(turns, replies, "Ada")
+    assert j["near_repeats"] == 1 and j["loops"] == 0
+    assert j["empty_items"] == 1 and j["cut_off"] == 1 and j["context_echo"] == 1
+    assert j["bullets_kept"] == 1

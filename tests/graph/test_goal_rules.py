@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from assistant.graph import prompts
-from assistant.graph.goals import detect_new_goal, rule_update, track
+from assistant.graph.goals import detect_new_goal, rule_update, slots_in, track
 
 
 @pytest.mark.parametrize(
@@ -41,7 +41,7 @@ def test_what_the_first_message_gives_is_known_and_never_asked_for() -> None:
     said = "Help me plan my thesis deadlines; I need to submit to ACL by Feb 15."
     update = rule_update(said, [], "")
     assert update.statement == "plan my thesis deadlines"
-    assert any(k.startswith("date:") and "Feb 15" in k for k in update.known)
+    assert "date: Feb 15" in update.known  # the date itself, not the sentence around it
     assert "deadline" not in update.missing
 
     trip = rule_update("I want to plan a weekend trip to Rome with a budget of 600 euros.", [], "")
@@ -60,3 +60,40 @@ def test_a_later_answer_fills_the_slot_it_names() -> None:
 def test_the_tracker_prompt_holds_no_goal_that_could_leak_into_state() -> None:
     assert "Lisbon" not in prompts.GOAL_TRACKER_SYSTEM
     assert "trip" not in prompts.GOAL_TRACKER_SYSTEM
+
+
+@pytest.mark.parametrize(
+    ("said", "slot"),
+    [
+        ("Help me plan my thesis deadlines; I need to submit to ACL by Feb 15.", "date: Feb 15"),
+        ("I need to buy a new laptop for under 900 euros.", "budget: 900 euros"),
+        ("Help me organise a dinner for 8 people.", "guests: 8 people"),
+        ("I must finish my dissertation by 30 April.", "date: 30 April"),
+        ("I would like to organise a team offsite next month.", "date: next month"),
+        ("My budget is $500.", "budget: $500"),
+    ],
+)
+def test_a_slot_records_the_words_that_give_it(said: str, slot: str) -> None:
+    assert slot in slots_in(said)
+
+
+@pytest.mark.parametrize(
+    "said",
+    ["I may go to the market.", "I need to decide on a novel.", "Let me check the junk folder."],
+)
+def test_words_that_start_like_a_month_are_not_dates(said: str) -> None:
+    assert not any(k.startswith("date:") for k in slots_in(said))
+
+
+def test_an_answer_records_its_date_not_the_whole_reply() -> None:
+    _, goals, goal = track("I'm planning a birthday party for my son.", [], "")
+    assert goal is not None and "date" in goal["missing"]
+    _, goals, goal = track("It's on Saturday the 9th of August, at our place.", goals, goal["id"])
+    assert goal is not None and "date: Saturday the 9th of August" in goal["known"]
+
+
+def test_a_slot_named_without_a_value_keeps_the_users_words() -> None:
+    _, goals, goal = track("I want to buy a bike.", [], "")
+    assert goal is not None and goal["missing"] == ["budget"]
+    _, goals, goal = track("The budget is flexible", goals, goal["id"])
+    assert goal is not None and goal["known"] == ["budget: The budget is flexible"]

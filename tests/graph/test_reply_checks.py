@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from assistant.graph.reply_checks import (
     LoopGuard,
+    cut_off,
     drop_repeated_lines,
+    empty_items,
     has_bullets,
     impossible_dates,
     is_short,
     keeps_persona,
+    near_repeats,
     other_self_names,
     repeated_lines,
 )
@@ -71,3 +74,163 @@ def test_the_persona_keeps_its_name() -> None:
     assert not keeps_persona("Hello! I'm SmolLM, a helpful assistant.", "Ada")
     assert other_self_names("I'm Ada. Well, I'm Ember too.", "Ada") == ["Ember"]
     assert other_self_names("I'm Happy to help, I'm Ada.", "Ada") == []
+
+
+def _stream(guard: LoopGuard, pieces: list[str], *, cut: bool = False) -> str:
+    shown = ""
+    for piece in pieces:
+        safe, stop = guard.push(piece)
+        shown += safe
+        if stop:
+            break
+    return shown + guard.flush(cut=cut)
+
+
+def test_a_sentence_said_again_in_other_words_is_left_out() -> None:
+    reply = _stream(
+        LoopGuard(),
+        [
+            "I'm here to help you plan your thesis. ",
+            "Start with the outline. ",
+            "I'm here to help you with your thesis. ",
+            "Then draft the methods.",
+        ],
+    )
+    assert (
+        reply
+        == "I'm here to help you plan your thesis. Start with the outline. Then draft the methods."
+    )
+    assert near_repeats(
+        "I'm here to help you plan your thesis. I'm here to help you with your thesis."
+    )
+
+
+def test_list_items_that_differ_in_their_point_are_not_near_repeats() -> None:
+    items = (
+        "- Week 1: draft chapter one.\n- Week 2: draft chapter two.\n- Review the methods section."
+    )
+    assert near_repeats(items) == []
+    assert _stream(LoopGuard(), [items]) == items
+
+
+def test_an_empty_list_item_is_never_shown() -> None:
+    pieces = ["- Outline the thesis.\n", "- ", "\n", "3.", "\n", "- Book a ", "meeting.\n", "- "]
+    reply = _stream(LoopGuard(), pieces)
+    assert reply == "- Outline the thesis.\n- Book a meeting.\n"
+    assert empty_items("- a point\n- \n3.\n- another\n- **- **") == 3
+    bold = _stream(LoopGuard(), ["- **Start with a goal**:\n", "- **", "- **\n", "- **Plan**"])
+    assert bold == "- **Start with a goal**:\n- **Plan**"
+
+
+def test_a_numbered_item_is_shown_with_its_words() -> None:
+    reply = _stream(LoopGuard(), ["1.", " Outline the thesis.\n", "2", ". Draft it."])
+    assert reply == "1. Outline the thesis.\n2. Draft it."
+
+
+def test_a_reply_cut_by_the_token_limit_ends_at_its_last_whole_sentence() -> None:
+    guard = LoopGuard()
+    shown = guard.push("Start with the outline. ")[0]
+    guard.near_limit()
+    shown += guard.push("Then write the intro")[0]
+    shown += guard.flush(cut=True)
+    assert shown == guard.reply == "Start with the outline. "
+    assert not cut_off(shown) and cut_off("Start with the outline. Then write the")
+
+
+def test_a_cut_sentence_already_partly_shown_is_closed_visibly() -> None:
+    guard = LoopGuard()
+    shown = guard.push("Start with the out")[0]
+    guard.near_limit()
+    shown += guard.push("line and then")[0] + guard.flush(cut=True)
+    assert shown == "Start with the outline and then…"
+
+
+def test_a_reply_that_ended_by_itself_keeps_its_last_line() -> None:
+    guard = LoopGuard()
+    guard.near_limit()
+    shown = guard.push("- Outline\n- Draft")[0] + guard.flush(cut=False)
+    assert shown == "- Outline\n- Draft"
+
+
+def test_the_chat_reply_says_nothing_twice_and_shows_no_empty_item(make_session) -> None:  # type: ignore[no-untyped-def]
+    from tests.graph.conftest import scripted
+
+    looping = (
+        "I'm here to help you plan your thesis. Here are the steps:\n- Outline it.\n- \n"
+        "- Draft chapter one.\nI'm here to help you with your thesis."
+    )
+    session = make_session(scripted(replies=lambda m: looping))
+    reply = session.send("List the first steps for my thesis as bullet points.")
+    assert reply == (
+        "I'm here to help you plan your thesis. Here are the steps:\n- Outline it.\n"
+        "- Draft chapter one."
+    )
+
+
+def test_a_sentence_reciting_the_prompts_context_is_left_out() -> None:
+    guard = LoopGuard(echoes=("The user's goal in play:", "Still missing:"))
+    pieces = [
+        "The user's goal in play: plan their ",
+        "thesis deadlines. ",
+        "Start with the outline. ",
+    ]
+    pieces += ["The only thing still missing is the budget."]
+    assert _stream(guard, pieces) == (
+        "Start with the outline. The only thing still missing is the budget."
+    )
+
+
+def _words_streamed(text: str) -> list[str]:
+    import re
+
+    return re.findall(r"\S+|\s+", text)  # one piece per word or space, as a model streams
+
+
+def test_a_shorter_restatement_streamed_word_by_word_is_never_shown() -> None:
+    said = (
+        "To track progress, you can use a simple method. You can use a simple method.\n\n"
+        "You can use a simple method."
+    )
+    reply = _stream(LoopGuard(), _words_streamed(said))
+    assert reply.strip() == "To track progress, you can use a simple method."
+
+
+def test_a_list_item_that_restarts_an_earlier_one_is_left_out() -> None:
+    said = (
+        "1. The user wants to know how to make a pizza.\n2. The user wants to know\n"
+        "3. The user wants to"
+    )
+    reply = _stream(LoopGuard(), _words_streamed(said), cut=True)
+    assert reply.strip() == "1. The user wants to know how to make a pizza."
+
+
+def test_a_finished_last_sentence_is_kept_even_at_the_limit() -> None:
+    said = "Start with the outline. Then review it with your advisor."
+    assert _stream(LoopGuard(), _words_streamed(said), cut=True) == said
+
+
+def test_a_phrase_looping_inside_one_sentence_ends_the_reply() -> None:
+    looping = "You should do the following: do the following: do the following: do the follow"
+    reply = _stream(LoopGuard(), _words_streamed(looping))
+    assert reply.count("the following") == 1 and reply.endswith("…")
+
+
+def test_a_reply_that_only_recites_the_prompt_becomes_a_plain_request(make_session) -> None:  # type: ignore[no-untyped-def]
+    from assistant.graph import prompts
+    from tests.graph.conftest import scripted
+
+    recital = "The user wants a short answer: reply in one or two sentences."
+    session = make_session(scripted(replies=lambda m: recital))
+    assert session.send("Short answer please: what first?") == prompts.NOTHING_TO_ADD
+
+
+def test_sentences_around_a_left_out_repeat_stay_apart() -> None:
+    said = "I'm here to help. Glad you asked. I'm here to help. I'm Ada."
+    assert (
+        _stream(LoopGuard(), _words_streamed(said)) == "I'm here to help. Glad you asked. I'm Ada."
+    )
+
+
+def test_a_list_item_restating_its_title_once_is_kept() -> None:
+    item = "1. **Plan your daily tasks**: plan your daily tasks before breakfast.\n"
+    assert _stream(LoopGuard(), _words_streamed(item)) == item

@@ -37,6 +37,10 @@ def facts(said: str) -> set[str]:
             {"User lives in Madrid", "User's partner is Carmen"},
         ),
         ("I prefer bullet points.", {"User prefers bullet points"}),
+        ("These days I'm living in Lisbon.", {"User lives in Lisbon"}),
+        ("I resigned from Shopify and started at Stripe.", {"User works at Stripe"}),
+        ("I like replies with code samples.", {"User prefers replies with code samples"}),
+        ("I left the house and joined the party.", set()),
     ],
 )
 def test_facts_said_in_passing_are_caught(said: str, expected: set[str]) -> None:
@@ -69,6 +73,20 @@ def test_no_fact_from_small_talk(said: str) -> None:
             "days",
         ),
         ("My name is Eva.", "Actually it's Eva Novak, with a k.", "Eva", "Eva Novak"),
+        ("I live in York.", "I'm living in Leeds now.", "York", "Leeds"),
+        (
+            "I'm an architect at Alibaba.",
+            "I quit Alibaba and joined Tencent.",
+            "Alibaba",
+            "Tencent",
+        ),
+        (
+            "I like answers with examples.",
+            "Actually, I prefer answers without examples.",
+            "with examples",
+            "without examples",
+        ),
+        ("I'd like detailed answers.", "I'd rather have short answers.", "detailed", "short"),
     ],
 )
 def test_an_update_supersedes_the_old_fact_and_keeps_it_as_history(

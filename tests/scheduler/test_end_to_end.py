@@ -68,9 +68,14 @@ def test_digest_from_pulled_feed_items(home: Path, arxiv: ArxivServer) -> None:
         report = pull(settings, store, source="arxiv")
         assert report.total().new == 4, report
         model = ScriptedChatModel(
-            # a whole sentence from the item itself: it passes the summary checks
+            # the item's title and first sentence: it passes the summary checks and covers
+            # the item better than any one of its sentences, so it is kept
             lambda msgs: (
-                "In short: " + msgs[-1]["content"].split("\n")[3][:60].rsplit(" ", 1)[0] + "."
+                "In short: "
+                + msgs[-1]["content"].split("\n")[3]
+                + ": "
+                + msgs[-1]["content"].split("\n")[5].split(". ")[0].rstrip(".")
+                + "."
             )
         )
         assert summarise_pending(settings, store, model, user_id="local").summarised == 4

@@ -29,7 +29,7 @@ from tests.connectors import docs
 from tests.connectors.servers import ArxivServer, Route
 from tests.fakes import ScriptedChatModel
 
-SUMMARY = "A short summary written by the model."
+SUMMARY = "A short, plain summary written by the model of a morning paper."  # covers the paper
 ABSTRACT = "The model has written a summary, short and plain, of paper {n}."
 TITLES = [f"Morning Paper Number {n}" for n in range(1, 7)]
 

@@ -221,3 +221,24 @@ def test_a_summary_that_fails_a_check_falls_back_to_a_source_sentence() -> None:
     # 12 points is not in the abstract: an invented number
     text, fallback = clean_summary("Our method improves the baseline by 12 points.", item)
     assert fallback and text in item.text and "12" not in text
+
+
+def test_a_checked_summary_is_kept_only_when_it_covers_the_source_better() -> None:
+    from assistant.background.summarise import clean_summary
+
+    item = Item(
+        id="arxiv:2401.99999",
+        owner="local",
+        source="arxiv",
+        title="Synthetic data for diacritic restoration",
+        text="Diacritic restoration needs labelled text. We show that synthetic training data "
+        "for diacritic restoration matches real data on Romanian news. Real text is scarce.",
+        published=time.time(),
+    )
+    vague = "Romanian news is scarce."  # passes every check, but says little of the paper
+    text, extracted = clean_summary(vague, item)
+    assert extracted and text.startswith("We show that synthetic training data")
+    apt = "Synthetic training data restores diacritics as well as real labelled text does."
+    assert clean_summary(apt, item) == (apt, False)
+    # without the comparison any summary that passes the checks is kept
+    assert clean_summary(vague, item, compare=False) == (vague, False)
