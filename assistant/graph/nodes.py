@@ -20,7 +20,7 @@ from assistant.graph import recall as conversation
 from assistant.graph.echo_guard import ScrubbingSink, guard_words, scrub
 from assistant.graph.fencing import fence_item, safe_profile_lines
 from assistant.graph.goals import open_goals, track
-from assistant.graph.reply_checks import LoopGuard, drop_repeated_lines
+from assistant.graph.reply_checks import LoopGuard, drop_repeated_lines, repeated_lines
 from assistant.graph.state import (
     ChatState,
     GoalState,
@@ -262,6 +262,14 @@ def build_messages(state: ChatState, deps: Deps, instruction: str) -> list[Messa
     raise AssertionError("unreachable")
 
 
+def nothing_to_add(earlier: list[str]) -> str:
+    """The first plain request for more whose sentences no earlier reply has said."""
+    for line in prompts.NOTHING_TO_ADD_LINES:
+        if not repeated_lines(line, earlier):
+            return line
+    return prompts.NOTHING_TO_ADD
+
+
 def _norm(text: str) -> str:
     return " ".join(re.findall(r"[a-z0-9]+", text.lower()))
 
@@ -331,11 +339,15 @@ def _sample(
     if emit and rest:
         _emit(rest)
     if not check_parrot and not guard.reply.strip() and pieces:
-        # The last try said only what was said before: once more beats saying nothing, but
-        # a recital of the prompt never reaches the user.
+        # The last try said only what was said before. Its sentences not said in earlier
+        # replies are kept; a recital of the prompt or a repeat never reaches the user.
         again = drop_repeated_lines("".join(pieces)).strip()
-        kept = [s for s in re.split(r"(?<=[.!?])\s+|\n+", again) if s and not guard.is_echo(s)]
-        again = " ".join(kept) or prompts.NOTHING_TO_ADD
+        kept = [
+            s
+            for s in re.split(r"(?<=[.!?])\s+|\n+", again)
+            if s and not guard.is_echo(s) and not repeated_lines(s, earlier)
+        ]
+        again = " ".join(kept) or nothing_to_add(earlier)
         if emit:
             _emit(again)
         return again

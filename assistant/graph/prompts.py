@@ -40,8 +40,15 @@ FOLLOW_UP_WAITING = (
 )
 CANCELLED_MARK = " [reply cancelled]"
 IDENTITY_REPLY = "I'm {name}, your personal assistant."
-# When every try only repeated itself or recited the prompt.
-NOTHING_TO_ADD = "I have nothing useful to add to that yet. Could you tell me a bit more?"
+# When every try only repeated itself or recited the prompt. Several wordings, no
+# sentence shared, so that saying it again within a few turns is never a repeated line.
+NOTHING_TO_ADD_LINES = (
+    "I have nothing useful to add to that yet. Could you tell me a bit more?",
+    "I'm not sure what would help most here. What should I focus on?",
+    "Tell me more about what you need, and I'll take it from there.",
+    "Which part of this should we work on first?",
+)
+NOTHING_TO_ADD = NOTHING_TO_ADD_LINES[0]
 
 # Structured goal tracking: the model must answer with one JSON object.
 GOAL_TRACKER_SYSTEM = (

@@ -234,3 +234,15 @@ def test_sentences_around_a_left_out_repeat_stay_apart() -> None:
 def test_a_list_item_restating_its_title_once_is_kept() -> None:
     item = "1. **Plan your daily tasks**: plan your daily tasks before breakfast.\n"
     assert _stream(LoopGuard(), _words_streamed(item)) == item
+
+
+def test_a_model_that_says_one_line_every_turn_never_repeats_it(make_session) -> None:  # type: ignore[no-untyped-def]
+    from assistant.graph.reply_checks import repeated_lines
+    from tests.graph.conftest import scripted
+
+    session = make_session(scripted(replies=lambda m: "Sorry, I can't help with that right now."))
+    replies = [session.send(text) for text in ("Hi", "Can you help?", "Please?", "Anything?", "Ok?")]
+    assert replies[0] == "Sorry, I can't help with that right now."
+    for n, reply in enumerate(replies):
+        assert reply.strip(), n
+        assert repeated_lines(reply, replies[max(0, n - 3) : n]) == [], (n, replies)
