@@ -10,6 +10,7 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -19,7 +20,7 @@ from assistant.background.jobs import Runtime
 from assistant.background.service import run_service
 from assistant.config import Settings
 from assistant.local_api import socket_path, token_path
-from assistant.local_api.client import connect
+from assistant.local_api.client import ServiceClient, connect
 from tests.graph.conftest import scripted
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -33,6 +34,28 @@ def cli(home: Path, *args: str, stdin: str = "") -> subprocess.CompletedProcess[
         [sys.executable, "-m", "assistant", *args], input=stdin, cwd=home.parent / "cwd",
         env=env, capture_output=True, text=True, timeout=300,
     )  # fmt: skip
+
+
+@contextmanager
+def serving(settings: Settings, runtime: Runtime) -> Iterator[ServiceClient]:
+    """`assistant run` in a thread of this process, quiet, until the block ends."""
+    stop = threading.Event()
+    thread = threading.Thread(
+        target=run_service,
+        kwargs={"settings": settings, "echo": lambda line: None, "stop": stop, "runtime": runtime,
+                "specs": [], "install_signals": False, "load_model": False},
+        daemon=True,
+    )  # fmt: skip
+    thread.start()
+    try:
+        deadline = time.monotonic() + 60
+        while (client := connect()) is None:
+            assert time.monotonic() < deadline
+            time.sleep(0.1)
+        yield client
+    finally:
+        stop.set()
+        thread.join(timeout=60)
 
 
 @pytest.fixture
@@ -96,25 +119,10 @@ def test_commands_print_the_same_with_and_without_the_service(home: Path) -> Non
     alone = {cmd: cli(home, *cmd.split()) for cmd in ("goals", "profile show", "feeds list")}
     assert "Lisbon" in alone["profile show"].stdout
 
-    stop = threading.Event()
     runtime = Runtime(settings, llm_factory=lambda: scripted(replies=lambda m: "Sure."))
-    thread = threading.Thread(
-        target=run_service,
-        kwargs={"settings": settings, "echo": lambda line: None, "stop": stop, "runtime": runtime,
-                "specs": [], "install_signals": False, "load_model": False},
-        daemon=True,
-    )  # fmt: skip
-    thread.start()
-    try:
-        deadline = time.monotonic() + 60
-        while connect() is None:
-            assert time.monotonic() < deadline
-            time.sleep(0.1)
+    with serving(settings, runtime):
         served = {cmd: cli(home, *cmd.split()) for cmd in alone}
         bad = cli(home, "digest", "--date", "yesterday")
-    finally:
-        stop.set()
-        thread.join(timeout=60)
     for cmd in alone:
         assert (served[cmd].stdout, served[cmd].returncode) == (alone[cmd].stdout, alone[cmd].returncode), cmd
     assert bad.returncode == 2 and bad.stderr.strip() == "error: --date 'yesterday' is not a date; use YYYY-MM-DD"
@@ -144,19 +152,7 @@ def test_ctrl_c_in_a_chat_through_the_service_stops_the_reply(home: Path) -> Non
     settings = Settings()
     model = Slow()
     runtime = Runtime(settings, llm_factory=lambda: model)
-    stop = threading.Event()
-    thread = threading.Thread(
-        target=run_service,
-        kwargs={"settings": settings, "echo": lambda line: None, "stop": stop, "runtime": runtime,
-                "specs": [], "install_signals": False, "load_model": False},
-        daemon=True,
-    )  # fmt: skip
-    thread.start()
-    try:
-        deadline = time.monotonic() + 60
-        while (client := connect()) is None:
-            assert time.monotonic() < deadline
-            time.sleep(0.1)
+    with serving(settings, runtime) as client:
         shown: list[str] = []
 
         def ctrl_c_after_three(piece: str) -> None:
@@ -172,6 +168,3 @@ def test_ctrl_c_in_a_chat_through_the_service_stops_the_reply(home: Path) -> Non
         assert model.words_sent < 100  # the service stopped generating, it did not finish
         history = client.history("local", "T")
         assert history[1]["role"] == "assistant" and history[1]["content"].endswith("[reply cancelled]")
-    finally:
-        stop.set()
-        thread.join(timeout=60)
