@@ -86,6 +86,7 @@ def run_goals(cases: list[dict[str, Any]], llm: Any, retries: int) -> dict[str, 
     slot_misses: list[str] = []
     for case in cases:
         goals: list[Any] = []
+        touched: Any = None
         active = ""
         said = ""
         for turn in case["turns"]:

@@ -300,7 +300,7 @@ class FakeEpisodes:
     def __init__(self) -> None:
         self.by_key: dict[tuple[str, str], Episode] = {}
 
-    def add_many(self, user_id: str, episodes: builtins.list[EpisodeIn]) -> builtins.list[Episode]:
+    def add_many(self, user_id: str, episodes: Sequence[EpisodeIn]) -> builtins.list[Episode]:
         out = []
         for e in episodes:
             ep = Episode(
@@ -310,9 +310,23 @@ class FakeEpisodes:
             out.append(ep)
         return out
 
-    def list(self, user_id: str) -> builtins.list[Episode]:
+    def list(
+        self,
+        user_id: str,
+        thread: str | None = None,
+        *,
+        since: float | None = None,
+        until: float | None = None,
+    ) -> builtins.list[Episode]:
+        lo = float("-inf") if since is None else since
+        hi = float("inf") if until is None else until
         return sorted(
-            (e for (u, _), e in self.by_key.items() if u == user_id), key=lambda e: e.time
+            (
+                e
+                for (u, _), e in self.by_key.items()
+                if u == user_id and (thread is None or e.thread == thread) and lo <= e.time < hi
+            ),
+            key=lambda e: (e.time, e.id),
         )
 
     def count(self, user_id: str) -> int:
