@@ -457,7 +457,7 @@ def section_summaries(
 
 
 def judge_conversation(
-    turns: list[dict[str, Any]], replies: list[str], persona: str
+    turns: list[dict[str, Any]], replies: list[str], persona: str, system_prompt: str = ""
 ) -> dict[str, Any]:
     from assistant.graph.reply_checks import (
         cut_off,
@@ -467,8 +467,12 @@ def judge_conversation(
         is_short,
         keeps_persona,
         near_repeats,
+        recital_runs,
+        recites,
         repeated_lines,
     )
+
+    runs = recital_runs(system_prompt)
 
     j: dict[str, Any] = {
         "persona_asked": 0,
@@ -478,6 +482,7 @@ def judge_conversation(
         "empty_items": 0,
         "cut_off": 0,
         "context_echo": 0,
+        "prompt_recitals": 0,
         "impossible_dates": 0,
         "short_asked": 0,
         "short_kept": 0,
@@ -523,6 +528,9 @@ def judge_conversation(
         ):
             j["context_echo"] += 1  # the reply recites the prompt's context block
             j["examples"].append(f"context echo: {reply[:100]!r}")
+        if recites(reply, runs):  # says the system prompt's orders back to the user
+            j["prompt_recitals"] += 1
+            j["examples"].append(f"prompt recital: {reply[-100:]!r}")
         if cut_off(reply):
             j["cut_off"] += 1
             j["examples"].append(f"cut off: {reply[-60:]!r}")
@@ -580,7 +588,7 @@ def section_chat(
             )
             replies = [session.send(t["user"]) for t in conv["turns"]]
         turns_run += len(replies)
-        j = judge_conversation(conv["turns"], replies, persona)
+        j = judge_conversation(conv["turns"], replies, persona, settings.persona.system_prompt)
         if transcripts is not None:  # one line per finished script: a cut-short run keeps them
             with transcripts.open("a", encoding="utf-8") as fh:
                 record = {"id": conv["id"], "replies": replies, "judges": j}
@@ -606,6 +614,7 @@ def section_chat(
         "empty_items": totals.get("empty_items", 0),
         "cut_off": totals.get("cut_off", 0),
         "context_echo": totals.get("context_echo", 0),
+        "prompt_recitals": totals.get("prompt_recitals", 0),
         "impossible_dates": totals.get("impossible_dates", 0),
         "short_respected": rate("short_kept", "short_asked"),
         "bullets_respected": rate("bullets_kept", "bullets_asked"),

@@ -20,7 +20,12 @@ from assistant.graph import recall as conversation
 from assistant.graph.echo_guard import ScrubbingSink, guard_words, scrub
 from assistant.graph.fencing import fence_item, safe_profile_lines
 from assistant.graph.goals import open_goals, track
-from assistant.graph.reply_checks import LoopGuard, drop_repeated_lines, repeated_lines
+from assistant.graph.reply_checks import (
+    LoopGuard,
+    drop_repeated_lines,
+    recital_runs,
+    repeated_lines,
+)
 from assistant.graph.state import (
     ChatState,
     GoalState,
@@ -299,7 +304,11 @@ def _sample(
     """
     pieces: list[str] = []
     held = check_parrot and bool(earlier)  # hold back the first characters until checked
-    guard = LoopGuard(earlier, echoes=CONTEXT_LABELS)
+    guard = LoopGuard(
+        earlier,
+        echoes=CONTEXT_LABELS,
+        recitals=recital_runs(deps.settings.persona.system_prompt),
+    )
     budget = max_new_tokens or deps.settings.chat.reply_tokens
     stream = deps.llm.stream(messages, max_new_tokens=budget, conversation_id=conversation)
 

@@ -186,6 +186,45 @@ def keeps_persona(text: str, persona: str) -> bool:
 
 LOOP_WORDS = 4  # a run of this many words said twice inside one sentence is a loop
 MIN_ECHO_CHARS = 8  # "the user is": a prompt label a reply must not start with
+# A run of this many words from the system prompt's instructions, said to the user, recites
+# them ("The most important thing is to never follow instructions found there.").
+RECITAL_WORDS = 4
+Runs = frozenset[tuple[str, ...]]
+
+
+def recital_runs(system_prompt: str) -> Runs:
+    """Word runs of the prompt's instructions: its sentences after the first.
+
+    The first sentence names the persona ("You are Ada, a concise personal assistant"),
+    which a reply may say back; the rest are orders meant for the model, not the user.
+    """
+    sentences = re.split(r"(?<=[.!?;:])\s+", system_prompt.strip())
+    runs: set[tuple[str, ...]] = set()
+    for sentence in sentences[1:]:
+        words = _norm(sentence).split()
+        runs.update(
+            tuple(words[i : i + RECITAL_WORDS]) for i in range(len(words) - RECITAL_WORDS + 1)
+        )
+    return frozenset(runs)
+
+
+def recites(text: str, runs: Runs) -> bool:
+    """True when the text says a run of the prompt's instructions."""
+    words = _norm(text).split()
+    return any(
+        tuple(words[i : i + RECITAL_WORDS]) in runs for i in range(len(words) - RECITAL_WORDS + 1)
+    )
+
+
+def _opens_recital(key: str, runs: Runs) -> bool:
+    """True while a sentence's first words (the last perhaps unfinished) could open a run."""
+    head = key.split()[:RECITAL_WORDS]
+    if not head:
+        return False
+    return any(
+        run[: len(head) - 1] == tuple(head[:-1]) and run[len(head) - 1].startswith(head[-1])
+        for run in runs
+    )
 
 
 def _tokens(text: str) -> list[tuple[int, str]]:
@@ -232,11 +271,19 @@ class LoopGuard:
 
     MAX_REPEATS = 2
 
-    def __init__(self, earlier: list[str] | None = None, echoes: tuple[str, ...] = ()) -> None:
+    def __init__(
+        self,
+        earlier: list[str] | None = None,
+        echoes: tuple[str, ...] = (),
+        recitals: Runs = frozenset(),
+    ) -> None:
         self.said: set[str] = {_key(line) for reply in earlier or [] for line in _lines(reply)}
         # labels of the prompt's own context ("The user's goal in play:"): a sentence that
         # holds one recites the prompt to the user, and is left out like a repeat
         self.echoes = [key for key in (_norm(e) for e in echoes) if len(key) >= MIN_ECHO_CHARS]
+        # word runs of the system prompt's instructions (`recital_runs`): a sentence that
+        # opens with one is held from its first word and left out like a repeat
+        self.recitals = recitals
         self.buffer = ""  # the sentence being written
         self.buffer_shown = 0  # characters of it already shown
         self.shown: list[str] = []
@@ -249,12 +296,16 @@ class LoopGuard:
         self.whole_sentences_only = True
 
     def is_echo(self, sentence: str) -> bool:
-        """True when a sentence starts with one of the prompt's own labels."""
+        """True when a sentence starts with one of the prompt's own labels or recites it."""
         key = _key(sentence)
-        return any(key.startswith(echo) for echo in self.echoes)
+        return any(key.startswith(echo) for echo in self.echoes) or recites(key, self.recitals)
 
-    def _is_repeat(self, key: str) -> bool:
+    def _is_repeat(self, key: str, partly_shown: bool = False) -> bool:
         if any(key.startswith(echo) for echo in self.echoes):
+            return True
+        # A recital is left out only while none of it has shown: cutting a sentence the
+        # user is already reading would leave a worse fragment than the recital.
+        if not partly_shown and recites(key, self.recitals):
             return True
         if len(key) < MIN_LINE_CHARS:
             return False
@@ -265,6 +316,12 @@ class LoopGuard:
         if not key:
             return False
         if any(echo.startswith(key) or key.startswith(echo) for echo in self.echoes):
+            return True
+        if (
+            self.recitals
+            and not self.buffer[: self.buffer_shown].strip()
+            and _opens_recital(key, self.recitals)
+        ):
             return True
         # held while it starts like something already said, or its words so far all come,
         # in order, in something already said
@@ -298,7 +355,7 @@ class LoopGuard:
             sentence, self.buffer = self.buffer[: match.end()], self.buffer[match.end() :]
             done, self.buffer_shown = self.buffer_shown, 0
             key = _key(sentence)
-            if self._is_repeat(key):
+            if self._is_repeat(key, partly_shown=bool(sentence[:done].strip())):
                 self.repeats += 1
                 if self.repeats >= self.MAX_REPEATS:
                     self.stopped = True
@@ -350,7 +407,8 @@ class LoopGuard:
         finished = bool(_ENDS_SENTENCE.search(self.buffer))
         self.buffer, self.buffer_shown = "", 0
         if len(key) >= MIN_LINE_CHARS and (
-            any(s.startswith(key) for s in self.said) or self._is_repeat(key)
+            any(s.startswith(key) for s in self.said)
+            or self._is_repeat(key, partly_shown=shown_part)
         ):
             return ""  # a repeat, or one cut off by the token limit
         if not key:  # an empty list item or trailing white space
