@@ -35,6 +35,7 @@ from chromadb.utils.embedding_functions import register_embedding_function
 from assistant import runtime_env
 from assistant.errors import ModelLoadError
 from assistant.llm.gate import shared_gate
+from memory.packed_bert import PackedBert
 
 if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
@@ -149,9 +150,11 @@ class Encoder:
         network = copy.deepcopy(first.auto_model, memo={id(table): table}).eval()
         if getattr(network, "pooler", None) is not None:
             network.pooler = None  # BERT's CLS pooler: not part of a mean-pooled embedding
-        if precision == "bfloat16":
+        # a plain BERT (the bundled model) runs packed: no Linear work on padding
+        self.packed = PackedBert.for_network(network, self.tokenizer, precision)
+        if self.packed is None and precision == "bfloat16":
             _swap_linears(network)
-        self.network: Any = network
+        self.network: Any = network if self.packed is None else None
 
     @staticmethod
     def for_model(model: SentenceTransformer, precision: str) -> Encoder | None:
@@ -189,9 +192,12 @@ class Encoder:
                     max_length=self.max_length,
                     return_tensors="pt",
                 )
-                hidden = self.network(**enc).last_hidden_state  # (B, T, D)
-                mask = enc["attention_mask"].unsqueeze(-1).to(hidden.dtype)
-                pooled = (hidden * mask).sum(dim=1) / mask.sum(dim=1).clamp(min=1e-9)
+                if self.packed is not None:
+                    pooled = self.packed(**enc)  # (B, D)
+                else:
+                    hidden = self.network(**enc).last_hidden_state  # (B, T, D)
+                    mask = enc["attention_mask"].unsqueeze(-1).to(hidden.dtype)
+                    pooled = (hidden * mask).sum(dim=1) / mask.sum(dim=1).clamp(min=1e-9)
                 unit = torch.nn.functional.normalize(pooled, dim=-1).to(torch.float32).numpy()
                 if out is None:
                     out = np.empty((len(texts), unit.shape[1]), dtype=np.float32)
