@@ -281,11 +281,18 @@ class Embedder:
         items = list(texts)
         if len(items) <= INTERACTIVE_TEXTS:
             return gate.run(lambda: encode(items), "interactive")
+        # sorted by length across the whole call, not per chunk: each forward pass then holds
+        # texts of nearly one length (little padding in attention)
+        order = sorted(range(len(items)), key=lambda i: len(items[i]))
+        ranked = [items[i] for i in order]
         futures = [
-            gate.submit(functools.partial(encode, items[i : i + CHUNK]), "background")
-            for i in range(0, len(items), CHUNK)
+            gate.submit(functools.partial(encode, ranked[i : i + CHUNK]), "background")
+            for i in range(0, len(ranked), CHUNK)
         ]
-        return np.concatenate([f.result() for f in futures])  # (N, D)
+        vectors = np.concatenate([f.result() for f in futures])  # (N, D), in length order
+        out = np.empty_like(vectors)
+        out[order] = vectors
+        return out
 
     def embed_one(self, text: str) -> np.ndarray:
         """Embed one text (cached: recall and search repeat the same queries)."""
