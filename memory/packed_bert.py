@@ -178,10 +178,12 @@ class PackedBert:
         h = x.reshape(batch * length, dim).index_select(0, rows)  # (n, D) float32
         padded = bool(rows.numel() != batch * length)
         mask = attention_mask.bool()[:, None, None, :] if padded else None  # (B, 1, 1, T)
-        wide = h.new_zeros(batch * length, 3 * dim) if padded else None
         dt = self.dtype
+        wide = h.new_zeros(batch * length, 3 * dim, dtype=dt) if padded else None
         for layer in self.layers:
-            qkv = self._linear(h.to(dt), layer.qkv_w, layer.qkv_b).to(torch.float32)  # (n, 3D)
+            # attention takes q, k, v in the products' dtype: they are rounded to it already,
+            # and the kernel accumulates in float32; its output is rounded to it next anyway
+            qkv = self._linear(h.to(dt), layer.qkv_w, layer.qkv_b)  # (n, 3D)
             if wide is not None:
                 qkv = wide.index_copy_(0, rows, qkv)  # pad rows stay zero: masked out below
             q, k, v = qkv.view(batch, length, 3, self.heads, head).permute(2, 0, 3, 1, 4).unbind(0)
@@ -189,10 +191,10 @@ class PackedBert:
             ctx = ctx.transpose(1, 2).reshape(batch * length, dim)
             if padded:
                 ctx = ctx.index_select(0, rows)
-            attn = self._linear(ctx.to(dt), layer.out_w, layer.out_b).to(torch.float32)
-            h = F.layer_norm(attn + h, (dim,), *layer.ln1, eps=self.eps)
+            attn = self._linear(ctx, layer.out_w, layer.out_b)
+            h = F.layer_norm(attn + h, (dim,), *layer.ln1, eps=self.eps)  # float32 (h is)
             inner = self._linear(h.to(dt), layer.up_w, layer.up_b, gelu=True)  # (n, 4D), dt
-            out = self._linear(inner, layer.down_w, layer.down_b).to(torch.float32)
+            out = self._linear(inner, layer.down_w, layer.down_b)
             h = F.layer_norm(out + h, (dim,), *layer.ln2, eps=self.eps)
         sums = h.new_zeros(batch, dim).index_add_(0, rows // length, h)
         counts = attention_mask.sum(dim=1, keepdim=True).clamp(min=1).to(torch.float32)
