@@ -8,13 +8,14 @@ embedded once even when it is also used for duplicate checks.
 Speed (issue 17, bench/memory_recall.py): a mean-pooled model (the bundled one) is run
 directly, tokenizer -> transformer -> mean -> unit length under `torch.inference_mode`,
 not through `SentenceTransformer.encode`, whose per-call work cost a single query a tenth
-of its time. Texts are sorted by length and run in batches of 16 (least padding; larger
-batches were slower per text on 2 cores, their activations leave the cache). On a CPU
-with native bfloat16 (AVX-512 BF16, AMX) the Linear layers multiply in bfloat16 while
-layer norms, attention and pooling stay float32: 2.1x the turns per CPU-second. The
-vectors stay within cosine 0.9999 of float32 ones, so stores written before keep working
-with queries embedded now and the other way round (recall measured both ways).
-`ASSISTANT_EMBED_PRECISION=float32` turns bfloat16 off.
+of its time. The texts of one call are sorted by length. A plain BERT (the bundled model)
+runs packed (`memory.packed_bert`): its Linear layers see only real tokens, 64 texts per
+pass; any other mean-pooled model runs padded, 16 texts per pass. On a CPU with native
+bfloat16 (AVX-512 BF16, AMX) the Linear layers multiply in bfloat16 while layer norms
+and pooling stay float32: 2.1x the turns per CPU-second, and the packed path 1.35-1.4x
+that again. The vectors stay within cosine 0.9999 of float32 ones, so stores written
+before keep working with queries embedded now and the other way round (recall measured
+both ways). `ASSISTANT_EMBED_PRECISION=float32` turns bfloat16 off.
 """
 
 from __future__ import annotations
@@ -41,7 +42,10 @@ if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
 
 EF_NAME = "purposeful_sentence_transformer"
-BATCH = 16  # texts per forward pass: fastest per text on 2 cores (64 was 0.8x, 128 0.55x)
+BATCH = 16  # texts per padded forward pass: fastest per text on 2 cores (64 was 0.8x, 128 0.55x)
+# texts per packed forward pass (memory/packed_bert.py): no Linear work on padding, so the
+# wider products win (texts sorted by length: 64 gave 1.07-1.09x the turns/s of 16)
+PACKED_BATCH = 64
 PRECISION_VAR = "ASSISTANT_EMBED_PRECISION"  # "float32" keeps the Linear layers in float32
 INTERACTIVE_TEXTS = 8  # up to this many texts (a query) go before background model work
 CHUNK = 4 * BATCH  # texts per background task: a chat waits for at most one chunk
@@ -174,9 +178,11 @@ class Encoder:
             return None
         return Encoder(model, precision)
 
-    def __call__(self, texts: Sequence[str], batch: int = BATCH) -> np.ndarray:
-        """(N, D) float32 unit rows, in the order of texts."""
+    def __call__(self, texts: Sequence[str], batch: int = 0) -> np.ndarray:
+        """(N, D) float32 unit rows, in the order of texts (batch: texts per forward pass)."""
         import torch
+
+        batch = batch or (PACKED_BATCH if self.packed is not None else BATCH)
 
         order = sorted(
             range(len(texts)), key=lambda i: len(texts[i])
