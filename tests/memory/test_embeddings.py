@@ -160,3 +160,35 @@ def test_a_packed_path_that_would_change_vectors_is_not_used(
     assert encoder is not None and encoder.packed is None  # the padded forward instead
     cos = (embeddings.Embedder().embed(TEXTS) * reference(TEXTS)).sum(axis=1)
     assert cos.min() > 0.9999, cos
+
+
+def test_a_short_query_runs_on_one_thread_and_gives_the_count_back(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A query's few tokens gain nothing from a second thread; the model thread keeps its count."""
+    import torch
+
+    from assistant.llm.gate import shared_gate
+
+    seen: list[int] = []
+    encoder = embeddings.shared_encoder()
+    assert encoder is not None
+    original = type(encoder).__call__
+
+    def spy(self: embeddings.Encoder, texts: list[str], batch: int = 0) -> np.ndarray:
+        seen.append(torch.get_num_threads())
+        return original(self, texts, batch)
+
+    monkeypatch.setattr(type(encoder), "__call__", spy)
+    gate = shared_gate()
+    before = gate.run(torch.get_num_threads)
+    gate.run(lambda: torch.set_num_threads(2))
+    try:
+        embedder = embeddings.Embedder()
+        query = embedder.embed_one("where did we go camping in July?")
+        bulk = embedder.embed([f"turn {n}: we talked about the trip" for n in range(20)])
+        assert seen == [1, 2]  # the query on one thread, the batch on the model thread's two
+        assert gate.run(torch.get_num_threads) == 2
+        assert query.shape == (384,) and bulk.shape == (20, 384)
+    finally:
+        gate.run(lambda: torch.set_num_threads(before))
