@@ -242,7 +242,7 @@ def _one_thread() -> Iterator[None]:
 
     A query of a few tokens gains nothing from a second thread (7.1 ms on one against 8.7
     on two, quiet), and on a busy machine every parallel op of it waited for a sibling
-    thread the OS had put aside: 5-20% of queries took 0.5-0.6 s instead of 10 ms.
+    thread the OS had put aside: 20-30% of queries took 0.5-0.6 s instead of 10 ms.
     """
     import torch
 
