@@ -8,23 +8,25 @@ embedded once even when it is also used for duplicate checks.
 Speed (issue 17, bench/memory_recall.py): a mean-pooled model (the bundled one) is run
 directly, tokenizer -> transformer -> mean -> unit length under `torch.inference_mode`,
 not through `SentenceTransformer.encode`, whose per-call work cost a single query a tenth
-of its time. Texts are sorted by length and run in batches of 16 (least padding; larger
-batches were slower per text on 2 cores, their activations leave the cache). On a CPU
-with native bfloat16 (AVX-512 BF16, AMX) the Linear layers multiply in bfloat16 while
-layer norms, attention and pooling stay float32: 2.1x the turns per CPU-second. The
-vectors stay within cosine 0.9999 of float32 ones, so stores written before keep working
-with queries embedded now and the other way round (recall measured both ways).
-`ASSISTANT_EMBED_PRECISION=float32` turns bfloat16 off.
+of its time. The texts of one call are sorted by length. A plain BERT (the bundled model)
+runs packed (`memory.packed_bert`): its Linear layers see only real tokens, 64 texts per
+pass; any other mean-pooled model runs padded, 16 texts per pass. On a CPU with native
+bfloat16 (AVX-512 BF16, AMX) the Linear layers multiply in bfloat16 while layer norms
+and pooling stay float32: 2.1x the turns per CPU-second, and the packed path 1.35-1.4x
+that again. The vectors stay within cosine 0.9999 of float32 ones, so stores written
+before keep working with queries embedded now and the other way round (recall measured
+both ways). `ASSISTANT_EMBED_PRECISION=float32` turns bfloat16 off.
 """
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import functools
 import os
 import threading
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -35,14 +37,20 @@ from chromadb.utils.embedding_functions import register_embedding_function
 from assistant import runtime_env
 from assistant.errors import ModelLoadError
 from assistant.llm.gate import shared_gate
+from memory.packed_bert import PackedBert
 
 if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
 
 EF_NAME = "purposeful_sentence_transformer"
-BATCH = 16  # texts per forward pass: fastest per text on 2 cores (64 was 0.8x, 128 0.55x)
+BATCH = 16  # texts per padded forward pass: fastest per text on 2 cores (64 was 0.8x, 128 0.55x)
+# texts per packed forward pass (memory/packed_bert.py): no Linear work on padding, so the
+# wider products win (texts sorted by length: 64 gave 1.07-1.09x the turns/s of 16)
+PACKED_BATCH = 64
 PRECISION_VAR = "ASSISTANT_EMBED_PRECISION"  # "float32" keeps the Linear layers in float32
 INTERACTIVE_TEXTS = 8  # up to this many texts (a query) go before background model work
+QUERY_ONE_THREAD = True  # a short interactive query runs on one thread (see _one_thread)
+QUERY_CHARS = 1000  # up to this many characters in all counts as short
 CHUNK = 4 * BATCH  # texts per background task: a chat waits for at most one chunk
 
 _models: dict[str, SentenceTransformer] = {}
@@ -149,9 +157,11 @@ class Encoder:
         network = copy.deepcopy(first.auto_model, memo={id(table): table}).eval()
         if getattr(network, "pooler", None) is not None:
             network.pooler = None  # BERT's CLS pooler: not part of a mean-pooled embedding
-        if precision == "bfloat16":
+        # a plain BERT (the bundled model) runs packed: no Linear work on padding
+        self.packed = PackedBert.for_network(network, self.tokenizer, precision)
+        if self.packed is None and precision == "bfloat16":
             _swap_linears(network)
-        self.network: Any = network
+        self.network: Any = network if self.packed is None else None
 
     @staticmethod
     def for_model(model: SentenceTransformer, precision: str) -> Encoder | None:
@@ -171,9 +181,11 @@ class Encoder:
             return None
         return Encoder(model, precision)
 
-    def __call__(self, texts: Sequence[str], batch: int = BATCH) -> np.ndarray:
-        """(N, D) float32 unit rows, in the order of texts."""
+    def __call__(self, texts: Sequence[str], batch: int = 0) -> np.ndarray:
+        """(N, D) float32 unit rows, in the order of texts (batch: texts per forward pass)."""
         import torch
+
+        batch = batch or (PACKED_BATCH if self.packed is not None else BATCH)
 
         order = sorted(
             range(len(texts)), key=lambda i: len(texts[i])
@@ -189,9 +201,12 @@ class Encoder:
                     max_length=self.max_length,
                     return_tensors="pt",
                 )
-                hidden = self.network(**enc).last_hidden_state  # (B, T, D)
-                mask = enc["attention_mask"].unsqueeze(-1).to(hidden.dtype)
-                pooled = (hidden * mask).sum(dim=1) / mask.sum(dim=1).clamp(min=1e-9)
+                if self.packed is not None:
+                    pooled = self.packed(**enc)  # (B, D)
+                else:
+                    hidden = self.network(**enc).last_hidden_state  # (B, T, D)
+                    mask = enc["attention_mask"].unsqueeze(-1).to(hidden.dtype)
+                    pooled = (hidden * mask).sum(dim=1) / mask.sum(dim=1).clamp(min=1e-9)
                 unit = torch.nn.functional.normalize(pooled, dim=-1).to(torch.float32).numpy()
                 if out is None:
                     out = np.empty((len(texts), unit.shape[1]), dtype=np.float32)
@@ -219,6 +234,26 @@ def shared_encoder(name: str = "") -> Encoder | None:
         if key not in _encoders:  # copying the network runs torch ops: on the torch thread
             _encoders[key] = shared_gate().run(lambda: Encoder.for_model(model, wanted_precision()))
         return _encoders[key]
+
+
+@contextlib.contextmanager
+def _one_thread() -> Iterator[None]:
+    """On the torch thread: run one short query on one thread, then give back the count.
+
+    A query of a few tokens gains nothing from a second thread (7.1 ms on one against 8.7
+    on two, quiet), and on a busy machine every parallel op of it waited for a sibling
+    thread the OS had put aside: 20-30% of queries took 0.5-0.6 s instead of 10 ms.
+    """
+    import torch
+
+    before = torch.get_num_threads()
+    if before > 1:
+        torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        if before > 1:
+            torch.set_num_threads(before)
 
 
 def _use_request_threads() -> None:
@@ -257,29 +292,38 @@ class Embedder:
         gate = shared_gate()
         direct = shared_encoder(self.name)
 
-        def encode(chunk: list[str]) -> np.ndarray:
+        def encode(chunk: list[str], short: bool = False) -> np.ndarray:
             _use_request_threads()
-            if direct is not None:
-                return direct(chunk)
-            vectors = model.encode(
-                chunk,
-                batch_size=BATCH,
-                normalize_embeddings=True,
-                convert_to_numpy=True,
-                show_progress_bar=False,
-            )
-            return np.asarray(vectors, dtype=np.float32)
+            with _one_thread() if short else contextlib.nullcontext():
+                if direct is not None:
+                    return direct(chunk)
+                vectors = model.encode(
+                    chunk,
+                    batch_size=BATCH,
+                    normalize_embeddings=True,
+                    convert_to_numpy=True,
+                    show_progress_bar=False,
+                )
+                return np.asarray(vectors, dtype=np.float32)
 
         # On the process's one torch thread (see assistant/llm/gate.py). A query is what a
         # person waits for; a bulk ingest goes in background chunks a chat can cut between.
         items = list(texts)
         if len(items) <= INTERACTIVE_TEXTS:
-            return gate.run(lambda: encode(items), "interactive")
+            short = QUERY_ONE_THREAD and sum(len(t) for t in items) <= QUERY_CHARS
+            return gate.run(lambda: encode(items, short), "interactive")
+        # sorted by length across the whole call, not per chunk: each forward pass then holds
+        # texts of nearly one length (little padding in attention)
+        order = sorted(range(len(items)), key=lambda i: len(items[i]))
+        ranked = [items[i] for i in order]
         futures = [
-            gate.submit(functools.partial(encode, items[i : i + CHUNK]), "background")
-            for i in range(0, len(items), CHUNK)
+            gate.submit(functools.partial(encode, ranked[i : i + CHUNK]), "background")
+            for i in range(0, len(ranked), CHUNK)
         ]
-        return np.concatenate([f.result() for f in futures])  # (N, D)
+        vectors = np.concatenate([f.result() for f in futures])  # (N, D), in length order
+        out = np.empty_like(vectors)
+        out[order] = vectors
+        return out
 
     def embed_one(self, text: str) -> np.ndarray:
         """Embed one text (cached: recall and search repeat the same queries)."""

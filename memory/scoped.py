@@ -24,6 +24,7 @@ import numpy as np
 
 from assistant.errors import DiskFullError, MemoryStoreError, disk_full_message, is_disk_full
 from memory.keyword import KeywordIndex
+from memory.vector_rows import MAX_ROWS, VectorRows
 
 CollectionKind = Literal["facts", "episodes", "goals", "items"]
 KINDS: tuple[CollectionKind, ...] = ("facts", "episodes", "goals", "items")
@@ -68,6 +69,18 @@ def _where(where: Mapping[str, Any] | None) -> dict[str, Any] | None:
     return parts[0] if len(parts) == 1 else {"$and": parts}
 
 
+def range_where(field: str, since: float | None, until: float | None) -> dict[str, Any] | None:
+    """Chroma's `where` for since <= field < until (None: no bound)."""
+    parts = []
+    if since is not None:
+        parts.append({field: {"$gte": float(since)}})
+    if until is not None:
+        parts.append({field: {"$lt": float(until)}})
+    if not parts:
+        return None
+    return parts[0] if len(parts) == 1 else {"$and": parts}
+
+
 class _Scoped:
     """One owner's collection of one kind; reads never create it, writes do."""
 
@@ -96,20 +109,29 @@ class _Scoped:
         """Insert or overwrite records (upsert, so a retried write is harmless)."""
         if not ids:
             return
-        with self._scopes.guard(self.name):
-            self._col(create=True).upsert(
-                ids=list(ids),
-                embeddings=np.asarray(embeddings, dtype=np.float32),
-                documents=list(documents),
-                metadatas=self._stamp(metadatas),
-            )
-            self._scopes._keyword_upsert(self.name, ids, documents, self._stamp(metadatas))
+        stamped = self._stamp(metadatas)
+        vectors = np.asarray(embeddings, dtype=np.float32)
+        self._scopes._wrote(self.name)
+        try:
+            with self._scopes.guard(self.name):
+                self._col(create=True).upsert(
+                    ids=list(ids), embeddings=vectors, documents=list(documents), metadatas=stamped
+                )
+        except BaseException:
+            # part of the batch may be stored: the in-memory indexes are read again from the store
+            self._scopes._drop_derived(self.name)
+            raise
+        self._scopes._keyword_upsert(self.name, ids, documents, stamped)
+        rows = self._scopes._vectors.get(self.name)
+        if rows is not None:
+            rows.upsert(ids, vectors, stamped)
 
     def update_metadata(self, ids: Sequence[str], metadatas: Sequence[Mapping[str, Any]]) -> None:
         """Change metadata of records that belong to this owner (others are ignored)."""
         mine = {r.id for r in self.get(ids=ids, include_documents=False)}
         pairs = [(i, m) for i, m in zip(ids, metadatas, strict=True) if i in mine]
         if pairs:
+            self._scopes._wrote(self.name)
             with self._scopes.guard(self.name):
                 self._col(create=True).update(
                     ids=[i for i, _ in pairs], metadatas=self._stamp([m for _, m in pairs])
@@ -117,6 +139,9 @@ class _Scoped:
                 index = self._scopes._keyword.get(self.name)
                 if index is not None:
                     index.update_metadata([i for i, _ in pairs], self._stamp([m for _, m in pairs]))
+                rows = self._scopes._vectors.get(self.name)
+                if rows is not None:
+                    rows.update_metadata([i for i, _ in pairs], self._stamp([m for _, m in pairs]))
 
     def get(
         self,
@@ -229,27 +254,55 @@ class _Scoped:
                 where=_where(where),
                 include=["distances"],
             )
-        ids = list(res["ids"][0])
+        pairs = zip(res["ids"][0], res["distances"][0], strict=True)
+        return self._records(index, [(rid, 1.0 - float(d)) for rid, d in pairs])
+
+    def _records(
+        self, index: KeywordIndex, scored: Sequence[tuple[str, float]]
+    ) -> list[tuple[Record, float]]:
+        """(id, similarity) pairs as this owner's records, text and metadata from memory."""
+        ids = [rid for rid, _s in scored]
         rows = index.rows(ids)
         missing = [i for i in ids if i not in rows]
         if missing:  # written by another handle since the index was built: read them
             rows.update({r.id: (r.metadata, r.document) for r in self.get(ids=missing)})
         out = []
-        for rid, dist in zip(ids, res["distances"][0], strict=True):
+        for rid, sim in scored:
             got = rows.get(rid)
             if got is not None and self._mine(got[0]):
-                out.append((Record(rid, got[1], dict(got[0])), 1.0 - float(dist)))
+                out.append((Record(rid, got[1], dict(got[0])), sim))
         return out
+
+    def nearest_between(
+        self, embedding: np.ndarray, k: int, field: str, since: float | None, until: float | None
+    ) -> list[tuple[Record, float]]:
+        """`nearest` among records whose metadata `field` lies in [since, until).
+
+        Where this process is the store's one writer the range is filtered over the scope's
+        vectors in memory (exact, under a millisecond at 6,000 records); elsewhere, and for
+        very large scopes, by Chroma's `where` (12-18 ms at 6,000 records).
+        """
+        if since is None and until is None:
+            return self.nearest(embedding, k)
+        rows = self._scopes._vector_rows(self)
+        index = self._scopes._keyword_index(self) if rows is not None else None
+        if rows is None or index is None:
+            return self.nearest(embedding, k, where=range_where(field, since, until))
+        return self._records(index, rows.nearest(embedding, k, field, since, until))
 
     def delete(self, ids: Sequence[str]) -> list[str]:
         """Delete this owner's records with these ids; returns the ids really deleted."""
         mine = [r.id for r in self.get(ids=ids, include_documents=False)]
         if mine:
+            self._scopes._wrote(self.name)
             with self._scopes.guard(self.name):
                 self._col(create=True).delete(ids=mine)
                 index = self._scopes._keyword.get(self.name)
                 if index is not None:
                     index.delete(mine)
+                rows = self._scopes._vectors.get(self.name)
+                if rows is not None:
+                    rows.delete(mine)
         return mine
 
     def neighbours(self, ids: Sequence[str]) -> dict[str, list[Record]]:
@@ -299,6 +352,8 @@ class Scopes:
         self._on_damage = on_damage
         self._handles: dict[str, Any] = {}
         self._keyword: dict[str, KeywordIndex] = {}
+        self._vectors: dict[str, VectorRows] = {}  # only where this process is the one writer
+        self._writes: dict[str, int] = {}  # writes started per collection (a load checks it)
         self._lock = threading.Lock()
 
     @contextmanager
@@ -369,6 +424,42 @@ class Scopes:
         with self._lock:
             self._handles.clear()
             self._keyword.clear()
+            self._vectors.clear()
+
+    def _wrote(self, name: str) -> None:
+        with self._lock:
+            self._writes[name] = self._writes.get(name, 0) + 1
+
+    def _drop_derived(self, name: str) -> None:
+        """Forget a collection's in-memory indexes: the next search reads them from the store."""
+        with self._lock:
+            self._keyword.pop(name, None)
+            self._vectors.pop(name, None)
+
+    def _vector_rows(self, scoped: _Scoped) -> VectorRows | None:
+        """The scope's vectors in memory, read from the store on first use; None where Chroma
+        must filter (a store others may write to, a very large scope, a write during the read)."""
+        if self.folder is None:  # a Chroma server: other processes may write to it
+            return None
+        with self._lock:
+            rows = self._vectors.get(scoped.name)
+            before = self._writes.get(scoped.name, 0)
+        if rows is not None:
+            return rows
+        if not 0 < scoped.count() <= MAX_ROWS:
+            return None
+        records = scoped.get(include_documents=False, include_embeddings=True)
+        if not records or any(r.embedding is None for r in records):
+            return None
+        loaded = VectorRows(
+            [r.id for r in records],
+            np.stack([r.embedding for r in records if r.embedding is not None]),
+            [r.metadata for r in records],
+        )
+        with self._lock:
+            if self._writes.get(scoped.name, 0) != before:
+                return None  # a write raced the read: use Chroma this time, read again next time
+            return self._vectors.setdefault(scoped.name, loaded)
 
     def _keyword_index(self, scoped: _Scoped) -> KeywordIndex | None:
         """The scope's keyword index, built from what the store holds on first use."""

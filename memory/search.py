@@ -164,17 +164,17 @@ class Searcher:
         )
         for kind, scope in zip(kinds, scopes, strict=True):
             field = TIME_FIELD[kind]
-            hard = _range_where(field, since, until)
             keep = _keep(kind, since, until)
             if vector is not None:
-                hits = scope.nearest(vector, pool, where=hard)
+                hits = scope.nearest_between(vector, pool, field, since, until)
                 if named is not None:  # also the best of the span the question names
-                    soft = _range_where(
+                    hits += scope.nearest_between(
+                        vector,
+                        max(10, k),
                         field,
                         max(since or named.since, named.since),
                         min(until or named.until, named.until),
                     )
-                    hits += scope.nearest(vector, max(10, k), where=soft)
                 hits = [(r, s) for r, s in hits if _current(kind, r)]
                 ranked.append((w_vec, {f"{kind}/{r.id}": s for r, s in hits}))
                 records.update({f"{kind}/{r.id}": (kind, r) for r, _s in hits})
@@ -219,17 +219,6 @@ class Searcher:
 
 def _current(kind: str, rec: Record) -> bool:
     return not (kind == "facts" and rec.metadata.get("superseded_by"))
-
-
-def _range_where(field: str, since: float | None, until: float | None) -> dict[str, Any] | None:
-    parts = []
-    if since is not None:
-        parts.append({field: {"$gte": float(since)}})
-    if until is not None:
-        parts.append({field: {"$lt": float(until)}})
-    if not parts:
-        return None
-    return parts[0] if len(parts) == 1 else {"$and": parts}
 
 
 def _keep(

@@ -126,3 +126,69 @@ def test_a_store_written_by_the_old_path_is_found_by_the_new_one(
     ]:
         hits = store.search("ann", question, kinds=("episodes",), k=4, mode="vector")
         assert hits[0].id == want, (question, [h.id for h in hits])
+
+
+def test_the_bundled_model_runs_packed_and_gives_the_padded_paths_vectors(
+    monkeypatch: pytest.MonkeyPatch, fresh_encoders: None
+) -> None:
+    """The packed path (no work on padding) is what embeds, and its vectors are the padded ones."""
+    from memory import packed_bert
+
+    texts = [
+        *TEXTS,
+        *(f"Ann: day {n} of the trip, we walked {n} km by the river" for n in range(70)),
+    ]
+    packed = embeddings.shared_encoder()
+    assert packed is not None and packed.packed is not None
+    got = embeddings.Embedder().embed(texts)  # more than one 64-text pass, mixed lengths
+    embeddings._encoders.clear()
+    monkeypatch.setattr(packed_bert.PackedBert, "for_network", lambda *a, **k: None)
+    padded = embeddings.shared_encoder()
+    assert padded is not None and padded.packed is None
+    want = embeddings.Embedder().embed(texts)
+    assert ((got * want).sum(axis=1) > 0.9999).all()
+    assert (got @ want.T).argmax(axis=1).tolist() == list(range(len(texts)))
+
+
+def test_a_packed_path_that_would_change_vectors_is_not_used(
+    monkeypatch: pytest.MonkeyPatch, fresh_encoders: None
+) -> None:
+    from memory import packed_bert
+
+    monkeypatch.setattr(packed_bert, "AGREE", {"float32": 1.01, "bfloat16": 1.01})  # unreachable
+    encoder = embeddings.shared_encoder()
+    assert encoder is not None and encoder.packed is None  # the padded forward instead
+    cos = (embeddings.Embedder().embed(TEXTS) * reference(TEXTS)).sum(axis=1)
+    assert cos.min() > 0.9999, cos
+
+
+def test_a_short_query_runs_on_one_thread_and_gives_the_count_back(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A query's few tokens gain nothing from a second thread; the model thread keeps its count."""
+    import torch
+
+    from assistant.llm.gate import shared_gate
+
+    seen: list[int] = []
+    encoder = embeddings.shared_encoder()
+    assert encoder is not None
+    original = type(encoder).__call__
+
+    def spy(self: embeddings.Encoder, texts: list[str], batch: int = 0) -> np.ndarray:
+        seen.append(torch.get_num_threads())
+        return original(self, texts, batch)
+
+    monkeypatch.setattr(type(encoder), "__call__", spy)
+    gate = shared_gate()
+    before = gate.run(torch.get_num_threads)
+    gate.run(lambda: torch.set_num_threads(2))
+    try:
+        embedder = embeddings.Embedder()
+        query = embedder.embed_one("where did we go camping in July?")
+        bulk = embedder.embed([f"turn {n}: we talked about the trip" for n in range(20)])
+        assert seen == [1, 2]  # the query on one thread, the batch on the model thread's two
+        assert gate.run(torch.get_num_threads) == 2
+        assert query.shape == (384,) and bulk.shape == (20, 384)
+    finally:
+        gate.run(lambda: torch.set_num_threads(before))
