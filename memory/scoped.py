@@ -111,28 +111,30 @@ class _Scoped:
             return
         stamped = self._stamp(metadatas)
         vectors = np.asarray(embeddings, dtype=np.float32)
-        self._scopes._wrote(self.name)
-        try:
-            with self._scopes.guard(self.name):
-                self._col(create=True).upsert(
-                    ids=list(ids), embeddings=vectors, documents=list(documents), metadatas=stamped
-                )
-        except BaseException:
-            # part of the batch may be stored: the in-memory indexes are read again from the store
-            self._scopes._drop_derived(self.name)
-            raise
-        self._scopes._keyword_upsert(self.name, ids, documents, stamped)
-        rows = self._scopes._vectors.get(self.name)
-        if rows is not None:
-            rows.upsert(ids, vectors, stamped)
+        with self._scopes.writing(self.name):
+            try:
+                with self._scopes.guard(self.name):
+                    self._col(create=True).upsert(
+                        ids=list(ids),
+                        embeddings=vectors,
+                        documents=list(documents),
+                        metadatas=stamped,
+                    )
+            except BaseException:
+                # part of the batch may be stored: the in-memory indexes are read again
+                self._scopes._drop_derived(self.name)
+                raise
+            self._scopes._keyword_upsert(self.name, ids, documents, stamped)
+            rows = self._scopes._vectors.get(self.name)
+            if rows is not None:
+                rows.upsert(ids, vectors, stamped)
 
     def update_metadata(self, ids: Sequence[str], metadatas: Sequence[Mapping[str, Any]]) -> None:
         """Change metadata of records that belong to this owner (others are ignored)."""
         mine = {r.id for r in self.get(ids=ids, include_documents=False)}
         pairs = [(i, m) for i, m in zip(ids, metadatas, strict=True) if i in mine]
         if pairs:
-            self._scopes._wrote(self.name)
-            with self._scopes.guard(self.name):
+            with self._scopes.writing(self.name), self._scopes.guard(self.name):
                 self._col(create=True).update(
                     ids=[i for i, _ in pairs], metadatas=self._stamp([m for _, m in pairs])
                 )
@@ -294,8 +296,7 @@ class _Scoped:
         """Delete this owner's records with these ids; returns the ids really deleted."""
         mine = [r.id for r in self.get(ids=ids, include_documents=False)]
         if mine:
-            self._scopes._wrote(self.name)
-            with self._scopes.guard(self.name):
+            with self._scopes.writing(self.name), self._scopes.guard(self.name):
                 self._col(create=True).delete(ids=mine)
                 index = self._scopes._keyword.get(self.name)
                 if index is not None:
@@ -353,7 +354,10 @@ class Scopes:
         self._handles: dict[str, Any] = {}
         self._keyword: dict[str, KeywordIndex] = {}
         self._vectors: dict[str, VectorRows] = {}  # only where this process is the one writer
-        self._writes: dict[str, int] = {}  # writes started per collection (a load checks it)
+        # writes finished and in flight per collection: an in-memory index read from the
+        # store while either moved may miss a write, so it is used once and not kept
+        self._writes: dict[str, int] = {}
+        self._in_flight: dict[str, int] = {}
         self._lock = threading.Lock()
 
     @contextmanager
@@ -426,9 +430,25 @@ class Scopes:
             self._keyword.clear()
             self._vectors.clear()
 
-    def _wrote(self, name: str) -> None:
+    @contextmanager
+    def writing(self, name: str) -> Iterator[None]:
+        """Mark a write to `name` in flight until it (and its index updates) is done."""
         with self._lock:
-            self._writes[name] = self._writes.get(name, 0) + 1
+            self._in_flight[name] = self._in_flight.get(name, 0) + 1
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._in_flight[name] -= 1
+                self._writes[name] = self._writes.get(name, 0) + 1
+
+    def _quiet_since(self, name: str, before: int | None) -> int | None:
+        """The finished-write count when no write is in flight and none finished since
+        `before` (pass None to start); None otherwise. Call with the lock held."""
+        if self._in_flight.get(name, 0):
+            return None
+        now = self._writes.get(name, 0)
+        return now if before is None or now == before else None
 
     def _drop_derived(self, name: str) -> None:
         """Forget a collection's in-memory indexes: the next search reads them from the store."""
@@ -443,9 +463,11 @@ class Scopes:
             return None
         with self._lock:
             rows = self._vectors.get(scoped.name)
-            before = self._writes.get(scoped.name, 0)
+            before = self._quiet_since(scoped.name, None)
         if rows is not None:
             return rows
+        if before is None:
+            return None  # a write is in flight: use Chroma this time
         if not 0 < scoped.count() <= MAX_ROWS:
             return None
         records = scoped.get(include_documents=False, include_embeddings=True)
@@ -457,7 +479,7 @@ class Scopes:
             [r.metadata for r in records],
         )
         with self._lock:
-            if self._writes.get(scoped.name, 0) != before:
+            if self._quiet_since(scoped.name, before) is None:
                 return None  # a write raced the read: use Chroma this time, read again next time
             return self._vectors.setdefault(scoped.name, loaded)
 
@@ -465,16 +487,19 @@ class Scopes:
         """The scope's keyword index, built from what the store holds on first use."""
         with self._lock:
             index = self._keyword.get(scoped.name)
+            before = self._quiet_since(scoped.name, None)
         if index is not None:
             return index
         records = scoped.get()
         if not records:
             return None
-        with self._lock:  # a write racing the build is applied on top of it below
-            index = self._keyword.setdefault(
-                scoped.name, KeywordIndex([(r.id, r.document, r.metadata) for r in records])
-            )
-        return index
+        built = KeywordIndex([(r.id, r.document, r.metadata) for r in records])
+        with self._lock:
+            if before is None or self._quiet_since(scoped.name, before) is None:
+                # a write raced the read and found no index to update: this one answers
+                # this search only, and the next search reads the store again
+                return built
+            return self._keyword.setdefault(scoped.name, built)
 
     def _keyword_upsert(
         self,

@@ -166,6 +166,31 @@ def test_a_write_that_fails_after_the_store_took_it_is_still_found(
     assert dated[0].id == "late"
 
 
+def test_a_turn_written_while_the_keyword_index_is_first_built_is_found(
+    store: MemoryStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A chat turn stored while a background search reads the store for its first keyword
+    index is found by the next search (the index read before the write is not kept)."""
+    store.episodes.add_many("ann", day_turns("ann", n=8))
+    scope = type(store._scopes.scope("episodes", "ann"))
+    original = scope.get
+    raced: list[str] = []
+
+    def read_then_a_write_lands(self: object, *args: object, **kwargs: object) -> object:
+        records = original(self, *args, **kwargs)  # the builder's snapshot, before the write
+        if not raced:
+            raced.append("late")
+            late = EpisodeIn("The harbour ferry now leaves at dawn", time=START, id="late")
+            store.episodes.add_many("ann", [late])
+        return records
+
+    monkeypatch.setattr(scope, "get", read_then_a_write_lands)
+    store.search("ann", "kitten", mode="keyword")  # builds the index from the old snapshot
+    monkeypatch.undo()
+    assert raced
+    assert store.search("ann", "harbour ferry", mode="keyword")[0].id == "late"
+
+
 WRITER = """
 from pathlib import Path
 from assistant.config import Settings
