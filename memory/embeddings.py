@@ -49,8 +49,7 @@ BATCH = 16  # texts per padded forward pass: fastest per text on 2 cores (64 was
 PACKED_BATCH = 64
 PRECISION_VAR = "ASSISTANT_EMBED_PRECISION"  # "float32" keeps the Linear layers in float32
 INTERACTIVE_TEXTS = 8  # up to this many texts (a query) go before background model work
-QUERY_ONE_THREAD = True  # a short interactive query runs on one thread (see _one_thread)
-QUERY_CHARS = 1000  # up to this many characters in all counts as short
+QUERY_CHARS = 1000  # up to this many characters in all is a short query: one thread (_one_thread)
 CHUNK = 4 * BATCH  # texts per background task: a chat waits for at most one chunk
 
 _models: dict[str, SentenceTransformer] = {}
@@ -310,7 +309,7 @@ class Embedder:
         # person waits for; a bulk ingest goes in background chunks a chat can cut between.
         items = list(texts)
         if len(items) <= INTERACTIVE_TEXTS:
-            short = QUERY_ONE_THREAD and sum(len(t) for t in items) <= QUERY_CHARS
+            short = sum(len(t) for t in items) <= QUERY_CHARS
             return gate.run(lambda: encode(items, short), "interactive")
         # sorted by length across the whole call, not per chunk: each forward pass then holds
         # texts of nearly one length (little padding in attention)

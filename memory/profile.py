@@ -25,7 +25,7 @@ from memory.embeddings import Embedder
 from memory.extract import Candidate, extract
 from memory.scoped import OWNER_KEY, Record, Scopes, _Scoped
 from memory.state import StateStore
-from memory.types import Fact, FactKind, Hit, Source
+from memory.types import PROFILE_HEADING, Fact, FactKind, Hit, Source
 
 KIND_ORDER: tuple[FactKind, ...] = (
     "identity",
@@ -370,7 +370,7 @@ class Profile:
         facts = self.facts(user_id)
         if not facts:
             return ""
-        lines = ["Known about the user (from their own words):"]
+        lines = [PROFILE_HEADING]
         used = _tokens(lines[0])
         for f in sorted(facts, key=lambda f: (KIND_ORDER.index(f.kind), -f.confidence, -f.updated)):
             line = f"- {f.text}"

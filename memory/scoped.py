@@ -134,16 +134,16 @@ class _Scoped:
         mine = {r.id for r in self.get(ids=ids, include_documents=False)}
         pairs = [(i, m) for i, m in zip(ids, metadatas, strict=True) if i in mine]
         if pairs:
+            changed = [i for i, _ in pairs]
+            stamped = self._stamp([m for _, m in pairs])
             with self._scopes.writing(self.name), self._scopes.guard(self.name):
-                self._col(create=True).update(
-                    ids=[i for i, _ in pairs], metadatas=self._stamp([m for _, m in pairs])
-                )
+                self._col(create=True).update(ids=changed, metadatas=stamped)
                 index = self._scopes._keyword.get(self.name)
                 if index is not None:
-                    index.update_metadata([i for i, _ in pairs], self._stamp([m for _, m in pairs]))
+                    index.update_metadata(changed, stamped)
                 rows = self._scopes._vectors.get(self.name)
                 if rows is not None:
-                    rows.update_metadata([i for i, _ in pairs], self._stamp([m for _, m in pairs]))
+                    rows.update_metadata(changed, stamped)
 
     def get(
         self,
@@ -442,13 +442,10 @@ class Scopes:
                 self._in_flight[name] -= 1
                 self._writes[name] = self._writes.get(name, 0) + 1
 
-    def _quiet_since(self, name: str, before: int | None) -> int | None:
-        """The finished-write count when no write is in flight and none finished since
-        `before` (pass None to start); None otherwise. Call with the lock held."""
-        if self._in_flight.get(name, 0):
-            return None
-        now = self._writes.get(name, 0)
-        return now if before is None or now == before else None
+    def _write_state(self, name: str) -> tuple[int, int]:
+        """(writes in flight, writes finished) for `name`; call with the lock held. A read of
+        the store may be kept as an index only if this was (0, n) before it and is the same after."""
+        return self._in_flight.get(name, 0), self._writes.get(name, 0)
 
     def _drop_derived(self, name: str) -> None:
         """Forget a collection's in-memory indexes: the next search reads them from the store."""
@@ -463,10 +460,10 @@ class Scopes:
             return None
         with self._lock:
             rows = self._vectors.get(scoped.name)
-            before = self._quiet_since(scoped.name, None)
+            before = self._write_state(scoped.name)
         if rows is not None:
             return rows
-        if before is None:
+        if before[0]:
             return None  # a write is in flight: use Chroma this time
         if not 0 < scoped.count() <= MAX_ROWS:
             return None
@@ -479,7 +476,7 @@ class Scopes:
             [r.metadata for r in records],
         )
         with self._lock:
-            if self._quiet_since(scoped.name, before) is None:
+            if self._write_state(scoped.name) != before:
                 return None  # a write raced the read: use Chroma this time, read again next time
             return self._vectors.setdefault(scoped.name, loaded)
 
@@ -487,7 +484,7 @@ class Scopes:
         """The scope's keyword index, built from what the store holds on first use."""
         with self._lock:
             index = self._keyword.get(scoped.name)
-            before = self._quiet_since(scoped.name, None)
+            before = self._write_state(scoped.name)
         if index is not None:
             return index
         records = scoped.get()
@@ -495,7 +492,7 @@ class Scopes:
             return None
         built = KeywordIndex([(r.id, r.document, r.metadata) for r in records])
         with self._lock:
-            if before is None or self._quiet_since(scoped.name, before) is None:
+            if before[0] or self._write_state(scoped.name) != before:
                 # a write raced the read and found no index to update: this one answers
                 # this search only, and the next search reads the store again
                 return built

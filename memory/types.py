@@ -8,6 +8,8 @@ from typing import Literal
 FactKind = Literal["identity", "preference", "interest", "constraint", "relationship", "other"]
 GoalStatus = Literal["active", "waiting", "done", "dropped"]
 ItemSource = Literal["arxiv", "slack"]
+# The heading of `profile_context`'s block (the chat's loop guard knows it as a prompt label).
+PROFILE_HEADING = "Known about the user (from their own words):"
 
 
 @dataclass(frozen=True)

@@ -41,7 +41,7 @@ from assistant.graph.state import (
 from assistant.graph.tools import ToolContext, recalled_from, requested_tool, run_tool
 from assistant.llm.base import ChatModel, Message
 from memory.interface import Memory
-from memory.types import Item, Source
+from memory.types import PROFILE_HEADING, Item, Source
 
 log = logging.getLogger(__name__)
 
@@ -59,7 +59,7 @@ CONTEXT_LABELS = tuple(
         prompts.GOAL_SECTION.split("\n")[2],
         prompts.OPEN_GOALS_SECTION,
         prompts.SUMMARY_SECTION,
-        "Known about the user (from their own words)",
+        PROFILE_HEADING,
         # the instructions and context speak of "the user"; a reply speaks to them
         "The user wants",
         "The user's goal",

@@ -7,6 +7,7 @@ every check here as a judge of scripted conversations.
 
 from __future__ import annotations
 
+import functools
 import re
 from difflib import SequenceMatcher
 
@@ -192,6 +193,12 @@ RECITAL_WORDS = 4
 Runs = frozenset[tuple[str, ...]]
 
 
+def _word_runs(text: str) -> set[tuple[str, ...]]:
+    words = _norm(text).split()
+    return {tuple(words[i : i + RECITAL_WORDS]) for i in range(len(words) - RECITAL_WORDS + 1)}
+
+
+@functools.lru_cache(maxsize=8)  # one prompt, asked for on every reply
 def recital_runs(system_prompt: str) -> Runs:
     """Word runs of the prompt's instructions: its sentences after the first.
 
@@ -199,21 +206,12 @@ def recital_runs(system_prompt: str) -> Runs:
     which a reply may say back; the rest are orders meant for the model, not the user.
     """
     sentences = re.split(r"(?<=[.!?;:])\s+", system_prompt.strip())
-    runs: set[tuple[str, ...]] = set()
-    for sentence in sentences[1:]:
-        words = _norm(sentence).split()
-        runs.update(
-            tuple(words[i : i + RECITAL_WORDS]) for i in range(len(words) - RECITAL_WORDS + 1)
-        )
-    return frozenset(runs)
+    return frozenset().union(*(_word_runs(sentence) for sentence in sentences[1:]))
 
 
 def recites(text: str, runs: Runs) -> bool:
     """True when the text says a run of the prompt's instructions."""
-    words = _norm(text).split()
-    return any(
-        tuple(words[i : i + RECITAL_WORDS]) in runs for i in range(len(words) - RECITAL_WORDS + 1)
-    )
+    return not runs.isdisjoint(_word_runs(text))
 
 
 def _opens_recital(key: str, runs: Runs) -> bool:
@@ -298,10 +296,13 @@ class LoopGuard:
     def is_echo(self, sentence: str) -> bool:
         """True when a sentence starts with one of the prompt's own labels or recites it."""
         key = _key(sentence)
-        return any(key.startswith(echo) for echo in self.echoes) or recites(key, self.recitals)
+        return self._labelled(key) or recites(key, self.recitals)
+
+    def _labelled(self, key: str) -> bool:
+        return any(key.startswith(echo) for echo in self.echoes)
 
     def _is_repeat(self, key: str, partly_shown: bool = False) -> bool:
-        if any(key.startswith(echo) for echo in self.echoes):
+        if self._labelled(key):
             return True
         # A recital is left out only while none of it has shown: cutting a sentence the
         # user is already reading would leave a worse fragment than the recital.

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -84,3 +85,13 @@ def python_popen(code: str, stdin: int | None = None) -> subprocess.Popen[str]:
         env=env,
         cwd=REPO,
     )
+
+
+def reap(child: subprocess.Popen[str]) -> None:
+    """Kill -9 a snippet still running, wait for it and close its pipes."""
+    if child.poll() is None:
+        os.kill(child.pid, signal.SIGKILL)
+    child.wait()
+    for pipe in (child.stdout, child.stderr):
+        if pipe is not None:
+            pipe.close()

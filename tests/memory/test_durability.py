@@ -18,7 +18,7 @@ from memory.repair import JOURNAL_PREFIX, OPEN_MARKER, read_rows
 from memory.scoped import collection_name
 from memory.store import MemoryStore, open_store
 from memory.types import Item
-from tests.memory.conftest import python_popen
+from tests.memory.conftest import python_popen, reap
 
 STREAM = """
 from pathlib import Path
@@ -85,11 +85,7 @@ def test_kill_9_during_a_stream_of_writes_loses_nothing_acknowledged(store_path:
             elif kind == "fact" and rest:
                 facts.add(rest)
     finally:
-        if child.poll() is None:
-            os.kill(child.pid, signal.SIGKILL)
-        child.wait()
-        child.stdout.close()
-        child.stderr.close()
+        reap(child)
     assert child.returncode == -signal.SIGKILL and len(items) >= 300
     with open_store(Settings(), path=store_path) as store:
         assert_consistent(store, items, facts)

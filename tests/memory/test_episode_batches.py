@@ -20,7 +20,7 @@ from assistant.config import Settings
 from memory.scoped import range_where
 from memory.store import MemoryStore, open_store
 from memory.types import EpisodeIn
-from tests.memory.conftest import python_popen
+from tests.memory.conftest import python_popen, reap
 
 DAY = 86400.0
 START = datetime(2023, 5, 1, 9, tzinfo=UTC).timestamp()
@@ -225,11 +225,7 @@ def test_a_writer_killed_mid_batch_keeps_every_acknowledged_batch_whole(
         os.kill(child.pid, signal.SIGKILL)
         acknowledged += [int(line.split()[1]) for line in child.stdout if line.startswith("ok")]
     finally:
-        if child.poll() is None:
-            os.kill(child.pid, signal.SIGKILL)
-        child.wait()
-        child.stdout.close()
-        child.stderr.close()
+        reap(child)
     assert len(acknowledged) >= 4
     with open_store(Settings(), path=store_path) as store:
         by_batch: dict[int, list[float]] = {}

@@ -9,7 +9,6 @@ from the index files and Chroma's write-ahead log and re-embeds only what is los
 from __future__ import annotations
 
 import os
-import signal
 from pathlib import Path
 
 import numpy as np
@@ -20,7 +19,7 @@ from memory.probe import unreachable_ok
 from memory.repair import OPEN_MARKER, mark_for_repair
 from memory.scoped import collection_name
 from memory.store import MemoryStore, open_store
-from tests.memory.conftest import python_popen
+from tests.memory.conftest import python_popen, reap
 from tests.memory.test_durability import SMALL_SYNC, index_dir
 
 ITEMS = collection_name("items", "local")
@@ -60,10 +59,7 @@ def write_then_kill(folder: Path, text: str, monkeypatch: pytest.MonkeyPatch) ->
     try:
         assert child.stdout.readline().strip() == "done", child.stderr.read()[-2000:]
     finally:
-        os.kill(child.pid, signal.SIGKILL)
-        child.wait()
-        child.stdout.close()
-        child.stderr.close()
+        reap(child)
     assert (folder / OPEN_MARKER).exists()
 
 
