@@ -6,6 +6,11 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 FactKind = Literal["identity", "preference", "interest", "constraint", "relationship", "other"]
+# What a fact is about, for typed updates: a new value of a single-valued attribute
+# supersedes the old one; multi-valued ones (interest, person, date) add.
+FactAttribute = Literal[
+    "name", "place", "employer", "role", "interest", "preference", "person", "date", "other", ""
+]
 GoalStatus = Literal["active", "waiting", "done", "dropped"]
 ItemSource = Literal["arxiv", "slack"]
 # The heading of `profile_context`'s block (the chat's loop guard knows it as a prompt label).
@@ -35,6 +40,9 @@ class Fact:
     updated: float = 0.0
     superseded_by: str = ""  # id of the fact that replaced this one; "" while current
     explicit: bool = False  # the user asked for it to be remembered: never evicted by the cap
+    attribute: FactAttribute = ""  # typed slot ("" for facts stored before typing)
+    value: str = ""  # the attribute's value as the user said it ("Leeds", "Dr. Helen Ward")
+    relation: str = ""  # for person facts: who they are to the user ("supervisor"); for dates: what the date is
 
 
 @dataclass(frozen=True)
