@@ -19,6 +19,7 @@ from pydantic import BaseModel, Field, ValidationError
 from assistant.graph import prompts
 from assistant.graph.state import OPEN_STATUSES, GoalState, now
 from assistant.llm.base import ChatModel, Message
+from memory.understand import Request, parse
 
 log = logging.getLogger(__name__)
 
@@ -37,23 +38,6 @@ class GoalUpdate(BaseModel):
 
 
 _FLAGS = re.IGNORECASE
-NEW_GOAL = [
-    re.compile(p, _FLAGS)
-    for p in (
-        r"\bremind me to (?P<g>keep an eye on\b.+)",
-        r"\b(?:can|could|would) you help me (?:to )?(?P<g>.+)",
-        r"\bhelp me (?:to )?(?P<g>.+)",
-        r"\bmy goal is to (?P<g>.+)",
-        r"\b(?:i|we)(?: (?:really )?(?:need|want|have|would like|would love|plan|intend|aim|hope|"
-        r"mean)|'d (?:really )?(?:like|love)) to (?P<g>.+)",
-        r"\b(?:i|we) must (?P<g>.+)",
-        r"\blet'?s (?P<g>(?:plan|organi[sz]e|prepare|book|write|find|buy|get|make|start|set up|throw) .+)",
-        r"\bi'?m (?:trying|planning|hoping|going) to (?P<g>.+)",
-        r"\bi am (?:trying|planning|hoping|going) to (?P<g>.+)",
-        r"\b(?:i'?m|i am) planning (?P<g>(?:a|an|my|the) .+)",
-        r"\bkeep an eye on (?P<g>.+)",
-    )
-]
 # "I need to know ..." is a question, not a goal; "help me with today" has no object.
 NOT_A_GOAL = re.compile(
     r"^(?:know|ask|say|tell|check whether|understand what|with|about|on|for|out|me|you|it|that|"
@@ -80,6 +64,73 @@ DROPPED = re.compile(
     r"(?:no|not) longer (?:planning|going|interested))",
     _FLAGS,
 )
+
+# What kind of thing a request is for, so a second request of the same kind continues the
+# goal ("find a restaurant", then "book a table there") and one of another kind opens a new
+# one ("... and I need a cab"). Keyed by the lemma of what is asked for, or its verb.
+_KINDS: dict[str, tuple[str, ...]] = {
+    "food": ("restaurant", "table", "food", "dinner", "lunch", "breakfast", "brunch", "meal",
+             "eat", "pizza", "sushi", "cuisine", "reservation", "place to eat", "cafe", "bar"),
+    "event": ("event", "concert", "game", "show", "match", "festival", "gig", "ticket",
+              "something to do", "thing to do", "activity", "play", "musical"),
+    "lodging": ("hotel", "room", "hostel", "motel", "place to stay", "stay", "accommodation",
+                "airbnb"),
+    "ride": ("ride", "cab", "taxi", "uber", "lyft", "driver", "pickup"),
+    "car": ("car", "rental", "vehicle", "suv", "sedan"),
+    "bus": ("bus", "coach"),
+    "train": ("train", "rail"),
+    "flight": ("flight", "plane", "airline", "fly"),
+    "home": ("apartment", "flat", "house", "home", "place to live", "condo", "bedroom"),
+    "care": ("doctor", "dentist", "salon", "stylist", "hairdresser", "barber", "dermatologist",
+             "therapist", "physician", "appointment", "checkup", "haircut", "gynecologist",
+             "ophthalmologist", "psychiatrist", "optometrist", "pediatrician", "doc"),
+    "money": ("money", "payment", "transfer", "pay"),
+    "sights": ("attraction", "museum", "sight", "park", "place to visit", "landmark", "tour",
+               "something to see"),
+    "movie": ("movie", "film", "cinema"),
+}  # fmt: skip
+KIND_OF: dict[str, str] = {w: kind for kind, words in _KINDS.items() for w in words}
+
+
+def _kind_of_words(words: list[str]) -> str:
+    words = [w[:-1] if len(w) > 3 and w.endswith("s") and not w.endswith("ss") else w for w in words]
+    for n in (3, 2, 1):  # "place to eat" before "place"
+        for i in range(len(words) - n + 1):
+            gram = " ".join(words[i : i + n])
+            kind = KIND_OF.get(gram)
+            if kind:
+                return kind
+    return ""
+
+
+# Objects that ask for a piece of information, not for something to be done.
+INFO_HEADS = frozenset(
+    "balance number address phone rating weather forecast time times date dates price cost fare "
+    "detail details info information review reviews hour hours duration direction directions "
+    "name genre email website menu".split()
+)
+# Words that refine whatever is being looked for ("something cheaper", "another one").
+VAGUE_HEADS = frozenset("something anything somewhere anywhere place one other else".split())
+# Going somewhere or leaving: a detail of the plan in hand when one is open.
+DETAIL_VERBS = frozenset("go leave travel come return fly stay try keep move".split())
+
+
+def request_kind(req: Request) -> str:
+    """What a request is for ("food", "ride"), else its own head word ("rust", "book")."""
+    heads = [req.head, *req.extra]
+    if req.head in ("something", "thing", "place", "somewhere") and req.extra:
+        heads = [f"{req.head} to {x}" for x in req.extra] + list(req.extra)
+    for word in heads:
+        kind = KIND_OF.get(word)
+        if kind:
+            return kind
+    return KIND_OF.get(req.verb) or req.head or req.verb
+
+
+def goal_kind(statement: str) -> str:
+    """The kind of an existing goal, from the words of its statement."""
+    return _kind_of_words(re.findall(r"[a-z0-9]+", statement.lower()))
+
 
 # Words of wanting: a model-proposed goal needs one of them in the user's message.
 WISH = re.compile(
@@ -110,66 +161,19 @@ NEEDS: list[tuple[re.Pattern[str], list[str]]] = [
 ]
 DEFAULT_NEEDS = ["deadline"]
 
-# Recognisers that tell which missing slot a user's answer fills.
-# Whole month names or their abbreviations ("mar" alone would match "market", "dec" "decide");
-# "may" counts only as "May", after "in/on/by/of", or before a day.
-_MONTHS = (
-    r"jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|(?-i:May)|(?<=in |on |by |of )may|"
-    r"may(?=\s+\d)|june?|july?|aug(?:ust)?|sep(?:t(?:ember)?)?|oct(?:ober)?|nov(?:ember)?|"
-    r"dec(?:ember)?"
-)
-SLOTS: dict[str, re.Pattern[str]] = {
-    "date": re.compile(
-        rf"\b(?:{_MONTHS})\b|\b\d{{1,2}}(?:st|nd|rd|th)?\b.*\b(?:{_MONTHS})\b|"
-        r"\bnext (?:week|month|year|weekend|monday|tuesday|wednesday|thursday|friday|saturday|sunday)\b|"
-        r"\btomorrow\b|\btonight\b|\bin \d+ (?:days|weeks|months)\b|\b\d{4}-\d{2}-\d{2}\b|\bdays?\b",
-        _FLAGS,
-    ),
-    "budget": re.compile(
-        r"[€$£]\s?\d|\d\s?(?:€|\$|£|eur|euros?|usd|dollars?|pounds?|k\b)|\bbudget\b", _FLAGS
-    ),
-    "guests": re.compile(r"\b\d+\s+(?:people|guests|persons|friends)\b", _FLAGS),
-}
-
-
-# The part of a message that is the slot's value ("Feb 15", "600 euros", "8 people"): what
-# the goal records, rather than the whole sentence around it. Most specific first.
-_DAY = r"\d{1,2}(?:st|nd|rd|th)?"
-_MONTH_WORD = rf"(?:{_MONTHS})\b\.?"
-_WEEKDAY = r"(?:mon|tues|wednes|thurs|fri|satur|sun)day"
-SPANS: dict[str, list[re.Pattern[str]]] = {
-    "date": [
-        re.compile(p, _FLAGS)
-        for p in (
-            rf"\b(?:{_WEEKDAY}\s+)?(?:the\s+)?{_DAY}(?:\s+to\s+(?:the\s+)?{_DAY})?\s+(?:of\s+)?"
-            rf"{_MONTH_WORD}(?:\s+\d{{4}})?",
-            rf"\b{_MONTH_WORD}\s+{_DAY}\b(?:,?\s+\d{{4}})?",
-            rf"\b(?:(?:early|mid|late|the end of|end of)\s+)?{_MONTH_WORD}(?:\s+\d{{4}})?(?!\w)",
-            r"\bnext (?:week|month|year|weekend|monday|tuesday|wednesday|thursday|friday|saturday|"
-            r"sunday)\b",
-            r"\bin (?:\d+|a|one|two|three|four|five|six) (?:days?|weeks?|months?)\b",
-            r"\b\d{4}-\d{2}-\d{2}\b",
-            r"\btomorrow\b|\btonight\b",
-        )
-    ],
-    "budget": [
-        re.compile(
-            r"[€$£]\s?\d[\d,.]*\s?k?\b|\b\d[\d,.]*\s?(?:k\b|€|\$|£|eur\b|euros?\b|usd\b|"
-            r"dollars?\b|pounds?\b)",
-            _FLAGS,
-        )
-    ],
-    "guests": [SLOTS["guests"]],
-}
+SLOT_KINDS = ("date", "budget", "guests")
 
 
 def slot_value(kind: str, text: str) -> str | None:
     """The words of `text` that give a slot of this kind ("by Feb 15." -> "Feb 15"), if any."""
-    for pattern in SPANS.get(kind, []):
-        match = pattern.search(text)
-        if match:
-            return match.group(0).strip().rstrip(".,")
-    return None
+    turn = parse(text)
+    found = {"date": turn.dates, "budget": turn.prices, "guests": turn.party_sizes}.get(kind)
+    values = found() if found is not None else []
+    return values[0] if values else None
+
+
+def _gives(kind: str, text: str) -> bool:
+    return slot_value(kind, text) is not None or (kind == "budget" and "budget" in text.lower())
 
 
 def _said(kind: str, text: str) -> str:
@@ -204,19 +208,39 @@ def needs_for(statement: str) -> list[str]:
         if pattern.search(statement):
             needs = wanted
             break
-    return [n for n in needs if not ((kind := _slot_kind(n)) and SLOTS[kind].search(statement))]
+    return [n for n in needs if not ((kind := _slot_kind(n)) and _gives(kind, statement))]
 
 
-def detect_new_goal(text: str) -> str | None:
-    """The goal statement in a user message ("help me plan X" -> "plan X"), if any."""
-    if ASKS_ABOUT_HELP.match(text.strip()):
+def detect_new_goal(text: str, goals: list[GoalState] | None = None) -> str | None:
+    """The goal statement in a user message ("help me plan X" -> "plan X"), if any.
+
+    A request opens a goal unless it refers back ("book it"), is negated, or asks for more
+    of what an open goal is already about (`goals`): a second request of the same kind
+    continues that goal.
+    """
+    if ASKS_ABOUT_HELP.match(text.strip()) and not re.search(r"\b(?:can|could|would|will) you\b", text, _FLAGS):
         return None
-    for pattern in NEW_GOAL:
-        match = pattern.search(text)
-        if match:
-            statement = _clean_statement(match.group("g"))
-            if statement and not NOT_A_GOAL.match(statement) and len(statement.split()) >= 2:
-                return statement
+    open_kinds = {goal_kind(g["statement"]) for g in open_goals(goals or [])} - {""}
+    open_words = set().union(*(_words(g["statement"]) for g in open_goals(goals or [])))
+    for req in parse(text).requests():
+        if req.negated or req.pronoun or req.head in INFO_HEADS:
+            continue
+        kind = request_kind(req)
+        if open_kinds and kind not in KIND_OF.values() and (
+            req.head in VAGUE_HEADS or req.verb in DETAIL_VERBS or not req.head
+        ):
+            continue  # "something cheaper", "I'd like to leave on the 7th": refines the open goal
+        if kind in open_kinds or (req.head and req.head in open_words):
+            continue  # more about a goal already open
+        if req.head_proper and open_kinds and not req.also:
+            continue  # "look for Captain Marvel": a name from the results, not a new aim
+        if req.frame == "switch" and kind not in KIND_OF.values():
+            continue  # "how about Tuesday?" changes a detail
+        statement = _clean_statement(req.phrase)
+        if req.verb == "get" and req.frame in ("wish", "switch") and statement.split()[0].lower() != "get":
+            statement = "get " + " ".join(statement.split()[1:] if req.frame == "wish" else statement.split())
+        if statement and not NOT_A_GOAL.match(statement) and len(statement.split()) >= 2:
+            return statement
     return None
 
 
@@ -243,9 +267,7 @@ def target_goal(goals: list[GoalState], text: str, active: str) -> GoalState | N
 
 def slots_in(text: str) -> list[str]:
     """What a message already says about the slot kinds the rules know ("budget: ...")."""
-    return [
-        f"{kind}: {_said(kind, text)}" for kind, pattern in SLOTS.items() if pattern.search(text)
-    ]
+    return [f"{kind}: {_said(kind, text)}" for kind in SLOT_KINDS if _gives(kind, text)]
 
 
 def fill_missing(missing: list[str], text: str) -> tuple[list[str], list[str]]:
@@ -254,7 +276,7 @@ def fill_missing(missing: list[str], text: str) -> tuple[list[str], list[str]]:
     left: list[str] = []
     for need in missing:
         kind = _slot_kind(need)
-        if kind and SLOTS[kind].search(text):
+        if kind and _gives(kind, text):
             known.append(f"{need}: {_said(kind, text)}")
         else:
             left.append(need)
@@ -275,11 +297,11 @@ def rule_update(text: str, goals: list[GoalState], active: str) -> GoalUpdate:
     current = next((g for g in open_goals(goals) if g["id"] == active), None)
     if current is not None and current["status"] == "waiting" and current["missing"]:
         # An answer to our question may use goal-like words ("I want to go in May").
-        claimed = [n for n in current["missing"] if (k := _slot_kind(n)) and SLOTS[k].search(text)]
+        claimed = [n for n in current["missing"] if (k := _slot_kind(n)) and _gives(k, text)]
         if claimed:
             known, left = fill_missing(current["missing"], text)
             return GoalUpdate(event="progress", goal_id=current["id"], known=known, missing=left)
-    statement = detect_new_goal(text)
+    statement = detect_new_goal(text, goals)
     if statement:
         # what the whole message already says is known, and never asked for again
         known = slots_in(text)
@@ -295,6 +317,13 @@ def rule_update(text: str, goals: list[GoalState], active: str) -> GoalUpdate:
         known, left = fill_missing(current["missing"], text)
         if known:
             return GoalUpdate(event="progress", goal_id=current["id"], known=known, missing=left)
+    if current is not None:
+        # a date, party size or price said along the way belongs to the goal being worked on
+        given = slots_in(text)
+        if given:
+            kinds = {k.split(":", 1)[0] for k in given}
+            left = [m for m in current["missing"] if _slot_kind(m) not in kinds]
+            return GoalUpdate(event="progress", goal_id=current["id"], known=given, missing=left)
     return GoalUpdate()
 
 
