@@ -17,7 +17,8 @@ from typing import Any, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from memory.types import FactKind
+from memory.types import FactAttribute, FactKind
+from memory.understand import parse
 
 log = logging.getLogger(__name__)
 
@@ -34,6 +35,9 @@ class Candidate:
     text: str
     confidence: float
     slot: str = ""  # facts with the same slot contradict each other, e.g. "identity:location"
+    attribute: FactAttribute = ""  # typed reading (memory.types.Fact): "place", "person", ...
+    value: str = ""  # the attribute's value as said ("Leeds", "Dr. Helen Ward")
+    relation: str = ""  # who a person is to the user ("supervisor"), what a date is ("exam")
 
 
 # Sentences that talk about secrets are never stored, whoever asks.
@@ -461,9 +465,13 @@ RULES: tuple[RuleFn, ...] = (
 
 
 def sentences(text: str) -> list[str]:
-    """Split a user turn into sentences (good enough for first-person statements)."""
-    parts = re.split(r"(?<=[.!?;])\s+|\n+", text)
-    return [p.strip() for p in parts if p and p.strip()]
+    """A user turn's sentences, as the parser splits them ("Dr. Ward" stays in one)."""
+    out: list[str] = []
+    for line in text.splitlines():
+        for sent in parse(line).sentences if line.strip() else []:
+            # the parser keeps "...; I need to..." together: a semicolon still ends a statement
+            out += [p.strip() for p in re.split(r"(?<=;)\s+", str(sent.text)) if p.strip()]
+    return out
 
 
 def extract_rules(text: str) -> list[Candidate]:
@@ -480,12 +488,22 @@ def extract_rules(text: str) -> list[Candidate]:
             if rule is _interest and any(c.kind == "preference" for c in found):
                 continue  # "I like short answers" is a preference, not an interest
             found.extend(got)
+        parsed = from_parse(s)
+        if parsed:  # what the parse reads wins over a pattern's reading of the same slot
+            slots = {c.slot for c in parsed if c.slot} | {c.attribute for c in parsed}
+            found = [c for c in found if c.slot not in slots and not _same_attribute(c, slots)]
+            found = parsed + found
         if not found and re.match(r"(?i)^(?:remember|note|keep in mind)\b", sentence):
             rest = _clean(s) if len(s) < MAX_FACT_CHARS else ""
             if rest and re.search(r"(?i)\b(i|my|me|i'm)\b", rest):
                 found.append(Candidate("other", rest[:1].upper() + rest[1:], 0.8))
         out.extend(found)
-    return _unique(out)
+    return [typed(c) for c in _unique(out)]
+
+
+def _same_attribute(c: Candidate, taken: set[str]) -> bool:
+    t = typed(c)
+    return t.attribute in taken and t.attribute in SINGLE_VALUED
 
 
 def _unique(cands: list[Candidate]) -> list[Candidate]:
@@ -652,3 +670,186 @@ def extract(text: str, llm: Any = None) -> list[Candidate]:
                 found + [c for c in extra if not (rules_identity and c.kind == "identity")]
             )
     return found
+
+
+# ---------------------------------------------------------------- the typed reading
+
+SINGLE_VALUED: frozenset[str] = frozenset({"name", "place", "employer", "role"})
+_PREFIXES: tuple[tuple[str, FactAttribute, str], ...] = (
+    ("User's name is ", "name", ""),
+    ("User lives in ", "place", ""),
+    ("User is from ", "place", "origin"),
+    ("User works at ", "employer", ""),
+    ("User works as an ", "role", ""),
+    ("User works as a ", "role", ""),
+    ("User is interested in ", "interest", ""),
+    ("User works on ", "interest", ""),
+    ("User works in ", "interest", ""),
+    ("User likes ", "interest", ""),
+    ("User prefers answers in ", "preference", "language"),
+    ("User prefers ", "preference", ""),
+    ("User works ", "preference", "schedule"),
+)
+
+
+def typed(c: Candidate) -> Candidate:
+    """The candidate with attribute, value and relation filled in from its slot and text."""
+    if c.attribute:
+        return c
+    from dataclasses import replace
+
+    attribute, value, relation = typed_reading(c.kind, c.slot, c.text)
+    return replace(c, attribute=attribute, value=value, relation=relation)
+
+
+def typed_reading(kind: str, slot: str, text: str) -> tuple[FactAttribute, str, str]:
+    """(attribute, value, relation) of a fact stored with only a kind, slot and text.
+
+    Also how facts stored before typing are read (`memory.profile` migrates them on open).
+    """
+    if kind == "relationship":
+        m = re.match(r"User's (.+?) is (.+)$", text)
+        if m:
+            return "person", m.group(2), m.group(1)
+    if slot.startswith("date:"):
+        m = re.match(r"User's (?:deadline: )?(.+?)(?: is on | by )(.+)$", text)
+        if m:
+            return "date", m.group(2), slot.split(":", 1)[1]
+    for prefix, attribute, relation in _PREFIXES:
+        if text.startswith(prefix):
+            if attribute == "preference" and slot.startswith("preference:") and not relation:
+                relation = slot.split(":", 1)[1]
+            return attribute, text[len(prefix) :], relation
+    if kind == "interest":
+        return "interest", text, ""
+    if kind == "preference":
+        return "preference", text, slot.split(":", 1)[1] if ":" in slot else ""
+    return "other", text, ""
+
+
+# Verbs that say the user now lives somewhere else, or now works somewhere else.
+_MOVE_VERBS = frozenset("move relocate emigrate settle".split())
+_JOIN_VERBS = frozenset("join start begin".split())
+_LEAVE_VERBS = frozenset("quit leave resign").union({"left"})
+_NAME_TITLES = frozenset("dr dr. prof prof. mr mr. mrs mrs. ms ms. sir dame".split())
+_RELATION_NOUNS = frozenset(_RELATIONS.replace("team lead", "lead").split("|")) | {
+    "supervisor", "doctor", "dentist", "therapist", "landlord", "neighbour", "neighbor", "coach",
+    "tutor", "roommate", "flatmate", "fiance", "fiancee", "grandmother", "grandfather", "aunt",
+    "uncle", "cousin", "niece", "nephew", "pm", "lead", "teacher", "professor", "student",
+}  # fmt: skip
+_LANGUAGE_WORDS = frozenset(_LANGS.split("|"))
+
+
+def _full_name(tok: Any) -> str:
+    """A name with its title and given names: "Dr. Helen Ward", not "Ward" or "Dr"."""
+    left = [c for c in tok.children if c.dep_ == "compound" and c.i < tok.i]
+    start = min([tok.i, *(c.i for c in left)])
+    doc = tok.doc
+    while start > 0 and doc[start - 1].lower_.rstrip(".") + "." in _NAME_TITLES | {"dr."} and doc[start - 1].lower_ in _NAME_TITLES:
+        start -= 1
+    return _cap(str(doc[start : tok.i + 1].text))
+
+
+def _proper(tok: Any) -> bool:
+    return bool(tok.pos_ == "PROPN" or tok.ent_type_ in ("PERSON", "ORG", "GPE", "LOC", "FAC", "NORP"))
+
+
+def from_parse(sentence: str) -> list[Candidate]:
+    """Facts the dependency parse states outright, whatever the wording.
+
+    A thin layer: which verbs or nouns mean a change (moved / relocated to a place; quit one
+    employer and started at another; promoted to a role; "call me X"; "my supervisor is X")
+    is listed here, the sentence structure comes from the parse.
+    """
+    doc = parse(sentence).doc
+    out: list[Candidate] = []
+    for tok in doc:
+        lemma = tok.lemma_.lower()
+        subj = next((c.lower_ for c in tok.children if c.dep_ in ("nsubj", "nsubjpass")), "")
+        if not subj and tok.dep_ == "conj":
+            subj = next((c.lower_ for c in tok.head.children if c.dep_ in ("nsubj", "nsubjpass")), "")
+        first_person = subj in ("i", "we")
+        negated = any(c.dep_ == "neg" for c in tok.children)
+        if negated:
+            continue
+        # "we relocated to Nairobi", "I've since moved to Denver"
+        if lemma in _MOVE_VERBS and first_person:
+            for prep in tok.children:
+                if prep.dep_ == "prep" and prep.lower_ in ("to", "into"):
+                    place = next((p for p in prep.children if p.dep_ == "pobj" and _proper(p)), None)
+                    if place is not None:
+                        value = _place_span(place)
+                        out.append(Candidate("identity", f"User lives in {value}", 0.9, "identity:location", "place", value))
+        # "... started at Datadog", "joined Stripe", "now work for Stripe"
+        if (lemma in _JOIN_VERBS or lemma == "work") and first_person:
+            org = None
+            if lemma == "join":
+                org = next((c for c in tok.children if c.dep_ == "dobj" and _proper(c)), None)
+            for prep in tok.children:
+                if org is None and prep.dep_ == "prep" and prep.lower_ in ("at", "with", "for"):
+                    org = next((p for p in prep.children if p.dep_ == "pobj" and _proper(p)), None)
+            if org is not None and (lemma != "work" or any(c.lower_ in ("now", "since") for c in tok.children) or _left_before(tok)):
+                value = _full_name(org)
+                out.append(Candidate("identity", f"User works at {value}", 0.9, "identity:employer", "employer", value))
+        # "I got promoted to senior developer", "they made me team lead"
+        if lemma == "promote" and subj in ("i", "we", ""):
+            for prep in tok.children:
+                if prep.dep_ == "prep" and prep.lower_ == "to":
+                    role = next((p for p in prep.children if p.dep_ == "pobj"), None)
+                    if role is not None:
+                        value = str(doc[min(t.i for t in role.subtree) : role.i + 1].text)
+                        value = re.sub(r"(?i)^(?:an?|the)\s+", "", value)
+                        out.append(Candidate("identity", f"User works as {_article(value)}", 0.9, "identity:role", "role", value))
+        # "call me Kate (instead)", "please call me Dr. Okafor"
+        if lemma == "call" and any(c.dep_ in ("dobj", "dative") and c.lower_ == "me" for c in tok.children):
+            name = next((c for c in tok.children if c.dep_ in ("oprd", "attr", "xcomp", "ccomp", "npadvmod", "dobj") and c.lower_ != "me" and c.pos_ in ("PROPN", "NOUN")), None)
+            if name is not None:
+                value = _full_name(name)
+                out.append(Candidate("identity", f"User's name is {value}", 0.95, "identity:name", "name", value))
+        if lemma == "be":
+            attr = next((c for c in tok.children if c.dep_ == "attr"), None)
+            nsubj = next((c for c in tok.children if c.dep_ == "nsubj"), None)
+            if attr is not None and nsubj is not None:
+                # "I'm Dr. Okafor": a name said with its title
+                if nsubj.lower_ == "i" and attr.ent_type_ == "PERSON" and any(
+                    c.lower_ in _NAME_TITLES for c in doc[max(0, attr.i - 3) : attr.i]
+                ):
+                    value = _full_name(attr)
+                    out.append(Candidate("identity", f"User's name is {value}", 0.95, "identity:name", "name", value))
+                # "my supervisor is Dr. Helen Ward" / "Helen Ward is my supervisor"
+                for who, rel in ((attr, nsubj), (nsubj, attr)):
+                    if (
+                        rel.lemma_.lower() in _RELATION_NOUNS
+                        and any(c.lower_ == "my" for c in rel.children)
+                        and (who.ent_type_ == "PERSON" or who.pos_ == "PROPN")
+                    ):
+                        relation = " ".join(
+                            [c.lower_ for c in rel.children if c.dep_ == "compound"] + [rel.lower_]
+                        )
+                        value = _full_name(who)
+                        slot = f"relationship:{relation}" if relation in _UNIQUE_RELATIONS else ""
+                        out.append(Candidate("relationship", f"User's {relation} is {value}", 0.9, slot, "person", value, relation))
+        # "never mind, English is fine": a language preference stated as acceptance
+        if lemma == "be" and any(c.dep_ == "acomp" and c.lower_ in ("fine", "ok", "okay", "good", "better", "best") for c in tok.children):
+            lang = next((c for c in tok.children if c.dep_ == "nsubj" and c.lower_ in _LANGUAGE_WORDS), None)
+            if lang is not None:
+                value = lang.text.capitalize()
+                out.append(Candidate("preference", f"User prefers answers in {value}", 0.9, "preference:language", "preference", value, "language"))
+    return _unique(out)
+
+
+def _place_span(place: Any) -> str:
+    # "Portland, Oregon" and "New York" are one place; "Nairobi in the spring" is not
+    doc = place.doc
+    start = min([place.i, *(c.i for c in place.children if c.dep_ == "compound")])
+    end = place.i
+    for c in place.children:
+        if c.dep_ in ("appos", "npadvmod") and _proper(c) and c.i > place.i:
+            end = max(end, c.i)
+    return str(doc[start : end + 1].text)
+
+
+def _left_before(tok: Any) -> bool:
+    """True when the clause before this one says the user left an employer ("quit X and ...")."""
+    head = tok.head if tok.dep_ == "conj" else None
+    return head is not None and head.lemma_.lower() in _LEAVE_VERBS | {"left"}
