@@ -794,10 +794,16 @@ def from_parse(sentence: str) -> list[Candidate]:
         # "I got promoted to senior developer", "they made me team lead"
         if lemma == "promote" and subj in ("i", "we", ""):
             for prep in tok.children:
+                role = None
                 if prep.dep_ == "prep" and prep.lower_ == "to":
                     role = next((p for p in prep.children if p.dep_ == "pobj"), None)
-                    if role is not None:
-                        value = str(doc[min(t.i for t in role.subtree) : role.i + 1].text)
+                    start = min(t.i for t in role.subtree) if role is not None else 0
+                elif prep.dep_ == "xcomp":  # "promoted to lead analyst" misread as "to lead (an) analyst"
+                    role = max(prep.subtree, key=lambda t: t.i)
+                    start = prep.i
+                if role is not None:
+                    if True:
+                        value = str(doc[start : role.i + 1].text).strip(" !.,")
                         value = re.sub(r"(?i)^(?:an?|the)\s+", "", value)
                         out.append(Candidate("identity", f"User works as {_article(value)}", 0.9, "identity:role", "role", value))
         # "call me Kate (instead)", "please call me Dr. Okafor"

@@ -22,10 +22,10 @@ import numpy as np
 from assistant.config import MemorySettings
 from assistant.errors import MemoryStoreError
 from memory.embeddings import Embedder
-from memory.extract import Candidate, extract
+from memory.extract import Candidate, extract, typed, typed_reading
 from memory.scoped import OWNER_KEY, Record, Scopes, _Scoped
 from memory.state import StateStore
-from memory.types import PROFILE_HEADING, Fact, FactKind, Hit, Source
+from memory.types import PROFILE_HEADING, Fact, FactAttribute, FactKind, Hit, Source
 
 KIND_ORDER: tuple[FactKind, ...] = (
     "identity",
@@ -50,6 +50,8 @@ FORGET_SIMILARITY = (
 log = logging.getLogger(__name__)
 
 EXPORT_FORMAT = "purposeful-assistant/profile"
+TYPED_KEY = "profile-typed"  # state: the format of typed fact metadata this store carries
+TYPED_FORMAT = 1
 CAP_KEY = "profile-cap:"  # + user id: the last time the fact cap evicted something (state store)
 EVICTION_RULE = (
     "replaced facts (history) go first, oldest first; then facts the assistant inferred, least "
@@ -62,9 +64,40 @@ def normalise(text: str) -> str:
     return " ".join(re.findall(r"[\w']+", text.lower()))
 
 
+def _typed_meta(m: dict[str, Any], text: str) -> tuple[Any, str, str]:
+    """(attribute, value, relation) as stored, or read from kind, slot and text for older facts."""
+    if "attribute" in m:
+        attribute = str(m.get("attribute", ""))
+        return (
+            attribute if attribute in get_args(FactAttribute) else "other",
+            str(m.get("value", "")),
+            str(m.get("relation", "")),
+        )
+    return typed_reading(str(m.get("kind", "other")), str(m.get("slot", "")), text)
+
+
+def supersede_key(c: Candidate) -> str:
+    """The slot whose current value a candidate replaces ("" for facts that add).
+
+    Single-valued attributes (name, place, employer, role, a preference on one topic, the
+    one person in a relation like supervisor, one dated thing) replace; interests, people
+    in other relations and other facts add.
+    """
+    if c.slot:
+        return c.slot
+    if c.attribute in ("name", "employer", "role"):
+        return f"identity:{c.attribute}"
+    if c.attribute == "place":
+        return "identity:origin" if c.relation == "origin" else "identity:location"
+    if c.attribute == "preference" and c.relation:
+        return f"preference:{c.relation}"
+    return ""
+
+
 def _to_fact(rec: Record) -> Fact:
     m = rec.metadata
     kind = m.get("kind", "other")
+    attribute, value, relation = _typed_meta(m, rec.document)
     return Fact(
         id=rec.id,
         user_id=str(m.get(OWNER_KEY, "")),
@@ -78,6 +111,9 @@ def _to_fact(rec: Record) -> Fact:
         updated=float(m.get("updated", 0.0)),
         superseded_by=str(m.get("superseded_by", "")),
         explicit=bool(m.get("explicit", False)),
+        attribute=attribute,
+        value=value,
+        relation=relation,
     )
 
 
@@ -167,6 +203,8 @@ class Profile:
         explicit: bool = False,
     ) -> list[Fact]:
         col = self._facts(user_id)
+        cands = [typed(c) for c in cands]
+        cands = [c if c.slot == (key := supersede_key(c)) else _with_slot(c, key) for c in cands]
         vectors = self._embedder.embed([c.text for c in cands])  # (N, D), outside the lock
         now = time.time()
         src_time = source.time or now
@@ -243,7 +281,7 @@ class Profile:
                     "kind": c.kind, "slot": c.slot, "norm": norms[i], "confidence": float(c.confidence),
                     "src_thread": source.thread, "src_turn": int(source.turn), "src_time": float(src_time),
                     "created": now, "updated": now, "uses": 1, "superseded_by": "",
-                    "explicit": explicit,
+                    "explicit": explicit, "attribute": c.attribute, "value": c.value, "relation": c.relation,
                 }  # fmt: skip
                 if c.slot:
                     for old in by_slot.get(c.slot, []):
@@ -326,6 +364,35 @@ class Profile:
             "last_eviction": float(status.get("last", 0.0)),
             "rule": EVICTION_RULE,
         }
+
+    def migrate_typed(self, client: Any) -> int:
+        """Give facts stored before typing their attribute, value and relation (once per store)."""
+        if self._state.get(TYPED_KEY) == TYPED_FORMAT:
+            return 0
+        done = 0
+        with self._lock:
+            for col in client.list_collections():
+                name = col if isinstance(col, str) else col.name
+                if not name.startswith("facts-"):
+                    continue
+                got = client.get_collection(name).get(include=["metadatas", "documents"])
+                by_owner: dict[str, tuple[list[str], list[dict[str, Any]]]] = {}
+                for fid, doc, meta in zip(got["ids"], got["documents"], got["metadatas"], strict=True):
+                    if not meta or "attribute" in meta or not meta.get(OWNER_KEY):
+                        continue
+                    attribute, value, relation = typed_reading(
+                        str(meta.get("kind", "other")), str(meta.get("slot", "")), doc or ""
+                    )
+                    ids, metas = by_owner.setdefault(str(meta[OWNER_KEY]), ([], []))
+                    ids.append(fid)
+                    metas.append({**meta, "attribute": attribute, "value": value, "relation": relation})
+                for owner, (ids, metas) in by_owner.items():
+                    self._facts(owner).update_metadata(ids, metas)
+                    done += len(ids)
+            self._state.set(TYPED_KEY, TYPED_FORMAT)
+        if done:
+            log.info("profile: %d facts from before typing now carry attribute and value", done)
+        return done
 
     # ------------------------------------------------------------------ reading
     def facts(self, user_id: str, include_superseded: bool = False) -> list[Fact]:
@@ -579,6 +646,12 @@ class Profile:
         return added
 
 
+def _with_slot(c: Candidate, slot: str) -> Candidate:
+    from dataclasses import replace
+
+    return replace(c, slot=slot)
+
+
 def _current(records: list[Record]) -> list[Record]:
     return [r for r in records if not r.metadata.get("superseded_by")]
 
@@ -610,7 +683,7 @@ def _fact_to_dict(f: Fact) -> dict[str, Any]:
         "id": f.id, "kind": f.kind, "text": f.text, "confidence": f.confidence,
         "source": {"thread": f.source.thread, "turn": f.source.turn, "time": f.source.time},
         "created": f.created, "updated": f.updated, "superseded_by": f.superseded_by,
-        "explicit": f.explicit,
+        "explicit": f.explicit, "attribute": f.attribute, "value": f.value, "relation": f.relation,
     }  # fmt: skip
 
 

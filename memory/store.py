@@ -73,6 +73,7 @@ class MemoryStore:
         self.profile = Profile(
             self._scopes, embedder, state, settings.memory, llm=llm, lock=write_lock
         )
+        self.profile.migrate_typed(client)  # stores from before typed facts, once
         self.goals = GoalStore(self._scopes, embedder)
         self.items = ItemStore(self._scopes, embedder, lock=write_lock)
         self._searcher = Searcher(self._scopes, embedder)
