@@ -477,28 +477,37 @@ def sentences(text: str) -> list[str]:
 def extract_rules(text: str) -> list[Candidate]:
     """Facts from explicit first-person statements; sentences about secrets are skipped."""
     out: list[Candidate] = []
-    for sentence in sentences(text):
-        if _SECRET.search(sentence):
-            continue
-        s = re.sub(r"(?i)^(?:also|and|oh|btw|by the way|fyi|please)[,\s]+", "", sentence)
-        s = re.sub(r"(?i)^(?:remember|note|keep in mind)(?:\s+that)?[,:\s]+", "", s)
-        found: list[Candidate] = []
-        for rule in RULES:
-            got = rule(s)
-            if rule is _interest and any(c.kind == "preference" for c in found):
-                continue  # "I like short answers" is a preference, not an interest
-            found.extend(got)
-        parsed = from_parse(s)
-        if parsed:  # what the parse reads wins over a pattern's reading of the same slot
-            slots = {c.slot for c in parsed if c.slot} | {c.attribute for c in parsed}
-            found = [c for c in found if c.slot not in slots and not _same_attribute(c, slots)]
-            found = parsed + found
-        if not found and re.match(r"(?i)^(?:remember|note|keep in mind)\b", sentence):
-            rest = _clean(s) if len(s) < MAX_FACT_CHARS else ""
-            if rest and re.search(r"(?i)\b(i|my|me|i'm)\b", rest):
-                found.append(Candidate("other", rest[:1].upper() + rest[1:], 0.8))
-        out.extend(found)
+    for line in text.splitlines():
+        for sent in parse(line).sentences if line.strip() else []:
+            if _SECRET.search(str(sent.text)):
+                continue
+            found: list[Candidate] = []
+            for sentence in (p.strip() for p in re.split(r"(?<=;)\s+", str(sent.text))):
+                if sentence:
+                    found += _from_patterns(sentence)
+            parsed = from_parse(sent)
+            if parsed:  # what the parse reads wins over a pattern's reading of the same slot
+                slots = {c.slot for c in parsed if c.slot} | {c.attribute for c in parsed}
+                found = [c for c in found if c.slot not in slots and not _same_attribute(c, slots)]
+                found = parsed + found
+            out.extend(found)
     return [typed(c) for c in _unique(out)]
+
+
+def _from_patterns(sentence: str) -> list[Candidate]:
+    s = re.sub(r"(?i)^(?:also|and|oh|btw|by the way|fyi|please)[,\s]+", "", sentence)
+    s = re.sub(r"(?i)^(?:remember|note|keep in mind)(?:\s+that)?[,:\s]+", "", s)
+    found: list[Candidate] = []
+    for rule in RULES:
+        got = rule(s)
+        if rule is _interest and any(c.kind == "preference" for c in found):
+            continue  # "I like short answers" is a preference, not an interest
+        found.extend(got)
+    if not found and re.match(r"(?i)^(?:remember|note|keep in mind)\b", sentence):
+        rest = _clean(s) if len(s) < MAX_FACT_CHARS else ""
+        if rest and re.search(r"(?i)\b(i|my|me|i'm)\b", rest):
+            found.append(Candidate("other", rest[:1].upper() + rest[1:], 0.8))
+    return found
 
 
 def _same_attribute(c: Candidate, taken: set[str]) -> bool:
@@ -754,16 +763,17 @@ def _proper(tok: Any) -> bool:
     return bool(tok.pos_ == "PROPN" or tok.ent_type_ in ("PERSON", "ORG", "GPE", "LOC", "FAC", "NORP"))
 
 
-def from_parse(sentence: str) -> list[Candidate]:
+def from_parse(sentence: Any) -> list[Candidate]:
     """Facts the dependency parse states outright, whatever the wording.
 
     A thin layer: which verbs or nouns mean a change (moved / relocated to a place; quit one
     employer and started at another; promoted to a role; "call me X"; "my supervisor is X")
     is listed here, the sentence structure comes from the parse.
     """
-    doc = parse(sentence).doc
+    span = parse(sentence).doc if isinstance(sentence, str) else sentence
+    doc = span.doc
     out: list[Candidate] = []
-    for tok in doc:
+    for tok in span:
         lemma = tok.lemma_.lower()
         subj = next((c.lower_ for c in tok.children if c.dep_ in ("nsubj", "nsubjpass")), "")
         if not subj and tok.dep_ == "conj":

@@ -201,14 +201,16 @@ def _words(text: str) -> set[str]:
     return {w for w in re.findall(r"[a-z0-9]{4,}", text.lower())}
 
 
-def needs_for(statement: str) -> list[str]:
-    """What a new goal still needs, minus what its statement already says."""
-    needs = DEFAULT_NEEDS
+def _needs(statement: str) -> list[str]:
     for pattern, wanted in NEEDS:
         if pattern.search(statement):
-            needs = wanted
-            break
-    return [n for n in needs if not ((kind := _slot_kind(n)) and _gives(kind, statement))]
+            return list(wanted)
+    return list(DEFAULT_NEEDS)
+
+
+def needs_for(statement: str) -> list[str]:
+    """What a new goal still needs, minus what its statement already says."""
+    return [n for n in _needs(statement) if not ((kind := _slot_kind(n)) and _gives(kind, statement))]
 
 
 def detect_new_goal(text: str, goals: list[GoalState] | None = None) -> str | None:
@@ -311,7 +313,8 @@ def rule_update(text: str, goals: list[GoalState], active: str) -> GoalUpdate:
             statement=statement,
             success_criteria=f"the user confirms: {statement}",
             known=known,
-            missing=[n for n in needs_for(statement) if _slot_kind(n) not in given],
+            # the statement is part of the message: what the message gives is already known
+            missing=[n for n in _needs(statement) if _slot_kind(n) not in given],
         )
     if current is not None and current["missing"] and not text.rstrip().endswith("?"):
         known, left = fill_missing(current["missing"], text)
