@@ -1,5 +1,9 @@
 """Dates in what people ask: "last week", "in May", "yesterday", resolved against the asking time.
 
+Day dates ("8 May 2023", "the 31st of January") are found by the turn's parse and read by
+dateparser (`memory.understand.when`); spans it has no notion of ("last week", "in May",
+"two weeks ago" as a whole week) are computed here.
+
 `resolve(text, now)` returns the span of time a question is about (start inclusive, end
 exclusive, both aware datetimes in now's time zone) or None when it names none. Months
 and weekdays without a year mean the latest one that has begun by `now` ("in May" asked
@@ -13,6 +17,8 @@ import calendar
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+
+from memory.understand import parse, when
 
 MONTHS = {m.lower(): i for i, m in enumerate(calendar.month_name) if m}
 MONTHS.update({m.lower(): i for i, m in enumerate(calendar.month_abbr) if m})
@@ -83,25 +89,14 @@ def resolve(text: str, now: datetime | float | None = None) -> TimeRange | None:
     today = _day(ref)
     t = text.lower()
 
-    # a full date: "8 May 2023", "May 8, 2023", "on 8 May", "May 8th"
-    m = re.search(
-        rf"\b(\d{{1,2}})(?:st|nd|rd|th)?\s+(?:of\s+)?({_MONTH})\.?,?(?:\s+(\d{{4}}))?\b", t
-    )
-    m2 = re.search(rf"\b({_MONTH})\.?\s+(\d{{1,2}})(?:st|nd|rd|th)?\b(?:,?\s+(\d{{4}}))?", t)
-    if m or m2:
-        day, month, year = (
-            (int(m.group(1)), MONTHS[m.group(2)], m.group(3))
-            if m
-            else (int(m2.group(2)), MONTHS[m2.group(1)], m2.group(3))  # type: ignore[union-attr]
-        )
-        y = int(year) if year else ref.year
-        try:
-            start = datetime(y, month, day, tzinfo=tz)
-            if not year and start > ref:
-                start = start.replace(year=y - 1)
-            return _days(start, 1)
-        except ValueError:
-            pass  # "31 February": fall through to the month alone
+    # a full date: "8 May 2023", "May 8, 2023", "on 8 May", "May 8th", "the 31st of January":
+    # the parse finds the phrase, dateparser reads it (the latest such day by `now`)
+    for phrase in parse(text).dates():
+        has_day = re.search(r"(?<![\d-])\d{1,2}(?:st|nd|rd|th)?\b(?!-)", phrase)
+        if has_day and re.search(rf"\b(?:{_MONTH})\b", phrase.lower()):
+            day = when(phrase, ref, tz, future=False)
+            if day is not None:
+                return _days(_day(day.astimezone(tz)), 1)
     # a month, with or without a year: "in May", "May 2023", "last May". "may", "march" and
     # three-letter abbreviations are also ordinary words: they count only after a preposition
     # or before a year

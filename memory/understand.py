@@ -95,7 +95,16 @@ class Turn:
             if e.label_ == "ORDINAL" and start > 0 and self.doc[start - 1].lower_ == "the":
                 start -= 1
             out.append(self.doc[start : e.end].text.strip(" .,"))
-        # the small model misses some ("From 3 to 7 May"): a month name with its day numbers
+        # the small model misses some ("later today", "this Sunday") and ("From 3 to 7 May")
+        for tok in self.doc:
+            if tok.lower_ in _DAY_WORDS and not any(tok.text in d for d in out):
+                lo = tok.i
+                while lo > 0 and self.doc[lo - 1].lower_ in ("later", "early", "this", "next", "coming"):
+                    lo -= 1
+                if tok.lower_ in _DAY_WORDS - {"today", "tonight", "tomorrow"} and lo == tok.i:
+                    continue  # a bare weekday is often a habit ("I work on Sundays")
+                out.append(self.doc[lo : tok.i + 1].text)
+        # a month name with its day numbers
         for tok in self.doc:
             if not _MONTH.fullmatch(tok.lower_.rstrip(".")) or any(tok.text in d for d in out):
                 continue
@@ -182,15 +191,17 @@ def when(
     zone = _zone(tz, now)
     ref = _as_datetime(now, zone)
     text = _for_dateparser(phrase)
+    # dateparser reads and returns wall-clock time; the zone is attached after, so that
+    # "in six months" across a daylight-saving change stays at the same local hour
     settings: dict[str, Any] = {
         "RELATIVE_BASE": ref.replace(tzinfo=None),
         "PREFER_DATES_FROM": "future" if future else "past",
-        "TIMEZONE": str(zone),
-        "TO_TIMEZONE": str(zone),
-        "RETURN_AS_TIMEZONE_AWARE": True,
+        "RETURN_AS_TIMEZONE_AWARE": False,
     }
     got = dateparser.parse(text, languages=["en"], settings=settings)  # type: ignore[arg-type]
-    return got
+    if got is None:
+        return None
+    return got.replace(tzinfo=zone) if got.tzinfo is None else got.astimezone(zone)
 
 
 def _zone(tz: str | tzinfo | None, now: datetime | float | None) -> Any:
@@ -240,9 +251,19 @@ _NOT_ACTIONS = frozenset(
     "thank guess remember mean explain describe listen try change use update verify confirm "
     "show repeat remind summarise summarize translate define rephrase".split()
 )
+# What a bare command or "can you ...?" asks the assistant to arrange in the world; other
+# commands ("list the steps", "write a haiku") ask for the reply itself.
+_ARRANGE = frozenset(
+    "find book reserve get search look rent buy order schedule arrange organise organize plan "
+    "transfer send call hire locate purchase make keep set track monitor watch research pay "
+    "prepare sort".split()
+)
 _REFERS = frozenset("it that this them one those these".split())
 _DURATION = re.compile(r"\b(?:\d+|a|an|one|two|three|few|several|couple)\s+(?:days?|weeks?|months?|years?|hours?)\b|\bevery\b|\bdaily\b|\bweekly\b")
 _POINT_WORDS = re.compile(r"\b(?:ago|in|next|last|from now)\b")
+_DAY_WORDS = frozenset(
+    "today tonight tomorrow monday tuesday wednesday thursday friday saturday sunday".split()
+)
 _DAY_PREPS = frozenset("on for by until till from to".split())
 _NUMBER_WORDS = frozenset("one two three four five six seven eight nine ten eleven twelve".split())
 _PARTY_NOUNS = frozenset(
@@ -430,9 +451,11 @@ def _clause_request(sent: Any, root: Any) -> Request | None:
     if lemma in _LOOKING and subj in ("i", "we") and root.tag_ == "VBG":
         return _make("looking", root, sent, negated=_negated(root))
     if subj == "you" and any(c.dep_ == "aux" and c.lower_ in ("can", "could", "would", "will") for c in root.children):
-        action = _action(root) if lemma in ("help",) else root
+        action = _action(root) if lemma in ("help", "try") else root
         if lemma == "help" and action is root:
             return None  # "can you help me with this?": no task named
+        if lemma != "help" and _lemma(action) not in _ARRANGE:
+            return None  # "can you list the steps?": asks for the reply
         return _make("ask", action, sent)
     if not subj and root.tag_ == "VB" and not clause and not root.ent_type_:
         if lemma in _WISH:  # "Need to know the opening hours": a wish with the "I" left out
@@ -446,5 +469,7 @@ def _clause_request(sent: Any, root: Any) -> Request | None:
             return None if action is root else _make("imperative", action, sent)
         if any(c.dep_ == "prt" and c.lower_ == "out" for c in root.children):
             return None  # "find out whether...": a look-up
+        if lemma not in _ARRANGE:
+            return None  # "list the first steps": asks for the reply itself
         return _make("imperative", root, sent)
     return None
