@@ -97,6 +97,7 @@ def resolve(text: str, now: datetime | float | None = None) -> TimeRange | None:
             day = when(phrase, ref, tz, future=False)
             if day is not None:
                 return _days(_day(day.astimezone(tz)), 1)
+    m: re.Match[str] | None
     # a month, with or without a year: "in May", "May 2023", "last May". "may", "march" and
     # three-letter abbreviations are also ordinary words: they count only after a preposition
     # or before a year

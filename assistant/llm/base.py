@@ -7,13 +7,15 @@ implements it.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Literal, Protocol, TypedDict, runtime_checkable
+from typing import Any, Literal, Protocol, TypedDict, runtime_checkable
 
 Role = Literal["system", "user", "assistant"]
 ControlKind = Literal["none", "split_softmax", "repeat_system", "cfg"]
 Priority = Literal["interactive", "background"]
+# Called before each token is picked: (every row's tokens so far, logits (B, V)) -> logits.
+LogitsHook = Callable[[list[list[int]], Any], Any]
 
 
 class Message(TypedDict):

@@ -26,7 +26,7 @@ from assistant import runtime_env
 from assistant.config import Settings
 from assistant.errors import GenerationError
 from assistant.llm import split_softmax
-from assistant.llm.base import ChatResult, DriftControl, Message, Priority
+from assistant.llm.base import ChatResult, DriftControl, LogitsHook, Message, Priority
 from assistant.llm.chat_format import Prompt, build_prompt, with_repeated_system, without_system
 from assistant.llm.decode_step import decode_step_for
 from assistant.llm.gate import ModelGate, shared_gate
@@ -66,6 +66,9 @@ class _Job:
     shared_tokens: int = 0  # prompt tokens pre-filled once for the whole batch
     queue_s: float = 0.0
     cancelled: bool = False  # set by the caller's thread: the model thread stops at the next step
+    # Called before each token is picked with every row's tokens so far and the logits (B, V);
+    # returns the logits to sample from (a grammar masks what may not come next).
+    logits_hook: LogitsHook | None = None
 
 
 T = TypeVar("T")
@@ -127,8 +130,11 @@ class Engine:
         control: DriftControl | None = None,
         priority: Priority = "interactive",
         conversation_id: str | None = None,
+        logits_hook: LogitsHook | None = None,
     ) -> ChatResult:
-        """Generate one reply (None arguments fall back to config defaults)."""
+        """Generate one reply (None arguments fall back to config defaults).
+
+        `logits_hook` constrains decoding (see `assistant.llm.constrain`)."""
         job = self._job(
             [messages],
             max_new_tokens,
@@ -140,6 +146,7 @@ class Engine:
             priority,
             conversation_id,
         )
+        job.logits_hook = logits_hook
         gen = self._run(job, stream_row=None)
         while True:
             try:
@@ -527,6 +534,8 @@ class Engine:
             if guidance is not None:
                 cond, uncond = logits[:n], logits[n:]
                 logits = uncond + guidance * (cond - uncond)
+            if job.logits_hook is not None:
+                logits = job.logits_hook([rows[i].tokens for i in active], logits)
             tokens = pick_tokens(logits, job.temperature, job.top_p, generator).tolist()
             if step == 0:
                 job.first_token_at = time.perf_counter()

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from assistant.background.summarise import summarise_items
 
+from assistant.background.summarise import summarise_items
 from assistant.background.summary_checks import check_summary
 from memory.types import Item
 
