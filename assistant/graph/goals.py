@@ -290,6 +290,9 @@ def fill_missing(missing: list[str], text: str) -> tuple[list[str], list[str]]:
         # A free-form slot ("audience") is filled by whatever the user answers to our question.
         known.append(f"{missing[0]}: {_clean_statement(text)}")
         left = missing[1:]
+    if known:  # a date, party size or price said in the same answer is kept too
+        filled = {_slot_kind(k.split(":", 1)[0]) for k in known}
+        known += [s for s in slots_in(text) if _slot_kind(s.split(":", 1)[0]) not in filled]
     return known, left
 
 

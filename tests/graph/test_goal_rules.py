@@ -97,3 +97,52 @@ def test_a_slot_named_without_a_value_keeps_the_users_words() -> None:
     assert goal is not None and goal["missing"] == ["budget"]
     _, goals, goal = track("The budget is flexible", goals, goal["id"])
     assert goal is not None and goal["known"] == ["budget: The budget is flexible"]
+
+
+# Phrasings written for these tests (none is in bench/data/quality or the SGD sample).
+@pytest.mark.parametrize(
+    ("said", "words"),
+    [
+        ("This year I'm aiming to run a half marathon.", "run a half marathon"),
+        ("My plan for the summer is to learn Portuguese.", "learn Portuguese"),
+        ("Could you keep track of my goal to save 2000 euros by June?", "save 2000 euros"),
+        ("We're hoping to renovate the attic before winter.", "renovate the attic"),
+        ("Please find me a quiet hotel in Porto.", "find me a quiet hotel in Porto"),
+    ],
+)
+def test_goals_stated_in_everyday_words_are_found(said: str, words: str) -> None:
+    statement = detect_new_goal(said)
+    assert statement is not None and words in statement
+
+
+def test_a_second_request_of_the_same_kind_continues_the_goal_and_fills_its_slots() -> None:
+    _, goals, goal = track("I'd like to find a Thai restaurant in Leeds.", [], "")
+    assert goal is not None
+    update, goals, touched = track("Great, book a table for 3 there on Friday next week.", goals, goal["id"])
+    assert update.event == "progress" and touched is not None and touched["id"] == goal["id"]
+    assert "guests: 3" in touched["known"]
+    assert any(k.endswith(": Friday next week") for k in touched["known"])  # the date, as a span
+    # a request of another kind is a goal of its own
+    update, goals, _ = track("After dinner I'll need a taxi back to the station.", goals, goal["id"])
+    assert update.event == "new" and "taxi" in update.statement
+
+
+def test_a_further_wish_with_also_is_a_new_goal_even_while_one_is_open() -> None:
+    _, goals, goal = track("My goal is to learn Rust this winter.", [], "")
+    assert goal is not None
+    update, _, _ = track("I'd also like to repaint the kitchen in April.", goals, goal["id"])
+    assert update.event == "new" and "repaint the kitchen" in update.statement
+
+
+@pytest.mark.parametrize(
+    "said",
+    [
+        "Can you list the steps as bullet points?",
+        "Tell me the phone number of the clinic.",
+        "Find out whether the museum opens on Mondays.",
+        "Should I bring a jacket?",
+        "Play some jazz in the living room.",
+    ],
+)
+def test_look_ups_commands_and_questions_open_no_goal(said: str) -> None:
+    assert detect_new_goal(said) is None
