@@ -755,6 +755,10 @@ def typed(c: Candidate) -> Candidate:
     from dataclasses import replace
 
     attribute, value, relation = typed_reading(c.kind, c.slot, c.text)
+    if c.kind == "constraint":
+        # a standing rule's value is the time it restricts ("Sundays", "before 9am")
+        times = [e.text for e in parse(c.text).ents("DATE", "TIME")]
+        value, relation = (times[0] if times else c.text), "constraint"
     return replace(c, attribute=attribute, value=value, relation=relation)
 
 
@@ -871,6 +875,22 @@ def from_parse(sentence: Any) -> list[Candidate]:
         if lemma == "be":
             attr = next((c for c in tok.children if c.dep_ == "attr"), None)
             nsubj = next((c for c in tok.children if c.dep_ == "nsubj"), None)
+            # "my exams are on 2 June", "our wedding is in May": a dated thing of the user's
+            when_said = next(
+                (p for c in tok.children if c.dep_ == "prep" and c.lower_ in ("on", "in", "for")
+                 for p in c.children if p.ent_type_ == "DATE"), None,
+            )  # fmt: skip
+            if nsubj is not None and when_said is not None and any(c.lower_ in ("my", "our") for c in nsubj.children):
+                date_ent = next(e for e in doc.ents if e.start <= when_said.i < e.end)
+                what = " ".join([c.lower_ for c in nsubj.children if c.dep_ in ("compound", "amod")] + [nsubj.lower_])
+                value = date_ent.text
+                slot = f"date:{nsubj.lemma_.lower()}"
+                verb = "are" if nsubj.tag_ == "NNS" else "is"
+                out.append(Candidate("other", f"User's {what} {verb} on {value}", 0.85, slot, "date", value, what))
+            # "Name's Jonas": the name said without "my"
+            if nsubj is not None and attr is not None and nsubj.lower_ == "name" and _proper(attr):
+                value = _full_name(attr)
+                out.append(Candidate("identity", f"User's name is {value}", 0.95, "identity:name", "name", value))
             if attr is not None and nsubj is not None:
                 # "I'm Dr. Okafor": a name said with its title
                 if nsubj.lower_ == "i" and attr.ent_type_ == "PERSON" and any(

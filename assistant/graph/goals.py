@@ -109,6 +109,7 @@ def _kind_of_words(words: list[str]) -> str:
     return ""
 
 
+_BARE_WISHES = _word_set("want wants wanted need needs needed like love wish require")
 # Objects that ask for a piece of information, not for something to be done.
 INFO_HEADS = _word_set("balance number address phone rating weather forecast time times date dates price cost fare "
     "detail details info information review reviews hour hours duration direction directions "
@@ -243,8 +244,11 @@ def detect_new_goal(text: str, goals: list[GoalState] | None = None) -> str | No
         if req.frame == "switch" and kind not in KIND_OF.values():
             continue  # "how about Tuesday?" changes a detail
         statement = _clean_statement(req.phrase)
-        if req.verb == "get" and req.frame in ("wish", "switch") and statement.split()[0].lower() != "get":
-            statement = "get " + " ".join(statement.split()[1:] if req.frame == "wish" else statement.split())
+        first = statement.split()[0].lower() if statement else ""
+        if req.verb == "get" and (req.frame == "switch" or first in _BARE_WISHES):
+            # "I need a cab" -> "get a cab"; "I'm planning a party" keeps the user's verb
+            rest = statement.split()[1:] if req.frame == "wish" else statement.split()
+            statement = "get " + " ".join(rest)
         if statement and not NOT_A_GOAL.match(statement) and len(statement.split()) >= 2:
             return statement
     return None
