@@ -45,12 +45,12 @@ def test_fact_proposals_are_always_valid(real_engine: object, said: str) -> None
 def test_without_the_mask_the_small_model_often_is_not_valid(real_engine: object) -> None:
     # the reason for the mask: the same prompts, decoded freely
     bad = 0
-    for said in SAID:
+    for said in SAID[:2]:
         messages = [
             {"role": "system", "content": EXTRACT_SYSTEM},
             {"role": "user", "content": f"<user_message>\n{said}\n</user_message>"},
         ]
-        raw = real_engine.chat(messages, max_new_tokens=240, temperature=0.0).text  # type: ignore[attr-defined]
+        raw = real_engine.chat(messages, max_new_tokens=120, temperature=0.0).text  # type: ignore[attr-defined]
         try:
             parse_model_json(raw)
         except ValueError:
