@@ -13,6 +13,7 @@ request frames (`requests`), date / party-size / price phrases (`dates`, `party_
 from __future__ import annotations
 
 import re
+import threading
 from dataclasses import dataclass
 from datetime import UTC, datetime, tzinfo
 from functools import lru_cache
@@ -170,10 +171,15 @@ class Turn:
         return [r for s in self.sentences if (r := _request(s)) is not None]
 
 
+_PARSING = threading.Lock()  # one spaCy pipeline, shared: its call is not promised thread-safe
+
+
 @lru_cache(maxsize=512)
 def parse(text: str) -> Turn:
     """The parse of one turn; the same text is parsed once however many readers ask."""
-    return Turn(text, pipeline()(text[:2000]))
+    nlp = pipeline()
+    with _PARSING:
+        return Turn(text, nlp(text[:2000]))
 
 
 # ------------------------------------------------------------------ dates
