@@ -365,35 +365,6 @@ class Profile:
             "rule": EVICTION_RULE,
         }
 
-    def migrate_typed(self, client: Any) -> int:
-        """Give facts stored before typing their attribute, value and relation (once per store)."""
-        if self._state.get(TYPED_KEY) == TYPED_FORMAT:
-            return 0
-        done = 0
-        with self._lock:
-            for col in client.list_collections():
-                name = col if isinstance(col, str) else col.name
-                if not name.startswith("facts-"):
-                    continue
-                got = client.get_collection(name).get(include=["metadatas", "documents"])
-                by_owner: dict[str, tuple[list[str], list[dict[str, Any]]]] = {}
-                for fid, doc, meta in zip(got["ids"], got["documents"], got["metadatas"], strict=True):
-                    if not meta or "attribute" in meta or not meta.get(OWNER_KEY):
-                        continue
-                    attribute, value, relation = typed_reading(
-                        str(meta.get("kind", "other")), str(meta.get("slot", "")), doc or ""
-                    )
-                    ids, metas = by_owner.setdefault(str(meta[OWNER_KEY]), ([], []))
-                    ids.append(fid)
-                    metas.append({**meta, "attribute": attribute, "value": value, "relation": relation})
-                for owner, (ids, metas) in by_owner.items():
-                    self._facts(owner).update_metadata(ids, metas)
-                    done += len(ids)
-            self._state.set(TYPED_KEY, TYPED_FORMAT)
-        if done:
-            log.info("profile: %d facts from before typing now carry attribute and value", done)
-        return done
-
     # ------------------------------------------------------------------ reading
     def facts(self, user_id: str, include_superseded: bool = False) -> list[Fact]:
         """The user's facts, identity first, then by kind and most recent."""
@@ -644,6 +615,36 @@ class Profile:
             if isinstance(v, dict) and v.get("item_id"):
                 self._state.set_feedback(user_id, str(v["item_id"]), bool(v.get("positive")))
         return added
+
+
+def migrate_typed(profile: Profile, client: Any) -> int:
+    """Give facts stored before typing their attribute, value and relation (once per store)."""
+    if profile._state.get(TYPED_KEY) == TYPED_FORMAT:
+        return 0
+    done = 0
+    with profile._lock:
+        for col in client.list_collections():
+            name = col if isinstance(col, str) else col.name
+            if not name.startswith("facts-"):
+                continue
+            got = client.get_collection(name).get(include=["metadatas", "documents"])
+            by_owner: dict[str, tuple[list[str], list[dict[str, Any]]]] = {}
+            for fid, doc, meta in zip(got["ids"], got["documents"], got["metadatas"], strict=True):
+                if not meta or "attribute" in meta or not meta.get(OWNER_KEY):
+                    continue
+                attribute, value, relation = typed_reading(
+                    str(meta.get("kind", "other")), str(meta.get("slot", "")), doc or ""
+                )
+                ids, metas = by_owner.setdefault(str(meta[OWNER_KEY]), ([], []))
+                ids.append(fid)
+                metas.append({**meta, "attribute": attribute, "value": value, "relation": relation})
+            for owner, (ids, metas) in by_owner.items():
+                profile._facts(owner).update_metadata(ids, metas)
+                done += len(ids)
+        profile._state.set(TYPED_KEY, TYPED_FORMAT)
+    if done:
+        log.info("profile: %d facts from before typing now carry attribute and value", done)
+    return done
 
 
 def _with_slot(c: Candidate, slot: str) -> Candidate:

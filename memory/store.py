@@ -29,7 +29,7 @@ from memory.goals import GoalStore
 from memory.items import ItemStore
 from memory.lock import StoreLock
 from memory.probe import INDEX_FINGERPRINT, find_damaged, index_unchanged, remember_index
-from memory.profile import Profile
+from memory.profile import Profile, migrate_typed
 from memory.repair import OPEN_MARKER, atomic_write, check_and_repair, flagged, mark_for_repair
 from memory.scoped import CollectionKind, Scopes
 from memory.search import SEARCHABLE, Searcher, SearchMode
@@ -73,7 +73,7 @@ class MemoryStore:
         self.profile = Profile(
             self._scopes, embedder, state, settings.memory, llm=llm, lock=write_lock
         )
-        self.profile.migrate_typed(client)  # stores from before typed facts, once
+        migrate_typed(self.profile, client)  # stores from before typed facts, once
         self.goals = GoalStore(self._scopes, embedder)
         self.items = ItemStore(self._scopes, embedder, lock=write_lock)
         self._searcher = Searcher(self._scopes, embedder)

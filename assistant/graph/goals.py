@@ -232,6 +232,8 @@ def detect_new_goal(text: str, goals: list[GoalState] | None = None) -> str | No
     for req in parse(text).requests():
         if req.negated or req.pronoun or req.head in INFO_HEADS:
             continue
+        if req.question and req.frame == "wish":
+            continue  # "I need a special tent?": asks whether, wants nothing yet
         kind = request_kind(req)
         if open_kinds and kind not in KIND_OF.values() and (
             req.head in VAGUE_HEADS or req.verb in DETAIL_VERBS or not req.head
