@@ -87,8 +87,11 @@ class Turn:
         out: list[str] = []
         for e in self.doc.ents:
             words = e.text.lower()
-            if e.label_ == "ORDINAL" and e.root.dep_ == "pobj" and e.root.head.lower_ in _DAY_PREPS:
-                pass  # "on the 4th": a day of this month
+            if e.label_ == "ORDINAL" and (
+                (e.root.dep_ == "pobj" and e.root.head.lower_ in _DAY_PREPS | {"as"})
+                or e.root.dep_ == "ROOT"
+            ):
+                pass  # "on the 4th", "The 11th, please.": a day of this month ("the 2nd option" is not)
             elif e.label_ != "DATE" and not (e.label_ in ("LAW", "ORG", "PRODUCT", "CARDINAL") and _MONTH.search(words)):
                 continue  # "Feb 15" is sometimes tagged LAW
             if re.fullmatch(r"[\d.,]+\s*k", words):
@@ -101,6 +104,14 @@ class Turn:
             if e.label_ == "ORDINAL" and start > 0 and self.doc[start - 1].lower_ == "the":
                 start -= 1
             out.append(self.doc[start : e.end].text.strip(" .,"))
+        # "Thursday" + "next week", "9th" + "of" + "this month": one date said in two entities
+        merged: list[str] = []
+        for phrase in out:
+            if merged and re.search(rf"{re.escape(merged[-1])}\s+(?:of\s+)?{re.escape(phrase)}", self.text):
+                merged[-1] = re.search(rf"{re.escape(merged[-1])}\s+(?:of\s+)?{re.escape(phrase)}", self.text).group(0)  # type: ignore[union-attr]
+            else:
+                merged.append(phrase)
+        out = merged
         # the small model misses some ("later today", "this Sunday") and ("From 3 to 7 May")
         for tok in self.doc:
             if tok.lower_ in _DAY_WORDS and not any(tok.text in d for d in out):
@@ -140,6 +151,8 @@ class Turn:
                 out.append(tok.text)
             elif tok.dep_ == "pobj" and head.lower_ == "for" and head.head.pos_ in ("VERB", "AUX"):
                 out.append(tok.text)  # "It's just for one", "make it for two"
+            elif tok.dep_ == "dobj" and head.lemma_.lower() in _BOOK_VERBS:
+                out.append(tok.text)  # "book two", "can you purchase four?"
         return out
 
     def prices(self) -> list[str]:
@@ -273,6 +286,7 @@ _DAY_PREPS = _word_set("on for by until till from to")
 _NUMBER_WORDS = _word_set("one two three four five six seven eight nine ten eleven twelve")
 _PARTY_NOUNS = _word_set("people person persons guest guests adult adults passenger passengers ticket tickets seat seats "
     "friend friends traveler travelers traveller travellers kid kids child children of")
+_BOOK_VERBS = _word_set("book buy purchase reserve need get want order")
 _PARTY_HOSTS = _word_set("table reservation ride cab taxi booking room ticket seat")
 _PRICE_WORDS = _word_set("cheap cheaper inexpensive affordable moderate moderately pricey expensive costly upscale "
     "economical high-end low-cost")
