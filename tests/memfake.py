@@ -345,6 +345,7 @@ class FakeMemory:
     """profile / goals / items / state, in memory (implements memory.interface.Memory)."""
 
     def __init__(self, embed: Embed | None = None) -> None:
+        self._embed = embed
         self.profile = FakeProfile(embed)
         self.goals = FakeGoals()
         self.items = FakeItems(embed)
@@ -362,6 +363,14 @@ class FakeMemory:
             )
             for n, e in scored
         ]
+
+    def similarity(self, query: str, texts: Sequence[str]) -> builtins.list[float]:
+        """Cosine of real embeddings when `embed` is given, else the share of query words a text holds."""
+        if self._embed is not None and texts:
+            q, *rows = self._embed([query, *texts])
+            return [_cosine(q, r) for r in rows]
+        asked = _words(query)
+        return [len(asked & _words(t)) / len(asked) if asked else 0.0 for t in texts]
 
     def close(self) -> None:
         pass

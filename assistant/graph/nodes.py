@@ -20,6 +20,7 @@ from assistant.graph import recall as conversation
 from assistant.graph.echo_guard import ScrubbingSink, guard_words, scrub
 from assistant.graph.fencing import fence_item, safe_profile_lines
 from assistant.graph.goals import open_goals, track
+from assistant.graph.grounding import ground
 from assistant.graph.reply_checks import (
     LoopGuard,
     drop_repeated_lines,
@@ -133,7 +134,11 @@ def recall(state: ChatState, deps: Deps) -> dict[str, Any]:
         deps.store, user_id, text, state.get("thread_id", ""), state.get("turn", 0) + 1,
         deps.settings.chat.keep_recent_turns, now(),
     )  # fmt: skip
+    grounded = None
+    if deps.settings.chat.grounded and text and not ASKS_IDENTITY.search(text):
+        grounded = ground(deps.store, user_id, text, goals, now())
     return {
+        "grounded": grounded,
         "goals": goals,
         "active_goal": active,
         "profile": profile,
@@ -180,9 +185,12 @@ def track_goals(state: ChatState, deps: Deps) -> dict[str, Any]:
 
 
 def decide(state: ChatState) -> Route:
-    """Tool if the user asked for one; one question if the goal lacks something; else answer."""
+    """Tool if the user asked for one; the stored answer if they asked what memory holds; one
+    question if the goal lacks something; else answer."""
     if state.get("tool"):
         return "use_tool"
+    if state.get("grounded"):
+        return "recite"  # the user asked for what memory holds: the stored value answers
     goal = find_goal(state.get("goals", []), state.get("active_goal", ""))
     if goal and goal["missing"] and state.get("goal_event") in ("new", "progress"):
         return "ask"
@@ -467,6 +475,15 @@ def use_tool(state: ChatState, deps: Deps) -> dict[str, Any]:
     reply = run_tool(call, ctx)
     _emit(reply)
     return {**_say(reply), "route": "use_tool"}
+
+
+def recite(state: ChatState, deps: Deps) -> dict[str, Any]:
+    """Say what memory holds on the user's question (or that it holds nothing), as stored."""
+    grounded = state.get("grounded")
+    assert grounded is not None, "decide routes to recite only with a grounded answer"
+    reply = grounded["reply"]
+    _emit(reply)
+    return {**_say(reply), "route": "recite"}
 
 
 def _follow_up(state: ChatState) -> tuple[str, list[str], str]:
