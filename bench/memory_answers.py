@@ -180,6 +180,11 @@ def main(argv: list[str] | None = None) -> int:
         help="at most N questions per category per conversation, evenly spaced",
     )
     ap.add_argument("--reply-tokens", type=int, default=96, help="reply budget of the model")
+    ap.add_argument(
+        "--no-goal-model",
+        action="store_true",
+        help="goal tracking by the rules alone (saves one model call per question on a busy machine)",
+    )
     ap.add_argument("--out", type=Path, default=None, help="folder for the JSON and transcripts")
     args = ap.parse_args(argv)
     if not args.data.exists():
@@ -203,6 +208,8 @@ def main(argv: list[str] | None = None) -> int:
 
         base = load_settings().settings
         chat = base.chat.model_copy(update={"reply_tokens": args.reply_tokens})
+        if args.no_goal_model:
+            chat = chat.model_copy(update={"goal_model": False})
         settings = base.model_copy(update={"chat": chat})
         plain = base.model_copy(update={"chat": chat.model_copy(update={"grounded": False})})
         started = time.monotonic()
@@ -218,12 +225,14 @@ def main(argv: list[str] | None = None) -> int:
                 log(f"{conv.id}: {len(conv.turns)} turns stored in {time.monotonic() - t0:.0f} s")
                 asked = pick(conv.questions, args.questions_per_category)
                 # the top turn is read before any question is asked (asking stores turns too)
-                tops = [
-                    (store.search(conv.user, q.text, kinds=("episodes",), k=1) or [None])[0]
+                tops: list[Any] = [
+                    next(iter(store.search(conv.user, q.text, kinds=("episodes",), k=1)), None)
                     for q in asked
                 ]
                 session = ChatSession(settings, llm, store, saver, user_id=conv.user, thread_id="q")
-                bare = ChatSession(plain, llm, store, saver, user_id=f"{conv.user}-new", thread_id="q")
+                bare = ChatSession(
+                    plain, llm, store, saver, user_id=f"{conv.user}-new", thread_id="q"
+                )
                 for n, (q, top) in enumerate(zip(asked, tops, strict=True)):
                     gold = answers.get((conv.id, q.text), "")
                     replies = {}
@@ -251,7 +260,9 @@ def main(argv: list[str] | None = None) -> int:
                     if transcript is not None:
                         with transcript.open("a", encoding="utf-8") as fh:
                             fh.write(json.dumps(row) + "\n")
-                log(f"{conv.id}: {len(asked)} questions ({time.monotonic() - started:.0f} s so far)")
+                log(
+                    f"{conv.id}: {len(asked)} questions ({time.monotonic() - started:.0f} s so far)"
+                )
     result = {
         "bench": "memory_answers",
         "data": str(args.data.name),
@@ -260,6 +271,7 @@ def main(argv: list[str] | None = None) -> int:
         "questions_per_category": args.questions_per_category,
         "questions": len(rows),
         "reply_tokens": args.reply_tokens,
+        "goal_model": not args.no_goal_model,
         "stemmed": STEM is not None,
         "seconds": round(time.monotonic() - started, 1),
         "scores": summarise(rows),

@@ -20,17 +20,91 @@ Wanted = Literal["date", "place", "person", "number", "any"]
 
 # Words of a question that say what kind of answer it wants, not what it is about.
 QUESTION_WORDS = frozenset(
-    "who whom whose what which when where why how is are was were do does did have has had "
-    "can could would will should shall the a an of to in on at for about with my your me i "
-    "you we our us it its this that there their they them he she his her be been being and "
-    "or as by from into any some say said tell told mention mentioned remember remind "
-    "again now still ever".split()
+    [
+        "who",
+        "whom",
+        "whose",
+        "what",
+        "which",
+        "when",
+        "where",
+        "why",
+        "how",
+        "is",
+        "are",
+        "was",
+        "were",
+        "do",
+        "does",
+        "did",
+        "have",
+        "has",
+        "had",
+        "can",
+        "could",
+        "would",
+        "will",
+        "should",
+        "shall",
+        "the",
+        "a",
+        "an",
+        "of",
+        "to",
+        "in",
+        "on",
+        "at",
+        "for",
+        "about",
+        "with",
+        "my",
+        "your",
+        "me",
+        "i",
+        "you",
+        "we",
+        "our",
+        "us",
+        "it",
+        "its",
+        "this",
+        "that",
+        "there",
+        "their",
+        "they",
+        "them",
+        "he",
+        "she",
+        "his",
+        "her",
+        "be",
+        "been",
+        "being",
+        "and",
+        "or",
+        "as",
+        "by",
+        "from",
+        "into",
+        "any",
+        "some",
+        "say",
+        "said",
+        "tell",
+        "told",
+        "mention",
+        "mentioned",
+        "remember",
+        "remind",
+        "again",
+        "now",
+        "still",
+        "ever",
+    ]
 )
 _ABBREV = r"(?<!\bDr\.)(?<!\bMr\.)(?<!\bMrs\.)(?<!\bMs\.)(?<!\bProf\.)(?<!\bSt\.)(?<!\bvs\.)"
-_SENTENCE_END = re.compile(r"(?<=[.!?])" + _ABBREV + r"\s+|\s*\n+\s*|;\s+")
-_MONTH_NAMES = (
-    r"(?:jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)[a-z]*\.?"
-)
+_SENTENCE_END = re.compile(r"(?<=[.!?])" + _ABBREV + r"\s+|\s*\n+\s*")
+_MONTH_NAMES = r"(?:jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)[a-z]*\.?"
 # A date written out ("14 March", "March 14th, 2024"): said as written, not worked out.
 _WRITTEN_DATE = re.compile(
     rf"\b\d{{1,2}}(?:st|nd|rd|th)?\s+(?:of\s+)?{_MONTH_NAMES}(?:,?\s+\d{{4}})?\b|"
@@ -51,7 +125,10 @@ _WHERE = re.compile(r"^\s*(?:where|what (?:city|town|country|place))\b", re.IGNO
 _WHO = re.compile(r"^\s*(?:who|whom|whose)\b", re.IGNORECASE)
 _HOW_MANY = re.compile(r"^\s*(?:how (?:many|much|long|old|often))\b", re.IGNORECASE)
 # Sentence openers that carry no content ("Hey Mel!", "Wow,") and are left off an answer.
-_FILLER = re.compile(r"^(?:(?:hey|hi|hello|wow|oh|yeah|yes|thanks|thank you|haha|omg)\b[^.!?]*?[,!.]\s+)+", re.IGNORECASE)
+_FILLER = re.compile(
+    r"^(?:(?:hey|hi|hello|wow|oh|yeah|yes|thanks|thank you|haha|omg)\b[^.!?]*?[,!.]\s+)+",
+    re.IGNORECASE,
+)
 MAX_ANSWER_WORDS = 30  # a best sentence longer than this is cut (an answer, not a speech)
 
 
@@ -82,6 +159,8 @@ def stem(word: str) -> str:
     for end in ("ing", "ed", "es", "s", "ly", "e"):
         if word.endswith(end) and len(word) - len(end) >= 3:
             word = word[: -len(end)]
+            if end in ("ing", "ed") and word[-1] == word[-2] and word[-1] not in "aeiousl":
+                word = word[:-1]  # "swimming" -> "swim"
             break
     return word[:6]
 
@@ -160,8 +239,10 @@ def _typed(kind: Wanted, question: str, sentence: str, said: float) -> str:
         named = [n for n in names if re.fullmatch(rf"{_TITLE}", n) is None]
         return named[0] if named else ""
     if kind == "number":
-        found = [m.group(0) for m in _NUMBER.finditer(sentence)]
-        return found[0] if found else ""
+        undated = _WRITTEN_DATE.sub(" ", sentence)  # "18 March" is a date, not a count
+        found = [m.group(0) for m in _NUMBER.finditer(undated)]
+        named = [f for f in found if content_words(f) & asked]  # "40 guests" for "how many guests"
+        return (named or found or [""])[0]
     return ""
 
 

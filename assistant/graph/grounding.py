@@ -39,6 +39,7 @@ MIN_RELEVANCE_OPEN = 0.6
 SIMILARITY_WEIGHT = 0.7  # the rest is word overlap: a rare word the question names counts
 SEARCH_TURNS = 8  # past turns scored per question
 TIE = 0.05  # within this of the best, a fact or goal (current, curated) beats a turn
+WORKED_OUT_MARGIN = 0.1  # a date written in a turn this close to the best beats "the day it was said"
 
 _QUESTION_START = re.compile(
     r"^\s*(?:who|whom|whose|what|what's|which|when|where|why|how|is|are|was|were|do|does|did|"
@@ -57,7 +58,9 @@ _RECALL = re.compile(
     r"i (?:said|told you|mentioned)|you told me|what do you know about)\b",
     re.IGNORECASE,
 )
-_FIRST_PERSON = re.compile(r"\b(?:i|my|me|mine|i'm|i've|i'd|myself)\b", re.IGNORECASE)
+_FIRST_PERSON = re.compile(
+    r"\b(?:i|my|me|mine|i'm|i've|i'd|myself|we|our|us|we're)\b", re.IGNORECASE
+)
 _CAPITAL = re.compile(r"\b[A-Z][a-z]+\b")
 Source = Literal["fact", "goal", "turn"]
 
@@ -109,7 +112,13 @@ def second_person(text: str) -> str:
         verb, rest = m.group(1), m.group(2)
         verb = {"is": "are", "was": "were", "has": "have"}.get(verb, re.sub(r"(?<!s)s$", "", verb))
         out = f"you {verb}{rest}"
-    swaps = {r"\bI\b": "you", r"\bmy\b": "your", r"\bI'm\b": "you're", r"\bam\b": "are", r"\bme\b": "you"}
+    swaps = {
+        r"\bI\b": "you",
+        r"\bmy\b": "your",
+        r"\bI'm\b": "you're",
+        r"\bam\b": "are",
+        r"\bme\b": "you",
+    }
     for mine, yours in swaps.items():
         out = re.sub(mine, yours, out)
     return out.rstrip(".")
@@ -164,8 +173,10 @@ def _source(c: Candidate) -> str:
     return prompts.GROUNDED_FROM_NAMED.format(name=c.speaker)
 
 
-def _reply(question: str, c: Candidate) -> tuple[str, str] | None:
-    """The reply stating the answer from c, and the answer span; None when c holds no answer."""
+def _reply(question: str, c: Candidate) -> tuple[str, str, bool] | None:
+    """The reply stating the answer from c, the answer span, and whether the span is in c's
+    text (not worked out from when it was said); None when c holds no answer."""
+    in_text = True
     if c.source == "goal":
         found = _goal_span(question, c)
     elif c.source == "fact":
@@ -179,6 +190,7 @@ def _reply(question: str, c: Candidate) -> tuple[str, str] | None:
         found = span(question, c.text, c.said)
         if wanted(question) == "date" and not found.typed and c.said:
             found = Span(day_text(c.said), found.sentence, True)  # said that day
+            in_text = False
     if found is None or not found.text.strip():
         return None
     source = _source(c)
@@ -189,7 +201,7 @@ def _reply(question: str, c: Candidate) -> tuple[str, str] | None:
         text = prompts.GROUNDED_TYPED.format(span=found.text, source=short)
     else:
         text = prompts.GROUNDED_SAID.format(source=source[0].upper() + source[1:], quote=found.text)
-    return text, found.text
+    return text, found.text, in_text
 
 
 def ground(
@@ -206,24 +218,36 @@ def ground(
     asked = question
     if people:  # about someone: only what they said can answer, and their name is not the topic
         candidates = [c for c in candidates if c.speaker in people]
-        asked = re.sub(r"\b(?:%s)(?:'s)?\b" % "|".join(map(re.escape, people)), " ", question)
+        asked = re.sub(r"\b(?:{})(?:'s)?\b".format("|".join(map(re.escape, people))), " ", question)
     floor = MIN_RELEVANCE if personal else MIN_RELEVANCE_OPEN
     if not candidates or not content_words(asked):
-        return Grounded(reply=_nothing(people), span="", source="none", score=0.0) if personal else None
+        return (
+            Grounded(reply=_nothing(people), span="", source="none", score=0.0)
+            if personal
+            else None
+        )
     scores = relevance(store, asked, [c.text for c in candidates])
     # a fact or goal close to the best turn wins: it is current and was kept on purpose
     ranked = sorted(
         range(len(candidates)),
         key=lambda i: -(scores[i] + (TIE if candidates[i].source != "turn" else 0.0)),
     )
+    made: list[tuple[int, tuple[str, str, bool]]] = []
     for i in ranked:
         if scores[i] < floor:
             break
-        made = _reply(asked, candidates[i])
-        if made is not None:
-            return Grounded(
-                reply=made[0], span=made[1], source=candidates[i].source, score=round(scores[i], 3)
-            )
+        one = _reply(asked, candidates[i])
+        if one is not None:
+            made.append((i, one))
+    if made:
+        # a value found in the text beats one worked out (the day a turn was said), when close
+        top = scores[made[0][0]]
+        i, (reply, answer, _) = next(
+            (m for m in made if m[1][2] and scores[m[0]] >= top - WORKED_OUT_MARGIN), made[0]
+        )
+        return Grounded(
+            reply=reply, span=answer, source=candidates[i].source, score=round(scores[i], 3)
+        )
     if not personal:
         return None  # an open question memory does not answer: the model takes it
     return Grounded(reply=_nothing(people), span="", source="none", score=round(max(scores), 3))

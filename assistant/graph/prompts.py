@@ -25,6 +25,14 @@ SHORT_INSTRUCTION = "The user wants a short answer: reply in one or two sentence
 BULLETS_INSTRUCTION = (
     "The user wants bullet points: reply with three to five lines, each starting with '- '."
 )
+ITEMS_INSTRUCTION = (
+    "The user wants exactly {n} bullet points: reply with {n} lines, each starting with '- ', "
+    "each a different concrete suggestion in your own words."
+)
+MORE_ITEM_INSTRUCTION = (
+    "The list so far:\n{items}\nWrite one more item for it, different from those: one line "
+    "starting with '- ', a concrete suggestion in your own words."
+)
 DONE_INSTRUCTION = (
     "The user has reached their goal: {statement}. Acknowledge it in one short sentence."
 )
