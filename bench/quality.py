@@ -634,6 +634,7 @@ def section_chat(
         "grounded": bool(settings.chat.grounded),
         "reply_start_p50_s": round(sorted(starts)[len(starts) // 2], 3) if starts else 0.0,
         "reply_start_p95_s": p95(starts),
+        "reply_starts_s": [round(x, 3) for x in starts],
         "seconds": round(time.monotonic() - started, 1),
         "examples": totals.get("examples", [])[:12],
     }
@@ -769,6 +770,40 @@ def section_memory(
     }
 
 
+def compare_grounding(llm: Any, args: Any, settings: Any) -> dict[str, Any]:
+    """The chat section with grounding off and on, script by script, so both see one load."""
+    sides: dict[str, list[dict[str, Any]]] = {"off": [], "on": []}
+    count = len(read_jsonl(DATA / "chat.jsonl"))
+    stop = min(count, args.chat_start + (args.chat_limit or count))
+    for i in range(args.chat_start, stop):
+        for side in ("off", "on"):
+            chat = settings.chat.model_copy(update={"grounded": side == "on"})
+            one = settings.model_copy(update={"chat": chat})
+            sides[side].append(
+                section_chat(llm, 1, one, args.chat_reply_tokens, args.chat_transcripts, i)
+            )
+    out: dict[str, Any] = {}
+    for side, runs in sides.items():
+        starts = [x for r in runs for x in r["reply_starts_s"]]
+        summed = {
+            k: sum(r[k] for r in runs)
+            for k in ("turns", "loops", "near_repeats", "named_as_user", "prompt_recitals")
+        }
+        persona = [r["persona_kept"] * r["persona_checks"] for r in runs]
+        checks = sum(r["persona_checks"] for r in runs)
+        out[side] = {
+            "scripts": len(runs),
+            **summed,
+            "persona_kept": round(sum(persona) / checks, 3) if checks else 1.0,
+            "reply_start_p50_s": round(sorted(starts)[len(starts) // 2], 3) if starts else 0.0,
+            "reply_start_p95_s": p95(starts),
+            "examples": [e for r in runs for e in r["examples"]][:8],
+        }
+    off, on = out["off"]["reply_start_p95_s"], out["on"]["reply_start_p95_s"]
+    out["p95_ratio_on_over_off"] = round(on / off, 3) if off else None
+    return out
+
+
 # --- main -----------------------------------------------------------------------------
 
 
@@ -798,6 +833,16 @@ def main(argv: list[str] | None = None) -> int:
         help="append each finished script's replies and judges to this JSONL file",
     )
     ap.add_argument("--no-model", action="store_true", help="rules and baselines only (fast)")
+    ap.add_argument(
+        "--no-goal-model",
+        action="store_true",
+        help="goal tracking by the rules alone (one model call less per turn on a busy machine)",
+    )
+    ap.add_argument(
+        "--compare-grounding",
+        action="store_true",
+        help="chat: run each script with grounding off, then on, interleaved (side-by-side latency)",
+    )
     ap.add_argument(
         "--no-grounding",
         action="store_true",
@@ -834,6 +879,10 @@ def main(argv: list[str] | None = None) -> int:
         settings = settings.model_copy(
             update={"chat": settings.chat.model_copy(update={"grounded": False})}
         )
+    if args.no_goal_model:
+        settings = settings.model_copy(
+            update={"chat": settings.chat.model_copy(update={"goal_model": False})}
+        )
     cache = args.cache or ensure_data_dir() / "quality-summaries.jsonl"
     llm = None
     model_name = "none (--no-model)"
@@ -858,7 +907,9 @@ def main(argv: list[str] | None = None) -> int:
     if "summaries" in wanted:
         limit = args.summary_limit if args.summary_limit is not None else args.limit
         result["summaries"] = section_summaries(llm, limit, args.scitldr, cache, settings)
-    if "chat" in wanted:
+    if "chat" in wanted and args.compare_grounding:
+        result["chat_compare"] = compare_grounding(llm, args, settings)
+    elif "chat" in wanted:
         result["chat"] = section_chat(
             llm,
             args.chat_limit,

@@ -39,6 +39,10 @@ OPEN = ("active", "waiting")
 KIND_ORDER = ("identity", "preference", "interest", "constraint", "relationship", "other")
 
 
+# words that only make a sentence a question: the stand-in similarity leaves them out
+_ASKING = frozenset("what did say about when where who how does the you your".split())
+
+
 def _words(text: str) -> set[str]:
     return set(re.findall(r"[a-z0-9]{3,}", text.lower()))
 
@@ -369,7 +373,7 @@ class FakeMemory:
         if self._embed is not None and texts:
             q, *rows = self._embed([query, *texts])
             return [_cosine(q, r) for r in rows]
-        asked = _words(query)
+        asked = _words(query) - _ASKING
         return [len(asked & _words(t)) / len(asked) if asked else 0.0 for t in texts]
 
     def close(self) -> None:

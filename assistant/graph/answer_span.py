@@ -21,6 +21,11 @@ Wanted = Literal["date", "place", "person", "number", "any"]
 # Words of a question that say what kind of answer it wants, not what it is about.
 QUESTION_WORDS = frozenset(
     [
+        "go",
+        "going",
+        "get",
+        "got",
+        "doing",
         "who",
         "whom",
         "whose",

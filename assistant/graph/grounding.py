@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Literal
 
 from assistant.graph import prompts
 from assistant.graph.answer_span import Span, content_words, day_text, overlap, span, wanted
+from assistant.graph.fencing import looks_like_instructions
 from assistant.graph.state import GoalState, Grounded
 
 if TYPE_CHECKING:
@@ -138,6 +139,7 @@ def _candidates(
     out = [
         Candidate("fact", _fact_text(f), f.source.time or f.updated, "user", fact=f)
         for f in store.profile.facts(user_id)
+        if not looks_like_instructions(f.text)  # an order stored as a fact is never said back
     ]
     for g in goals:
         out.append(Candidate("goal", g["statement"], g["updated"], "user", goal=g["statement"]))
@@ -150,6 +152,8 @@ def _candidates(
             speaker = str(h.metadata.get("speaker", ""))
             if speaker == "assistant" or h.text.strip().endswith("?"):
                 continue  # the assistant's words and the user's questions are not what they told us
+            if looks_like_instructions(h.text):
+                continue
             out.append(Candidate("turn", h.text, h.time, speaker))
     return out
 

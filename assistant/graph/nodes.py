@@ -504,7 +504,8 @@ def recite(state: ChatState, deps: Deps) -> dict[str, Any]:
     """Say what memory holds on the user's question (or that it holds nothing), as stored."""
     grounded = state.get("grounded")
     assert grounded is not None, "decide routes to recite only with a grounded answer"
-    reply = grounded["reply"]
+    # stored text is quoted: code words of quoted external data never leave (echo_guard.py)
+    reply = scrub(grounded["reply"], guard_words(state, deps.settings.persona.system_prompt))
     _emit(reply)
     return {**_say(reply), "route": "recite"}
 
