@@ -390,6 +390,8 @@ class LoopGuard:
         """True while the sentence being written starts like one already said."""
         if not key:
             return False
+        if self.asked and len(_content(key) - _content(self.asked)) <= ECHO_NEW:
+            return True  # so far only the user's words: it may yet say nothing else
         if any(echo.startswith(key) or key.startswith(echo) for echo in self.echoes):
             return True
         if (
@@ -480,10 +482,11 @@ class LoopGuard:
         held = self.buffer[self.buffer_shown :]
         shown_part = bool(self.buffer[: self.buffer_shown].strip())
         finished = bool(_ENDS_SENTENCE.search(self.buffer))
+        self_buffer = self.buffer
         self.buffer, self.buffer_shown = "", 0
         if len(key) >= MIN_LINE_CHARS and (
             any(s.startswith(key) for s in self.said)
-            or self._is_repeat(key, partly_shown=shown_part)
+            or self._is_repeat(key, partly_shown=shown_part, sentence=self_buffer)
         ):
             return ""  # a repeat, or one cut off by the token limit
         if not key:  # an empty list item or trailing white space
