@@ -185,8 +185,18 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="goal tracking by the rules alone (saves one model call per question on a busy machine)",
     )
+    ap.add_argument(
+        "--summarise",
+        type=Path,
+        default=None,
+        help="only score the rows of an earlier run's transcripts file (a run cut short)",
+    )
     ap.add_argument("--out", type=Path, default=None, help="folder for the JSON and transcripts")
     args = ap.parse_args(argv)
+    if args.summarise is not None:
+        rows = [json.loads(line) for line in args.summarise.read_text().splitlines() if line]
+        print(json.dumps({"questions": len(rows), "scores": summarise(rows)}, indent=2))
+        return 0
     if not args.data.exists():
         ap.error(f"{args.data} not found; pass --data PATH to a LoCoMo JSON file")
 

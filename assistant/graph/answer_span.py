@@ -126,9 +126,11 @@ _NUMBER = re.compile(
     r"twenty|thirty|forty|fifty|hundred|a few|several)\b(?:\s+[a-z]+)?",
     re.IGNORECASE,
 )
-_WHERE = re.compile(r"^\s*(?:where|what (?:city|town|country|place))\b", re.IGNORECASE)
-_WHO = re.compile(r"^\s*(?:who|whom|whose)\b", re.IGNORECASE)
-_HOW_MANY = re.compile(r"^\s*(?:how (?:many|much|long|old|often))\b", re.IGNORECASE)
+_ASKING = re.compile(
+    r"\b(?:when|where|who|whom|whose|how (?:many|much|long|old|often)|"
+    r"what (?:date|day|time|year|month|city|town|country)|which (?:year|month|day)|name|called)\b",
+    re.IGNORECASE,
+)
 # Sentence openers that carry no content ("Hey Mel!", "Wow,") and are left off an answer.
 _FILLER = re.compile(
     r"^(?:(?:hey|hi|hello|wow|oh|yeah|yes|thanks|thank you|haha|omg)\b[^.!?]*?[,!.]\s+)+",
@@ -147,16 +149,21 @@ class Span:
 
 
 def wanted(question: str) -> Wanted:
-    """The kind of answer a question's form asks for."""
+    """The kind of answer a question's form asks for (its first asking word decides, so
+    "Do you remember where I work?" asks for a place)."""
     if asks_when(question):
         return "date"
-    if _WHERE.search(question):
+    m = _ASKING.search(question)
+    if m is None:
+        return "any"
+    word = m.group(0).lower()
+    if word == "when" or word.startswith(("what date", "what day", "what time", "which")):
+        return "date"
+    if word == "where" or word.startswith(("what city", "what town", "what country")):
         return "place"
-    if _WHO.search(question):
-        return "person"
-    if _HOW_MANY.search(question):
+    if word.startswith("how"):
         return "number"
-    return "any"
+    return "person"  # who, whom, whose, "name", "called"
 
 
 def stem(word: str) -> str:

@@ -37,10 +37,14 @@ MIN_RELEVANCE = 0.45
 # A question that names neither the user nor anyone memory heard from may be general
 # knowledge: memory answers it only on a clear match, else the model does.
 MIN_RELEVANCE_OPEN = 0.6
+# Between this and MIN_RELEVANCE the best stored thing is offered as the closest, not as the answer.
+GRAY_RELEVANCE = 0.2
 SIMILARITY_WEIGHT = 0.7  # the rest is word overlap: a rare word the question names counts
 SEARCH_TURNS = 8  # past turns scored per question
 TIE = 0.05  # within this of the best, a fact or goal (current, curated) beats a turn
-WORKED_OUT_MARGIN = 0.1  # a date written in a turn this close to the best beats "the day it was said"
+WORKED_OUT_MARGIN = (
+    0.1  # a date written in a turn this close to the best beats "the day it was said"
+)
 
 _QUESTION_START = re.compile(
     r"^\s*(?:who|whom|whose|what|what's|which|when|where|why|how|is|are|was|were|do|does|did|"
@@ -231,6 +235,10 @@ def ground(
             else None
         )
     scores = relevance(store, asked, [c.text for c in candidates])
+    # a fact is also scored as said to the user ("you work as ..."), the way questions ask
+    for i, c in enumerate(candidates):
+        if c.source == "fact":
+            scores[i] = max(scores[i], relevance(store, asked, [second_person(c.text)])[0])
     # a fact or goal close to the best turn wins: it is current and was kept on purpose
     ranked = sorted(
         range(len(candidates)),
@@ -254,7 +262,22 @@ def ground(
         )
     if not personal:
         return None  # an open question memory does not answer: the model takes it
-    return Grounded(reply=_nothing(people), span="", source="none", score=round(max(scores), 3))
+    best = max(range(len(candidates)), key=lambda i: scores[i])
+    if not people and scores[best] >= GRAY_RELEVANCE and candidates[best].source != "goal":
+        # not clearly the answer, but the user may see that it is: said as a guess, never as fact
+        c = candidates[best]
+        closest = (
+            second_person(c.text) + "."
+            if c.source == "fact"
+            else f'"{span(asked, c.text).sentence}"'
+        )
+        return Grounded(
+            reply=prompts.GROUNDED_CLOSEST.format(closest=closest),
+            span="",
+            source="closest",
+            score=round(scores[best], 3),
+        )
+    return Grounded(reply=_nothing(people), span="", source="none", score=round(scores[best], 3))
 
 
 def _nothing(people: list[str]) -> str:

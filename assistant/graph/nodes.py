@@ -633,7 +633,7 @@ def remember(state: ChatState, deps: Deps) -> dict[str, Any]:
     if state.get("tool"):
         return {}  # remember/forget tools already did exactly what the user asked
     text = last_user_text(state.get("messages", []))
-    if text:
+    if text and state.get("route") != "recite":  # a question about memory tells it nothing new
         source = Source(thread=state.get("thread_id", ""), turn=state.get("turn", 0), time=now())
         deps.store.profile.observe(state["user_id"], text, source)
     return {}
