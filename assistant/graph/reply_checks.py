@@ -390,8 +390,10 @@ class LoopGuard:
         """True while the sentence being written starts like one already said."""
         if not key:
             return False
-        if self.asked and len(_content(key) - _content(self.asked)) <= ECHO_NEW:
-            return True  # so far only the user's words: it may yet say nothing else
+        if self.asked:
+            said, mine = _content(key), _content(self.asked)
+            if said & mine and not said - mine:
+                return True  # so far only the user's words: it may yet say nothing else
         if any(echo.startswith(key) or key.startswith(echo) for echo in self.echoes):
             return True
         if (
