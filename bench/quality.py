@@ -678,6 +678,7 @@ def section_memory(
     reply_tokens: int,
     transcripts: Path | None = None,
     start: int = 0,
+    scripts_file: str = "memory.jsonl",
 ) -> dict[str, Any]:
     """Scripted chats over several sessions: later questions ask what earlier ones said.
 
@@ -689,7 +690,7 @@ def section_memory(
     from assistant.graph.session import ChatSession, open_checkpointer
     from memory.store import open_store
 
-    scripts = read_jsonl(DATA / "memory.jsonl")[start:][: limit or None]
+    scripts = read_jsonl(DATA / scripts_file)[start:][: limit or None]
     if llm is None:
         return {"scripts": 0, "skipped": "needs the model"}
     chat_settings = settings.model_copy(
@@ -754,6 +755,7 @@ def section_memory(
                 fh.write(json.dumps(record) + "\n")
         log(f"memory: {n + 1}/{len(scripts)} scripts ({time.monotonic() - started:.0f} s)")
     return {
+        "file": scripts_file,
         "scripts": len(scripts),
         "turns": turns,
         "grounded": bool(settings.chat.grounded),
@@ -833,6 +835,11 @@ def main(argv: list[str] | None = None) -> int:
         help="append each finished script's replies and judges to this JSONL file",
     )
     ap.add_argument("--no-model", action="store_true", help="rules and baselines only (fast)")
+    ap.add_argument(
+        "--memory-file",
+        default="memory.jsonl",
+        help="memory section scripts in bench/data/quality/ (memory_heldout.jsonl: written after tuning)",
+    )
     ap.add_argument(
         "--no-goal-model",
         action="store_true",
@@ -926,6 +933,7 @@ def main(argv: list[str] | None = None) -> int:
             args.chat_reply_tokens,
             args.chat_transcripts,
             args.chat_start,
+            args.memory_file,
         )
     result["seconds"] = round(time.monotonic() - started, 1)
     text = json.dumps(result, indent=2)

@@ -126,6 +126,10 @@ _NUMBER = re.compile(
     r"twenty|thirty|forty|fifty|hundred|a few|several)\b(?:\s+[a-z]+)?",
     re.IGNORECASE,
 )
+_WEEKDAY = re.compile(
+    r"\b(?:mon|tues|wednes|thurs|fri|satur|sun)days?(?:\s+(?:morning|afternoon|evening|night)s?)?\b",
+    re.IGNORECASE,
+)
 _ASKING = re.compile(
     r"\b(?:when|where|who|whom|whose|how (?:many|much|long|old|often)|"
     r"what (?:date|day|time|year|month|city|town|country)|which (?:year|month|day)|name|called)\b",
@@ -211,11 +215,10 @@ def date_in(sentence: str, said: float) -> str:
     written = _WRITTEN_DATE.search(sentence)
     if written:
         return written.group(0).rstrip(".,")
-    if not said:
-        return ""
-    span = resolve(sentence, said)
+    span = resolve(sentence, said) if said else None
     if span is None:
-        return ""
+        weekday = _WEEKDAY.search(sentence)  # "on Wednesdays": a day of the week, as written
+        return weekday.group(0) if weekday else ""
     days = (span.end - span.start).days
     start = span.start
     if days <= 1:
@@ -252,7 +255,9 @@ def _typed(kind: Wanted, question: str, sentence: str, said: float) -> str:
         return named[0] if named else ""
     if kind == "number":
         undated = _WRITTEN_DATE.sub(" ", sentence)  # "18 March" is a date, not a count
-        found = [m.group(0) for m in _NUMBER.finditer(undated)]
+        found = sorted(
+            (m.group(0) for m in _NUMBER.finditer(undated)), key=lambda f: not f[0].isdigit()
+        )  # "6000 pounds" before the "one" of "the one I want"
         named = [f for f in found if content_words(f) & asked]  # "40 guests" for "how many guests"
         return (named or found or [""])[0]
     return ""

@@ -36,7 +36,7 @@ if TYPE_CHECKING:
 MIN_RELEVANCE = 0.45
 # A question that names neither the user nor anyone memory heard from may be general
 # knowledge: memory answers it only on a clear match, else the model does.
-MIN_RELEVANCE_OPEN = 0.6
+MIN_RELEVANCE_OPEN = 0.5
 # Between this and MIN_RELEVANCE the best stored thing is offered as the closest, not as the answer.
 GRAY_RELEVANCE = 0.2
 SIMILARITY_WEIGHT = 0.7  # the rest is word overlap: a rare word the question names counts
@@ -262,7 +262,8 @@ def ground(
         )
     if not personal:
         return None  # an open question memory does not answer: the model takes it
-    best = max(range(len(candidates)), key=lambda i: scores[i])
+    told = [i for i, c in enumerate(candidates) if c.source != "goal"] or list(range(len(scores)))
+    best = max(told, key=lambda i: scores[i])
     if not people and scores[best] >= GRAY_RELEVANCE and candidates[best].source != "goal":
         # not clearly the answer, but the user may see that it is: said as a guess, never as fact
         c = candidates[best]

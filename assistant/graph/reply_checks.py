@@ -35,6 +35,8 @@ _ENDS_SENTENCE = re.compile(r"[.!?:…)\]\"'*]\s*$")
 _SELF_NAME = re.compile(
     r"\b(?i:my name is|i'?m called|i am called|call me|i am|i'm)\s+([A-Z][a-z]+)\b"
 )
+# A sentence in which the reply starts naming itself ("Hello, I'm"), up to the sentence's end.
+_NAMING_SELF = re.compile(r"(?i:\b(?:my name is|i'?m called|call me|i am|i'm))\s*\S*$")
 _NOT_NAMES = frozenset(
     [
         "Here",
@@ -368,11 +370,10 @@ class LoopGuard:
     def _is_repeat(self, key: str, partly_shown: bool = False, sentence: str = "") -> bool:
         if self._labelled(key):
             return True
-        if sentence and not partly_shown:
-            if self.users and names_self_as_user(sentence, self.persona, self.users):
-                return True  # "Hello, I'm Farid" said to Farid
-            if echoes_user(sentence, self.asked):
-                return True
+        if sentence and self.users and names_self_as_user(sentence, self.persona, self.users):
+            return True  # "Hello, I'm Farid" said to Farid (held from "I'm", so never shown)
+        if sentence and not partly_shown and echoes_user(sentence, self.asked):
+            return True
         if 0 < len(key) < MIN_LINE_CHARS:
             if key in self.short_said:
                 return True  # a short sentence said again in one reply starts a loop
@@ -390,6 +391,11 @@ class LoopGuard:
         """True while the sentence being written starts like one already said."""
         if not key:
             return False
+        if self.users and (
+            _NAMING_SELF.search(self.buffer)
+            or names_self_as_user(self.buffer, self.persona, self.users)
+        ):
+            return True  # "I'm ...": held until the name is known not to be the user's
         if self.asked:
             said, mine = _content(key), _content(self.asked)
             if said & mine and not said - mine:

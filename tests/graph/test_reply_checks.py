@@ -315,7 +315,9 @@ def test_the_reply_never_gives_itself_the_users_name() -> None:
     assert names_self_as_user('You told me: "I\'m Farid."', "Ada", ["Farid"]) == []
     assert user_names(["Hi, I'm Farid. I work in Leeds."]) == ["Farid"]
     guard = LoopGuard(persona="Ada", users=("Farid",))
-    shown, _ = guard.push("Hello, I'm Farid, a dedicated pharmacist in Leeds. How can I help? ")
+    shown = ""
+    for word in "Hello, I'm Farid, a dedicated pharmacist in Leeds. How can I help?".split(" "):
+        shown += guard.push(word + " ")[0]  # streamed word by word, as the model does
     shown += guard.flush()
     assert "Farid" not in shown and "How can I help?" in shown
 
