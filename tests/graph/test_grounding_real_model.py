@@ -18,9 +18,8 @@ def test_a_fact_from_an_earlier_session_is_answered(real_engine: object, home: P
     from memory.store import open_store
 
     settings = Settings.model_validate(OVERRIDES)
-    told = (
-        "Hi, I'm Farid. I work as a hospital pharmacist in Leeds.",
-        "My supervisor is Dr. Helen Ward.",
+    told = (  # two turns: the model writes a reply to each (the questions need none)
+        "Hi, I'm Farid, a pharmacist in Leeds. My supervisor is Dr. Helen Ward.",
         "The portfolio for my prescriber certificate is due on 14 March.",
     )
     with open_store(settings) as store, open_checkpointer(settings) as saver:
