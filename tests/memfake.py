@@ -40,7 +40,7 @@ KIND_ORDER = ("identity", "preference", "interest", "constraint", "relationship"
 
 
 # words that only make a sentence a question: the stand-in similarity leaves them out
-_ASKING = frozenset("what did say about when where who how does the you your".split())
+_ASKING = frozenset(["what", "did", "say", "about", "when", "where", "who", "how", "does", "the", "you", "your"])
 
 
 def _words(text: str) -> set[str]:

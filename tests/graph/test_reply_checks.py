@@ -302,7 +302,7 @@ def test_a_short_sentence_said_over_and_over_is_a_loop() -> None:
 def test_a_sentence_loop_of_a_short_phrase_ends_the_reply() -> None:
     guard = LoopGuard()
     shown = ""
-    for word in "I'm sorry, I'm sorry, I'm sorry, I'm sorry, I'm sorry".split(" "):
+    for word in ["I'm", "sorry,", "I'm", "sorry,", "I'm", "sorry,", "I'm", "sorry,", "I'm", "sorry"]:
         out, stopped = guard.push(word + " ")
         shown += out
         if stopped:
@@ -316,7 +316,7 @@ def test_the_reply_never_gives_itself_the_users_name() -> None:
     assert user_names(["Hi, I'm Farid. I work in Leeds."]) == ["Farid"]
     guard = LoopGuard(persona="Ada", users=("Farid",))
     shown = ""
-    for word in "Hello, I'm Farid, a dedicated pharmacist in Leeds. How can I help?".split(" "):
+    for word in ["Hello,", "I'm", "Farid,", "a", "dedicated", "pharmacist", "in", "Leeds.", "How", "can", "I", "help?"]:
         shown += guard.push(word + " ")[0]  # streamed word by word, as the model does
     shown += guard.flush()
     assert "Farid" not in shown and "How can I help?" in shown
