@@ -360,9 +360,15 @@ class LoopGuard:
         self.whole_sentences_only = True
 
     def is_echo(self, sentence: str) -> bool:
-        """True when a sentence starts with one of the prompt's own labels or recites it."""
+        """True when a sentence starts with one of the prompt's own labels or recites it, says
+        the user's words back, or gives the reply the user's name."""
         key = _key(sentence)
-        return self._labelled(key) or recites(key, self.recitals)
+        return (
+            self._labelled(key)
+            or recites(key, self.recitals)
+            or echoes_user(sentence, self.asked)
+            or bool(self.users and names_self_as_user(sentence, self.persona, self.users))
+        )
 
     def _labelled(self, key: str) -> bool:
         return any(key.startswith(echo) for echo in self.echoes)
