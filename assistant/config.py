@@ -221,6 +221,7 @@ class ChatSettings(_Section):
     goal_retries: int = Field(1, ge=0)  # re-asks after an invalid structured answer before the rules take over
     recall_items: int = Field(3, ge=0)  # stored feed items recalled per turn (0 = none)
     reply_tokens: int = Field(160, ge=16)  # reply budget for one chat turn
+    grounded: bool = True  # questions about what memory holds are answered with the stored value
 
 
 class IdentitySettings(_Section):

@@ -34,7 +34,7 @@ sys.path.insert(0, str(ROOT))
 DATA = ROOT / "bench" / "data" / "quality"
 SCITLDR = ROOT.parent / "shared" / "data" / "scitldr" / "scitldr-a-dev.jsonl"
 SGD = ROOT.parent / "shared" / "data" / "sgd" / "sgd-goals-train-sample.jsonl"
-SECTIONS = ("goals", "profile", "speed", "summaries", "chat")
+SECTIONS = ("goals", "profile", "speed", "summaries", "chat", "memory")
 
 
 def log(msg: str) -> None:
@@ -596,10 +596,12 @@ def judge_conversation(
         impossible_dates,
         is_short,
         keeps_persona,
+        names_self_as_user,
         near_repeats,
         recital_runs,
         recites,
         repeated_lines,
+        user_names,
     )
 
     runs = recital_runs(system_prompt)
@@ -619,10 +621,16 @@ def judge_conversation(
         "bullets_asked": 0,
         "bullets_kept": 0,
         "needless_questions": 0,
+        "named_as_user": 0,
         "examples": [],
     }
     earlier: list[str] = []
+    said: list[str] = []
     for turn, reply in zip(turns, replies, strict=True):
+        said.append(turn["user"])
+        if names_self_as_user(reply, persona, user_names(said)):
+            j["named_as_user"] += 1
+            j["examples"].append(f"named as user: {reply[:100]!r}")
         checks = turn.get("check", [])
         if "persona" in checks:
             j["persona_asked"] += 1
@@ -707,6 +715,7 @@ def section_chat(
     totals: dict[str, Any] = {}
     started = time.monotonic()
     turns_run = 0
+    starts: list[float] = []
     for n, conv in enumerate(convs):
         with (
             temp_home(),
@@ -716,7 +725,9 @@ def section_chat(
             session = ChatSession(
                 chat_settings, llm, store, saver, user_id="bench", thread_id=conv["id"]
             )
-            replies = [session.send(t["user"]) for t in conv["turns"]]
+            sent = [timed_send(session, t["user"]) for t in conv["turns"]]
+        replies = [reply for reply, _ in sent]
+        starts += [first for _, first in sent]
         turns_run += len(replies)
         j = judge_conversation(conv["turns"], replies, persona, settings.persona.system_prompt)
         if transcripts is not None:  # one line per finished script: a cut-short run keeps them
@@ -749,9 +760,180 @@ def section_chat(
         "short_respected": rate("short_kept", "short_asked"),
         "bullets_respected": rate("bullets_kept", "bullets_asked"),
         "needless_questions": totals.get("needless_questions", 0),
+        "named_as_user": totals.get("named_as_user", 0),
+        "grounded": bool(settings.chat.grounded),
+        "reply_start_p50_s": round(sorted(starts)[len(starts) // 2], 3) if starts else 0.0,
+        "reply_start_p95_s": p95(starts),
+        "reply_starts_s": [round(x, 3) for x in starts],
         "seconds": round(time.monotonic() - started, 1),
         "examples": totals.get("examples", [])[:12],
     }
+
+
+# --- memory: multi-session chats ----------------------------------------------------
+
+
+def value_in(reply: str, expected: list[str]) -> bool:
+    """True when the reply holds one of the expected values (case and spacing aside)."""
+    flat = " ".join(reply.lower().split())
+    return any(" ".join(e.lower().split()) in flat for e in expected)
+
+
+def p95(values: list[float]) -> float:
+    ordered = sorted(values)
+    return (
+        round(ordered[min(len(ordered) - 1, int(round(0.95 * (len(ordered) - 1))))], 3)
+        if ordered
+        else 0.0
+    )
+
+
+def timed_send(session: Any, text: str) -> tuple[str, float]:
+    """Send one message; the reply and seconds until its first piece showed."""
+    first: list[float] = []
+    started = time.monotonic()
+
+    def on_token(piece: str) -> None:
+        if not first and piece.strip():
+            first.append(time.monotonic() - started)
+
+    reply = session.send(text, on_token=on_token)
+    return reply, first[0] if first else time.monotonic() - started
+
+
+def section_memory(
+    llm: Any,
+    limit: int | None,
+    settings: Any,
+    reply_tokens: int,
+    transcripts: Path | None = None,
+    start: int = 0,
+    scripts_file: str = "memory.jsonl",
+) -> dict[str, Any]:
+    """Scripted chats over several sessions: later questions ask what earlier ones said.
+
+    Each session is a new thread of the same user and data directory (a new `assistant
+    chat`, or another Slack thread). A memory question is judged by whether the reply
+    holds the stored value; one marked `decline` (never told) by whether it says so.
+    """
+    from assistant.graph.reply_checks import names_self_as_user, repeated_lines, user_names
+    from assistant.graph.session import ChatSession, open_checkpointer
+    from memory.store import open_store
+
+    scripts = read_jsonl(DATA / scripts_file)[start:][: limit or None]
+    if llm is None:
+        return {"scripts": 0, "skipped": "needs the model"}
+    chat_settings = settings.model_copy(
+        update={"chat": settings.chat.model_copy(update={"reply_tokens": reply_tokens})}
+    )
+    persona = settings.persona.name
+    asked = found = declines_asked = declined = loops = named = turns = 0
+    starts: list[float] = []
+    examples: list[str] = []
+    started = time.monotonic()
+    for n, script in enumerate(scripts):
+        record: dict[str, Any] = {"id": script["id"], "sessions": []}
+        with (
+            temp_home(),
+            open_store(chat_settings, llm=llm) as store,
+            open_checkpointer(chat_settings) as saver,
+        ):
+            said: list[str] = []
+            for i, session_turns in enumerate(script["sessions"]):
+                session = ChatSession(
+                    chat_settings, llm, store, saver, user_id="bench", thread_id=f"s{i}"
+                )
+                earlier: list[str] = []
+                replies = []
+                for turn in session_turns:
+                    reply, first = timed_send(session, turn["user"])
+                    said.append(turn["user"])
+                    turns += 1
+                    starts.append(first)
+                    replies.append(reply)
+                    if repeated_lines(reply, earlier[-3:]):
+                        loops += 1
+                        examples.append(f"{script['id']}: loop: {reply[:100]!r}")
+                    if names_self_as_user(reply, persona, user_names(said)):
+                        named += 1
+                        examples.append(f"{script['id']}: named as user: {reply[:100]!r}")
+                    if turn.get("decline"):
+                        declines_asked += 1
+                        ok = bool(
+                            re.search(
+                                r"(?i)\b(?:don't|do not) know\b|\bnothing\b|\bnot told\b", reply
+                            )
+                        )
+                        declined += ok
+                        if not ok:
+                            examples.append(
+                                f"{script['id']}: no decline: {turn['user']!r} -> {reply[:100]!r}"
+                            )
+                    elif turn.get("expect"):
+                        asked += 1
+                        ok = value_in(reply, turn["expect"])
+                        found += ok
+                        if not ok:
+                            examples.append(
+                                f"{script['id']}: missing {turn['expect'][0]!r}: "
+                                f"{turn['user']!r} -> {reply[:100]!r}"
+                            )
+                    earlier.append(reply)
+                record["sessions"].append(replies)
+        if transcripts is not None:
+            with transcripts.open("a", encoding="utf-8") as fh:
+                fh.write(json.dumps(record) + "\n")
+        log(f"memory: {n + 1}/{len(scripts)} scripts ({time.monotonic() - started:.0f} s)")
+    return {
+        "file": scripts_file,
+        "scripts": len(scripts),
+        "turns": turns,
+        "grounded": bool(settings.chat.grounded),
+        "memory_questions": asked,
+        "value_in_reply": round(found / asked, 3) if asked else 1.0,
+        "decline_questions": declines_asked,
+        "declined": round(declined / declines_asked, 3) if declines_asked else 1.0,
+        "loops": loops,
+        "named_as_user": named,
+        "reply_start_p50_s": round(sorted(starts)[len(starts) // 2], 3) if starts else 0.0,
+        "reply_start_p95_s": p95(starts),
+        "seconds": round(time.monotonic() - started, 1),
+        "examples": examples[:20],
+    }
+
+
+def compare_grounding(llm: Any, args: Any, settings: Any) -> dict[str, Any]:
+    """The chat section with grounding off and on, script by script, so both see one load."""
+    sides: dict[str, list[dict[str, Any]]] = {"off": [], "on": []}
+    count = len(read_jsonl(DATA / "chat.jsonl"))
+    stop = min(count, args.chat_start + (args.chat_limit or count))
+    for i in range(args.chat_start, stop):
+        for side in ("off", "on"):
+            chat = settings.chat.model_copy(update={"grounded": side == "on"})
+            one = settings.model_copy(update={"chat": chat})
+            sides[side].append(
+                section_chat(llm, 1, one, args.chat_reply_tokens, args.chat_transcripts, i)
+            )
+    out: dict[str, Any] = {}
+    for side, runs in sides.items():
+        starts = [x for r in runs for x in r["reply_starts_s"]]
+        summed = {
+            k: sum(r[k] for r in runs)
+            for k in ("turns", "loops", "near_repeats", "named_as_user", "prompt_recitals")
+        }
+        persona = [r["persona_kept"] * r["persona_checks"] for r in runs]
+        checks = sum(r["persona_checks"] for r in runs)
+        out[side] = {
+            "scripts": len(runs),
+            **summed,
+            "persona_kept": round(sum(persona) / checks, 3) if checks else 1.0,
+            "reply_start_p50_s": round(sorted(starts)[len(starts) // 2], 3) if starts else 0.0,
+            "reply_start_p95_s": p95(starts),
+            "examples": [e for r in runs for e in r["examples"]][:8],
+        }
+    off, on = out["off"]["reply_start_p95_s"], out["on"]["reply_start_p95_s"]
+    out["p95_ratio_on_over_off"] = round(on / off, 3) if off else None
+    return out
 
 
 # --- main -----------------------------------------------------------------------------
@@ -784,6 +966,26 @@ def main(argv: list[str] | None = None) -> int:
     )
     ap.add_argument("--no-model", action="store_true", help="rules and baselines only (fast)")
     ap.add_argument(
+        "--memory-file",
+        default="memory.jsonl",
+        help="memory section scripts in bench/data/quality/ (memory_heldout.jsonl: written after tuning)",
+    )
+    ap.add_argument(
+        "--no-goal-model",
+        action="store_true",
+        help="goal tracking by the rules alone (one model call less per turn on a busy machine)",
+    )
+    ap.add_argument(
+        "--compare-grounding",
+        action="store_true",
+        help="chat: run each script with grounding off, then on, interleaved (side-by-side latency)",
+    )
+    ap.add_argument(
+        "--no-grounding",
+        action="store_true",
+        help="chat and memory sections with chat.grounded off (the before side of a comparison)",
+    )
+    ap.add_argument(
         "--model-limit",
         type=int,
         default=None,
@@ -811,6 +1013,14 @@ def main(argv: list[str] | None = None) -> int:
     from assistant.paths import ensure_data_dir
 
     settings = load_settings().settings
+    if args.no_grounding:
+        settings = settings.model_copy(
+            update={"chat": settings.chat.model_copy(update={"grounded": False})}
+        )
+    if args.no_goal_model:
+        settings = settings.model_copy(
+            update={"chat": settings.chat.model_copy(update={"goal_model": False})}
+        )
     cache = args.cache or ensure_data_dir() / "quality-summaries.jsonl"
     llm = None
     model_name = "none (--no-model)"
@@ -837,7 +1047,9 @@ def main(argv: list[str] | None = None) -> int:
     if "summaries" in wanted:
         limit = args.summary_limit if args.summary_limit is not None else args.limit
         result["summaries"] = section_summaries(llm, limit, args.scitldr, cache, settings)
-    if "chat" in wanted:
+    if "chat" in wanted and args.compare_grounding:
+        result["chat_compare"] = compare_grounding(llm, args, settings)
+    elif "chat" in wanted:
         result["chat"] = section_chat(
             llm,
             args.chat_limit,
@@ -845,6 +1057,16 @@ def main(argv: list[str] | None = None) -> int:
             args.chat_reply_tokens,
             args.chat_transcripts,
             args.chat_start,
+        )
+    if "memory" in wanted:
+        result["memory"] = section_memory(
+            llm,
+            args.chat_limit,
+            settings,
+            args.chat_reply_tokens,
+            args.chat_transcripts,
+            args.chat_start,
+            args.memory_file,
         )
     result["seconds"] = round(time.monotonic() - started, 1)
     text = json.dumps(result, indent=2)

@@ -226,6 +226,10 @@ class Memory(Protocol):
         """One fused keyword + vector search over the user's episodes, facts and items."""
         ...
 
+    def similarity(self, query: str, texts: Sequence[str]) -> builtins.list[float]:
+        """Cosine similarity of query to each text (how closely a stored text answers it)."""
+        ...
+
     def close(self) -> None:
         """Release what the store holds (idempotent)."""
         ...

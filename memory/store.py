@@ -16,6 +16,7 @@ import contextlib
 import logging
 import os
 import threading
+from collections.abc import Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -77,6 +78,7 @@ class MemoryStore:
         self.goals = GoalStore(self._scopes, embedder)
         self.items = ItemStore(self._scopes, embedder, lock=write_lock)
         self._searcher = Searcher(self._scopes, embedder)
+        self._embedder = embedder
         self.episodes = EpisodeStore(
             self._scopes, embedder, self._searcher, max_turns=settings.memory.max_turns_per_user
         )
@@ -98,6 +100,14 @@ class MemoryStore:
         return self._searcher.search(
             user_id, query, kinds=kinds, k=k, since=since, until=until, now=now, mode=mode
         )
+
+    def similarity(self, query: str, texts: Sequence[str]) -> list[float]:
+        """Cosine similarity of query to each text (absolute, unlike the fused search score)."""
+        if not texts:
+            return []
+        q = self._embedder.embed_one(query)
+        # one text at a time: each is cached, and the same facts come back turn after turn
+        return [float(self._embedder.embed_one(t) @ q) for t in texts]
 
     def close(self) -> None:
         """Release Chroma, the state file and the folder lock (idempotent)."""

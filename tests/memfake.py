@@ -39,6 +39,10 @@ OPEN = ("active", "waiting")
 KIND_ORDER = ("identity", "preference", "interest", "constraint", "relationship", "other")
 
 
+# words that only make a sentence a question: the stand-in similarity leaves them out
+_ASKING = frozenset(["what", "did", "say", "about", "when", "where", "who", "how", "does", "the", "you", "your"])
+
+
 def _words(text: str) -> set[str]:
     return set(re.findall(r"[a-z0-9]{3,}", text.lower()))
 
@@ -345,6 +349,7 @@ class FakeMemory:
     """profile / goals / items / state, in memory (implements memory.interface.Memory)."""
 
     def __init__(self, embed: Embed | None = None) -> None:
+        self._embed = embed
         self.profile = FakeProfile(embed)
         self.goals = FakeGoals()
         self.items = FakeItems(embed)
@@ -362,6 +367,14 @@ class FakeMemory:
             )
             for n, e in scored
         ]
+
+    def similarity(self, query: str, texts: Sequence[str]) -> builtins.list[float]:
+        """Cosine of real embeddings when `embed` is given, else the share of query words a text holds."""
+        if self._embed is not None and texts:
+            q, *rows = self._embed([query, *texts])
+            return [_cosine(q, r) for r in rows]
+        asked = _words(query) - _ASKING
+        return [len(asked & _words(t)) / len(asked) if asked else 0.0 for t in texts]
 
     def close(self) -> None:
         pass

@@ -1,6 +1,6 @@
 """Wiring of the goal graph (built on demand, never at import: it needs a model and a store).
 
-START -> recall -> track_goals -(decide)-> ask | use_tool | respond -> remember -> fold -> END
+START -> recall -> track_goals -(decide)-> ask | use_tool | recite | respond -> remember -> fold -> END
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ def build_graph(
     builder.add_node("track_goals", partial(nodes.track_goals, deps=deps))
     builder.add_node("ask", partial(nodes.ask, deps=deps))
     builder.add_node("use_tool", partial(nodes.use_tool, deps=deps))
+    builder.add_node("recite", partial(nodes.recite, deps=deps))
     builder.add_node("respond", partial(nodes.respond, deps=deps))
     builder.add_node("remember", partial(nodes.remember, deps=deps))
     builder.add_node("fold", partial(nodes.fold, deps=deps))
@@ -36,15 +37,16 @@ def build_graph(
     builder.add_edge(START, "recall")
     # Goals are updated from the user's words before anything answers them.
     builder.add_edge("recall", "track_goals")
-    # One of three ways to answer: a question, a requested tool, or a reply.
+    # One of four ways to answer: a question, a requested tool, the stored answer, or a reply.
     builder.add_conditional_edges(
         "track_goals",
         nodes.decide,
-        {"ask": "ask", "use_tool": "use_tool", "respond": "respond"},
+        {"ask": "ask", "use_tool": "use_tool", "recite": "recite", "respond": "respond"},
     )
     # After any answer the profile learns from the user's own words...
     builder.add_edge("ask", "remember")
     builder.add_edge("use_tool", "remember")
+    builder.add_edge("recite", "remember")
     builder.add_edge("respond", "remember")
     # ...and old turns fold into the summary so the system prompt keeps its place.
     builder.add_edge("remember", "fold")

@@ -20,11 +20,14 @@ from assistant.graph import recall as conversation
 from assistant.graph.echo_guard import ScrubbingSink, guard_words, scrub
 from assistant.graph.fencing import fence_item, safe_profile_lines
 from assistant.graph.goals import open_goals, track
+from assistant.graph.grounding import ground
 from assistant.graph.reply_checks import (
     LoopGuard,
+    bullet_count,
     drop_repeated_lines,
     recital_runs,
     repeated_lines,
+    user_names,
 )
 from assistant.graph.state import (
     ChatState,
@@ -80,6 +83,13 @@ SHORT_REQUEST = re.compile(
     r"\b(?:short|brief|briefly|concise|one sentence|in a sentence|quick answer|tl;?dr)\b",
     re.IGNORECASE,
 )
+NUMBER_WORDS = {"two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7}
+# "three ways", "5 tips", "four short ideas": a request for that many list items
+ITEMS_REQUEST = re.compile(
+    r"\b([2-7]|two|three|four|five|six|seven)\s+(?:[a-z-]+\s+){0,2}?(?:ways|tips|ideas|things|"
+    r"steps|items|points|bullets|bullet points|reasons|options|examples|suggestions|questions)\b",
+    re.IGNORECASE,
+)
 BULLETS_REQUEST = re.compile(
     r"\b(?:bullet|bullets|bullet points|as a list|list the)\b", re.IGNORECASE
 )
@@ -133,7 +143,11 @@ def recall(state: ChatState, deps: Deps) -> dict[str, Any]:
         deps.store, user_id, text, state.get("thread_id", ""), state.get("turn", 0) + 1,
         deps.settings.chat.keep_recent_turns, now(),
     )  # fmt: skip
+    grounded = None
+    if deps.settings.chat.grounded and text and not ASKS_IDENTITY.search(text):
+        grounded = ground(deps.store, user_id, text, goals, now())
     return {
+        "grounded": grounded,
         "goals": goals,
         "active_goal": active,
         "profile": profile,
@@ -180,9 +194,12 @@ def track_goals(state: ChatState, deps: Deps) -> dict[str, Any]:
 
 
 def decide(state: ChatState) -> Route:
-    """Tool if the user asked for one; one question if the goal lacks something; else answer."""
+    """Tool if the user asked for one; the stored answer if they asked what memory holds; one
+    question if the goal lacks something; else answer."""
     if state.get("tool"):
         return "use_tool"
+    if state.get("grounded"):
+        return "recite"  # the user asked for what memory holds: the stored value answers
     goal = find_goal(state.get("goals", []), state.get("active_goal", ""))
     if goal and goal["missing"] and state.get("goal_event") in ("new", "progress"):
         return "ask"
@@ -294,6 +311,7 @@ def _sample(
     earlier: list[str],
     max_new_tokens: int | None = None,
     check_parrot: bool = True,
+    users: tuple[str, ...] = (),
 ) -> str | None:
     """Run the model; None (and stop early) when the reply parrots an earlier turn.
 
@@ -308,6 +326,9 @@ def _sample(
         earlier,
         echoes=CONTEXT_LABELS,
         recitals=recital_runs(deps.settings.persona.system_prompt),
+        asked=messages[-1]["content"] if messages[-1]["role"] == "user" else "",
+        persona=deps.settings.persona.name,
+        users=users,
     )
     budget = max_new_tokens or deps.settings.chat.reply_tokens
     stream = deps.llm.stream(messages, max_new_tokens=budget, conversation_id=conversation)
@@ -363,6 +384,13 @@ def _sample(
     return guard.reply
 
 
+def _user_names(state: ChatState) -> tuple[str, ...]:
+    """The user's names (from their messages and profile): a reply never gives itself one."""
+    said = [m["content"] for m in state.get("messages", []) if m["role"] == "user"]
+    profile = re.findall(r"\bname is ([A-Z][a-z]+)", state.get("profile", ""))
+    return tuple(sorted(set(user_names(said)) | set(profile)))
+
+
 def _generate(
     state: ChatState,
     deps: Deps,
@@ -388,10 +416,12 @@ def _generate(
             _emit(prefix)
         conversation = thread_key(state["user_id"], state.get("thread_id", ""))
         earlier = [m["content"] for m in state.get("messages", []) if m["role"] == "assistant"][-3:]
+        users = _user_names(state)
         budget = max_new_tokens
         text = _sample(
-            messages, deps, conversation, emit=stream, earlier=earlier, max_new_tokens=budget
-        )
+            messages, deps, conversation, emit=stream, earlier=earlier, max_new_tokens=budget,
+            users=users,
+        )  # fmt: skip
         if not text:  # parroted an earlier turn, or said nothing new
             log.debug("reply repeated an earlier turn; answering from the newest message only")
             focused = [messages[0], messages[1], messages[-1]]
@@ -404,6 +434,7 @@ def _generate(
                     earlier=earlier,  # still never says an earlier sentence again
                     max_new_tokens=budget,
                     check_parrot=False,
+                    users=users,
                 )
                 or ""
             )
@@ -469,6 +500,16 @@ def use_tool(state: ChatState, deps: Deps) -> dict[str, Any]:
     return {**_say(reply), "route": "use_tool"}
 
 
+def recite(state: ChatState, deps: Deps) -> dict[str, Any]:
+    """Say what memory holds on the user's question (or that it holds nothing), as stored."""
+    grounded = state.get("grounded")
+    assert grounded is not None, "decide routes to recite only with a grounded answer"
+    # stored text is quoted: code words of quoted external data never leave (echo_guard.py)
+    reply = scrub(grounded["reply"], guard_words(state, deps.settings.persona.system_prompt))
+    _emit(reply)
+    return {**_say(reply), "route": "recite"}
+
+
 def _follow_up(state: ChatState) -> tuple[str, list[str], str]:
     """A line about an open goal from another thread (or long untouched), once per thread.
 
@@ -492,13 +533,60 @@ def _follow_up(state: ChatState) -> tuple[str, list[str], str]:
     return "", done, ""
 
 
+def items_asked(text: str) -> int:
+    """How many list items the user asked for ("three ways", "5 tips"); 0 when no number."""
+    m = ITEMS_REQUEST.search(text)
+    if not m:
+        return 0
+    word = m.group(1).lower()
+    return int(word) if word.isdigit() else NUMBER_WORDS[word]
+
+
 def asked_format(text: str) -> tuple[str, int | None]:
     """The instruction and reply budget for a user asking for a short or a bulleted answer."""
+    n = items_asked(text)
+    if n:
+        return prompts.ITEMS_INSTRUCTION.format(n=n), None
     if BULLETS_REQUEST.search(text):
         return prompts.BULLETS_INSTRUCTION, None
     if SHORT_REQUEST.search(text):
         return prompts.SHORT_INSTRUCTION, SHORT_REPLY_TOKENS
     return prompts.ANSWER_INSTRUCTION, None
+
+
+def _complete_list(state: ChatState, deps: Deps, reply: str, wanted: int) -> str:
+    """Add items, one model call each, until the reply holds the `wanted` items asked for.
+
+    A small model often stops a list early, or writes items that only say the user's words
+    back (the loop guard leaves those out): the list is continued, never padded.
+    """
+    lines = [line for line in reply.splitlines() if line.strip()]
+    items = [line for line in lines if bullet_count(line)]
+    if not items:  # sentences instead of a list: each sentence is an item
+        items = ["- " + s for s in re.split(r"(?<=[.!?])\s+", reply.strip()) if len(s) > 12]
+        reply = "\n".join(items)
+        if items:
+            _emit("\n\n" + reply)  # the list form after the prose already shown
+    conversation = thread_key(state["user_id"], state.get("thread_id", "")) + "#more"
+    tries = wanted - len(items) + 2
+    while len(items) < wanted and tries > 0:
+        tries -= 1
+        so_far = "\n".join(items) or "(none yet)"
+        instruction = prompts.MORE_ITEM_INSTRUCTION.format(items=so_far)
+        messages = build_messages(state, deps, instruction)
+        text = _sample(
+            messages, deps, conversation, emit=False, earlier=items, max_new_tokens=48,
+            check_parrot=False, users=_user_names(state),
+        )  # fmt: skip
+        first = next((s.strip() for s in (text or "").splitlines() if len(s.strip()) > 12), "")
+        first = re.sub(r"^\s*(?:[-*•]|\d{1,2}[.)])\s+", "", first)
+        if not first or first in prompts.NOTHING_TO_ADD_LINES or repeated_lines(first, items):
+            continue
+        item = f"- {first}"
+        items.append(item)
+        _emit("\n" + item)
+        reply = reply.rstrip() + "\n" + item
+    return reply
 
 
 def respond(state: ChatState, deps: Deps) -> dict[str, Any]:
@@ -521,6 +609,9 @@ def respond(state: ChatState, deps: Deps) -> dict[str, Any]:
         _emit(reply)
     else:
         reply = _generate(state, deps, instruction, prefix=prefix, max_new_tokens=budget)
+        wanted = items_asked(text)
+        if wanted and bullet_count(reply) < wanted:
+            reply = _complete_list(state, deps, reply, wanted)
     update: dict[str, Any] = {**_say(reply), "followed_up": followed, "route": "respond"}
     if focus:
         update["active_goal"] = focus  # the user's next answer is about the goal we asked after
@@ -542,7 +633,7 @@ def remember(state: ChatState, deps: Deps) -> dict[str, Any]:
     if state.get("tool"):
         return {}  # remember/forget tools already did exactly what the user asked
     text = last_user_text(state.get("messages", []))
-    if text:
+    if text and state.get("route") != "recite":  # a question about memory tells it nothing new
         source = Source(thread=state.get("thread_id", ""), turn=state.get("turn", 0), time=now())
         deps.store.profile.observe(state["user_id"], text, source)
     return {}

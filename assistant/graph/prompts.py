@@ -25,6 +25,14 @@ SHORT_INSTRUCTION = "The user wants a short answer: reply in one or two sentence
 BULLETS_INSTRUCTION = (
     "The user wants bullet points: reply with three to five lines, each starting with '- '."
 )
+ITEMS_INSTRUCTION = (
+    "The user wants exactly {n} bullet points: reply with {n} lines, each starting with '- ', "
+    "each a different concrete suggestion in your own words."
+)
+MORE_ITEM_INSTRUCTION = (
+    "The list so far:\n{items}\nWrite one more item for it, different from those: one line "
+    "starting with '- ', a concrete suggestion in your own words."
+)
 DONE_INSTRUCTION = (
     "The user has reached their goal: {statement}. Acknowledge it in one short sentence."
 )
@@ -38,6 +46,16 @@ FOLLOW_UP = "Last time you were working on: {statement}. How is it going?"
 FOLLOW_UP_WAITING = (
     "Last time you were working on: {statement}. I still need the {need}: do you have it?"
 )
+# Answers from memory (grounding.py): the value is the stored one, never the model's copy.
+GROUNDED_TYPED = "{span} ({source})."
+GROUNDED_SAID = '{source}: "{quote}"'
+GROUNDED_FACT = "From what you told me: {fact}."
+GROUNDED_FROM_USER = "you told me on {when}"
+GROUNDED_FROM_NAMED = "{name} said"
+GROUNDED_FROM_GOAL = "from your goal: {goal}"
+GROUNDED_CLOSEST = "I don't know exactly. The closest thing you told me: {closest}"
+GROUNDED_NOTHING = "I don't know: nothing you have told me so far says that."
+GROUNDED_NOTHING_NAMED = "I don't know: nothing I have heard from or about {name} says that."
 CANCELLED_MARK = " [reply cancelled]"
 IDENTITY_REPLY = "I'm {name}, your personal assistant."
 # When every try only repeated itself or recited the prompt. Several wordings, no

@@ -20,7 +20,8 @@ _MONTH = r"(jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\.?"
 _MONTH_DAY = re.compile(rf"\b{_MONTH}\s+(\d{{1,2}})(?:st|nd|rd|th)?\b", re.IGNORECASE)
 _DAY_MONTH = re.compile(rf"\b(\d{{1,2}})(?:st|nd|rd|th)?\s+(?:of\s+)?{_MONTH}", re.IGNORECASE)
 _BULLET = re.compile(r"^\s*(?:[-*•]|\d{1,2}[.)])\s+\S")
-MIN_LINE_CHARS = 12  # shorter lines ("Thanks!", "1.") repeat legitimately
+MIN_LINE_CHARS = 12  # shorter lines ("Thanks!", "1.") repeat legitimately across replies
+SHORT_LOOP = 3  # ... but one said this often in a single reply ("I'm sorry." x28) is a loop
 # Two sentences of at least this many words that share this share of their words, in order,
 # say the same thing ("I'm here to help you plan your thesis." / "... with your thesis.").
 NEAR_MIN_WORDS = 5
@@ -34,6 +35,8 @@ _ENDS_SENTENCE = re.compile(r"[.!?:…)\]\"'*]\s*$")
 _SELF_NAME = re.compile(
     r"\b(?i:my name is|i'?m called|i am called|call me|i am|i'm)\s+([A-Z][a-z]+)\b"
 )
+# A sentence in which the reply starts naming itself ("Hello, I'm"), up to the sentence's end.
+_NAMING_SELF = re.compile(r"(?i:\b(?:my name is|i'?m called|call me|i am|i'm))\s*\S*$")
 _NOT_NAMES = frozenset(
     [
         "Here",
@@ -126,8 +129,14 @@ def cut_off(text: str) -> bool:
     return not (_ENDS_SENTENCE.search(last) or _BULLET.match(last))
 
 
+def _short_sentences(text: str) -> list[str]:
+    parts = re.split(r"\n+|(?<=[.!?,])\s+", text)
+    return [p.strip() for p in parts if 0 < len(_norm(p)) < MIN_LINE_CHARS]
+
+
 def repeated_lines(text: str, earlier: list[str] | None = None) -> list[str]:
-    """Lines (or sentences) said twice in this reply, or already said in an earlier reply."""
+    """Lines (or sentences) said twice in this reply, or already said in an earlier reply;
+    and short ones ("I'm sorry.") said SHORT_LOOP times in this reply."""
     seen = {_norm(line) for reply in earlier or [] for line in _lines(reply)}
     out = []
     for line in _lines(text):
@@ -135,6 +144,12 @@ def repeated_lines(text: str, earlier: list[str] | None = None) -> list[str]:
         if key in seen:
             out.append(line)
         seen.add(key)
+    counts: dict[str, int] = {}
+    for line in _short_sentences(text):
+        key = _norm(line)
+        counts[key] = counts.get(key, 0) + 1
+        if counts[key] >= SHORT_LOOP:
+            out.append(line)
     return out
 
 
@@ -171,7 +186,7 @@ def is_short(text: str, max_words: int = 60) -> bool:
 
 def has_bullets(text: str, minimum: int = 2) -> bool:
     """True when the reply holds at least `minimum` bullet or numbered lines."""
-    return sum(bool(_BULLET.match(line)) for line in text.splitlines()) >= minimum
+    return bullet_count(text) >= minimum
 
 
 def other_self_names(text: str, persona: str) -> list[str]:
@@ -180,9 +195,46 @@ def other_self_names(text: str, persona: str) -> list[str]:
     return sorted(n for n in names if n != persona and n not in _NOT_NAMES)
 
 
+def names_self_as_user(text: str, persona: str, user_names: list[str]) -> list[str]:
+    """The user's own names that the reply gives itself ("Hello, I'm Farid" said to Farid)."""
+    mine = {n.lower() for n in user_names}
+    own = re.sub(r'"[^"]*"|“[^”]*”', " ", text)  # the user's words quoted back are theirs
+    return [n for n in other_self_names(own, persona) if n.lower() in mine]
+
+
+def user_names(messages: list[str]) -> list[str]:
+    """Names the user gave themselves ("I'm Farid", "my name is Dana")."""
+    return sorted({n for m in messages for n in other_self_names(m, "")})
+
+
 def keeps_persona(text: str, persona: str) -> bool:
     """True when a reply to "what is your name?" says the persona's name and no other."""
     return persona.lower() in text.lower() and not other_self_names(text, persona)
+
+
+ECHO_SHARED = 3  # a sentence with at least this many of the user's words...
+ECHO_NEW = 1  # ...and at most this many of its own says nothing ("Use the train commute to study.")
+_STOP = frozenset(
+    ["the", "a", "an", "and", "or", "but", "to", "of", "in", "on", "at", "for", "with", "by", "from", "as", "is", "are", "be", "can", "you", "your", "i", "my", "me", "it", "this", "that", "these", "those", "will", "would", "should", "could", "do", "does", "did", "have", "has", "had", "use", "using", "here", "there", "some", "any", "way", "ways", "also", "just", "very", "more", "most", "so", "then", "than"]
+)
+
+
+def _content(text: str) -> set[str]:
+    words = re.findall(r"[a-z0-9]+", text.lower())
+    return {w[:5] for w in words if w not in _STOP and len(w) > 2}
+
+
+def echoes_user(sentence: str, asked: str) -> bool:
+    """True when a sentence only says the user's own words back (empty advice)."""
+    if not asked:
+        return False
+    mine, said = _content(asked), _content(_MARKER.sub("", sentence))
+    return len(said & mine) >= ECHO_SHARED and len(said - mine) <= ECHO_NEW
+
+
+def bullet_count(text: str) -> int:
+    """Bullet or numbered lines in a reply."""
+    return sum(bool(_BULLET.match(line)) for line in text.splitlines())
 
 
 LOOP_WORDS = 4  # a run of this many words said twice inside one sentence is a loop
@@ -236,6 +288,13 @@ def _phrase_loop(sentence: str) -> tuple[int | None, bool]:
     """
     toks = _tokens(sentence)
     words = [w for _, w in toks]
+    short: dict[tuple[str, ...], int] = {}
+    for j in range(len(words) - SHORT_LOOP + 1):  # "I'm sorry, I'm sorry, I'm sorry"
+        gram = tuple(words[j : j + SHORT_LOOP])
+        short[gram] = short.get(gram, 0) + 1
+        if short[gram] == SHORT_LOOP:
+            first = next(i for i in range(j) if tuple(words[i : i + SHORT_LOOP]) == gram)
+            return toks[first + SHORT_LOOP][0] if first + SHORT_LOOP < len(toks) else None, True
     seen: dict[tuple[str, ...], int] = {}
     again: int | None = None
     for j in range(len(words) - LOOP_WORDS + 1):
@@ -274,8 +333,15 @@ class LoopGuard:
         earlier: list[str] | None = None,
         echoes: tuple[str, ...] = (),
         recitals: Runs = frozenset(),
+        asked: str = "",
+        persona: str = "",
+        users: tuple[str, ...] = (),
     ) -> None:
         self.said: set[str] = {_key(line) for reply in earlier or [] for line in _lines(reply)}
+        self.asked = asked  # the user's message: a sentence that only says it back is empty
+        self.persona = persona
+        self.users = list(users)  # the user's names: the reply never gives itself one
+        self.short_said: set[str] = set()  # short sentences of this reply ("I'm sorry.")
         # labels of the prompt's own context ("The user's goal in play:"): a sentence that
         # holds one recites the prompt to the user, and is left out like a repeat
         self.echoes = [key for key in (_norm(e) for e in echoes) if len(key) >= MIN_ECHO_CHARS]
@@ -294,16 +360,31 @@ class LoopGuard:
         self.whole_sentences_only = True
 
     def is_echo(self, sentence: str) -> bool:
-        """True when a sentence starts with one of the prompt's own labels or recites it."""
+        """True when a sentence starts with one of the prompt's own labels or recites it, says
+        the user's words back, or gives the reply the user's name."""
         key = _key(sentence)
-        return self._labelled(key) or recites(key, self.recitals)
+        return (
+            self._labelled(key)
+            or recites(key, self.recitals)
+            or echoes_user(sentence, self.asked)
+            or bool(self.users and names_self_as_user(sentence, self.persona, self.users))
+        )
 
     def _labelled(self, key: str) -> bool:
         return any(key.startswith(echo) for echo in self.echoes)
 
-    def _is_repeat(self, key: str, partly_shown: bool = False) -> bool:
+    def _is_repeat(self, key: str, partly_shown: bool = False, sentence: str = "") -> bool:
         if self._labelled(key):
             return True
+        if sentence and self.users and names_self_as_user(sentence, self.persona, self.users):
+            return True  # "Hello, I'm Farid" said to Farid (held from "I'm", so never shown)
+        if sentence and not partly_shown and echoes_user(sentence, self.asked):
+            return True
+        if 0 < len(key) < MIN_LINE_CHARS:
+            if key in self.short_said:
+                return True  # a short sentence said again in one reply starts a loop
+            self.short_said.add(key)
+            return False
         # A recital is left out only while none of it has shown: cutting a sentence the
         # user is already reading would leave a worse fragment than the recital.
         if not partly_shown and recites(key, self.recitals):
@@ -316,6 +397,15 @@ class LoopGuard:
         """True while the sentence being written starts like one already said."""
         if not key:
             return False
+        if self.users and (
+            _NAMING_SELF.search(self.buffer)
+            or names_self_as_user(self.buffer, self.persona, self.users)
+        ):
+            return True  # "I'm ...": held until the name is known not to be the user's
+        if self.asked:
+            said, mine = _content(key), _content(self.asked)
+            if said & mine and not said - mine:
+                return True  # so far only the user's words: it may yet say nothing else
         if any(echo.startswith(key) or key.startswith(echo) for echo in self.echoes):
             return True
         if (
@@ -356,7 +446,7 @@ class LoopGuard:
             sentence, self.buffer = self.buffer[: match.end()], self.buffer[match.end() :]
             done, self.buffer_shown = self.buffer_shown, 0
             key = _key(sentence)
-            if self._is_repeat(key, partly_shown=bool(sentence[:done].strip())):
+            if self._is_repeat(key, partly_shown=bool(sentence[:done].strip()), sentence=sentence):
                 self.repeats += 1
                 if self.repeats >= self.MAX_REPEATS:
                     self.stopped = True
@@ -406,10 +496,11 @@ class LoopGuard:
         held = self.buffer[self.buffer_shown :]
         shown_part = bool(self.buffer[: self.buffer_shown].strip())
         finished = bool(_ENDS_SENTENCE.search(self.buffer))
+        self_buffer = self.buffer
         self.buffer, self.buffer_shown = "", 0
         if len(key) >= MIN_LINE_CHARS and (
             any(s.startswith(key) for s in self.said)
-            or self._is_repeat(key, partly_shown=shown_part)
+            or self._is_repeat(key, partly_shown=shown_part, sentence=self_buffer)
         ):
             return ""  # a repeat, or one cut off by the token limit
         if not key:  # an empty list item or trailing white space

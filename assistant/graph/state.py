@@ -13,7 +13,7 @@ from assistant.llm.base import Message
 from memory.types import Goal
 
 GoalStatus = Literal["active", "waiting", "done", "dropped"]
-Route = Literal["ask", "use_tool", "respond"]
+Route = Literal["ask", "use_tool", "recite", "respond"]
 OPEN_STATUSES: tuple[GoalStatus, ...] = ("active", "waiting")
 
 
@@ -66,6 +66,15 @@ def replace_or_append(left: list[Message] | None, right: Any) -> list[Message]:
     return current + list(right or [])
 
 
+class Grounded(TypedDict):
+    """This turn's answer from memory (`assistant.graph.grounding`)."""
+
+    reply: str  # what the user is told: the stored value and where it came from, or "I don't know"
+    span: str  # the answer cut from memory ("" when memory holds none)
+    source: str  # "fact", "goal", "turn", or "none"
+    score: float  # relevance of the best stored thing to the question
+
+
 class ChatState(TypedDict, total=False):
     """The checkpointed state of one conversation thread."""
 
@@ -84,6 +93,7 @@ class ChatState(TypedDict, total=False):
     turn: int  # user turns so far in this thread
     followed_up: list[str]  # goal ids already followed up on in this thread
     goal_event: str  # what track_goals did this turn (new, progress, done, dropped, none)
+    grounded: Grounded | None  # the answer from memory when the user asked for what it holds
 
 
 def now() -> float:

@@ -1,0 +1,287 @@
+"""Answers from memory: when a question asks for something the user told us, say it back.
+
+A 135M model does not reliably copy a fact from its context, so a question about what
+memory holds is not left to it. `ground` decides from the question's form and how well
+stored things match it:
+
+- the message is a question about the user's own life, about someone memory has heard
+  from, or about what was said (`asks_memory`), and is not a request for advice;
+- each stored fact, goal slot and past turn is scored by its cosine similarity to the
+  question plus the share of the question's words it holds (`relevance`); the best one
+  at or above `MIN_RELEVANCE` answers, with the span the question asks for cut from it
+  (`answer_span`), and the reply names where it came from;
+- when none reaches it, the reply says plainly that memory holds nothing on it.
+
+A question that names a person is answered only from what that person said (or what
+mentions them): a turn of someone else is not their answer.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Literal
+
+from assistant.graph import prompts
+from assistant.graph.answer_span import Span, content_words, day_text, overlap, span, wanted
+from assistant.graph.fencing import looks_like_instructions
+from assistant.graph.state import GoalState, Grounded
+
+if TYPE_CHECKING:
+    from memory.interface import Memory
+    from memory.types import Fact
+
+# Chosen on development data (LoCoMo conv-26..43 questions and bench/data/quality/memory.jsonl):
+# below it the best stored text is usually not the answer.
+MIN_RELEVANCE = 0.45
+# A question that names neither the user nor anyone memory heard from may be general
+# knowledge: memory answers it only on a clear match, else the model does.
+MIN_RELEVANCE_OPEN = 0.5
+# Between this and MIN_RELEVANCE the best stored thing is offered as the closest, not as the answer.
+GRAY_RELEVANCE = 0.2
+SIMILARITY_WEIGHT = 0.7  # the rest is word overlap: a rare word the question names counts
+SEARCH_TURNS = 8  # past turns scored per question
+TIE = 0.05  # within this of the best, a fact or goal (current, curated) beats a turn
+WORKED_OUT_MARGIN = (
+    0.1  # a date written in a turn this close to the best beats "the day it was said"
+)
+
+_QUESTION_START = re.compile(
+    r"^\s*(?:who|whom|whose|what|what's|which|when|where|why|how|is|are|was|were|do|does|did|"
+    r"have|has|had|can|could|would|will)\b",
+    re.IGNORECASE,
+)
+# Asking for help, a plan or an opinion, not for something said: the model answers those.
+_ADVICE = re.compile(
+    r"\b(?:should|could|can|shall|would|will|might|must|ought to)\s+(?:i|we|you)\b|"
+    r"\bhow (?:do|can|could|should|would|to)\b|\bwhat if\b|\bhelp me\b|"
+    r"\b(?:i|we) (?:need|have) to\b|\bdo (?:i|we) need\b|\bany (?:tips|ideas|advice)\b",
+    re.IGNORECASE,
+)
+_RECALL = re.compile(
+    r"\b(?:remind me|remember|recall|(?:did|have) i (?:say|said|tell|told|mention)|"
+    r"i (?:said|told you|mentioned)|you told me|what do you know about)\b",
+    re.IGNORECASE,
+)
+_FIRST_PERSON = re.compile(
+    r"\b(?:i|my|me|mine|i'm|i've|i'd|myself|we|our|us|we're)\b", re.IGNORECASE
+)
+_CAPITAL = re.compile(r"\b[A-Z][a-z]+\b")
+Source = Literal["fact", "goal", "turn"]
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A stored thing that may answer the question."""
+
+    source: Source
+    text: str  # what is scored against the question
+    said: float  # when it was said (unix seconds), 0 when unknown
+    speaker: str = ""  # turns: "user" or a name
+    fact: Fact | None = None
+    goal: str = ""  # goals: the statement
+    slot: str = ""  # goals: the known slot ("date: 14 March")
+
+
+def is_question(text: str) -> bool:
+    return text.strip().endswith("?") or bool(_QUESTION_START.match(text))
+
+
+def named_people(text: str, speakers: set[str]) -> list[str]:
+    """Speakers memory has heard from that the question names."""
+    return [w for w in dict.fromkeys(_CAPITAL.findall(text)) if w in speakers]
+
+
+def asks_memory(text: str, speakers: set[str] | None = None) -> bool:
+    """True for a question about what memory holds, not a request for advice or for a list."""
+    if not is_question(text):
+        return False
+    recall = bool(_RECALL.search(text))
+    if _ADVICE.search(text) and not recall:
+        return False
+    return recall or bool(_FIRST_PERSON.search(text)) or bool(named_people(text, speakers or set()))
+
+
+def relevance(store: Memory, question: str, texts: list[str]) -> list[float]:
+    """How well each stored text answers the question: similarity and shared words, mixed."""
+    sims = store.similarity(question, texts)
+    w = SIMILARITY_WEIGHT
+    return [w * s + (1 - w) * overlap(question, t) for s, t in zip(sims, texts, strict=True)]
+
+
+def second_person(text: str) -> str:
+    """A fact stored about "User" ("User lives in York") said to the user ("you live in York")."""
+    out = re.sub(r"^User's\b", "your", text.strip())
+    m = re.match(r"^User\s+(\w+)(.*)$", out)
+    if m:
+        verb, rest = m.group(1), m.group(2)
+        verb = {"is": "are", "was": "were", "has": "have"}.get(verb, re.sub(r"(?<!s)s$", "", verb))
+        out = f"you {verb}{rest}"
+    swaps = {
+        r"\bI\b": "you",
+        r"\bmy\b": "your",
+        r"\bI'm\b": "you're",
+        r"\bam\b": "are",
+        r"\bme\b": "you",
+    }
+    for mine, yours in swaps.items():
+        out = re.sub(mine, yours, out)
+    return out.rstrip(".")
+
+
+def _fact_text(fact: Fact) -> str:
+    """A fact as a sentence: the typed slot when set, else the stored text."""
+    if fact.value:
+        what = fact.relation or fact.attribute
+        return f"User's {what} is {fact.value}" if what and what != "other" else fact.value
+    return fact.text
+
+
+def _candidates(
+    store: Memory, user_id: str, question: str, goals: list[GoalState], now: float
+) -> list[Candidate]:
+    out = [
+        Candidate("fact", _fact_text(f), f.source.time or f.updated, "user", fact=f)
+        for f in store.profile.facts(user_id)
+        if not looks_like_instructions(f.text)  # an order stored as a fact is never said back
+    ]
+    for g in goals:
+        out.append(Candidate("goal", g["statement"], g["updated"], "user", goal=g["statement"]))
+        for slot in g["known"]:
+            out.append(
+                Candidate("goal", f"{g['statement']} ({slot})", g["updated"], "user", goal=g["statement"], slot=slot)
+            )  # fmt: skip
+    if store.episodes.count(user_id):
+        for h in store.search(user_id, question, kinds=("episodes",), k=SEARCH_TURNS, now=now):
+            speaker = str(h.metadata.get("speaker", ""))
+            if speaker == "assistant" or h.text.strip().endswith("?"):
+                continue  # the assistant's words and the user's questions are not what they told us
+            if looks_like_instructions(h.text):
+                continue
+            out.append(Candidate("turn", h.text, h.time, speaker))
+    return out
+
+
+def _goal_span(question: str, c: Candidate) -> Span | None:
+    if not c.slot:
+        return Span(c.goal, c.goal, False)
+    kind, _, value = c.slot.partition(":")
+    value = value.strip() or c.slot
+    if wanted(question) == "date" and kind.strip() not in ("date", "deadline", "time", "when"):
+        return None
+    return Span(value, c.slot, True)
+
+
+def _source(c: Candidate) -> str:
+    when = day_text(c.said) if c.said else ""
+    if c.source == "goal":
+        return prompts.GROUNDED_FROM_GOAL.format(goal=c.goal)
+    if c.speaker in ("user", ""):
+        return prompts.GROUNDED_FROM_USER.format(when=when) if when else "you told me"
+    return prompts.GROUNDED_FROM_NAMED.format(name=c.speaker)
+
+
+def _reply(question: str, c: Candidate) -> tuple[str, str, bool] | None:
+    """The reply stating the answer from c, the answer span, and whether the span is in c's
+    text (not worked out from when it was said); None when c holds no answer."""
+    in_text = True
+    if c.source == "goal":
+        found = _goal_span(question, c)
+    elif c.source == "fact":
+        found = Span(second_person(c.text), c.text, False)
+        if wanted(question) != "any":
+            typed = span(question, c.fact.value if c.fact and c.fact.value else c.text, c.said)
+            if not typed.typed:
+                return None  # asked for a place, a person or a date this fact does not hold
+            found = typed
+    else:
+        found = span(question, c.text, c.said)
+        if wanted(question) == "date" and not found.typed and c.said:
+            found = Span(day_text(c.said), found.sentence, True)  # said that day
+            in_text = False
+    if found is None or not found.text.strip():
+        return None
+    source = _source(c)
+    if c.source == "fact" and not found.typed:
+        text = prompts.GROUNDED_FACT.format(fact=found.text)
+    elif found.typed:
+        short = source.split(" on ")[0]  # the value first; when it was said is in the quote form
+        text = prompts.GROUNDED_TYPED.format(span=found.text, source=short)
+    else:
+        text = prompts.GROUNDED_SAID.format(source=source[0].upper() + source[1:], quote=found.text)
+    return text, found.text, in_text
+
+
+def ground(
+    store: Memory, user_id: str, question: str, goals: list[GoalState], now: float
+) -> Grounded | None:
+    """The grounded answer to a question about memory (or a plain "I don't know"); None for
+    a message that is not such a question, or an open one memory does not clearly answer."""
+    if not is_question(question) or (_ADVICE.search(question) and not _RECALL.search(question)):
+        return None
+    candidates = _candidates(store, user_id, question, goals, now)
+    speakers = {c.speaker for c in candidates if c.speaker not in ("", "user", "assistant")}
+    personal = asks_memory(question, speakers)
+    people = named_people(question, speakers)
+    asked = question
+    if people:  # about someone: only what they said can answer, and their name is not the topic
+        candidates = [c for c in candidates if c.speaker in people]
+        asked = re.sub(r"\b(?:{})(?:'s)?\b".format("|".join(map(re.escape, people))), " ", question)
+    floor = MIN_RELEVANCE if personal else MIN_RELEVANCE_OPEN
+    if not candidates or not content_words(asked):
+        return (
+            Grounded(reply=_nothing(people), span="", source="none", score=0.0)
+            if personal
+            else None
+        )
+    scores = relevance(store, asked, [c.text for c in candidates])
+    # a fact is also scored as said to the user ("you work as ..."), the way questions ask
+    for i, c in enumerate(candidates):
+        if c.source == "fact":
+            scores[i] = max(scores[i], relevance(store, asked, [second_person(c.text)])[0])
+    # a fact or goal close to the best turn wins: it is current and was kept on purpose
+    ranked = sorted(
+        range(len(candidates)),
+        key=lambda i: -(scores[i] + (TIE if candidates[i].source != "turn" else 0.0)),
+    )
+    made: list[tuple[int, tuple[str, str, bool]]] = []
+    for i in ranked:
+        if scores[i] < floor:
+            break
+        one = _reply(asked, candidates[i])
+        if one is not None:
+            made.append((i, one))
+    if made:
+        # a value found in the text beats one worked out (the day a turn was said), when close
+        top = scores[made[0][0]]
+        i, (reply, answer, _) = next(
+            (m for m in made if m[1][2] and scores[m[0]] >= top - WORKED_OUT_MARGIN), made[0]
+        )
+        return Grounded(
+            reply=reply, span=answer, source=candidates[i].source, score=round(scores[i], 3)
+        )
+    if not personal:
+        return None  # an open question memory does not answer: the model takes it
+    told = [i for i, c in enumerate(candidates) if c.source != "goal"] or list(range(len(scores)))
+    best = max(told, key=lambda i: scores[i])
+    if not people and scores[best] >= GRAY_RELEVANCE and candidates[best].source != "goal":
+        # not clearly the answer, but the user may see that it is: said as a guess, never as fact
+        c = candidates[best]
+        closest = (
+            second_person(c.text) + "."
+            if c.source == "fact"
+            else f'"{span(asked, c.text).sentence}"'
+        )
+        return Grounded(
+            reply=prompts.GROUNDED_CLOSEST.format(closest=closest),
+            span="",
+            source="closest",
+            score=round(scores[best], 3),
+        )
+    return Grounded(reply=_nothing(people), span="", source="none", score=round(scores[best], 3))
+
+
+def _nothing(people: list[str]) -> str:
+    if people:
+        return prompts.GROUNDED_NOTHING_NAMED.format(name=" or ".join(people))
+    return prompts.GROUNDED_NOTHING

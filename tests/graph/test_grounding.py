@@ -1,0 +1,129 @@
+"""Questions about what memory holds are answered with the stored value, not the model's guess.
+
+Routing tests: a scripted model (its replies are marked, so a reply that came from it is
+plain to see) and the in-memory store; the real model and store are in test_real_model.py.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from assistant.config import Settings
+from assistant.graph.answer_span import span, wanted
+from assistant.graph.grounding import asks_memory, second_person
+from assistant.graph.session import ChatSession
+from memory.types import EpisodeIn
+from tests.graph.conftest import scripted
+from tests.memfake import FakeMemory
+
+MODEL = "MODEL-REPLY"
+
+
+def model() -> Any:
+    # a different reply per question: the same one twice would be left out as a repeat
+    return scripted(replies=lambda m: f"{MODEL} on {m[-1]['content']}")
+
+
+def tell(make_session: Callable[..., ChatSession], llm: Any, *lines: str) -> None:
+    first = make_session(llm, thread="monday")
+    for line in lines:
+        first.send(line)
+
+
+def test_a_fact_from_an_earlier_session_is_answered_with_its_value(make_session) -> None:
+    llm = model()
+    tell(make_session, llm, "My supervisor is Dr. Helen Ward.", "I live in York.")
+    later = make_session(llm, thread="friday")
+    who = later.send("Who is my supervisor?")
+    where = later.send("Where do I live?")
+    assert "Dr. Helen Ward" in who and MODEL not in who
+    assert "York" in where and MODEL not in where
+
+
+def test_a_date_the_user_wrote_is_said_as_written(make_session) -> None:
+    llm = model()
+    tell(make_session, llm, "The portfolio for my prescriber certificate is due on 14 March.")
+    reply = make_session(llm, thread="later").send("When is my portfolio due?")
+    assert reply.startswith("14 March")
+
+
+def test_what_the_user_said_about_a_topic_is_quoted(make_session) -> None:
+    llm = model()
+    tell(make_session, llm, "The train commute to work takes 50 minutes each way.")
+    reply = make_session(llm, thread="later").send("What did I say about my commute?")
+    assert "50 minutes each way" in reply and MODEL not in reply
+
+
+def test_nothing_in_memory_is_said_plainly_instead_of_invented(make_session) -> None:
+    llm = model()
+    tell(make_session, llm, "I live in York.")
+    reply = make_session(llm, thread="later").send("What is my salary?")
+    assert reply.startswith("I don't know") and MODEL not in reply
+
+
+def test_advice_and_general_questions_still_go_to_the_model(make_session) -> None:
+    llm = model()
+    tell(make_session, llm, "The portfolio for my prescriber certificate is due on 14 March.")
+    later = make_session(llm, thread="later")
+    assert MODEL in later.send("What should I do first for the portfolio?")
+    assert MODEL in later.send("What is the capital of France?")
+    assert MODEL in later.send("Tell me a joke.")
+
+
+def test_grounding_switched_off_leaves_every_answer_to_the_model(make_session) -> None:
+    llm = model()
+    settings = Settings()
+    off = settings.model_copy(update={"chat": settings.chat.model_copy(update={"grounded": False})})
+    first = make_session(llm, thread="monday", settings=off)
+    first.send("I live in York.")
+    assert MODEL in make_session(llm, thread="later", settings=off).send("Where do I live?")
+
+
+def test_a_question_about_someone_is_answered_only_from_what_they_said(
+    make_session, store: FakeMemory
+) -> None:
+    store.episodes.add_many(
+        "ana",
+        [
+            EpisodeIn("I painted a sunrise over the lake last year.", speaker="Mel", time=1.0e9),
+            EpisodeIn("Lovely lake! I went to a pottery class.", speaker="Caro", time=1.0e9 + 60),
+        ],
+    )
+    session = make_session(model(), thread="q")
+    about_mel = session.send("What did Mel paint over the lake?")
+    assert "sunrise over the lake" in about_mel
+    # Caro never spoke of painting a sunrise: Mel's words are not her answer
+    assert session.send("What did Caro paint over the lake?").startswith("I don't know")
+
+
+def test_a_goal_slot_answers_when_asked(make_session, store: FakeMemory) -> None:
+    def tracker(messages: Any) -> dict[str, Any]:
+        if "prescriber" in messages[-1]["content"]:
+            return {
+                "event": "new", "goal_id": "", "statement": "get my prescriber certificate",
+                "success_criteria": "", "known": ["date: 30 April"], "missing": [],
+            }  # fmt: skip
+        return {"event": "none", "goal_id": "", "statement": "", "success_criteria": "",
+                "known": [], "missing": []}  # fmt: skip
+
+    llm = scripted(replies=lambda m: f"{MODEL} on {m[-1]['content']}", tracker=tracker)
+    make_session(llm, thread="monday").send("I want to get my prescriber certificate by 30 April.")
+    assert [g.known for g in store.goals.list("ana")] == [("date: 30 April",)]
+    reply = make_session(llm, thread="later").send("When is my prescriber certificate due?")
+    assert "30 April" in reply and "prescriber certificate" in reply
+
+
+def test_question_forms() -> None:
+    assert asks_memory("Where do I live now?")
+    assert asks_memory("What did I say about my commute?")
+    assert not asks_memory("How do I stay motivated?")
+    assert not asks_memory("What should I avoid?")
+    assert not asks_memory("In bullet points, what do I need to prepare?")
+    assert not asks_memory("I live in York.")
+    assert asks_memory("What did Mel paint?", {"Mel"})
+    assert wanted("When is it due?") == "date" and wanted("Who is my boss?") == "person"
+    assert span("How many guests are coming?", "A dinner on 18 March for 40 guests.").text == "40 guests"
+    assert span("When did she go?", "I went yesterday.", said=1683554160).text == "7 May 2023"
+    assert second_person("User lives in York") == "you live in York"
+    assert second_person("User's supervisor is Dr. Ward") == "your supervisor is Dr. Ward"
