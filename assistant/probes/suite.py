@@ -25,7 +25,7 @@ GENERAL_FILE = DATA_DIR / "general.toml"
 
 FAMILIES = ("format", "belief", "persona", "memory", "language", "choice", "recall", "pattern", "identity", "refusal")
 DRIFT_FAMILIES = ("choice", "recall", "pattern", "identity", "refusal")  # prompt fixes the answer
-CASE_KEYS = {"id", "family", "system_prompt", "probe", "judge", "args", "note"}
+CASE_KEYS = {"id", "family", "system_prompt", "probe", "judge", "args", "note", "max_new_tokens"}
 REQUIRED_CASE_KEYS = ("id", "family", "system_prompt", "probe", "judge")
 
 
@@ -41,6 +41,7 @@ class ProbeCase:
     args: Mapping[str, Any] = field(default_factory=dict)
     note: str = ""
     own: bool = False  # one of the configured persona's own probes (config.toml), not a suite case
+    max_new_tokens: int | None = None  # this probe's answer budget; None = the run's probe budget
 
 
 @dataclass(frozen=True)
@@ -90,9 +91,13 @@ def parse_case(raw: Mapping[str, Any], where: str) -> ProbeCase:
     problem = check_judge(raw["judge"], args)
     if problem:
         raise ProbeError(f"{here}: {problem}")
+    budget = raw.get("max_new_tokens")
+    if budget is not None and (not isinstance(budget, int) or isinstance(budget, bool) or budget < 1):
+        raise ProbeError(f"{here}: 'max_new_tokens' must be a positive whole number of tokens, found {budget!r}")
     return ProbeCase(
         id=raw["id"], family=raw["family"], system_prompt=raw["system_prompt"].strip(),
         probe=raw["probe"].strip(), judge=raw["judge"], args=dict(args), note=raw.get("note", ""),
+        max_new_tokens=budget,
     )  # fmt: skip
 
 
