@@ -25,7 +25,14 @@ from typing import Any
 
 from assistant.config import load_settings
 from assistant.probes.controls import default_control, parse_controls
-from assistant.probes.sifeval import Options, load_items, run_control, sample_items, summarise
+from assistant.probes.sifeval import (
+    Options,
+    load_items,
+    run_control,
+    sample_items,
+    summarise,
+    to_cases_toml,
+)
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "sifeval" / "sifeval-dev.jsonl"
 
@@ -43,6 +50,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (1 on a busy machine)")
     parser.add_argument("--seed", type=int, default=1234)
     parser.add_argument("--out", type=Path, default=None, help="record file, rewritten after every control")
+    parser.add_argument("--export-toml", type=Path, default=None,
+                        help="write the selected items as probe cases (family sifeval) and exit, no model")
     parser.add_argument("--merge", type=Path, nargs="+", default=[], help="records to join (no model run)")
     args = parser.parse_args(argv)
     command = "python bench/sifeval.py " + " ".join(argv if argv is not None else sys.argv[1:])
@@ -58,6 +67,12 @@ def main(argv: list[str] | None = None) -> int:
         settings = settings.model_copy(update={"model": settings.model.model_copy(update={"threads": args.threads})})
     loaded = load_items(args.data, types=args.types)
     items = sample_items(loaded.items, args.limit or None, args.seed)
+    if args.export_toml:
+        header = (f"S-IFEval items as probe cases ({command}).\nItems: Mu et al. 2025, arXiv 2502.12197, MIT "
+                  "(sifeval.LICENSE beside this file); derived from IFEval, Apache-2.0.")  # fmt: skip
+        args.export_toml.write_text(to_cases_toml(items, max_new_tokens=args.task_tokens, header=header))
+        print(json.dumps({"written": str(args.export_toml), "cases": len(items), "dropped": loaded.dropped}))
+        return 0
     opts = Options(rounds=tuple(sorted(set(args.rounds))), filler_tokens=args.filler_tokens,
                    task_tokens=args.task_tokens, batch_size=args.batch_size, seed=args.seed)  # fmt: skip
     controls = parse_controls(args.controls, settings)
@@ -91,7 +106,9 @@ def merge(records: list[dict[str, Any]], data: Path, command: str) -> dict[str, 
     """Join runs of records made on the same items with the same options."""
     first = records[0]
     for rec in records[1:]:
-        if rec["items"] != first["items"] or rec["options"] != first["options"]:
+        same = {k: v for k, v in rec["options"].items() if k != "rounds"} == {
+            k: v for k, v in first["options"].items() if k != "rounds"}
+        if rec["items"] != first["items"] or not same:
             raise SystemExit(f"cannot merge: records differ in items or options ({rec['command']})")
     runs: list[dict[str, Any]] = []
     for rec in records:
@@ -100,8 +117,10 @@ def merge(records: list[dict[str, Any]], data: Path, command: str) -> dict[str, 
     by_key = {it.key: it for it in loaded.items}
     items = [by_key[k] for k in first["items"]]
     o = first["options"]
-    merged = {**first, "command": command, "merged_from": [r["command"] for r in records], "runs": runs}
-    merged["summary"] = summarise(runs, items, o["rounds"], o["seed"])
+    rounds = sorted({n for rec in records for n in rec["options"]["rounds"]})
+    merged = {**first, "command": command, "merged_from": [r["command"] for r in records], "runs": runs,
+              "options": {**o, "rounds": rounds}}  # fmt: skip
+    merged["summary"] = summarise(runs, items, rounds, o["seed"])
     return merged
 
 

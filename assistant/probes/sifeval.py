@@ -238,23 +238,30 @@ def summarise(runs: Sequence[dict[str, Any]], items: Sequence[Item], rounds: Seq
     out: dict[str, Any] = {}
     for run in runs:
         table: dict[str, Any] = {}
-        for n in rounds:
+        mine = run_rounds(run, rounds)
+        for n in mine:
             row: dict[str, Any] = {}
             for level in LEVELS:
                 p = prompt_scores(run, keys, n, level)
                 ins = instruction_scores(run, keys, n, level)
                 row[f"prompt_{level}"] = _est(p, seed + n)
                 row[f"instruction_{level}"] = _est(ins, seed + n)
-                if base is not None and run is not base:
+                if base is not None and run is not base and n in run_rounds(base, rounds):
                     row[f"prompt_{level}_vs_none"] = paired_delta(p, prompt_scores(base, keys, n, level),
                                                                   seed=seed + n).to_dict()  # fmt: skip
-                if n != min(rounds):
-                    p0 = prompt_scores(run, keys, min(rounds), level)
-                    row[f"prompt_{level}_vs_n{min(rounds)}"] = paired_delta(p, p0, seed=seed + n).to_dict()
+                if n != mine[0]:
+                    p0 = prompt_scores(run, keys, mine[0], level)
+                    row[f"prompt_{level}_vs_n{mine[0]}"] = paired_delta(p, p0, seed=seed + n).to_dict()
             row["truncated"] = sum(run["items"][k][str(n)]["truncated"] for k in keys)
             table[str(n)] = row
-        out[run["label"]] = {"by_n": table, "per_type": per_type(run, items, rounds)}
+        out[run["label"]] = {"by_n": table, "per_type": per_type(run, items, mine)}
     return out
+
+
+def run_rounds(run: dict[str, Any], rounds: Sequence[int]) -> list[int]:
+    """The N values a run measured (a cheaper control may skip some), within `rounds`."""
+    first = next(iter(run["items"].values()), {})
+    return [n for n in sorted(rounds) if str(n) in first]
 
 
 def per_type(run: dict[str, Any], items: Sequence[Item], rounds: Sequence[int]) -> dict[str, dict[str, Any]]:
@@ -273,3 +280,34 @@ def per_type(run: dict[str, Any], items: Sequence[Item], rounds: Sequence[int]) 
 def followed_types(run: dict[str, Any], items: Sequence[Item], n: int = 0) -> list[str]:
     """Constraint types followed (strict) at least once at round `n`: the rest are the floor."""
     return [t for t, row in per_type(run, items, [n]).items() if row[str(n)] > 0]
+
+
+# ---- as probe cases (the nightly self-probe's "sifeval" family) ---------------------------
+
+
+def _toml_value(value: Any) -> str:
+    """A TOML literal for the plain values S-IFEval arguments hold (JSON escapes are TOML's)."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return repr(value)
+    if isinstance(value, str):
+        return json.dumps(value, ensure_ascii=False)
+    if isinstance(value, list | tuple):
+        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
+    if isinstance(value, dict):
+        inner = ", ".join(f"{k} = {_toml_value(v)}" for k, v in value.items())
+        return "{ " + inner + " }" if inner else "{}"
+    raise ProbeError(f"cannot write {type(value).__name__} into a probe case")
+
+
+def to_cases_toml(items: Sequence[Item], *, max_new_tokens: int, header: str = "") -> str:
+    """Items as ``[[case]]`` tables for a probe suite: judge "ifeval", family "sifeval"."""
+    lines = [f"# {h}" if h else "#" for h in header.splitlines()]
+    for it in items:
+        args = {"instructions": list(it.instruction_ids), "kwargs": [dict(k) for k in it.kwargs],
+                "prompt": it.prompt}  # fmt: skip
+        lines += ["", "[[case]]", f'id = "sifeval-{it.key}"', 'family = "sifeval"',
+                  f"system_prompt = {_toml_value(it.system)}", f"probe = {_toml_value(it.user)}",
+                  'judge = "ifeval"', f"args = {_toml_value(args)}", f"max_new_tokens = {max_new_tokens}"]  # fmt: skip
+    return "\n".join(lines) + "\n"

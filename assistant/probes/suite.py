@@ -23,6 +23,9 @@ SUITE_FILE = DATA_DIR / "suite.toml"
 PARTNERS_FILE = DATA_DIR / "partners.toml"
 GENERAL_FILE = DATA_DIR / "general.toml"
 
+# Families in their own files, loaded only when asked for by name: S-IFEval items need
+# lm-eval's checkers and whole-reply budgets, so they stay out of "all families" runs.
+OPT_IN_FILES = {"sifeval": DATA_DIR / "sifeval.toml"}
 FAMILIES = ("format", "belief", "persona", "memory", "language", "choice", "recall", "pattern", "identity", "refusal")
 DRIFT_FAMILIES = ("choice", "recall", "pattern", "identity", "refusal")  # prompt fixes the answer
 CASE_KEYS = {"id", "family", "system_prompt", "probe", "judge", "args", "note", "max_new_tokens"}
@@ -131,9 +134,12 @@ def persona_cases(settings: Settings) -> list[ProbeCase]:
     return cases
 
 
-def load_suite(settings: Settings | None = None) -> list[ProbeCase]:
-    """The shipped suite plus the files in ``probes.extra_suites``."""
+def load_suite(settings: Settings | None = None, *, opt_in: Iterable[str] = ()) -> list[ProbeCase]:
+    """The shipped suite plus the files in ``probes.extra_suites`` and the opt-in families named."""
     cases = load_cases(SUITE_FILE)
+    for family in dict.fromkeys(opt_in):
+        if family in OPT_IN_FILES:
+            cases += load_cases(OPT_IN_FILES[family])
     for extra in settings.probes.extra_suites if settings else ():
         cases += load_cases(Path(extra).expanduser())
     _check_unique(cases, "probe suites")
