@@ -40,6 +40,7 @@ DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "sifeval" / "si
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--data", type=Path, default=DATA, help="S-IFEval JSONL (default: the shared dev file)")
+    parser.add_argument("--keys", type=int, nargs="*", default=[], help="only these item keys")
     parser.add_argument("--limit", type=int, default=0, help="seeded sample of this many items (0 = all)")
     parser.add_argument("--types", nargs="*", default=[], help="keep items whose every instruction id is listed")
     parser.add_argument("--rounds", type=int, nargs="+", default=[0, 8], help="N values (filler rounds before the task)")
@@ -66,7 +67,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.threads:
         settings = settings.model_copy(update={"model": settings.model.model_copy(update={"threads": args.threads})})
     loaded = load_items(args.data, types=args.types)
-    items = sample_items(loaded.items, args.limit or None, args.seed)
+    pool = [it for it in loaded.items if it.key in set(args.keys)] if args.keys else loaded.items
+    items = sample_items(pool, args.limit or None, args.seed)
     if args.export_toml:
         header = (f"S-IFEval items as probe cases ({command}).\nItems: Mu et al. 2025, arXiv 2502.12197, MIT "
                   "(sifeval.LICENSE beside this file); derived from IFEval, Apache-2.0.")  # fmt: skip
