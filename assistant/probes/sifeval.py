@@ -260,7 +260,7 @@ def summarise(runs: Sequence[dict[str, Any]], items: Sequence[Item], rounds: Seq
 
 def run_rounds(run: dict[str, Any], rounds: Sequence[int]) -> list[int]:
     """The N values a run measured (a cheaper control may skip some), within `rounds`."""
-    first = next(iter(run["items"].values()), {})
+    first: dict[str, Any] = next(iter(run["items"].values()), {})
     return [n for n in sorted(rounds) if str(n) in first]
 
 
