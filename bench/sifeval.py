@@ -53,11 +53,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=None, help="record file, rewritten after every control")
     parser.add_argument("--export-toml", type=Path, default=None,
                         help="write the selected items as probe cases (family sifeval) and exit, no model")
+    parser.add_argument("--tables", type=Path, default=None, help="print a saved record's Markdown tables, no model")
     parser.add_argument("--merge", type=Path, nargs="+", default=[], help="records to join (no model run)")
     args = parser.parse_args(argv)
     command = "python bench/sifeval.py " + " ".join(argv if argv is not None else sys.argv[1:])
 
     settings = load_settings().settings
+    if args.tables:
+        print_tables(json.loads(args.tables.read_text()), args.data)
+        return 0
     if args.merge:
         record = merge([json.loads(p.read_text()) for p in args.merge], args.data, command)
         if args.out:
@@ -102,6 +106,20 @@ def main(argv: list[str] | None = None) -> int:
             progress(f"saved {args.out} ({len(record['runs'])} controls)")
     print(json.dumps({k: v for k, v in record.items() if k != "runs"}, indent=1))
     return 0
+
+
+def print_tables(record: dict[str, Any], data: Path) -> None:
+    """The README tables: per control and N, per type, and how many passes echo the prompt."""
+    from assistant.probes.sifeval_report import ANCHORS, echo_counts, main_table, type_table
+
+    path = Path(record["data"]) if Path(record["data"]).exists() else data
+    systems = {str(it.key): it.system for it in load_items(path).items}
+    o = record["options"]
+    print(f"{len(record['items'])} items (of {record['selected_of']} selected; dropped: {record['dropped']}); "
+          f"N = {o['rounds']}; filler/task budgets {o['filler_tokens']}/{o['task_tokens']} tokens; greedy")  # fmt: skip
+    print(ANCHORS, "", main_table(record), "", type_table(record), "", sep="\n")
+    print("prompt-strict passes [all, of which the reply echoes the system prompt]:",
+          json.dumps(echo_counts(record, systems)))  # fmt: skip
 
 
 def merge(records: list[dict[str, Any]], data: Path, command: str) -> dict[str, Any]:
