@@ -138,3 +138,18 @@ def test_item_fields_come_from_the_messages(data: Path) -> None:
     item = load_items(data).items[0]
     assert item == Item(key=1, system="rule 1", user="task 1", prompt="p",
                         instruction_ids=("punctuation:no_comma",), kwargs=({},))  # fmt: skip
+
+
+def test_tables_show_the_drop_and_flag_echoed_prompts(data: Path) -> None:
+    from assistant.probes.sifeval_report import echo, main_table, type_table
+
+    items = [it for it in load_items(data).items if it.instruction_ids == ("punctuation:no_comma",)]
+    opts = Options(rounds=(0, 4))
+    run = run_control(ScriptedChatModel(forgets_after_three_rounds), items, parse_control("none"), opts)
+    record = {"runs": [run], "summary": summarise([run], items, opts.rounds, opts.seed)}
+    rows = main_table(record).splitlines()
+    assert rows[2].startswith("| none | 0 | 1.000") and "| -1.000 [-1.000, -1.000] |" in rows[3]
+    assert "| punctuation:no_comma | 1 | 1 | 0 |" in type_table(record)
+    system = "The response must contain at least 3 placeholders in square brackets."
+    assert echo("Sure. The response must contain at least 3 placeholders [a] [b] [c]", system)
+    assert not echo("Dear [name], welcome to [company] at [address].", system)
