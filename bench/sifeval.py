@@ -45,8 +45,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--types", nargs="*", default=[], help="keep items whose every instruction id is listed")
     parser.add_argument("--rounds", type=int, nargs="+", default=[0, 8], help="N values (filler rounds before the task)")
     parser.add_argument("--controls", nargs="+", default=["none", "split_softmax", "repeat_system", "cfg:g=1.5"])
-    parser.add_argument("--filler-tokens", type=int, default=32, help="reply budget for filler rounds")
-    parser.add_argument("--task-tokens", type=int, default=128, help="reply budget for the task")
+    parser.add_argument("--filler-tokens", type=int, default=16, help="reply budget for filler rounds")
+    parser.add_argument("--task-tokens", type=int, default=64, help="reply budget for the task")
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (1 on a busy machine)")
     parser.add_argument("--seed", type=int, default=1234)
@@ -112,7 +112,7 @@ def print_tables(record: dict[str, Any], data: Path) -> None:
     """The README tables: per control and N, per type, and how many passes echo the prompt."""
     from assistant.probes.sifeval_report import ANCHORS, echo_counts, main_table, type_table
 
-    path = Path(record["data"]) if Path(record["data"]).exists() else data
+    path = Path(record["data"]) if Path(record["data"]).is_file() else data
     systems = {str(it.key): it.system for it in load_items(path).items}
     o = record["options"]
     print(f"{len(record['items'])} items (of {record['selected_of']} selected; dropped: {record['dropped']}); "
@@ -133,7 +133,7 @@ def merge(records: list[dict[str, Any]], data: Path, command: str) -> dict[str, 
     runs: list[dict[str, Any]] = []
     for rec in records:
         runs += [r for r in rec["runs"] if r["label"] not in {x["label"] for x in runs}]
-    loaded = load_items(Path(first["data"]) if Path(first["data"]).exists() else data)
+    loaded = load_items(Path(first["data"]) if Path(first["data"]).is_file() else data)
     by_key = {it.key: it for it in loaded.items}
     items = [by_key[k] for k in first["items"]]
     o = first["options"]

@@ -119,8 +119,8 @@ class Options:
     """Budgets and seeds of one run."""
 
     rounds: tuple[int, ...] = (0, 8)
-    filler_tokens: int = 32
-    task_tokens: int = 128
+    filler_tokens: int = 16
+    task_tokens: int = 64
     batch_size: int = 64
     seed: int = 1234
 
