@@ -184,7 +184,7 @@ class ProbesSettings(_Section):
     max_new_tokens: int = Field(16, ge=1)  # agent A's reply budget inside self-chat (nightly cost, see README)
     partner_max_new_tokens: int = Field(12, ge=1)  # agent B's (the simulated user's) reply budget
     probe_max_new_tokens: int = Field(12, ge=1)  # probe answer budget (judges read the first words)
-    families: list[str] = ["recall", "identity", "refusal"]  # suite families sampled nightly: drift-sensitive ones the bundled model follows at round 0 (add "choice", "pattern" on a larger model); [] = all
+    families: list[str] = ["recall", "identity", "refusal", "sifeval"]  # suite families sampled nightly: drift-sensitive ones the bundled model follows at round 0 (add "choice", "pattern" on a larger model), plus S-IFEval system-prompt constraints it follows at round 0; [] = all shipped families except the opt-in sifeval
     temperature: float = Field(0.0, ge=0.0)  # 0 = greedy, so nightly runs are comparable
     trailing_days: int = Field(7, ge=1)  # window for the "below the trailing week" alert
     extra_suites: list[str] = []  # more probe-case TOML files, merged with the shipped suite

@@ -25,6 +25,7 @@ from assistant.probes.runner import (
 )
 from assistant.probes.stats import mean_ci, paired_delta
 from assistant.probes.suite import (
+    OPT_IN_FILES,
     ProbeCase,
     load_general,
     load_partners,
@@ -62,7 +63,7 @@ def pick_cases(
 
     `own_always` keeps the configured persona's own probes whatever the families (nightly).
     """
-    suite = select_cases(load_suite(settings), families=families, limit=limit, seed=seed)
+    suite = select_cases(load_suite(settings, opt_in=families), families=families, limit=limit, seed=seed)
     wanted = persona and (own_always or not families or "persona" in families)
     mine = persona_cases(settings) if wanted else []
     taken = {c.id for c in suite}
@@ -255,7 +256,7 @@ def pool_records(records: Sequence[dict[str, Any]], settings: Settings) -> tuple
                 raise ProbeError(f"case {c['id']!r} is in both {seen[c['id']]} and {rec.get('id')}; pool runs on "
                                  "disjoint cases (bench/probe_tradeoff.py --skip-cases-in)")  # fmt: skip
             seen[c["id"]] = str(rec.get("id"))
-    known = {c.id: c for c in [*persona_cases(settings), *load_suite(settings)]}
+    known = {c.id: c for c in [*persona_cases(settings), *load_suite(settings, opt_in=OPT_IN_FILES)]}
     missing = sorted(set(seen) - set(known))
     if missing:
         raise ProbeError(f"case(s) {', '.join(missing[:5])} are no longer in the suite; pool runs of the current suite")

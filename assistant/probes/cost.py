@@ -22,6 +22,11 @@ CORES = 2
 PARALLEL_EFFICIENCY = 0.75  # two torch threads do not halve the time
 
 
+# The shipped "sifeval" cases answer with 48 tokens instead of probes.probe_max_new_tokens
+# (assistant/probes/data/sifeval.toml; a test keeps the two equal).
+SIFEVAL_PROBE_TOKENS = 48
+
+
 def _rounds_factor(rounds: int) -> float:
     return rounds * (rounds + 3) / (CALIBRATED_ROUNDS * (CALIBRATED_ROUNDS + 3))
 
@@ -33,7 +38,12 @@ def nightly_cpu_seconds(settings: Settings) -> float:
     p = settings.probes
     cases = p.cases + len(settings.persona.probes)
     controls = len(parse_controls(p.controls, settings))
-    tokens = (p.max_new_tokens + p.partner_max_new_tokens + p.probe_max_new_tokens) / CALIBRATED_TOKENS
+    chat = p.max_new_tokens + p.partner_max_new_tokens
+    tokens = (chat + p.probe_max_new_tokens) / CALIBRATED_TOKENS
+    if "sifeval" in p.families:
+        # the family-balanced sample gives each named family an equal share of the cases
+        share = 1 / len(set(p.families))
+        tokens = (1 - share) * tokens + share * (chat + max(SIFEVAL_PROBE_TOKENS, p.probe_max_new_tokens)) / CALIBRATED_TOKENS
     return CPU_S_PER_CASE_CONTROL * cases * controls * _rounds_factor(p.rounds) * tokens
 
 

@@ -255,6 +255,22 @@ def check_judge(name: str, args: Mapping[str, Any]) -> str | None:
         return f"judge {name!r}: {exc}"
     try:
         fn("A sample answer.", **args)
-    except (TypeError, ValueError, re.error) as exc:
+    except (TypeError, ValueError, re.error, ProbeError) as exc:
         return f"judge {name!r}: bad argument: {exc}"
     return None
+
+
+@judge("ifeval")
+def ifeval(
+    answer: str,
+    instructions: Sequence[str],
+    kwargs: Sequence[Mapping[str, Any]] = (),
+    prompt: str = "",
+    loose: bool = False,
+) -> float:
+    """1 when IFEval's checkers (lm-eval's, installed) pass every instruction id (S-IFEval items)."""
+    from assistant.probes.ifeval_check import follows  # lm-eval loads only when a case uses it
+
+    ids = _words(instructions)
+    args = list(kwargs) or [{} for _ in ids]
+    return 1.0 if all(follows(answer, ids, args, prompt=prompt, loose=loose)) else 0.0

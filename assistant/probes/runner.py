@@ -134,6 +134,27 @@ def _generate_full(
     return out
 
 
+def _probe_answers(
+    llm: ChatModel,
+    branches: Sequence[Sequence[Message]],
+    cases: Sequence[ProbeCase],
+    control: DriftControl,
+    opts: RunOptions,
+    seed: int,
+) -> list[tuple[str, bool]]:
+    """Probe answers in branch order; cases with their own budget (S-IFEval tasks need a
+    whole reply, most probes a few words) are batched separately."""
+    budgets = [c.max_new_tokens or opts.probe_max_new_tokens for c in cases]
+    out: list[tuple[str, bool]] = [("", False)] * len(branches)
+    for budget in dict.fromkeys(budgets):
+        rows = [i for i, b in enumerate(budgets) if b == budget]
+        # offset by the group's first row: with one budget (the usual case) seeds are as before
+        got = _generate_full(llm, [branches[i] for i in rows], control, opts, seed + rows[0], budget)
+        for i, answer in zip(rows, got, strict=True):
+            out[i] = answer
+    return out
+
+
 def judge_answer(case: ProbeCase, answer: str, truncated: bool) -> float:
     """Score one probe answer; a reply cut off by the budget fails length and ending rules."""
     if truncated and case.judge in BUDGET_JUDGES:
@@ -182,8 +203,8 @@ def self_chat(
             for h, c in zip(history, cases, strict=True)
             for _ in range(s)
         ]  # copies: the conversation itself never sees the probe
-        answers = _generate_full(llm, branches, control.drift, opts, stage_seed(opts.seed, round_, 1),
-                                 opts.probe_max_new_tokens)  # fmt: skip
+        answers = _probe_answers(llm, branches, [c for c in cases for _ in range(s)], control.drift, opts,
+                                 stage_seed(opts.seed, round_, 1))  # fmt: skip
         for i, trace in enumerate(traces):
             mine = answers[i * s : (i + 1) * s]
             trace.answers.append([a[:ANSWER_CHARS] for a, _ in mine])

@@ -23,9 +23,12 @@ SUITE_FILE = DATA_DIR / "suite.toml"
 PARTNERS_FILE = DATA_DIR / "partners.toml"
 GENERAL_FILE = DATA_DIR / "general.toml"
 
+# Families in their own files, loaded only when asked for by name: S-IFEval items need
+# lm-eval's checkers and whole-reply budgets, so they stay out of "all families" runs.
+OPT_IN_FILES = {"sifeval": DATA_DIR / "sifeval.toml"}
 FAMILIES = ("format", "belief", "persona", "memory", "language", "choice", "recall", "pattern", "identity", "refusal")
 DRIFT_FAMILIES = ("choice", "recall", "pattern", "identity", "refusal")  # prompt fixes the answer
-CASE_KEYS = {"id", "family", "system_prompt", "probe", "judge", "args", "note"}
+CASE_KEYS = {"id", "family", "system_prompt", "probe", "judge", "args", "note", "max_new_tokens"}
 REQUIRED_CASE_KEYS = ("id", "family", "system_prompt", "probe", "judge")
 
 
@@ -41,6 +44,7 @@ class ProbeCase:
     args: Mapping[str, Any] = field(default_factory=dict)
     note: str = ""
     own: bool = False  # one of the configured persona's own probes (config.toml), not a suite case
+    max_new_tokens: int | None = None  # this probe's answer budget; None = the run's probe budget
 
 
 @dataclass(frozen=True)
@@ -90,9 +94,13 @@ def parse_case(raw: Mapping[str, Any], where: str) -> ProbeCase:
     problem = check_judge(raw["judge"], args)
     if problem:
         raise ProbeError(f"{here}: {problem}")
+    budget = raw.get("max_new_tokens")
+    if budget is not None and (not isinstance(budget, int) or isinstance(budget, bool) or budget < 1):
+        raise ProbeError(f"{here}: 'max_new_tokens' must be a positive whole number of tokens, found {budget!r}")
     return ProbeCase(
         id=raw["id"], family=raw["family"], system_prompt=raw["system_prompt"].strip(),
         probe=raw["probe"].strip(), judge=raw["judge"], args=dict(args), note=raw.get("note", ""),
+        max_new_tokens=budget,
     )  # fmt: skip
 
 
@@ -126,9 +134,12 @@ def persona_cases(settings: Settings) -> list[ProbeCase]:
     return cases
 
 
-def load_suite(settings: Settings | None = None) -> list[ProbeCase]:
-    """The shipped suite plus the files in ``probes.extra_suites``."""
+def load_suite(settings: Settings | None = None, *, opt_in: Iterable[str] = ()) -> list[ProbeCase]:
+    """The shipped suite plus the files in ``probes.extra_suites`` and the opt-in families named."""
     cases = load_cases(SUITE_FILE)
+    for family in dict.fromkeys(opt_in):
+        if family in OPT_IN_FILES:
+            cases += load_cases(OPT_IN_FILES[family])
     for extra in settings.probes.extra_suites if settings else ():
         cases += load_cases(Path(extra).expanduser())
     _check_unique(cases, "probe suites")

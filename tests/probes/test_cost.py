@@ -32,3 +32,12 @@ def test_cost_grows_with_cases_rounds_and_controls() -> None:
 def test_jobs_lists_the_nightly_cost(home: Path) -> None:
     out = CliRunner().invoke(cli, ["jobs"], catch_exceptions=False).output
     assert f"nightly_probe: {nightly_cost_line(Settings())}" in out.splitlines()
+
+
+def test_sifeval_cases_cost_their_longer_answers() -> None:
+    from assistant.probes.cost import SIFEVAL_PROBE_TOKENS
+    from assistant.probes.suite import OPT_IN_FILES, load_cases
+
+    assert {c.max_new_tokens for c in load_cases(OPT_IN_FILES["sifeval"])} == {SIFEVAL_PROBE_TOKENS}
+    without = Settings(probes=ProbesSettings(families=["recall", "identity", "refusal"]))
+    assert nightly_cpu_seconds(Settings()) > nightly_cpu_seconds(without)

@@ -35,6 +35,8 @@ CASES = [
     ("language", {"lang": "en"}, "It is sunny in Paris today and the weather is mild.", "Il fait beau à Paris."),
     ("regex", {"pattern": r"^\s*1[.)]"}, "1. Chlorophyll fades. 2. Other pigments show.", "Leaves change. 1."),
     ("bullets", {"min_items": 2}, "- boots\n- water\n- map", "Boots, water and a map."),
+    ("ifeval", {"instructions": ["punctuation:no_comma"]}, "Boots water and a map.", "Boots, water and a map."),
+    ("ifeval", {"instructions": ["startend:quotation"], "loose": True}, 'Here:\n"boots and a map"', "boots and a map"),
 ]
 
 

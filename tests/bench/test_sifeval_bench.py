@@ -1,0 +1,61 @@
+"""bench/sifeval.py joins per-control records and prints the README tables without a model."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+RECORD = ROOT / "docs" / "probes" / "sifeval-n0-244items.json"
+
+
+def _bench() -> Any:
+    spec = importlib.util.spec_from_file_location("sifeval_bench", ROOT / "bench" / "sifeval.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _item_line(key: int) -> str:
+    return json.dumps({"key": key, "prompt": "p", "instruction_id_list": ["punctuation:no_comma"], "kwargs": [{}],
+                       "messages": [{"role": "system", "content": "No commas."},
+                                    {"role": "user", "content": "Say hi."}]})  # fmt: skip
+
+
+def _record(label: str, replies: dict[int, str], rounds: list[int]) -> dict[str, Any]:
+    items = {str(k): {str(n): {"strict": ["," not in r], "loose": ["," not in r], "truncated": False, "reply": r}
+                      for n in rounds} for k, r in replies.items()}  # fmt: skip
+    return {"kind": "sifeval", "command": f"run {label}", "data": "", "dropped": {}, "selected_of": 2,
+            "items": list(replies), "options": {"rounds": rounds, "filler_tokens": 16, "task_tokens": 64,
+                                                "batch_size": 8, "seed": 1},
+            "runs": [{"label": label, "items": items}]}  # fmt: skip
+
+
+def test_merge_pairs_controls_and_tables_print(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    data = tmp_path / "items.jsonl"
+    data.write_text(_item_line(1) + "\n" + _item_line(2) + "\n")
+    a, b, out = tmp_path / "a.json", tmp_path / "b.json", tmp_path / "all.json"
+    a.write_text(json.dumps(_record("none", {1: "hi, you", 2: "hi, there"}, [0, 8])))
+    b.write_text(json.dumps(_record("repeat_system", {1: "hi you", 2: "hi there"}, [8])))
+    bench = _bench()
+    assert bench.main(["--data", str(data), "--merge", str(a), str(b), "--out", str(out)]) == 0
+    merged = json.loads(out.read_text())
+    assert merged["options"]["rounds"] == [0, 8]
+    gain = merged["summary"]["repeat_system"]["by_n"]["8"]["prompt_strict_vs_none"]
+    assert gain["mean"] == 1.0 and "0" not in merged["summary"]["repeat_system"]["by_n"]
+    capsys.readouterr()
+    assert bench.main(["--data", str(data), "--tables", str(out)]) == 0
+    text = capsys.readouterr().out
+    assert "| repeat_system | 8 | 1.000" in text and "GPT-4o 78.1" in text
+
+
+def test_saved_n0_record_holds_what_readme_reports() -> None:
+    record = json.loads(RECORD.read_text())
+    assert len(record["items"]) == 244 and sum(record["dropped"].values()) == 30
+    none = record["summary"]["none"]["by_n"]["0"]["prompt_strict"]
+    assert round(none["mean"] * 244) == 16
