@@ -12,6 +12,7 @@ through `runuser`; the socket folder is open to root anyway.
 
 from __future__ import annotations
 
+import contextlib
 import glob
 import os
 import pwd
@@ -139,8 +140,6 @@ class PgServer:
     def stop(self) -> None:
         """Stop the server (fast shutdown) and delete its folder."""
         if (self.folder / "data" / "postmaster.pid").exists():
-            try:
+            with contextlib.suppress(RuntimeError, subprocess.TimeoutExpired):
                 self._cmd("pg_ctl", "-D", str(self.folder / "data"), "-m", "immediate", "-w", "stop")
-            except (RuntimeError, subprocess.TimeoutExpired):
-                pass
         shutil.rmtree(self.folder, ignore_errors=True)

@@ -1,0 +1,57 @@
+"""Postgres advisory locks keyed by text (a thread key, a job name).
+
+A session-level advisory lock lives as long as the connection that took it: a replica
+killed mid-turn drops its connection and Postgres releases the lock at once, so the next
+turn on that thread goes ahead from the last checkpoint.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from assistant.errors import AssistantError
+
+NAMESPACE = "purposeful-assistant:"  # keeps our keys apart from other users of the database
+
+
+def advisory_key(text: str) -> int:
+    """A stable signed 64-bit key for `text` (Postgres advisory locks take a bigint)."""
+    digest = hashlib.blake2b((NAMESPACE + text).encode("utf-8"), digest_size=8).digest()
+    return int.from_bytes(digest, "big", signed=True)
+
+
+class TurnLockTimeout(AssistantError):
+    """Another replica held the thread for longer than deployment.turn_lock_timeout_s."""
+
+
+class ThreadLocks:
+    """Per-thread turn locks on the shared Postgres (one short connection per turn)."""
+
+    def __init__(self, url: str, timeout_s: float) -> None:
+        self.url = url
+        self.timeout_s = timeout_s
+
+    @contextmanager
+    def hold(self, key: str) -> Iterator[None]:
+        """Hold the lock for thread `key` until the block ends (waits up to timeout_s)."""
+        import psycopg
+
+        with psycopg.connect(self.url, autocommit=True) as conn:
+            # lock_timeout bounds the wait for an advisory lock as for any other lock
+            conn.execute(f"SET lock_timeout = '{int(self.timeout_s * 1000)}ms'")
+            try:
+                conn.execute("SELECT pg_advisory_lock(%s)", (advisory_key(key),))
+            except psycopg.errors.LockNotAvailable:
+                raise TurnLockTimeout(
+                    f"another replica has been answering on this thread for over "
+                    f"{self.timeout_s:.0f} s; try again shortly (deployment.turn_lock_timeout_s)"
+                ) from None
+            try:
+                yield
+            finally:
+                # a broken connection has released the lock already
+                with contextlib.suppress(psycopg.Error):
+                    conn.execute("SELECT pg_advisory_unlock(%s)", (advisory_key(key),))
