@@ -284,18 +284,28 @@ def run_service(
             echo(
                 f"model: loaded in {time.monotonic() - started:.1f} s (shared by jobs and the bot)"
             )
-        scheduler = AssistantScheduler(settings, specs=specs)
-        scheduler.start()  # a start that fails has its error to show, not "stopped cleanly"
-        service.scheduler = scheduler
-        resume_interrupted(service.scheduler, echo)
-        warn_unfinished_posts(echo)
-        if specs is None:
-            catch_up_digest(
-                settings, service.scheduler, echo, runtime=service.runtime, stop=service.stop
+        parts = service.runtime.parts
+        if parts.team:
+            # every replica campaigns; the leader runs the jobs and catches up missed slots
+            from assistant.team.scheduler import TeamScheduler
+
+            team = TeamScheduler(settings, parts.require_database_url(), specs=specs)
+            team.start()
+            service.scheduler = team
+            echo(f"scheduler: {team.url}; this replica {'leads' if team.leading else 'follows'}")
+        else:
+            scheduler = AssistantScheduler(settings, specs=specs)
+            scheduler.start()  # a start that fails has its error to show, not "stopped cleanly"
+            service.scheduler = scheduler
+            resume_interrupted(service.scheduler, echo)
+            warn_unfinished_posts(echo)
+            if specs is None:
+                catch_up_digest(
+                    settings, service.scheduler, echo, runtime=service.runtime, stop=service.stop
+                )
+            echo(
+                f"scheduler: job store {jobstore_url(settings) if specs is None else service.scheduler.url}"
             )
-        echo(
-            f"scheduler: job store {jobstore_url(settings) if specs is None else service.scheduler.url}"
-        )
         for job in service.scheduler.jobs():
             when = f"{job.next_run_time:%Y-%m-%d %H:%M %Z}" if job.next_run_time else "paused"
             echo(f"  job {job.id}: {job.name}; next run {when}")

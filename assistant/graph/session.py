@@ -87,8 +87,10 @@ def _postgres(settings: Settings, url: str) -> Iterator[Any]:
         with open_team_checkpointer(url, settings.deployment.turn_lock_timeout_s) as saver:
             yield saver
         return
+    from assistant.team.locks import setup_serialised
+
     with PostgresSaver.from_conn_string(url) as saver:
-        saver.setup()
+        setup_serialised(saver)  # other processes may set up the same database now
         yield saver
 
 

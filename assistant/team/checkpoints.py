@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
 from typing import Any
 
-from assistant.team.locks import ThreadLocks
+from assistant.team.locks import ThreadLocks, setup_serialised
 
 
 def _saver_class() -> Any:
@@ -37,5 +37,5 @@ def open_team_checkpointer(url: str, lock_timeout_s: float) -> Iterator[Any]:
     with psycopg.connect(url, autocommit=True, prepare_threshold=0, row_factory=dict_row) as conn:
         saver = _saver_class()(conn)
         saver.locks = ThreadLocks(url, lock_timeout_s)
-        saver.setup()
+        setup_serialised(saver)
         yield saver

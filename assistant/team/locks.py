@@ -11,6 +11,7 @@ import contextlib
 import hashlib
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
 from assistant.errors import AssistantError
 
@@ -55,3 +56,14 @@ class ThreadLocks:
                 # a broken connection has released the lock already
                 with contextlib.suppress(psycopg.Error):
                     conn.execute("SELECT pg_advisory_unlock(%s)", (advisory_key(key),))
+
+
+def setup_serialised(saver: Any) -> None:
+    """Run a Postgres checkpointer's `setup()` under a database-wide lock: replicas starting
+    together otherwise race on its migration table (a duplicate-key error on start)."""
+    key = advisory_key("checkpoint-setup")
+    saver.conn.execute("SELECT pg_advisory_lock(%s)", (key,))
+    try:
+        saver.setup()
+    finally:
+        saver.conn.execute("SELECT pg_advisory_unlock(%s)", (key,))

@@ -1,0 +1,52 @@
+"""One app replica for the turn tests: `python -m tests.team.turn_worker URL MODE USER THREAD TAG N DELAY`.
+
+MODE is "lock" (the team profile: its checkpointer carries the per-thread turn lock) or
+"nolock" (the same Postgres checkpointer without it). After set-up it prints "ready" and
+waits for a line on stdin, then sends N turns "<TAG> turn <i>" on USER's THREAD; the
+scripted model takes DELAY seconds per call (so turns of two replicas overlap) and
+touches $TEAM_IN_MODEL when a call starts (so a test can kill it mid-turn).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+from assistant.llm.base import Message
+
+
+def main() -> None:
+    from assistant.config import Settings
+    from assistant.graph.session import ChatSession, open_checkpointer
+    from tests.fakes import ScriptedChatModel
+    from tests.memfake import FakeMemory
+
+    url, mode, user, thread, tag, n, delay = sys.argv[1:8]
+    marker = os.environ.get("TEAM_IN_MODEL", "")
+
+    def answer(messages: Sequence[Message]) -> str:
+        if marker:
+            Path(marker).touch()
+        time.sleep(float(delay))
+        last = [m["content"] for m in messages if m["role"] == "user"][-1]
+        return f"noted: {last.split('turn')[-1].strip()}"
+
+    raw = {"chat": {"checkpointer": "postgres", "goal_model": False, "recall_items": 0}}
+    if mode == "lock":
+        raw |= {"deployment": {"profile": "team"}, "memory": {"backend": "http"}}
+    settings = Settings.model_validate(raw)
+    with open_checkpointer(settings, url) as saver:
+        session = ChatSession(settings, ScriptedChatModel(answer), FakeMemory(), saver, user, thread)
+        print("ready", flush=True)
+        sys.stdin.readline()
+        for i in range(int(n)):
+            reply = session.send(f"{tag} turn {i}")
+            print(f"reply {reply}", flush=True)
+    print("done", flush=True)
+
+
+if __name__ == "__main__":
+    main()
