@@ -265,8 +265,10 @@ def run_service(
     """Run until SIGINT/SIGTERM (or `stop` is set); everything shares one model and store."""
     from assistant.background.jobs import Runtime, install
     from assistant.background.scheduler import AssistantScheduler, jobstore_url
+    from assistant.local_api.starting import clear_starting, mark_starting
 
     home = ensure_data_dir()
+    mark_starting()  # commands run before the local API answers wait for it (bounded)
     service = Service(settings, stop=stop or threading.Event())
     service.runtime = runtime or Runtime(settings)
     install(service.runtime)
@@ -320,6 +322,7 @@ def run_service(
             service.api = api
             serve_commands_with(service.runtime.parts)
             echo(f"local API: {where} (chat, profile, goals, feeds, digest, jobs, probe use it)")
+        clear_starting()
         ok, line = service.runtime.parts.secrets.slack_bot_status()
         echo(line)
         if ok:
@@ -328,6 +331,7 @@ def run_service(
         while not service.stop.wait(0.5):
             pass
     finally:
+        clear_starting()
         service.shutdown(echo)
         for signum, handler in previous.items():
             signal.signal(signum, handler)
