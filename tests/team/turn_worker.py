@@ -1,7 +1,9 @@
 """One app replica for the turn tests: `python -m tests.team.turn_worker URL MODE USER THREAD TAG N DELAY`.
 
-MODE is "lock" (the team profile: its checkpointer carries the per-thread turn lock) or
-"nolock" (the same Postgres checkpointer without it). After set-up it prints "ready" and
+MODE is "lock" (the team profile: its checkpointer carries the per-thread turn lock),
+"nolock" (the same Postgres checkpointer without it) or "sqlite" (the single-user default
+in $ASSISTANT_HOME; URL unused). With $TEAM_TIMINGS set, each turn also prints
+"timing <seconds to the first reply piece> <seconds for the turn>" (bench/scale.py). After set-up it prints "ready" and
 waits for a line on stdin, then sends N turns "<TAG> turn <i>" on USER's THREAD; the
 scripted model takes DELAY seconds per call (so turns of two replicas overlap) and
 touches $TEAM_IN_MODEL when a call starts (so a test can kill it mid-turn).
@@ -34,7 +36,9 @@ def main() -> None:
         last = [m["content"] for m in messages if m["role"] == "user"][-1]
         return f"noted: {last.split('turn')[-1].strip()}"
 
-    raw = {"chat": {"checkpointer": "postgres", "goal_model": False, "recall_items": 0}}
+    raw: dict[str, dict[str, object]] = {
+        "chat": {"checkpointer": "sqlite" if mode == "sqlite" else "postgres", "goal_model": False, "recall_items": 0}
+    }
     if mode == "lock":
         raw |= {"deployment": {"profile": "team"}, "memory": {"backend": "http"}}
     settings = Settings.model_validate(raw)
@@ -42,8 +46,18 @@ def main() -> None:
         session = ChatSession(settings, ScriptedChatModel(answer), FakeMemory(), saver, user, thread)
         print("ready", flush=True)
         sys.stdin.readline()
+        timings = bool(os.environ.get("TEAM_TIMINGS"))
         for i in range(int(n)):
-            reply = session.send(f"{tag} turn {i}")
+            first: list[float] = []
+            started = time.perf_counter()
+
+            def on_token(piece: str, first: list[float] = first, started: float = started) -> None:
+                if not first:
+                    first.append(time.perf_counter() - started)
+
+            reply = session.send(f"{tag} turn {i}", on_token=on_token)
+            if timings:
+                print(f"timing {first[0] if first else -1:.4f} {time.perf_counter() - started:.4f}", flush=True)
             print(f"reply {reply}", flush=True)
     print("done", flush=True)
 
