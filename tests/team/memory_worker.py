@@ -1,7 +1,7 @@
 """A second process on the shared memory store: `python -m tests.team.memory_worker PORT STATE_DIR`.
 
-Remembers a fact for "ann" and prints "written"; on a line from stdin it reads back what
-it finds for ann and bob (as JSON) and exits.
+Remembers a fact for "ann" and prints "written"; on a line from stdin it stores a feed
+item for ann, reads back what it finds for ann and bob (as JSON) and exits.
 """
 
 from __future__ import annotations
@@ -20,6 +20,10 @@ def main() -> None:
         store.profile.remember("ann", "User's favourite city is Lisbon", "preference")
         print("written", flush=True)
         sys.stdin.readline()
+        from memory.types import Item
+
+        store.items.upsert([Item(id="arxiv:2501.00002", owner="ann", source="arxiv",
+                                 title="Quokka sightings on Rottnest", text="Quokka sightings on Rottnest")])
         seen = {
             "ann_facts": [f.text for f in store.profile.facts("ann")],
             "ann_recall": [h.fact.text for h in store.profile.recall("ann", "What is the dog's name?", k=2)],

@@ -13,6 +13,7 @@ import pytest
 
 from assistant.config import Settings
 from memory.store import open_store
+from memory.types import Item
 from tests.team.chromaserver import ChromaServer, chroma_exe
 from tests.team.workers import REPO, worker_env
 
@@ -45,9 +46,16 @@ def test_two_processes_read_their_writes_and_users_stay_apart(chroma: ChromaServ
             assert here.profile.facts("bob") == []
             assert here.profile.recall("bob", "Which city does the user like best?", k=5) == []
             here.profile.remember("ann", "User's dog is called Rex", "relationship")
+            here.items.upsert([Item(id="arxiv:2501.00001", owner="ann", source="arxiv",
+                                    title="Sparse attention kernels", text="Sparse attention kernels")])
+            keyword = here._scopes.scope("items", "ann").keyword  # the BM25 half of item search
+            assert [r.id for r, _ in keyword("quokka", 5)] == []  # this process's index is built
             other.stdin.write("read\n")
             other.stdin.flush()
             out, err = other.communicate(timeout=120)
+            # the other process's new item reaches this process's keyword search at once
+            assert [r.id for r, _ in keyword("quokka", 5)] == ["arxiv:2501.00002"]
+            assert [i.id for i, _ in here.items.search("bob", "quokka", k=5)] == []
         assert other.returncode == 0, err[-2000:]
         seen = json.loads(out.strip().splitlines()[-1])
         # ... and this process's write is visible there
