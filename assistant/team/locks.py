@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -62,7 +63,14 @@ def setup_serialised(saver: Any) -> None:
     """Run a Postgres checkpointer's `setup()` under a database-wide lock: replicas starting
     together otherwise race on its migration table (a duplicate-key error on start)."""
     key = advisory_key("checkpoint-setup")
-    saver.conn.execute("SELECT pg_advisory_lock(%s)", (key,))
+    # Polled, never waited for inside a statement: the migrations run CREATE INDEX
+    # CONCURRENTLY, which waits for every open transaction, a blocked lock call included
+    # (two replicas starting together deadlocked that way).
+    while True:
+        row = saver.conn.execute("SELECT pg_try_advisory_lock(%s)", (key,)).fetchone()
+        if row and (row[0] if not isinstance(row, dict) else next(iter(row.values()))):
+            break
+        time.sleep(0.05)
     try:
         saver.setup()
     finally:

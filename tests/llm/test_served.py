@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -40,14 +41,30 @@ def served(model_cache_dir: Path) -> Iterator[object]:
         ray.shutdown()
 
 
-def test_two_served_replicas_honour_the_drift_control_like_the_engine(
-    served: object, model_cache_dir: Path
-) -> None:
+@pytest.fixture
+def local_engine(model_cache_dir: Path) -> Iterator[object]:
+    """The engine in this process with the replicas' settings; model.threads changes
+    process-wide thread settings, which are put back for the tests that follow."""
+    import torch
+
+    from assistant import runtime_env
     from assistant.llm.engine import load_engine
+
+    threads, adaptive = torch.get_num_threads(), runtime_env.adaptive()
+    try:
+        yield load_engine(SETTINGS, cache_dir=model_cache_dir)
+    finally:
+        runtime_env.set_adaptive(adaptive)
+        torch.set_num_threads(threads)
+
+
+def test_two_served_replicas_honour_the_drift_control_like_the_engine(
+    served: object, local_engine: Any
+) -> None:
     from assistant.llm.served import PID_KEY, ServedChatModel
 
     assert isinstance(served, ServedChatModel)
-    local = load_engine(SETTINGS, cache_dir=model_cache_dir)
+    local = local_engine
     expected = {
         name: local.chat(MESSAGES, temperature=0.0, max_new_tokens=16, control=c).text
         for name, c in CONTROLS.items()

@@ -25,16 +25,20 @@ TURNS = 3
 
 @contextmanager
 def replicas(
-    url: str, *specs: tuple[str, str, str, str, int, float], env: dict[str, str] | None = None
+    url: str,
+    *specs: tuple[str, str, str, str, int, float],
+    env: dict[str, str] | None = None,
+    envs: list[dict[str, str]] | None = None,
 ) -> Iterator[list[subprocess.Popen[str]]]:
-    """Start one worker per (mode, user, thread, tag, turns, delay), all set up, then let them go."""
+    """Start one worker per (mode, user, thread, tag, turns, delay), all set up, then let them
+    go; `env` is added for all of them, `envs[i]` for the i-th."""
     procs = [
         subprocess.Popen(
             [sys.executable, "-m", "tests.team.turn_worker", url, *map(str, spec)],
-            cwd=REPO, env=worker_env(**(env or {})), stdin=subprocess.PIPE,
+            cwd=REPO, env=worker_env(**(env or {}), **(envs[i] if envs else {})), stdin=subprocess.PIPE,
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
         )  # fmt: skip
-        for spec in specs
+        for i, spec in enumerate(specs)
     ]
     try:
         for proc in procs:
@@ -84,9 +88,13 @@ def test_two_replicas_on_one_thread_keep_one_linear_chain_and_every_turn(pg_url:
     assert sorted(turns) == sorted(f"{tag} turn {i}" for tag in "AB" for i in range(TURNS))
 
 
-def test_without_the_turn_lock_the_chain_forks_and_turns_are_lost(pg_url: str) -> None:
+def test_without_the_turn_lock_the_chain_forks_and_turns_are_lost(pg_url: str, tmp_path: Path) -> None:
+    # each pair of turns is made to overlap (a barrier inside the model call), as it may on
+    # a busy server; with the lock the same barrier would only time out, never overlap
+    (barrier := tmp_path / "barrier").mkdir()
     with replicas(
-        pg_url, ("nolock", "ann", "plan", "A", TURNS, 0.3), ("nolock", "ann", "plan", "B", TURNS, 0.3)
+        pg_url, ("nolock", "ann", "plan", "A", TURNS, 0.1), ("nolock", "ann", "plan", "B", TURNS, 0.1),
+        env={"TEAM_BARRIER": str(barrier)}, envs=[{"TEAM_PEER": "B"}, {"TEAM_PEER": "A"}],
     ) as procs:
         for proc in procs:
             _finish(proc)

@@ -6,7 +6,10 @@ in $ASSISTANT_HOME; URL unused). With $TEAM_TIMINGS set, each turn also prints
 "timing <seconds to the first reply piece> <seconds for the turn>" (bench/scale.py). After set-up it prints "ready" and
 waits for a line on stdin, then sends N turns "<TAG> turn <i>" on USER's THREAD; the
 scripted model takes DELAY seconds per call (so turns of two replicas overlap) and
-touches $TEAM_IN_MODEL when a call starts (so a test can kill it mid-turn).
+touches $TEAM_IN_MODEL when a call starts (so a test can kill it mid-turn). With
+$TEAM_BARRIER (a folder) and $TEAM_PEER (the other worker's tag), each model call waits,
+up to 10 s, until the peer is inside its call for the same turn: the two turns overlap
+for certain, whatever the machine's load.
 """
 
 from __future__ import annotations
@@ -29,11 +32,19 @@ def main() -> None:
     url, mode, user, thread, tag, n, delay = sys.argv[1:8]
     marker = os.environ.get("TEAM_IN_MODEL", "")
 
+    barrier, peer = os.environ.get("TEAM_BARRIER", ""), os.environ.get("TEAM_PEER", "")
+
     def answer(messages: Sequence[Message]) -> str:
         if marker:
             Path(marker).touch()
-        time.sleep(float(delay))
         last = [m["content"] for m in messages if m["role"] == "user"][-1]
+        if barrier:
+            turn = last.split("turn")[-1].strip()
+            Path(barrier, f"{tag}-{turn}").touch()
+            deadline = time.monotonic() + 10
+            while not Path(barrier, f"{peer}-{turn}").exists() and time.monotonic() < deadline:
+                time.sleep(0.01)
+        time.sleep(float(delay))
         return f"noted: {last.split('turn')[-1].strip()}"
 
     raw: dict[str, dict[str, object]] = {
