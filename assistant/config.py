@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from assistant.errors import ConfigError
 from assistant.paths import CONFIG_ENV, user_config_file
@@ -59,6 +59,9 @@ class ModelSettings(_Section):
     temperature: float = Field(0.2, ge=0.0)  # 0 = greedy; 0.2: the SmolLM2 authors' setting
     top_p: float = Field(0.9, gt=0.0, le=1.0)  # nucleus sampling mass
     prefix_cache_conversations: int = Field(8, ge=0)  # LRU size of cached conversation prefixes
+    serving: Literal["in_process", "ray_serve"] = "in_process"  # ray_serve: the engine runs as Ray Serve replicas (README, "Team deployment")
+    serve_replicas: int = Field(1, ge=1)  # ray_serve: engine replicas; each batches its concurrent requests
+    ray_address: str = ""  # ray_serve: "" starts a local Ray; else a cluster address such as "ray://head:10001"
 
 
 class SplitSoftmaxSettings(_Section):
@@ -224,6 +227,13 @@ class ChatSettings(_Section):
     grounded: bool = True  # questions about what memory holds are answered with the stored value
 
 
+class DeploymentSettings(_Section):
+    profile: Literal["single", "team"] = "single"  # single: one person's machine, everything embedded; team: replicas sharing Postgres and a Chroma server (README, "Team deployment")
+    turn_lock_timeout_s: float = Field(120.0, gt=0.0)  # team: longest wait for another replica's turn on the same thread before the turn fails with a clear error
+    leader_lease_s: float = Field(15.0, ge=1.0)  # team: a dead scheduler leader is replaced within this long (its lease lapses)
+    event_claim_s: float = Field(600.0, ge=10.0)  # team: a Slack event claimed by a replica that then died may be taken again after this long
+
+
 class IdentitySettings(_Section):
     owner_slack_ids: list[str] = []  # Slack user ids of the owner: they share the owner's memory (feeds.owner)
 
@@ -240,6 +250,21 @@ class Settings(_Section):
     persona: PersonaSettings = PersonaSettings()
     chat: ChatSettings = ChatSettings()
     identity: IdentitySettings = IdentitySettings()
+    deployment: DeploymentSettings = DeploymentSettings()
+
+    @model_validator(mode="after")
+    def _team_shares_its_stores(self) -> Settings:
+        # checked at load: replicas on an embedded store or SQLite would each keep their own
+        if self.deployment.profile == "team":
+            if self.chat.checkpointer != "postgres":
+                raise ValueError(
+                    "deployment.profile = 'team' needs chat.checkpointer = 'postgres' (replicas share one Postgres)"
+                )
+            if self.memory.backend != "http":
+                raise ValueError(
+                    "deployment.profile = 'team' needs memory.backend = 'http' (a Chroma server; the embedded store is one process's)"
+                )
+        return self
 
 
 @dataclass(frozen=True)
@@ -376,6 +401,8 @@ def _one_line(exc: ValidationError, data: Mapping[str, Any], where: str) -> str:
             found = None
             break
     expected = err["msg"].replace("Input should be ", "").replace("Value error, ", "")
+    if not loc:  # a rule across sections (the team profile's): its message says it all
+        return f"{where}: {expected}"
     if err["type"] == "missing":
         return f"{where}: key '{dotted}' is required"
     return f"{where}: key '{dotted}': expected {expected}, found {found!r}"

@@ -481,10 +481,18 @@ class Scopes:
             return self._vectors.setdefault(scoped.name, loaded)
 
     def _keyword_index(self, scoped: _Scoped) -> KeywordIndex | None:
-        """The scope's keyword index, built from what the store holds on first use."""
+        """The scope's keyword index, built from what the store holds on first use (and read
+        again from a shared server when its row count changed under us)."""
         with self._lock:
             index = self._keyword.get(scoped.name)
             before = self._write_state(scoped.name)
+        if index is not None and self.folder is None and len(index) != scoped.count():
+            # a Chroma server: another process added or removed rows since the index was
+            # read; one count per search keeps their writes visible here at once
+            with self._lock:
+                if self._keyword.get(scoped.name) is index:
+                    del self._keyword[scoped.name]
+            index = None
         if index is not None:
             return index
         records = scoped.get()

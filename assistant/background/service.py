@@ -265,8 +265,10 @@ def run_service(
     """Run until SIGINT/SIGTERM (or `stop` is set); everything shares one model and store."""
     from assistant.background.jobs import Runtime, install
     from assistant.background.scheduler import AssistantScheduler, jobstore_url
+    from assistant.local_api.starting import clear_starting, mark_starting
 
     home = ensure_data_dir()
+    mark_starting()  # commands run before the local API answers wait for it (bounded)
     service = Service(settings, stop=stop or threading.Event())
     service.runtime = runtime or Runtime(settings)
     install(service.runtime)
@@ -284,18 +286,28 @@ def run_service(
             echo(
                 f"model: loaded in {time.monotonic() - started:.1f} s (shared by jobs and the bot)"
             )
-        scheduler = AssistantScheduler(settings, specs=specs)
-        scheduler.start()  # a start that fails has its error to show, not "stopped cleanly"
-        service.scheduler = scheduler
-        resume_interrupted(service.scheduler, echo)
-        warn_unfinished_posts(echo)
-        if specs is None:
-            catch_up_digest(
-                settings, service.scheduler, echo, runtime=service.runtime, stop=service.stop
+        parts = service.runtime.parts
+        if parts.team:
+            # every replica campaigns; the leader runs the jobs and catches up missed slots
+            from assistant.team.scheduler import TeamScheduler
+
+            team = TeamScheduler(settings, parts.require_database_url(), specs=specs)
+            team.start()
+            service.scheduler = team
+            echo(f"scheduler: {team.url}; this replica {'leads' if team.leading else 'follows'}")
+        else:
+            scheduler = AssistantScheduler(settings, specs=specs)
+            scheduler.start()  # a start that fails has its error to show, not "stopped cleanly"
+            service.scheduler = scheduler
+            resume_interrupted(service.scheduler, echo)
+            warn_unfinished_posts(echo)
+            if specs is None:
+                catch_up_digest(
+                    settings, service.scheduler, echo, runtime=service.runtime, stop=service.stop
+                )
+            echo(
+                f"scheduler: job store {jobstore_url(settings) if specs is None else service.scheduler.url}"
             )
-        echo(
-            f"scheduler: job store {jobstore_url(settings) if specs is None else service.scheduler.url}"
-        )
         for job in service.scheduler.jobs():
             when = f"{job.next_run_time:%Y-%m-%d %H:%M %Z}" if job.next_run_time else "paused"
             echo(f"  job {job.id}: {job.name}; next run {when}")
@@ -310,6 +322,7 @@ def run_service(
             service.api = api
             serve_commands_with(service.runtime.parts)
             echo(f"local API: {where} (chat, profile, goals, feeds, digest, jobs, probe use it)")
+        clear_starting()
         ok, line = service.runtime.parts.secrets.slack_bot_status()
         echo(line)
         if ok:
@@ -318,6 +331,7 @@ def run_service(
         while not service.stop.wait(0.5):
             pass
     finally:
+        clear_starting()
         service.shutdown(echo)
         for signum, handler in previous.items():
             signal.signal(signum, handler)

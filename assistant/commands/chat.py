@@ -24,7 +24,7 @@ def chat(ctx: click.Context, thread_id: str | None, user_id: str | None) -> None
 
     user = user_id or Identity.from_settings(settings).owner
     thread = thread_id or settings.chat.default_thread
-    client = connect()
+    client = connect(notify=lambda line: click.echo(line, err=True))
     if client is not None:  # `assistant run` is up: it owns the data; chat through it
         from assistant.graph.terminal import run_remote_chat
 

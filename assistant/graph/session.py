@@ -6,6 +6,8 @@
 
 Each graph step is saved before the next (durability="sync"), so a thread resumes in a
 new process exactly where it stopped, and a cancelled reply leaves the thread usable.
+A checkpointer shared by replicas (the team profile's) carries `thread_lock(key)`: a turn
+holds it, so two processes never write the same thread at once (that forks the chain).
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ import logging
 import sqlite3
 import threading
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from typing import Any
 
 from langchain_core.runnables import RunnableConfig
@@ -79,8 +81,16 @@ def _postgres(settings: Settings, url: str) -> Iterator[Any]:
         raise ConfigError(
             f"chat.checkpointer = 'postgres' but ${env} is not set; export the Postgres URL there"
         )
+    if settings.deployment.profile == "team":
+        from assistant.team.checkpoints import open_team_checkpointer
+
+        with open_team_checkpointer(url, settings.deployment.turn_lock_timeout_s) as saver:
+            yield saver
+        return
+    from assistant.team.locks import setup_serialised
+
     with PostgresSaver.from_conn_string(url) as saver:
-        saver.setup()
+        setup_serialised(saver)  # other processes may set up the same database now
         yield saver
 
 
@@ -103,6 +113,10 @@ class ChatSession:
         self.thread_id = thread_id
         self.graph = build_graph(llm=llm, store=store, checkpointer=checkpointer, settings=settings)
         self._lock = threading.Lock()
+        # across processes: None for a checkpointer only this process writes (SQLite)
+        self._thread_lock: Callable[[str], AbstractContextManager[None]] | None = getattr(
+            checkpointer, "thread_lock", None
+        )
 
     @property
     def config(self) -> RunnableConfig:
@@ -126,7 +140,9 @@ class ChatSession:
             if on_token is not None:
                 on_token(piece)
 
-        with self._lock:
+        shared = self._thread_lock
+        key = thread_key(self.user_id, self.thread_id)
+        with self._lock, (shared(key) if shared is not None else nullcontext()):
             token = TOKEN_SINK.set(sink)
             try:
                 final = self.graph.invoke(turn, self.config, durability="sync")

@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import json
 import shutil
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import fields
 from pathlib import Path
@@ -125,8 +126,42 @@ def _fact(data: dict[str, Any]) -> Fact:
     return Fact(**values)
 
 
-def connect() -> ServiceClient | None:
-    """A client of the running service, or None when none is up in this data directory."""
+class ServiceStarting(AssistantError):
+    """The service is still starting after the bounded wait."""
+
+
+def connect(
+    wait_s: float | None = None, notify: Callable[[str], None] | None = None
+) -> ServiceClient | None:
+    """A client of the running service, or None when none is up in this data directory.
+
+    A service that is starting (it owns the data directory but its socket is not open yet)
+    is waited for, up to `wait_s` (default `starting.WAIT_S`); `notify` hears once that we
+    wait. Still starting after that: ServiceStarting, never "stop that process".
+    """
+    from assistant.local_api.starting import WAIT_S, starting_pid
+
+    client = _connect_now()
+    pid = starting_pid() if client is None else None
+    if pid is None:
+        return client
+    if notify is not None:
+        notify(f"the assistant service (process {pid}) is starting; waiting for it…")
+    deadline = time.monotonic() + (WAIT_S if wait_s is None else wait_s)
+    while time.monotonic() < deadline:
+        time.sleep(0.2)
+        client = _connect_now()
+        if client is not None:
+            return client
+        if starting_pid() is None:  # it stopped or failed to start: the directory is free again
+            return _connect_now()
+    raise ServiceStarting(
+        f"the assistant service (process {pid}) is still starting (loading the model and "
+        "memory); try again in a moment"
+    )
+
+
+def _connect_now() -> ServiceClient | None:
     path, token_file = socket_path(), token_path()
     if not path.exists() or not token_file.is_file():
         return None
@@ -146,7 +181,7 @@ def forward(argv: Sequence[str]) -> int | None:
     code, or None when no service is up (the caller then runs the command itself)."""
     import click
 
-    client = connect()
+    client = connect(notify=lambda line: click.echo(line, err=True))
     if client is None:
         return None
     # `digest --open` opens a browser: here, on the person's screen, not in the service

@@ -418,13 +418,25 @@ def create_app(
         client=parts.require_slack(),
         conversation=conversation,
         own_conversation=own,
-        events=EventLog(events_path) if events_path else None,
+        events=_event_log(parts, events_path),
         signing_secret=tokens.signing_secret,
         socket_mode=tokens.socket_mode,
         scope_of=parts.identity.for_slack,
         owner_ids=tuple(sorted(parts.identity.owner_slack_ids)),
     )
     return bot.app
+
+
+def _event_log(parts: AssistantApp, path: Path | None) -> Any:
+    """Where claims on Slack events live: one table every replica shares (team profile),
+    else the data directory's own log."""
+    if path is not None:
+        return EventLog(path)
+    if parts.team:
+        from assistant.team.events import PgEventLog
+
+        return PgEventLog(parts.require_database_url(), parts.settings.deployment.event_claim_s)
+    return None
 
 
 def bot_for(app: App) -> SlackBot:

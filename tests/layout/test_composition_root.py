@@ -13,7 +13,8 @@ ROOT_MODULE = "assistant/app.py"
 # what builds a part -> the modules besides the root allowed to call it (their home)
 BUILDERS = {
     "shared_engine": {"assistant/llm/engine.py"},
-    "load_engine": {"assistant/llm/engine.py"},
+    # a Ray Serve replica is its own process: it loads the engine it serves
+    "load_engine": {"assistant/llm/engine.py", "assistant/llm/served.py"},
     "open_store": {"memory/store.py"},
     "open_checkpointer": {"assistant/graph/session.py"},
     "web_client": {"connectors/slack.py"},
