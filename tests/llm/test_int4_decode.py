@@ -110,7 +110,9 @@ def test_default_model_decodes_packed_with_the_dense_models_logits(model_cache_d
     # bfloat16 named, not `auto`: the planes hold bfloat16 weights, and `auto` picks float32
     # on CPUs without bf16 units. torch's int4 kernel runs on any x86 CPU.
     packed = load_model(ModelSettings(dtype="bfloat16"), cache_dir=model_cache_dir)
-    dense = load_model(ModelSettings(dtype="bfloat16", packed_decode="off"), cache_dir=model_cache_dir)
+    dense = load_model(
+        ModelSettings(dtype="bfloat16", packed_decode="off"), cache_dir=model_cache_dir
+    )
     assert packed.decode_weights.startswith("packed int4") and dense.decode_weights == "dense"
     assert "0 dense" in packed.decode_weights  # every matrix of the Q4_1/Q8_0 file is on its grid
     prompt = "The lighthouse keeper climbed the long spiral stairs at dusk, lit the great lamp and"
