@@ -27,8 +27,13 @@ run: install
 doctor: install
 	$(BIN)/assistant doctor
 
+# The engine tests run a second time as if the CPU had only AVX2 (no AVX-512, bf16 units or
+# AMX; torch's own kernels too), so the AVX2 paths are tested on the Xeons as well (~1 min).
+AVX2_ONLY := ASSISTANT_CPU_ISA=avx2 ATEN_CPU_CAPABILITY=avx2
+
 test: install
 	$(BIN)/python -m pytest
+	$(AVX2_ONLY) $(BIN)/python -m pytest tests/llm -q
 
 test-fast: install
 	$(BIN)/python -m pytest -m "not slow"

@@ -67,7 +67,8 @@ def run_checks(config_path: str | None = None) -> list[Check]:
 
 
 def _check_native_kernels(wanted: bool) -> Check:
-    from assistant.llm.native_build import cache_dir, configure_all
+    from assistant.llm.native_build import cache_dir
+    from assistant.llm.native_kernels import configure_all
 
     reasons = configure_all(wanted)
     missing = {name: why for name, why in reasons.items() if why is not None}
