@@ -138,6 +138,55 @@ class Int4DecodeLinear(torch.nn.Linear):
         return native_first
 
 
+def fused_native(
+    modules: list[torch.nn.Linear], rows: int
+) -> Callable[[torch.Tensor], torch.Tensor | None] | None:
+    """One native multiply for several layers that read the same input (q, k, v; gate,
+    up): their layouts stacked along the outputs, so a step makes one call instead of
+    three (each call costs its ctypes and OpenMP start-up, about 10 us).
+
+    The layers' own layouts become views into the stacked one (no second copy). None
+    when any layer has no native layout, they differ in bits, source or input size, one
+    has a bias, or `rows` is past their row limit. The function returns None when the
+    kernel cannot take x (turned off): the caller then runs the layers one by one.
+    """
+    if any(rows > getattr(m, "max_rows", 0) for m in modules):
+        return None
+    cached = modules[0].__dict__.get("_stacked") if modules else None
+    if cached is not None and cached[0] == [id(m) for m in modules]:
+        return native_int4.bind(cached[1])  # another batch width: the same stacked layout
+    grids: list[native_int4.PackedGrid] = []
+    for m in modules:
+        if not isinstance(m, Int4DecodeLinear) or m.native is None or m.bias is not None:
+            return None
+        if rows > m.max_rows:
+            return None
+        grids.append(m.native)
+    if not grids or len({(g.bits, g.isa, g.in_features) for g in grids}) != 1:
+        return None
+    first = grids[0]
+    stacked = native_int4.PackedGrid(
+        torch.cat([g.codes for g in grids]),
+        torch.cat([g.scales for g in grids]),
+        torch.cat([g.zeros for g in grids]),
+        sum(g.out_features for g in grids),
+        first.in_features,
+        first.bits,
+        first.isa,
+    )
+    start = 0
+    for module, grid in zip(modules, grids, strict=True):
+        end = start + grid.codes.shape[0]  # lane blocks (AVX-512) or rows (AVX2)
+        module.native = native_int4.PackedGrid(  # type: ignore[assignment]
+            stacked.codes[start:end], stacked.scales[start:end], stacked.zeros[start:end],
+            grid.out_features, grid.in_features, grid.bits, grid.isa,
+        )  # fmt: skip
+        module.__dict__.pop("_multiply", None)
+        start = end
+    modules[0].__dict__["_stacked"] = ([id(m) for m in modules], stacked)
+    return native_int4.bind(stacked)
+
+
 # The overloads themselves: calling them skips the op-packet lookup, which counts per token.
 # Older torch builds (before 2.5) lack the CPU int4 kernel: everything then stays dense.
 try:

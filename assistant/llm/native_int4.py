@@ -130,7 +130,8 @@ def bind(packed: PackedGrid) -> Callable[[torch.Tensor], torch.Tensor | None]:
     codes, scales, zeros = packed.pointers
     kernel, empty, isa, wanted = KERNEL, torch.empty, packed.isa, DTYPES[packed.isa]
 
-    def run(x: torch.Tensor) -> torch.Tensor | None:
+    # _keep: the kernel reads the tensors behind these addresses; they live as long as run.
+    def run(x: torch.Tensor, _keep: PackedGrid = packed) -> torch.Tensor | None:
         function = kernel.function()
         rows = x.shape[0]
         if (

@@ -230,3 +230,33 @@ def test_the_native_layout_is_saved_and_read_back(
     x = torch.randn(5, 128).to(dtype)
     with torch.inference_mode():
         assert torch.equal(first(x), again(x))
+
+
+def test_layers_reading_one_input_multiply_in_one_call(kernel: str) -> None:
+    """q, k and v (or gate and up) stacked: the same outputs as three calls, no second copy."""
+    from assistant.llm.int4_decode import fused_native
+
+    dtype = native_int4.DTYPES[kernel]
+    layers = [linear_with(q4_1_weight(n, 128, dtype, seed=n)) for n in (64, 32, 32)]
+    for model in layers:
+        pack_for_decode(model, native=True)
+    modules = [model[0] for model in layers]
+    fused = fused_native(modules, rows=2)
+    assert fused is not None
+    x = torch.randn(2, 128).to(dtype)
+    with torch.inference_mode():
+        together = fused(x)
+        apart = torch.cat([m.bound_multiply()(x) for m in modules], dim=-1)
+    assert together is not None and torch.equal(together, apart)
+    # each layer's own layout now points into the stacked one
+    assert modules[1].native is not None and modules[0].native is not None
+    assert (
+        modules[1].native.codes.untyped_storage().data_ptr()
+        == modules[0].native.codes.untyped_storage().data_ptr()
+    )
+    assert fused_native(modules, rows=13) is None  # past the row limit
+    native_int4.KERNEL.configure(False)
+    try:
+        assert fused(x) is None  # turned off: the caller multiplies one by one
+    finally:
+        native_int4.KERNEL.configure(True)
