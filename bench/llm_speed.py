@@ -523,6 +523,9 @@ def main() -> None:
     )
     parser.add_argument("--quick", action="store_true", help="fewer tokens and rounds")
     parser.add_argument("--vs-llama-cpp", action="store_true", help="also time llama-cpp-python")
+    parser.add_argument(
+        "--llama-cpp-only", action="store_true", help="only the llama.cpp comparison"
+    )
     parser.add_argument("--threads", type=int, default=0, help="torch threads (0 = torch default)")
     parser.add_argument(
         "--skip-start", action="store_true", help="skip the fresh-process start timings"
@@ -532,7 +535,7 @@ def main() -> None:
         "--isa", choices=("native", "avx2"), default="native", help="avx2: act as an AVX2-only CPU"
     )
     parser.add_argument(
-        "--with-dtype", action="store_true", help="the dtype section even with --decode-only/--quick"
+        "--with-dtype", action="store_true", help="the dtype section, also with --decode-only"
     )
     parser.add_argument("--busy", action="store_true", help="OpenMP policies, quiet vs one core busy")
     parser.add_argument("--policies", default="", help="--busy: comma-separated subset of policies")
@@ -579,6 +582,10 @@ def main() -> None:
         "dtype": str(engine.loaded.dtype).removeprefix("torch."),
         "torch_cpu_capability": torch.backends.cpu.get_cpu_capability(),
     }
+    if args.llama_cpp_only:
+        report["llama_cpp"] = llama_cpp_speed(engine, 128 if not args.quick else 64, rounds)
+        print(json.dumps(report, indent=1))
+        return
     report["decode"] = decode_speed(engine, tokens, rounds)
     steps = 20 if args.quick else 60
     report["decode_step_pairs"] = decode_step_pairs(engine, steps)
