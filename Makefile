@@ -27,6 +27,10 @@ run: install
 doctor: install
 	$(BIN)/assistant doctor
 
+# The engine tests run a second time as if the CPU had only AVX2 (no AVX-512, bf16 units or
+# AMX; torch's own kernels too), so the AVX2 paths are tested on the Xeons as well (~1 min).
+AVX2_ONLY := ASSISTANT_CPU_ISA=avx2 ATEN_CPU_CAPABILITY=avx2
+
 # The team-profile tests start their own PostgreSQL server from Debian's binaries; as root
 # (CI) the package is installed when missing. Failure only makes those tests skip with why.
 postgres-server:
@@ -37,6 +41,7 @@ postgres-server:
 
 test: install postgres-server
 	$(BIN)/python -m pytest
+	$(AVX2_ONLY) $(BIN)/python -m pytest tests/llm -q
 
 test-fast: install postgres-server
 	$(BIN)/python -m pytest -m "not slow"

@@ -20,6 +20,11 @@ Sections (each a key in the JSON):
                 decode tokens/s of the same GGUF through llama.cpp vs this engine
 
     .venv/bin/python bench/llm_speed.py --busy     # OpenMP policies, quiet vs one core busy
+    .venv/bin/python bench/llm_speed.py --isa avx2 # as if the CPU had only AVX2 (any section)
+
+--isa avx2 sets ASSISTANT_CPU_ISA=avx2 and ATEN_CPU_CAPABILITY=avx2 before torch loads:
+the AVX2 native kernels, `model.dtype = auto` as on an AVX2 CPU, and torch's own AVX2
+kernels, on any x86 machine (machine.cpu in the JSON says which path ran).
 
 --busy runs one fresh process per OpenMP policy (the wait policy is read when the runtime
 starts): the assistant's defaults (assistant/runtime_env.py), libgomp's own default,
@@ -282,6 +287,18 @@ def dtype_speed(engines: dict[str, Any], tokens: int, rounds: int) -> dict[str, 
     }
 
 
+def auto_dtype_vs_other(engine: Any, tokens: int, rounds: int) -> dict[str, Any]:
+    """The dtype `auto` picked against the other one, each with its own packed weights."""
+    from assistant.llm.engine import load_engine
+
+    auto = str(engine.loaded.dtype).removeprefix("torch.")
+    other = "float32" if auto == "bfloat16" else "bfloat16"
+    second = load_engine(Settings(model=ModelSettings(dtype=other)))
+    engines = {auto: engine, other: second}
+    weights = {name: e.loaded.decode_weights for name, e in engines.items()}
+    return {"auto_picked": auto, "decode_weights": weights, **dtype_speed(engines, tokens, rounds)}
+
+
 def scripted_turns(n: int) -> list[tuple[str, str]]:
     return [
         (
@@ -506,11 +523,20 @@ def main() -> None:
     )
     parser.add_argument("--quick", action="store_true", help="fewer tokens and rounds")
     parser.add_argument("--vs-llama-cpp", action="store_true", help="also time llama-cpp-python")
+    parser.add_argument(
+        "--llama-cpp-only", action="store_true", help="only the llama.cpp comparison"
+    )
     parser.add_argument("--threads", type=int, default=0, help="torch threads (0 = torch default)")
     parser.add_argument(
         "--skip-start", action="store_true", help="skip the fresh-process start timings"
     )
     parser.add_argument("--decode-only", action="store_true", help="only the decode sections")
+    parser.add_argument(
+        "--isa", choices=("native", "avx2"), default="native", help="avx2: act as an AVX2-only CPU"
+    )
+    parser.add_argument(
+        "--with-dtype", action="store_true", help="the dtype section, also with --decode-only"
+    )
     parser.add_argument("--busy", action="store_true", help="OpenMP policies, quiet vs one core busy")
     parser.add_argument("--policies", default="", help="--busy: comma-separated subset of policies")
     parser.add_argument("--rounds", type=int, default=0, help="--busy: quiet+busy rounds (default 3, quick 1)")
@@ -528,8 +554,12 @@ def main() -> None:
         print(json.dumps(report, indent=1))
         return
 
+    if args.isa == "avx2":  # before torch loads: it reads ATEN_CPU_CAPABILITY once
+        os.environ["ASSISTANT_CPU_ISA"] = "avx2"
+        os.environ["ATEN_CPU_CAPABILITY"] = "avx2"
     import torch
 
+    from assistant.llm import cpu_isa, native_kernels
     from assistant.llm.engine import load_engine
 
     if args.threads:
@@ -546,6 +576,16 @@ def main() -> None:
     if not args.skip_start:
         report["start"] = start_times()
     engine = load_engine(Settings())  # dtype "auto", as users get it
+    report["machine"] |= {
+        "cpu": cpu_isa.describe(),
+        "native_kernels": native_kernels.in_use(),
+        "dtype": str(engine.loaded.dtype).removeprefix("torch."),
+        "torch_cpu_capability": torch.backends.cpu.get_cpu_capability(),
+    }
+    if args.llama_cpp_only:
+        report["llama_cpp"] = llama_cpp_speed(engine, 128 if not args.quick else 64, rounds)
+        print(json.dumps(report, indent=1))
+        return
     report["decode"] = decode_speed(engine, tokens, rounds)
     steps = 20 if args.quick else 60
     report["decode_step_pairs"] = decode_step_pairs(engine, steps)
@@ -559,15 +599,13 @@ def main() -> None:
         del dense
     if args.vs_llama_cpp:
         report["llama_cpp"] = llama_cpp_speed(engine, 128, rounds)
+    if args.with_dtype:
+        report["dtype"] = auto_dtype_vs_other(engine, tokens, 2)
     if args.decode_only:
         print(json.dumps(report, indent=1))
         return
-    if not args.quick:
-        auto = str(engine.loaded.dtype).removeprefix("torch.")
-        other = "float32" if auto == "bfloat16" else "bfloat16"
-        engines = {auto: engine, other: load_engine(Settings(model=ModelSettings(dtype=other)))}
-        report["dtype"] = {"auto_picked": auto, **dtype_speed(engines, tokens, 2)}
-        del engines
+    if not args.quick and not args.with_dtype:
+        report["dtype"] = auto_dtype_vs_other(engine, tokens, 2)
     report["ttft_turns"] = ttft_turns(engine, (1, 10, 20) if not args.quick else (1, 10))
     report["summaries"] = summaries(engine, 8, 32 if not args.quick else 16, rounds)
     report["interactive"] = interactive_during_background(engine, 48 if not args.quick else 24)

@@ -50,6 +50,21 @@ def test_doctor_reports_each_check_and_succeeds_on_defaults(tmp_path: Path) -> N
     assert "embedded defaults" in out.stdout
 
 
+def test_doctor_says_which_cpu_path_runs_and_why(tmp_path: Path) -> None:
+    import re
+
+    def table(out: subprocess.CompletedProcess[str]) -> str:
+        assert out.returncode == 0, out.stdout + out.stderr
+        return re.sub(r"[│\s]+", " ", out.stdout)  # the table wraps long lines
+
+    native = table(run(["doctor"], tmp_path / "home"))
+    assert "native kernels" in native and "CPU " in native and "decode path" in native
+    assert "model.dtype auto ->" in native
+    generic = table(run(["doctor"], tmp_path / "home", ASSISTANT_CPU_ISA="generic"))
+    assert "CPU no AVX2 (ASSISTANT_CPU_ISA=generic)" in generic
+    assert "torch's kernels run" in generic and "dense float32" in generic
+
+
 def test_doctor_never_prints_token_values(tmp_path: Path) -> None:
     out = run(["doctor"], tmp_path / "home", SLACK_BOT_TOKEN="xoxb-very-secret-value")
     assert "xoxb-very-secret-value" not in out.stdout + out.stderr

@@ -51,6 +51,7 @@ def run_checks(config_path: str | None = None) -> list[Check]:
         loaded = load_settings(config_path)
         checks.append(Check("configuration", True, loaded.source))
         checks.append(_check_native_kernels(loaded.settings.model.native_kernels == "auto"))
+        checks.append(_check_decode_path(loaded.settings.model.dtype))
     except AssistantError as exc:
         checks.append(Check("configuration", False, str(exc)))
     checks.extend(_check_threads())
@@ -67,14 +68,40 @@ def run_checks(config_path: str | None = None) -> list[Check]:
 
 
 def _check_native_kernels(wanted: bool) -> Check:
-    from assistant.llm.native_build import cache_dir, configure_all
+    """Which kernel source runs (AVX-512 or AVX2) for which CPU, or why torch's kernels do."""
+    from assistant.llm import cpu_isa
+    from assistant.llm.native_build import cache_dir
+    from assistant.llm.native_kernels import configure_all, in_use
 
     reasons = configure_all(wanted)
+    cpu = f"CPU {cpu_isa.describe()}"
     missing = {name: why for name, why in reasons.items() if why is not None}
     if not missing:
-        return Check("native kernels", True, f"attention, int4; built in {cache_dir()}", required=False)
+        paths = ", ".join(f"{name} ({isa})" for name, isa in in_use().items())
+        return Check("native kernels", True, f"{cpu}: {paths}; built in {cache_dir()}", required=False)
     detail = "; ".join(f"{name}: {why}" for name, why in missing.items())
-    return Check("native kernels", False, f"{detail}; torch's kernels run", required=False)
+    return Check("native kernels", False, f"{cpu}: {detail}; torch's kernels run", required=False)
+
+
+def _check_decode_path(dtype: str) -> Check:
+    """The dtype `model.dtype` gives on this CPU and what decode steps multiply with."""
+    from assistant.llm import native_int4
+    from assistant.llm.loader import cpu_has_bf16
+
+    if dtype == "auto":
+        picked = "bfloat16" if cpu_has_bf16() else "float32"
+        why = "bf16 units (AVX512-BF16/AMX)" if picked == "bfloat16" else "no bf16 units"
+        chosen = f"model.dtype auto -> {picked} ({why})"
+    else:
+        picked, chosen = dtype, f"model.dtype {dtype}"
+    rows = native_int4.dtype()
+    if rows is not None and str(rows).removeprefix("torch.") == picked:
+        steps = f"int4 steps: native {native_int4.KERNEL.isa} kernel"
+    elif picked == "bfloat16":
+        steps = "int4 steps: torch's int4 kernel"
+    else:
+        steps = "decode steps: dense float32 (no native int4 kernel for it)"
+    return Check("decode path", True, f"{chosen}; {steps}", required=False)
 
 
 def _check_threads() -> list[Check]:

@@ -24,7 +24,7 @@ import torch
 import torch.nn.functional as F  # noqa: N812
 
 from assistant.llm import split_softmax
-from assistant.llm.int4_decode import Int4DecodeLinear
+from assistant.llm.int4_decode import Int4DecodeLinear, fused_native
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +45,29 @@ def _linear(module: torch.nn.Linear, rows: int) -> Linear:
     if bias is None:
         return lambda x: F.linear(x, weight)
     return lambda x: F.linear(x, weight, bias)
+
+
+def _together(
+    modules: list[torch.nn.Linear], rows: int
+) -> Callable[[torch.Tensor], list[torch.Tensor]]:
+    """The layers' multiplies of one input x, as a function returning their outputs.
+
+    Through one native call where the kernel has their layouts (fused_native), with the
+    outputs as views of its result; else (or when the kernel declines x) one by one.
+    """
+    single = [_linear(m, rows) for m in modules]
+    fused = fused_native(list(modules), rows)
+    sizes = [m.out_features for m in modules]
+    if fused is None:
+        return lambda x: [f(x) for f in single]
+
+    def run(x: torch.Tensor) -> list[torch.Tensor]:
+        out = fused(x)
+        if out is None:
+            return [f(x) for f in single]
+        return list(out.split(sizes, dim=-1))
+
+    return run
 
 
 def unsupported_reason(model: Any) -> str | None:
@@ -107,14 +130,11 @@ class DecodeStep:
                 (
                     layer.input_layernorm.weight,
                     float(layer.input_layernorm.variance_epsilon),
-                    _linear(attn.q_proj, rows),
-                    _linear(attn.k_proj, rows),
-                    _linear(attn.v_proj, rows),
+                    _together([attn.q_proj, attn.k_proj, attn.v_proj], rows),
                     _linear(attn.o_proj, rows),
                     layer.post_attention_layernorm.weight,
                     float(layer.post_attention_layernorm.variance_epsilon),
-                    _linear(mlp.gate_proj, rows),
-                    _linear(mlp.up_proj, rows),
+                    _together([mlp.gate_proj, mlp.up_proj], rows),
                     _linear(mlp.down_proj, rows),
                     attn,
                 )
@@ -154,13 +174,14 @@ class DecodeStep:
         mask = None if attention_mask is None else attention_mask.bool()[:, None, None, :]
         q_shape, kv_shape = (b, 1, self.heads, hd), (b, 1, self.kv_heads, hd)
         spec = split_softmax.active_spec()
-        for i, (w1, eps1, q_, k_, v_, o_, w2, eps2, gate, up, down, attn) in enumerate(layers):
+        for i, (w1, eps1, qkv, o_, w2, eps2, gate_up, down, attn) in enumerate(layers):
             if between_layers is not None:
                 between_layers()
             x = _rms_norm(h, w1, eps1)
-            q = _rotate(q_(x).view(q_shape).transpose(1, 2), cos, sin)  # (B, H, 1, hd)
-            k = _rotate(k_(x).view(kv_shape).transpose(1, 2), cos, sin)  # (B, Hkv, 1, hd)
-            v = v_(x).view(kv_shape).transpose(1, 2)
+            q, k, v = qkv(x)
+            q = _rotate(q.view(q_shape).transpose(1, 2), cos, sin)  # (B, H, 1, hd)
+            k = _rotate(k.view(kv_shape).transpose(1, 2), cos, sin)  # (B, Hkv, 1, hd)
+            v = v.view(kv_shape).transpose(1, 2)
             k, v = cache.layers[i].update(k, v)  # (B, Hkv, T, hd)
             if spec is not None and spec.applies_to(i):
                 o = split_softmax.split_decode(q, k, v, mask, spec, attn.scaling)
@@ -168,7 +189,8 @@ class DecodeStep:
                 o = split_softmax.stock_decode(q, k, v, mask, attn.scaling)
             h = h + o_(o.reshape(b, -1))  # o: (B, Hkv, rep, hd), heads in order
             x = _rms_norm(h, w2, eps2)
-            h = h + down(F.silu(gate(x)) * up(x))
+            gate, up = gate_up(x)
+            h = h + down(F.silu(gate) * up)
         if between_layers is not None:
             between_layers()
         weight, eps = self.final_norm
@@ -177,6 +199,9 @@ class DecodeStep:
 
 def _rms_norm(x: torch.Tensor, weight: torch.Tensor, eps: float) -> torch.Tensor:
     """transformers' Llama RMSNorm, op for op (float32 inside, weight applied in the input dtype)."""
+    if x.dtype == torch.float32 and weight.dtype == torch.float32:
+        # torch's own: the same ops and bits for float32, one Python call instead of seven
+        return F.rms_norm(x, (x.shape[-1],), weight, eps)
     xf = x.float()
     return weight * (xf * torch.rsqrt(xf.pow(2).mean(-1, keepdim=True) + eps)).to(x.dtype)
 

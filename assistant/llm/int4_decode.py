@@ -20,6 +20,11 @@ rule gives back the file's codes:
 - an 8-bit grid becomes two int4 planes, q = 16 * hi + lo, multiplied and summed.
 A matrix whose weights are not on either grid (any ordinary float model) stays dense: the
 packed copy is kept only when it rebuilds the dense weights to bfloat16 rounding.
+
+float32 models (what `model.dtype = auto` picks on CPUs without bf16 units) get no torch
+planes (its int4 kernel's float32 path is slower than dense) but, where the AVX2 native
+kernel is built, its layout of the same codes: decode steps then read 4-bit codes instead
+of 4-byte floats. Turned off at run time, those layers multiply densely.
 """
 
 from __future__ import annotations
@@ -68,9 +73,10 @@ class Int4DecodeLinear(torch.nn.Linear):
     The planes live in non-persistent buffers, so saving the model never writes them.
     """
 
-    planes: int
+    planes: int  # 1 for a 4-bit grid, 2 for an 8-bit one (torch's kernel: two int4 planes)
     max_rows: int  # wider inputs multiply densely (ROW_LIMITS, or NATIVE_ROW_LIMITS)
     native: native_int4.PackedGrid | None = None  # the same weights for the native kernel
+    torch_planes: bool = True  # False: float32 weights, the native kernel or dense only
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         rows = x.numel() // self.in_features
@@ -89,11 +95,23 @@ class Int4DecodeLinear(torch.nn.Linear):
         For callers that run the layer thousands of times (decode_step): no module
         attribute lookups per call, which `forward` pays four times.
         """
+        bias, weight = self.bias, self.weight
+        if not self.torch_planes:
+            assert self.native is not None  # attached only with the native layout
+            native_only = native_int4.bind(self.native)
+
+            def native_or_dense(x: torch.Tensor) -> torch.Tensor:
+                out = native_only(x)
+                if out is None:  # the kernel was turned off
+                    return torch.nn.functional.linear(x, weight, bias)
+                return out if bias is None else out + bias
+
+            return native_or_dense
         planes = [
             (getattr(self, f"packed_{i}"), getattr(self, f"scales_zeros_{i}"))
             for i in range(self.planes)
         ]
-        (p0, s0), rest, bias = planes[0], planes[1:], self.bias
+        (p0, s0), rest = planes[0], planes[1:]
 
         def torch_multiply(x: torch.Tensor) -> torch.Tensor:
             out = packed_mm(x, p0, GROUP, s0)
@@ -106,7 +124,7 @@ class Int4DecodeLinear(torch.nn.Linear):
                 return lambda x: packed_mm(x, p0, GROUP, s0)  # the common case, one call
             return torch_multiply
         native_multiply = native_int4.bind(self.native)
-        torch_rows, weight = ROW_LIMITS[self.planes], self.weight
+        torch_rows = ROW_LIMITS[self.planes]
 
         # The native kernel where it runs (it can be turned off at run time), else torch's.
         def native_first(x: torch.Tensor) -> torch.Tensor:
@@ -118,6 +136,55 @@ class Int4DecodeLinear(torch.nn.Linear):
             return torch_multiply(x)
 
         return native_first
+
+
+def fused_native(
+    modules: list[torch.nn.Linear], rows: int
+) -> Callable[[torch.Tensor], torch.Tensor | None] | None:
+    """One native multiply for several layers that read the same input (q, k, v; gate,
+    up): their layouts stacked along the outputs, so a step makes one call instead of
+    three (each call costs its ctypes and OpenMP start-up, about 10 us).
+
+    The layers' own layouts become views into the stacked one (no second copy). None
+    when any layer has no native layout, they differ in bits, source or input size, one
+    has a bias, or `rows` is past their row limit. The function returns None when the
+    kernel cannot take x (turned off): the caller then runs the layers one by one.
+    """
+    if any(rows > getattr(m, "max_rows", 0) for m in modules):
+        return None
+    cached = modules[0].__dict__.get("_stacked") if modules else None
+    if cached is not None and cached[0] == [id(m) for m in modules]:
+        return native_int4.bind(cached[1])  # another batch width: the same stacked layout
+    grids: list[native_int4.PackedGrid] = []
+    for m in modules:
+        if not isinstance(m, Int4DecodeLinear) or m.native is None or m.bias is not None:
+            return None
+        if rows > m.max_rows:
+            return None
+        grids.append(m.native)
+    if not grids or len({(g.bits, g.isa, g.in_features) for g in grids}) != 1:
+        return None
+    first = grids[0]
+    stacked = native_int4.PackedGrid(
+        torch.cat([g.codes for g in grids]),
+        torch.cat([g.scales for g in grids]),
+        torch.cat([g.zeros for g in grids]),
+        sum(g.out_features for g in grids),
+        first.in_features,
+        first.bits,
+        first.isa,
+    )
+    start = 0
+    for module, grid in zip(modules, grids, strict=True):
+        end = start + grid.codes.shape[0]  # lane blocks (AVX-512) or rows (AVX2)
+        module.native = native_int4.PackedGrid(  # type: ignore[assignment]
+            stacked.codes[start:end], stacked.scales[start:end], stacked.zeros[start:end],
+            grid.out_features, grid.in_features, grid.bits, grid.isa,
+        )  # fmt: skip
+        module.__dict__.pop("_multiply", None)
+        start = end
+    modules[0].__dict__["_stacked"] = ([id(m) for m in modules], stacked)
+    return native_int4.bind(stacked)
 
 
 # The overloads themselves: calling them skips the op-packet lookup, which counts per token.
@@ -196,17 +263,18 @@ def eight_bit_planes(weight: torch.Tensor) -> tuple[Planes, float]:
     return planes, _rel_error(rebuilt, weight.float().reshape(rebuilt.shape))
 
 
-def _candidates(model: torch.nn.Module) -> Iterator[tuple[str, torch.nn.Linear]]:
-    if not KERNEL:
-        return
+def _candidates(
+    model: torch.nn.Module, dtypes: set[torch.dtype]
+) -> Iterator[tuple[str, torch.nn.Linear]]:
     for name, module in model.named_modules():
         if (
             type(module) is torch.nn.Linear
             and module.in_features % GROUP == 0
             and module.out_features % 16 == 0  # the CPU packing works on 16 rows at a time
             and module.weight.device.type == "cpu"
-            # float32 inputs take a slow path in the kernel (measured 10x slower than dense)
-            and module.weight.dtype == torch.bfloat16
+            # float32 inputs take a slow path in torch's kernel (measured 10x slower than
+            # dense): float32 weights only for the native AVX2 kernel
+            and module.weight.dtype in dtypes
         ):
             yield name, module
 
@@ -240,11 +308,13 @@ def _attach_native(
     weight = module.weight.detach()
     n, k = weight.shape
     bits = 4 if planes == 1 else 8
-    keys = [f"{name}.native{bits}_{part}" for part in NATIVE_PARTS]
+    isa = native_int4.KERNEL.isa or "avx512"
+    tag = "" if isa == "avx512" else f"_{isa}"  # each source has its own layout
+    keys = [f"{name}.native{bits}{tag}_{part}" for part in NATIVE_PARTS]
     packed: native_int4.PackedGrid | None
     if all(key in stored for key in keys):
         codes, scales, zeros = (stored[key] for key in keys)
-        packed = native_int4.PackedGrid(codes, scales, zeros, n, k, bits)
+        packed = native_int4.PackedGrid(codes, scales, zeros, n, k, bits, isa)
     else:
         if bits == 4:
             codes4, scale, zero = grid if grid is not None else four_bit_grid(weight)
@@ -258,6 +328,45 @@ def _attach_native(
         module.native = packed  # type: ignore[assignment]
         module.max_rows = NATIVE_ROW_LIMITS[planes]  # type: ignore[assignment]
         module.__dict__.pop("_multiply", None)  # forward binds again, with the native layout
+
+
+def _native_only(
+    module: torch.nn.Linear,
+    name: str,
+    stored: dict[str, torch.Tensor],
+    fresh: dict[str, torch.Tensor],
+) -> tuple[int, float]:
+    """Attach only the native layout (float32 weights): returns (1 or 2, error) as the
+    planes a bfloat16 copy would have, or (0, error) for weights on no grid (left dense)."""
+    marker = f"{name}.native_planes"
+    if marker in stored and f"{name}.rel_error" in stored:
+        planes, error = int(stored[marker]), float(stored[f"{name}.rel_error"])
+        grid = None
+    else:
+        weight = module.weight.detach()
+        grid = four_bit_grid(weight)
+        planes, error = 1, _rel_error(_rebuilt_grid(grid), weight.float().reshape(grid[0].shape))
+        if error > SAME_WEIGHTS:
+            q, scale = eight_bit_codes(weight)
+            rebuilt = q * scale[..., None]
+            planes, error = 2, _rel_error(rebuilt, weight.float().reshape(q.shape))
+            if error > SAME_WEIGHTS:
+                planes = 0
+        fresh[marker], fresh[f"{name}.rel_error"] = torch.tensor(planes), torch.tensor(error)
+    if planes:
+        module.__class__ = Int4DecodeLinear
+        module.planes = planes  # type: ignore[assignment]
+        module.torch_planes = False  # type: ignore[assignment]
+        _attach_native(module, planes, name, stored, fresh, grid)
+        if module.native is None:  # the shape did not fit: back to a plain Linear
+            module.__class__ = torch.nn.Linear
+            return 0, error
+    return planes, error
+
+
+def _rebuilt_grid(grid: Grid) -> torch.Tensor:
+    codes, scale, zero = grid
+    return (codes - 8) * scale[..., None] + zero[..., None]
 
 
 def pack_for_decode(
@@ -286,7 +395,19 @@ def pack_for_decode(
     counts = {1: 0, 2: 0}
     dense, worst = 0, 0.0
     fresh: dict[str, torch.Tensor] = {}
-    for name, module in _candidates(model):
+    dtypes = {torch.bfloat16} if KERNEL else set()
+    native_dtype = native_int4.dtype() if native else None
+    if native_dtype is not None:
+        dtypes.add(native_dtype)
+    for name, module in _candidates(model, dtypes):
+        if module.weight.dtype != torch.bfloat16:  # the native kernel's float32 rows only
+            planes_count, error = _native_only(module, name, stored, fresh)
+            if not planes_count:
+                dense += 1
+                continue
+            counts[planes_count] += 1
+            worst = max(worst, error)
+            continue
         found = _stored_planes(stored, name)
         grid = None  # the 4-bit grid, computed once for both layouts on a first start
         if found is None:
@@ -303,7 +424,7 @@ def pack_for_decode(
         counts[len(planes)] += 1
         worst = max(worst, error)
         _attach(module, planes)
-        if native and native_int4.KERNEL.function() is not None:
+        if native_dtype == torch.bfloat16:  # the AVX-512 source takes bfloat16 rows
             _attach_native(module, len(planes), name, stored, fresh, grid)
     if saved is not None and fresh:
         _save({**stored, **fresh}, saved)

@@ -90,24 +90,18 @@ def pick_dtype(setting: str, device: torch.device) -> torch.dtype:
 
 
 def cpu_has_bf16() -> bool:
-    """Whether the CPU has native bfloat16 matrix instructions (Linux: /proc/cpuinfo)."""
-    try:
-        text = Path("/proc/cpuinfo").read_text(encoding="utf-8", errors="replace")
-    except OSError:
-        return False
-    flags = set()
-    for line in text.splitlines():
-        if line.startswith("flags"):
-            flags.update(line.split(":", 1)[1].split())
-            break
-    return bool(flags & {"amx_bf16", "avx512_bf16"})
+    """Whether the CPU has native bfloat16 matrix instructions (read in cpu_isa, which
+    `ASSISTANT_CPU_ISA` can restrict)."""
+    from assistant.llm import cpu_isa
+
+    return cpu_isa.bf16_units()
 
 
 def load_model(settings: ModelSettings, *, cache_dir: Path | None = None) -> LoadedModel:
     """Load the configured model (or the bundled default) ready for inference."""
     import torch
 
-    from assistant.llm.native_build import configure_all
+    from assistant.llm.native_kernels import configure_all
 
     if settings.threads:
         from assistant import runtime_env

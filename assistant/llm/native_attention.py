@@ -8,9 +8,11 @@ small torch ops to mix the two parts: about 80 us a layer, 9-12% of a decode ste
 too: 8 rows of 97 new tokens take 3.5 ms a layer instead of 6.7, one 1052-token prompt
 13.5 ms instead of 22.
 
-The kernel is built on first use (`native_build.py`). Where it cannot be (no compiler, no
-AVX-512) or cannot take the inputs (another dtype or head size), `attend` returns None
-and the caller keeps torch's kernel; `KERNEL.status()` says why.
+The kernel is built on first use (`native_build.py`): `native_attention.c` on AVX-512
+CPUs, `native_attention_avx2.c` (the same arithmetic in 8-float vectors) on AVX2 + FMA
+ones. Where it cannot be (no compiler, no AVX2, not x86) or cannot take the inputs
+(another dtype or head size), `attend` returns None and the caller keeps torch's kernel;
+`KERNEL.status()` says why.
 """
 
 from __future__ import annotations
@@ -20,27 +22,29 @@ from pathlib import Path
 
 import torch
 
-from assistant.llm.native_build import NativeKernel
+from assistant.llm.native_build import AVX2, NativeKernel, Variant
 
 SOURCE = Path(__file__).with_name("native_attention.c")
+SOURCE_AVX2 = Path(__file__).with_name("native_attention_avx2.c")
+VARIANTS = [
+    Variant("avx512", SOURCE, frozenset({"avx512f"})),
+    Variant("avx2", SOURCE_AVX2, frozenset({"avx2", "fma", "f16c"}), AVX2),
+]
 DTYPES = {torch.bfloat16: 0, torch.float32: 1}
 HEAD_DIMS = {64, 128}
 MAX_REP = 16  # query heads per key/value head, as in the C source
 
 _LONG, _PTR, _INT, _FLOAT = ctypes.c_long, ctypes.c_void_p, ctypes.c_int, ctypes.c_float
-KERNEL = NativeKernel(
-    SOURCE,
-    "attention",
-    [
-        _INT, _PTR, _LONG, _LONG, _LONG,  # dtype, q, q strides (b, h, t)
-        _PTR, _LONG, _LONG, _LONG,  # k, strides (b, h, row)
-        _PTR, _LONG, _LONG, _LONG,  # v, strides (b, h, row)
-        _PTR, _LONG, _LONG, _INT,  # visible, its strides (b, t), causal
-        _PTR, _PTR,  # span starts, ends
-        _PTR, _INT, _INT, _INT, _LONG, _LONG, _INT,  # out, B, H, Hkv, Tq, T, D
-        _FLOAT, _FLOAT,  # scale, k
-    ],
-)  # fmt: skip
+ARGTYPES = [
+    _INT, _PTR, _LONG, _LONG, _LONG,  # dtype, q, q strides (b, h, t)
+    _PTR, _LONG, _LONG, _LONG,  # k, strides (b, h, row)
+    _PTR, _LONG, _LONG, _LONG,  # v, strides (b, h, row)
+    _PTR, _LONG, _LONG, _INT,  # visible, its strides (b, t), causal
+    _PTR, _PTR,  # span starts, ends
+    _PTR, _INT, _INT, _INT, _LONG, _LONG, _INT,  # out, B, H, Hkv, Tq, T, D
+    _FLOAT, _FLOAT,  # scale, k
+]  # fmt: skip
+KERNEL = NativeKernel("attention", ARGTYPES, VARIANTS)
 
 
 def attend(

@@ -1,10 +1,16 @@
 """Small C kernels built on this machine on first use and called through ctypes.
 
-A kernel is compiled once per machine with the C compiler found on PATH (`$CC`, else
-`cc`/`gcc`) with `-march=native`, cached under the user cache directory (keyed by the
-source, flags, compiler and CPU), and loaded with ctypes. Where that fails (no compiler,
-a CPU the source does not support), `function()` returns None, `status()` says why, and
-callers keep torch's own kernels. `model.native_kernels = "off"` turns them all off.
+A kernel has one source per instruction set (`Variant`): the AVX-512 one built with
+`-march=native` for the machine it runs on, the AVX2 one with explicit `-mavx2 -mfma
+-mf16c` (it then runs on any AVX2 CPU, and on AVX-512 ones under `ASSISTANT_CPU_ISA=avx2`).
+The first variant whose CPU flags `cpu_isa.flags()` has is compiled once with the C
+compiler found on PATH (`$CC`, else `cc`/`gcc`), cached under the user cache directory
+(keyed by the source, flags, compiler and, for `-march=native`, the CPU), and loaded with
+ctypes. Off x86-64 nothing is compiled. Where no variant fits or the build fails (no
+compiler), `function()` returns None, `status()` says why, and callers keep torch's own
+kernels. `model.native_kernels = "off"` turns them all off.
+
+This module knows no kernel: the kernel modules import it (`native_kernels` lists them).
 """
 
 from __future__ import annotations
@@ -13,18 +19,37 @@ import ctypes
 import hashlib
 import logging
 import os
+import platform
 import shutil
 import subprocess
 import tempfile
 import threading
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import platformdirs
 
+from assistant.llm import cpu_isa
+
 log = logging.getLogger(__name__)
 
-FLAGS = ("-O3", "-march=native", "-fopenmp", "-fPIC", "-shared")
+FLAGS = ("-O3", "-fopenmp", "-fPIC", "-shared")
+NATIVE = ("-march=native",)  # the AVX-512 sources: whatever this CPU has
+AVX2 = ("-mavx2", "-mfma", "-mf16c")  # explicit, so the build runs on every AVX2 CPU
+
+
+@dataclass(frozen=True)
+class Variant:
+    """One source of a kernel, for one instruction set."""
+
+    isa: str  # shown by `assistant doctor`: "avx512", "avx2"
+    source: Path
+    needs: frozenset[str]  # CPU flags (cpu_isa.flags()) it needs
+    arch: tuple[str, ...] = NATIVE  # compiler flags choosing the instruction set
+
+    def fits(self) -> bool:
+        return self.needs <= cpu_isa.flags()
 
 
 def cache_dir() -> Path:
@@ -52,14 +77,17 @@ def _cpu_signature() -> str:
     return "\n".join(dict.fromkeys(lines))  # one of each: every core repeats them
 
 
-def build(source: Path, cc: str, out_dir: Path) -> Path:
-    """Compile `source` (or reuse an earlier build) and return the shared library's path.
+def build(source: Path, cc: str, out_dir: Path, arch: tuple[str, ...] = NATIVE) -> Path:
+    """Compile `source` for `arch` (or reuse an earlier build); return the library's path.
 
     Raises RuntimeError with the compiler's first error line when the build fails.
     """
     text = source.read_bytes()
+    flags = (*FLAGS, *arch)
+    # -march=native output is only valid on the same kind of CPU; explicit flags on any.
+    cpu = _cpu_signature() if "-march=native" in arch else ""
     key = hashlib.sha256(
-        b"\0".join([text, " ".join(FLAGS).encode(), cc.encode(), _cpu_signature().encode()])
+        b"\0".join([text, " ".join(flags).encode(), cc.encode(), cpu.encode()])
     ).hexdigest()[:16]
     target = out_dir / f"{source.stem}-{key}.so"
     if target.exists():
@@ -70,7 +98,7 @@ def build(source: Path, cc: str, out_dir: Path) -> Path:
     os.close(fd)
     try:
         done = subprocess.run(
-            [cc, *FLAGS, "-o", tmp, str(source), "-lm"],
+            [cc, *flags, "-o", tmp, str(source), "-lm"],
             capture_output=True, text=True, timeout=120,
         )  # fmt: skip
         if done.returncode != 0:
@@ -85,29 +113,46 @@ def build(source: Path, cc: str, out_dir: Path) -> Path:
 
 
 class NativeKernel:
-    """One C function from one source file, built and loaded once per process."""
+    """One C function, from the first of its sources the CPU can run, built and loaded once per process."""
 
-    def __init__(self, source: Path, symbol: str, argtypes: list[Any]) -> None:
-        self.source, self.symbol, self.argtypes = source, symbol, argtypes
+    def __init__(self, symbol: str, argtypes: list[Any], variants: list[Variant]) -> None:
+        self.symbol, self.argtypes, self.variants = symbol, argtypes, variants
         self.wanted = True  # model.native_kernels != "off"
         self.tried = False
         self.reason: str | None = None  # why there is no kernel, once tried
+        self.variant: Variant | None = None  # the source in use, once built
         self._function: Any = None  # the ctypes function
         self._lock = threading.Lock()
 
+    @property
+    def isa(self) -> str | None:
+        """The instruction set of the variant in use ("avx512", "avx2"), or None."""
+        return self.variant.isa if self.variant is not None and self._function else None
+
     def _load(self) -> None:
         self.tried = True
+        if not cpu_isa.is_x86():  # the sources are x86 intrinsics: no compile is attempted
+            self.reason = f"no native kernel for {platform.machine()} (x86-64 only)"
+            return
+        variant = next((v for v in self.variants if v.fits()), None)
+        if variant is None:
+            wanted = " or ".join("+".join(sorted(v.needs)) for v in self.variants)
+            self.reason = f"the CPU lacks {wanted}"
+            return
         cc = compiler()
         if cc is None:
             self.reason = "no C compiler on PATH (set CC, or install gcc)"
             return
         try:
-            path = build(self.source, cc, cache_dir())
+            path = build(variant.source, cc, cache_dir(), variant.arch)
             function = getattr(ctypes.CDLL(str(path)), self.symbol)
         except (OSError, RuntimeError, AttributeError, subprocess.SubprocessError) as exc:
             self.reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-            log.info("%s unavailable, torch's kernel runs instead: %s", self.source.name, self.reason)
+            log.info(
+                "%s unavailable, torch's kernel runs instead: %s", variant.source.name, self.reason
+            )
             return
+        self.variant = variant
         function.argtypes = self.argtypes
         function.restype = ctypes.c_int
         self._function = function
@@ -140,15 +185,3 @@ class NativeKernel:
                 if not self.tried:
                     self._load()
         return self._function
-
-
-def configure_all(enabled: bool) -> dict[str, str | None]:
-    """Apply `model.native_kernels` to every kernel; builds them now when on.
-
-    Returns each kernel's status: None when in use, else why not.
-    """
-    # Imported here: the kernel modules import this one.
-    from assistant.llm import native_attention, native_int4
-
-    kernels = {"attention": native_attention.KERNEL, "int4": native_int4.KERNEL}
-    return {name: kernel.configure(enabled) for name, kernel in kernels.items()}

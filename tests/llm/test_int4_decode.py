@@ -101,14 +101,24 @@ def test_saving_the_model_never_writes_the_packed_planes() -> None:
 
 
 @pytest.mark.slow
-def test_default_model_decodes_packed_with_the_dense_models_logits(model_cache_dir: Path) -> None:
+@pytest.mark.parametrize("dtype", ["bfloat16", "float32"])
+def test_default_model_decodes_packed_with_the_dense_models_logits(
+    model_cache_dir: Path, dtype: str
+) -> None:
+    """bfloat16: torch's int4 planes (any x86 CPU) or the AVX-512 kernel. float32 (what
+    `auto` picks without bf16 units): the AVX2 kernel, float32 FMAs on widened codes."""
     from transformers import DynamicCache
 
     from assistant.config import ModelSettings
+    from assistant.llm import native_int4
     from assistant.llm.loader import load_model
 
-    packed = load_model(ModelSettings(), cache_dir=model_cache_dir)
-    dense = load_model(ModelSettings(packed_decode="off"), cache_dir=model_cache_dir)
+    packed = load_model(ModelSettings(dtype=dtype), cache_dir=model_cache_dir)
+    if dtype == "float32" and native_int4.dtype() != torch.float32:
+        pytest.skip(
+            f"float32 rows are packed by the AVX2 kernel only ({native_int4.KERNEL.status() or native_int4.KERNEL.isa} here)"
+        )
+    dense = load_model(ModelSettings(dtype=dtype, packed_decode="off"), cache_dir=model_cache_dir)
     assert packed.decode_weights.startswith("packed int4") and dense.decode_weights == "dense"
     assert "0 dense" in packed.decode_weights  # every matrix of the Q4_1/Q8_0 file is on its grid
     prompt = "The lighthouse keeper climbed the long spiral stairs at dusk, lit the great lamp and"

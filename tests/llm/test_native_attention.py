@@ -11,12 +11,27 @@ import pytest
 import torch
 from transformers import DynamicCache, LlamaConfig, LlamaForCausalLM
 
-from assistant.llm import native_attention, native_build, split_softmax
+from assistant.llm import cpu_isa, native_attention, native_build, split_softmax
 from assistant.llm.decode_step import DecodeStep
+from assistant.llm.native_build import NativeKernel
 from assistant.llm.split_softmax import SplitSpec, reference_attention
 
-CAN_BUILD = shutil.which("gcc") is not None and "avx512f" in Path("/proc/cpuinfo").read_text()
-needs_kernel = pytest.mark.skipif(not CAN_BUILD, reason="needs gcc and an AVX-512 CPU")
+
+@pytest.fixture(params=[v.isa for v in native_attention.VARIANTS])
+def kernel(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> NativeKernel:
+    """Each source the CPU can run (AVX-512 and AVX2 on the Xeons, AVX2 on AVX2-only CPUs),
+    as the process's kernel; a test for one this CPU cannot run skips and says why."""
+    variant = next(v for v in native_attention.VARIANTS if v.isa == request.param)
+    if shutil.which("gcc") is None:
+        pytest.skip("needs gcc")
+    if not cpu_isa.is_x86() or not variant.fits():
+        pytest.skip(
+            f"the {variant.isa} kernel needs an x86 CPU with {', '.join(sorted(variant.needs))}"
+        )
+    chosen = NativeKernel("attention", native_attention.ARGTYPES, [variant])
+    monkeypatch.setattr(native_attention, "KERNEL", chosen)
+    assert chosen.configure(True) is None and chosen.isa == variant.isa
+    return chosen
 
 
 @pytest.fixture
@@ -49,17 +64,17 @@ def in_span(spans: list[tuple[int, int]], t: int) -> torch.Tensor:
     return out
 
 
-@needs_kernel
-def test_kernel_builds_here_and_is_reused(tmp_path: Path) -> None:
-    compiler = "gcc"
-    first = native_build.build(native_attention.SOURCE, compiler, tmp_path)
+def test_kernel_builds_here_and_is_reused(tmp_path: Path, kernel: NativeKernel) -> None:
+    compiler, variant = "gcc", kernel.variant
+    assert variant is not None
+    first = native_build.build(variant.source, compiler, tmp_path, variant.arch)
     stamp = first.stat().st_mtime_ns
-    again = native_build.build(native_attention.SOURCE, compiler, tmp_path)
+    again = native_build.build(variant.source, compiler, tmp_path, variant.arch)
     assert again == first and again.stat().st_mtime_ns == stamp  # no second compile
     assert native_attention.KERNEL.configure(True) is None  # the process uses it
 
 
-@needs_kernel
+@pytest.mark.usefixtures("kernel")
 @pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
 @pytest.mark.parametrize("d", [64, 128])
 @pytest.mark.parametrize("k", [0.3, 1.0])
@@ -79,7 +94,7 @@ def test_split_steps_match_the_definition(dtype: Any, d: int, k: float) -> None:
     assert (out.reshape(ref.shape).double() - ref).abs().max().item() < tol
 
 
-@needs_kernel
+@pytest.mark.usefixtures("kernel")
 @pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
 @pytest.mark.parametrize("pads", [[0], [0, 3, 7]])
 def test_stock_steps_equal_torchs_kernel(dtype: Any, pads: list[int], torch_kernel: None) -> None:
@@ -93,7 +108,7 @@ def test_stock_steps_equal_torchs_kernel(dtype: Any, pads: list[int], torch_kern
     assert (got.reshape(expected.shape).float() - expected.float()).abs().max().item() <= tol
 
 
-@needs_kernel
+@pytest.mark.usefixtures("kernel")
 @pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
 @pytest.mark.parametrize("k", [0.3, 1.0])
 def test_split_prefill_matches_the_definition(dtype: Any, k: float) -> None:
@@ -120,7 +135,7 @@ def test_split_prefill_matches_the_definition(dtype: Any, k: float) -> None:
     assert no_mask is not None and torch.equal(no_mask, out[:1])
 
 
-@needs_kernel
+@pytest.mark.usefixtures("kernel")
 def test_split_share_is_stable_when_the_system_share_is_tiny() -> None:
     pads, spans = [0], [(0, 4)]
     q, key, v, visible = step_inputs(pads, 40)
@@ -133,7 +148,7 @@ def test_split_share_is_stable_when_the_system_share_is_tiny() -> None:
     assert (out.reshape(ref.shape).double() - ref).abs().max().item() < 1e-4
 
 
-@needs_kernel
+@pytest.mark.usefixtures("kernel")
 def test_inputs_it_cannot_take_fall_back_to_torch() -> None:
     q, key, v, visible = step_inputs([0, 2], 20, d=32)
     assert native_attention.attend(q, key, v, visible, 0.2) is None  # head size 32
@@ -156,7 +171,7 @@ def test_turned_off_means_torchs_kernel(torch_kernel: None) -> None:
 def test_a_failed_build_gives_one_reason_and_torchs_kernel(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    fresh = native_build.NativeKernel(native_attention.SOURCE, "attention", [])  # not built yet
+    fresh = NativeKernel("attention", [], native_attention.VARIANTS)  # not built yet
     monkeypatch.setattr(native_attention, "KERNEL", fresh)
     monkeypatch.setenv("CC", "false")  # a "compiler" that always fails
     monkeypatch.setenv("ASSISTANT_NATIVE_DIR", str(tmp_path))
@@ -168,7 +183,7 @@ def test_a_failed_build_gives_one_reason_and_torchs_kernel(
     assert list(tmp_path.iterdir()) == []  # no half-written library left behind
 
 
-@needs_kernel
+@pytest.mark.usefixtures("kernel")
 @pytest.mark.parametrize("pads", [[0], [0, 6, 3]])
 def test_stock_prefill_through_the_model_equals_transformers_sdpa(pads: list[int]) -> None:
     model = wide_head_llama()
@@ -197,7 +212,7 @@ def wide_head_llama() -> Any:
     return LlamaForCausalLM(config).eval()
 
 
-@needs_kernel
+@pytest.mark.usefixtures("kernel")
 @pytest.mark.parametrize("split", [False, True])
 def test_decode_steps_with_the_kernel_follow_torchs(split: bool) -> None:
     """A model with 64-wide heads: its steps, with and without the kernel, pick the same tokens."""
