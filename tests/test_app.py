@@ -40,9 +40,13 @@ def test_the_app_hands_the_postgres_url_from_the_environment_to_the_checkpointer
 
     opened: list[str] = []
 
+    class Rows:
+        def fetchone(self) -> tuple[bool]:
+            return (True,)  # pg_try_advisory_lock: taken at once
+
     class Conn:  # the setup lock's statements go here
-        def execute(self, *args: object) -> None:
-            pass
+        def execute(self, *args: object) -> Rows:
+            return Rows()
 
     class Saver:
         conn = Conn()

@@ -130,8 +130,10 @@ def second_person(text: str) -> str:
 
 
 def _fact_text(fact: Fact) -> str:
-    """A fact as a sentence: the typed slot when set, else the stored text."""
-    if fact.value:
+    """A fact as a sentence: the stored text when it holds the typed value (its wording,
+    "User likes playing chess", matches questions better than "User's interest is ..."),
+    else the typed slot, else the stored text."""
+    if fact.value and fact.value.lower() not in fact.text.lower():
         what = fact.relation or fact.attribute
         return f"User's {what} is {fact.value}" if what and what != "other" else fact.value
     return fact.text
