@@ -37,6 +37,21 @@ SGD = ROOT.parent / "shared" / "data" / "sgd" / "sgd-goals-train-sample.jsonl"
 SECTIONS = ("goals", "profile", "speed", "summaries", "chat", "memory")
 
 
+def _fact_counts(tp: int, n_pred: int, n_gold: int, wrong: list[str], missed: list[str]) -> dict[str, Any]:
+    """Precision, recall and F1 of extracted facts, with a few examples of each kind of error."""
+    p = tp / n_pred if n_pred else 1.0
+    r = tp / n_gold if n_gold else 1.0
+    return {
+        "precision": round(p, 3),
+        "recall": round(r, 3),
+        "f1": round(2 * p * r / (p + r), 3) if p + r else 0.0,
+        "facts_extracted": n_pred,
+        "facts_labelled": n_gold,
+        "wrong_examples": wrong[:6],
+        "missed_examples": missed[:6],
+    }
+
+
 def log(msg: str) -> None:
     print(msg, file=sys.stderr, flush=True)
 
@@ -224,17 +239,7 @@ def fact_scores(
                     tp += 1
                     left.remove(hit)
             missed += [f"{turn['user']!r}: {v}" for v in left]
-    p = tp / n_pred if n_pred else 1.0
-    r = tp / n_gold if n_gold else 1.0
-    return {
-        "precision": round(p, 3),
-        "recall": round(r, 3),
-        "f1": round(2 * p * r / (p + r), 3) if p + r else 0.0,
-        "facts_extracted": n_pred,
-        "facts_labelled": n_gold,
-        "wrong_examples": wrong[:6],
-        "missed_examples": missed[:6],
-    }
+    return _fact_counts(tp, n_pred, n_gold, wrong, missed)
 
 
 # The labels' slot names, as memory.types.FactAttribute names them.
@@ -276,17 +281,7 @@ def typed_fact_scores(
                     tp += 1
                     left.remove(hit)
             missed += [f"{turn['user']!r}: {a}={v}" for a, v in left]
-    p = tp / n_pred if n_pred else 1.0
-    r = tp / n_gold if n_gold else 1.0
-    return {
-        "precision": round(p, 3),
-        "recall": round(r, 3),
-        "f1": round(2 * p * r / (p + r), 3) if p + r else 0.0,
-        "facts_extracted": n_pred,
-        "facts_labelled": n_gold,
-        "wrong_examples": wrong[:6],
-        "missed_examples": missed[:6],
-    }
+    return _fact_counts(tp, n_pred, n_gold, wrong, missed)
 
 
 def typed_baseline(text: str) -> list[tuple[str, str]]:
