@@ -332,7 +332,7 @@ def section_profile(llm: Any, limit: int | None, model_limit: int | None) -> dic
     from memory.extract import extract, extract_rules
 
     out: dict[str, Any] = {}
-    for name in ("profile", "profile_heldout", "profile_heldout_updates"):
+    for name in ("profile", "profile_heldout", "profile_heldout_updates", "profile_fresh"):
         cases = read_jsonl(DATA / f"{name}.jsonl")[: limit or None]
         turns = sum(len(c["turns"]) for c in cases)
         log(f"{name}: {len(cases)} cases, {turns} turns")
@@ -364,8 +364,12 @@ def section_profile(llm: Any, limit: int | None, model_limit: int | None) -> dic
         if name == "profile":
             out.update(part)
         elif name == "profile_heldout":
-            # written after the rules were tuned on profile.jsonl, never tuned on
+            # written after the rules were tuned on profile.jsonl; its misses were then
+            # fixed (by method) in the second understanding pass: a development set since
             out["heldout"] = part
+        elif name == "profile_fresh":
+            # written before the second understanding pass and never tuned on
+            out["fresh"] = part
         else:
             # update phrasings written before the update fixes of the held-out misses
             out["heldout_updates"] = part
