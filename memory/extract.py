@@ -318,30 +318,22 @@ def _article(role: str) -> str:
 
 
 def _language(s: str) -> list[Candidate]:
+    """ "Answer in French", "I'd like replies in Portuguese" (languages the user speaks, and
+    a native or preferred language said as "my ... language is X", come from the parse)."""
     m = re.search(
         r"(?i)\b(?:answer|reply|respond|talk|write|speak)(?:\s+to\s+me)?\s+(?:only\s+)?in\s+("
         + _LANGS
         + r")\b"
         r"|\bi\s+(?:prefer|want|like|would like)\s+(?:answers|replies|responses)?\s*in\s+("
         + _LANGS
-        + r")\b"
-        r"|\bmy\s+(?:preferred|native|first)?\s*language\s+is\s+(" + _LANGS + r")\b",
+        + r")\b",
         s,
     )
     if m:
         lang = next(g for g in m.groups() if g).capitalize()
-        if m.group(3) and re.search(r"(?i)\b(native|first)\b", m.group(0)):
-            return [
-                Candidate(
-                    "identity", f"User's native language is {lang}", 0.9, "identity:native_language"
-                )
-            ]
         return [
             Candidate("preference", f"User prefers answers in {lang}", 0.9, "preference:language")
         ]
-    m = re.search(r"(?i)\bi\s+(?:also\s+)?speak\s+(" + _LANGS + r")\b", s)
-    if m:
-        return [Candidate("identity", f"User speaks {m.group(1).capitalize()}", 0.85)]
     return []
 
 
@@ -911,6 +903,48 @@ def from_parse(sentence: Any) -> list[Candidate]:
                         value = _full_name(who)
                         slot = f"relationship:{relation}" if relation in _UNIQUE_RELATIONS else ""
                         out.append(Candidate("relationship", f"User's {relation} is {value}", 0.9, slot, "person", value, relation))
+        # "I speak Mandarin", "I also speak some French and Greek": languages the user speaks
+        if lemma == "speak" and first_person:
+            for obj in (c for c in tok.children if c.dep_ == "dobj"):
+                for lang in (obj, *(c for c in obj.children if c.dep_ == "conj")):
+                    if _is_language(lang):
+                        value = lang.text.capitalize()
+                        out.append(Candidate("preference", f"User speaks {value}", 0.85, "", "preference", value, "speaks"))
+        # "my native / first language is Tagalog"
+        if lemma == "be":
+            subj_tok = next((c for c in tok.children if c.dep_ == "nsubj"), None)
+            said = next((c for c in tok.children if c.dep_ in ("attr", "acomp") and _is_language(c)), None)
+            if subj_tok is not None and said is not None and subj_tok.lemma_.lower() in ("language", "tongue") and any(
+                c.lower_ == "my" for c in subj_tok.children
+            ):
+                kind_of = " ".join(c.lower_ for c in subj_tok.children if c.dep_ == "amod") or "preferred"
+                value = said.text.capitalize()
+                if kind_of in ("native", "first", "mother"):
+                    out.append(Candidate("identity", f"User's native language is {value}", 0.9,
+                                         "identity:native_language", "preference", value, "native language"))  # fmt: skip
+                else:
+                    out.append(Candidate("preference", f"User prefers answers in {value}", 0.9,
+                                         "preference:language", "preference", value, "language"))  # fmt: skip
+        # "I'm Lukas", "I am Fatima": a name as what the user is (not "I'm Sorry", "I'm the lead")
+        if lemma == "be" and subj == "i":
+            attr = next((c for c in tok.children if c.dep_ == "attr"), None)
+            if (
+                attr is not None
+                and attr.pos_ == "PROPN"
+                and attr.ent_type_ not in ("GPE", "LOC", "NORP", "LANGUAGE", "DATE", "TIME")
+                and attr.text not in _NOT_NAMES
+                and not any(c.dep_ == "det" for c in attr.children)
+                and attr.text[:1].isupper()
+            ):
+                value = _full_name(attr)
+                out.append(Candidate("identity", f"User's name is {value}", 0.95, "identity:name", "name", value))
+        # "I do research in robotics at ETH Zurich", "a postdoc at the University of Edinburgh":
+        # an organisation the user's work or role is at
+        if tok.dep_ == "prep" and tok.lower_ in ("at", "for", "with"):
+            org = next((p for p in tok.children if p.dep_ == "pobj" and p.ent_type_ in ("ORG", "FAC")), None)
+            if org is not None and _works_there(tok.head):
+                value = _org_span(org)
+                out.append(Candidate("identity", f"User works at {value}", 0.85, "identity:employer", "employer", value))
         # "never mind, English is fine": a language preference stated as acceptance
         if lemma == "be" and any(c.dep_ == "acomp" and c.lower_ in ("fine", "ok", "okay", "good", "better", "best") for c in tok.children):
             lang = next((c for c in tok.children if c.dep_ == "nsubj" and c.lower_ in _LANGUAGE_WORDS), None)
@@ -918,6 +952,45 @@ def from_parse(sentence: Any) -> list[Candidate]:
                 value = lang.text.capitalize()
                 out.append(Candidate("preference", f"User prefers answers in {value}", 0.9, "preference:language", "preference", value, "language"))
     return _unique(out)
+
+
+_WORK_VERBS = _word_set("work research study teach lecture intern do volunteer train employ")
+
+
+def _is_language(tok: Any) -> bool:
+    # the small model tags some languages NORP or GPE ("French", "Ukrainian"): the word list decides those
+    return bool(tok.ent_type_ == "LANGUAGE" or tok.lower_ in _LANGUAGE_WORDS)
+
+
+def _works_there(head: Any) -> bool:
+    """True when `head` is the user's work ("I work / research / teach ... at X") or role
+    ("I'm a postdoc at X", "Tariq, a data engineer at X")."""
+    if head.pos_ in ("VERB", "AUX") and head.lemma_.lower() in _WORK_VERBS:
+        return _subject(head) in ("i", "we")
+    if head.dep_ == "dobj" and head.head.lemma_.lower() == "do" and head.lemma_.lower() in ("research", "work", "phd"):
+        return _subject(head.head) in ("i", "we")  # "I do research at X"
+    if head.pos_ in ("NOUN", "PROPN") and head.dep_ in ("attr", "appos"):
+        anchor = head.head
+        while anchor.dep_ == "appos":
+            anchor = anchor.head
+        return anchor.lower_ in ("i", "me") or _subject(anchor) == "i"
+    return False
+
+
+def _subject(verb: Any) -> str:
+    for child in verb.children:
+        if child.dep_ in ("nsubj", "nsubjpass"):
+            return str(child.lower_)
+    if verb.dep_ in ("xcomp", "conj") and verb.head is not verb:
+        return _subject(verb.head)
+    return ""
+
+
+def _org_span(org: Any) -> str:
+    """The organisation's name as the entity spans it, without a leading "the"."""
+    ent = next((e for e in org.doc.ents if e.start <= org.i < e.end), None)
+    text = str(ent.text) if ent is not None else str(org.text)
+    return re.sub(r"(?i)^the\s+", "", text)
 
 
 def _place_span(place: Any) -> str:

@@ -189,10 +189,42 @@ _PARSING = threading.Lock()  # one spaCy pipeline, shared: its call is not promi
 
 @lru_cache(maxsize=512)
 def parse(text: str) -> Turn:
-    """The parse of one turn; the same text is parsed once however many readers ask."""
+    """The parse of one turn; the same text is parsed once however many readers ask.
+
+    Contractions typed without the apostrophe ("Im Lukas", "ive moved", "dont") are parsed
+    as if it were there: the tokenizer already splits them ("I" + "m"), but the tagger and
+    parser, trained on edited text, misread the bare pieces. `Turn.text` is what was parsed.
+    """
     nlp = pipeline()
     with _PARSING:
-        return Turn(text, nlp(text[:2000]))
+        said = restore_apostrophes(text[:2000], nlp.tokenizer)
+        return Turn(said, nlp(said))
+
+
+# Pieces the tokenizer splits off a contraction written without its apostrophe, as they
+# are written with it: "Im" -> "I" + "m" -> "I'm", "dont" -> "do" + "nt" -> "don't".
+_CLITICS = {"m": "'m", "ve": "'ve", "re": "'re", "ll": "'ll", "d": "'d", "s": "'s", "nt": "n't"}
+# the words such a piece hangs on (the tokenizer splits only known contractions anyway)
+_HOSTS = _word_set("i you we they he she it that what there do does did ca wo is are was were have has "
+                   "should would could")
+_BARE_CONTRACTION = re.compile(rf"(?i)\b(?:{'|'.join(sorted(_HOSTS))})(?:{'|'.join(_CLITICS)})\b")
+
+
+def restore_apostrophes(text: str, tokenizer: Any) -> str:
+    """`text` with the apostrophes of contractions put back where the tokenizer split one."""
+    if not _BARE_CONTRACTION.search(text):
+        return text  # nothing to put back (most turns): no second tokenizer pass
+    toks = tokenizer(text)
+    out: list[str] = []
+    for tok in toks:
+        prev = toks[tok.i - 1] if tok.i > 0 else None
+        if prev is not None and not prev.whitespace_ and tok.lower_ in _CLITICS and prev.lower_ in _HOSTS:
+            piece = _CLITICS[tok.lower_]
+            out.append(piece if tok.text.islower() else piece.upper())
+        else:
+            out.append(tok.text)
+        out.append(tok.whitespace_)
+    return "".join(out)
 
 
 # ------------------------------------------------------------------ dates
