@@ -25,8 +25,9 @@ import tempfile
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -61,7 +62,10 @@ def read_jsonl(path: Path) -> list[dict[str, Any]]:
         return [json.loads(line) for line in fh if line.strip()]
 
 
-def spread(cases: list[dict[str, Any]], limit: int | None) -> list[dict[str, Any]]:
+T = TypeVar("T")
+
+
+def spread(cases: list[T], limit: int | None) -> list[T]:
     """At most `limit` cases, evenly spaced over the file (so every kind of case is in)."""
     if not limit or limit >= len(cases):
         return cases
@@ -192,7 +196,9 @@ def section_goals(
         if llm is not None:
             started = time.monotonic()
             subset = spread(cases, model_limit)
-            part["model"] = {"cases": len(subset), **run_goals(subset, llm, 1)}
+            recorder = RecordingModel(llm)
+            part["model"] = {"cases": len(subset), **run_goals(subset, recorder, 1)}
+            part["model"]["constrained"] = recorder.report()
             if len(subset) < len(cases):  # the rules on the same cases, side by side
                 part["rules_on_model_cases"] = run_goals(subset, None, 0)
             part["model"]["seconds"] = round(time.monotonic() - started, 1)
@@ -206,6 +212,74 @@ def section_goals(
             # written after the rules were tuned on goals.jsonl, never tuned on
             out["heldout"] = part
     return out
+
+
+class RecordingModel:
+    """The engine, passed through, with every constrained reply checked against its schema.
+
+    Reports what the model path costs and whether its proposals were schema-valid: replies,
+    valid ones (jsonschema), how they ended (stop / length), decoded tokens, seconds, and
+    the share of those seconds spent computing the grammar mask.
+    """
+
+    def __init__(self, llm: Any) -> None:
+        self._llm = llm
+        self.tokenizer = llm.tokenizer
+        self.model = getattr(llm, "model", None)
+        self.rows: list[dict[str, Any]] = []
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._llm, name)
+
+    def chat(self, messages: Any, *, logits_hook: Any = None, **kw: Any) -> Any:
+        import jsonschema
+
+        started = time.perf_counter()
+        result = self._llm.chat(messages, logits_hook=logits_hook, **kw)
+        row: dict[str, Any] = {
+            "finish": result.finish_reason,
+            "tokens": result.completion_tokens,
+            "seconds": time.perf_counter() - started,
+            "constrained": logits_hook is not None,
+        }
+        if logits_hook is not None:
+            row["mask_seconds"] = logits_hook.seconds
+            try:
+                jsonschema.validate(json.loads(result.text), logits_hook.schema)
+                row["valid"] = True
+            except (ValueError, jsonschema.ValidationError):
+                row["valid"] = False
+        self.rows.append(row)
+        return result
+
+    def report(self) -> dict[str, Any]:
+        rows = [r for r in self.rows if r["constrained"]]
+        if not rows:
+            return {"replies": 0}
+        seconds = sum(r["seconds"] for r in rows)
+        tokens = sum(r["tokens"] for r in rows)
+        return {
+            "replies": len(rows),
+            "schema_valid": sum(r["valid"] for r in rows),
+            "schema_valid_rate": round(sum(r["valid"] for r in rows) / len(rows), 3),
+            "ended_by_length": sum(r["finish"] == "length" for r in rows),
+            "tokens_per_reply": round(tokens / len(rows), 1),
+            "seconds_per_reply": round(seconds / len(rows), 2),
+            "ms_per_token": round(1000 * seconds / max(1, tokens), 1),
+            "mask_ms_per_token": round(1000 * sum(r["mask_seconds"] for r in rows) / max(1, tokens), 2),
+        }
+
+
+def memo(fn: Callable[[str], Any]) -> Callable[[str], Any]:
+    """`fn` asked once per text: the typed and the sentence scores read the same proposals."""
+    seen: dict[str, Any] = {}
+
+    def once(text: str) -> Any:
+        if text not in seen:
+            seen[text] = fn(text)
+        return seen[text]
+
+    return once
 
 
 # --- profile --------------------------------------------------------------------------
@@ -347,19 +421,29 @@ def section_profile(llm: Any, limit: int | None, model_limit: int | None) -> dic
         if llm is not None:
             started = time.monotonic()
             subset = spread(cases, model_limit)
+            recorder = RecordingModel(llm)
+            with_model = memo(partial(extract, llm=recorder))
+
+            def typed_model(t: str, m: Callable[[str], Any] = with_model) -> list[tuple[str, str]]:
+                return [(c.attribute, c.value) for c in m(t)]
+
+            def text_model(t: str, m: Callable[[str], Any] = with_model) -> list[str]:
+                return [c.text for c in m(t)]
+
             part["model"] = {
                 "cases": len(subset),
-                "typed": typed_fact_scores(
-                    subset, lambda t: [(c.attribute, c.value) for c in extract(t, llm)]
-                ),
-                **fact_scores(subset, lambda t: [c.text for c in extract(t, llm)]),
-                **update_scores(subset, llm),
+                "typed": typed_fact_scores(subset, typed_model),
+                **fact_scores(subset, text_model),
             }
-            if len(subset) < len(cases):
-                part["rules_on_model_cases"] = {
-                    **fact_scores(subset, lambda t: [c.text for c in extract_rules(t)]),
-                    **update_scores(subset, None),
-                }
+            part["model"]["constrained"] = recorder.report()
+            if model_limit is None:  # replaying the store asks the model for every turn again
+                part["model"].update(update_scores(subset, llm))
+            part["rules_on_model_cases"] = {
+                "typed": typed_fact_scores(
+                    subset, lambda t: [(c.attribute, c.value) for c in extract_rules(t)]
+                ),
+                **fact_scores(subset, lambda t: [c.text for c in extract_rules(t)]),
+            }
             part["model"]["seconds"] = round(time.monotonic() - started, 1)
         if name == "profile":
             out.update(part)

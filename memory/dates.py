@@ -17,8 +17,9 @@ import calendar
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
-from memory.understand import parse, when
+from memory.understand import parse
 
 MONTHS = {m.lower(): i for i, m in enumerate(calendar.month_name) if m}
 MONTHS.update({m.lower(): i for i, m in enumerate(calendar.month_abbr) if m})
@@ -83,87 +84,89 @@ def _as_datetime(now: datetime | float | None) -> datetime:
 
 
 def resolve(text: str, now: datetime | float | None = None) -> TimeRange | None:
-    """The time span a question names, relative to `now` (default: the current time)."""
+    """The time span a question names, relative to `now` (default: the current time).
+
+    The parse finds the date phrases (spaCy DATE / TIME entities); dateparser reads each
+    against `now` in now's time zone, preferring the past, and says how fine it is (day,
+    week, month, year); the span is that unit around the date it read. Thin rules stay only
+    for what dateparser has no notion of: trailing windows ("in the past 3 days"), parts of
+    a day ("this morning", "last night"), weekends, "last <month>" and "recently".
+    """
     ref = _as_datetime(now)
-    tz = ref.tzinfo
     today = _day(ref)
     t = text.lower()
-
-    # a full date: "8 May 2023", "May 8, 2023", "on 8 May", "May 8th", "the 31st of January":
-    # the parse finds the phrase, dateparser reads it (the latest such day by `now`)
-    for phrase in parse(text).dates():
-        has_day = re.search(r"(?<![\d-])\d{1,2}(?:st|nd|rd|th)?\b(?!-)", phrase)
-        if has_day and re.search(rf"\b(?:{_MONTH})\b", phrase.lower()):
-            day = when(phrase, ref, tz, future=False)
-            if day is not None:
-                return _days(_day(day.astimezone(tz)), 1)
-    m: re.Match[str] | None
-    # a month, with or without a year: "in May", "May 2023", "last May". "may", "march" and
-    # three-letter abbreviations are also ordinary words: they count only after a preposition
-    # or before a year
-    for m in re.finditer(
-        rf"\b((?:in|during|last|this|since|of|for)\s+)?({_MONTH})\b\.?(?:,?\s+(\d{{4}}))?", t
-    ):
-        prep, name, year = m.group(1), m.group(2), m.group(3)
-        if not (prep or year or (len(name) > 3 and name != "march")):
-            continue
-        month = MONTHS[name]
-        if year:
-            return _month(int(year), month, tz)
-        y = ref.year if month <= ref.month else ref.year - 1
-        if prep and prep.strip() == "last" and month == ref.month:
-            y -= 1
-        return _month(y, month, tz)
-    if re.search(r"\btoday\b|\bthis (?:morning|afternoon|evening)\b|\btonight\b", t):
-        return _days(today, 1)
-    if re.search(r"\byesterday\b|\blast night\b", t):
-        return _days(today - timedelta(days=1), 1)
-    if re.search(r"\bday before yesterday\b", t):
-        return _days(today - timedelta(days=2), 1)
-    m = re.search(rf"\b({_NUM})\s+(day|week|month|year)s?\s+ago\b", t)
-    if m:
-        n, unit = _number(m.group(1)), m.group(2)
-        if unit == "day":
-            return _days(today - timedelta(days=n), 1)
-        if unit == "week":
-            monday = today - timedelta(days=today.weekday() + 7 * n)
-            return _days(monday, 7)
-        if unit == "month":
-            y, mo = divmod(ref.year * 12 + ref.month - 1 - n, 12)
-            return _month(y, mo + 1, tz)
-        return TimeRange(
-            datetime(ref.year - n, 1, 1, tzinfo=tz), datetime(ref.year - n + 1, 1, 1, tzinfo=tz)
-        )
+    # a window that ends now: "in the past 3 days", "over the last month"
     m = re.search(
-        rf"\b(?:in|over|during|within)\s+the\s+(?:last|past)\s+(?:({_NUM})\s+)?(day|week|month|year)s?\b",
-        t,
+        rf"\b(?:in|over|during|within)\s+the\s+(?:last|past)\s+(?:({_NUM})\s+)?(day|week|month|year)s?\b", t
     )
     if m:
         n = _number(m.group(1)) if m.group(1) else 1
         return TimeRange(ref - timedelta(days=n * UNITS[m.group(2)]), ref + timedelta(seconds=1))
-    m = re.search(r"\b(this|last|past|previous)\s+(week|month|year|weekend)\b", t)
-    if m:
-        last = m.group(1) != "this"
-        unit = m.group(2)
-        if unit in ("week", "weekend"):
-            monday = today - timedelta(days=today.weekday() + (7 if last else 0))
-            return _days(monday + timedelta(days=5), 2) if unit == "weekend" else _days(monday, 7)
-        if unit == "month":
-            y, mo = divmod(ref.year * 12 + ref.month - 1 - (1 if last else 0), 12)
-            return _month(y, mo + 1, tz)
-        year = ref.year - (1 if last else 0)
-        return TimeRange(datetime(year, 1, 1, tzinfo=tz), datetime(year + 1, 1, 1, tzinfo=tz))
-    m = re.search(r"\b(?:on|last|this past)\s+(" + "|".join(WEEKDAYS) + r")\b", t)
-    if m:
-        back = (today.weekday() - WEEKDAYS[m.group(1)]) % 7 or 7
-        return _days(today - timedelta(days=back), 1)
-    m = re.search(r"\b(?:in|during|of|since)\s+((?:19|20)\d{2})\b", t)
-    if m:
-        y = int(m.group(1))
-        return TimeRange(datetime(y, 1, 1, tzinfo=tz), datetime(y + 1, 1, 1, tzinfo=tz))
+    turn = parse(text)
+    # "this week's notes": the small model's entity is "week"; its determiner belongs to it
+    phrases = [
+        str(turn.doc[e.start - 1 : e.end].text)
+        if e.start > 0 and turn.doc[e.start - 1].lower_ in ("this", "last", "next", "past", "previous")
+        else str(e.text)
+        for e in turn.ents("DATE", "TIME")
+    ]
+    phrases += [p for p in turn.dates() if not any(p in q or q in p for q in phrases)]
+    for phrase in phrases:
+        span = _span(phrase, ref, today)
+        if span is not None:
+            return span
     if re.search(r"\brecently\b|\blately\b|\bthese days\b", t):
         return TimeRange(ref - timedelta(days=30), ref + timedelta(seconds=1))
     return None
+
+
+def _span(phrase: str, ref: datetime, today: datetime) -> TimeRange | None:
+    """The span one date phrase names (see `resolve`)."""
+    tz = ref.tzinfo
+    p = re.sub(r"^(?:the\s+|on\s+|in\s+|during\s+|since\s+)", "", phrase.lower()).strip(" .,?!")
+    p = re.sub(r"['’]s$", "", p)  # "this week's notes"
+    if re.fullmatch(r"(?:this\s+)?(?:morning|afternoon|evening)|tonight|today", p):
+        return _days(today, 1)
+    if p == "last night":
+        return _days(today - timedelta(days=1), 1)
+    m = re.fullmatch(r"(this|last|past|previous)\s+weekend", p)
+    if m:
+        monday = today - timedelta(days=today.weekday() + (0 if m.group(1) == "this" else 7))
+        return _days(monday + timedelta(days=5), 2)
+    m = re.fullmatch(rf"last\s+({_MONTH})", p)
+    if m:  # "last March" asked in March is a year ago; dateparser does not read "last <month>"
+        month = MONTHS[m.group(1)]
+        return _month(ref.year - (month >= ref.month), month, tz)
+    got = _read(p, ref)
+    if got is None:
+        return None
+    point, period = got
+    if period == "year":
+        return TimeRange(datetime(point.year, 1, 1, tzinfo=tz), datetime(point.year + 1, 1, 1, tzinfo=tz))
+    if period == "month":
+        return _month(point.year, point.month, tz)
+    if period == "week":
+        return _days(_day(point) - timedelta(days=point.weekday()), 7)
+    day = _day(point)
+    if day >= today and re.fullmatch("|".join(WEEKDAYS), p):
+        day -= timedelta(days=7)  # "on Wednesday" asked on a Wednesday: the one before
+    return _days(day, 1)
+
+
+def _read(phrase: str, ref: datetime) -> tuple[datetime, str] | None:
+    """dateparser's reading of a phrase: the date (in ref's zone) and its period."""
+    data = _reader(ref.replace(tzinfo=None)).get_date_data(phrase)
+    if data is None or data.date_obj is None:
+        return None
+    return data.date_obj.replace(tzinfo=ref.tzinfo), str(data.period or "day")
+
+
+def _reader(base: datetime) -> Any:
+    from dateparser.date import DateDataParser
+
+    # dateparser reads wall-clock time; the zone is attached after (see understand.when)
+    settings = {"RELATIVE_BASE": base, "PREFER_DATES_FROM": "past", "RETURN_AS_TIMEZONE_AWARE": False}
+    return DateDataParser(languages=["en"], settings=settings)
 
 
 _WHEN = re.compile(

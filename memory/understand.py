@@ -125,8 +125,8 @@ class Turn:
         for tok in self.doc:
             if not _MONTH.fullmatch(tok.lower_.rstrip(".")) or any(tok.text in d for d in out):
                 continue
-            if tok.lower_ == "may" and tok.tag_ == "MD":
-                continue
+            if tok.tag_ == "MD" or tok.pos_ == "VERB":
+                continue  # "you may like it", "I march on"
             lo = hi = tok.i
             while lo > 0 and (self.doc[lo - 1].like_num or self.doc[lo - 1].lower_ in ("to", "-", "of", "the")
                               or self.doc[lo - 1].ent_type_ == "ORDINAL"):  # fmt: skip

@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import inspect
 import threading
+import time
 from collections.abc import Sequence
 from typing import Any
 
-import numpy as np
 import torch
 
 from assistant.errors import GenerationError
@@ -42,37 +42,49 @@ def _ll_tokenizer(llm: Any) -> Any:
 
 
 class JsonSchemaHook:
-    """A logits hook (see `Engine.chat`) that allows only tokens continuing valid JSON."""
+    """A logits hook (see `Engine.chat`) that allows only tokens continuing valid JSON.
+
+    The mask is filled by llguidance into a preallocated bitmask and applied in place by
+    its torch helper (no per-step numpy unpacking of the vocabulary); once the JSON is
+    complete the grammar allows only end-of-sequence, so decoding stops there.
+    `steps` and `seconds` (time spent in the hook) are kept for the bench.
+    """
 
     def __init__(self, llm: Any, schema: dict[str, Any]) -> None:
         from llguidance import LLMatcher
+        from llguidance.torch import allocate_token_bitmask
 
+        self.schema = schema
+        tokenizer = _ll_tokenizer(llm)
         grammar = LLMatcher.grammar_from_json_schema(
             schema, defaults={"whitespace_flexible": False}
         )
-        self._matcher = LLMatcher(_ll_tokenizer(llm), grammar, log_level=0)
+        self._matcher = LLMatcher(tokenizer, grammar, log_level=0)
         if self._matcher.is_error():
             raise GenerationError(
                 f"the JSON schema cannot be used to constrain decoding: {self._matcher.get_error()}"
             )
+        self._bitmask = allocate_token_bitmask(1, tokenizer.vocab_size)
         self._seen = 0
+        self.steps = 0
+        self.seconds = 0.0
 
     def __call__(self, generated: list[list[int]], logits: torch.Tensor) -> torch.Tensor:
+        from llguidance.torch import apply_token_bitmask_inplace, fill_next_token_bitmask
+
+        started = time.perf_counter()
         tokens = generated[0]  # one reply per constrained call
-        for tok in tokens[self._seen :]:
-            self._matcher.consume_token(tok)
+        if len(tokens) > self._seen:
+            self._matcher.consume_tokens(tokens[self._seen :])
         self._seen = len(tokens)
         if self._matcher.is_error():
             return logits  # cannot happen for tokens the mask allowed; the caller validates anyway
-        bits = np.unpackbits(
-            np.frombuffer(self._matcher.compute_bitmask(), dtype=np.uint8), bitorder="little"
-        )
-        vocab = logits.shape[-1]
-        allowed = np.zeros(vocab, dtype=bool)
-        n = min(vocab, bits.size)
-        allowed[:n] = bits[:n].astype(bool)
-        out = logits.clone()
-        out[:, torch.from_numpy(~allowed)] = float("-inf")
+        fill_next_token_bitmask(self._matcher, self._bitmask, 0)
+        out = logits.float() if logits.dtype != torch.float32 else logits.clone()
+        # ids past the tokenizer's vocabulary (a padded embedding) are masked by the helper
+        apply_token_bitmask_inplace(out, self._bitmask.expand(out.shape[0], -1).contiguous())
+        self.steps += 1
+        self.seconds += time.perf_counter() - started
         return out
 
 

@@ -73,3 +73,31 @@ def test_when_questions_and_time_mentions() -> None:
     assert mentions_time("I went there yesterday")
     assert mentions_time("back in August 2022")
     assert not mentions_time("you may like it")
+
+
+@pytest.mark.parametrize(
+    ("text", "start", "end"),
+    [
+        ("what did I cook the day before yesterday?", day(2024, 3, 11), day(2024, 3, 12)),
+        ("the talk a month ago", day(2024, 2, 1), day(2024, 3, 1)),
+        ("what did we watch last weekend", day(2024, 3, 9), day(2024, 3, 11)),
+        ("what did I say last night", day(2024, 3, 12), day(2024, 3, 13)),
+        ("anything from this morning?", day(2024, 3, 13), day(2024, 3, 14)),
+        ("what did I note on Monday", day(2024, 3, 11), day(2024, 3, 12)),
+    ],
+)
+def test_more_phrasings_come_from_dateparser(text: str, start: datetime, end: datetime) -> None:
+    span = resolve(text, NOW)
+    assert span is not None, text
+    assert (span.start, span.end) == (start, end)
+
+
+def test_dates_are_days_in_the_users_time_zone() -> None:
+    # 15:30 UTC on Wednesday 13 March is already Thursday 14 March in Tokyo
+    from zoneinfo import ZoneInfo
+
+    tokyo = ZoneInfo("Asia/Tokyo")
+    span = resolve("what did I say yesterday?", NOW.astimezone(tokyo))
+    assert span is not None
+    assert span.start == datetime(2024, 3, 13, tzinfo=tokyo)
+    assert span.end == datetime(2024, 3, 14, tzinfo=tokyo)
