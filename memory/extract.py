@@ -383,30 +383,6 @@ def _topics(phrase: str) -> list[str]:
     return [t for t in (_clean(p) for p in parts) if t][:5]
 
 
-def _interest(s: str) -> list[Candidate]:
-    m = re.search(
-        r"(?i:\bi(?:'m| am)\s+(?:really\s+|very\s+|quite\s+|mostly\s+|also\s+)?(?:interested in|into|curious about|"
-        r"fascinated by|passionate about)|\bi\s+(?:really\s+)?(?:love|like|enjoy)\s+(?:reading|learning)\s+about"
-        r"|\bi\s+(?:also\s+)?follow|\bmy interests? (?:is|are|include))\s+" + _PHRASE,
-        s,
-    )
-    if m:
-        return [
-            Candidate("interest", f"User is interested in {t}", 0.85) for t in _topics(m.group(1))
-        ]
-    m = re.search(
-        r"(?i:\bi(?:'m| am)?\s+(?:currently\s+|mostly\s+|also\s+)?(?:work|working|research|researching|study|studying)"
-        r"\s+on|\bmy (?:research|work|thesis|project) (?:is |focuses )?(?:on|about))\s+" + _PHRASE,
-        s,
-    )
-    if m:
-        return [Candidate("interest", f"User works on {t}", 0.85) for t in _topics(m.group(1))]
-    m = re.search(r"(?i:\bi\s+(?:really\s+)?(?:love|like|enjoy))\s+" + _PHRASE, s)
-    if m and not re.match(r"(?i)(to|it|that|this|you|when|how|the way|when)\b", m.group(1)):
-        return [Candidate("interest", f"User likes {t}", 0.7) for t in _topics(m.group(1))]
-    return []
-
-
 def _constraint(s: str) -> list[Candidate]:
     pattern = (
         r"(?i)(?:\bplease\s+)?\b(?:never|don't|do not|no)\s+(?:ever\s+)?(?:schedule|book|plan|set up|call|"
@@ -459,7 +435,6 @@ RULES: tuple[RuleFn, ...] = (
     _answer_pref,
     _constraint,
     _relationship,
-    _interest,
 )
 
 
@@ -498,10 +473,7 @@ def _from_patterns(sentence: str) -> list[Candidate]:
     s = re.sub(r"(?i)^(?:remember|note|keep in mind)(?:\s+that)?[,:\s]+", "", s)
     found: list[Candidate] = []
     for rule in RULES:
-        got = rule(s)
-        if rule is _interest and any(c.kind == "preference" for c in found):
-            continue  # "I like short answers" is a preference, not an interest
-        found.extend(got)
+        found.extend(rule(s))
     if not found and re.match(r"(?i)^(?:remember|note|keep in mind)\b", sentence):
         rest = _clean(s) if len(s) < MAX_FACT_CHARS else ""
         if rest and re.search(r"(?i)\b(i|my|me|i'm)\b", rest):
@@ -945,6 +917,7 @@ def from_parse(sentence: Any) -> list[Candidate]:
             if org is not None and _works_there(tok.head):
                 value = _org_span(org)
                 out.append(Candidate("identity", f"User works at {value}", 0.85, "identity:employer", "employer", value))
+        out += _interests(tok, lemma, subj)
         # "never mind, English is fine": a language preference stated as acceptance
         if lemma == "be" and any(c.dep_ == "acomp" and c.lower_ in ("fine", "ok", "okay", "good", "better", "best") for c in tok.children):
             lang = next((c for c in tok.children if c.dep_ == "nsubj" and c.lower_ in _LANGUAGE_WORDS), None)
@@ -952,6 +925,88 @@ def from_parse(sentence: Any) -> list[Candidate]:
                 value = lang.text.capitalize()
                 out.append(Candidate("preference", f"User prefers answers in {value}", 0.9, "preference:language", "preference", value, "language"))
     return _unique(out)
+
+
+# Interests, read from the parse: "I'm interested in / curious about / fascinated by X",
+# "I'm into X", "I love / enjoy X", "I follow X", "I work / research on X", "my research is
+# on X", "my interests include X". Answers and their form are preferences, not interests.
+_INTEREST_ADJ = _word_set("interested curious fascinated passionate keen obsessed")
+_LIKE_VERBS = _word_set("like love enjoy adore")
+_ABOUT_GERUNDS = _word_set("reading learning hearing talking")
+_WORK_ON_VERBS = _word_set("work research study")
+_WORK_NOUNS = _word_set("research work thesis project dissertation")
+_NOT_TOPICS = _word_set("it that this you them when how way answer answers reply replies response responses "
+                        "explanation explanations summary summaries message messages bullet point points list lists")
+
+
+def _interests(tok: Any, lemma: str, subj: str) -> list[Candidate]:
+    """Interest facts stated by this token's clause (see the comment above)."""
+    objects: list[Any] = []
+    verb = "interested"
+    if lemma == "be" and subj == "i":
+        for c in tok.children:
+            if c.dep_ == "acomp" and c.lower_ in _INTEREST_ADJ:  # "interested in X"
+                objects += [p for prep in c.children if prep.dep_ in ("prep", "agent")
+                            for p in prep.children if p.dep_ == "pobj"]  # fmt: skip
+            if c.dep_ == "prep" and c.lower_ == "into":  # "I'm really into bouldering"
+                objects += [p for p in c.children if p.dep_ == "pobj"]
+    elif lemma in ("fascinate", "obsess") and subj == "i":  # "I'm fascinated by X" read as a passive
+        objects += [p for prep in tok.children if prep.dep_ in ("agent", "prep") for p in prep.children if p.dep_ == "pobj"]
+    elif lemma in _LIKE_VERBS | {"follow"} and subj == "i" and tok.pos_ == "VERB" and not any(
+        c.dep_ == "aux" and c.lower_ in ("would", "'d", "should") for c in tok.children
+    ):
+        for c in tok.children:
+            if c.dep_ in ("dobj", "xcomp") and c.lower_ in _ABOUT_GERUNDS:  # "I love reading about X"
+                objects += [p for prep in c.children if prep.dep_ == "prep" and prep.lower_ == "about"
+                            for p in prep.children if p.dep_ == "pobj"]  # fmt: skip
+            elif c.dep_ == "dobj" or (c.dep_ == "xcomp" and c.tag_ == "VBG"):
+                objects.append(c)
+                verb = "likes" if lemma != "follow" else "interested"
+    elif lemma in _WORK_ON_VERBS and subj in ("i", "we"):  # "I work on X"
+        objects += [p for prep in tok.children if prep.dep_ == "prep" and prep.lower_ == "on"
+                    for p in prep.children if p.dep_ == "pobj"]  # fmt: skip
+        verb = "works on"
+    elif lemma == "be" and any(
+        c.dep_ == "nsubj" and c.lemma_.lower() in _WORK_NOUNS and any(p.lower_ == "my" for p in c.children)
+        for c in tok.children
+    ):  # "my research is on X"
+        objects += [p for prep in tok.children if prep.dep_ == "prep" and prep.lower_ in ("on", "about")
+                    for p in prep.children if p.dep_ == "pobj"]  # fmt: skip
+        verb = "works on"
+    elif lemma == "include" and any(
+        c.dep_ == "nsubj" and c.lemma_.lower() == "interest" and any(p.lower_ == "my" for p in c.children)
+        for c in tok.children
+    ):  # "my interests include X"
+        objects += [c for c in tok.children if c.dep_ == "dobj"]
+    topics = [_topic(t) for o in objects for t in (o, *_conjuncts(o)) if t.lower_ not in _NOT_TOPICS]
+    topics = [t for t in dict.fromkeys(topics) if t][:5]
+    if any(t.lower_ in _NOT_TOPICS for o in objects for t in (o, *_conjuncts(o))):
+        return []  # "I like short answers", "I like it when ...": not an interest
+    text = {"interested": "User is interested in", "likes": "User likes", "works on": "User works on"}[verb]
+    return [Candidate("interest", f"{text} {t}", 0.7 if verb == "likes" else 0.85, "", "interest", t) for t in topics]
+
+
+def _conjuncts(tok: Any) -> list[Any]:
+    out = []
+    for c in tok.children:
+        if c.dep_ == "conj":
+            out += [c, *_conjuncts(c)]
+    return out
+
+
+def _topic(tok: Any) -> str:
+    """A topic as said: the noun with its modifiers and "of" phrases, without what is joined
+    to it ("and ..."), relative clauses or time phrases."""
+    keep = {tok.i}
+    for c in tok.children:
+        if c.dep_ in ("conj", "cc", "punct", "relcl", "advcl", "appos", "det", "poss", "npadvmod", "advmod"):
+            continue
+        if c.dep_ == "prep" and c.lower_ != "of" and not (tok.tag_ == "VBG" and c.i > tok.i and c.lower_ in ("in", "on")):
+            continue
+        keep |= {t.i for t in c.subtree if t.dep_ not in ("conj", "cc", "punct")}
+    lo, hi = min(keep), max(keep)
+    words = str(tok.doc[lo : hi + 1].text).strip(" ,.-")
+    return words if len(words.split()) <= 6 else str(tok.text)
 
 
 _WORK_VERBS = _word_set("work research study teach lecture intern do volunteer train employ")
