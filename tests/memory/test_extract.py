@@ -128,3 +128,33 @@ def test_store_with_llm_uses_it_and_survives_garbage(store_path) -> None:  # typ
         facts = store.profile.observe("ann", "I live in Oslo.")
         assert [f.text for f in facts] == ["User lives in Oslo"]
         assert isinstance(store, MemoryStore)
+
+
+@pytest.mark.parametrize(
+    ("said", "attribute", "value"),
+    [
+        # contractions typed without the apostrophe are read as with it
+        ("Im Priya, nice to meet you.", "name", "Priya"),
+        ("ive since relocated to Porto", "place", "Porto"),
+        # languages spoken, and the native one, from the parse (LANGUAGE entities of "speak")
+        ("I also speak fluent Portuguese.", "preference", "Portuguese"),
+        ("My mother tongue is Hungarian.", "preference", "Hungarian"),
+        # an organisation the user's work or role is at
+        ("I lecture on algebra at the University of Ghana.", "employer", "University of Ghana"),
+        ("I'm a research engineer at Mozilla.", "employer", "Mozilla"),
+        # interests read from the parse, split at "and"
+        ("Honestly I'm obsessed with birdwatching and astronomy.", "interest", "astronomy"),
+        ("I really enjoy woodworking.", "interest", "woodworking"),
+    ],
+)
+def test_parse_reads_facts_in_new_wordings(said: str, attribute: str, value: str) -> None:
+    assert (attribute, value) in {(c.attribute, c.value) for c in extract_rules(said)}
+
+
+@pytest.mark.parametrize(
+    "said",
+    ["I'm Happy to help.", "I had lunch at Google with Sam.", "I like it when you explain things."],
+)
+def test_parse_does_not_read_facts_into_small_talk(said: str) -> None:
+    got = {(c.attribute, c.value) for c in extract_rules(said)}
+    assert not any(a in ("name", "employer", "interest") for a, _ in got), got
