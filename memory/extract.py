@@ -816,19 +816,29 @@ def from_parse(sentence: Any) -> list[Candidate]:
             if org is not None and (lemma != "work" or any(c.lower_ in ("now", "since") for c in tok.children) or _left_before(tok)):
                 value = _full_name(org)
                 out.append(Candidate("identity", f"User works at {value}", 0.9, "identity:employer", "employer", value))
-        # "I got promoted to senior developer", "they made me team lead"
-        if lemma == "promote" and subj in ("i", "we", ""):
-            for prep in tok.children:
-                role = None
-                if prep.dep_ == "prep" and prep.lower_ == "to":
-                    role = next((p for p in prep.children if p.dep_ == "pobj"), None)
-                    start = min(t.i for t in role.subtree) if role is not None else 0
-                elif prep.dep_ == "xcomp":  # "promoted to lead analyst" misread as "to lead (an) analyst"
-                    role = max(prep.subtree, key=lambda t: t.i)
-                    start = prep.i
-                if role is not None:
-                    value = str(doc[start : role.i + 1].text).strip(" !.,")
-                    value = re.sub(r"(?i)^(?:an?|the)\s+", "", value)
+        # "I got promoted to senior developer", "my boss promoted me to team lead",
+        # "they made me head of sales": the user (subject, or the object "me") gets a role
+        me_object = any(c.dep_ == "dobj" and c.lower_ in ("me", "us") for c in tok.children) or any(
+            g.lower_ in ("me", "us") for c in tok.children if c.dep_ in ("ccomp", "xcomp", "oprd") for g in c.subtree
+        )  # "made me head of sales" is parsed with "me" inside the clause, as subject or compound
+        if lemma in ("promote", "make") and (me_object or (lemma == "promote" and subj in ("i", "we", ""))):
+            for child in tok.children:
+                words: list[Any] = []
+                if child.dep_ == "prep" and child.lower_ == "to":
+                    role = next((p for p in child.children if p.dep_ == "pobj"), None)
+                    words = list(role.subtree) if role is not None else []
+                elif child.dep_ in ("xcomp", "ccomp", "oprd"):
+                    # "promoted to lead analyst" misread as "to lead (an) analyst"; "made me head of sales"
+                    words = [t for t in child.subtree if t.lower_ not in ("me", "us")]
+                    while words and words[0].dep_ == "aux" and words[0].lower_ == "to":
+                        words = words[1:]
+                if not words:
+                    continue
+                value = str(doc[words[0].i : words[-1].i + 1].text).strip(" !.,")
+                value = re.sub(r"(?i)^(?:an?|the)\s+", "", value)
+                if lemma == "make" and not (_ROLE_WORDS.search(value) or value.split()[0].lower() in ("head", "chief", "lead", "partner")):
+                    continue  # "they made me dinner"
+                if value and len(value.split()) <= 6:
                     out.append(Candidate("identity", f"User works as {_article(value)}", 0.9, "identity:role", "role", value))
         # "call me Kate (instead)", "please call me Dr. Okafor"
         if lemma == "call" and any(c.dep_ in ("dobj", "dative") and c.lower_ == "me" for c in tok.children):
@@ -947,31 +957,31 @@ def _interests(tok: Any, lemma: str, subj: str) -> list[Candidate]:
         for c in tok.children:
             if c.dep_ == "acomp" and c.lower_ in _INTEREST_ADJ:  # "interested in X"
                 objects += [p for prep in c.children if prep.dep_ in ("prep", "agent")
-                            for p in prep.children if p.dep_ == "pobj"]  # fmt: skip
+                            for p in prep.children if p.dep_ in ("pobj", "pcomp")]  # fmt: skip
             if c.dep_ == "prep" and c.lower_ == "into":  # "I'm really into bouldering"
-                objects += [p for p in c.children if p.dep_ == "pobj"]
+                objects += [p for p in c.children if p.dep_ in ("pobj", "pcomp")]
     elif lemma in ("fascinate", "obsess") and subj == "i":  # "I'm fascinated by X" read as a passive
-        objects += [p for prep in tok.children if prep.dep_ in ("agent", "prep") for p in prep.children if p.dep_ == "pobj"]
+        objects += [p for prep in tok.children if prep.dep_ in ("agent", "prep") for p in prep.children if p.dep_ in ("pobj", "pcomp")]
     elif lemma in _LIKE_VERBS | {"follow"} and subj == "i" and tok.pos_ == "VERB" and not any(
         c.dep_ == "aux" and c.lower_ in ("would", "'d", "should") for c in tok.children
     ):
         for c in tok.children:
             if c.dep_ in ("dobj", "xcomp") and c.lower_ in _ABOUT_GERUNDS:  # "I love reading about X"
                 objects += [p for prep in c.children if prep.dep_ == "prep" and prep.lower_ == "about"
-                            for p in prep.children if p.dep_ == "pobj"]  # fmt: skip
+                            for p in prep.children if p.dep_ in ("pobj", "pcomp")]  # fmt: skip
             elif c.dep_ == "dobj" or (c.dep_ == "xcomp" and c.tag_ == "VBG"):
                 objects.append(c)
                 verb = "likes" if lemma != "follow" else "interested"
     elif lemma in _WORK_ON_VERBS and subj in ("i", "we"):  # "I work on X"
         objects += [p for prep in tok.children if prep.dep_ == "prep" and prep.lower_ == "on"
-                    for p in prep.children if p.dep_ == "pobj"]  # fmt: skip
+                    for p in prep.children if p.dep_ in ("pobj", "pcomp")]  # fmt: skip
         verb = "works on"
     elif lemma == "be" and any(
         c.dep_ == "nsubj" and c.lemma_.lower() in _WORK_NOUNS and any(p.lower_ == "my" for p in c.children)
         for c in tok.children
     ):  # "my research is on X"
         objects += [p for prep in tok.children if prep.dep_ == "prep" and prep.lower_ in ("on", "about")
-                    for p in prep.children if p.dep_ == "pobj"]  # fmt: skip
+                    for p in prep.children if p.dep_ in ("pobj", "pcomp")]  # fmt: skip
         verb = "works on"
     elif lemma == "include" and any(
         c.dep_ == "nsubj" and c.lemma_.lower() == "interest" and any(p.lower_ == "my" for p in c.children)

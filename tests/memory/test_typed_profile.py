@@ -33,6 +33,9 @@ def _history(store: MemoryStore, user: str, attribute: str) -> list[str]:
         ("I work for Atlassian.", "Left Atlassian last month, and I started at Canva.", "employer", "Atlassian", "Canva"),
         # promoted
         ("I work as a junior analyst.", "Good news: I was promoted to lead analyst!", "role", "junior analyst", "lead analyst"),
+        # promoted, said in the active voice
+        ("I'm a sous chef.", "The owner promoted me to head chef.", "role", "sous chef", "head chef"),
+        ("I work as a staff accountant.", "Last week they made me finance director.", "role", "staff accountant", "finance director"),
         # call me X instead
         ("My name is Katherine.", "Just call me Kit from now on.", "name", "Katherine", "Kit"),
         # never mind + a new preference
