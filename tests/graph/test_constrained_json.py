@@ -37,5 +37,7 @@ def test_fact_proposals_are_always_valid(real_engine: object, said: str) -> None
         {"role": "system", "content": EXTRACT_SYSTEM},
         {"role": "user", "content": f"<user_message>\n{said}\n</user_message>"},
     ]
-    raw = constrained_chat(real_engine, messages, FACTS_SCHEMA, max_new_tokens=240).text
-    parse_model_json(raw)  # raises when the reply is not valid
+    result = constrained_chat(real_engine, messages, FACTS_SCHEMA, max_new_tokens=240)
+    parse_model_json(result.text)  # raises when the reply is not valid
+    # once the JSON closes the grammar allows only end-of-sequence: no budget left to burn
+    assert result.finish_reason == "stop", result.text
