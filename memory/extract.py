@@ -19,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from assistant.llm.base import Message
 from assistant.llm.constrain import constrained_chat
+from memory.standing import standing
 from memory.types import FactAttribute, FactKind
 from memory.understand import parse
 
@@ -317,26 +318,6 @@ def _article(role: str) -> str:
     return ("an " if role[:1].lower() in "aeiou" else "a ") + role
 
 
-def _language(s: str) -> list[Candidate]:
-    """ "Answer in French", "I'd like replies in Portuguese" (languages the user speaks, and
-    a native or preferred language said as "my ... language is X", come from the parse)."""
-    m = re.search(
-        r"(?i)\b(?:answer|reply|respond|talk|write|speak)(?:\s+to\s+me)?\s+(?:only\s+)?in\s+("
-        + _LANGS
-        + r")\b"
-        r"|\bi\s+(?:prefer|want|like|would like)\s+(?:answers|replies|responses)?\s*in\s+("
-        + _LANGS
-        + r")\b",
-        s,
-    )
-    if m:
-        lang = next(g for g in m.groups() if g).capitalize()
-        return [
-            Candidate("preference", f"User prefers answers in {lang}", 0.9, "preference:language")
-        ]
-    return []
-
-
 def _answer_pref(s: str) -> list[Candidate]:
     m = re.search(
         r"(?i:\bi\s+(?:much\s+|really\s+)?(?:prefer|like|want|would like|need)|\bplease\s+(?:give|keep|make)(?:\s+me)?"
@@ -431,7 +412,6 @@ RULES: tuple[RuleFn, ...] = (
     _field,
     _dated,
     _schedule,
-    _language,
     _answer_pref,
     _constraint,
     _relationship,
@@ -462,9 +442,13 @@ def extract_rules(text: str) -> list[Candidate]:
             parsed = from_parse(sent)
             if parsed:  # what the parse reads wins over a pattern's reading of the same slot
                 slots = {c.slot for c in parsed if c.slot} | {c.attribute for c in parsed}
-                found = [c for c in found if c.slot not in slots and not _same_attribute(c, slots)]
+                found = [c for c in found if c.slot not in slots and not _same_attribute(c, slots)
+                         and c.kind not in {p.kind for p in parsed} & {"constraint", "preference"}]  # fmt: skip
                 found = parsed + found
             out.extend(found)
+    # one name a turn: the last said wins ("I'm Bea. Call me Trix though")
+    names = [c for c in out if c.slot == "identity:name"]
+    out = [c for c in out if c.slot != "identity:name" or c is names[-1]]
     return [typed(c) for c in _unique(out)]
 
 
@@ -934,6 +918,7 @@ def from_parse(sentence: Any) -> list[Candidate]:
             if lang is not None:
                 value = lang.text.capitalize()
                 out.append(Candidate("preference", f"User prefers answers in {value}", 0.9, "preference:language", "preference", value, "language"))
+    out += standing(span if not hasattr(span, "sents") else span[:])
     return _unique(out)
 
 
