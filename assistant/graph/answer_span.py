@@ -23,9 +23,14 @@ from memory.understand import parse
 
 Wanted = Literal["date", "place", "person", "number", "any"]
 
-# Verbs of a question that ask about memory itself, not about its topic ("did I tell you"):
-# spaCy's stop list already holds the question words, auxiliaries and pronouns.
+# Verbs of a question that ask about memory itself, not about its topic ("did I tell you");
+# nor do the light verbs, which carry no topic of their own.
 ASKING_VERBS = frozenset(["tell", "mention", "remember", "remind", "recall", "say"])
+LIGHT_VERBS = frozenset(["be", "have", "do", "get", "go", "make", "take", "give", "let", "keep"])
+CONTENT_TAGS = frozenset(["NOUN", "PROPN", "VERB", "ADJ", "NUM"])
+_QUESTION_WORDS = frozenset(
+    ["what", "which", "who", "whom", "whose", "when", "where", "why", "how"]
+)
 _MONTH = re.compile(r"\b(?:jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)[a-z]*\b", re.I)
 _WEEKDAY = re.compile(r"\b(?:mon|tues|wednes|thurs|fri|satur|sun)days?\b", re.I)
 _TITLES = frozenset(["dr", "mr", "mrs", "ms", "prof", "professor", "sir", "dame"])
@@ -73,12 +78,16 @@ def wanted(question: str) -> Wanted:
 
 
 def content_words(text: str) -> set[str]:
-    """The lemmas of a text's words that say what it is about (stop and asking words left out)."""
+    """The lemmas of a text's words that say what it is about: nouns, names, verbs,
+    adjectives and numbers by the parse's part-of-speech tags, without the light verbs
+    and the verbs that ask about memory itself."""
     return {
         t.lemma_.lower()
         for t in parse(text).doc
-        if t.is_alpha or t.like_num
-        if not t.is_stop and len(t.text) > 2 and t.lemma_.lower() not in ASKING_VERBS
+        if t.pos_ in CONTENT_TAGS and len(t.text) > 2
+        if t.lemma_.lower() not in ASKING_VERBS
+        and not (t.pos_ == "VERB" and t.lemma_.lower() in LIGHT_VERBS)
+        if not (t.pos_ != "PROPN" and t.lower_ in _QUESTION_WORDS)
     }
 
 
@@ -107,10 +116,18 @@ def day_text(when: float) -> str:
 
 def date_in(sentence: str, said: float) -> str:
     """A date the sentence names, worked out from when it was said ("" when it names none)."""
-    dates = [e for e in parse(sentence).doc.ents if e.label_ == "DATE"]
+    doc = parse(sentence).doc
+    dates = [e for e in doc.ents if e.label_ == "DATE"]
     for e in dates:  # a date written out ("14 March", "May 7, 2023"): said as written
-        if _MONTH.search(e.text) and re.search(r"\d", e.text):
-            return e.text.strip(" .,")
+        lo, hi = e.start, e.end
+        # the tagger sometimes splits the day off ("2 October" alone: CARDINAL + DATE)
+        if lo > 0 and doc[lo - 1].like_num:
+            lo -= 1
+        if hi < len(doc) and doc[hi].like_num:
+            hi += 1
+        phrase = doc[lo:hi].text
+        if _MONTH.search(phrase) and re.search(r"\d", phrase):
+            return phrase.strip(" .,")
     span = resolve(sentence, said) if said else None
     if span is None:
         weekday = next((e for e in dates if _WEEKDAY.search(e.text)), None)
