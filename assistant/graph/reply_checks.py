@@ -251,11 +251,17 @@ def user_self_words(texts: list[str]) -> frozenset[str]:
     return frozenset(out)
 
 
-def claims_user_self(sentence: str, selves: frozenset[str]) -> bool:
-    """True when the reply says it is, works as or lives where the user said they do."""
-    if not selves or not _SELF_OPEN.search(sentence) and " i " not in f" {sentence.lower()} ":
+def claims_user_self(text: str, selves: frozenset[str]) -> bool:
+    """True when a sentence of the reply says it is, works as or lives where the user said
+    they do."""
+    if not selves:
         return False
-    return bool(_identity_words(sentence, ("i",)) & selves)
+    from assistant.graph.answer_span import sentences
+
+    return any(
+        (_SELF_OPEN.search(s) or " i " in f" {s.lower()} ") and _identity_words(s, ("i",)) & selves
+        for s in sentences(text)
+    )
 
 
 _APOLOGY = re.compile(
