@@ -84,8 +84,8 @@ ATTRIBUTE_SLOTS: dict[Attribute, tuple[str, ...]] = {
     "employer": ("employer", "role"),
     "role": ("role", "employer"),
 }
-# With no typed fact, the user's own sentence that states the attribute (by its parse,
-# `says_attribute`) answers; of several, the one most like a plain statement of it.
+# With no typed fact, or a newer sentence than it, the user's own sentence that states the
+# attribute (by its parse, `says_attribute`) answers: the newest one. The probe finds them.
 ATTRIBUTE_PROBES: dict[Attribute, str] = {
     "name": "My name is",
     "place": "I live in this town.",
@@ -312,37 +312,49 @@ def ground(
 
 
 def _attribute_answer(store: Memory, user_id: str, question: str, now: float) -> Grounded | None:
-    """"What is my name?", "Where do I work?": the typed slot's value, said back; else the
-    user's own sentence that says it; None when the question asks for no attribute or
-    memory holds neither (the general scoring then decides)."""
+    """ "What is my name?", "Where do I work?": the typed slot's value, said back; or the
+    user's own sentence that states it, when there is no slot or the sentence is newer
+    ("we now live in Tema" after the slot took "Accra"); None when the question asks for
+    no attribute or memory holds neither (the general scoring then decides)."""
     attribute = asked_attribute(question)
     if attribute is None:
         return None
-    facts = [f for f in store.profile.facts(user_id) if f.value and not looks_like_instructions(f.text)]
+    facts = [
+        f for f in store.profile.facts(user_id) if f.value and not looks_like_instructions(f.text)
+    ]
+    fact = None
     for slot in ATTRIBUTE_SLOTS[attribute]:
         held = [f for f in facts if f.attribute == slot]
         if held:
             fact = max(held, key=lambda f: f.updated)  # the newest value is the current one
-            said = second_person(_fact_text(fact))
-            reply = prompts.GROUNDED_ATTRIBUTE.format(fact=said[0].upper() + said[1:])
-            return Grounded(reply=reply, span=fact.value, source="fact", score=1.0)
+            break
+    said = _stated(store, user_id, attribute, now)
+    if fact is not None and (said is None or said[1] <= (fact.source.time or fact.updated)):
+        told = second_person(_fact_text(fact))
+        reply = prompts.GROUNDED_ATTRIBUTE.format(fact=told[0].upper() + told[1:])
+        return Grounded(reply=reply, span=fact.value, source="fact", score=1.0)
+    if said is None:
+        return None
+    reply = prompts.GROUNDED_SAID.format(source="You told me", quote=said[0])
+    return Grounded(reply=reply, span=said[0], source="turn", score=1.0)
+
+
+def _stated(
+    store: Memory, user_id: str, attribute: Attribute, now: float
+) -> tuple[str, float] | None:
+    """The user's newest sentence that states the attribute (by its parse), and when it was said."""
     if not store.episodes.count(user_id):
         return None
     probe = ATTRIBUTE_PROBES[attribute]
     mine = [
-        sentence
+        (sentence, h.time)
         for h in store.search(user_id, probe, kinds=("episodes",), k=3 * SEARCH_TURNS, now=now)
         if str(h.metadata.get("speaker", "")) in ("user", "")
         and not looks_like_instructions(h.text)
         for sentence in sentences(h.text)
         if not sentence.endswith("?") and says_attribute(sentence, attribute)
     ]
-    if not mine:
-        return None
-    sims = store.similarity(probe, mine)
-    best = max(range(len(mine)), key=lambda i: sims[i])  # of several, the likeliest
-    reply = prompts.GROUNDED_SAID.format(source="You told me", quote=mine[best])
-    return Grounded(reply=reply, span=mine[best], source="turn", score=round(sims[best], 3))
+    return max(mine, key=lambda m: m[1]) if mine else None
 
 
 def _nothing(people: list[str]) -> str:

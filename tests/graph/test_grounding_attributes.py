@@ -92,3 +92,12 @@ def test_sentences_that_state_work_or_home() -> None:
     assert says_attribute("We moved house, we now live in Tema.", "place")
     assert not says_attribute("I'm saving for a new espresso machine.", "employer")
     assert not says_attribute("I practise for 30 minutes every morning.", "employer")
+
+
+def test_a_newer_sentence_beats_an_older_typed_slot(real_store) -> None:
+    [home] = _chat(
+        real_store,
+        ["I'm Kwame. I teach chemistry at a college in Accra.", "We moved house, we now live in Tema."],
+        ["Where do I live now?"],
+    )
+    assert "Tema" in home and "Accra" not in home
