@@ -97,7 +97,10 @@ def test_sentences_that_state_work_or_home() -> None:
 def test_a_newer_sentence_beats_an_older_typed_slot(real_store) -> None:
     [home] = _chat(
         real_store,
-        ["I'm Kwame. I teach chemistry at a college in Accra.", "We moved house, we now live in Tema."],
+        [
+            "I'm Kwame. I teach chemistry at a college in Accra.",
+            "We moved house, we now live in Tema.",
+        ],
         ["Where do I live now?"],
     )
     assert "Tema" in home and "Accra" not in home
