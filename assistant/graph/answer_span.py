@@ -5,6 +5,10 @@ A question's form says what kind of answer it wants ("when" a date, "where" a pl
 the sentence that best matches the question. Nothing here is generated: the span is
 always a piece of the stored text (or, for a date said relatively, "yesterday", that
 date worked out from when it was said).
+
+Sentences, lemmas, stop words and named entities (DATE, PERSON, GPE/LOC/FAC, ORG,
+CARDINAL, QUANTITY, MONEY, TIME) come from memory.understand's spaCy parse, the one parse
+the goal and fact rules read too; nothing here re-finds them with patterns of its own.
 """
 
 from __future__ import annotations
@@ -12,124 +16,27 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Literal
+from typing import Any, Literal
 
 from memory.dates import asks_when, resolve
+from memory.understand import parse
 
 Wanted = Literal["date", "place", "person", "number", "any"]
 
-# Words of a question that say what kind of answer it wants, not what it is about.
-QUESTION_WORDS = frozenset(
-    [
-        "go",
-        "going",
-        "get",
-        "got",
-        "doing",
-        "who",
-        "whom",
-        "whose",
-        "what",
-        "which",
-        "when",
-        "where",
-        "why",
-        "how",
-        "is",
-        "are",
-        "was",
-        "were",
-        "do",
-        "does",
-        "did",
-        "have",
-        "has",
-        "had",
-        "can",
-        "could",
-        "would",
-        "will",
-        "should",
-        "shall",
-        "the",
-        "a",
-        "an",
-        "of",
-        "to",
-        "in",
-        "on",
-        "at",
-        "for",
-        "about",
-        "with",
-        "my",
-        "your",
-        "me",
-        "i",
-        "you",
-        "we",
-        "our",
-        "us",
-        "it",
-        "its",
-        "this",
-        "that",
-        "there",
-        "their",
-        "they",
-        "them",
-        "he",
-        "she",
-        "his",
-        "her",
-        "be",
-        "been",
-        "being",
-        "and",
-        "or",
-        "as",
-        "by",
-        "from",
-        "into",
-        "any",
-        "some",
-        "say",
-        "said",
-        "tell",
-        "told",
-        "mention",
-        "mentioned",
-        "remember",
-        "remind",
-        "again",
-        "now",
-        "still",
-        "ever",
-    ]
+# Verbs of a question that ask about memory itself, not about its topic ("did I tell you");
+# nor do the light verbs, which carry no topic of their own.
+ASKING_VERBS = frozenset(["tell", "mention", "remember", "remind", "recall", "say"])
+LIGHT_VERBS = frozenset(["be", "have", "do", "get", "go", "make", "take", "give", "let", "keep"])
+CONTENT_TAGS = frozenset(["NOUN", "PROPN", "VERB", "ADJ", "NUM"])
+_QUESTION_WORDS = frozenset(
+    ["what", "which", "who", "whom", "whose", "when", "where", "why", "how"]
 )
-_ABBREV = r"(?<!\bDr\.)(?<!\bMr\.)(?<!\bMrs\.)(?<!\bMs\.)(?<!\bProf\.)(?<!\bSt\.)(?<!\bvs\.)"
-_SENTENCE_END = re.compile(r"(?<=[.!?])" + _ABBREV + r"\s+|\s*\n+\s*")
-_MONTH_NAMES = r"(?:jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)[a-z]*\.?"
-# A date written out ("14 March", "March 14th, 2024"): said as written, not worked out.
-_WRITTEN_DATE = re.compile(
-    rf"\b\d{{1,2}}(?:st|nd|rd|th)?\s+(?:of\s+)?{_MONTH_NAMES}(?:,?\s+\d{{4}})?\b|"
-    rf"\b{_MONTH_NAMES}\s+\d{{1,2}}(?:st|nd|rd|th)?\b(?:,?\s+\d{{4}})?",
-    re.IGNORECASE,
-)
-_TITLE = r"(?:Dr|Mr|Mrs|Ms|Prof|Professor|Sir|Dame)\.?"
-_NAME = re.compile(rf"\b(?:{_TITLE}\s+)?[A-Z][a-z]+(?:[ -](?:[A-Z][a-z]+|[A-Z]\.))*")
-_PLACE = re.compile(
-    r"\b(?:in|at|to|from|near|into|around)\s+((?:the\s+)?[A-Z][\w'-]+(?:\s+[A-Z][\w'-]+)*)"
-)
-_NUMBER = re.compile(
-    r"\b(?:\d+(?:[.,]\d+)?|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|"
-    r"twenty|thirty|forty|fifty|hundred|a few|several)\b(?:\s+[a-z]+)?",
-    re.IGNORECASE,
-)
-_WEEKDAY = re.compile(
-    r"\b(?:mon|tues|wednes|thurs|fri|satur|sun)days?(?:\s+(?:morning|afternoon|evening|night)s?)?\b",
-    re.IGNORECASE,
-)
+_MONTH = re.compile(r"\b(?:jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)[a-z]*\b", re.I)
+_WEEKDAY = re.compile(r"\b(?:mon|tues|wednes|thurs|fri|satur|sun)days?\b", re.I)
+_TITLES = frozenset(["dr", "mr", "mrs", "ms", "prof", "professor", "sir", "dame"])
+_PLACES = ("GPE", "LOC", "FAC")
+_AMOUNTS = ("CARDINAL", "QUANTITY", "MONEY", "TIME", "PERCENT")
+_PLACE_PREPS = frozenset(["in", "at", "to", "from", "near", "into", "around"])
 _ASKING = re.compile(
     r"\b(?:when|where|who|whom|whose|how (?:many|much|long|old|often)|"
     r"what (?:date|day|time|year|month|city|town|country)|which (?:year|month|day)|name|called)\b",
@@ -170,21 +77,18 @@ def wanted(question: str) -> Wanted:
     return "person"  # who, whom, whose, "name", "called"
 
 
-def stem(word: str) -> str:
-    """A word without its commonest endings ("lives", "living" -> "liv"), at most six letters."""
-    for end in ("ing", "ed", "es", "s", "ly", "e"):
-        if word.endswith(end) and len(word) - len(end) >= 3:
-            word = word[: -len(end)]
-            if end in ("ing", "ed") and word[-1] == word[-2] and word[-1] not in "aeiousl":
-                word = word[:-1]  # "swimming" -> "swim"
-            break
-    return word[:6]
-
-
 def content_words(text: str) -> set[str]:
-    """The stems of a text's words that say what it is about (question words left out)."""
-    words = re.findall(r"[a-z0-9]+", text.lower())
-    return {stem(w) for w in words if w not in QUESTION_WORDS and len(w) > 2}
+    """The lemmas of a text's words that say what it is about: nouns, names, verbs,
+    adjectives and numbers by the parse's part-of-speech tags, without the light verbs
+    and the verbs that ask about memory itself."""
+    return {
+        t.lemma_.lower()
+        for t in parse(text).doc
+        if t.pos_ in CONTENT_TAGS and len(t.text) > 2
+        if t.lemma_.lower() not in ASKING_VERBS
+        and not (t.pos_ == "VERB" and t.lemma_.lower() in LIGHT_VERBS)
+        if not (t.pos_ != "PROPN" and t.lower_ in _QUESTION_WORDS)
+    }
 
 
 def overlap(question: str, text: str) -> float:
@@ -194,8 +98,8 @@ def overlap(question: str, text: str) -> float:
 
 
 def sentences(text: str) -> list[str]:
-    """A stored text's sentences (titles like "Dr." do not end one)."""
-    return [s.strip() for s in _SENTENCE_END.split(text) if s and s.strip()]
+    """A stored text's sentences, as the parse splits them ("Dr." does not end one)."""
+    return [s.text.strip() for s in parse(text).doc.sents if s.text.strip()]
 
 
 def best_sentence(question: str, text: str) -> str:
@@ -212,13 +116,22 @@ def day_text(when: float) -> str:
 
 def date_in(sentence: str, said: float) -> str:
     """A date the sentence names, worked out from when it was said ("" when it names none)."""
-    written = _WRITTEN_DATE.search(sentence)
-    if written:
-        return written.group(0).rstrip(".,")
+    doc = parse(sentence).doc
+    dates = [e for e in doc.ents if e.label_ == "DATE"]
+    for e in dates:  # a date written out ("14 March", "May 7, 2023"): said as written
+        lo, hi = e.start, e.end
+        # the tagger sometimes splits the day off ("2 October" alone: CARDINAL + DATE)
+        if lo > 0 and doc[lo - 1].like_num:
+            lo -= 1
+        if hi < len(doc) and doc[hi].like_num:
+            hi += 1
+        phrase = doc[lo:hi].text
+        if _MONTH.search(phrase) and re.search(r"\d", phrase):
+            return phrase.strip(" .,")
     span = resolve(sentence, said) if said else None
     if span is None:
-        weekday = _WEEKDAY.search(sentence)  # "on Wednesdays": a day of the week, as written
-        return weekday.group(0) if weekday else ""
+        weekday = next((e for e in dates if _WEEKDAY.search(e.text)), None)
+        return weekday.text if weekday is not None else ""  # "on Wednesdays", as written
     days = (span.end - span.start).days
     start = span.start
     if days <= 1:
@@ -240,26 +153,68 @@ def _clip(sentence: str) -> str:
     return out if len(words) <= MAX_ANSWER_WORDS else out.rstrip(",;:") + "…"
 
 
+def _new(ent: Any, asked: set[str]) -> bool:
+    """True when an entity is not just what the question itself names."""
+    return bool(content_words(ent.text) - asked) or not content_words(ent.text)
+
+
+def _person(doc: Any, asked: set[str]) -> str:
+    for e in doc.ents:
+        if e.label_ == "PERSON" and _new(e, asked):
+            before = doc[e.start - 1] if e.start > 0 else None
+            if before is not None and before.lower_.rstrip(".") in _TITLES:
+                return doc[e.start - 1 : e.end].text  # "Dr. Helen Ward"
+            return e.text
+    return ""
+
+
+def _place(doc: Any, asked: set[str]) -> str:
+    ents = [e for e in doc.ents if _new(e, asked)]
+    for e in ents:
+        if e.label_ in _PLACES:
+            return e.text
+    for e in ents:  # the small model tags some towns ORG ("moved to York")
+        if e.label_ == "ORG" and e.root.dep_ == "pobj" and e.root.head.lower_ in _PLACE_PREPS:
+            return e.text
+    for tok in doc:  # a named place it tagged as nothing
+        if tok.dep_ == "pobj" and tok.pos_ == "PROPN" and tok.head.lower_ in _PLACE_PREPS:
+            words = [c for c in tok.subtree if c.dep_ in ("compound", "det") or c is tok]
+            text = doc[min(c.i for c in words) : tok.i + 1].text
+            if content_words(text) - asked:
+                return text
+    return ""
+
+
+def _number(doc: Any, asked: set[str], question: str) -> str:
+    found: list[str] = []
+    durations: set[str] = set()  # DATE entities, kept for "how long" when nothing else counts
+    for e in doc.ents:
+        if e.label_ in _AMOUNTS or (
+            e.label_ == "DATE" and re.search(r"\bhow (?:long|old)\b", question, re.I)
+        ):
+            head = e.root.head
+            text = e.text
+            if e.label_ == "CARDINAL" and e.root.dep_ == "nummod" and head.i == e.end:
+                text = doc[e.start : head.i + 1].text  # "40 guests"
+            found.append(text)
+            if e.label_ == "DATE":
+                durations.add(text)
+    found.sort(key=lambda f: f in durations)  # "50 minutes" before "last month"
+    named = [f for f in found if content_words(f) & asked]  # "40 guests" for "how many guests"
+    return (named or found or [""])[0]
+
+
 def _typed(kind: Wanted, question: str, sentence: str, said: float) -> str:
     if kind == "date":
         return date_in(sentence, said)
     asked = content_words(question)
+    doc = parse(sentence).doc
     if kind == "place":
-        places = [m.group(1) for m in _PLACE.finditer(sentence)]
-        places = [p for p in places if content_words(p) - asked]
-        return places[0] if places else ""
+        return _place(doc, asked)
     if kind == "person":
-        names = [m.group(0) for m in _NAME.finditer(sentence) if m.start() > 0 or " " in m.group(0)]
-        names = [n for n in names if content_words(n) - asked and n.split()[0] not in ("I", "The")]
-        named = [n for n in names if re.fullmatch(rf"{_TITLE}", n) is None]
-        return named[0] if named else ""
+        return _person(doc, asked)
     if kind == "number":
-        undated = _WRITTEN_DATE.sub(" ", sentence)  # "18 March" is a date, not a count
-        found = sorted(
-            (m.group(0) for m in _NUMBER.finditer(undated)), key=lambda f: not f[0].isdigit()
-        )  # "6000 pounds" before the "one" of "the one I want"
-        named = [f for f in found if content_words(f) & asked]  # "40 guests" for "how many guests"
-        return (named or found or [""])[0]
+        return _number(doc, asked, question)
     return ""
 
 

@@ -23,7 +23,16 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
 from assistant.graph import prompts
-from assistant.graph.answer_span import Span, content_words, day_text, overlap, span, wanted
+from assistant.graph.answer_span import (
+    Span,
+    content_words,
+    day_text,
+    overlap,
+    sentences,
+    span,
+    wanted,
+)
+from assistant.graph.attribute_question import Attribute, asked_attribute, says_attribute
 from assistant.graph.fencing import looks_like_instructions
 from assistant.graph.state import GoalState, Grounded
 
@@ -67,6 +76,22 @@ _FIRST_PERSON = re.compile(
     r"\b(?:i|my|me|mine|i'm|i've|i'd|myself|we|our|us|we're)\b", re.IGNORECASE
 )
 _CAPITAL = re.compile(r"\b[A-Z][a-z]+\b")
+# A question about one of the user's typed attributes is answered from these slots, in
+# order: "Where do I work?" with no employer stored is answered by the role ("you work as").
+ATTRIBUTE_SLOTS: dict[Attribute, tuple[str, ...]] = {
+    "name": ("name",),
+    "place": ("place",),
+    "employer": ("employer", "role"),
+    "role": ("role", "employer"),
+}
+# With no typed fact, or a newer sentence than it, the user's own sentence that states the
+# attribute (by its parse, `says_attribute`) answers: the newest one. The probe finds them.
+ATTRIBUTE_PROBES: dict[Attribute, str] = {
+    "name": "My name is",
+    "place": "I live in this town.",
+    "employer": "I work for a company.",
+    "role": "My job is, I work as.",
+}
 Source = Literal["fact", "goal", "turn"]
 
 
@@ -221,6 +246,9 @@ def ground(
     a message that is not such a question, or an open one memory does not clearly answer."""
     if not is_question(question) or (_ADVICE.search(question) and not _RECALL.search(question)):
         return None
+    typed = _attribute_answer(store, user_id, question, now)
+    if typed is not None:
+        return typed
     candidates = _candidates(store, user_id, question, goals, now)
     speakers = {c.speaker for c in candidates if c.speaker not in ("", "user", "assistant")}
     personal = asks_memory(question, speakers)
@@ -281,6 +309,52 @@ def ground(
             score=round(scores[best], 3),
         )
     return Grounded(reply=_nothing(people), span="", source="none", score=round(scores[best], 3))
+
+
+def _attribute_answer(store: Memory, user_id: str, question: str, now: float) -> Grounded | None:
+    """ "What is my name?", "Where do I work?": the typed slot's value, said back; or the
+    user's own sentence that states it, when there is no slot or the sentence is newer
+    ("we now live in Tema" after the slot took "Accra"); None when the question asks for
+    no attribute or memory holds neither (the general scoring then decides)."""
+    attribute = asked_attribute(question)
+    if attribute is None:
+        return None
+    facts = [
+        f for f in store.profile.facts(user_id) if f.value and not looks_like_instructions(f.text)
+    ]
+    fact = None
+    for slot in ATTRIBUTE_SLOTS[attribute]:
+        held = [f for f in facts if f.attribute == slot]
+        if held:
+            fact = max(held, key=lambda f: f.updated)  # the newest value is the current one
+            break
+    said = _stated(store, user_id, attribute, now)
+    if fact is not None and (said is None or said[1] <= (fact.source.time or fact.updated)):
+        told = second_person(_fact_text(fact))
+        reply = prompts.GROUNDED_ATTRIBUTE.format(fact=told[0].upper() + told[1:])
+        return Grounded(reply=reply, span=fact.value, source="fact", score=1.0)
+    if said is None:
+        return None
+    reply = prompts.GROUNDED_SAID.format(source="You told me", quote=said[0])
+    return Grounded(reply=reply, span=said[0], source="turn", score=1.0)
+
+
+def _stated(
+    store: Memory, user_id: str, attribute: Attribute, now: float
+) -> tuple[str, float] | None:
+    """The user's newest sentence that states the attribute (by its parse), and when it was said."""
+    if not store.episodes.count(user_id):
+        return None
+    probe = ATTRIBUTE_PROBES[attribute]
+    mine = [
+        (sentence, h.time)
+        for h in store.search(user_id, probe, kinds=("episodes",), k=3 * SEARCH_TURNS, now=now)
+        if str(h.metadata.get("speaker", "")) in ("user", "")
+        and not looks_like_instructions(h.text)
+        for sentence in sentences(h.text)
+        if not sentence.endswith("?") and says_attribute(sentence, attribute)
+    ]
+    return max(mine, key=lambda m: m[1]) if mine else None
 
 
 def _nothing(people: list[str]) -> str:

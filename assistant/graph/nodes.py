@@ -28,6 +28,7 @@ from assistant.graph.reply_checks import (
     recital_runs,
     repeated_lines,
     user_names,
+    user_self_words,
 )
 from assistant.graph.state import (
     ChatState,
@@ -312,6 +313,7 @@ def _sample(
     max_new_tokens: int | None = None,
     check_parrot: bool = True,
     users: tuple[str, ...] = (),
+    selves: frozenset[str] = frozenset(),
 ) -> str | None:
     """Run the model; None (and stop early) when the reply parrots an earlier turn.
 
@@ -329,6 +331,7 @@ def _sample(
         asked=messages[-1]["content"] if messages[-1]["role"] == "user" else "",
         persona=deps.settings.persona.name,
         users=users,
+        selves=selves,
     )
     budget = max_new_tokens or deps.settings.chat.reply_tokens
     stream = deps.llm.stream(messages, max_new_tokens=budget, conversation_id=conversation)
@@ -391,6 +394,12 @@ def _user_names(state: ChatState) -> tuple[str, ...]:
     return tuple(sorted(set(user_names(said)) | set(profile)))
 
 
+def _user_selves(state: ChatState) -> frozenset[str]:
+    """What the user said they are, do or live in (messages and profile): never the reply's."""
+    said = [m["content"] for m in state.get("messages", []) if m["role"] == "user"]
+    return user_self_words(said + state.get("profile", "").splitlines())
+
+
 def _generate(
     state: ChatState,
     deps: Deps,
@@ -417,10 +426,11 @@ def _generate(
         conversation = thread_key(state["user_id"], state.get("thread_id", ""))
         earlier = [m["content"] for m in state.get("messages", []) if m["role"] == "assistant"][-3:]
         users = _user_names(state)
+        selves = _user_selves(state)
         budget = max_new_tokens
         text = _sample(
             messages, deps, conversation, emit=stream, earlier=earlier, max_new_tokens=budget,
-            users=users,
+            users=users, selves=selves,
         )  # fmt: skip
         if not text:  # parroted an earlier turn, or said nothing new
             log.debug("reply repeated an earlier turn; answering from the newest message only")
@@ -435,6 +445,7 @@ def _generate(
                     max_new_tokens=budget,
                     check_parrot=False,
                     users=users,
+                    selves=selves,
                 )
                 or ""
             )
@@ -576,13 +587,14 @@ def _complete_list(state: ChatState, deps: Deps, reply: str, wanted: int) -> str
         messages = build_messages(state, deps, instruction)
         text = _sample(
             messages, deps, conversation, emit=False, earlier=items, max_new_tokens=48,
-            check_parrot=False, users=_user_names(state),
+            check_parrot=False, users=_user_names(state), selves=_user_selves(state),
         )  # fmt: skip
         first = next((s.strip() for s in (text or "").splitlines() if len(s.strip()) > 12), "")
         first = re.sub(r"^\s*(?:[-*•]|\d{1,2}[.)])\s+", "", first)
         if not first or first in prompts.NOTHING_TO_ADD_LINES or repeated_lines(first, items):
             continue
-        item = f"- {first}"
+        numbered = bool(items) and re.match(r"^\s*\d{1,2}[.)]", items[-1]) is not None
+        item = f"{len(items) + 1}. {first}" if numbered else f"- {first}"
         items.append(item)
         _emit("\n" + item)
         reply = reply.rstrip() + "\n" + item

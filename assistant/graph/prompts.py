@@ -49,6 +49,7 @@ FOLLOW_UP_WAITING = (
 # Answers from memory (grounding.py): the value is the stored one, never the model's copy.
 GROUNDED_TYPED = "{span} ({source})."
 GROUNDED_SAID = '{source}: "{quote}"'
+GROUNDED_ATTRIBUTE = "{fact} (you told me)."
 GROUNDED_FACT = "From what you told me: {fact}."
 GROUNDED_FROM_USER = "you told me on {when}"
 GROUNDED_FROM_NAMED = "{name} said"

@@ -30,6 +30,8 @@ NEAR_CONTAINED = 0.9  # ... or whose words nearly all come, in order, in an earl
 _MARKER = re.compile(r"^\s*(?:[-*•]|\d{1,2}[.)])\s+")
 # A list item with nothing after its marker ("- ", "3.", "- **- **") once its line ended.
 _BARE_ITEM = re.compile(r"^\s*(?:\d{1,2}[.)])?[^A-Za-z0-9]*$")
+_MARKER_ONLY = re.compile(r"^\s*(?:[-*•]|\d{1,2}[.)])\s*$")
+_NUMBERED = re.compile(r"^(\s*\n\s*|\s*)(\d{1,2})(?=[.)]\s+\S)")  # "2. Use ..." as its item shows
 _ITEM_START = re.compile(r"(?:^|\n)\s*\d{1,2}[.)]$")  # "3." at a line start is not a sentence end
 _ENDS_SENTENCE = re.compile(r"[.!?:…)\]\"'*]\s*$")
 _SELF_NAME = re.compile(
@@ -144,6 +146,8 @@ def repeated_lines(text: str, earlier: list[str] | None = None) -> list[str]:
         if key in seen:
             out.append(line)
         seen.add(key)
+    sorry = [line for line in re.split(r"\n+|(?<=[.!?])\s+", text) if apologises(line)]
+    out += sorry[1:]  # one apology may be due; a second in the same reply is a loop
     counts: dict[str, int] = {}
     for line in _short_sentences(text):
         key = _norm(line)
@@ -202,6 +206,76 @@ def names_self_as_user(text: str, persona: str, user_names: list[str]) -> list[s
     return [n for n in other_self_names(own, persona) if n.lower() in mine]
 
 
+# A reply that gives itself the user's own role or home ("I'm a pharmacist in Leeds." said to
+# a pharmacist in Leeds) has taken the user's place, like one that takes the user's name.
+_IDENTITY_VERBS = frozenset(["be", "work", "live", "come", "study", "teach", "move"])
+_SELF_OPEN = re.compile(
+    r"^\W*(?:(?:hi|hello|hey)\b\W*(?:there\W*)?)?(?:i'?m|i am|i work|i live|i come|i study|i teach)\b",
+    re.IGNORECASE,
+)
+
+
+def _identity_words(sentence: str, subjects: tuple[str, ...]) -> set[str]:
+    """Lemmas of the nouns and names that a subject in `subjects` says it is, works as or
+    lives in ("I'm a pharmacist in Leeds" -> pharmacist, leeds), by the spaCy parse."""
+    from memory.understand import parse
+
+    out: set[str] = set()
+    for tok in parse(sentence).doc:
+        if tok.dep_ not in ("nsubj", "nsubjpass") or tok.lower_ not in subjects:
+            continue
+        verb = tok.head
+        if verb.lemma_.lower() not in _IDENTITY_VERBS:
+            continue
+        parts = [c for c in verb.children if c.dep_ in ("attr", "dobj", "prep", "appos", "oprd")]
+        for part in parts:
+            for t in part.subtree:
+                if t.pos_ in ("NOUN", "PROPN") and not any(
+                    a.dep_ in ("relcl", "acl", "advcl", "xcomp", "ccomp")
+                    for a in t.ancestors
+                    if a.i != verb.i and a in part.subtree
+                ):
+                    out.add(t.lemma_.lower())
+    return out
+
+
+def user_self_words(texts: list[str]) -> frozenset[str]:
+    """What the user said they are, do or live in (their messages, and profile lines about
+    "User"): the nouns a reply must not claim for itself."""
+    from assistant.graph.answer_span import sentences
+
+    out: set[str] = set()
+    for text in texts:
+        for sentence in sentences(text):
+            out |= _identity_words(sentence, ("i", "user", "we"))
+    return frozenset(out)
+
+
+def claims_user_self(text: str, selves: frozenset[str]) -> bool:
+    """True when a sentence of the reply says it is, works as or lives where the user said
+    they do."""
+    if not selves:
+        return False
+    from assistant.graph.answer_span import sentences
+
+    return any(
+        (_SELF_OPEN.search(s) or " i " in f" {s.lower()} ") and _identity_words(s, ("i",)) & selves
+        for s in sentences(text)
+    )
+
+
+_APOLOGY = re.compile(
+    r"^\W*(?:(?:i'?m|i am)\s+(?:so\s+|very\s+|really\s+|truly\s+)?sorry|(?:i\s+)?apologi[sz]e|"
+    r"(?:my\s+)?apologies|sorry)\b",
+    re.IGNORECASE,
+)
+
+
+def apologises(sentence: str) -> bool:
+    """True for a sentence that opens with an apology ("I'm sorry for any confusion, ...")."""
+    return bool(_APOLOGY.match(_MARKER.sub("", sentence)))
+
+
 def user_names(messages: list[str]) -> list[str]:
     """Names the user gave themselves ("I'm Farid", "my name is Dana")."""
     return sorted({n for m in messages for n in other_self_names(m, "")})
@@ -215,7 +289,64 @@ def keeps_persona(text: str, persona: str) -> bool:
 ECHO_SHARED = 3  # a sentence with at least this many of the user's words...
 ECHO_NEW = 1  # ...and at most this many of its own says nothing ("Use the train commute to study.")
 _STOP = frozenset(
-    ["the", "a", "an", "and", "or", "but", "to", "of", "in", "on", "at", "for", "with", "by", "from", "as", "is", "are", "be", "can", "you", "your", "i", "my", "me", "it", "this", "that", "these", "those", "will", "would", "should", "could", "do", "does", "did", "have", "has", "had", "use", "using", "here", "there", "some", "any", "way", "ways", "also", "just", "very", "more", "most", "so", "then", "than"]
+    [
+        "the",
+        "a",
+        "an",
+        "and",
+        "or",
+        "but",
+        "to",
+        "of",
+        "in",
+        "on",
+        "at",
+        "for",
+        "with",
+        "by",
+        "from",
+        "as",
+        "is",
+        "are",
+        "be",
+        "can",
+        "you",
+        "your",
+        "i",
+        "my",
+        "me",
+        "it",
+        "this",
+        "that",
+        "these",
+        "those",
+        "will",
+        "would",
+        "should",
+        "could",
+        "do",
+        "does",
+        "did",
+        "have",
+        "has",
+        "had",
+        "use",
+        "using",
+        "here",
+        "there",
+        "some",
+        "any",
+        "way",
+        "ways",
+        "also",
+        "just",
+        "very",
+        "more",
+        "most",
+        "so",
+        "then",
+        "than",
+    ]
 )
 
 
@@ -336,8 +467,18 @@ class LoopGuard:
         asked: str = "",
         persona: str = "",
         users: tuple[str, ...] = (),
+        selves: frozenset[str] = frozenset(),
     ) -> None:
         self.said: set[str] = {_key(line) for reply in earlier or [] for line in _lines(reply)}
+        # what the user said they are or do: the reply never claims it ("I'm a pharmacist")
+        self.selves = selves
+        # one apology at most over this reply and the last ones ("I'm sorry for any confusion")
+        self.apologised = any(
+            apologises(line)
+            for reply in earlier or []
+            for line in re.split(r"\n+|(?<=[.!?])\s+", reply)
+        )
+        self.numbered = 0  # numbered list items shown: the next one is numbered after them
         self.asked = asked  # the user's message: a sentence that only says it back is empty
         self.persona = persona
         self.users = list(users)  # the user's names: the reply never gives itself one
@@ -368,6 +509,8 @@ class LoopGuard:
             or recites(key, self.recitals)
             or echoes_user(sentence, self.asked)
             or bool(self.users and names_self_as_user(sentence, self.persona, self.users))
+            or claims_user_self(sentence, self.selves)
+            or (self.apologised and apologises(sentence))
         )
 
     def _labelled(self, key: str) -> bool:
@@ -378,6 +521,10 @@ class LoopGuard:
             return True
         if sentence and self.users and names_self_as_user(sentence, self.persona, self.users):
             return True  # "Hello, I'm Farid" said to Farid (held from "I'm", so never shown)
+        if sentence and not partly_shown and claims_user_self(sentence, self.selves):
+            return True  # "I'm a pharmacist in Leeds." said to that pharmacist
+        if sentence and not partly_shown and self.apologised and apologises(sentence):
+            return True  # a second apology
         if sentence and not partly_shown and echoes_user(sentence, self.asked):
             return True
         if 0 < len(key) < MIN_LINE_CHARS:
@@ -397,13 +544,18 @@ class LoopGuard:
         """True while the sentence being written starts like one already said."""
         if not key:
             return False
+        if self.selves and _SELF_OPEN.search(self.buffer):
+            return True  # "I'm a ...": held to its end, in case it claims the user's role
+        if self.apologised and apologises(self.buffer):
+            return True
         if self.users and (
             _NAMING_SELF.search(self.buffer)
             or names_self_as_user(self.buffer, self.persona, self.users)
         ):
             return True  # "I'm ...": held until the name is known not to be the user's
         if self.asked:
-            said, mine = _content(key), _content(self.asked)
+            # the last word may be unfinished ("comm" of "commute"): judged once it is whole
+            said, mine = _content(" ".join(key.split()[:-1])), _content(self.asked)
             if said & mine and not said - mine:
                 return True  # so far only the user's words: it may yet say nothing else
         if any(echo.startswith(key) or key.startswith(echo) for echo in self.echoes):
@@ -424,6 +576,18 @@ class LoopGuard:
             >= NEAR_RATIO
             for s in self.said
         )
+
+    def _renumber(self, sentence: str, before: str) -> str:
+        """A numbered item, as it starts to show, numbered after the items shown so far: an
+        item left out (a repeat, the user's words said back) leaves no gap ("2." first)."""
+        m = _NUMBERED.match(sentence)
+        if m is None:
+            return sentence
+        shown = "".join(self.shown) + before
+        if shown.strip() and not shown.endswith("\n") and not m.group(1):
+            return sentence  # "3." inside a line is not a list item
+        self.numbered += 1
+        return f"{m.group(1)}{self.numbered}{sentence[m.end(2) :]}"
 
     def _show(self, text: str) -> str:
         if text:
@@ -447,7 +611,8 @@ class LoopGuard:
             done, self.buffer_shown = self.buffer_shown, 0
             key = _key(sentence)
             if self._is_repeat(key, partly_shown=bool(sentence[:done].strip()), sentence=sentence):
-                self.repeats += 1
+                # the user's words said back is empty, not a loop: the reply goes on
+                self.repeats += not echoes_user(sentence, self.asked)
                 if self.repeats >= self.MAX_REPEATS:
                     self.stopped = True
                     return self._show(out), True
@@ -461,6 +626,10 @@ class LoopGuard:
                 continue  # an empty list item ("- " or "3." and the line ends)
             if key:
                 self.said.add(key)
+            if apologises(sentence):
+                self.apologised = True
+            if not done:
+                sentence = self._renumber(sentence, out)
             out += sentence[done:]
         again, looping = _phrase_loop(self.buffer)
         if looping and again is not None:
@@ -479,6 +648,12 @@ class LoopGuard:
             safe = _before_last_words(self.buffer, LOOP_WORDS - 1)
             if again is not None:
                 safe = min(safe, again)
+            if _MARKER_ONLY.match(self.buffer[:safe]):
+                safe = 0  # a list marker alone waits for its item's words (it may be left out)
+            if not self.buffer_shown and safe > 0:
+                renumbered = self._renumber(self.buffer, out)
+                safe += len(renumbered) - len(self.buffer)
+                self.buffer = renumbered
             safe = max(self.buffer_shown, safe)
             out += self.buffer[self.buffer_shown : safe]
             self.buffer_shown = safe
@@ -505,6 +680,8 @@ class LoopGuard:
             return ""  # a repeat, or one cut off by the token limit
         if not key:  # an empty list item or trailing white space
             return ""
+        if not shown_part:
+            held = self._renumber(held, "")
         if cut and not finished:
             if shown_part:
                 return self._show(held.rstrip() + "…")

@@ -156,3 +156,23 @@ def test_the_chat_judges_count_a_reply_reciting_the_system_prompts_orders() -> N
     ]
     j = bench.judge_conversation(turns, replies, "Ada", prompt)
     assert j["prompt_recitals"] == 1
+
+
+def test_multi_session_memory_scripts_ask_later_for_what_earlier_sessions_said() -> None:
+    for name in ("memory.jsonl", "memory_heldout.jsonl", "memory_fresh.jsonl"):
+        scripts = _read(name)
+        assert scripts, name
+        for script in scripts:
+            sessions = script["sessions"]
+            assert len(sessions) >= 2, script["id"]
+            questions = [t for t in sessions[-1] if t.get("expect") or t.get("decline")]
+            assert questions, script["id"]  # the last session asks what memory holds
+            told = " ".join(t["user"] for s in sessions[:-1] for t in s)
+            for q in questions:
+                for value in q.get("expect", []) if not q.get("decline") else []:
+                    # the expected value was said in an earlier session, not only in the question
+                    assert any(v.lower() in told.lower() for v in q["expect"]), (
+                        script["id"],
+                        value,
+                    )
+    assert len(_read("memory.jsonl")) >= 20

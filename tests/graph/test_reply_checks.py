@@ -5,6 +5,7 @@ from __future__ import annotations
 from assistant.graph.reply_checks import (
     LoopGuard,
     bullet_count,
+    claims_user_self,
     cut_off,
     drop_repeated_lines,
     echoes_user,
@@ -20,6 +21,7 @@ from assistant.graph.reply_checks import (
     recites,
     repeated_lines,
     user_names,
+    user_self_words,
 )
 
 
@@ -302,7 +304,18 @@ def test_a_short_sentence_said_over_and_over_is_a_loop() -> None:
 def test_a_sentence_loop_of_a_short_phrase_ends_the_reply() -> None:
     guard = LoopGuard()
     shown = ""
-    for word in ["I'm", "sorry,", "I'm", "sorry,", "I'm", "sorry,", "I'm", "sorry,", "I'm", "sorry"]:
+    for word in [
+        "I'm",
+        "sorry,",
+        "I'm",
+        "sorry,",
+        "I'm",
+        "sorry,",
+        "I'm",
+        "sorry,",
+        "I'm",
+        "sorry",
+    ]:
         out, stopped = guard.push(word + " ")
         shown += out
         if stopped:
@@ -316,7 +329,20 @@ def test_the_reply_never_gives_itself_the_users_name() -> None:
     assert user_names(["Hi, I'm Farid. I work in Leeds."]) == ["Farid"]
     guard = LoopGuard(persona="Ada", users=("Farid",))
     shown = ""
-    for word in ["Hello,", "I'm", "Farid,", "a", "dedicated", "pharmacist", "in", "Leeds.", "How", "can", "I", "help?"]:
+    for word in [
+        "Hello,",
+        "I'm",
+        "Farid,",
+        "a",
+        "dedicated",
+        "pharmacist",
+        "in",
+        "Leeds.",
+        "How",
+        "can",
+        "I",
+        "help?",
+    ]:
         shown += guard.push(word + " ")[0]  # streamed word by word, as the model does
     shown += guard.flush()
     assert "Farid" not in shown and "How can I help?" in shown
@@ -346,3 +372,47 @@ def test_a_list_of_n_items_is_continued_until_it_has_n(make_session) -> None:  #
     reply = session.send("List three ways to use the train commute for studying, as bullet points.")
     assert bullet_count(reply) >= 2 and "flashcards" in reply and "podcast" in reply
     assert "Use the train commute to study" not in reply
+
+
+def _typed_out(text: str, **kw: object) -> str:
+    guard = LoopGuard(**kw)  # type: ignore[arg-type]
+    out = ""
+    for i in range(0, len(text), 3):  # a few characters per piece, as tokens come
+        safe, stop = guard.push(text[i : i + 3])
+        out += safe
+        if stop:
+            return out
+    return out + guard.flush()
+
+
+def test_the_reply_never_claims_the_users_role_or_home() -> None:
+    selves = user_self_words(["Hi, I'm Farid. I work as a hospital pharmacist in Leeds."])
+    shown = _typed_out(
+        "I'm a pharmacist in Leeds. How can I help with the portfolio?", selves=selves
+    )
+    assert shown == "How can I help with the portfolio?"
+    assert claims_user_self("Hello, I'm Farid, a dedicated pharmacist in Leeds.", selves)
+    assert not claims_user_self("I'm happy to help with your pharmacist portfolio.", selves)
+
+
+def test_a_second_apology_is_left_out_and_judged_a_loop() -> None:
+    text = "I'm sorry for any confusion, but I can help. Start with the outline. I'm sorry for any misunderstanding."
+    assert "misunderstanding" not in _typed_out(text)
+    assert repeated_lines(text) == ["I'm sorry for any misunderstanding."]
+    # an apology in one of the last replies: none in this one
+    assert _typed_out(
+        "Sorry about that. Start with the outline.", earlier=["I'm sorry, I can't."]
+    ) == ("Start with the outline.")
+
+
+def test_a_list_whose_first_item_is_left_out_is_numbered_from_one() -> None:
+    asked = "List three ways to use the train commute for studying, as bullet points."
+    text = (
+        "1. Use the train commute for studying.\n2. Read flashcards while you travel.\n"
+        "3. Listen to recorded lectures with headphones.\n"
+    )
+    shown = _typed_out(text, asked=asked).strip()
+    assert shown.splitlines() == [
+        "1. Read flashcards while you travel.",
+        "2. Listen to recorded lectures with headphones.",
+    ]

@@ -1,0 +1,196 @@
+"""Which typed profile attribute a question asks for ("What is my name?" -> name).
+
+The profile keeps typed facts (memory.types.Fact: attribute and value). A question about
+one of the user's own attributes is answered from that slot directly, not by scoring
+every stored sentence against the question. The question's form decides, read from
+memory.understand's spaCy parse (the one parse of a turn the goal and fact rules read):
+
+- a noun the user owns, asked with a question word: "What is my name?", "What's my job?";
+- a verb with "I" as its subject, asked with a question word: "Where do I live?",
+  "Where do I work?", "Who do I work for?", "What am I called?", "What do I do (for a
+  living)?"; also inside "Do you remember where I work?".
+
+The words below name the attributes of the profile's schema, not answers: they say which
+slot a question is about.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from memory.understand import parse
+
+Attribute = Literal["name", "place", "employer", "role"]
+
+# A noun the user owns ("my job") names the slot it asks for.
+_OWNED: dict[str, Attribute] = {
+    "name": "name",
+    "job": "role",
+    "role": "role",
+    "profession": "role",
+    "occupation": "role",
+    "employer": "employer",
+    "company": "employer",
+    "workplace": "employer",
+    "home": "place",
+    "address": "place",
+    "hometown": "place",
+}
+# "which city do I ...": a place asked for by its kind
+_PLACE_KINDS = frozenset(["city", "town", "country", "village", "place", "area"])
+_WH = frozenset(["what", "where", "who", "whom", "which", "how"])
+_ASKING_MODALS = frozenset(["should", "could", "can", "would", "might", "must", "shall"])
+_LIVE = frozenset(["live", "stay", "base", "reside"])
+
+
+def _wh_children(verb: Any) -> set[str]:
+    """Question words hanging on a verb, directly or through its preposition ("who ... for")."""
+    out = {c.lower_ for c in verb.children if c.lower_ in _WH}
+    for c in verb.children:
+        if c.dep_ == "prep":
+            out |= {g.lower_ for g in c.children if g.lower_ in _WH}
+        if c.dep_ in ("dobj", "pobj", "npadvmod", "attr"):
+            out |= {g.lower_ for g in c.children if g.lower_ in _WH and g.dep_ == "det"}
+    if verb.doc[0].lower_ in ("who", "whom") and verb.dep_ == "ROOT":
+        out.add("who")  # "Who do I work for?": the parse may hang "who" on the preposition
+    return out
+
+
+def _has_subject_i(verb: Any) -> bool:
+    return any(c.dep_ in ("nsubj", "nsubjpass") and c.lower_ == "i" for c in verb.children)
+
+
+def _verb_attribute(verb: Any) -> Attribute | None:
+    wh = _wh_children(verb)
+    if not wh or not _has_subject_i(verb):
+        return None
+    if any(c.dep_ == "aux" and c.lower_ in _ASKING_MODALS for c in verb.children):
+        return None  # "What should I do?" asks for advice, not for a stored fact
+    lemma = verb.lemma_.lower()
+    kinds = {
+        g.lemma_.lower()
+        for c in verb.children
+        for g in [c, *c.children]
+        if g.lemma_.lower() in _PLACE_KINDS
+    }
+    if lemma == "call" and "what" in wh:
+        return "name"
+    if lemma in _LIVE and ("where" in wh or kinds):
+        return "place"
+    if lemma == "work" and ("where" in wh or "who" in wh or "which" in wh):
+        return "place" if kinds else "employer"
+    if lemma == "do" and "what" in wh:
+        # "What do I do?" / "... for work" / "... for a living"; not "what do I do about X"
+        others = [
+            c
+            for c in verb.children
+            if c.dep_ not in ("aux", "nsubj", "dobj", "punct", "advmod", "npadvmod")
+        ]
+        for_work = all(
+            c.dep_ == "prep"
+            and c.lower_ == "for"
+            and any(g.lemma_.lower() in ("work", "living", "job") for g in c.children)
+            for c in others
+        )
+        return "role" if for_work else None
+    if kinds and "which" in wh:
+        return "place"  # "Which city do I teach in?"
+    return None
+
+
+def asked_attribute(question: str) -> Attribute | None:
+    """The profile attribute a question asks the user's own value of; None for any other."""
+    doc = parse(question).doc
+    if not question.strip().endswith("?") and doc[0].lower_ not in _WH:
+        return None
+    for tok in doc:
+        if (
+            tok.pos_ == "NOUN"
+            and tok.lemma_.lower() in _OWNED
+            and any(c.lower_ == "my" for c in tok.children)
+            and any(t.lower_ in _WH for t in doc)
+        ):
+            return _OWNED[tok.lemma_.lower()]
+    for tok in doc:
+        if tok.pos_ in ("VERB", "AUX"):
+            found = _verb_attribute(tok)
+            if found is not None:
+                return found
+    return None
+
+
+# Verbs that say how the user feels or what they want, not what they do for a living.
+_NOT_WORK = frozenset(
+    [
+        "be",
+        "have",
+        "want",
+        "need",
+        "like",
+        "love",
+        "hate",
+        "hope",
+        "think",
+        "feel",
+        "know",
+        "live",
+        "stay",
+        "move",
+        "try",
+        "plan",
+        "wish",
+        "prefer",
+        "enjoy",
+        "mean",
+        "guess",
+        "remember",
+        "forget",
+        "usually",
+    ]
+)
+_AMOUNTS = frozenset(["DATE", "TIME", "CARDINAL", "QUANTITY", "MONEY", "PERCENT", "ORDINAL"])
+_WORK_PREPS = frozenset(["at", "for", "as", "in"])
+
+
+def _is_thing(tok: Any) -> bool:
+    return tok.pos_ in ("NOUN", "PROPN") and tok.ent_type_ not in _AMOUNTS
+
+
+def says_attribute(sentence: str, attribute: Attribute) -> bool:
+    """True when the user's sentence states the attribute about themselves: "I drive for a
+    delivery company" (employer, role), "we now live in Tema" (place), "I'm Oskar" (name)."""
+    doc = parse(sentence).doc
+    for verb in doc:
+        if verb.pos_ not in ("VERB", "AUX") or not any(
+            c.dep_ == "nsubj" and c.lower_ in ("i", "we") for c in verb.children
+        ):
+            continue
+        if any(c.dep_ == "neg" for c in verb.children):
+            continue
+        lemma = verb.lemma_.lower()
+        if attribute == "place":
+            if lemma in _LIVE | {"move"} and any(
+                c.dep_ == "prep" and c.lower_ in ("in", "to", "into") for c in verb.children
+            ):
+                return True
+            continue
+        if attribute == "name":
+            if lemma == "be" and any(c.dep_ == "attr" and c.pos_ == "PROPN" for c in verb.children):
+                return True
+            continue
+        # employer or role: a habit in the present ("I teach", not "I'm saving", not "I need")
+        if verb.tag_ != "VBP" or lemma in _NOT_WORK:
+            continue
+        if any(c.dep_ == "aux" for c in verb.children):
+            continue
+        objects = [c for c in verb.children if c.dep_ == "dobj" and _is_thing(c)]
+        places = [
+            g
+            for c in verb.children
+            if c.dep_ == "prep" and c.lower_ in _WORK_PREPS
+            for g in c.children
+            if g.dep_ == "pobj" and _is_thing(g)
+        ]
+        if places or (objects and lemma != "do"):
+            return True
+    return False

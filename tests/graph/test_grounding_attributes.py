@@ -1,0 +1,106 @@
+"""A question about one of the user's typed attributes is answered from that slot directly.
+
+Real store (embedded Chroma, bundled embeddings, the typed profile) and a scripted model
+whose replies are marked: a reply that came from the model is plain to see.
+"""
+
+from __future__ import annotations
+
+import pytest
+from langgraph.checkpoint.memory import InMemorySaver
+
+from assistant.config import Settings
+from assistant.graph.attribute_question import asked_attribute, says_attribute
+from assistant.graph.session import ChatSession
+from tests.graph.conftest import scripted
+
+MODEL = "MODEL-REPLY"
+
+
+@pytest.fixture
+def real_store(home):
+    from memory.store import open_store
+
+    store = open_store(Settings())
+    yield store
+    store.close()
+
+
+def _chat(store, told: list[str], asked: list[str]) -> list[str]:
+    llm = scripted(replies=lambda m: f"{MODEL} on {m[-1]['content']}")
+    saver = InMemorySaver()
+    first = ChatSession(Settings(), llm, store, saver, user_id="u", thread_id="monday")
+    for line in told:
+        first.send(line)
+    later = ChatSession(Settings(), llm, store, saver, user_id="u", thread_id="friday")
+    return [later.send(q) for q in asked]
+
+
+def test_name_and_job_come_from_the_typed_facts_not_a_guess(real_store) -> None:
+    name, job, where = _chat(
+        real_store,
+        ["Hi, I'm Farid. I work as a hospital pharmacist in Leeds."],
+        ["What is my name?", "What do I do?", "Do you remember where I work?"],
+    )
+    assert name.startswith("Your name is Farid")  # not "I don't know exactly. The closest..."
+    assert "pharmacist" in job and not job.startswith("I don't know")
+    assert "pharmacist" in where and MODEL not in where
+
+
+def test_work_said_in_other_words_is_found_in_the_users_own_sentence(real_store) -> None:
+    work, living = _chat(
+        real_store,
+        ["Good morning! I'm Arjun. I drive for a delivery company in Leicester."],
+        ["Do you remember where I work?", "What do I do for a living?"],
+    )
+    assert "delivery company" in work and not work.startswith("I don't know")
+    assert "delivery company" in living
+
+
+def test_advice_about_work_still_goes_to_the_model(real_store) -> None:
+    [advice] = _chat(
+        real_store,
+        ["I'm Farid. I work as a hospital pharmacist in Leeds."],
+        ["What should I do first for the portfolio?"],
+    )
+    assert MODEL in advice
+
+
+@pytest.mark.parametrize(
+    ("question", "attribute"),
+    [
+        ("What is my name?", "name"),
+        ("What am I called?", "name"),
+        ("Where do I work?", "employer"),
+        ("Who do I work for?", "employer"),
+        ("What do I do for a living?", "role"),
+        ("What's my job?", "role"),
+        ("Where am I living these days?", "place"),
+        ("Which city do I teach in?", "place"),
+        ("What should I do first?", None),
+        ("What do I do about the noise?", None),
+        ("Who is my supervisor?", None),
+        ("Where does my sister live?", None),
+    ],
+)
+def test_the_attribute_a_question_asks_for(question: str, attribute: str | None) -> None:
+    assert asked_attribute(question) == attribute
+
+
+def test_sentences_that_state_work_or_home() -> None:
+    assert says_attribute("I repair bicycles at a small shop in Malmo.", "employer")
+    assert says_attribute("We moved house, we now live in Tema.", "place")
+    assert not says_attribute("I'm saving for a new espresso machine.", "employer")
+    assert not says_attribute("I practise for 30 minutes every morning.", "employer")
+
+
+def test_a_newer_sentence_beats_an_older_typed_slot(real_store) -> None:
+    [home] = _chat(
+        real_store,
+        [
+            "I'm Kwame. I teach chemistry at a college in Accra.",
+            "We moved house, we now live in Tema.",
+        ],
+        ["Where do I live now?"],
+    )
+    assert "Tema" in home and "Accra" not in home
