@@ -539,7 +539,7 @@ def main() -> None:
     )
     parser.add_argument("--busy", action="store_true", help="OpenMP policies, quiet vs one core busy")
     parser.add_argument("--policies", default="", help="--busy: comma-separated subset of policies")
-    parser.add_argument("--rounds", type=int, default=0, help="--busy: quiet+busy rounds (default 3, quick 1)")
+    parser.add_argument("--rounds", type=int, default=0, help="interleaved rounds per section (default 3, quick 1; --busy: quiet+busy rounds)")
     args = parser.parse_args()
     if args.busy:
         from busy_cores import POLICIES, run_busy
@@ -565,6 +565,7 @@ def main() -> None:
     if args.threads:
         torch.set_num_threads(args.threads)
     tokens, rounds = (24, 1) if args.quick else (64, 3)
+    rounds = args.rounds or rounds
     report: dict[str, Any] = {
         "machine": {
             "cpus": os.cpu_count(),
