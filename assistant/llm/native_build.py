@@ -24,6 +24,7 @@ import shutil
 import subprocess
 import tempfile
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -124,8 +125,16 @@ def build(
 class NativeKernel:
     """One C function, from the first of its sources the CPU can run, built and loaded once per process."""
 
-    def __init__(self, symbol: str, argtypes: list[Any], variants: list[Variant]) -> None:
+    def __init__(
+        self,
+        symbol: str,
+        argtypes: list[Any],
+        variants: list[Variant],
+        requires: Callable[[], str | None] | None = None,
+    ) -> None:
+        """`requires`: checked before building; returns why the kernel is of no use here, or None."""
         self.symbol, self.argtypes, self.variants = symbol, argtypes, variants
+        self.requires = requires
         self.wanted = True  # model.native_kernels != "off"
         self.tried = False
         self.reason: str | None = None  # why there is no kernel, once tried
@@ -142,6 +151,9 @@ class NativeKernel:
         self.tried = True
         if not cpu_isa.is_x86():  # the sources are x86 intrinsics: no compile is attempted
             self.reason = f"no native kernel for {platform.machine()} (x86-64 only)"
+            return
+        if self.requires is not None and (unneeded := self.requires()) is not None:
+            self.reason = unneeded
             return
         variant = next((v for v in self.variants if v.fits()), None)
         if variant is None:

@@ -45,7 +45,18 @@ ARGTYPES = [
     _P, _P, _F,  # split, span, kexp
     _P, _D, _P,  # final_norm, final_eps, x_out
 ]  # fmt: skip
-KERNEL = NativeKernel("decode_step", ARGTYPES, VARIANTS)
+
+
+def _int4_is_avx2() -> str | None:
+    """The step takes the AVX2 int4 layout and float32 rows: of no use beside another kernel."""
+    if native_int4.KERNEL.function() is None:
+        return f"no native int4 kernel ({native_int4.KERNEL.status()})"
+    if native_int4.KERNEL.isa != "avx2":
+        return f"the {native_int4.KERNEL.isa} int4 kernel runs (bfloat16 model): per-op steps"
+    return None
+
+
+KERNEL = NativeKernel("decode_step", ARGTYPES, VARIANTS, requires=_int4_is_avx2)
 
 
 class _Matrix(ctypes.Structure):
