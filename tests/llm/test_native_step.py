@@ -18,6 +18,10 @@ from tests.llm.test_int4_decode import q4_1_weight, q8_0_weight
 
 # Logits may differ by float32 summation order (RMSNorm's sum) only: relative to their spread.
 TOL = 1e-4
+# On the bundled model those last-bit differences can flip the int16 rounding of a row
+# (native_int4_avx2.c) in either path: measured 0.0017 of the spread over 32 tokens. The
+# rounding's own distance to the dense model is 0.001; int8 rows (not adopted) moved 0.14.
+TOL_REAL = 5e-3
 
 
 def _needs_the_kernel() -> None:
@@ -114,7 +118,7 @@ def test_default_model_native_steps_give_the_torch_steps_tokens(
     real_engine: Any, split: bool
 ) -> None:
     """The bundled model, 32 greedy tokens after a chat prompt: the same tokens either way,
-    logits within float32 summation order (run under ASSISTANT_CPU_ISA=avx2 by `make test`)."""
+    logits within the int16 rounding (run under ASSISTANT_CPU_ISA=avx2 by `make test`)."""
     engine = real_engine
     step = engine.decode_step
     assert step is not None
@@ -153,4 +157,4 @@ def test_default_model_native_steps_give_the_torch_steps_tokens(
     (ref_tokens, ref), (tokens, out), native_ran = engine.gate.run(both)
     assert native_ran
     assert tokens == ref_tokens
-    assert (out - ref).abs().max().item() <= TOL * ref.std().item()
+    assert (out - ref).abs().max().item() <= TOL_REAL * ref.std().item()
