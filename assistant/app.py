@@ -263,6 +263,32 @@ class App:
                         self._stack.callback(close)
             return self._store
 
+    def warm_up(self) -> threading.Thread | None:
+        """Start loading, in a background thread, what the first reply needs besides the chat
+        model: the spaCy pipeline and the embedding model. Join it before the first reply.
+
+        On a 2-core machine this overlaps with the chat model's load, whose conversion and
+        packing run torch ops that release the GIL (a first start spends seconds there).
+        Only for the real parts: with a scripted model or store (tests, benches) it does
+        nothing and returns None. A failure here is left for the first reply to report.
+        """
+        if self._llm_factory is not None or self._store_factory is not None:
+            return None
+        name = self.settings.memory.embedding_model
+
+        def load() -> None:
+            try:
+                from memory import embeddings, understand
+
+                understand.pipeline()
+                embeddings.shared_encoder(name)
+            except Exception as exc:  # the first reply loads them again and says what failed
+                log.debug("warm-up failed (the first reply retries): %s", exc)
+
+        thread = threading.Thread(target=load, name="warm-up", daemon=True)
+        thread.start()
+        return thread
+
     @property
     def checkpointer(self) -> Any:
         """The LangGraph checkpointer (SQLite in the data directory, or Postgres), opened once."""

@@ -13,7 +13,9 @@ Sections (each a key in the JSON):
   dtype         float32 vs bfloat16 stock (the CPU `auto` dtype choice)
   ttft_turns    time to first token at turns 1, 10, 20 of a scripted conversation,
                 with the prefix KV cache vs a full re-prefill
-  start         cold start (GGUF conversion) vs warm start (converted cache), in fresh processes
+  start         cold start (GGUF conversion) vs warm start (converted cache), in fresh processes;
+                chat_first_reply: `assistant chat` in a fresh data directory, one message,
+                to the end of its reply (first start, then warm), wall seconds of the process
   summaries     summaries per minute, one by one vs one batch of 8
   interactive   time to first token of a chat while a background batch runs vs idle
   llama_cpp     (--vs-llama-cpp, when llama_cpp is importable: `make bench-llama-cpp`)
@@ -379,6 +381,31 @@ def start_times() -> dict[str, Any]:
                 "model_ready_s": round(data["load_s"], 2),
                 "from_cache": data["from_cache"],
             }
+    out["chat_first_reply"] = chat_first_reply()
+    return out
+
+
+FIRST_MESSAGE = "Hi! What can you help me with?"
+
+
+def chat_first_reply() -> dict[str, Any]:
+    """What a new user waits for: `assistant chat` in a fresh data directory (the GGUF
+    converted and packed, memory and checkpoints created), one message, its whole reply,
+    then /quit; wall time of the process, twice (first start, then a warm start)."""
+    out: dict[str, Any] = {"message": FIRST_MESSAGE}
+    with tempfile.TemporaryDirectory() as tmp:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("ASSISTANT__")}
+        env["ASSISTANT_HOME"] = str(Path(tmp) / "home")
+        for name in ("first_start_s", "warm_start_s"):
+            began = time.perf_counter()
+            proc = subprocess.run(
+                [sys.executable, "-m", "assistant", "chat"],
+                input=f"{FIRST_MESSAGE}\n/quit\n", capture_output=True, text=True,
+                cwd=tmp, env=env, timeout=600,
+            )  # fmt: skip
+            out[name] = round(time.perf_counter() - began, 2)
+            replies = [ln for ln in proc.stdout.splitlines() if "> " in ln and not ln.startswith("you>")]
+            out[name.replace("_s", "_reply")] = replies[-1][:160] if replies else proc.stderr[-300:]
     return out
 
 
@@ -539,7 +566,7 @@ def main() -> None:
     )
     parser.add_argument("--busy", action="store_true", help="OpenMP policies, quiet vs one core busy")
     parser.add_argument("--policies", default="", help="--busy: comma-separated subset of policies")
-    parser.add_argument("--rounds", type=int, default=0, help="--busy: quiet+busy rounds (default 3, quick 1)")
+    parser.add_argument("--rounds", type=int, default=0, help="interleaved rounds per section (default 3, quick 1; --busy: quiet+busy rounds)")
     args = parser.parse_args()
     if args.busy:
         from busy_cores import POLICIES, run_busy
@@ -565,6 +592,7 @@ def main() -> None:
     if args.threads:
         torch.set_num_threads(args.threads)
     tokens, rounds = (24, 1) if args.quick else (64, 3)
+    rounds = args.rounds or rounds
     report: dict[str, Any] = {
         "machine": {
             "cpus": os.cpu_count(),

@@ -96,9 +96,18 @@ def shared_model(name: str = "") -> SentenceTransformer:
 
 
 def bf16_native() -> bool:
-    """Whether this CPU multiplies bfloat16 natively (otherwise bfloat16 is emulated: slower)."""
+    """Whether this CPU multiplies bfloat16 natively (otherwise bfloat16 is emulated: slower).
+
+    Asks `assistant.llm.cpu_isa` first, so `ASSISTANT_CPU_ISA=avx2` makes memory act as on
+    an AVX2 CPU like the engine does (mkldnn alone also says yes for AVX-512 without bf16
+    units, where it emulates).
+    """
     import torch
 
+    from assistant.llm import cpu_isa
+
+    if not cpu_isa.bf16_units():
+        return False
     try:
         return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
     except (AttributeError, RuntimeError):

@@ -63,6 +63,12 @@ def test_doctor_says_which_cpu_path_runs_and_why(tmp_path: Path) -> None:
     generic = table(run(["doctor"], tmp_path / "home", ASSISTANT_CPU_ISA="generic"))
     assert "CPU no AVX2 (ASSISTANT_CPU_ISA=generic)" in generic
     assert "torch's kernels run" in generic and "dense float32" in generic
+    assert "one-row steps: torch ops per layer" in generic
+    from assistant.llm import cpu_isa
+
+    if cpu_isa.is_x86() and cpu_isa.has("avx2", "fma", "f16c"):  # the AVX2 path, on any such CPU
+        avx2 = table(run(["doctor"], tmp_path / "home", ASSISTANT_CPU_ISA="avx2"))
+        assert "one-row steps: one native call per token" in avx2
 
 
 def test_doctor_never_prints_token_values(tmp_path: Path) -> None:

@@ -74,6 +74,7 @@ def _check_native_kernels(wanted: bool) -> Check:
     from assistant.llm.native_kernels import configure_all, in_use
 
     reasons = configure_all(wanted)
+    reasons.pop("decode_step", None)  # the AVX2 path's only: `decode path` says whether it runs
     cpu = f"CPU {cpu_isa.describe()}"
     missing = {name: why for name, why in reasons.items() if why is not None}
     if not missing:
@@ -101,6 +102,13 @@ def _check_decode_path(dtype: str) -> Check:
         steps = "int4 steps: torch's int4 kernel"
     else:
         steps = "decode steps: dense float32 (no native int4 kernel for it)"
+    from assistant.llm import native_step
+
+    why_not = native_step.KERNEL.status()
+    if why_not is None and picked == "float32":
+        steps += "; one-row steps: one native call per token (native_step_avx2.c)"
+    else:
+        steps += f"; one-row steps: torch ops per layer ({why_not or 'bfloat16 model'})"
     return Check("decode path", True, f"{chosen}; {steps}", required=False)
 
 

@@ -208,8 +208,11 @@ def run_chat(
     # model loads (which takes seconds and may convert weights into the folder).
     memory = app.memory
     saver = app.checkpointer
+    warming = app.warm_up()  # spaCy and the embedder load beside the chat model
     with err.status("loading the model..."):
         llm = app.llm
+        if warming is not None:
+            warming.join()  # before the first reply: each part is loaded once
     session = ChatSession(app.settings, llm, memory, saver, user_id=user_id, thread_id=thread_id)
     Terminal(session, console, stdin, out).loop()
 

@@ -25,6 +25,7 @@ import torch.nn.functional as F  # noqa: N812
 
 from assistant.llm import split_softmax
 from assistant.llm.int4_decode import Int4DecodeLinear, fused_native
+from assistant.llm.native_step import NativeStep
 
 log = logging.getLogger(__name__)
 
@@ -120,6 +121,9 @@ class DecodeStep:
         self.final_norm = (inner.norm.weight, float(inner.norm.variance_epsilon))
         # One plan per batch width: each matrix multiplies packed or densely by its row limit.
         self.plans: dict[int, tuple[Linear, list[tuple[Any, ...]]]] = {}
+        # One-row steps in one native call (native_step.py) where it applies; built at the
+        # first one-row step (the weights' layouts are final by then). False: not here.
+        self.native: NativeStep | None | bool = None
 
     @staticmethod
     def _plan(model: Any, rows: int) -> tuple[Linear, list[tuple[Any, ...]]]:
@@ -165,6 +169,14 @@ class DecodeStep:
         if plan is None:
             plan = self.plans[b] = self._plan(self.model, b)
         head, layers = plan
+        if b == 1 and attention_mask is None and between_layers is None:
+            if self.native is None:
+                self.native = NativeStep.build(self.model, head) or False
+            if self.native:
+                assert isinstance(self.native, NativeStep)
+                logits = self.native(input_ids, cache, position_ids, split_softmax.active_spec())
+                if logits is not None:
+                    return logits
         h = F.embedding(input_ids[:, 0], self.embed)  # (B, hidden): one token per row
         if position_ids is None:
             position_ids = torch.full((b, 1), cache.get_seq_length(), dtype=torch.long)

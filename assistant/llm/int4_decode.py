@@ -187,6 +187,17 @@ def fused_native(
     return native_int4.bind(stacked)
 
 
+def stacked_native(modules: list[torch.nn.Linear]) -> native_int4.PackedGrid | None:
+    """The layers' native layouts stacked along the outputs (as `fused_native` runs them), or None."""
+    if fused_native(modules, 1) is None:
+        return None
+    cached = modules[0].__dict__.get("_stacked")
+    if cached is None or cached[0] != [id(m) for m in modules]:
+        return None
+    grid: native_int4.PackedGrid = cached[1]
+    return grid
+
+
 # The overloads themselves: calling them skips the op-packet lookup, which counts per token.
 # Older torch builds (before 2.5) lack the CPU int4 kernel: everything then stays dense.
 try:

@@ -46,6 +46,23 @@ class GrowingLayer(DynamicLayer):
         self.keys, self.values = k_room[:, :, : filled + new], v_room[:, :, : filled + new]
         return self.keys, self.values
 
+    def room_for(self, new: int) -> tuple[torch.Tensor, torch.Tensor] | None:
+        """The whole buffers, with room for `new` more positions after the filled ones, for
+        a writer that fills them itself (native_step) and then calls `advance`; None
+        before the first update."""
+        if not self.is_initialized or self.keys is None or self.values is None:
+            return None
+        if not self._fits(self.keys, self.keys.shape[-2] + new):
+            self._regrow(self.keys, self.values, self.keys.shape[-2] + new)
+        return self._room
+
+    def advance(self, new: int) -> None:
+        """Count `new` more positions written into the room by `room_for`'s caller."""
+        assert self._room is not None and self.keys is not None
+        k_room, v_room = self._room
+        filled = self.keys.shape[-2] + new
+        self.keys, self.values = k_room[:, :, :filled], v_room[:, :, :filled]
+
     def _fits(self, like: torch.Tensor, length: int) -> bool:
         """Whether the current keys are the front of the buffers and `length` positions fit."""
         if self._room is None:

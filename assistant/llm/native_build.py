@@ -24,6 +24,7 @@ import shutil
 import subprocess
 import tempfile
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -47,6 +48,8 @@ class Variant:
     source: Path
     needs: frozenset[str]  # CPU flags (cpu_isa.flags()) it needs
     arch: tuple[str, ...] = NATIVE  # compiler flags choosing the instruction set
+    # More sources linked into the same library (this source calls their functions).
+    extra: tuple[Path, ...] = ()
 
     def fits(self) -> bool:
         return self.needs <= cpu_isa.flags()
@@ -77,12 +80,19 @@ def _cpu_signature() -> str:
     return "\n".join(dict.fromkeys(lines))  # one of each: every core repeats them
 
 
-def build(source: Path, cc: str, out_dir: Path, arch: tuple[str, ...] = NATIVE) -> Path:
-    """Compile `source` for `arch` (or reuse an earlier build); return the library's path.
+def build(
+    source: Path,
+    cc: str,
+    out_dir: Path,
+    arch: tuple[str, ...] = NATIVE,
+    extra: tuple[Path, ...] = (),
+) -> Path:
+    """Compile `source` (and the `extra` sources, into one library) for `arch`, or reuse an
+    earlier build; return the library's path.
 
     Raises RuntimeError with the compiler's first error line when the build fails.
     """
-    text = source.read_bytes()
+    text = b"\0".join(p.read_bytes() for p in (source, *extra))
     flags = (*FLAGS, *arch)
     # -march=native output is only valid on the same kind of CPU; explicit flags on any.
     cpu = _cpu_signature() if "-march=native" in arch else ""
@@ -98,7 +108,7 @@ def build(source: Path, cc: str, out_dir: Path, arch: tuple[str, ...] = NATIVE) 
     os.close(fd)
     try:
         done = subprocess.run(
-            [cc, *flags, "-o", tmp, str(source), "-lm"],
+            [cc, *flags, "-o", tmp, str(source), *map(str, extra), "-lm"],
             capture_output=True, text=True, timeout=120,
         )  # fmt: skip
         if done.returncode != 0:
@@ -115,8 +125,16 @@ def build(source: Path, cc: str, out_dir: Path, arch: tuple[str, ...] = NATIVE) 
 class NativeKernel:
     """One C function, from the first of its sources the CPU can run, built and loaded once per process."""
 
-    def __init__(self, symbol: str, argtypes: list[Any], variants: list[Variant]) -> None:
+    def __init__(
+        self,
+        symbol: str,
+        argtypes: list[Any],
+        variants: list[Variant],
+        requires: Callable[[], str | None] | None = None,
+    ) -> None:
+        """`requires`: checked before building; returns why the kernel is of no use here, or None."""
         self.symbol, self.argtypes, self.variants = symbol, argtypes, variants
+        self.requires = requires
         self.wanted = True  # model.native_kernels != "off"
         self.tried = False
         self.reason: str | None = None  # why there is no kernel, once tried
@@ -134,6 +152,9 @@ class NativeKernel:
         if not cpu_isa.is_x86():  # the sources are x86 intrinsics: no compile is attempted
             self.reason = f"no native kernel for {platform.machine()} (x86-64 only)"
             return
+        if self.requires is not None and (unneeded := self.requires()) is not None:
+            self.reason = unneeded
+            return
         variant = next((v for v in self.variants if v.fits()), None)
         if variant is None:
             wanted = " or ".join("+".join(sorted(v.needs)) for v in self.variants)
@@ -144,7 +165,7 @@ class NativeKernel:
             self.reason = "no C compiler on PATH (set CC, or install gcc)"
             return
         try:
-            path = build(variant.source, cc, cache_dir(), variant.arch)
+            path = build(variant.source, cc, cache_dir(), variant.arch, variant.extra)
             function = getattr(ctypes.CDLL(str(path)), self.symbol)
         except (OSError, RuntimeError, AttributeError, subprocess.SubprocessError) as exc:
             self.reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__

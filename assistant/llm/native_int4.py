@@ -140,7 +140,8 @@ def bind(packed: PackedGrid) -> Callable[[torch.Tensor], torch.Tensor | None]:
         ):  # fmt: skip
             return None
         out = empty(rows, n, dtype=wanted)
-        function(bits, codes, scales, zeros, x.data_ptr(), out.data_ptr(), rows, n, k)
+        if function(bits, codes, scales, zeros, x.data_ptr(), out.data_ptr(), rows, n, k):
+            raise MemoryError("the native int4 kernel could not allocate its buffers")
         return out
 
     return run

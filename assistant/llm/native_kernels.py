@@ -6,12 +6,13 @@ The dependency runs one way: this module imports the kernel modules, they import
 
 from __future__ import annotations
 
-from assistant.llm import native_attention, native_int4
+from assistant.llm import native_attention, native_int4, native_step
 from assistant.llm.native_build import NativeKernel
 
 KERNELS: dict[str, NativeKernel] = {
     "attention": native_attention.KERNEL,
     "int4": native_int4.KERNEL,
+    "decode_step": native_step.KERNEL,
 }
 
 

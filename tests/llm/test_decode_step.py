@@ -150,4 +150,6 @@ def test_default_model_steps_match_its_forward(real_engine: Any) -> None:
 
     for a, b in engine.gate.run(run):
         assert a.argmax() == b.argmax()
-        assert (a - b).abs().max().item() <= 1e-2
+        # bfloat16: 1e-2 absolute; float32 on the AVX2 path: the int16 rounding of rows that
+        # differ in the last bits (test_native_step.TOL_REAL, 0.005 of the spread)
+        assert (a - b).abs().max().item() <= max(1e-2, 5e-3 * a.std().item())

@@ -197,3 +197,11 @@ def test_a_short_query_runs_on_one_thread_and_gives_the_count_back(
         assert query.shape == (384,) and bulk.shape == (20, 384)
     finally:
         gate.run(lambda: torch.set_num_threads(before))
+
+
+def test_the_avx2_switch_turns_bfloat16_off(monkeypatch: pytest.MonkeyPatch) -> None:
+    """ASSISTANT_CPU_ISA=avx2 hides bf16 units from memory as from the engine."""
+    monkeypatch.setenv("ASSISTANT_CPU_ISA", "avx2")
+    monkeypatch.delenv(embeddings.PRECISION_VAR, raising=False)
+    assert not embeddings.bf16_native()
+    assert embeddings.wanted_precision() == "float32"
