@@ -110,14 +110,20 @@ def main(argv: list[str] | None = None) -> int:
 
 def print_tables(record: dict[str, Any], data: Path) -> None:
     """The README tables: per control and N, per type, and how many passes echo the prompt."""
-    from assistant.probes.sifeval_report import ANCHORS, echo_counts, main_table, type_table
+    from assistant.probes.sifeval_report import (
+        ANCHORS,
+        decision_table,
+        echo_counts,
+        main_table,
+        type_table,
+    )
 
     path = Path(record["data"]) if Path(record["data"]).is_file() else data
     systems = {str(it.key): it.system for it in load_items(path).items}
     o = record["options"]
     print(f"{len(record['items'])} items (of {record['selected_of']} selected; dropped: {record['dropped']}); "
           f"N = {o['rounds']}; filler/task budgets {o['filler_tokens']}/{o['task_tokens']} tokens; greedy")  # fmt: skip
-    print(ANCHORS, "", main_table(record), "", type_table(record), "", sep="\n")
+    print(ANCHORS, "", main_table(record), "", decision_table(record), "", type_table(record), "", sep="\n")
     print("prompt-strict passes [all, of which the reply echoes the system prompt]:",
           json.dumps(echo_counts(record, systems)))  # fmt: skip
 

@@ -38,6 +38,7 @@ log = logging.getLogger(__name__)
 MARKER = "complete.json"  # written last: its presence means the cached copy is whole
 CACHE_FORMAT = 1  # bump when the cached layout changes, so old copies rebuild
 PLANES_FILE = "decode-int4.safetensors"  # packed decode weights, next to the converted copy
+LOCK_WAIT_S = 600.0  # a conversion takes seconds; a builder this slow is stuck or gone
 
 
 @dataclass
@@ -198,8 +199,21 @@ def _first_line(exc: BaseException) -> str:
 
 
 def _cache_key(gguf: Path) -> dict[str, Any]:
-    stat = gguf.stat()
-    return {"format": CACHE_FORMAT, "source": str(gguf), "size": stat.st_size}
+    """What the copy was made from: the file's name, size and a hash of its first and last
+    MiB (header and metadata, and the last tensors; hashing all of it costs a start ~0.3 s).
+
+    Not its path: every checkout's virtualenv installs the same GGUF at another path, and
+    keying on it made processes from two checkouts rebuild the shared copy in turn.
+    """
+    import hashlib
+
+    size = gguf.stat().st_size
+    digest = hashlib.sha256()
+    with gguf.open("rb") as fh:
+        digest.update(fh.read(1 << 20))
+        fh.seek(max(size - (1 << 20), 0))
+        digest.update(fh.read(1 << 20))
+    return {"format": CACHE_FORMAT, "name": gguf.name, "size": size, "ends": digest.hexdigest()[:16]}
 
 
 def _load_gguf_cached(
@@ -213,12 +227,49 @@ def _load_gguf_cached(
     folder = cache_root / f"{gguf.stem}-{str(dtype).removeprefix('torch.')}"
     key = _cache_key(gguf)
     if _cache_is_complete(folder, key):
-        try:
+        with contextlib.suppress(Exception):  # a failed read is retried under the lock below
             return (*_load_folder(folder, dtype), True, folder)
-        except Exception as exc:  # any failure to read the copy means: rebuild it
-            log.warning(
-                "converted model in %s is damaged (%s); rebuilding it", folder, _first_line(exc)
-            )
+    # One builder at a time: two processes starting together on an empty (or damaged)
+    # cache used to both convert, and one's swap deleted the folder the other was reading.
+    with _build_lock(folder):
+        if _cache_is_complete(folder, key):  # built by another process while we waited
+            try:
+                return (*_load_folder(folder, dtype), True, folder)
+            except Exception as exc:  # any failure to read the copy means: rebuild it
+                log.warning(
+                    "converted model in %s is damaged (%s); rebuilding it", folder, _first_line(exc)
+                )
+        return _build(gguf, dtype, folder, key)
+
+
+@contextlib.contextmanager
+def _build_lock(folder: Path) -> Iterator[None]:
+    """An inter-process lock file beside `folder` (kept: removing it would race too)."""
+    from filelock import FileLock, Timeout
+
+    lock = FileLock(str(folder.with_name(f"{folder.name}.lock")))
+    try:
+        folder.parent.mkdir(parents=True, exist_ok=True)
+        lock.acquire(timeout=LOCK_WAIT_S)
+    except Timeout:
+        raise ModelLoadError(
+            f"another process has been preparing the model cache in {folder} for over "
+            f"{LOCK_WAIT_S:.0f} s; if none is running, delete {lock.lock_file} and start again"
+        ) from None
+    except OSError as exc:  # read-only cache folder: no lock possible, build without one
+        log.warning("could not lock the model cache %s (%s)", folder, _first_line(exc))
+        yield
+        return
+    try:
+        yield
+    finally:
+        lock.release()
+
+
+def _build(
+    gguf: Path, dtype: torch.dtype, folder: Path, key: dict[str, Any]
+) -> tuple[Any, Any, bool, Path]:
+    """Convert `gguf` and save the copy (the caller holds the build lock)."""
     note = _FirstStartNote(gguf.name)
     try:
         model, tok = _convert_fast(gguf, dtype, folder, key)

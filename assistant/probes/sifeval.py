@@ -254,8 +254,23 @@ def summarise(runs: Sequence[dict[str, Any]], items: Sequence[Item], rounds: Seq
                     row[f"prompt_{level}_vs_n{mine[0]}"] = paired_delta(p, p0, seed=seed + n).to_dict()
             row["truncated"] = sum(run["items"][k][str(n)]["truncated"] for k in keys)
             table[str(n)] = row
-        out[run["label"]] = {"by_n": table, "per_type": per_type(run, items, mine)}
+        out[run["label"]] = {"by_n": table, "per_type": per_type(run, items, mine),
+                             "kept": kept(run, keys, mine, seed), "cpu_seconds": run.get("cpu_seconds")}  # fmt: skip
+        if base is not None and run.get("cpu_seconds") and base.get("cpu_seconds"):
+            out[run["label"]]["cost_vs_none"] = round(run["cpu_seconds"] / base["cpu_seconds"], 2)
     return out
+
+
+def kept(run: dict[str, Any], keys: Sequence[str], rounds: Sequence[int], seed: int) -> dict[str, Any] | None:
+    """Drift where it can show: on the items this control follows (prompt strict) at its
+    first N, how many still pass at its last N, and the paired change with its interval."""
+    if len(rounds) < 2:
+        return None
+    first, last = rounds[0], rounds[-1]
+    followed = [k for k, v in zip(keys, prompt_scores(run, keys, first, "strict"), strict=True) if v]
+    after = prompt_scores(run, followed, last, "strict")
+    change = paired_delta(after, [1.0] * len(followed), seed=seed).to_dict() if followed else None
+    return {"from_n": first, "to_n": last, "followed": len(followed), "kept": int(sum(after)), "change": change}
 
 
 def run_rounds(run: dict[str, Any], rounds: Sequence[int]) -> list[int]:

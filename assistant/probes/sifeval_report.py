@@ -38,6 +38,20 @@ def main_table(record: dict[str, Any]) -> str:
     return "\n".join(rows)
 
 
+def decision_table(record: dict[str, Any]) -> str:
+    """The selection view at the last N: mean, change vs none, CPU cost vs none, and drift
+    (kept of the items followed at the first N)."""
+    rows = ["| control | N | prompt strict | vs none | CPU s | cost vs none | followed at first N, kept at last N "
+            "| change on those |", "|---|---|---|---|---|---|---|---|"]  # fmt: skip
+    for label, s in record["summary"].items():
+        n = list(s["by_n"])[-1]
+        row, k = s["by_n"][n], s.get("kept") or {}
+        rows.append(f"| {label} | {n} | {_ci(row['prompt_strict'])} | {_ci(row.get('prompt_strict_vs_none'), True)} | "
+                    f"{s.get('cpu_seconds', '-')} | {s.get('cost_vs_none', '-')} | "
+                    f"{k.get('followed', '-')} -> {k.get('kept', '-')} | {_ci(k.get('change'), True)} |")  # fmt: skip
+    return "\n".join(rows)
+
+
 def type_table(record: dict[str, Any]) -> str:
     """Instruction-level strict passes per constraint type, control and N (passes/instructions)."""
     summary = record["summary"]

@@ -153,3 +153,23 @@ def test_tables_show_the_drop_and_flag_echoed_prompts(data: Path) -> None:
     system = "The response must contain at least 3 placeholders in square brackets."
     assert echo("Sure. The response must contain at least 3 placeholders [a] [b] [c]", system)
     assert not echo("Dear [name], welcome to [company] at [address].", system)
+
+
+def test_drift_is_counted_on_the_items_followed_at_the_start_with_cost_vs_none(data: Path) -> None:
+    from assistant.probes.sifeval_report import decision_table
+
+    items = load_items(data).items  # items 1 and 4 need no commas; 2 all lowercase
+    opts = Options(rounds=(0, 4))
+    forgets = run_control(ScriptedChatModel(forgets_after_three_rounds), items, parse_control("none"), opts)
+    holds = run_control(ScriptedChatModel(lambda m: "ok" if not m[-1]["content"].startswith("task") else "here is a plain english answer without any commas at all for you today"),
+                        items, parse_control("split_softmax"), opts)  # fmt: skip
+    forgets["cpu_seconds"], holds["cpu_seconds"] = 10.0, 12.0
+    summary = summarise([forgets, holds], items, opts.rounds, opts.seed)
+    lost = summary["none"]["kept"]
+    # items 1 and 2 pass at N = 0; at N = 4 the commas break item 1, item 2 stays lowercase
+    assert (lost["followed"], lost["kept"], lost["change"]["mean"]) == (2, 1, -0.5)
+    held = summary[holds["label"]]["kept"]
+    assert (held["followed"], held["kept"], held["change"]["mean"]) == (2, 2, 0.0)
+    assert summary[holds["label"]]["cost_vs_none"] == 1.2
+    row = decision_table({"summary": summary}).splitlines()[3]
+    assert row.startswith(f"| {holds['label']} | 4 |") and "| 1.2 | 2 -> 2 |" in row
