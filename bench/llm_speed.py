@@ -405,7 +405,7 @@ def chat_first_reply() -> dict[str, Any]:
             )  # fmt: skip
             out[name] = round(time.perf_counter() - began, 2)
             replies = [ln for ln in proc.stdout.splitlines() if "> " in ln and not ln.startswith("you>")]
-            out[name.replace("_s", "_reply")] = replies[-1][:160] if replies else proc.stderr[-300:]
+            out[name[: -len("_s")] + "_reply"] = replies[-1][:160] if replies else proc.stderr[-300:]
     return out
 
 

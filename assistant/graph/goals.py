@@ -402,6 +402,23 @@ def model_update(
     return None
 
 
+def _only_asks(text: str) -> bool:
+    """Every sentence that could carry a wish is a question ("Hi! What can you help me with?").
+
+    Judged per sentence of the parse, so a greeting in front does not hide the question;
+    "Could you book a table?" is a request, "What can you do?" and "Do I need a tent?" ask.
+    """
+    sentences = [s.text.strip() for s in parse(text).sentences if s.text.strip()]
+    wishing = [s for s in sentences if WISH.search(s)] or sentences[-1:]
+    if not wishing:
+        return False
+    for sentence in wishing:
+        request = re.search(r"\b(?:can|could|would|will) you\b", sentence, _FLAGS)
+        if not (sentence.endswith("?") and (ASKS_ABOUT_HELP.match(sentence) or not request)):
+            return False
+    return True
+
+
 def reconcile(
     proposed: GoalUpdate | None, rules: GoalUpdate, text: str, goals: list[GoalState]
 ) -> GoalUpdate:
@@ -438,8 +455,7 @@ def reconcile(
             # never ask again for what the message already gave
             missing=[m for m in proposed.missing or rules.missing if _slot_kind(m) not in given],
         )
-    request = re.search(r"\b(?:can|could|would|will) you\b", text, _FLAGS)
-    asks = text.rstrip().endswith("?") and (ASKS_ABOUT_HELP.match(text.strip()) or not request)
+    asks = _only_asks(text)
     if (
         proposed.event == "new"
         and not asks  # "Do I need a special tent?" asks; it states no goal

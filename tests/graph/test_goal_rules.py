@@ -6,6 +6,7 @@ import pytest
 
 from assistant.graph import prompts
 from assistant.graph.goals import detect_new_goal, rule_update, slots_in, track
+from tests.fakes import ScriptedChatModel
 
 
 @pytest.mark.parametrize(
@@ -146,3 +147,30 @@ def test_a_further_wish_with_also_is_a_new_goal_even_while_one_is_open() -> None
 )
 def test_look_ups_commands_and_questions_open_no_goal(said: str) -> None:
     assert detect_new_goal(said) is None
+
+
+def _proposes(statement: str) -> ScriptedChatModel:
+    """A model that always proposes the same new goal (the bundled model did this to a greeting)."""
+    return ScriptedChatModel(
+        [f'{{"event": "new", "goal_id": "", "statement": "{statement}", "success_criteria": "", '
+         '"known": [], "missing": ["deadline"]}']
+    )
+
+
+@pytest.mark.parametrize(
+    ("said", "proposal"),
+    [
+        ("Hi! What can you help me with?", "I am going to help you with your goals"),
+        ("Hello there. How can you help me?", "help the user"),
+        ("Thanks! What else can you do for me?", "do things for the user"),
+    ],
+)
+def test_a_greeting_before_a_question_about_what_we_do_opens_no_goal(said: str, proposal: str) -> None:
+    update, goals, touched = track(said, [], "", llm=_proposes(proposal))
+    assert update.event == "none" and goals == [] and touched is None
+
+
+def test_a_greeting_before_a_request_still_lets_the_model_add_the_goal() -> None:
+    said = "Hi! Could you sort out a surprise party for my sister?"
+    update, goals, _ = track(said, [], "", llm=_proposes("sort out a surprise party for my sister"))
+    assert update.event == "new" and len(goals) == 1
