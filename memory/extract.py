@@ -12,7 +12,6 @@ import json
 import logging
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -20,7 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from assistant.llm.base import Message
 from assistant.llm.constrain import constrained_chat
 from memory.standing import standing
-from memory.types import FactAttribute, FactKind
+from memory.types import Candidate, FactAttribute, FactKind
 from memory.understand import parse
 
 
@@ -33,19 +32,6 @@ log = logging.getLogger(__name__)
 KINDS: tuple[str, ...] = get_args(FactKind)
 MODEL_CONFIDENCE_CAP = 0.75  # a model's guess never outranks what the user said in plain words
 MAX_FACT_CHARS = 200
-
-
-@dataclass(frozen=True)
-class Candidate:
-    """A fact proposed by extraction, before duplicate and contradiction handling."""
-
-    kind: FactKind
-    text: str
-    confidence: float
-    slot: str = ""  # facts with the same slot contradict each other, e.g. "identity:location"
-    attribute: FactAttribute = ""  # typed reading (memory.types.Fact): "place", "person", ...
-    value: str = ""  # the attribute's value as said ("Leeds", "Dr. Helen Ward")
-    relation: str = ""  # who a person is to the user ("supervisor"), what a date is ("exam")
 
 
 # Sentences that talk about secrets are never stored, whoever asks.

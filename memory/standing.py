@@ -10,10 +10,9 @@ come from the parse. Only the cue words are listed here, never whole sentences.
 from __future__ import annotations
 
 from functools import lru_cache
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-if TYPE_CHECKING:
-    from memory.extract import Candidate
+from memory.types import Candidate
 
 _GREETINGS = frozenset(
     [
@@ -174,8 +173,6 @@ def _name(span: Any, toks: list[Any]) -> str:
 
 def standing(span: Any) -> list[Candidate]:
     """Preferences, constraints and informal names in one parsed sentence."""
-    from memory.extract import Candidate
-
     out: list[Candidate] = []
     doc = span.doc
     # "could you write in Swedish?" asks for something; "do you answer in French?" asks about it
@@ -251,8 +248,6 @@ def _rule(span: Any, question: bool) -> list[Candidate]:
     """A standing rule said as an imperative: "Never book ...", "Avoid scheduling ...",
     "Only suggest ...", "Stop using ...", "No calls on weekends". The first word is taken as
     the verb whatever its tag; "never mind" retracts and sets no rule."""
-    from memory.extract import Candidate
-
     first = _first_word(span)
     if first is None or question or first.lower_ not in _RULE_CUES:
         return []

@@ -18,6 +18,19 @@ PROFILE_HEADING = "Known about the user (from their own words):"
 
 
 @dataclass(frozen=True)
+class Candidate:
+    """A fact proposed by extraction, before duplicate and contradiction handling."""
+
+    kind: FactKind
+    text: str
+    confidence: float
+    slot: str = ""  # facts with the same slot contradict each other, e.g. "identity:location"
+    attribute: FactAttribute = ""  # typed reading (memory.types.Fact): "place", "person", ...
+    value: str = ""  # the attribute's value as said ("Leeds", "Dr. Helen Ward")
+    relation: str = ""  # who a person is to the user ("supervisor"), what a date is ("exam")
+
+
+@dataclass(frozen=True)
 class Source:
     """Where a fact came from."""
 

@@ -8,7 +8,7 @@ waits for a line on stdin, then sends N turns "<TAG> turn <i>" on USER's THREAD;
 scripted model takes DELAY seconds per call (so turns of two replicas overlap) and
 touches $TEAM_IN_MODEL when a call starts (so a test can kill it mid-turn). With
 $TEAM_BARRIER (a folder) and $TEAM_PEER (the other worker's tag), each model call waits,
-up to 10 s, until the peer is inside its call for the same turn: the two turns overlap
+up to 60 s, until the peer is inside its call for the same turn: the two turns overlap
 for certain, whatever the machine's load.
 """
 
@@ -41,7 +41,7 @@ def main() -> None:
         if barrier:
             turn = last.split("turn")[-1].strip()
             Path(barrier, f"{tag}-{turn}").touch()
-            deadline = time.monotonic() + 10
+            deadline = time.monotonic() + 60
             while not Path(barrier, f"{peer}-{turn}").exists() and time.monotonic() < deadline:
                 time.sleep(0.01)
         time.sleep(float(delay))
@@ -55,6 +55,11 @@ def main() -> None:
     settings = Settings.model_validate(raw)
     with open_checkpointer(settings, url) as saver:
         session = ChatSession(settings, ScriptedChatModel(answer), FakeMemory(), saver, user, thread)
+        # the first turn would load the spaCy pipeline (seconds on a busy machine); load it
+        # before "ready" so both replicas' turns start together, as the barrier assumes
+        from memory.understand import parse
+
+        parse("Warming up.")
         print("ready", flush=True)
         sys.stdin.readline()
         timings = bool(os.environ.get("TEAM_TIMINGS"))
