@@ -200,6 +200,31 @@ def open_memory(settings: Settings, llm: ChatModel | None, chroma_token: str = "
     return open_store(settings, llm=llm, chroma_token=chroma_token)
 
 
+def _load_on_one_thread(load: Callable[[], ChatModel]) -> ChatModel:
+    """Run `load` with the torch thread on one OpenMP thread, then give back the count.
+
+    For the chat model's load while the warm-up thread (spaCy, the embedder's import) keeps
+    a core busy: with two OpenMP threads every conversion and packing op waited for the
+    sibling that the warm-up had pushed off its core. A first start on 2 cores (load ~2):
+    the model ready in 7.5 s on one thread, 44 s on two. The engine picks its thread count
+    again at each request (runtime_env.request_threads), and `model.threads` still wins
+    (the loader sets it).
+    """
+    import torch
+
+    from assistant.llm.gate import shared_gate
+
+    gate = shared_gate()
+    before = gate.run(torch.get_num_threads)
+    if before > 1:
+        gate.run(lambda: torch.set_num_threads(1))
+    try:
+        return load()
+    finally:
+        if before > 1:
+            gate.run(lambda: torch.set_num_threads(before))
+
+
 # ---- the app --------------------------------------------------------------------------
 
 
@@ -235,6 +260,7 @@ class App:
         self._stack = ExitStack()
         self._lock = threading.RLock()
         self._closed = False
+        self._warming: threading.Thread | None = None
 
     # -- parts --------------------------------------------------------------------
 
@@ -243,8 +269,16 @@ class App:
         """The shared chat model (one per process), loaded on first use."""
         with self._lock:
             if self._llm is None:
-                factory = self._llm_factory or (lambda: load_llm(self.settings))
-                self._llm = factory()
+                if self._llm_factory is not None:
+                    self._llm = self._llm_factory()
+                elif (
+                    self._warming is not None
+                    and self._warming.is_alive()
+                    and not self.settings.model.threads  # the user's count is kept as set
+                ):
+                    self._llm = _load_on_one_thread(lambda: load_llm(self.settings))
+                else:
+                    self._llm = load_llm(self.settings)
             return self._llm
 
     @property
@@ -268,7 +302,8 @@ class App:
         model: the spaCy pipeline and the embedding model. Join it before the first reply.
 
         On a 2-core machine this overlaps with the chat model's load, whose conversion and
-        packing run torch ops that release the GIL (a first start spends seconds there).
+        packing run torch ops that release the GIL (a first start spends seconds there);
+        while it runs, the chat model loads on one torch thread (see `_load_on_one_thread`).
         Only for the real parts: with a scripted model or store (tests, benches) it does
         nothing and returns None. A failure here is left for the first reply to report.
         """
@@ -287,6 +322,7 @@ class App:
 
         thread = threading.Thread(target=load, name="warm-up", daemon=True)
         thread.start()
+        self._warming = thread
         return thread
 
     @property

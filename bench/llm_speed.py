@@ -23,6 +23,7 @@ Sections (each a key in the JSON):
 
     .venv/bin/python bench/llm_speed.py --busy     # OpenMP policies, quiet vs one core busy
     .venv/bin/python bench/llm_speed.py --isa avx2 # as if the CPU had only AVX2 (any section)
+    .venv/bin/python bench/llm_speed.py --isa avx2 --start-only   # the start section alone
 
 --isa avx2 sets ASSISTANT_CPU_ISA=avx2 and ATEN_CPU_CAPABILITY=avx2 before torch loads:
 the AVX2 native kernels, `model.dtype = auto` as on an AVX2 CPU, and torch's own AVX2
@@ -558,6 +559,7 @@ def main() -> None:
         "--skip-start", action="store_true", help="skip the fresh-process start timings"
     )
     parser.add_argument("--decode-only", action="store_true", help="only the decode sections")
+    parser.add_argument("--start-only", action="store_true", help="only the start section")
     parser.add_argument(
         "--isa", choices=("native", "avx2"), default="native", help="avx2: act as an AVX2-only CPU"
     )
@@ -603,6 +605,10 @@ def main() -> None:
     }
     if not args.skip_start:
         report["start"] = start_times()
+    if args.start_only:
+        report["machine"] |= {"cpu": cpu_isa.describe(), "load_avg_at_end": os.getloadavg()}
+        print(json.dumps(report, indent=1))
+        return
     engine = load_engine(Settings())  # dtype "auto", as users get it
     report["machine"] |= {
         "cpu": cpu_isa.describe(),

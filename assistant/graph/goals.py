@@ -419,6 +419,23 @@ def _only_asks(text: str) -> bool:
     return True
 
 
+def proposal_can_count(rules: GoalUpdate, text: str, goals: list[GoalState]) -> bool:
+    """Whether `reconcile` could keep anything of a model proposal for this message.
+
+    The same tests as reconcile's, without the proposal: where they fail, every proposal
+    ends as the rules' update, so the model call (seconds of constrained decoding, twice
+    when the answer is invalid) is skipped. "Hi! What can you help me with?" with no open
+    goal is such a message: it only asks, and there is no goal it could end.
+    """
+    if rules.event in ("done", "dropped"):
+        return False
+    if rules.event in ("progress", "new"):
+        return True  # the model may add detail to what the rules saw
+    if open_goals(goals) and "?" not in text:
+        return True  # the model may catch an ending the rules missed
+    return bool(WISH.search(text)) and not _only_asks(text)
+
+
 def reconcile(
     proposed: GoalUpdate | None, rules: GoalUpdate, text: str, goals: list[GoalState]
 ) -> GoalUpdate:
@@ -428,6 +445,7 @@ def reconcile(
     model adds detail to a goal the rules also saw, and may catch what the rules missed:
     a new goal only when the message carries a wish or request in the user's own words,
     an ending only when the message is not a question.
+    (`proposal_can_count` repeats these tests without the proposal: change both together.)
     """
     if proposed is None or rules.event in ("done", "dropped"):
         return rules
@@ -525,7 +543,9 @@ def track(
     Returns the update, the goals after it and the goal it touched (None: nothing changed).
     """
     rules = rule_update(text, goals, active)
-    proposed = model_update(llm, text, goals, retries=retries) if llm is not None else None
+    proposed = None
+    if llm is not None and proposal_can_count(rules, text, goals):
+        proposed = model_update(llm, text, goals, retries=retries)
     update = reconcile(proposed, rules, text, goals)
     after, touched = apply_update(update, goals, thread=thread)
     return update, after, touched
