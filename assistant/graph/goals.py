@@ -54,6 +54,8 @@ NOT_A_GOAL = re.compile(
 ASKS_ABOUT_HELP = re.compile(
     r"^\W*(?:what|how|which|who|why|when|where)\b.*\?\s*$", _FLAGS | re.DOTALL
 )
+# "Can you ...": a request when stated, a question about us after a wh-word ("What can you do?").
+ASKS_US = re.compile(r"\b(?:can|could|would|will) you\b", _FLAGS)
 DONE = re.compile(
     r"\b(?:i(?:'ve| have)? (?:just |finally |already )?(?:booked|finished|completed|submitted|"
     r"bought|sent|sorted|done|did) (?:it|that|the|my|everything|all)?|booked it|"
@@ -225,7 +227,7 @@ def detect_new_goal(text: str, goals: list[GoalState] | None = None) -> str | No
     of what an open goal is already about (`goals`): a second request of the same kind
     continues that goal.
     """
-    if ASKS_ABOUT_HELP.match(text.strip()) and not re.search(r"\b(?:can|could|would|will) you\b", text, _FLAGS):
+    if ASKS_ABOUT_HELP.match(text.strip()) and not ASKS_US.search(text):
         return None
     open_kinds = {goal_kind(g["statement"]) for g in open_goals(goals or [])} - {""}
     open_words = set().union(*(_words(g["statement"]) for g in open_goals(goals or [])))
@@ -413,7 +415,7 @@ def _only_asks(text: str) -> bool:
     if not wishing:
         return False
     for sentence in wishing:
-        request = re.search(r"\b(?:can|could|would|will) you\b", sentence, _FLAGS)
+        request = ASKS_US.search(sentence)
         if not (sentence.endswith("?") and (ASKS_ABOUT_HELP.match(sentence) or not request)):
             return False
     return True
