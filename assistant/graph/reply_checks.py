@@ -27,6 +27,9 @@ SHORT_LOOP = 3  # ... but one said this often in a single reply ("I'm sorry." x2
 NEAR_MIN_WORDS = 5
 NEAR_RATIO = 0.8
 NEAR_CONTAINED = 0.9  # ... or whose words nearly all come, in order, in an earlier sentence
+# Within one reply, a second sentence about the assistant itself that opens with the same
+# words ("I'm here to help you ..." then "I'm here to assist you ...") says it again.
+SELF_OPENING_WORDS = 4
 _MARKER = re.compile(r"^\s*(?:[-*•]|\d{1,2}[.)])\s+")
 # A list item with nothing after its marker ("- ", "3.", "- **- **") once its line ended.
 _BARE_ITEM = re.compile(r"^\s*(?:\d{1,2}[.)])?[^A-Za-z0-9]*$")
@@ -408,6 +411,14 @@ def _opens_recital(key: str, runs: Runs) -> bool:
     )
 
 
+def _self_opening(key: str) -> tuple[str, ...] | None:
+    """The first words of a sentence in which the assistant speaks of itself ("i m here to")."""
+    words = key.split()
+    if len(words) <= SELF_OPENING_WORDS or words[0] != "i":
+        return None
+    return tuple(words[:SELF_OPENING_WORDS])
+
+
 def _tokens(text: str) -> list[tuple[int, str]]:
     return [(m.start(), _norm(m.group(0))) for m in re.finditer(r"\S+", text)]
 
@@ -483,6 +494,7 @@ class LoopGuard:
         self.persona = persona
         self.users = list(users)  # the user's names: the reply never gives itself one
         self.short_said: set[str] = set()  # short sentences of this reply ("I'm sorry.")
+        self.self_openings: set[tuple[str, ...]] = set()  # `_self_opening` of its sentences
         # labels of the prompt's own context ("The user's goal in play:"): a sentence that
         # holds one recites the prompt to the user, and is left out like a repeat
         self.echoes = [key for key in (_norm(e) for e in echoes) if len(key) >= MIN_ECHO_CHARS]
@@ -538,6 +550,8 @@ class LoopGuard:
             return True
         if len(key) < MIN_LINE_CHARS:
             return False
+        if not partly_shown and _self_opening(key) in self.self_openings:
+            return True  # "I'm here to assist you ..." after "I'm here to help you ..."
         return key in self.said or any(_similar(key, s) for s in self.said)
 
     def _could_repeat(self, key: str) -> bool:
@@ -566,9 +580,14 @@ class LoopGuard:
             and _opens_recital(key, self.recitals)
         ):
             return True
+        words = key.split()
+        if words[:1] == ["i"] and any(
+            opening[: len(words)] == tuple(words[:SELF_OPENING_WORDS])
+            for opening in self.self_openings
+        ):
+            return True  # opens like this reply's last word on itself: judged at its end
         # held while it starts like something already said, or its words so far all come,
         # in order, in something already said
-        words = key.split()
         return any(
             s.startswith(key)
             or _contained(key, s) >= NEAR_CONTAINED
@@ -626,6 +645,8 @@ class LoopGuard:
                 continue  # an empty list item ("- " or "3." and the line ends)
             if key:
                 self.said.add(key)
+                if opening := _self_opening(key):
+                    self.self_openings.add(opening)
             if apologises(sentence):
                 self.apologised = True
             if not done:

@@ -113,6 +113,25 @@ def test_a_sentence_said_again_in_other_words_is_left_out() -> None:
     )
 
 
+def test_the_assistant_says_what_it_is_here_for_once_a_reply() -> None:
+    # seen in a real chat: "I'm here to help ..." then "I'm here to assist ..." in one reply
+    words = (
+        "Hello, Grace. I'm here to help you achieve your goals. "
+        "Your trip to Valencia is on 3 May. I'm here to assist you in any way I can. "
+        "Pack light."
+    )
+    reply = _stream(LoopGuard(), [w + " " for w in words.split()])
+    assert reply.strip() == (
+        "Hello, Grace. I'm here to help you achieve your goals. "
+        "Your trip to Valencia is on 3 May. Pack light."
+    )
+    # only a sentence about the assistant, and only within one reply
+    other = "You can start today. You can start with the outline."
+    assert _stream(LoopGuard(), [other]) == other
+    later = "I'm here to assist you with the trip."
+    assert _stream(LoopGuard(earlier=[words]), [later]) == later
+
+
 def test_list_items_that_differ_in_their_point_are_not_near_repeats() -> None:
     items = (
         "- Week 1: draft chapter one.\n- Week 2: draft chapter two.\n- Review the methods section."
