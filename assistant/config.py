@@ -220,7 +220,7 @@ class ChatSettings(_Section):
     default_thread: str = "main"  # thread resumed by `assistant chat`
     keep_recent_turns: int = Field(8, ge=2)  # turns kept verbatim; older ones fold into a summary
     summary_chars: int = Field(1200, ge=200)  # running summary bound; the oldest lines go first
-    goal_model: bool = True  # ask the model for structured goal updates; rules check and back it up
+    goal_model: bool = False  # also ask the model for structured goal updates (rules check them); off: the bundled 135M model added no F1 and invented goals in chat
     goal_retries: int = Field(1, ge=0)  # re-asks after an invalid structured answer before the rules take over
     recall_items: int = Field(3, ge=0)  # stored feed items recalled per turn (0 = none)
     reply_tokens: int = Field(160, ge=16)  # reply budget for one chat turn

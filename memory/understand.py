@@ -497,6 +497,14 @@ def _clause_request(sent: Any, root: Any) -> Request | None:
             return _make("wish", action, sent, negated=_negated(root))
     if lemma in _LOOKING and subj in ("i", "we") and root.tag_ == "VBG":
         return _make("looking", root, sent, negated=_negated(root))
+    if (
+        lemma in _ARRANGE
+        and subj in ("i", "we")
+        and root.tag_ == "VBG"
+        and any(c.dep_ == "aux" and c.lower_ in ("'m", "am", "are", "'re") for c in root.children)
+        and _object(root) is not None
+    ):
+        return _make("wish", root, sent, negated=_negated(root))  # "I'm preparing a talk"
     if subj == "you" and any(c.dep_ == "aux" and c.lower_ in ("can", "could", "would", "will") for c in root.children):
         action = _action(root) if lemma in ("help", "try") else root
         if lemma == "help" and action is root:

@@ -120,6 +120,10 @@ INFO_HEADS = _word_set("balance number address phone rating weather forecast tim
 VAGUE_HEADS = _word_set("something anything somewhere anywhere place one other else")
 # Going somewhere or leaving: a detail of the plan in hand when one is open.
 DETAIL_VERBS = _word_set("go leave travel come return fly stay try keep move")
+# What the assistant writes for the work in hand ("can you make a weekly plan?"): with a goal
+# open, asking for one of these is help with that goal, not a goal of its own.
+WORK_AIDS = _word_set("plan schedule timeline outline checklist list routine roadmap step steps "
+    "tip tips idea ideas")
 
 
 def request_kind(req: Request) -> str:
@@ -243,6 +247,8 @@ def detect_new_goal(text: str, goals: list[GoalState] | None = None) -> str | No
             continue  # "something cheaper", "I'd like to leave on the 7th": refines the open goal
         if kind in open_kinds or (req.head and req.head in open_words):
             continue  # more about a goal already open
+        if req.head in WORK_AIDS and open_goals(goals or []):
+            continue  # "can you make a weekly plan?" for the goal already open
         if req.head_proper and open_kinds and not req.also:
             continue  # "look for Captain Marvel": a name from the results, not a new aim
         if req.frame == "switch" and kind not in KIND_OF.values():
@@ -284,6 +290,21 @@ def slots_in(text: str) -> list[str]:
     return [f"{kind}: {_said(kind, text)}" for kind in SLOT_KINDS if _gives(kind, text)]
 
 
+def _not_an_answer(text: str) -> bool:
+    """Thanks, a goodbye, an order to us or nothing named ("Thanks, that helps.", "Tell me your
+    name.", "Sounds good."): said after our question, it still answers nothing."""
+    doc = parse(text).doc
+    if not any(t.pos_ in ("NOUN", "PROPN", "NUM") for t in doc):
+        return True  # "Sounds good.", "Yes!": nothing named
+    for sent in doc.sents:
+        root = sent.root
+        if root.tag_ == "VB" and not any(c.dep_ in ("nsubj", "expl") for c in root.children):
+            return True  # a bare command
+        if any(t.dep_ == "intj" for t in sent) and len([t for t in sent if t.is_alpha]) <= 5:
+            return True  # "Thanks, that helps", "Great, bye for now"
+    return False
+
+
 def fill_missing(missing: list[str], text: str) -> tuple[list[str], list[str]]:
     """Split a user's answer over the missing slots it fills: (newly known, still missing)."""
     known: list[str] = []
@@ -294,7 +315,13 @@ def fill_missing(missing: list[str], text: str) -> tuple[list[str], list[str]]:
             known.append(f"{need}: {_said(kind, text)}")
         else:
             left.append(need)
-    if not known and missing and _slot_kind(missing[0]) is None and not HEDGE.search(text):
+    if (
+        not known
+        and missing
+        and _slot_kind(missing[0]) is None
+        and not HEDGE.search(text)
+        and not _not_an_answer(text)
+    ):
         # A free-form slot ("audience") is filled by whatever the user answers to our question.
         known.append(f"{missing[0]}: {_clean_statement(text)}")
         left = missing[1:]
@@ -438,6 +465,23 @@ def proposal_can_count(rules: GoalUpdate, text: str, goals: list[GoalState]) -> 
     return bool(WISH.search(text)) and not _only_asks(text)
 
 
+def _grounded(statement: str, text: str) -> bool:
+    """Whether most of a proposed goal's words are the user's: the small model sometimes
+    invents one from a single shared word ("... how to start?" -> "start with the goal of 123")."""
+    mine = _words(statement)
+    return bool(mine) and len(mine & _words(text)) * 2 >= len(mine)
+
+
+def _repeats_open_goal(statement: str, goals: list[GoalState]) -> bool:
+    """Whether a proposed goal says an open goal again ("The plan is to plan a weekend in Rome")."""
+    mine = _words(statement)
+    return any(
+        len(mine & (theirs := _words(g["statement"]))) * 2 >= min(len(mine), len(theirs))
+        for g in open_goals(goals)
+        if mine and _words(g["statement"])
+    )
+
+
 def reconcile(
     proposed: GoalUpdate | None, rules: GoalUpdate, text: str, goals: list[GoalState]
 ) -> GoalUpdate:
@@ -479,7 +523,8 @@ def reconcile(
     if (
         proposed.event == "new"
         and not asks  # "Do I need a special tent?" asks; it states no goal
-        and _words(proposed.statement) & _words(text)
+        and _grounded(proposed.statement, text)
+        and not _repeats_open_goal(proposed.statement, goals)
         and WISH.search(text)
     ):
         statement = _clean_statement(proposed.statement)
