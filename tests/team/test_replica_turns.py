@@ -6,7 +6,6 @@ run without it shows the fork LangGraph's issue 8796 describes (so these tests c
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
 import sys
@@ -15,8 +14,6 @@ from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-
-import pytest
 
 from assistant.config import Settings
 from assistant.graph.session import open_checkpointer
@@ -66,8 +63,13 @@ def _finish(proc: subprocess.Popen[str], timeout: float = 120) -> list[str]:
     return [line[len("reply ") :] for line in out.splitlines() if line.startswith("reply ")]
 
 
-def _chain(url: str, user: str, thread: str) -> tuple[Counter[str], list[str]]:
-    """(children per parent checkpoint, user turns in the latest state) of one thread."""
+def _chain(url: str, user: str, thread: str) -> tuple[int, str, list[str]]:
+    """(branches beyond one linear chain, a description, user turns in the latest state).
+
+    A linear chain has one root and one child per parent. Two replicas that each carry on
+    from their own last checkpoint make two chains side by side (two roots, no parent with
+    two children): a fork just the same, which counting children alone would miss.
+    """
     settings = Settings.model_validate({"chat": {"checkpointer": "postgres"}})
     config = {"configurable": {"thread_id": thread_key(user, thread)}}
     with open_checkpointer(settings, url) as saver:
@@ -76,8 +78,11 @@ def _chain(url: str, user: str, thread: str) -> tuple[Counter[str], list[str]]:
             s.parent_config["configurable"]["checkpoint_id"] for s in saved if s.parent_config
         )
         latest = saver.get_tuple(config)
+    roots = sum(1 for s in saved if not s.parent_config)
+    branches = (roots - 1) + sum(n - 1 for n in children.values())
+    shape = f"{len(saved)} checkpoints, {roots} roots, most children {children.most_common(2)}"
     messages = latest.checkpoint["channel_values"].get("messages", []) if latest else []
-    return children, [m["content"] for m in messages if m["role"] == "user"]
+    return branches, shape, [m["content"] for m in messages if m["role"] == "user"]
 
 
 def test_two_replicas_on_one_thread_keep_one_linear_chain_and_every_turn(pg_url: str) -> None:
@@ -86,8 +91,8 @@ def test_two_replicas_on_one_thread_keep_one_linear_chain_and_every_turn(pg_url:
     ) as procs:
         replies = [_finish(proc) for proc in procs]
     assert [len(r) for r in replies] == [TURNS, TURNS]
-    children, turns = _chain(pg_url, "ann", "plan")
-    assert max(children.values()) == 1, f"the checkpoint chain forked: {children.most_common(3)}"
+    branches, shape, turns = _chain(pg_url, "ann", "plan")
+    assert branches == 0, f"the checkpoint chain forked: {shape}"
     assert sorted(turns) == sorted(f"{tag} turn {i}" for tag in "AB" for i in range(TURNS))
 
 
@@ -101,13 +106,12 @@ def test_without_the_turn_lock_the_chain_forks_and_turns_are_lost(pg_url: str, t
     ) as procs:
         outs = [proc.communicate(timeout=120) for proc in procs]
     assert all(proc.returncode == 0 for proc in procs), [err[-2000:] for _, err in outs]
-    children, turns = _chain(pg_url, "ann", "plan")
+    branches, shape, turns = _chain(pg_url, "ann", "plan")
     # what each replica's model saw (the barrier's files), in case no fork shows up
     seen = sorted(p.name for p in barrier.iterdir())
-    assert max(children.values()) > 1, (
-        f"expected the fork that the turn lock prevents; model calls {seen}; turns {turns}; "
-        f"worker output {[(out[-600:], err[-1500:]) for out, err in outs]}; env "
-        f"{ {k: v for k, v in os.environ.items() if k.startswith(('ASSISTANT', 'TEAM', 'PG', 'OMP'))} }"
+    assert branches > 0, (
+        f"expected the fork that the turn lock prevents; {shape}; model calls {seen}; "
+        f"turns {turns}; worker errors {[err[-1500:] for _, err in outs]}"
     )
     assert len(turns) < 2 * TURNS, "expected turns missing from the latest state"
 
@@ -135,6 +139,6 @@ def test_a_replica_killed_mid_turn_leaves_the_thread_resumable(pg_url: str, tmp_
     with replicas(pg_url, ("lock", "ann", "plan", "B", 1, 0.0)) as (survivor,):
         assert _finish(survivor, timeout=60) == ["noted: 0"]
     assert time.monotonic() - started < 45, "the dead replica's lock was not released"
-    children, turns = _chain(pg_url, "ann", "plan")
-    assert max(children.values()) == 1, f"the checkpoint chain forked: {children.most_common(3)}"
+    branches, shape, turns = _chain(pg_url, "ann", "plan")
+    assert branches == 0, f"the checkpoint chain forked: {shape}"
     assert turns[:2] == ["A turn 0", "A turn 1"] and turns[-1] == "B turn 0"
