@@ -310,6 +310,8 @@ _NOT_ACTIONS = _word_set("know tell say ask check understand hear wonder think p
 _ARRANGE = _word_set("find book reserve get search look rent buy order schedule arrange organise organize plan "
     "transfer send call hire locate purchase make keep set track monitor watch research pay "
     "prepare sort")
+# "I'm preparing a talk": work under way towards an event ("I'm paying 1450 a month" is a habit)
+_PREPARING = _word_set("prepare organise organize arrange")
 _REFERS = _word_set("it that this them one those these")
 _DURATION = re.compile(r"\b(?:\d+|a|an|one|two|three|few|several|couple)\s+(?:days?|weeks?|months?|years?|hours?)\b|\bevery\b|\bdaily\b|\bweekly\b")
 _POINT_WORDS = re.compile(r"\b(?:ago|in|next|last|from now)\b")
@@ -498,7 +500,7 @@ def _clause_request(sent: Any, root: Any) -> Request | None:
     if lemma in _LOOKING and subj in ("i", "we") and root.tag_ == "VBG":
         return _make("looking", root, sent, negated=_negated(root))
     if (
-        lemma in _ARRANGE
+        lemma in _PREPARING
         and subj in ("i", "we")
         and root.tag_ == "VBG"
         and any(c.dep_ == "aux" and c.lower_ in ("'m", "am", "are", "'re") for c in root.children)

@@ -191,6 +191,23 @@ def says_attribute(sentence: str, attribute: Attribute) -> bool:
             for g in c.children
             if g.dep_ == "pobj" and _is_thing(g)
         ]
-        if places or (objects and lemma != "do"):
+        if lemma == "work" and (places or objects):
+            return True  # "I work at a hospital", "I work nights as a nurse"
+        # other verbs count when what they act on is a workplace: "I drive for a delivery
+        # company", "I run a small bakery", never "I owe her a dinner" or "I sing in a choir"
+        if lemma != "do" and any(_is_workplace(t) for t in places + objects):
             return True
     return False
+
+
+# Nouns for where people are employed: an ORG/FAC entity counts as well.
+_WORKPLACES = frozenset(
+    "company firm business shop store bakery cafe restaurant bar hotel hospital clinic "
+    "practice pharmacy school college university lab laboratory office agency bank studio "
+    "factory plant warehouse farm garage salon startup department ministry council newspaper "
+    "charity".split()
+)
+
+
+def _is_workplace(tok: Any) -> bool:
+    return tok.ent_type_ in ("ORG", "FAC") or tok.lemma_.lower() in _WORKPLACES

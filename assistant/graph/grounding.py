@@ -35,6 +35,7 @@ from assistant.graph.answer_span import (
 from assistant.graph.attribute_question import Attribute, asked_attribute, says_attribute
 from assistant.graph.fencing import looks_like_instructions
 from assistant.graph.state import GoalState, Grounded
+from memory.understand import parse
 
 if TYPE_CHECKING:
     from memory.interface import Memory
@@ -142,10 +143,11 @@ def second_person(text: str) -> str:
         verb, rest = m.group(1), m.group(2)
         verb = {"is": "are", "was": "were", "has": "have"}.get(verb, re.sub(r"(?<!s)s$", "", verb))
         out = f"you {verb}{rest}"
-    swaps = {
+    swaps = {  # "I'm" before "I", or it becomes "you'm"
+        r"\bI'm\b": "you're",
         r"\bI\b": "you",
         r"\bmy\b": "your",
-        r"\bI'm\b": "you're",
+        r"\bour\b": "your",
         r"\bam\b": "are",
         r"\bme\b": "you",
     }
@@ -260,7 +262,7 @@ def ground(
     floor = MIN_RELEVANCE if personal else MIN_RELEVANCE_OPEN
     if not candidates or not content_words(asked):
         return (
-            Grounded(reply=_nothing(people), span="", source="none", score=0.0)
+            Grounded(reply=_nothing(people, question), span="", source="none", score=0.0)
             if personal
             else None
         )
@@ -308,7 +310,9 @@ def ground(
             source="closest",
             score=round(scores[best], 3),
         )
-    return Grounded(reply=_nothing(people), span="", source="none", score=round(scores[best], 3))
+    return Grounded(
+        reply=_nothing(people, question), span="", source="none", score=round(scores[best], 3)
+    )
 
 
 def _attribute_answer(store: Memory, user_id: str, question: str, now: float) -> Grounded | None:
@@ -357,7 +361,27 @@ def _stated(
     return max(mine, key=lambda m: m[1]) if mine else None
 
 
-def _nothing(people: list[str]) -> str:
+def asked_thing(question: str) -> str:
+    """What a question asks about, said to the user: "Did I mention the name of my dog?" ->
+    "the name of your dog"; "" when it names nothing of the user's."""
+    doc = parse(question).doc
+    owned = next(
+        (c for c in doc.noun_chunks if any(t.lower_ in ("my", "our") for t in c)), None
+    )
+    if owned is None:
+        return ""
+    root = owned.root
+    # "the name of my dog": up through "of" to the noun it belongs to
+    while root.head.lower_ == "of" and root.head.head.pos_ in ("NOUN", "PROPN"):
+        root = root.head.head
+    span = doc[root.left_edge.i : owned.end]
+    return second_person(span.text) if span.text else ""
+
+
+def _nothing(people: list[str], question: str = "") -> str:
     if people:
         return prompts.GROUNDED_NOTHING_NAMED.format(name=" or ".join(people))
+    thing = asked_thing(question)
+    if thing:
+        return prompts.GROUNDED_NOTHING_ABOUT.format(thing=thing)
     return prompts.GROUNDED_NOTHING

@@ -54,8 +54,11 @@ GROUNDED_FACT = "From what you told me: {fact}."
 GROUNDED_FROM_USER = "you told me on {when}"
 GROUNDED_FROM_NAMED = "{name} said"
 GROUNDED_FROM_GOAL = "from your goal: {goal}"
-GROUNDED_CLOSEST = "I don't know exactly. The closest thing you told me: {closest}"
+# One sentence each, holding what was asked or found: two answers in a row never say the
+# same line again (a fixed "I don't know exactly." repeated reads as a loop)
+GROUNDED_CLOSEST = "I don't know exactly; the closest thing you told me: {closest}"
 GROUNDED_NOTHING = "I don't know: nothing you have told me so far says that."
+GROUNDED_NOTHING_ABOUT = "I don't know {thing}: you have not told me."
 GROUNDED_NOTHING_NAMED = "I don't know: nothing I have heard from or about {name} says that."
 CANCELLED_MARK = " [reply cancelled]"
 IDENTITY_REPLY = "I'm {name}, your personal assistant."
