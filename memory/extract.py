@@ -177,7 +177,8 @@ def _employer(text: str) -> str:
 
 def _location(s: str) -> list[Candidate]:
     m = re.search(
-        r"(?i:\bi\s+(?:now\s+)?(?:live|am (?:now\s+)?living|reside)\s+in|\bi'm\s+(?:now\s+)?living\s+in|"
+        r"(?i:\b(?:i|we)\s+(?:now\s+)?(?:live|reside)\s+in|\bi\s+am (?:now\s+)?living\s+in|"
+        r"\b(?:i'm|we're|we are)\s+(?:now\s+)?living\s+in|"
         r"\b(?:i|we)(?:'ve| have)?\s+"
         r"(?:just\s+|recently\s+)?(?:moved|relocated)(?:\s+from\s+[^,;.]+?)?\s+to|\bi(?:'m| am)\s+(?:now\s+)?based\s+in|\bi(?:'m| am) from)\s+"
         + _PHRASE,

@@ -49,6 +49,14 @@ def _wh_children(verb: Any) -> set[str]:
     for c in verb.children:
         if c.dep_ == "prep":
             out |= {g.lower_ for g in c.children if g.lower_ in _WH}
+            # "Which city do I live in?": "which" on the stranded preposition's object
+            out |= {
+                d.lower_
+                for g in c.children
+                if g.dep_ == "pobj"
+                for d in g.children
+                if d.lower_ in _WH and d.dep_ == "det"
+            }
         if c.dep_ in ("dobj", "pobj", "npadvmod", "attr"):
             out |= {g.lower_ for g in c.children if g.lower_ in _WH and g.dep_ == "det"}
     if verb.doc[0].lower_ in ("who", "whom") and verb.dep_ == "ROOT":
@@ -202,10 +210,43 @@ def says_attribute(sentence: str, attribute: Attribute) -> bool:
 
 # Nouns for where people are employed: an ORG/FAC entity counts as well.
 _WORKPLACES = frozenset(
-    "company firm business shop store bakery cafe restaurant bar hotel hospital clinic "
-    "practice pharmacy school college university lab laboratory office agency bank studio "
-    "factory plant warehouse farm garage salon startup department ministry council newspaper "
-    "charity".split()
+    [
+        "company",
+        "firm",
+        "business",
+        "shop",
+        "store",
+        "bakery",
+        "cafe",
+        "restaurant",
+        "bar",
+        "hotel",
+        "hospital",
+        "clinic",
+        "practice",
+        "pharmacy",
+        "school",
+        "college",
+        "university",
+        "lab",
+        "laboratory",
+        "office",
+        "agency",
+        "bank",
+        "studio",
+        "factory",
+        "plant",
+        "warehouse",
+        "farm",
+        "garage",
+        "salon",
+        "startup",
+        "department",
+        "ministry",
+        "council",
+        "newspaper",
+        "charity",
+    ]
 )
 
 

@@ -362,6 +362,8 @@ def rule_update(text: str, goals: list[GoalState], active: str) -> GoalUpdate:
         known, left = fill_missing(current["missing"], text)
         if known:
             return GoalUpdate(event="progress", goal_id=current["id"], known=known, missing=left)
+    if current is None and not text.rstrip().endswith("?"):
+        current = _named_goal(goals, text)  # a new thread: the goal the message names
     if current is not None:
         # a date, party size or price said along the way belongs to the goal being worked on
         said = slots_in(text)
@@ -541,6 +543,20 @@ def reconcile(
     return rules
 
 
+def _known_kind(known: str) -> str:
+    """The slot a known entry fills ("deadline: 15 May" -> "date"), else its own name."""
+    name = known.split(":", 1)[0].strip()
+    return _slot_kind(name) or name
+
+
+def _named_goal(goals: list[GoalState], text: str) -> GoalState | None:
+    """The open goal a message names by its words ("the thesis deadline is now 15 May")."""
+    words = _words(text)
+    scored = [(len(words & _words(g["statement"])), g["updated"], g) for g in open_goals(goals)]
+    best = max(scored, key=lambda s: (s[0], s[1]), default=None)
+    return best[2] if best is not None and best[0] > 0 else None
+
+
 def apply_update(
     update: GoalUpdate, goals: list[GoalState], *, thread: str
 ) -> tuple[list[GoalState], GoalState | None]:
@@ -566,7 +582,10 @@ def apply_update(
         if update.event in ("done", "dropped"):
             goal["status"] = update.event
         elif update.event == "progress":
-            goal["known"] = list(dict.fromkeys(goal["known"] + update.known))
+            # a new value of a slot replaces the old one ("the deadline is now 15 May")
+            kinds = {_known_kind(k) for k in update.known}
+            kept = [k for k in goal["known"] if _known_kind(k) not in kinds]
+            goal["known"] = list(dict.fromkeys(kept + update.known))
             goal["missing"] = list(update.missing)
             goal["status"] = "active"
         else:

@@ -52,6 +52,8 @@ GRAY_RELEVANCE = 0.2
 SIMILARITY_WEIGHT = 0.7  # the rest is word overlap: a rare word the question names counts
 SEARCH_TURNS = 8  # past turns scored per question
 TIE = 0.05  # within this of the best, a fact or goal (current, curated) beats a turn
+NEWER_MARGIN = 0.05  # within this of the chosen answer, a newer one of the same kind replaces it
+LATER_TURN_S = 1.0  # "newer" means said in a later turn: a goal and its turn are stored together
 WORKED_OUT_MARGIN = (
     0.1  # a date written in a turn this close to the best beats "the day it was said"
 )
@@ -286,9 +288,21 @@ def ground(
     if made:
         # a value found in the text beats one worked out (the day a turn was said), when close
         top = scores[made[0][0]]
-        i, (reply, answer, _) = next(
+        i, (reply, answer, found) = next(
             (m for m in made if m[1][2] and scores[m[0]] >= top - WORKED_OUT_MARGIN), made[0]
         )
+        # the same thing told twice ("dinner on 14 June", later "the dinner is now on 21
+        # June"): the newer one, when about as close, is the current value
+        newer = [
+            m
+            for m in made
+            if m[1][2] == found
+            and m[1][1] != answer
+            and scores[m[0]] >= scores[i] - NEWER_MARGIN
+            and candidates[m[0]].said > candidates[i].said + LATER_TURN_S
+        ]
+        if newer:
+            i, (reply, answer, found) = max(newer, key=lambda m: candidates[m[0]].said)
         return Grounded(
             reply=reply, span=answer, source=candidates[i].source, score=round(scores[i], 3)
         )

@@ -11,6 +11,7 @@ from langgraph.checkpoint.memory import InMemorySaver
 
 from assistant.config import Settings
 from assistant.graph.attribute_question import asked_attribute, says_attribute
+from assistant.graph.grounding import asked_thing
 from assistant.graph.session import ChatSession
 from tests.graph.conftest import scripted
 
@@ -104,3 +105,48 @@ def test_a_newer_sentence_beats_an_older_typed_slot(real_store) -> None:
         ["Where do I live now?"],
     )
     assert "Tema" in home and "Accra" not in home
+
+
+def test_updates_told_in_later_sessions_are_the_answers(real_store) -> None:
+    # from memory_fresh3 (written by someone who had not read the code): a move said with
+    # "we", a later sentence about family that is not about work, a changed budget
+    llm = scripted(replies=lambda m: f"{MODEL} on {m[-1]['content']}")
+    saver = InMemorySaver()
+    sessions = [
+        ["hi there, I'm Ayumi. I work as a pharmacist at a drugstore near Namba station in Osaka.",
+         "We're planning to redo the kitchen, I set a budget of 8000 euros."],
+        ["Big news: we finally moved! We live in Kyoto now, the commute to Osaka is long.",
+         "My little sister Haruka helped us carry boxes all weekend, I owe her a nice dinner.",
+         "The kitchen quotes came back higher than expected, so we raised the budget to 9500 euros."],
+    ]  # fmt: skip
+    for day, told in enumerate(sessions):
+        session = ChatSession(Settings(), llm, real_store, saver, user_id="u", thread_id=f"d{day}")
+        for line in told:
+            session.send(line)
+    last = ChatSession(Settings(), llm, real_store, saver, user_id="u", thread_id="last")
+    city, job, budget, dog = (
+        last.send(q)
+        for q in (
+            "Which city do I live in at the moment?",
+            "What is my job?",
+            "What's our kitchen renovation budget?",
+            "Did I ever mention the name of my dog?",
+        )
+    )
+    assert "Kyoto" in city and "Osaka" not in city
+    assert "pharmacist" in job and "Haruka" not in job
+    assert "9500" in budget and "8000" not in budget
+    assert dog.startswith("I don't know")  # a guess may follow, said as a guess
+
+
+def test_a_plain_i_dont_know_says_what_was_asked() -> None:
+    # one sentence holding the question's thing: two in a row never repeat a line
+    assert asked_thing("Did I ever mention the name of my dog?") == "the name of your dog"
+    assert asked_thing("Have I told you my partner's name?") == "your partner's name"
+    assert asked_thing("What did I say about the weather?") == ""
+
+
+def test_a_sentence_about_family_or_a_hobby_does_not_state_a_job() -> None:
+    assert not says_attribute("I owe her a nice dinner.", "role")
+    assert not says_attribute("I also sing alto in a choir.", "role")
+    assert says_attribute("I run a small bakery in Accra.", "employer")
