@@ -23,8 +23,10 @@ from assistant.graph.goals import open_goals, track
 from assistant.graph.grounding import ground
 from assistant.graph.reply_checks import (
     LoopGuard,
+    apologises,
     bullet_count,
     drop_repeated_lines,
+    near_repeats,
     recital_runs,
     repeated_lines,
     user_names,
@@ -579,6 +581,9 @@ def _complete_list(state: ChatState, deps: Deps, reply: str, wanted: int) -> str
         if items:
             _emit("\n\n" + reply)  # the list form after the prose already shown
     conversation = thread_key(state["user_id"], state.get("thread_id", "")) + "#more"
+    # an added item never says again what this reply or the last ones said, nor apologises
+    # ("- I'm sorry, I'm sorry." after a reply that was just that)
+    before = [m["content"] for m in state.get("messages", []) if m["role"] == "assistant"][-3:]
     tries = wanted - len(items) + 2
     while len(items) < wanted and tries > 0:
         tries -= 1
@@ -586,12 +591,19 @@ def _complete_list(state: ChatState, deps: Deps, reply: str, wanted: int) -> str
         instruction = prompts.MORE_ITEM_INSTRUCTION.format(items=so_far)
         messages = build_messages(state, deps, instruction)
         text = _sample(
-            messages, deps, conversation, emit=False, earlier=items, max_new_tokens=48,
+            messages, deps, conversation, emit=False, earlier=before + [reply],
+            max_new_tokens=48,
             check_parrot=False, users=_user_names(state), selves=_user_selves(state),
         )  # fmt: skip
         first = next((s.strip() for s in (text or "").splitlines() if len(s.strip()) > 12), "")
         first = re.sub(r"^\s*(?:[-*•]|\d{1,2}[.)])\s+", "", first)
-        if not first or first in prompts.NOTHING_TO_ADD_LINES or repeated_lines(first, items):
+        if (
+            not first
+            or first in prompts.NOTHING_TO_ADD_LINES
+            or apologises(first)
+            or repeated_lines(first, before + [reply])
+            or near_repeats(first, before + [reply])
+        ):
             continue
         numbered = bool(items) and re.match(r"^\s*\d{1,2}[.)]", items[-1]) is not None
         item = f"{len(items) + 1}. {first}" if numbered else f"- {first}"

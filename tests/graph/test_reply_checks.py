@@ -393,6 +393,28 @@ def test_a_list_of_n_items_is_continued_until_it_has_n(make_session) -> None:  #
     assert "Use the train commute to study" not in reply
 
 
+def test_an_added_item_never_repeats_an_earlier_reply_or_apologises(make_session) -> None:  # type: ignore[no-untyped-def]
+    # seen in the chat scripts: "- I'm sorry, I'm sorry." added after a reply that said it
+    from tests.graph.conftest import scripted
+
+    extra = iter(
+        ["- I'm sorry, but I can't help with that.", "- I'm sorry.", "- Walk for ten minutes."]
+    )
+
+    def replies(messages):  # type: ignore[no-untyped-def]
+        if "one more item" in messages[1]["content"]:
+            return next(extra, "- Walk for ten minutes.")
+        if "bullet" in messages[-1]["content"]:
+            return "Here are two:\n- Drink water first."
+        return "I'm sorry, but I can't help with that."
+
+    session = make_session(scripted(replies=replies))
+    session.send("Can you check my bank balance?")
+    reply = session.send("Give me three bullet points on how to start the day.")
+    assert "sorry" not in reply.lower()
+    assert "Walk for ten minutes" in reply
+
+
 def _typed_out(text: str, **kw: object) -> str:
     guard = LoopGuard(**kw)  # type: ignore[arg-type]
     out = ""
