@@ -366,7 +366,12 @@ def rule_update(text: str, goals: list[GoalState], active: str) -> GoalUpdate:
         current = _named_goal(goals, text)  # a new thread: the goal the message names
     if current is not None:
         # a date, party size or price said along the way belongs to the goal being worked on
+        # and replaces one of its kind; a question only adds what the goal lacks ("Any tips
+        # for the last week?" leaves the trip's dates as they were)
         said = slots_in(text)
+        if text.rstrip().endswith("?"):
+            have = {_known_kind(k) for k in current["known"]}
+            said = [k for k in said if _known_kind(k) not in have]
         if said:
             kinds = {k.split(":", 1)[0] for k in said}
             left = [m for m in current["missing"] if _slot_kind(m) not in kinds]
