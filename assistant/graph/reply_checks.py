@@ -495,6 +495,9 @@ class LoopGuard:
         self.users = list(users)  # the user's names: the reply never gives itself one
         self.short_said: set[str] = set()  # short sentences of this reply ("I'm sorry.")
         self.self_openings: set[tuple[str, ...]] = set()  # `_self_opening` of its sentences
+        # short clauses of this reply and how often they came ("Third, have a plan."): the
+        # SHORT_LOOP-th is a loop, as `repeated_lines` judges it
+        self.short_clauses: dict[str, int] = {}
         # labels of the prompt's own context ("The user's goal in play:"): a sentence that
         # holds one recites the prompt to the user, and is left out like a repeat
         self.echoes = [key for key in (_norm(e) for e in echoes) if len(key) >= MIN_ECHO_CHARS]
@@ -552,7 +555,18 @@ class LoopGuard:
             return False
         if not partly_shown and _self_opening(key) in self.self_openings:
             return True  # "I'm here to assist you ..." after "I'm here to help you ..."
+        if sentence and not partly_shown and self._loops_short_clause(sentence):
+            return True  # "First, have a plan. Second, have a plan. Third, have a plan."
         return key in self.said or any(_similar(key, s) for s in self.said)
+
+    def _loops_short_clause(self, sentence: str) -> bool:
+        clauses = [_norm(c) for c in _short_sentences(sentence)]
+        return any(self.short_clauses.get(c, 0) + 1 >= SHORT_LOOP for c in clauses)
+
+    def _count_short_clauses(self, sentence: str) -> None:
+        for clause in _short_sentences(sentence):
+            key = _norm(clause)
+            self.short_clauses[key] = self.short_clauses.get(key, 0) + 1
 
     def _could_repeat(self, key: str) -> bool:
         """True while the sentence being written starts like one already said."""
@@ -580,6 +594,8 @@ class LoopGuard:
             and _opens_recital(key, self.recitals)
         ):
             return True
+        if any(n >= SHORT_LOOP - 1 for n in self.short_clauses.values()):
+            return True  # a short clause came twice: each sentence is judged whole from now on
         words = key.split()
         if words[:1] == ["i"] and any(
             opening[: len(words)] == tuple(words[:SELF_OPENING_WORDS])
@@ -643,6 +659,7 @@ class LoopGuard:
                 continue
             if sentence.endswith("\n") and _BARE_ITEM.match(sentence[:-1]) and sentence.strip():
                 continue  # an empty list item ("- " or "3." and the line ends)
+            self._count_short_clauses(sentence)
             if key:
                 self.said.add(key)
                 if opening := _self_opening(key):

@@ -457,3 +457,14 @@ def test_a_list_whose_first_item_is_left_out_is_numbered_from_one() -> None:
         "1. Read flashcards while you travel.",
         "2. Listen to recorded lectures with headphones.",
     ]
+
+
+def test_a_short_clause_said_over_and_over_is_cut_as_the_judge_counts_it() -> None:
+    # from the chat scripts: "First, have a clear plan. Second, have a plan. Third, ..."
+    text = (
+        "It is important to have a clear plan.\nFirst, have a clear plan.\n\nSecond, have a plan."
+        "\n\nThird, have a plan.\n\nFourth, have a plan.\n\nFinally, have a plan.\n\nThat is all."
+    )
+    shown = _typed_out(text)
+    assert repeated_lines(text) and not repeated_lines(shown)
+    assert "Second, have a plan." in shown and "Fourth" not in shown
