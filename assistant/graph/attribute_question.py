@@ -29,6 +29,8 @@ _OWNED: dict[str, Attribute] = {
     "role": "role",
     "profession": "role",
     "occupation": "role",
+    "trade": "role",
+    "career": "role",
     "employer": "employer",
     "company": "employer",
     "workplace": "employer",

@@ -53,6 +53,7 @@ SIMILARITY_WEIGHT = 0.7  # the rest is word overlap: a rare word the question na
 SEARCH_TURNS = 8  # past turns scored per question
 TIE = 0.05  # within this of the best, a fact or goal (current, curated) beats a turn
 NEWER_MARGIN = 0.05  # within this of the chosen answer, a newer one of the same kind replaces it
+UPDATE_MARGIN = 0.3  # ... and within this, when it says it changed ("the deadline is now 15 May")
 LATER_TURN_S = 1.0  # "newer" means said in a later turn: a goal and its turn are stored together
 WORKED_OUT_MARGIN = (
     0.1  # a date written in a turn this close to the best beats "the day it was said"
@@ -68,6 +69,17 @@ _ADVICE = re.compile(
     r"\b(?:should|could|can|shall|would|will|might|must|ought to)\s+(?:i|we|you)\b|"
     r"\bhow (?:do|can|could|should|would|to)\b|\bwhat if\b|\bhelp me\b|"
     r"\b(?:i|we) (?:need|have) to\b|\bdo (?:i|we) need\b|\bany (?:tips|ideas|advice)\b",
+    re.IGNORECASE,
+)
+# "When do I have to submit my thesis?" asks for the deadline memory holds, not for advice
+_DEADLINE_ASK = re.compile(
+    r"^\s*(?:when|by when|what (?:date|day))\b.*\b(?:i|we) (?:need|have) to\b", re.IGNORECASE
+)
+# Words by which people say a value changed; the older value scores higher by sharing the
+# question's words ("has to be submitted by 30 April") and would win without it.
+_UPDATE = re.compile(
+    r"\b(?:now|instead|anymore|no longer|changed?|moved|postponed|extended|extension|"
+    r"raised|lowered|rescheduled|updated?)\b",
     re.IGNORECASE,
 )
 _RECALL = re.compile(
@@ -248,7 +260,8 @@ def ground(
 ) -> Grounded | None:
     """The grounded answer to a question about memory (or a plain "I don't know"); None for
     a message that is not such a question, or an open one memory does not clearly answer."""
-    if not is_question(question) or (_ADVICE.search(question) and not _RECALL.search(question)):
+    advice = _ADVICE.search(question) and not _DEADLINE_ASK.search(question)
+    if not is_question(question) or (advice and not _RECALL.search(question)):
         return None
     typed = _attribute_answer(store, user_id, question, now)
     if typed is not None:
@@ -298,7 +311,9 @@ def ground(
             for m in made
             if m[1][2] == found
             and m[1][1] != answer
-            and scores[m[0]] >= scores[i] - NEWER_MARGIN
+            and scores[m[0]]
+            >= scores[i]
+            - (UPDATE_MARGIN if _UPDATE.search(candidates[m[0]].text) else NEWER_MARGIN)
             and candidates[m[0]].said > candidates[i].said + LATER_TURN_S
         ]
         if newer:
@@ -379,9 +394,7 @@ def asked_thing(question: str) -> str:
     """What a question asks about, said to the user: "Did I mention the name of my dog?" ->
     "the name of your dog"; "" when it names nothing of the user's."""
     doc = parse(question).doc
-    owned = next(
-        (c for c in doc.noun_chunks if any(t.lower_ in ("my", "our") for t in c)), None
-    )
+    owned = next((c for c in doc.noun_chunks if any(t.lower_ in ("my", "our") for t in c)), None)
     if owned is None:
         return ""
     root = owned.root

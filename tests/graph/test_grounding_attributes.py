@@ -6,12 +6,14 @@ whose replies are marked: a reply that came from the model is plain to see.
 
 from __future__ import annotations
 
+import time
+
 import pytest
 from langgraph.checkpoint.memory import InMemorySaver
 
 from assistant.config import Settings
 from assistant.graph.attribute_question import asked_attribute, says_attribute
-from assistant.graph.grounding import asked_thing
+from assistant.graph.grounding import LATER_TURN_S, asked_thing
 from assistant.graph.session import ChatSession
 from tests.graph.conftest import scripted
 
@@ -150,3 +152,17 @@ def test_a_sentence_about_family_or_a_hobby_does_not_state_a_job() -> None:
     assert not says_attribute("I owe her a nice dinner.", "role")
     assert not says_attribute("I also sing alto in a choir.", "role")
     assert says_attribute("I run a small bakery in Accra.", "employer")
+
+
+def test_a_deadline_asked_with_have_to_and_a_trade_are_answered_from_memory(real_store) -> None:
+    llm = scripted(replies=lambda m: f"{MODEL} on {m[-1]['content']}")
+    saver = InMemorySaver()
+    first = ChatSession(Settings(), llm, real_store, saver, user_id="u", thread_id="monday")
+    first.send("Hey, I'm Liam, I work as an electrician in Cork.")
+    first.send("My thesis has to be submitted by 30 April.")
+    time.sleep(LATER_TURN_S + 0.2)  # the update comes in a later turn, as in a real chat
+    first.send("Good news, the committee gave me an extension! The thesis deadline is now 15 May.")
+    later = ChatSession(Settings(), llm, real_store, saver, user_id="u", thread_id="friday")
+    trade, due = later.send("What's my trade?"), later.send("When do I have to submit my thesis?")
+    assert "electrician" in trade and MODEL not in trade
+    assert "15 May" in due and MODEL not in due
