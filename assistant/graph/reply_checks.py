@@ -279,6 +279,18 @@ def apologises(sentence: str) -> bool:
     return bool(_APOLOGY.match(_MARKER.sub("", sentence)))
 
 
+# The first words of a sentence that may yet be an apology ("I", "I'm", "I am so", "my").
+_APOLOGY_START = re.compile(
+    r"^\W*(?:i|i'?m|i am|i'?m (?:so|very|really|truly)|i am (?:so|very|really|truly)|my|"
+    r"sor|sorr|apol\w*)?\W*$",
+    re.IGNORECASE,
+)
+
+
+def _may_apologise(start: str) -> bool:
+    return bool(start.strip()) and bool(_APOLOGY_START.match(_MARKER.sub("", start)))
+
+
 def user_names(messages: list[str]) -> list[str]:
     """Names the user gave themselves ("I'm Farid", "my name is Dana")."""
     return sorted({n for m in messages for n in other_self_names(m, "")})
@@ -574,8 +586,8 @@ class LoopGuard:
             return False
         if self.selves and _SELF_OPEN.search(self.buffer):
             return True  # "I'm a ...": held to its end, in case it claims the user's role
-        if self.apologised and apologises(self.buffer):
-            return True
+        if self.apologised and (apologises(self.buffer) or _may_apologise(self.buffer)):
+            return True  # after one apology, "I'm ..." waits to show it is not "I'm sorry."
         if self.users and (
             _NAMING_SELF.search(self.buffer)
             or names_self_as_user(self.buffer, self.persona, self.users)

@@ -468,3 +468,12 @@ def test_a_short_clause_said_over_and_over_is_cut_as_the_judge_counts_it() -> No
     shown = _typed_out(text)
     assert repeated_lines(text) and not repeated_lines(shown)
     assert "Second, have a plan." in shown and "Fourth" not in shown
+
+
+def test_a_second_short_apology_is_held_from_its_first_word_and_left_out() -> None:
+    # from the 30 chat scripts: "I'm sorry, Dana, but I'm sorry. I'm sorry."
+    shown = _typed_out("I'm sorry, Dana, but I can't do that. I'm sorry. Start with the outline.")
+    assert shown.strip() == "I'm sorry, Dana, but I can't do that. Start with the outline."
+    assert not repeated_lines(shown)
+    # "I'm" that is not an apology still shows
+    assert "I'm glad" in _typed_out("Sorry about that. I'm glad you asked, start today.")
