@@ -723,11 +723,11 @@ class LoopGuard:
         finished = bool(_ENDS_SENTENCE.search(self.buffer))
         self_buffer = self.buffer
         self.buffer, self.buffer_shown = "", 0
-        if len(key) >= MIN_LINE_CHARS and (
-            any(s.startswith(key) for s in self.said)
+        if key and (
+            (len(key) >= MIN_LINE_CHARS and any(s.startswith(key) for s in self.said))
             or self._is_repeat(key, partly_shown=shown_part, sentence=self_buffer)
         ):
-            return ""  # a repeat, or one cut off by the token limit
+            return ""  # a repeat (a short "I'm sorry." too), or one cut off by the token limit
         if not key:  # an empty list item or trailing white space
             return ""
         if not shown_part:

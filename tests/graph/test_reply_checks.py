@@ -477,3 +477,6 @@ def test_a_second_short_apology_is_held_from_its_first_word_and_left_out() -> No
     assert not repeated_lines(shown)
     # "I'm" that is not an apology still shows
     assert "I'm glad" in _typed_out("Sorry about that. I'm glad you asked, start today.")
+    # the same at the reply's very end, where no space follows the last sentence
+    last = _typed_out("I'm sorry, but I'm unable to provide a response for that. I'm sorry.")
+    assert last.strip() == "I'm sorry, but I'm unable to provide a response for that."
