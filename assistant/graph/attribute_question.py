@@ -156,6 +156,9 @@ _NOT_WORK = frozenset(
         "remember",
         "forget",
         "usually",
+        "quit",  # "I quit the translation agency": the job it names is over
+        "leave",
+        "lose",
     ]
 )
 _AMOUNTS = frozenset(["DATE", "TIME", "CARDINAL", "QUANTITY", "MONEY", "PERCENT", "ORDINAL"])

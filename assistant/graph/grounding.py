@@ -198,7 +198,9 @@ def _candidates(
         for h in store.search(user_id, question, kinds=("episodes",), k=SEARCH_TURNS, now=now):
             speaker = str(h.metadata.get("speaker", ""))
             if speaker == "assistant" or h.text.strip().endswith("?"):
-                continue  # the assistant's words and the user's questions are not what they told us
+                continue  # the assistant's words and questions are not what the user told us
+            if speaker in ("user", "") and is_question(h.text):
+                continue  # "how do I get over being afraid of the dentist" asks, tells nothing
             if looks_like_instructions(h.text):
                 continue
             out.append(Candidate("turn", h.text, h.time, speaker))

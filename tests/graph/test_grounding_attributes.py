@@ -152,6 +152,17 @@ def test_a_sentence_about_family_or_a_hobby_does_not_state_a_job() -> None:
     assert not says_attribute("I owe her a nice dinner.", "role")
     assert not says_attribute("I also sing alto in a choir.", "role")
     assert says_attribute("I run a small bakery in Accra.", "employer")
+    assert not says_attribute("I quit the translation agency!!", "role")  # from memory_fresh4
+
+
+def test_a_question_the_user_asked_is_never_quoted_as_what_they_told(real_store) -> None:
+    # memory_fresh4: "Who is my dentist?" was answered by quoting the user's own question
+    dentist, = _chat(
+        real_store,
+        ["how do I get over being afraid of the dentist, honestly"],
+        ["Who is my dentist?"],
+    )
+    assert "afraid" not in dentist
 
 
 def test_a_deadline_asked_with_have_to_and_a_trade_are_answered_from_memory(real_store) -> None:
