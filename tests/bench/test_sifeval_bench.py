@@ -54,6 +54,21 @@ def test_merge_pairs_controls_and_tables_print(tmp_path: Path, capsys: pytest.Ca
     assert "| repeat_system | 8 | 1.000" in text and "GPT-4o 78.1" in text
 
 
+def test_merge_adds_other_rounds_of_the_same_control(tmp_path: Path) -> None:
+    """N = 2 and 4 run later join the N = 0 and 8 run of the same control, item by item."""
+    data = tmp_path / "items.jsonl"
+    data.write_text(_item_line(1) + "\n" + _item_line(2) + "\n")
+    a, b, out = tmp_path / "a.json", tmp_path / "b.json", tmp_path / "all.json"
+    a.write_text(json.dumps(_record("none", {1: "hi you", 2: "hi there"}, [0, 8])))
+    b.write_text(json.dumps(_record("none", {1: "hi, you", 2: "hi there"}, [2, 4])))
+    assert _bench().main(["--data", str(data), "--merge", str(a), str(b), "--out", str(out)]) == 0
+    merged = json.loads(out.read_text())
+    assert merged["options"]["rounds"] == [0, 2, 4, 8]
+    by_n = merged["summary"]["none"]["by_n"]
+    assert [by_n[n]["prompt_strict"]["mean"] for n in ("0", "2", "4", "8")] == [1.0, 0.5, 0.5, 1.0]
+    assert len(merged["runs"]) == 1
+
+
 def test_saved_n0_record_holds_what_readme_reports() -> None:
     record = json.loads(RECORD.read_text())
     assert len(record["items"]) == 244 and sum(record["dropped"].values()) == 30
