@@ -74,3 +74,17 @@ def test_saved_n0_record_holds_what_readme_reports() -> None:
     assert len(record["items"]) == 244 and sum(record["dropped"].values()) == 30
     none = record["summary"]["none"]["by_n"]["0"]["prompt_strict"]
     assert round(none["mean"] * 244) == 16
+
+
+def test_saved_phase3_record_holds_what_readme_reports() -> None:
+    """Fourteen controls on the 24 items; none and the default also at N = 2 and 4."""
+    record = json.loads((ROOT / "docs" / "probes" / "sifeval-phase3-24items.json").read_text())
+    summary = record["summary"]
+    assert len(record["items"]) == 24 and len(summary) == 14
+    assert sorted(summary["none"]["by_n"], key=int) == ["0", "2", "4", "8"]
+    at8 = {label: round(s["by_n"]["8"]["prompt_strict"]["mean"] * 24) for label, s in summary.items()}
+    assert (at8["none"], at8["ss k=0.50 text"], at8["ib b=4 text"], at8["ib b=10 text"]) == (3, 5, 2, 4)
+    # The rule's first part: no new control's N = 8 interval vs none lies above 0.
+    for label in ("ib b=4 text", "ib b=10 text", "ss k=0.50 text L0-14", "ss k=0.50 text L15-29",
+                  "ss k=0.50 text +rep"):  # fmt: skip
+        assert summary[label]["by_n"]["8"]["prompt_strict_vs_none"]["lo"] <= 0.0
