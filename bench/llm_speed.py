@@ -64,6 +64,7 @@ from assistant.llm.base import DriftControl, Message  # noqa: E402
 SYSTEM = Settings().persona.system_prompt
 STOCK = DriftControl(kind="none")
 SPLIT = DriftControl(kind="split_softmax", k=0.5)
+BOOST = DriftControl(kind="instaboost", boost=10.0)  # S-IFEval phase 3's stronger boost
 STORY = "Write a long, detailed story about a lighthouse keeper and a storm."
 ARTICLE = (
     "Large language models drift away from their system prompt as a conversation grows. "
@@ -117,6 +118,7 @@ def decode_speed(engine: Any, tokens: int, rounds: int) -> dict[str, Any]:
             "transformers_sdpa": with_transformers_sdpa,
             "stock": lambda: decode_rate(engine, tokens, STOCK),
             "split_softmax": lambda: decode_rate(engine, tokens, SPLIT),
+            "instaboost": lambda: decode_rate(engine, tokens, BOOST),
         },
         rounds,
     )
@@ -127,6 +129,7 @@ def decode_speed(engine: Any, tokens: int, rounds: int) -> dict[str, Any]:
         **{f"{n}_tok_s": round(v, 2) for n, v in med.items()},
         "split_vs_stock": round(med["split_softmax"] / med["stock"], 3),
         "split_vs_transformers_sdpa": round(med["split_softmax"] / med["transformers_sdpa"], 3),
+        "instaboost_vs_stock": round(med["instaboost"] / med["stock"], 3),
     }
 
 

@@ -138,7 +138,15 @@ def merge(records: list[dict[str, Any]], data: Path, command: str) -> dict[str, 
             raise SystemExit(f"cannot merge: records differ in items or options ({rec['command']})")
     runs: list[dict[str, Any]] = []
     for rec in records:
-        runs += [r for r in rec["runs"] if r["label"] not in {x["label"] for x in runs}]
+        for run in rec["runs"]:
+            same = next((x for x in runs if x["label"] == run["label"]), None)
+            if same is None:
+                runs.append(run)
+            elif not _rounds_of(same) & _rounds_of(run):
+                # The same control at other N (e.g. N = 2 and 4 added later): join per item.
+                # CPU seconds stay the first run's, so cost ratios compare like with like.
+                same["items"] = {k: {**v, **run["items"][k]} for k, v in same["items"].items()}
+                same.setdefault("added_rounds_from", []).append(rec["command"])
     loaded = load_items(Path(first["data"]) if Path(first["data"]).is_file() else data)
     by_key = {it.key: it for it in loaded.items}
     items = [by_key[k] for k in first["items"]]
@@ -148,6 +156,10 @@ def merge(records: list[dict[str, Any]], data: Path, command: str) -> dict[str, 
               "options": {**o, "rounds": rounds}}  # fmt: skip
     merged["summary"] = summarise(runs, items, rounds, o["seed"])
     return merged
+
+
+def _rounds_of(run: dict[str, Any]) -> set[str]:
+    return set(next(iter(run["items"].values()), {}))
 
 
 if __name__ == "__main__":

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol, TypedDict, runtime_checkable
 
 Role = Literal["system", "user", "assistant"]
-ControlKind = Literal["none", "split_softmax", "repeat_system", "cfg"]
+ControlKind = Literal["none", "split_softmax", "instaboost", "repeat_system", "cfg"]
 Priority = Literal["interactive", "background"]
 # Called before each token is picked: (every row's tokens so far, logits (B, V)) -> logits.
 LogitsHook = Callable[[list[list[int]], Any], Any]
@@ -34,6 +34,17 @@ class DriftControl:
     layers: tuple[int, ...] = ()  # split_softmax: layers to patch; () = all
     span: Literal["turn", "text"] = "text"  # split_softmax: system text only (the measured default) or whole turn
     guidance: float = 1.5  # cfg: guidance scale g
+    # instaboost: the span's attention weights times this before renormalising (1 = stock);
+    # span and layers as for split_softmax.
+    boost: float = 1.0
+    # split_softmax / instaboost: also repeat the system prompt before every later user turn
+    # (as repeat_system does); the span is the first copy's.
+    repeat_system: bool = False
+
+    @property
+    def reweights_span(self) -> bool:
+        """The control changes attention on a span of the system prompt (needs a split spec)."""
+        return self.kind in ("split_softmax", "instaboost")
 
 
 @dataclass

@@ -271,7 +271,7 @@ class Engine:
                 f"{ms.context_tokens}; ask for fewer tokens or raise model.context_tokens"
             )
         convs = [
-            with_repeated_system(c) if ctl.kind == "repeat_system" else list(c)
+            with_repeated_system(c) if ctl.kind == "repeat_system" or ctl.repeat_system else list(c)
             for c in conversations
         ]
         prompts = [build_prompt(self.tokenizer, c, budget) for c in convs]
@@ -305,8 +305,8 @@ class Engine:
 
     @staticmethod
     def _control_key(ctl: DriftControl) -> tuple[Any, ...]:
-        if ctl.kind == "split_softmax":
-            return (ctl.kind, ctl.k, ctl.layers, ctl.span)
+        if ctl.reweights_span:
+            return (ctl.kind, ctl.k, ctl.boost, ctl.layers, ctl.span, ctl.repeat_system)
         return (ctl.kind,)
 
     # ------------------------------------------------------------------ generation
@@ -384,15 +384,21 @@ class Engine:
     ) -> split_softmax.SplitSpec | None:
         """Spans as key indices: tokens after the shared prefix move right by the row's padding."""
         ctl = job.control
-        if ctl.kind != "split_softmax" or ctl.k >= 1.0:
+        if ctl.kind == "instaboost":
+            k, boost = 1.0, ctl.boost
+        elif ctl.kind == "split_softmax":
+            k, boost = ctl.k, 1.0
+        else:
             return None
+        if k >= 1.0 and boost == 1.0:
+            return None  # stock attention: bit-identical to `none`
         spans = []
         for prompt, pad in zip(job.prompts, pads, strict=False):
             s, e = prompt.span(ctl.span)
             spans.append((s if s < shared else s + pad, e if e <= shared else e + pad))
         if all(e <= s for s, e in spans):
             return None
-        return split_softmax.SplitSpec.from_spans(ctl.k, spans, ctl.layers)
+        return split_softmax.SplitSpec.from_spans(k, spans, ctl.layers, boost)
 
     def _forward(
         self, job: _Job, spec: split_softmax.SplitSpec | None, **inputs: Any
@@ -473,7 +479,7 @@ class Engine:
             shared = min(shared, common_prefix(first, s))
         if shared < MIN_SHARED_PREFIX:
             return 0
-        if job.control.kind == "split_softmax":
+        if job.control.reweights_span:
             spans = {p.span(job.control.span) for p in job.prompts}
             if len(spans) != 1 or next(iter(spans))[1] > shared:
                 return 0  # the system span must lie inside the shared part

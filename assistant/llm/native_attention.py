@@ -62,7 +62,8 @@ def attend(
         query: (B, H, Tq, D); key, value: (B, Hkv, T, D), last dimensions contiguous.
         visible: bool (B|1, 1, Tq|1, T) keys each query may see, or None for all.
         split: (k, starts, ends) with (B,) long span bounds per row for split-softmax;
-            None for stock attention.
+            None for stock attention. A negative k is InstABoost's factor -k on the
+            span's weights (`SplitSpec.kernel_exponent`).
         causal: query i sits at key position T - Tq + i and sees no later key (the
             bottom-right alignment of a pre-fill after cached tokens).
     """

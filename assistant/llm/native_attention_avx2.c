@@ -122,7 +122,8 @@ static void weights(float *s, long T, long s0, long s1, float k) {
   float share = has_s ? 1.0f : 0.0f; /* one part only: all weight on it */
   if (has_s && has_r) {
     float pi = 1.0f / (1.0f + expf((max_r + logf(z_r)) - (max_s + logf(z_s))));
-    share = k == 1.0f ? pi : powf(pi, k);
+    /* k < 0 carries InstABoost's factor -k: the span's weights times -k, renormalised. */
+    share = k == 1.0f ? pi : k < 0.0f ? -k * pi / (1.0f + (-k - 1.0f) * pi) : powf(pi, k);
   }
   float w_s = has_s ? share / z_s : 0.0f, w_r = has_r ? (1.0f - share) / z_r : 0.0f;
   scale(s + s0, s1 - s0, w_s); /* a part without visible keys holds -inf: weight 0 * -inf */

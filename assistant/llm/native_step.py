@@ -172,7 +172,9 @@ class NativeStep:
                 [spec.applies_to(i) for i in range(self.n_layers)], dtype=torch.uint8
             )
             span = torch.tensor([spec.lo, spec.hi], dtype=torch.int64)
-            found = spec._masks["native_step"] = (flags, span, float(spec.k))
+            kexp = spec.kernel_exponent  # negative: InstABoost's factor
+            assert kexp is not None  # __call__ sends such specs to the torch step
+            found = spec._masks["native_step"] = (flags, span, float(kexp))
         return found  # type: ignore[no-any-return]
 
     def __call__(
@@ -186,7 +188,7 @@ class NativeStep:
         function = KERNEL.function()
         if function is None or native_int4.KERNEL.function() is None:
             return None
-        if spec is not None and spec.starts.numel() != 1:
+        if spec is not None and (spec.starts.numel() != 1 or spec.kernel_exponent is None):
             return None
         layers = cache.layers
         if len(layers) != self.n_layers:

@@ -83,7 +83,7 @@ static int multiply(const Matrix *m, const float *x, float *y, long k) {
  * and the capacity, as int64 (k, v, capacity); `filled` positions are already cached and
  * this token's key and value go to position `filled`. cos, sin: (D) for this position.
  * split: per layer 1 where split-softmax applies (NULL: none), with the span s0..s1 and
- * the exponent kexp. Returns 0, 1 when memory ran out, 2 for an unsupported shape. */
+ * the exponent kexp (negative: InstABoost's factor -kexp, see native_attention*.c). Returns 0, 1 when memory ran out, 2 for an unsupported shape. */
 int decode_step(const Layer *layers, int n_layers, long hidden, long inter, int heads,
                 int kv_heads, int d, float attn_scale, float *h, const int64_t *rooms,
                 long filled, const float *cos, const float *sin, const uint8_t *split,

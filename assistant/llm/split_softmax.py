@@ -1,5 +1,9 @@
 """Split-softmax attention: raise the system prompt's attention share from pi to pi**k.
 
+The same split also carries an InstABoost-style boost (arXiv 2506.13734): the span's
+attention weights multiplied by a constant `boost` before renormalising, which is a
+constant log(boost) added to the span's scores: pi' = sigmoid(lse_S - lse_R + log boost).
+
 Registered with transformers as the attention implementation "split_softmax", so any
 model whose attention goes through `AttentionInterface` (Llama, Qwen2, Mistral, Gemma,
 ...) can use it. The layer calls it once per forward; whether and how it changes
@@ -50,6 +54,9 @@ class SplitSpec:
     ends: torch.Tensor  # (B,) long
     layers: frozenset[int] | None = None  # None = every layer
     always: bool = False  # run the split form even at k = 1 (tests compare it with stock)
+    # InstABoost: the span's weights times this before renormalising (1 = off). The native
+    # kernels take it as a negative exponent (`kernel_exponent`).
+    boost: float = 1.0
     _masks: dict[str, Any] = field(default_factory=dict, repr=False)  # per-forward cache
     # Plain ints, computed once: the attention function runs per layer and per token.
     lo: int = field(init=False)  # first key index of any row's span
@@ -57,28 +64,56 @@ class SplitSpec:
     uniform: bool = field(init=False)  # every row has the span [lo, hi)
 
     def __post_init__(self) -> None:
+        if not self.boost > 0.0:
+            raise ValueError(f"boost must be > 0 (1 = off), found {self.boost}")
         starts, ends = self.starts.tolist(), self.ends.tolist()
         self.lo, self.hi = min(starts), max(ends)
         self.uniform = all(a == self.lo for a in starts) and all(b == self.hi for b in ends)
 
     @classmethod
     def from_spans(
-        cls, k: float, spans: Sequence[tuple[int, int]], layers: Sequence[int] = ()
+        cls,
+        k: float,
+        spans: Sequence[tuple[int, int]],
+        layers: Sequence[int] = (),
+        boost: float = 1.0,
     ) -> SplitSpec:
         """Build from python (start, end) pairs, one per batch row."""
         starts = torch.tensor([s for s, _ in spans], dtype=torch.long)
         ends = torch.tensor([e for _, e in spans], dtype=torch.long)
-        return cls(k=k, starts=starts, ends=ends, layers=frozenset(layers) if layers else None)
+        return cls(
+            k=k, starts=starts, ends=ends, layers=frozenset(layers) if layers else None, boost=boost
+        )
 
     def select(self, rows: Sequence[int]) -> SplitSpec:
         """The spec for a subset of batch rows (finished rows leave the batch)."""
         idx = torch.tensor(list(rows), dtype=torch.long)
-        return SplitSpec(self.k, self.starts[idx], self.ends[idx], self.layers, self.always)
+        return SplitSpec(
+            self.k, self.starts[idx], self.ends[idx], self.layers, self.always, boost=self.boost
+        )
+
+    @property
+    def boosted(self) -> bool:
+        """An InstABoost spec (the span's weights times `boost`)."""
+        return self.boost != 1.0
+
+    @property
+    def kernel_exponent(self) -> float | None:
+        """k as the native kernels take it: -boost for InstABoost; None when they cannot
+        (a boost combined with k < 1, which only the torch path computes)."""
+        if not self.boosted:
+            return self.k
+        return -self.boost if self.k == 1.0 else None
 
     def applies_to(self, layer_idx: int | None) -> bool:
-        if (self.k >= 1.0 and not self.always) or self.hi <= self.lo:
+        if (self.k >= 1.0 and not self.boosted and not self.always) or self.hi <= self.lo:
             return False
         return self.layers is None or layer_idx is None or layer_idx in self.layers
+
+    def share_logit(self, lse_s: torch.Tensor, lse_r: torch.Tensor) -> torch.Tensor:
+        """lse_S - lse_R, plus log(boost) for InstABoost: its sigmoid is the span's share."""
+        diff = lse_s - lse_r
+        return diff + math.log(self.boost) if self.boosted else diff
 
 
 _ACTIVE: ContextVar[SplitSpec | None] = ContextVar("split_softmax_spec", default=None)
@@ -336,16 +371,18 @@ def split_decode(
     """
     b, h, _, d = query.shape
     hkv, tk = key.shape[1], key.shape[2]
-    native = native_attention.attend(
-        query, key, value, attention_mask, scale, (spec.k, spec.starts, spec.ends)
-    )
-    if native is not None:
-        return native.view(b, hkv, h // hkv, d)
+    kexp = spec.kernel_exponent
+    if kexp is not None:
+        native = native_attention.attend(
+            query, key, value, attention_mask, scale, (kexp, spec.starts, spec.ends)
+        )
+        if native is not None:
+            return native.view(b, hkv, h // hkv, d)
     rep = h // hkv
     q = query.reshape(b, hkv, rep, d)  # head h = kv*rep + r
     dm = _decode_masks(spec, attention_mask, query, tk, rep, causal)
     out2, lse2 = _CPU_FLASH(torch.cat([q, q], dim=2), key, value, attn_mask=dm.mask, scale=scale)
-    pi = torch.sigmoid(lse2[..., :rep] - lse2[..., rep:])  # (B, Hkv, rep): stock share on S
+    pi = torch.sigmoid(spec.share_logit(lse2[..., :rep], lse2[..., rep:]))  # (B, Hkv, rep): share on S
     if dm.has_s is not None and dm.has_both is not None:
         pi = torch.where(dm.has_both, pi, dm.has_s.to(pi.dtype))
     weight = pi.pow_(spec.k).to(out2.dtype).unsqueeze(-1)  # (B, Hkv, rep, 1): pi ** k
@@ -367,18 +404,20 @@ def split_attention(
     rep = h // hkv
     if tq == 1 and query.device.type == "cpu":
         return split_decode(query, key, value, attention_mask, spec, scale, causal).view(b, h, 1, d)
-    native = native_attention.attend(
-        query, key, value, attention_mask, scale, (spec.k, spec.starts, spec.ends), causal
-    )
-    if native is not None:
-        return native
+    kexp = spec.kernel_exponent
+    if kexp is not None:
+        native = native_attention.attend(
+            query, key, value, attention_mask, scale, (kexp, spec.starts, spec.ends), causal
+        )
+        if native is not None:
+            return native
     lo, hi = spec.lo, spec.hi
     # Fold query heads that share a key/value head into the query axis: no repeat_kv copies.
     q = query.reshape(b, hkv, rep * tq, d)  # (B, Hkv, rep*Tq, D); head h = kv*rep + r
     m = _masks(spec, attention_mask, query, tk, rep, causal)
     o_s, lse_s = _attend(q, key[:, :, lo:hi], value[:, :, lo:hi], m.mask_s, scale)
     o_r, lse_r = _attend(q, key[:, :, m.r_from :], value[:, :, m.r_from :], m.mask_r, scale)
-    pi = torch.sigmoid(lse_s - lse_r)  # (B, Hkv, rep*Tq): stock share on S
+    pi = torch.sigmoid(spec.share_logit(lse_s, lse_r))  # (B, Hkv, rep*Tq): share on S
     if m.has_s is not None and m.has_both is not None:
         # No key in S: share 0 (plain o_R); no key outside S: share 1 (plain o_S).
         pi = torch.where(m.has_both, pi, m.has_s.to(pi.dtype))
@@ -398,12 +437,14 @@ def reference_attention(
     in_span: torch.Tensor,
     k: float,
     scale: float,
+    boost: float = 1.0,
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """The definition, on the full probability matrix (float64; small inputs only).
 
     Args:
         visible: bool (B, 1, Tq, Tk), keys each query may see.
         in_span: bool (B, Tk), keys in the system span.
+        boost: InstABoost's factor on the span's weights before renormalising (then ** k).
 
     Returns:
         output (B, H, Tq, D), reweighted probabilities a' (B, H, Tq, Tk), stock share pi (B, H, Tq).
@@ -419,7 +460,8 @@ def reference_attention(
     has_s = ((visible & in_span[:, None, None, :]).any(-1)).expand_as(pi)
     has_r = ((visible & ~in_span[:, None, None, :]).any(-1)).expand_as(pi)
     both = has_s & has_r
-    pi_new = torch.where(both, pi.clamp_min(1e-300) ** k, pi)
+    boosted = boost * pi / (1 + (boost - 1) * pi)  # the span's weights times boost, renormalised
+    pi_new = torch.where(both, boosted.clamp_min(1e-300) ** k, pi)
     up = torch.where(both, pi_new / pi.clamp_min(1e-300), torch.ones_like(pi))
     down = torch.where(both, (1 - pi_new) / (1 - pi).clamp_min(1e-300), torch.ones_like(pi))
     weights = probs * (s_mask * up[..., None] + (1 - s_mask) * down[..., None])

@@ -216,8 +216,11 @@ def runs_from_record(record: dict[str, Any], cases: Sequence[ProbeCase], setting
 
 def _spec_of(drift: dict[str, Any]) -> str:
     """The spec string of a control dict saved in a record."""
-    if drift["kind"] == "split_softmax":
-        return f"split_softmax:k={drift['k']},span={drift['span']}"
+    if drift["kind"] in ("split_softmax", "instaboost"):
+        head = f"split_softmax:k={drift['k']}" if drift["kind"] == "split_softmax" else f"instaboost:b={drift['boost']}"
+        extra = f",layers={'+'.join(map(str, drift['layers']))}" if drift.get("layers") else ""
+        extra += ",repeat=1" if drift.get("repeat_system") else ""
+        return f"{head},span={drift['span']}{extra}"
     if drift["kind"] == "cfg":
         return f"cfg:g={drift['guidance']}"
     return str(drift["kind"])

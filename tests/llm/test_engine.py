@@ -241,3 +241,40 @@ def test_shared_engine_loads_once_per_process(
     first = engine_module.shared_engine(Settings())
     assert engine_module.shared_engine(Settings()) is first is tiny_engine
     assert len(calls) == 1
+
+
+BOOST = DriftControl(kind="instaboost", boost=8.0)
+SPLIT_REPEAT = DriftControl(kind="split_softmax", k=0.5, repeat_system=True)
+
+
+def test_instaboost_changes_the_reply_only_above_1(tiny_engine: Engine) -> None:
+    msgs = convo("Tell me something.")
+    plain = tiny_engine.next_token_logits(msgs, control=NONE)
+    off = tiny_engine.next_token_logits(msgs, control=DriftControl(kind="instaboost", boost=1.0))
+    assert torch.equal(plain, off)
+    boosted = tiny_engine.next_token_logits(msgs, control=BOOST)
+    assert (plain - boosted).abs().max() > 1e-4
+    split = tiny_engine.next_token_logits(msgs, control=SPLIT)
+    assert (split - boosted).abs().max() > 1e-6  # another reweighting than pi ** k
+
+
+def test_split_with_repeat_system_is_neither_alone(tiny_engine: Engine) -> None:
+    """The repeated prompt is in the context (more prompt tokens) and the split still applies."""
+    msgs = convo("Hi.", "Hello!", "Tell me something.")
+    both = tiny_engine.chat(msgs, max_new_tokens=6, temperature=0.0, control=SPLIT_REPEAT)
+    repeat = tiny_engine.chat(msgs, max_new_tokens=6, temperature=0.0, control=DriftControl(kind="repeat_system"))
+    split = tiny_engine.chat(msgs, max_new_tokens=6, temperature=0.0, control=SPLIT)
+    assert both.prompt_tokens == repeat.prompt_tokens > split.prompt_tokens
+    logits = {
+        name: tiny_engine.next_token_logits(msgs, control=c)
+        for name, c in [("both", SPLIT_REPEAT), ("repeat", DriftControl(kind="repeat_system"))]
+    }
+    assert (logits["both"] - logits["repeat"]).abs().max() > 1e-4
+
+
+@pytest.mark.parametrize("control", [BOOST, SPLIT_REPEAT], ids=["instaboost", "split+repeat"])
+def test_new_controls_batch_equals_one_by_one(tiny_engine: Engine, control: DriftControl) -> None:
+    convs = [convo("Short."), convo("A somewhat longer question about the weather tomorrow?"), convo("Third.")]
+    batch = tiny_engine.chat_batch(convs, max_new_tokens=8, temperature=0.0, control=control)
+    single = [tiny_engine.chat(c, max_new_tokens=8, temperature=0.0, control=control).text for c in convs]
+    assert [r.text for r in batch] == single

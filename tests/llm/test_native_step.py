@@ -99,6 +99,20 @@ def test_split_softmax_changes_the_native_steps(on_grid: Any) -> None:
     assert (stock[0] - split[0]).abs().max().item() > 100 * TOL * stock.std().item()
 
 
+def test_instaboost_native_steps_give_the_torch_steps_logits(on_grid: Any) -> None:
+    """InstABoost reaches the kernel (as a negative exponent): the torch step's logits, not stock's."""
+    step = decode_step_for(on_grid)
+    assert step is not None
+    boosted = SplitSpec.from_spans(1.0, [(0, 12)], boost=6.0)
+    ref_tokens, ref = _greedy(step, on_grid, False, boosted, 3)
+    tokens, out = _greedy(step, on_grid, True, boosted, 3)
+    assert isinstance(step.native, native_step.NativeStep)
+    assert tokens == ref_tokens
+    assert (out - ref).abs().max().item() <= TOL * ref.std().item()
+    _, stock = _greedy(step, on_grid, True, None, 3)
+    assert (stock[0] - out[0]).abs().max().item() > 100 * TOL * stock.std().item()
+
+
 def test_turned_off_the_torch_step_runs(on_grid: Any) -> None:
     step = decode_step_for(on_grid)
     assert step is not None

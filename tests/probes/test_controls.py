@@ -52,3 +52,29 @@ def test_default_control_follows_split_softmax_settings() -> None:
     assert default_control(Settings()).label == "ss k=0.50 text"
     off = Settings(split_softmax=SplitSoftmaxSettings(enabled=False))
     assert default_control(off).label == "none"
+
+
+def test_instaboost_layer_sets_and_repeat_parse() -> None:
+    ib = parse_control("instaboost:b=10,span=text")
+    assert (ib.drift.kind, ib.drift.boost, ib.drift.k, ib.label) == ("instaboost", 10.0, 1.0, "ib b=10 text")
+    half = parse_control("split_softmax:k=0.5,span=text,layers=0-14")
+    assert half.drift.layers == tuple(range(15)) and half.label == "ss k=0.50 text L0-14"
+    assert parse_control("split_softmax:k=0.5,layers=1+3-5").drift.layers == (1, 3, 4, 5)
+    both = parse_control("split_softmax:k=0.5,span=text,repeat=1")
+    assert both.drift.repeat_system and both.label == "ss k=0.50 text +rep"
+    assert not parse_control("split_softmax:k=0.5").drift.repeat_system
+
+
+@pytest.mark.parametrize(
+    ("spec", "message"),
+    [
+        ("instaboost:b=0.5", "b must be in"),
+        ("instaboost:k=0.5", "takes no k"),
+        ("split_softmax:layers=5-2", "layers must look like"),
+        ("split_softmax:repeat=yes", "repeat must be 0 or 1"),
+        ("cfg:layers=1", "takes no layers"),
+    ],
+)
+def test_bad_new_keys_explain(spec: str, message: str) -> None:
+    with pytest.raises(ProbeError, match=message):
+        parse_control(spec)
