@@ -313,6 +313,11 @@ class App:
             return None
         import torch
 
+        # transformers' lazy top module cannot be imported from two threads at once (the
+        # warm-up got "cannot import name 'AutoModel'" while this thread imported the
+        # engine): finish importing it here, before the thread starts
+        import transformers  # noqa: F401
+
         from assistant.llm.gate import shared_gate
 
         name = self.settings.memory.embedding_model

@@ -232,3 +232,42 @@ def test_a_slow_warm_up_is_waited_for_and_loads_each_part_once(
     assert REPLY in shown and "error" not in shown
     assert loads[0] is True and made == [fresh_encoder]  # loaded once, by the warm-up
     assert embeddings._encoders.get(fresh_encoder) is not None
+
+
+def test_the_warm_up_loads_the_embedder_while_this_thread_imports_the_engine(
+    tmp_path: Path,
+) -> None:
+    # In a fresh process, as in `assistant chat`: the chat model's import (transformers)
+    # ran beside the warm-up's, and the warm-up failed with "cannot import name 'AutoModel'".
+    import subprocess
+    import sys
+
+    code = (
+        "import logging, sys\n"
+        "logging.basicConfig(level=logging.DEBUG, stream=sys.stderr)\n"
+        "import torch\n"
+        "from assistant.app import App\n"
+        "from assistant.config import Settings\n"
+        "from memory import embeddings, understand\n"
+        "understand.pipeline()\n"  # loaded: the warm-up goes straight to the embedder
+        "assert 'transformers' not in sys.modules\n"
+        "thread = App(Settings()).warm_up()\n"
+        "import assistant.llm.engine\n"
+        "thread.join(timeout=300)\n"
+        "print(embeddings._encoders.get(embeddings.resolve_model('')) is not None)\n"
+    )
+    repo = Path(__file__).resolve().parents[1]
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "PYTHONPATH": str(repo),
+        "HF_HUB_OFFLINE": "1",
+        "ASSISTANT_HOME": str(tmp_path / "home"),
+        "OMP_NUM_THREADS": "1",
+    }
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=400, env=env,
+        cwd=tmp_path,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "warm-up failed" not in done.stderr, done.stderr[-2000:]
+    assert done.stdout.strip() == "True"
