@@ -36,6 +36,7 @@ from chromadb.utils.embedding_functions import register_embedding_function
 
 from assistant import runtime_env
 from assistant.errors import ModelLoadError
+from assistant.llm.build_lock import MODEL_BUILD
 from assistant.llm.gate import shared_gate
 from memory.packed_bert import PackedBert
 from memory.sentence_folder import plain_layout
@@ -82,9 +83,12 @@ def shared_model(name: str = "") -> SentenceTransformer:
                 was_enabled = hf_logging.is_progress_bar_enabled()
                 hf_logging.disable_progress_bar()
                 try:  # loading runs torch ops too: on the torch thread, like encoding
-                    model = shared_gate().run(
-                        lambda: SentenceTransformer(key, device="cpu", local_files_only=True)
-                    )
+
+                    def build() -> SentenceTransformer:
+                        with MODEL_BUILD:  # one transformers build at a time (build_lock.py)
+                            return SentenceTransformer(key, device="cpu", local_files_only=True)
+
+                    model = shared_gate().run(build)
                 finally:
                     if was_enabled:
                         hf_logging.enable_progress_bar()
@@ -192,7 +196,8 @@ class Encoder:
         was_enabled = hf_logging.is_progress_bar_enabled()
         hf_logging.disable_progress_bar()  # its bar would break into a streamed chat reply
         try:
-            network = AutoModel.from_pretrained(layout.transformer, local_files_only=True)
+            with MODEL_BUILD:  # not beside the chat model's build (assistant/llm/build_lock.py)
+                network = AutoModel.from_pretrained(layout.transformer, local_files_only=True)
         finally:
             if was_enabled:
                 hf_logging.enable_progress_bar()
