@@ -303,22 +303,40 @@ class App:
 
         On a 2-core machine this overlaps with the chat model's load, whose conversion and
         packing run torch ops that release the GIL (a first start spends seconds there);
-        while it runs, the chat model loads on one torch thread (see `_load_on_one_thread`).
+        while it runs, the chat model loads on one torch thread (see `_load_on_one_thread`)
+        and the embedder on this thread, also on one (queued on the torch thread it waited
+        for the whole conversion).
         Only for the real parts: with a scripted model or store (tests, benches) it does
         nothing and returns None. A failure here is left for the first reply to report.
         """
         if self._llm_factory is not None or self._store_factory is not None:
             return None
+        import torch
+
+        # transformers' lazy top module cannot be imported from two threads at once (the
+        # warm-up got "cannot import name 'AutoModel'" while this thread imported the
+        # engine): finish importing it here, before the thread starts
+        import transformers  # noqa: F401
+
+        from assistant.llm.gate import shared_gate
+
         name = self.settings.memory.embedding_model
+        # torch.set_num_threads below also sets the count a thread takes at its first torch
+        # op: the torch thread takes its own now, and the default goes back to it after
+        threads = shared_gate().run(torch.get_num_threads)
 
         def load() -> None:
+            torch.set_num_threads(1)  # the embedder's torch ops: no second pool of threads
             try:
                 from memory import embeddings, understand
 
                 understand.pipeline()
-                embeddings.shared_encoder(name)
+                # here, not queued behind the chat model's load on the torch thread
+                embeddings.shared_encoder(name, here=True)
             except Exception as exc:  # the first reply loads them again and says what failed
                 log.debug("warm-up failed (the first reply retries): %s", exc)
+            finally:
+                torch.set_num_threads(threads)
 
         thread = threading.Thread(target=load, name="warm-up", daemon=True)
         thread.start()

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 import click
 
-from assistant import runtime_env
+from assistant import fast_exit, runtime_env
 from assistant.config import LoadedConfig, load_settings
 from assistant.errors import AssistantError, disk_full_message, is_disk_full
 from assistant.logs import attach_file_log, setup_logging
@@ -107,7 +107,10 @@ def cli(ctx: click.Context, config_path: str | None, verbose: int, quiet: bool) 
 def main(argv: list[str] | None = None) -> None:
     """Console entry point."""
     runtime_env.apply_defaults()  # before torch loads: OpenMP reads these once, at start-up
-    sys.exit(run_command(argv))
+    code = run_command(argv)
+    if argv is None and fast_exit.allowed():  # the real process, and its command closed its parts
+        fast_exit.finish(code)
+    sys.exit(code)
 
 
 def run_command(argv: list[str] | None) -> int:

@@ -36,8 +36,10 @@ from chromadb.utils.embedding_functions import register_embedding_function
 
 from assistant import runtime_env
 from assistant.errors import ModelLoadError
+from assistant.llm.build_lock import MODEL_BUILD
 from assistant.llm.gate import shared_gate
 from memory.packed_bert import PackedBert
+from memory.sentence_folder import plain_layout
 
 if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
@@ -55,6 +57,7 @@ CHUNK = 4 * BATCH  # texts per background task: a chat waits for at most one chu
 _models: dict[str, SentenceTransformer] = {}
 _encoders: dict[str, Encoder | None] = {}  # None: the model's layout needs `encode`
 _models_lock = threading.Lock()
+_encoder_lock = threading.Lock()  # one encoder load at a time (held around shared_model's)
 
 
 def resolve_model(name: str = "") -> str:
@@ -80,9 +83,12 @@ def shared_model(name: str = "") -> SentenceTransformer:
                 was_enabled = hf_logging.is_progress_bar_enabled()
                 hf_logging.disable_progress_bar()
                 try:  # loading runs torch ops too: on the torch thread, like encoding
-                    model = shared_gate().run(
-                        lambda: SentenceTransformer(key, device="cpu", local_files_only=True)
-                    )
+
+                    def build() -> SentenceTransformer:
+                        with MODEL_BUILD:  # one transformers build at a time (build_lock.py)
+                            return SentenceTransformer(key, device="cpu", local_files_only=True)
+
+                    model = shared_gate().run(build)
                 finally:
                     if was_enabled:
                         hf_logging.enable_progress_bar()
@@ -154,15 +160,15 @@ class Encoder:
     any other layout and the caller keeps `encode`.
     """
 
-    def __init__(self, model: SentenceTransformer, precision: str) -> None:
-        first: Any = model[0]
-        self.tokenizer = first.tokenizer
-        self.max_length = int(model.max_seq_length or 512)
+    def __init__(
+        self, tokenizer: Any, network: Any, max_length: int, precision: str, dim: int
+    ) -> None:
+        """`network`: a float32 transformer this encoder owns (it may swap its layers)."""
+        self.tokenizer = tokenizer
+        self.max_length = max_length
         self.precision = precision
-        # a copy, so the shared model stays as loaded; the token embedding table (the
-        # biggest tensor, never cast) is shared with it rather than copied
-        table = first.auto_model.get_input_embeddings().weight
-        network = copy.deepcopy(first.auto_model, memo={id(table): table}).eval()
+        self.dim = dim
+        network.eval()
         if getattr(network, "pooler", None) is not None:
             network.pooler = None  # BERT's CLS pooler: not part of a mean-pooled embedding
         # a plain BERT (the bundled model) runs packed: no Linear work on padding
@@ -170,6 +176,36 @@ class Encoder:
         if self.packed is None and precision == "bfloat16":
             _swap_linears(network)
         self.network: Any = network if self.packed is None else None
+
+    @staticmethod
+    def from_folder(folder: str, precision: str) -> Encoder | None:
+        """Load a plain mean-pooled sentence-transformers folder with transformers alone
+        (memory.sentence_folder), or None for any other layout."""
+        layout = plain_layout(folder)
+        if layout is None:
+            return None
+        from transformers import AutoModel, AutoTokenizer
+        from transformers.utils import logging as hf_logging
+
+        kwargs = (
+            {} if layout.max_seq_length is None else {"model_max_length": layout.max_seq_length}
+        )
+        tokenizer = AutoTokenizer.from_pretrained(
+            layout.transformer, local_files_only=True, **kwargs
+        )
+        was_enabled = hf_logging.is_progress_bar_enabled()
+        hf_logging.disable_progress_bar()  # its bar would break into a streamed chat reply
+        try:
+            with MODEL_BUILD:  # not beside the chat model's build (assistant/llm/build_lock.py)
+                network = AutoModel.from_pretrained(layout.transformer, local_files_only=True)
+        finally:
+            if was_enabled:
+                hf_logging.enable_progress_bar()
+        limit = layout.max_seq_length or min(
+            int(tokenizer.model_max_length),
+            int(getattr(network.config, "max_position_embeddings", 512)),
+        )
+        return Encoder(tokenizer, network, limit, precision, layout.dim)
 
     @staticmethod
     def for_model(model: SentenceTransformer, precision: str) -> Encoder | None:
@@ -180,14 +216,19 @@ class Encoder:
         pooling = modules[1]
         getter = getattr(pooling, "get_pooling_mode_str", None)  # before sentence-transformers 5
         mode = getter() if callable(getter) else getattr(pooling, "pooling_mode", "")
-        first = modules[0]
+        first: Any = modules[0]
         if (
             mode != "mean"
             or not hasattr(first, "auto_model")
             or getattr(first, "tokenizer", None) is None
         ):
             return None
-        return Encoder(model, precision)
+        # a copy, so the shared model stays as loaded; the token embedding table (the
+        # biggest tensor, never cast) is shared with it rather than copied
+        table = first.auto_model.get_input_embeddings().weight
+        network = copy.deepcopy(first.auto_model, memo={id(table): table})
+        dim = _model_dim(model)
+        return Encoder(first.tokenizer, network, int(model.max_seq_length or 512), precision, dim)
 
     def __call__(self, texts: Sequence[str], batch: int = 0) -> np.ndarray:
         """(N, D) float32 unit rows, in the order of texts (batch: texts per forward pass)."""
@@ -223,6 +264,14 @@ class Encoder:
         return out
 
 
+def _model_dim(model: SentenceTransformer) -> int:
+    # renamed get_embedding_dimension in sentence-transformers 5.x (the old name warns)
+    getter = getattr(model, "get_embedding_dimension", None)
+    if getter is None:
+        getter = model.get_sentence_embedding_dimension
+    return int(getter() or 384)
+
+
 def _swap_linears(network: Any) -> None:
     import torch
 
@@ -232,16 +281,41 @@ def _swap_linears(network: Any) -> None:
                 setattr(module, name, _bf16_linear(child))
 
 
-def shared_encoder(name: str = "") -> Encoder | None:
-    """The direct encoder for the model (None: run it through `encode`); one per process."""
+def shared_encoder(name: str = "", *, here: bool = False) -> Encoder | None:
+    """The direct encoder for the model (None: run it through `encode`); one per process.
+
+    A plain mean-pooled folder (the bundled model) loads with transformers alone
+    (`Encoder.from_folder`); any other model through sentence-transformers. The load runs on
+    the torch thread, or with `here` on the calling thread, which then keeps its torch ops
+    to one OpenMP thread (see App.warm_up): the chat's warm-up loads the embedder beside
+    the chat model, whose conversion keeps the torch thread busy for seconds on a first
+    start (queued behind it, the embedder was ready only after the model).
+    """
     key = resolve_model(name)
     if key in _encoders:
         return _encoders[key]
-    model = shared_model(name)
-    with _models_lock:
-        if key not in _encoders:  # copying the network runs torch ops: on the torch thread
-            _encoders[key] = shared_gate().run(lambda: Encoder.for_model(model, wanted_precision()))
-        return _encoders[key]
+    with _encoder_lock:
+        if key in _encoders:  # another thread loaded it while this one waited
+            return _encoders[key]
+        precision = wanted_precision()
+
+        def from_folder() -> Encoder | None:
+            try:
+                return Encoder.from_folder(key, precision)
+            except Exception as exc:  # transformers raises many kinds; all mean "cannot load"
+                raise ModelLoadError(
+                    f"embedding model {key!r} could not be loaded ({exc}); set "
+                    "memory.embedding_model to a local sentence-transformers folder, or leave "
+                    "it empty for the bundled model"
+                ) from exc
+
+        encoder = from_folder() if here else shared_gate().run(from_folder)
+        if encoder is None:  # another layout: sentence-transformers reads it
+            model = shared_model(name)
+            # copying the network runs torch ops: on the torch thread
+            encoder = shared_gate().run(lambda: Encoder.for_model(model, precision))
+        _encoders[key] = encoder
+        return encoder
 
 
 @contextlib.contextmanager
@@ -285,26 +359,25 @@ class Embedder:
 
     @property
     def dim(self) -> int:
-        model = shared_model(self.name)
-        # renamed get_embedding_dimension in sentence-transformers 5.x (the old name warns)
-        getter = getattr(model, "get_embedding_dimension", None)
-        if getter is None:
-            getter = model.get_sentence_embedding_dimension
-        return int(getter() or 384)
+        direct = shared_encoder(self.name)
+        if direct is not None:
+            return direct.dim
+        return _model_dim(shared_model(self.name))
 
     def embed(self, texts: Sequence[str]) -> np.ndarray:
         """Embed texts in batches; returns (N, D) float32 rows of unit length."""
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
-        model = shared_model(self.name)
         gate = shared_gate()
         direct = shared_encoder(self.name)
+        model = shared_model(self.name) if direct is None else None
 
         def encode(chunk: list[str], short: bool = False) -> np.ndarray:
             _use_request_threads()
             with _one_thread() if short else contextlib.nullcontext():
                 if direct is not None:
                     return direct(chunk)
+                assert model is not None
                 vectors = model.encode(
                     chunk,
                     batch_size=BATCH,

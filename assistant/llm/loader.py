@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 from assistant.config import ModelSettings
 from assistant.errors import ModelLoadError
+from assistant.llm.build_lock import MODEL_BUILD
 from assistant.llm.gguf_convert import Unsupported
 from assistant.paths import data_dir
 
@@ -178,7 +179,8 @@ def _load_pretrained(path: str, dtype: torch.dtype) -> tuple[Any, Any]:
     where = str(local) if is_local else path
     try:
         tok = AutoTokenizer.from_pretrained(where)
-        model = AutoModelForCausalLM.from_pretrained(where, dtype=dtype)
+        with MODEL_BUILD:
+            model = AutoModelForCausalLM.from_pretrained(where, dtype=dtype)
     except (OSError, ValueError) as exc:
         if is_local:
             raise ModelLoadError(
@@ -213,7 +215,12 @@ def _cache_key(gguf: Path) -> dict[str, Any]:
         digest.update(fh.read(1 << 20))
         fh.seek(max(size - (1 << 20), 0))
         digest.update(fh.read(1 << 20))
-    return {"format": CACHE_FORMAT, "name": gguf.name, "size": size, "ends": digest.hexdigest()[:16]}
+    return {
+        "format": CACHE_FORMAT,
+        "name": gguf.name,
+        "size": size,
+        "ends": digest.hexdigest()[:16],
+    }
 
 
 def _load_gguf_cached(
@@ -286,14 +293,18 @@ class _FirstStartNote:
     def __init__(self, name: str) -> None:
         self.began = time.perf_counter()
         # A whole line at once: a terminal spinner (rich) prints it above itself straight away.
-        sys.stderr.write(f"First start: preparing the chat model from {name} (once, a few seconds)\n")
+        sys.stderr.write(
+            f"First start: preparing the chat model from {name} (once, a few seconds)\n"
+        )
         sys.stderr.flush()
 
     def done(self) -> None:
         log.info("chat model converted in %.1f s", time.perf_counter() - self.began)
 
 
-def _convert_fast(gguf: Path, dtype: torch.dtype, folder: Path, key: dict[str, Any]) -> tuple[Any, Any]:
+def _convert_fast(
+    gguf: Path, dtype: torch.dtype, folder: Path, key: dict[str, Any]
+) -> tuple[Any, Any]:
     """Convert with gguf_convert straight into the cache folder, then load it like a warm start."""
     from assistant.llm.gguf_convert import convert_to_folder
 
@@ -316,7 +327,9 @@ def _convert_fast(gguf: Path, dtype: torch.dtype, folder: Path, key: dict[str, A
             return _load_folder(Path(scratch), dtype)
 
 
-def _convert_slow(gguf: Path, dtype: torch.dtype, folder: Path, key: dict[str, Any]) -> tuple[Any, Any]:
+def _convert_slow(
+    gguf: Path, dtype: torch.dtype, folder: Path, key: dict[str, Any]
+) -> tuple[Any, Any]:
     """transformers' own conversion, for files gguf_convert does not cover."""
     model, tok = _convert_gguf(gguf)
     if dtype != model.dtype:
@@ -366,7 +379,8 @@ def _load_folder(folder: Path, dtype: torch.dtype) -> tuple[Any, Any]:
 
     with _quiet_loading():
         tok = AutoTokenizer.from_pretrained(folder)
-        model = AutoModelForCausalLM.from_pretrained(folder, dtype=dtype)
+        with MODEL_BUILD:
+            model = AutoModelForCausalLM.from_pretrained(folder, dtype=dtype)
     return model, tok
 
 
@@ -381,7 +395,7 @@ def _convert_gguf(gguf: Path) -> tuple[Any, Any]:
     try:
         tok = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
         # dequantize=True: a plain dense model can be saved and is faster on CPU than packed blocks
-        with _quiet_loading():
+        with _quiet_loading(), MODEL_BUILD:
             model = AutoModelForCausalLM.from_pretrained(
                 gguf.parent,
                 gguf_file=gguf.name,
