@@ -132,16 +132,6 @@ def named_people(text: str, speakers: set[str]) -> list[str]:
     return [w for w in dict.fromkeys(_CAPITAL.findall(text)) if w in speakers]
 
 
-def _told_about(question: str, candidates: list[Candidate]) -> list[str]:
-    """Names in a question ("When is Zosia's project due?") that the user told us about: the
-    question asks memory about someone in the user's life, not something general."""
-    if not is_question(question) or (_ADVICE.search(question) and not _RECALL.search(question)):
-        return []
-    names = [w for w in _CAPITAL.findall(question)[1:] if len(w) > 2]  # not the question word
-    told = [c.text for c in candidates if c.source != "goal" and c.speaker in ("user", "")]
-    return [n for n in names if any(re.search(rf"\b{re.escape(n)}\b", t) for t in told)]
-
-
 def asks_memory(text: str, speakers: set[str] | None = None) -> bool:
     """True for a question about what memory holds, not a request for advice or for a list."""
     if not is_question(text):
@@ -280,7 +270,7 @@ def ground(
         return typed
     candidates = _candidates(store, user_id, question, goals, now)
     speakers = {c.speaker for c in candidates if c.speaker not in ("", "user", "assistant")}
-    personal = asks_memory(question, speakers) or bool(_told_about(question, candidates))
+    personal = asks_memory(question, speakers)
     people = named_people(question, speakers)
     asked = question
     if people:  # about someone: only what they said can answer, and their name is not the topic

@@ -177,13 +177,3 @@ def test_a_deadline_asked_with_have_to_and_a_trade_are_answered_from_memory(real
     trade, due = later.send("What's my trade?"), later.send("When do I have to submit my thesis?")
     assert "electrician" in trade and MODEL not in trade
     assert "15 May" in due and MODEL not in due
-
-
-def test_a_question_about_someone_the_user_told_us_of_is_answered_from_memory(real_store) -> None:
-    # memory_fresh4: "When is Zosia's project due?" went to the model, which invented
-    (due,) = _chat(
-        real_store,
-        ["My daughter Zosia has a school science project due on 10 December."],
-        ["When is Zosia's project due?"],
-    )
-    assert "10 December" in due and MODEL not in due
