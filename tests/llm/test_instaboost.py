@@ -15,24 +15,13 @@ from assistant.llm.split_softmax import (
     split_attention,
     split_decode,
 )
-from tests.llm.test_split_softmax import batch, run, tiny_model
+from tests.llm.test_split_softmax import batch, random_attention, run, tiny_model
 
 
 def attention_inputs(
-    pads: list[int], spans: list[tuple[int, int]], tq: int, d: int, tk: int = 14
+    pads: list[int], spans: list[tuple[int, int]], tq: int, d: int
 ) -> tuple[Any, ...]:
-    """Random q/k/v (6 query heads on 2 kv heads), causal + padding visibility, span masks."""
-    torch.manual_seed(3)
-    b = len(pads)
-    q, k, v = torch.randn(b, 6, tq, d) * 2, torch.randn(b, 2, tk, d) * 2, torch.randn(b, 2, tk, d)
-    q_pos = torch.arange(tq)[:, None] + (tk - tq)
-    causal = torch.arange(tk)[None, :] <= q_pos  # (Tq, Tk)
-    not_pad = torch.arange(tk)[None, :] >= torch.tensor(pads)[:, None]  # (B, Tk)
-    visible = causal[None, None] & not_pad[:, None, None, :]  # (B, 1, Tq, Tk)
-    in_span = torch.zeros(b, tk, dtype=torch.bool)
-    for row, (s, e) in enumerate(spans):
-        in_span[row, s:e] = True
-    return q, k, v, visible, in_span
+    return random_attention(pads, spans, tq=tq, d=d, seed=3)
 
 
 @pytest.mark.parametrize("boost", [2.0, 10.0])

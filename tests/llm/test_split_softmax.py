@@ -143,10 +143,16 @@ def test_k_below_1_changes_logits_only_in_chosen_layers(family: str) -> None:
 
 
 def random_attention(
-    pads: list[int], spans: list[tuple[int, int]], tq: int = 6, tk: int = 14
+    pads: list[int],
+    spans: list[tuple[int, int]],
+    tq: int = 6,
+    tk: int = 14,
+    d: int = 16,
+    seed: int = 2,
 ) -> tuple[Any, ...]:
-    torch.manual_seed(2)
-    b, h, hkv, d = len(pads), 6, 2, 16
+    """Random q/k/v (6 query heads on 2 kv heads), causal + padding visibility, span masks."""
+    torch.manual_seed(seed)
+    b, h, hkv = len(pads), 6, 2
     q = torch.randn(b, h, tq, d) * 2
     k = torch.randn(b, hkv, tk, d) * 2
     v = torch.randn(b, hkv, tk, d)
