@@ -269,16 +269,22 @@ def open_goals(goals: list[GoalState]) -> list[GoalState]:
     return [g for g in goals if g["status"] in OPEN_STATUSES]
 
 
+def _named_goal(goals: list[GoalState], text: str) -> GoalState | None:
+    """The open goal a message names by its words ("the thesis deadline is now 15 May")."""
+    words = _words(text)
+    scored = [(len(words & _words(g["statement"])), g["updated"], g) for g in open_goals(goals)]
+    best = max(scored, key=lambda s: (s[0], s[1]), default=None)
+    return best[2] if best is not None and best[0] > 0 else None
+
+
 def target_goal(goals: list[GoalState], text: str, active: str) -> GoalState | None:
     """The open goal a message talks about: by shared words, else the active one, else the newest."""
     candidates = open_goals(goals)
     if not candidates:
         return None
-    words = _words(text)
-    scored = [(len(words & _words(g["statement"])), g["updated"], g) for g in candidates]
-    best = max(scored, key=lambda s: (s[0], s[1]))
-    if best[0] > 0:
-        return best[2]
+    named = _named_goal(goals, text)
+    if named is not None:
+        return named
     for goal in candidates:
         if goal["id"] == active:
             return goal
@@ -552,14 +558,6 @@ def _known_kind(known: str) -> str:
     """The slot a known entry fills ("deadline: 15 May" -> "date"), else its own name."""
     name = known.split(":", 1)[0].strip()
     return _slot_kind(name) or name
-
-
-def _named_goal(goals: list[GoalState], text: str) -> GoalState | None:
-    """The open goal a message names by its words ("the thesis deadline is now 15 May")."""
-    words = _words(text)
-    scored = [(len(words & _words(g["statement"])), g["updated"], g) for g in open_goals(goals)]
-    best = max(scored, key=lambda s: (s[0], s[1]), default=None)
-    return best[2] if best is not None and best[0] > 0 else None
 
 
 def apply_update(

@@ -389,6 +389,11 @@ def _sample(
     return guard.reply
 
 
+def _last_replies(state: ChatState) -> list[str]:
+    """The assistant's last three replies: what a new reply (or list item) never says again."""
+    return [m["content"] for m in state.get("messages", []) if m["role"] == "assistant"][-3:]
+
+
 def _user_names(state: ChatState) -> tuple[str, ...]:
     """The user's names (from their messages and profile): a reply never gives itself one."""
     said = [m["content"] for m in state.get("messages", []) if m["role"] == "user"]
@@ -426,7 +431,7 @@ def _generate(
         if prefix:
             _emit(prefix)
         conversation = thread_key(state["user_id"], state.get("thread_id", ""))
-        earlier = [m["content"] for m in state.get("messages", []) if m["role"] == "assistant"][-3:]
+        earlier = _last_replies(state)
         users = _user_names(state)
         selves = _user_selves(state)
         budget = max_new_tokens
@@ -583,7 +588,7 @@ def _complete_list(state: ChatState, deps: Deps, reply: str, wanted: int) -> str
     conversation = thread_key(state["user_id"], state.get("thread_id", "")) + "#more"
     # an added item never says again what this reply or the last ones said, nor apologises
     # ("- I'm sorry, I'm sorry." after a reply that was just that)
-    before = [m["content"] for m in state.get("messages", []) if m["role"] == "assistant"][-3:]
+    before = _last_replies(state)
     tries = wanted - len(items) + 2
     while len(items) < wanted and tries > 0:
         tries -= 1

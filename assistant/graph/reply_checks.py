@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import re
+from collections import Counter
 from difflib import SequenceMatcher
 
 _MONTHS = {
@@ -509,7 +510,7 @@ class LoopGuard:
         self.self_openings: set[tuple[str, ...]] = set()  # `_self_opening` of its sentences
         # short clauses of this reply and how often they came ("Third, have a plan."): the
         # SHORT_LOOP-th is a loop, as `repeated_lines` judges it
-        self.short_clauses: dict[str, int] = {}
+        self.short_clauses: Counter[str] = Counter()
         # labels of the prompt's own context ("The user's goal in play:"): a sentence that
         # holds one recites the prompt to the user, and is left out like a repeat
         self.echoes = [key for key in (_norm(e) for e in echoes) if len(key) >= MIN_ECHO_CHARS]
@@ -573,12 +574,7 @@ class LoopGuard:
 
     def _loops_short_clause(self, sentence: str) -> bool:
         clauses = [_norm(c) for c in _short_sentences(sentence)]
-        return any(self.short_clauses.get(c, 0) + 1 >= SHORT_LOOP for c in clauses)
-
-    def _count_short_clauses(self, sentence: str) -> None:
-        for clause in _short_sentences(sentence):
-            key = _norm(clause)
-            self.short_clauses[key] = self.short_clauses.get(key, 0) + 1
+        return any(self.short_clauses[c] + 1 >= SHORT_LOOP for c in clauses)
 
     def _could_repeat(self, key: str) -> bool:
         """True while the sentence being written starts like one already said."""
@@ -671,7 +667,7 @@ class LoopGuard:
                 continue
             if sentence.endswith("\n") and _BARE_ITEM.match(sentence[:-1]) and sentence.strip():
                 continue  # an empty list item ("- " or "3." and the line ends)
-            self._count_short_clauses(sentence)
+            self.short_clauses.update(_norm(c) for c in _short_sentences(sentence))
             if key:
                 self.said.add(key)
                 if opening := _self_opening(key):
