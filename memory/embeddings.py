@@ -36,7 +36,7 @@ from chromadb.utils.embedding_functions import register_embedding_function
 
 from assistant import runtime_env
 from assistant.errors import ModelLoadError
-from assistant.llm.build_lock import MODEL_BUILD
+from assistant.llm.build_lock import MODEL_BUILD, quiet_loading
 from assistant.llm.gate import shared_gate
 from memory.packed_bert import PackedBert
 from memory.sentence_folder import plain_layout
@@ -77,21 +77,14 @@ def shared_model(name: str = "") -> SentenceTransformer:
         if model is None:
             try:
                 from sentence_transformers import SentenceTransformer
-                from transformers.utils import logging as hf_logging
 
-                # a sub-second load: its progress bar would only break into a streamed chat reply
-                was_enabled = hf_logging.is_progress_bar_enabled()
-                hf_logging.disable_progress_bar()
-                try:  # loading runs torch ops too: on the torch thread, like encoding
+                def build() -> SentenceTransformer:
+                    # one transformers build at a time, and no progress bar (build_lock.py)
+                    with quiet_loading(), MODEL_BUILD:
+                        return SentenceTransformer(key, device="cpu", local_files_only=True)
 
-                    def build() -> SentenceTransformer:
-                        with MODEL_BUILD:  # one transformers build at a time (build_lock.py)
-                            return SentenceTransformer(key, device="cpu", local_files_only=True)
-
-                    model = shared_gate().run(build)
-                finally:
-                    if was_enabled:
-                        hf_logging.enable_progress_bar()
+                # loading runs torch ops too: on the torch thread, like encoding
+                model = shared_gate().run(build)
             except Exception as exc:  # the library raises many kinds; all mean "cannot load"
                 raise ModelLoadError(
                     f"embedding model {key!r} could not be loaded ({exc}); set memory.embedding_model "
@@ -185,7 +178,6 @@ class Encoder:
         if layout is None:
             return None
         from transformers import AutoModel, AutoTokenizer
-        from transformers.utils import logging as hf_logging
 
         kwargs = (
             {} if layout.max_seq_length is None else {"model_max_length": layout.max_seq_length}
@@ -193,14 +185,8 @@ class Encoder:
         tokenizer = AutoTokenizer.from_pretrained(
             layout.transformer, local_files_only=True, **kwargs
         )
-        was_enabled = hf_logging.is_progress_bar_enabled()
-        hf_logging.disable_progress_bar()  # its bar would break into a streamed chat reply
-        try:
-            with MODEL_BUILD:  # not beside the chat model's build (assistant/llm/build_lock.py)
-                network = AutoModel.from_pretrained(layout.transformer, local_files_only=True)
-        finally:
-            if was_enabled:
-                hf_logging.enable_progress_bar()
+        with quiet_loading(), MODEL_BUILD:  # not beside the chat model's build (build_lock.py)
+            network = AutoModel.from_pretrained(layout.transformer, local_files_only=True)
         limit = layout.max_seq_length or min(
             int(tokenizer.model_max_length),
             int(getattr(network.config, "max_position_embeddings", 512)),

@@ -9,6 +9,23 @@ this lock; the work around it (GGUF conversion, packing, the embedder's checks) 
 
 from __future__ import annotations
 
+import contextlib
 import threading
+from collections.abc import Iterator
 
 MODEL_BUILD = threading.Lock()
+
+
+@contextlib.contextmanager
+def quiet_loading() -> Iterator[None]:
+    """No "Loading weights" progress bars while a model loads: the switch is process-wide,
+    like the build, and a bar would land in logs and break into a streamed chat reply."""
+    from transformers.utils import logging as hf_logging
+
+    was_enabled = hf_logging.is_progress_bar_enabled()
+    hf_logging.disable_progress_bar()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            hf_logging.enable_progress_bar()

@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 from assistant.config import ModelSettings
 from assistant.errors import ModelLoadError
-from assistant.llm.build_lock import MODEL_BUILD
+from assistant.llm.build_lock import MODEL_BUILD, quiet_loading
 from assistant.llm.gguf_convert import Unsupported
 from assistant.paths import data_dir
 
@@ -343,20 +343,6 @@ def _convert_slow(
     return model, tok
 
 
-@contextlib.contextmanager
-def _quiet_loading() -> Iterator[None]:
-    """No "Loading weights" / "Converting" progress bars (they land in logs and chat output)."""
-    from transformers.utils import logging as hf_logging
-
-    was_enabled = hf_logging.is_progress_bar_enabled()
-    hf_logging.disable_progress_bar()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            hf_logging.enable_progress_bar()
-
-
 def _cache_is_complete(folder: Path, key: dict[str, Any]) -> bool:
     try:
         marker = json.loads((folder / MARKER).read_text(encoding="utf-8"))
@@ -377,7 +363,7 @@ def _cache_is_complete(folder: Path, key: dict[str, Any]) -> bool:
 def _load_folder(folder: Path, dtype: torch.dtype) -> tuple[Any, Any]:
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    with _quiet_loading():
+    with quiet_loading():
         tok = AutoTokenizer.from_pretrained(folder)
         with MODEL_BUILD:
             model = AutoModelForCausalLM.from_pretrained(folder, dtype=dtype)
@@ -395,7 +381,7 @@ def _convert_gguf(gguf: Path) -> tuple[Any, Any]:
     try:
         tok = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
         # dequantize=True: a plain dense model can be saved and is faster on CPU than packed blocks
-        with _quiet_loading(), MODEL_BUILD:
+        with quiet_loading(), MODEL_BUILD:
             model = AutoModelForCausalLM.from_pretrained(
                 gguf.parent,
                 gguf_file=gguf.name,
