@@ -36,7 +36,7 @@ from chromadb.utils.embedding_functions import register_embedding_function
 
 from assistant import runtime_env
 from assistant.errors import ModelLoadError
-from assistant.llm.build_lock import MODEL_BUILD, quiet_loading
+from assistant.llm.build_lock import building
 from assistant.llm.gate import shared_gate
 from memory.packed_bert import PackedBert
 from memory.sentence_folder import plain_layout
@@ -80,7 +80,7 @@ def shared_model(name: str = "") -> SentenceTransformer:
 
                 def build() -> SentenceTransformer:
                     # one transformers build at a time, and no progress bar (build_lock.py)
-                    with quiet_loading(), MODEL_BUILD:
+                    with building():
                         return SentenceTransformer(key, device="cpu", local_files_only=True)
 
                 # loading runs torch ops too: on the torch thread, like encoding
@@ -185,7 +185,7 @@ class Encoder:
         tokenizer = AutoTokenizer.from_pretrained(
             layout.transformer, local_files_only=True, **kwargs
         )
-        with quiet_loading(), MODEL_BUILD:  # not beside the chat model's build (build_lock.py)
+        with building():  # not beside the chat model's build (build_lock.py)
             network = AutoModel.from_pretrained(layout.transformer, local_files_only=True)
         limit = layout.max_seq_length or min(
             int(tokenizer.model_max_length),

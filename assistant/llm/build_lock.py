@@ -17,9 +17,19 @@ MODEL_BUILD = threading.Lock()
 
 
 @contextlib.contextmanager
+def building() -> Iterator[None]:
+    """Build one model: alone (MODEL_BUILD) and without a progress bar. The bar's switch is
+    process-wide too, so it is turned off inside the lock: turned off outside it, a build
+    that finished first turned it back on while the next one waited, and the chat model's
+    "Loading weights" bar broke into the terminal on a warm start."""
+    with MODEL_BUILD, quiet_loading():
+        yield
+
+
+@contextlib.contextmanager
 def quiet_loading() -> Iterator[None]:
-    """No "Loading weights" progress bars while a model loads: the switch is process-wide,
-    like the build, and a bar would land in logs and break into a streamed chat reply."""
+    """No "Loading weights" progress bars (they land in logs and chat output); use it inside
+    MODEL_BUILD (see `building`)."""
     from transformers.utils import logging as hf_logging
 
     was_enabled = hf_logging.is_progress_bar_enabled()

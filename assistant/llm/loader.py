@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 from assistant.config import ModelSettings
 from assistant.errors import ModelLoadError
-from assistant.llm.build_lock import MODEL_BUILD, quiet_loading
+from assistant.llm.build_lock import building
 from assistant.llm.gguf_convert import Unsupported
 from assistant.paths import data_dir
 
@@ -179,7 +179,7 @@ def _load_pretrained(path: str, dtype: torch.dtype) -> tuple[Any, Any]:
     where = str(local) if is_local else path
     try:
         tok = AutoTokenizer.from_pretrained(where)
-        with MODEL_BUILD:
+        with building():
             model = AutoModelForCausalLM.from_pretrained(where, dtype=dtype)
     except (OSError, ValueError) as exc:
         if is_local:
@@ -363,10 +363,9 @@ def _cache_is_complete(folder: Path, key: dict[str, Any]) -> bool:
 def _load_folder(folder: Path, dtype: torch.dtype) -> tuple[Any, Any]:
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    with quiet_loading():
-        tok = AutoTokenizer.from_pretrained(folder)
-        with MODEL_BUILD:
-            model = AutoModelForCausalLM.from_pretrained(folder, dtype=dtype)
+    tok = AutoTokenizer.from_pretrained(folder)
+    with building():
+        model = AutoModelForCausalLM.from_pretrained(folder, dtype=dtype)
     return model, tok
 
 
@@ -381,7 +380,7 @@ def _convert_gguf(gguf: Path) -> tuple[Any, Any]:
     try:
         tok = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
         # dequantize=True: a plain dense model can be saved and is faster on CPU than packed blocks
-        with quiet_loading(), MODEL_BUILD:
+        with building():
             model = AutoModelForCausalLM.from_pretrained(
                 gguf.parent,
                 gguf_file=gguf.name,
