@@ -59,7 +59,8 @@ _ROLE_WORDS = re.compile(
     r"freelancer|product owner|sysadmin|administrator|officer|technician|translator|illustrator|"
     r"pilot|principal|photographer|chef|farmer|plumber|electrician|mechanic|dentist|therapist|"
     r"psychologist|surgeon|veterinarian|musician|actor|painter|carpenter|tutor|coach|banker|"
-    r"trader|recruiter|retired|cto|coo|vp)\b"
+    r"trader|recruiter|retired|cto|coo|vp|dev|paramedic|midwife|caregiver|barista|cashier|"
+    r"driver|clerk|receptionist|firefighter|optometrist|optician|physiotherapist)\b"
 )
 _UNIQUE_RELATIONS = {
     "wife", "husband", "partner", "boss", "manager", "advisor", "supervisor", "mother", "mom",
@@ -733,6 +734,9 @@ _RELATION_NOUNS = frozenset(_RELATIONS.replace("team lead", "lead").split("|")) 
     "uncle", "cousin", "niece", "nephew", "pm", "lead", "teacher", "professor", "student",
 }  # fmt: skip
 _LANGUAGE_WORDS = frozenset(_LANGS.split("|"))
+_ROLE_TAKING_VERBS = _JOIN_VERBS | _word_set("work accept hire employ take")
+_POSITION_NOUNS = _word_set("position job role post offer")
+_NOW_WORDS = _word_set("now officially finally permanently")
 
 
 def _full_name(tok: Any) -> str:
@@ -764,7 +768,11 @@ def from_parse(sentence: Any) -> list[Candidate]:
         subj = next((c.lower_ for c in tok.children if c.dep_ in ("nsubj", "nsubjpass")), "")
         if not subj and tok.dep_ == "conj":
             subj = next((c.lower_ for c in tok.head.children if c.dep_ in ("nsubj", "nsubjpass")), "")
-        first_person = subj in ("i", "we")
+        # a chat fragment with no subject ("starting at Flutterwave on monday", "moved to
+        # Porto in May") is the user speaking of themselves; a bare verb ("Give me a list")
+        # is an order, so only a verb with a tense or -ing counts
+        implied = not subj and tok.dep_ == "ROOT" and tok.tag_ in ("VBG", "VBD", "VBN")
+        first_person = subj in ("i", "we") or implied
         negated = any(c.dep_ == "neg" for c in tok.children)
         if negated:
             continue
@@ -787,6 +795,22 @@ def from_parse(sentence: Any) -> list[Candidate]:
             if org is not None and (lemma != "work" or any(c.lower_ in ("now", "since") for c in tok.children) or _left_before(tok)):
                 value = _full_name(org)
                 out.append(Candidate("identity", f"User works at {value}", 0.9, "identity:employer", "employer", value))
+        # "... starting at Flutterwave as senior engineer", "I accepted a position as a flight
+        # paramedic", "hired as a nurse": the role the user takes
+        if lemma in _ROLE_TAKING_VERBS and (first_person or (not subj and tok.dep_ in ("advcl", "acl", "conj"))):
+            holders = [tok, *(c for c in tok.children if c.dep_ == "dobj" and c.lemma_.lower() in _POSITION_NOUNS)]
+            for prep in (c for h in holders for c in h.children if c.dep_ == "prep" and c.lower_ == "as"):
+                role = next((p for p in prep.children if p.dep_ == "pobj" and p.pos_ == "NOUN"), None)
+                if role is not None:
+                    value = _noun_words(role)
+                    out.append(Candidate("identity", f"User works as {_article(value)}", 0.9, "identity:role", "role", value))
+        # "we're officially in Porto now": where the user lives now
+        if lemma == "be" and first_person and any(c.lower_ in _NOW_WORDS for c in tok.children):
+            for prep in (c for c in tok.children if c.dep_ == "prep" and c.lower_ == "in"):
+                place = next((p for p in prep.children if p.dep_ == "pobj" and p.ent_type_ in ("GPE", "LOC")), None)
+                if place is not None:
+                    value = _place_span(place)
+                    out.append(Candidate("identity", f"User lives in {value}", 0.9, "identity:location", "place", value))
         # "I got promoted to senior developer", "my boss promoted me to team lead",
         # "they made me head of sales": the user (subject, or the object "me") gets a role
         me_object = any(c.dep_ == "dobj" and c.lower_ in ("me", "us") for c in tok.children) or any(
@@ -891,6 +915,12 @@ def from_parse(sentence: Any) -> list[Candidate]:
             ):
                 value = _full_name(attr)
                 out.append(Candidate("identity", f"User's name is {value}", 0.95, "identity:name", "name", value))
+                # "I'm Beatriz Costa, a UX designer", "I'm Chidinma Eze, backend dev at Paystack"
+                for role in (c for c in attr.children if c.dep_ == "appos" and c.pos_ == "NOUN"):
+                    value = _noun_words(role)
+                    at_work = any(c.dep_ == "prep" and c.lower_ in ("at", "for") for c in role.children)
+                    if _ROLE_WORDS.search(value) or at_work:
+                        out.append(Candidate("identity", f"User works as {_article(value)}", 0.9, "identity:role", "role", value))
         # "I do research in robotics at ETH Zurich", "a postdoc at the University of Edinburgh":
         # an organisation the user's work or role is at
         if tok.dep_ == "prep" and tok.lower_ in ("at", "for", "with"):
@@ -899,6 +929,7 @@ def from_parse(sentence: Any) -> list[Candidate]:
                 value = _org_span(org)
                 out.append(Candidate("identity", f"User works at {value}", 0.85, "identity:employer", "employer", value))
         out += _interests(tok, lemma, subj)
+        out += _new_date(tok, lemma)
         # "never mind, English is fine": a language preference stated as acceptance
         if lemma == "be" and any(c.dep_ == "acomp" and c.lower_ in ("fine", "ok", "okay", "good", "better", "best") for c in tok.children):
             lang = next((c for c in tok.children if c.dep_ == "nsubj" and c.lower_ in _LANGUAGE_WORDS), None)
@@ -1010,6 +1041,8 @@ def _works_there(head: Any) -> bool:
         anchor = head.head
         while anchor.dep_ == "appos":
             anchor = anchor.head
+        if anchor.dep_ == "attr":  # "I'm Chidinma Eze, backend dev at Paystack"
+            anchor = anchor.head
         return anchor.lower_ in ("i", "me") or _subject(anchor) == "i"
     return False
 
@@ -1018,6 +1051,8 @@ def _subject(verb: Any) -> str:
     for child in verb.children:
         if child.dep_ in ("nsubj", "nsubjpass"):
             return str(child.lower_)
+    if verb.dep_ == "ROOT" and verb.tag_ in ("VBG", "VBD", "VBN"):
+        return "i"  # "studying architecture at UNAM": a fragment is the user on themselves
     if verb.dep_ in ("xcomp", "conj") and verb.head is not verb:
         return _subject(verb.head)
     return ""
@@ -1039,6 +1074,52 @@ def _place_span(place: Any) -> str:
         if c.dep_ in ("appos", "npadvmod") and _proper(c) and c.i > place.i:
             end = max(end, c.i)
     return str(doc[start : end + 1].text)
+
+
+# "the party got shifted to 1 march", "Submission is now 15 September", "the deadline is
+# actually 1 february": a date said as the new one for something already planned
+_DATE_MOVE_VERBS = _word_set("shift move postpone push reschedule change bring delay")
+_CHANGE_WORDS = _word_set("now actually instead")
+_MONTH_WORD = re.compile(r"(?i)^(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\.?$")
+
+
+def _date_words(tok: Any) -> str:
+    """The date a token heads, as said ("1 march", "15 September 2025"); "" when it is none."""
+    ent = next((e for e in tok.doc.ents if e.start <= tok.i < e.end and e.label_ == "DATE"), None)
+    if ent is not None:  # the tagger sometimes leaves the day out ("22" CARDINAL, "May" DATE)
+        lo = ent.start - 1 if ent.start > 0 and tok.doc[ent.start - 1].like_num else ent.start
+        return str(tok.doc[lo : ent.end].text)
+    if _MONTH_WORD.match(tok.text) and any(c.like_num for c in tok.children):
+        return str(tok.doc[tok.left_edge.i : tok.right_edge.i + 1].text)  # "1 march", untagged
+    return ""
+
+
+def _new_date(tok: Any, lemma: str) -> list[Candidate]:
+    """A planned thing's new date (see the comment above); the thing is the clause's subject."""
+    thing = next((c for c in tok.children if c.dep_ in ("nsubj", "nsubjpass") and c.pos_ == "NOUN"), None)
+    if thing is None or any(c.dep_ == "det" and c.lower_ in ("a", "an", "some", "any") for c in thing.children):
+        return []
+    said: list[Any] = []
+    if lemma == "be" and any(c.lower_ in _CHANGE_WORDS for c in tok.children):
+        said = [c for c in tok.children if c.dep_ in ("attr", "npadvmod")]
+    elif lemma in _DATE_MOVE_VERBS:
+        said = [p for c in tok.children if c.dep_ == "prep" and c.lower_ in ("to", "until", "till")
+                for p in c.children if p.dep_ == "pobj"]  # fmt: skip
+    value = next((v for v in map(_date_words, said) if v), "")
+    if not value:
+        return []
+    what = " ".join([c.lower_ for c in thing.children if c.dep_ in ("compound", "amod")] + [thing.lower_])
+    verb = "are" if thing.tag_ == "NNS" else "is"
+    owner = "User's" if any(c.lower_ in ("my", "our") for c in thing.children) else "The"
+    return [Candidate("other", f"{owner} {what} {verb} now on {value}", 0.85, f"date:{thing.lemma_.lower()}", "date", value, what)]
+
+
+def _noun_words(noun: Any) -> str:
+    """A noun with the words before it that say what kind ("senior engineer", "UX designer")."""
+    start = noun.left_edge.i
+    while start < noun.i and noun.doc[start].dep_ in ("det", "poss", "punct", "predet"):
+        start += 1  # "a machine learning researcher" -> "machine learning researcher"
+    return str(noun.doc[start : noun.i + 1].text)
 
 
 def _left_before(tok: Any) -> bool:

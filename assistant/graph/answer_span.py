@@ -158,7 +158,61 @@ def _new(ent: Any, asked: set[str]) -> bool:
     return bool(content_words(ent.text) - asked) or not content_words(ent.text)
 
 
-def _person(doc: Any, asked: set[str]) -> str:
+def asked_role(question: str) -> str:
+    """The noun whose name a question asks for ("who is mum's doctor?" -> "doctor", "what's
+    my mum's name?" -> "mum", "whats my cat called" -> "cat"); "" when it names none."""
+    doc = parse(question).doc
+    for tok in doc:
+        if tok.lemma_.lower() == "name" and tok.pos_ == "NOUN":
+            owner = next((c for c in tok.children if c.dep_ == "poss" and c.pos_ == "NOUN"), None)
+            of = next((p for c in tok.children if c.dep_ == "prep" and c.lower_ == "of"
+                       for p in c.children if p.dep_ == "pobj"), None)  # fmt: skip
+            if of is not None and of.pos_ == "PROPN":  # "the name of Biscuit's vet"
+                of = next((c for c in of.head.children if c.dep_ == "pobj"), of)
+            owner = owner if owner is not None else of
+            if owner is not None and owner.pos_ == "NOUN":
+                return str(owner.lemma_.lower())
+    for tok in doc:
+        if tok.pos_ != "NOUN" or tok.lemma_.lower() == "name" or tok.dep_ not in ("nsubj", "attr", "nsubjpass"):
+            continue
+        if (
+            any(t.lower_ in ("who", "whom") for t in tok.head.children)
+            or tok.head.lemma_.lower() in ("call", "name")  # "what is my cat called?"
+            or any(c.lemma_.lower() in ("call", "name") for c in tok.children)  # "whats my cat called"
+        ):
+            return str(tok.lemma_.lower())
+    return ""
+
+
+def _linked(person: Any, role: Any, hops: int = 1) -> bool:
+    """True when the parse ties a name to the noun it names: "my partner Rui", "Rui, my
+    partner", "her doctor is Dr. Otieno", "Otieno is her doctor", "a cat called Churro",
+    "my manager is called Rumana Haque", "my buddy is my coworker Deshawn Mitchell"."""
+    if person.head == role or role.head == person or person.i == role.i + 1:
+        return True  # the word right after it too: "my cat Churro keeps ..." is misparsed
+    if person.head == role.head and {person.dep_, role.dep_} <= {"nsubj", "nsubjpass", "attr", "appos", "npadvmod", "oprd"}:
+        return person.head.lemma_ in ("be", "call", "name") or "appos" in (person.dep_, role.dep_)
+    named = person.head
+    if named.lemma_.lower() in ("call", "name") and named.head == role:
+        return True
+    # one noun between: "my running buddy is my coworker Deshawn Mitchell"
+    between = person.head
+    return hops > 0 and between.pos_ == "NOUN" and between is not person and _linked(between, role, hops - 1)
+
+
+def _person(doc: Any, asked: set[str], role: str = "", strict: bool = False) -> str:
+    roles = [t for t in doc if role and t.lemma_.lower() == role]
+    if roles or strict:  # the question asks whose name: only a name tied to that noun answers
+        for tok in doc:
+            if tok.pos_ == "PROPN" and any(_linked(tok, r) for r in roles):
+                ent = next((e for e in doc.ents if e.start <= tok.i < e.end), None)
+                lo, hi = (ent.start, ent.end) if ent is not None else (tok.left_edge.i, tok.i + 1)
+                while lo > 0 and doc[lo - 1].pos_ == "PROPN":
+                    lo -= 1
+                if lo > 0 and doc[lo - 1].lower_.rstrip(".") in _TITLES:
+                    lo -= 1
+                return str(doc[lo:hi].text).strip(" ,.")
+        return ""
     for e in doc.ents:
         if e.label_ == "PERSON" and _new(e, asked):
             before = doc[e.start - 1] if e.start > 0 else None
@@ -186,7 +240,7 @@ def _place(doc: Any, asked: set[str]) -> str:
 
 
 def _number(doc: Any, asked: set[str], question: str) -> str:
-    found: list[str] = []
+    found: dict[str, Any] = {}  # each amount as said, and the token that carries it
     durations: set[str] = set()  # DATE entities, kept for "how long" when nothing else counts
     for e in doc.ents:
         if e.label_ in _AMOUNTS or (
@@ -196,15 +250,36 @@ def _number(doc: Any, asked: set[str], question: str) -> str:
             text = e.text
             if e.label_ == "CARDINAL" and e.root.dep_ == "nummod" and head.i == e.end:
                 text = doc[e.start : head.i + 1].text  # "40 guests"
-            found.append(text)
+            found[text] = e.root
             if e.label_ == "DATE":
                 durations.add(text)
-    found.sort(key=lambda f: f in durations)  # "50 minutes" before "last month"
-    named = [f for f in found if content_words(f) & asked]  # "40 guests" for "how many guests"
-    return (named or found or [""])[0]
+    for tok in doc:  # a number the tagger left untagged ("budget around 12000 rupees")
+        if tok.pos_ == "NUM" and not tok.ent_type_:
+            head = tok.head
+            end = head.i if tok.dep_ == "nummod" and head.i > tok.i and head.pos_ == "NOUN" else tok.i
+            found.setdefault(doc[tok.i : end + 1].text, tok)
+    ordered = sorted(found, key=lambda f: f in durations)  # "50 minutes" before "last month"
+    named = [f for f in ordered if content_words(f) & asked]  # "40 guests" for "how many guests"
+    if named or not ordered:
+        return (named or ordered or [""])[0]
+    # "how much budget?" of "planning for 15 kids, budget around 12000 rs": the amount the
+    # parse attaches nearest to a word the question names
+    anchors = [t for t in doc if t.lemma_.lower() in asked]
+    if not anchors:
+        return ordered[0]
+    return min(ordered, key=lambda f: min(_distance(found[f], a) for a in anchors))
 
 
-def _typed(kind: Wanted, question: str, sentence: str, said: float) -> str:
+def _distance(a: Any, b: Any) -> int:
+    """Edges between two tokens in the dependency tree."""
+    up = {t.i: n for n, t in enumerate([a, *a.ancestors])}
+    for n, t in enumerate([b, *b.ancestors]):
+        if t.i in up:
+            return n + up[t.i]
+    return len(a.doc)
+
+
+def _typed(kind: Wanted, question: str, sentence: str, said: float, lemmas: frozenset[str] = frozenset()) -> str:
     if kind == "date":
         return date_in(sentence, said)
     asked = content_words(question)
@@ -212,7 +287,9 @@ def _typed(kind: Wanted, question: str, sentence: str, said: float) -> str:
     if kind == "place":
         return _place(doc, asked)
     if kind == "person":
-        return _person(doc, asked)
+        role = asked_role(question)
+        # the noun is in the stored text, but not in this sentence: another sentence names it
+        return _person(doc, asked, role, strict=bool(role) and role in lemmas)
     if kind == "number":
         return _number(doc, asked, question)
     return ""
@@ -223,10 +300,11 @@ def span(question: str, text: str, said: float = 0.0) -> Span:
     sentence = best_sentence(question, text)
     kind = wanted(question)
     if kind != "any":
-        found = _typed(kind, question, sentence, said)
+        lemmas = frozenset(t.lemma_.lower() for t in parse(text).doc) if kind == "person" else frozenset()
+        found = _typed(kind, question, sentence, said, lemmas)
         if not found:  # another sentence of the same text may hold it
             for other in sentences(text):
-                found = _typed(kind, question, other, said)
+                found = _typed(kind, question, other, said, lemmas)
                 if found:
                     sentence = other
                     break

@@ -79,7 +79,8 @@ _DEADLINE_ASK = re.compile(
 # question's words ("has to be submitted by 30 April") and would win without it.
 _UPDATE = re.compile(
     r"\b(?:now|instead|anymore|no longer|changed?|moved|postponed|extended|extension|"
-    r"raised|lowered|rescheduled|updated?)\b",
+    r"raised|lowered|rescheduled|updated?|shifted|pushed back|brought forward|actually|"
+    r"these days|at the moment|currently)\b",
     re.IGNORECASE,
 )
 _RECALL = re.compile(
@@ -87,10 +88,27 @@ _RECALL = re.compile(
     r"i (?:said|told you|mentioned)|you told me|what do you know about)\b",
     re.IGNORECASE,
 )
+# "remind me what my new job is" asks; "remind me to call Ana" is an order
+_REMIND = re.compile(
+    r"^\s*(?:remind me|tell me again)\s+(?:what|when|where|who|whom|which|how|of|about)\b",
+    re.IGNORECASE,
+)
 _FIRST_PERSON = re.compile(
     r"\b(?:i|my|me|mine|i'm|i've|i'd|myself|we|our|us|we're)\b", re.IGNORECASE
 )
 _CAPITAL = re.compile(r"\b[A-Z][a-z]+\b")
+# The goal slots that answer a question asking for a date or an amount.
+_SLOT_ANSWERS: dict[str, frozenset[str]] = {
+    "date": frozenset(["date", "deadline", "time", "when"]),
+    "number": frozenset(["budget", "guests"]),
+}
+_INDEFINITE = frozenset(["a", "an", "any", "some", "every", "each", "another"])
+# Nouns too general to show that a question is about something the user told us.
+_GENERAL_WORDS = (
+    "name thing time day way lot one idea tip people week year today question answer help "
+    "example list plan step"
+)
+_GENERAL_NOUNS = frozenset(_GENERAL_WORDS.split())
 # A question about one of the user's typed attributes is answered from these slots, in
 # order: "Where do I work?" with no employer stored is answered by the role ("you work as").
 ATTRIBUTE_SLOTS: dict[Attribute, tuple[str, ...]] = {
@@ -124,7 +142,9 @@ class Candidate:
 
 
 def is_question(text: str) -> bool:
-    return text.strip().endswith("?") or bool(_QUESTION_START.match(text))
+    """A question by its mark or first word, or a request to be reminded ("remind me what my
+    new job is")."""
+    return text.strip().endswith("?") or bool(_QUESTION_START.match(text) or _REMIND.match(text))
 
 
 def named_people(text: str, speakers: set[str]) -> list[str]:
@@ -140,6 +160,29 @@ def asks_memory(text: str, speakers: set[str] | None = None) -> bool:
     if _ADVICE.search(text) and not recall:
         return False
     return recall or bool(_FIRST_PERSON.search(text)) or bool(named_people(text, speakers or set()))
+
+
+def changed(text: str) -> bool:
+    """True when a text says a value changed, or asks for it as it is now."""
+    return bool(_UPDATE.search(text))
+
+
+def about_told(question: str, candidates: list[Candidate]) -> bool:
+    """True when the question names a thing the user told us about, with or without "my":
+    "how many kids are coming?" after "planning for 15 kids", "when is Adaeze's wedding?"
+    after "my sister Adaeze is getting married". Such a question is answered from memory, or
+    declined, never left to the model to invent."""
+    named = {
+        t.lemma_.lower()
+        for chunk in parse(question).doc.noun_chunks
+        if chunk[0].lower_ not in _INDEFINITE  # "a good pace for a beginner" asks in general
+        for t in chunk
+        if t.pos_ in ("NOUN", "PROPN") and len(t.text) > 2
+    } - _GENERAL_NOUNS
+    if not named:
+        return False
+    told = [c.text for c in candidates if c.speaker in ("user", "")]
+    return any(named & content_words(text) for text in told)
 
 
 def relevance(store: Memory, question: str, texts: list[str]) -> list[float]:
@@ -212,8 +255,9 @@ def _goal_span(question: str, c: Candidate) -> Span | None:
         return Span(c.goal, c.goal, False)
     kind, _, value = c.slot.partition(":")
     value = value.strip() or c.slot
-    if wanted(question) == "date" and kind.strip() not in ("date", "deadline", "time", "when"):
-        return None
+    asked = wanted(question)
+    if asked in _SLOT_ANSWERS and kind.strip() not in _SLOT_ANSWERS[asked]:
+        return None  # "how much budget?" is not answered by the goal's date
     return Span(value, c.slot, True)
 
 
@@ -234,6 +278,8 @@ def _reply(question: str, c: Candidate) -> tuple[str, str, bool] | None:
         found = _goal_span(question, c)
     elif c.source == "fact":
         found = Span(second_person(c.text), c.text, False)
+        if wanted(question) == "number" and c.fact is not None and c.fact.attribute == "date":
+            return None  # "how much budget?" is not answered by a date ("22 feb")
         if wanted(question) != "any":
             typed = span(question, c.fact.value if c.fact and c.fact.value else c.text, c.said)
             if not typed.typed:
@@ -270,7 +316,7 @@ def ground(
         return typed
     candidates = _candidates(store, user_id, question, goals, now)
     speakers = {c.speaker for c in candidates if c.speaker not in ("", "user", "assistant")}
-    personal = asks_memory(question, speakers)
+    personal = asks_memory(question, speakers) or about_told(question, candidates)
     people = named_people(question, speakers)
     asked = question
     if people:  # about someone: only what they said can answer, and their name is not the topic
@@ -284,10 +330,14 @@ def ground(
             else None
         )
     scores = relevance(store, asked, [c.text for c in candidates])
-    # a fact is also scored as said to the user ("you work as ..."), the way questions ask
+    # a fact is also scored as said to the user ("you work as ..."), the way questions ask;
+    # a turn also by its best sentence: "Submission is now 15 September." is lost in a turn
+    # that opens "Bad news / good news: I got an extension."
     for i, c in enumerate(candidates):
         if c.source == "fact":
             scores[i] = max(scores[i], relevance(store, asked, [second_person(c.text)])[0])
+        elif c.source == "turn" and len(parts := sentences(c.text)) > 1:
+            scores[i] = max(scores[i], *relevance(store, asked, parts))
     # a fact or goal close to the best turn wins: it is current and was kept on purpose
     ranked = sorted(
         range(len(candidates)),
@@ -307,7 +357,9 @@ def ground(
             (m for m in made if m[1][2] and scores[m[0]] >= top - WORKED_OUT_MARGIN), made[0]
         )
         # the same thing told twice ("dinner on 14 June", later "the dinner is now on 21
-        # June"): the newer one, when about as close, is the current value
+        # June"): the newer one, when about as close, is the current value; the more so when
+        # the question itself asks for the value as it is now
+        current = changed(question)
         newer = [
             m
             for m in made
@@ -315,7 +367,7 @@ def ground(
             and m[1][1] != answer
             and scores[m[0]]
             >= scores[i]
-            - (UPDATE_MARGIN if _UPDATE.search(candidates[m[0]].text) else NEWER_MARGIN)
+            - (UPDATE_MARGIN if changed(candidates[m[0]].text) or current else NEWER_MARGIN)
             and candidates[m[0]].said > candidates[i].said + LATER_TURN_S
         ]
         if newer:
@@ -405,6 +457,11 @@ def asked_thing(question: str) -> str:
         root = root.head.head
     span = doc[root.left_edge.i : owned.end]
     return second_person(span.text) if span.text else ""
+
+
+def declined(question: str) -> Grounded:
+    """The plain "I don't know" for a question memory does not answer."""
+    return Grounded(reply=_nothing([], question), span="", source="none", score=0.0)
 
 
 def _nothing(people: list[str], question: str = "") -> str:

@@ -20,7 +20,7 @@ from assistant.graph import recall as conversation
 from assistant.graph.echo_guard import ScrubbingSink, guard_words, scrub
 from assistant.graph.fencing import fence_item, safe_profile_lines
 from assistant.graph.goals import open_goals, track
-from assistant.graph.grounding import ground
+from assistant.graph.grounding import declined, ground
 from assistant.graph.reply_checks import (
     LoopGuard,
     apologises,
@@ -149,6 +149,8 @@ def recall(state: ChatState, deps: Deps) -> dict[str, Any]:
     grounded = None
     if deps.settings.chat.grounded and text and not ASKS_IDENTITY.search(text):
         grounded = ground(deps.store, user_id, text, goals, now())
+        if grounded is not None and grounded["source"] == "closest" and grounded["reply"] in _last_replies(state):
+            grounded = declined(text)  # the same guess twice reads as a loop, and helps no more
     return {
         "grounded": grounded,
         "goals": goals,

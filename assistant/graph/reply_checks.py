@@ -682,6 +682,8 @@ class LoopGuard:
             # a phrase looping inside one sentence ("do the following: do the following: ...")
             self.stopped = True
             tail = self.buffer[self.buffer_shown : again].rstrip(" ,;:-")
+            if not self.buffer_shown and self.apologised and apologises(self.buffer):
+                tail = ""  # "I'm sorry for…" after an apology is a second one, cut or not
             if (self.buffer[: self.buffer_shown] + tail).strip():
                 tail += "…"
             return self._show(out + tail), True

@@ -28,3 +28,22 @@ def test_words_match_by_lemma_not_by_spelling() -> None:
     assert "run" in content_words("I ran the Berlin marathon.")
     text = "I ran the Berlin marathon in May. I swim on Fridays."
     assert best_sentence("When did I run?", text) == "I ran the Berlin marathon in May."
+
+
+def test_a_name_is_the_one_the_parse_ties_to_the_noun_asked_about() -> None:
+    mum = "my mum has type 2 diabetes. her doctor is Dr. Samuel Otieno and her checkup is on 3 june"
+    assert span("who is mum's doctor again", mum).text == "Dr. Samuel Otieno"
+    # the doctor's name is not the mother's: nothing in the text names her
+    assert not span("what's my mum's name?", mum).typed
+    assert span("whats my partner's name again", "I moved to Lisbon with my partner Rui.").text == "Rui"
+    assert span("whats my cat called", "also my cat Churro keeps sitting on my laptop.").text == "Churro"
+    assert span("who's my running buddy", "my running buddy is my coworker Deshawn Mitchell").text == (
+        "Deshawn Mitchell"
+    )
+    assert span("Who is my new manager?", "My new manager is called Rumana Haque.").text == "Rumana Haque"
+
+
+def test_an_amount_is_the_one_nearest_the_word_asked_about() -> None:
+    said = "her party is on 22 feb, planning for 15 kids, budget around 12000 rs"
+    assert span("how much budget for the party", said).text.startswith("12000")
+    assert span("how many kids are coming?", said).text == "15 kids"

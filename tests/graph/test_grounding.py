@@ -62,6 +62,32 @@ def test_nothing_in_memory_is_said_plainly_instead_of_invented(make_session) -> 
     assert reply.startswith("I don't know") and MODEL not in reply
 
 
+def test_a_question_about_what_the_user_told_needs_no_my(make_session) -> None:
+    llm = model()
+    tell(make_session, llm, "Her party is on 22 February, planning for 15 kids, budget around 12000 rupees.")
+    later = make_session(llm, thread="later")
+    kids = later.send("How many kids are coming?")
+    budget = later.send("How much budget for the party?")
+    assert "15 kids" in kids and MODEL not in kids
+    # the amount nearest "budget" in the parse, not the first number of the sentence
+    assert "12000" in budget and "15 kids" not in budget
+
+
+def test_a_changed_date_is_answered_with_the_new_one(make_session, store: FakeMemory) -> None:
+    day = 86400.0
+    store.episodes.add_many(
+        "ana",
+        [
+            EpisodeIn("My thesis submission deadline is 30 June.", speaker="user", time=1.0e9),
+            # the newer turn shares fewer of the question's words, and says it changed
+            EpisodeIn("Good news, I got an extension. Submission is now 15 September.",
+                      speaker="user", time=1.0e9 + 9 * day),  # fmt: skip
+        ],
+    )
+    reply = make_session(model(), thread="later").send("When is the thesis submission now?")
+    assert "15 September" in reply and "30 June" not in reply
+
+
 def test_advice_and_general_questions_still_go_to_the_model(make_session) -> None:
     llm = model()
     tell(make_session, llm, "The portfolio for my prescriber certificate is due on 14 March.")

@@ -480,3 +480,13 @@ def test_a_second_short_apology_is_held_from_its_first_word_and_left_out() -> No
     # the same at the reply's very end, where no space follows the last sentence
     last = _typed_out("I'm sorry, but I'm unable to provide a response for that. I'm sorry.")
     assert last.strip() == "I'm sorry, but I'm unable to provide a response for that."
+
+
+def test_an_apology_cut_off_by_a_phrase_loop_is_not_shown() -> None:
+    # from a fresh multi-session chat: "...; I'm sorry for any confusion. I'm sorry for…"
+    text = (
+        "I'm sorry for any confusion; I'm sorry for any confusion. "
+        "I'm sorry for any confusion; I'm sorry for any confusion; I'm sorry for any confusion"
+    )
+    shown = _typed_out(text)
+    assert not repeated_lines(shown), shown

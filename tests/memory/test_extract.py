@@ -145,6 +145,20 @@ def test_store_with_llm_uses_it_and_survives_garbage(store_path) -> None:  # typ
         # interests read from the parse, split at "and"
         ("Honestly I'm obsessed with birdwatching and astronomy.", "interest", "astronomy"),
         ("I really enjoy woodworking.", "interest", "woodworking"),
+        # chat fragments with no subject are the user speaking of themselves
+        ("update: I left Paystack. starting at Flutterwave on monday", "employer", "Flutterwave"),
+        ("Moved to Valencia in the spring.", "place", "Valencia"),
+        # the role the user takes, and the one said beside their name
+        ("starting at Flutterwave on monday as senior engineer", "role", "senior engineer"),
+        ("I've accepted a position as a flight paramedic with an air ambulance.", "role", "flight paramedic"),
+        ("I'm Beatriz Costa, a UX designer.", "role", "UX designer"),
+        ("hey. I'm Chidinma Eze, backend dev at Paystack.", "employer", "Paystack"),
+        # where the user is now
+        ("We're officially in Porto now!", "place", "Porto"),
+        # a planned thing's new date
+        ("Submission is now 15 September 2025.", "date", "15 September 2025"),
+        ("change of plan, party shifted to 1 march bcoz her exams got moved", "date", "1 march"),
+        ("the delft deadline is actually 1 february for non-EU students", "date", "1 february"),
     ],
 )
 def test_parse_reads_facts_in_new_wordings(said: str, attribute: str, value: str) -> None:
@@ -153,8 +167,14 @@ def test_parse_reads_facts_in_new_wordings(said: str, attribute: str, value: str
 
 @pytest.mark.parametrize(
     "said",
-    ["I'm Happy to help.", "I had lunch at Google with Sam.", "I like it when you explain things."],
+    [
+        "I'm Happy to help.",
+        "I had lunch at Google with Sam.",
+        "I like it when you explain things.",
+        "Give me a checklist for the move.",  # an order has no subject either, and states nothing
+        "Visited Porto last year with friends.",  # a trip is not a move
+    ],
 )
 def test_parse_does_not_read_facts_into_small_talk(said: str) -> None:
     got = {(c.attribute, c.value) for c in extract_rules(said)}
-    assert not any(a in ("name", "employer", "interest") for a, _ in got), got
+    assert not any(a in ("name", "employer", "interest", "place") for a, _ in got), got
