@@ -173,12 +173,18 @@ def asked_role(question: str) -> str:
             if owner is not None and owner.pos_ == "NOUN":
                 return str(owner.lemma_.lower())
     for tok in doc:
-        if tok.pos_ != "NOUN" or tok.lemma_.lower() == "name" or tok.dep_ not in ("nsubj", "attr", "nsubjpass"):
+        if (
+            tok.pos_ != "NOUN"
+            or tok.lemma_.lower() == "name"
+            or tok.dep_ not in ("nsubj", "attr", "nsubjpass")
+        ):
             continue
         if (
             any(t.lower_ in ("who", "whom") for t in tok.head.children)
             or tok.head.lemma_.lower() in ("call", "name")  # "what is my cat called?"
-            or any(c.lemma_.lower() in ("call", "name") for c in tok.children)  # "whats my cat called"
+            or any(
+                c.lemma_.lower() in ("call", "name") for c in tok.children
+            )  # "whats my cat called"
         ):
             return str(tok.lemma_.lower())
     return ""
@@ -190,14 +196,26 @@ def _linked(person: Any, role: Any, hops: int = 1) -> bool:
     "my manager is called Rumana Haque", "my buddy is my coworker Deshawn Mitchell"."""
     if person.head == role or role.head == person or person.i == role.i + 1:
         return True  # the word right after it too: "my cat Churro keeps ..." is misparsed
-    if person.head == role.head and {person.dep_, role.dep_} <= {"nsubj", "nsubjpass", "attr", "appos", "npadvmod", "oprd"}:
+    if person.head == role.head and {person.dep_, role.dep_} <= {
+        "nsubj",
+        "nsubjpass",
+        "attr",
+        "appos",
+        "npadvmod",
+        "oprd",
+    }:
         return person.head.lemma_ in ("be", "call", "name") or "appos" in (person.dep_, role.dep_)
     named = person.head
     if named.lemma_.lower() in ("call", "name") and named.head == role:
         return True
     # one noun between: "my running buddy is my coworker Deshawn Mitchell"
     between = person.head
-    return hops > 0 and between.pos_ == "NOUN" and between is not person and _linked(between, role, hops - 1)
+    return (
+        hops > 0
+        and between.pos_ == "NOUN"
+        and between is not person
+        and _linked(between, role, hops - 1)
+    )
 
 
 def _person(doc: Any, asked: set[str], role: str = "", strict: bool = False) -> str:
@@ -256,7 +274,9 @@ def _number(doc: Any, asked: set[str], question: str) -> str:
     for tok in doc:  # a number the tagger left untagged ("budget around 12000 rupees")
         if tok.pos_ == "NUM" and not tok.ent_type_:
             head = tok.head
-            end = head.i if tok.dep_ == "nummod" and head.i > tok.i and head.pos_ == "NOUN" else tok.i
+            end = (
+                head.i if tok.dep_ == "nummod" and head.i > tok.i and head.pos_ == "NOUN" else tok.i
+            )
             found.setdefault(doc[tok.i : end + 1].text, tok)
     ordered = sorted(found, key=lambda f: f in durations)  # "50 minutes" before "last month"
     named = [f for f in ordered if content_words(f) & asked]  # "40 guests" for "how many guests"
@@ -279,7 +299,9 @@ def _distance(a: Any, b: Any) -> int:
     return len(a.doc)
 
 
-def _typed(kind: Wanted, question: str, sentence: str, said: float, lemmas: frozenset[str] = frozenset()) -> str:
+def _typed(
+    kind: Wanted, question: str, sentence: str, said: float, lemmas: frozenset[str] = frozenset()
+) -> str:
     if kind == "date":
         return date_in(sentence, said)
     asked = content_words(question)
@@ -300,7 +322,11 @@ def span(question: str, text: str, said: float = 0.0) -> Span:
     sentence = best_sentence(question, text)
     kind = wanted(question)
     if kind != "any":
-        lemmas = frozenset(t.lemma_.lower() for t in parse(text).doc) if kind == "person" else frozenset()
+        lemmas = (
+            frozenset(t.lemma_.lower() for t in parse(text).doc)
+            if kind == "person"
+            else frozenset()
+        )
         found = _typed(kind, question, sentence, said, lemmas)
         if not found:  # another sentence of the same text may hold it
             for other in sentences(text):

@@ -65,6 +65,8 @@ _QUESTION_START = re.compile(
     re.IGNORECASE,
 )
 # Asking for help, a plan or an opinion, not for something said: the model answers those.
+# "How much can I spend on the trip?" asks for the budget memory holds, not for advice
+_AMOUNT_ASK = re.compile(r"^\s*how (?:much|many)\b[^?]*\b(?:can|could) (?:i|we)\b", re.IGNORECASE)
 _ADVICE = re.compile(
     r"\b(?:should|could|can|shall|would|will|might|must|ought to)\s+(?:i|we|you)\b|"
     r"\bhow (?:do|can|could|should|would|to)\b|\bwhat if\b|\bhelp me\b|"
@@ -152,12 +154,20 @@ def named_people(text: str, speakers: set[str]) -> list[str]:
     return [w for w in dict.fromkeys(_CAPITAL.findall(text)) if w in speakers]
 
 
+def asks_advice(text: str) -> bool:
+    """True for a request for help or an opinion; "When do I have to submit?" and "How much
+    can I spend?" ask for a value memory may hold, not for advice."""
+    return bool(_ADVICE.search(text)) and not (
+        _DEADLINE_ASK.search(text) or _AMOUNT_ASK.search(text)
+    )
+
+
 def asks_memory(text: str, speakers: set[str] | None = None) -> bool:
     """True for a question about what memory holds, not a request for advice or for a list."""
     if not is_question(text):
         return False
     recall = bool(_RECALL.search(text))
-    if _ADVICE.search(text) and not recall:
+    if asks_advice(text) and not recall:
         return False
     return recall or bool(_FIRST_PERSON.search(text)) or bool(named_people(text, speakers or set()))
 
@@ -250,6 +260,24 @@ def _candidates(
     return out
 
 
+def _same_thing(newer: Candidate, older: Candidate) -> bool:
+    """True when `newer` is a dated fact that says the date of `older`'s thing changed: the
+    things share a word ("submission" of "thesis submission deadline")."""
+    a = newer.fact
+    if a is None or a.attribute != "date" or not changed(a.text):
+        return False
+    return bool(content_words(a.relation) & content_words(_dated_thing(older)))
+
+
+def _dated_thing(c: Candidate) -> str:
+    """What a dated fact or a goal's date slot is the date of ("" for anything else)."""
+    if c.fact is not None and c.fact.attribute == "date":
+        return f"{c.fact.relation} {c.fact.text}"  # "deadline" alone, of "thesis submission deadline"
+    if c.source == "goal" and c.slot.partition(":")[0].strip() in _SLOT_ANSWERS["date"]:
+        return c.goal
+    return ""
+
+
 def _goal_span(question: str, c: Candidate) -> Span | None:
     if not c.slot:
         return Span(c.goal, c.goal, False)
@@ -308,8 +336,7 @@ def ground(
 ) -> Grounded | None:
     """The grounded answer to a question about memory (or a plain "I don't know"); None for
     a message that is not such a question, or an open one memory does not clearly answer."""
-    advice = _ADVICE.search(question) and not _DEADLINE_ASK.search(question)
-    if not is_question(question) or (advice and not _RECALL.search(question)):
+    if not is_question(question) or (asks_advice(question) and not _RECALL.search(question)):
         return None
     typed = _attribute_answer(store, user_id, question, now)
     if typed is not None:
@@ -372,6 +399,16 @@ def ground(
         ]
         if newer:
             i, (reply, answer, found) = max(newer, key=lambda m: candidates[m[0]].said)
+        # "Submission is now 15 September" after "my thesis submission deadline is 30 June":
+        # the new date of the same thing, however far its wording is from the question's
+        moved = [
+            (j, one)
+            for j, c in enumerate(candidates)
+            if c.said > candidates[i].said + LATER_TURN_S and _same_thing(c, candidates[i])
+            and (one := _reply(asked, c)) is not None
+        ]  # fmt: skip
+        if moved:
+            i, (reply, answer, found) = max(moved, key=lambda m: candidates[m[0]].said)
         return Grounded(
             reply=reply, span=answer, source=candidates[i].source, score=round(scores[i], 3)
         )

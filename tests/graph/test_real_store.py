@@ -111,3 +111,20 @@ def test_cli_chat_and_goals_on_the_real_store(home, monkeypatch):
     assert "audience: Mostly beginners" in second.output
     table = runner.invoke(cli, ["goals"])
     assert "write a talk for PyCon" in table.output and "deadline" in table.output
+
+
+def test_a_new_date_for_the_same_thing_answers_on_the_real_store(home, real_store, monkeypatch):
+    import time as clock
+
+    now = [1.8e9]
+    monkeypatch.setattr(clock, "time", lambda: now[0])  # the update is told a day later
+    with open_checkpointer(Settings()) as saver:
+        _session(real_store, saver, thread="mon").send("My thesis submission deadline is 30 June 2025.")
+        now[0] += 86400
+        _session(real_store, saver, thread="tue").send(
+            "Bad news / good news: I got an extension. Submission is now 15 September 2025."
+        )
+        now[0] += 86400
+        reply = _session(real_store, saver, thread="wed").send("when do I have to hand in the thesis now?")
+    # "submission" is far from "hand in the thesis" in meaning; it is the same thing's new date
+    assert "15 September" in reply and "30 June" not in reply
