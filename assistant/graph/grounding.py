@@ -61,7 +61,8 @@ WORKED_OUT_MARGIN = (
 
 _QUESTION_START = re.compile(
     r"^\s*(?:who|whom|whose|what|what's|which|when|where|why|how|is|are|was|were|do|does|did|"
-    r"have|has|had|can|could|would|will)\b",
+    r"have|has|had|can|could|would|will|"
+    r"whats|wats|wat|whos|wheres|whens|hows)\b",  # as typed in a chat, without the apostrophe
     re.IGNORECASE,
 )
 # Asking for help, a plan or an opinion, not for something said: the model answers those.

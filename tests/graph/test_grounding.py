@@ -148,6 +148,7 @@ def test_question_forms() -> None:
     assert not asks_memory("In bullet points, what do I need to prepare?")
     assert not asks_memory("I live in York.")
     assert asks_memory("What did Mel paint?", {"Mel"})
+    assert asks_memory("whats my partner's name again")  # typed without the apostrophe
     assert wanted("When is it due?") == "date" and wanted("Who is my boss?") == "person"
     assert span("How many guests are coming?", "A dinner on 18 March for 40 guests.").text == "40 guests"
     assert span("When did she go?", "I went yesterday.", said=1683554160).text == "7 May 2023"
