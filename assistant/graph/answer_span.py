@@ -21,7 +21,7 @@ from typing import Any, Literal
 from memory.dates import asks_when, resolve
 from memory.understand import parse
 
-Wanted = Literal["date", "place", "person", "number", "any"]
+Wanted = Literal["date", "time", "place", "person", "number", "any"]
 
 # Verbs of a question that ask about memory itself, not about its topic ("did I tell you");
 # nor do the light verbs, which carry no topic of their own.
@@ -47,6 +47,7 @@ _FILLER = re.compile(
     r"^(?:(?:hey|hi|hello|wow|oh|yeah|yes|thanks|thank you|haha|omg)\b[^.!?]*?[,!.]\s+)+",
     re.IGNORECASE,
 )
+_TIME_ASK = re.compile(r"\b(?:what time|at what time|which time)\b", re.IGNORECASE)
 MAX_ANSWER_WORDS = 30  # a best sentence longer than this is cut (an answer, not a speech)
 
 
@@ -62,6 +63,8 @@ class Span:
 def wanted(question: str) -> Wanted:
     """The kind of answer a question's form asks for (its first asking word decides, so
     "Do you remember where I work?" asks for a place)."""
+    if _TIME_ASK.search(question):
+        return "time"  # "What time did I book the party for?": the hour, not the day
     if asks_when(question):
         return "date"
     m = _ASKING.search(question)
@@ -306,6 +309,8 @@ def _typed(
         return date_in(sentence, said)
     asked = content_words(question)
     doc = parse(sentence).doc
+    if kind == "time":
+        return next((str(e.text) for e in doc.ents if e.label_ == "TIME"), "")
     if kind == "place":
         return _place(doc, asked)
     if kind == "person":

@@ -92,10 +92,7 @@ _RECALL = re.compile(
     re.IGNORECASE,
 )
 # "remind me what my new job is" asks; "remind me to call Ana" is an order
-_REMIND = re.compile(
-    r"^\s*(?:remind me|tell me again)\s+(?:what|when|where|who|whom|which|how|of|about)\b",
-    re.IGNORECASE,
-)
+_REMIND = re.compile(r"^\s*(?:please\s+)?(?:remind me|tell me again)\b(?!\s+to\b)", re.IGNORECASE)
 _FIRST_PERSON = re.compile(
     r"\b(?:i|my|me|mine|i'm|i've|i'd|myself|we|our|us|we're)\b", re.IGNORECASE
 )
@@ -103,6 +100,7 @@ _CAPITAL = re.compile(r"\b[A-Z][a-z]+\b")
 # The goal slots that answer a question asking for a date or an amount.
 _SLOT_ANSWERS: dict[str, frozenset[str]] = {
     "date": frozenset(["date", "deadline", "time", "when"]),
+    "time": frozenset(["time"]),
     "number": frozenset(["budget", "guests"]),
 }
 _INDEFINITE = frozenset(["a", "an", "any", "some", "every", "each", "another"])
@@ -261,6 +259,19 @@ def _candidates(
     return out
 
 
+def _by_name(question: str, facts: list[Fact]) -> str:
+    """The question with "my <relation>" said as that person's name, when memory holds it
+    ("What is my wife allergic to?" -> "What is Denise allergic to?")."""
+    out = question
+    if wanted(question) == "person":
+        return out  # "What's my wife's name?" asks for the name itself
+    for f in facts:
+        if f.attribute == "person" and f.relation and f.value:
+            mine = rf"\b(?:my|our)\s+{re.escape(f.relation)}\b"
+            out = re.sub(mine, f.value, out, flags=re.IGNORECASE)
+    return out
+
+
 def _same_thing(newer: Candidate, older: Candidate) -> bool:
     """True when `newer` is a dated fact that says the date of `older`'s thing changed: the
     things share a word ("submission" of "thesis submission deadline")."""
@@ -273,7 +284,9 @@ def _same_thing(newer: Candidate, older: Candidate) -> bool:
 def _dated_thing(c: Candidate) -> str:
     """What a dated fact or a goal's date slot is the date of ("" for anything else)."""
     if c.fact is not None and c.fact.attribute == "date":
-        return f"{c.fact.relation} {c.fact.text}"  # "deadline" alone, of "thesis submission deadline"
+        return (
+            f"{c.fact.relation} {c.fact.text}"  # "deadline" alone, of "thesis submission deadline"
+        )
     if c.source == "goal" and c.slot.partition(":")[0].strip() in _SLOT_ANSWERS["date"]:
         return c.goal
     return ""
@@ -316,6 +329,8 @@ def _reply(question: str, c: Candidate) -> tuple[str, str, bool] | None:
             found = typed
     else:
         found = span(question, c.text, c.said)
+        if wanted(question) == "person" and not found.typed:
+            return None  # a turn that names nobody does not say who
         if wanted(question) == "date" and not found.typed and c.said:
             found = Span(day_text(c.said), found.sentence, True)  # said that day
             in_text = False
@@ -350,6 +365,17 @@ def ground(
     if people:  # about someone: only what they said can answer, and their name is not the topic
         candidates = [c for c in candidates if c.speaker in people]
         asked = re.sub(r"\b(?:{})(?:'s)?\b".format("|".join(map(re.escape, people))), " ", question)
+    # "my wife" asked about, where the user told us about her by name ("Denise is allergic to
+    # penicillin"): the question is also read with her name
+    named_as = _by_name(asked, [c.fact for c in candidates if c.fact is not None])
+    if named_as != asked:
+        candidates = (
+            [  # the fact that she is his wife is not what is asked, and turns about her are
+                c for c in candidates if not (c.fact is not None and c.fact.attribute == "person")
+            ]
+            + [c for c in _candidates(store, user_id, named_as, [], now) if c.source == "turn"]
+        )
+        candidates = list({(c.source, c.text): c for c in candidates}.values())
     floor = MIN_RELEVANCE if personal else MIN_RELEVANCE_OPEN
     if not candidates or not content_words(asked):
         return (
@@ -358,6 +384,10 @@ def ground(
             else None
         )
     scores = relevance(store, asked, [c.text for c in candidates])
+    if named_as != asked:
+        alias = relevance(store, named_as, [c.text for c in candidates])
+        scores = [max(a, b) for a, b in zip(scores, alias, strict=True)]
+        asked = named_as
     # a fact is also scored as said to the user ("you work as ..."), the way questions ask;
     # a turn also by its best sentence: "Submission is now 15 September." is lost in a turn
     # that opens "Bad news / good news: I got an extension."

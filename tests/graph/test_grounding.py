@@ -149,6 +149,11 @@ def test_question_forms() -> None:
     assert not asks_memory("I live in York.")
     assert asks_memory("What did Mel paint?", {"Mel"})
     assert asks_memory("whats my partner's name again")  # typed without the apostrophe
+    assert asks_memory("Please tell me again our departure date.")
+    assert not asks_memory("Remind me to call Ana tomorrow.")  # an order, not a question
+    assert wanted("What time did I book the party for?") == "time"
+    booked = "We booked the soft play place, Jungle Jim's, for 2pm on the Saturday."
+    assert span("What time did I book the party for?", booked).text == "2pm"
     assert wanted("When is it due?") == "date" and wanted("Who is my boss?") == "person"
     assert span("How many guests are coming?", "A dinner on 18 March for 40 guests.").text == "40 guests"
     assert span("When did she go?", "I went yesterday.", said=1683554160).text == "7 May 2023"

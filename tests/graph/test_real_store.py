@@ -128,3 +128,14 @@ def test_a_new_date_for_the_same_thing_answers_on_the_real_store(home, real_stor
         reply = _session(real_store, saver, thread="wed").send("when do I have to hand in the thesis now?")
     # "submission" is far from "hand in the thesis" in meaning; it is the same thing's new date
     assert "15 September" in reply and "30 June" not in reply
+
+
+def test_a_question_about_my_wife_finds_what_was_told_about_her_by_name(home, real_store):
+    with open_checkpointer(Settings()) as saver:
+        first = _session(real_store, saver, thread="mon")
+        first.send("My wife Denise and I want to buy a caravan and tour Namibia.")
+        first.send("Denise is allergic to penicillin, so the first-aid kit matters.")
+        reply = _session(real_store, saver, thread="tue").send(
+            "Which medication did I say my wife can't take?"
+        )
+    assert "penicillin" in reply
