@@ -249,13 +249,13 @@ def _candidates(
     if store.episodes.count(user_id):
         for h in store.search(user_id, question, kinds=("episodes",), k=SEARCH_TURNS, now=now):
             speaker = str(h.metadata.get("speaker", ""))
-            if speaker == "assistant" or h.text.strip().endswith("?"):
-                continue  # the assistant's words and questions are not what the user told us
-            if speaker in ("user", "") and is_question(h.text):
-                continue  # "how do I get over being afraid of the dentist" asks, tells nothing
-            if looks_like_instructions(h.text):
-                continue
-            out.append(Candidate("turn", h.text, h.time, speaker))
+            if speaker == "assistant" or looks_like_instructions(h.text):
+                continue  # the assistant's words are not what the user told us
+            # "how do I get over being afraid of the dentist" asks, tells nothing; but "The
+            # surgeon is Mr. Declan Fahy. What should I get ready?" tells in its first sentence
+            told = _told(h.text)
+            if told:
+                out.append(Candidate("turn", told, h.time, speaker))
     return out
 
 
@@ -290,6 +290,14 @@ def _dated_thing(c: Candidate) -> str:
     if c.source == "goal" and c.slot.partition(":")[0].strip() in _SLOT_ANSWERS["date"]:
         return c.goal
     return ""
+
+
+def _told(text: str) -> str:
+    """A turn without its questions: what it tells ("" when it only asks)."""
+    if not (text.strip().endswith("?") or is_question(text)):
+        return text
+    kept = [s for s in sentences(text) if not (s.endswith("?") or is_question(s))]
+    return " ".join(kept) if any(content_words(s) for s in kept) else ""
 
 
 def _goal_span(question: str, c: Candidate) -> Span | None:

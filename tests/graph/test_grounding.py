@@ -88,6 +88,13 @@ def test_a_changed_date_is_answered_with_the_new_one(make_session, store: FakeMe
     assert "15 September" in reply and "30 June" not in reply
 
 
+def test_a_fact_told_in_a_turn_that_ends_with_a_question_still_answers(make_session) -> None:
+    llm = model()
+    tell(make_session, llm, "The surgeon is Mr. Declan Fahy. What should I get ready at home?")
+    reply = make_session(llm, thread="later").send("And who is the surgeon doing it?")
+    assert "Declan Fahy" in reply and MODEL not in reply
+
+
 def test_advice_and_general_questions_still_go_to_the_model(make_session) -> None:
     llm = model()
     tell(make_session, llm, "The portfolio for my prescriber certificate is due on 14 March.")
