@@ -181,13 +181,16 @@ def about_told(question: str, candidates: list[Candidate]) -> bool:
     "how many kids are coming?" after "planning for 15 kids", "when is Adaeze's wedding?"
     after "my sister Adaeze is getting married". Such a question is answered from memory, or
     declined, never left to the model to invent."""
+    doc = parse(question).doc
     named = {
         t.lemma_.lower()
-        for chunk in parse(question).doc.noun_chunks
+        for chunk in doc.noun_chunks
         if chunk[0].lower_ not in _INDEFINITE  # "a good pace for a beginner" asks in general
         for t in chunk
         if t.pos_ in ("NOUN", "PROPN") and len(t.text) > 2
     } - _GENERAL_NOUNS
+    # what is said of the subject counts too: "due" of "when's the baby due?"
+    named |= {t.lemma_.lower() for t in doc if t.dep_ == "acomp" and t.pos_ == "ADJ" and len(t.text) > 2}
     if not named:
         return False
     told = [c.text for c in candidates if c.speaker in ("user", "")]

@@ -37,6 +37,8 @@ _BARE_ITEM = re.compile(r"^\s*(?:\d{1,2}[.)])?[^A-Za-z0-9]*$")
 _MARKER_ONLY = re.compile(r"^\s*(?:[-*•]|\d{1,2}[.)])\s*$")
 _NUMBERED = re.compile(r"^(\s*\n\s*|\s*)(\d{1,2})(?=[.)]\s+\S)")  # "2. Use ..." as its item shows
 _ITEM_START = re.compile(r"(?:^|\n)\s*\d{1,2}[.)]$")  # "3." at a line start is not a sentence end
+# list markers with nothing between them ("1. 1. 1. 2. 3."): the list has nothing left to say
+_EMPTY_MARKERS = re.compile(r"(?:^|\n)[ \t]*\d{1,2}[.)][ \t]+\d{1,2}[.)](?:\s|$)")
 _ENDS_SENTENCE = re.compile(r"[.!?:…)\]\"'*]\s*$")
 _SELF_NAME = re.compile(
     r"\b(?i:my name is|i'?m called|i am called|call me|i am|i'm)\s+([A-Z][a-z]+)\b"
@@ -462,6 +464,17 @@ def _phrase_loop(sentence: str) -> tuple[int | None, bool]:
     return again, False
 
 
+def _without_short_loop(shown: str, tail: str) -> str:
+    """The tail less its last clauses while, with what is shown, a short clause would come
+    SHORT_LOOP times ("Durban, Durban, Durban" is judged a loop; "Durban, Durban" is cut)."""
+    while tail and any(
+        n >= SHORT_LOOP for n in Counter(_norm(c) for c in _short_sentences(shown + tail)).values()
+    ):
+        cut = max(tail.rfind(","), tail.rfind(";"), tail.rfind(" "))
+        tail = tail[:cut].rstrip(" ,;") if cut > 0 else ""
+    return tail
+
+
 def _before_last_words(text: str, n: int) -> int:
     """The offset where the last `n` words of `text` start (its first word when it has fewer)."""
     starts = [m.start() for m in re.finditer(r"\S+", text)]
@@ -648,6 +661,9 @@ class LoopGuard:
         if self.stopped:
             return "", True
         self.buffer += piece
+        if empty := _EMPTY_MARKERS.search(self.buffer[self.buffer_shown :]):
+            self.stopped = True  # what came before the markers stays; they and the rest go
+            return self._show(self.buffer[self.buffer_shown : self.buffer_shown + empty.start()].rstrip(" \t")), True
         out = ""
         while match := self._next_end():
             sentence, self.buffer = self.buffer[: match.end()], self.buffer[match.end() :]
@@ -684,6 +700,7 @@ class LoopGuard:
             tail = self.buffer[self.buffer_shown : again].rstrip(" ,;:-")
             if not self.buffer_shown and self.apologised and apologises(self.buffer):
                 tail = ""  # "I'm sorry for…" after an apology is a second one, cut or not
+            tail = _without_short_loop("".join(self.shown) + out + self.buffer[: self.buffer_shown], tail)
             if (self.buffer[: self.buffer_shown] + tail).strip():
                 tail += "…"
             return self._show(out + tail), True

@@ -490,3 +490,16 @@ def test_an_apology_cut_off_by_a_phrase_loop_is_not_shown() -> None:
     )
     shown = _typed_out(text)
     assert not repeated_lines(shown), shown
+
+
+def test_list_markers_with_nothing_between_them_end_the_reply() -> None:
+    # from a fresh multi-session chat: "1. 1. 1. 2. 3. 4. ..." after the list's heading
+    text = "Here is a checklist for a ramen shop:\n\n1. 1. 1. 2. 3. 4. 5. 6. 7. 8. 9. 10. 11. 12."
+    shown = _typed_out(text)
+    assert shown.strip() == "Here is a checklist for a ramen shop:"
+    assert repeated_lines(text) and not repeated_lines(shown)
+
+
+def test_a_word_looping_is_cut_before_the_judge_would_count_it() -> None:
+    shown = _typed_out("Durban, Durban, Durban, Durban, Durban, Durban, Durban")
+    assert shown.count("Durban") == 2 and not repeated_lines(shown)
