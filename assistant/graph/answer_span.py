@@ -39,7 +39,8 @@ _AMOUNTS = ("CARDINAL", "QUANTITY", "MONEY", "TIME", "PERCENT")
 _PLACE_PREPS = frozenset(["in", "at", "to", "from", "near", "into", "around"])
 _ASKING = re.compile(
     r"\b(?:when|where|who|whom|whose|how (?:many|much|long|old|often)|"
-    r"what (?:date|day|time|year|month|city|town|country)|which (?:year|month|day)|name|called)\b",
+    r"what (?:date|day|time|year|month|city|town|country)|which (?:year|month|day)|name|called|"
+    r"date)\b",
     re.IGNORECASE,
 )
 # Sentence openers that carry no content ("Hey Mel!", "Wow,") and are left off an answer.
@@ -71,7 +72,7 @@ def wanted(question: str) -> Wanted:
     if m is None:
         return "any"
     word = m.group(0).lower()
-    if word == "when" or word.startswith(("what date", "what day", "what time", "which")):
+    if word in ("when", "date") or word.startswith(("what date", "what day", "what time", "which")):
         return "date"
     if word == "where" or word.startswith(("what city", "what town", "what country")):
         return "place"
@@ -117,8 +118,9 @@ def day_text(when: float) -> str:
     return f"{d.day} {d:%B %Y}"
 
 
-def date_in(sentence: str, said: float) -> str:
-    """A date the sentence names, worked out from when it was said ("" when it names none)."""
+def date_in(sentence: str, said: float, written_only: bool = False) -> str:
+    """A date the sentence names, worked out from when it was said ("" when it names none);
+    with `written_only`, only a date written out with its day ("2 May", "May 7, 2023")."""
     doc = parse(sentence).doc
     dates = [e for e in doc.ents if e.label_ == "DATE"]
     for e in dates:  # a date written out ("14 March", "May 7, 2023"): said as written
@@ -131,6 +133,8 @@ def date_in(sentence: str, said: float) -> str:
         phrase = doc[lo:hi].text
         if _MONTH.search(phrase) and re.search(r"\d", phrase):
             return phrase.strip(" .,")
+    if written_only:
+        return ""
     span = resolve(sentence, said) if said else None
     if span is None:
         weekday = next((e for e in dates if _WEEKDAY.search(e.text)), None)
@@ -333,6 +337,11 @@ def span(question: str, text: str, said: float = 0.0) -> Span:
             else frozenset()
         )
         found = _typed(kind, question, sentence, said, lemmas)
+        if kind == "date" and not date_in(sentence, said, written_only=True):
+            # "Now we depart on 2 May" beats "the wedding is in April" of the sentence before
+            written = next((o for o in sentences(text) if date_in(o, said, written_only=True)), "")
+            if written:
+                sentence, found = written, date_in(written, said, written_only=True)
         if not found:  # another sentence of the same text may hold it
             for other in sentences(text):
                 found = _typed(kind, question, other, said, lemmas)

@@ -161,6 +161,9 @@ def test_question_forms() -> None:
     assert wanted("What time did I book the party for?") == "time"
     booked = "We booked the soft play place, Jungle Jim's, for 2pm on the Saturday."
     assert span("What time did I book the party for?", booked).text == "2pm"
+    # a date written with its day, from the sentence that has one
+    moved = "Change of plan. The wedding is in April, so we changed the flight. Now we depart on 2 May."
+    assert span("Please tell me again our departure date.", moved, said=1.79e9).text == "2 May"
     assert wanted("When is it due?") == "date" and wanted("Who is my boss?") == "person"
     assert span("How many guests are coming?", "A dinner on 18 March for 40 guests.").text == "40 guests"
     assert span("When did she go?", "I went yesterday.", said=1683554160).text == "7 May 2023"
