@@ -443,11 +443,18 @@ def ground(
             i, (reply, answer, found) = max(newer, key=lambda m: candidates[m[0]].said)
         # "Submission is now 15 September" after "my thesis submission deadline is 30 June":
         # the new date of the same thing, however far its wording is from the question's
+        # ... and a later text that says it changed ("It is now on the 2nd of April"), within
+        # UPDATE_MARGIN, even when it is below the floor itself: it is scored as the update
         moved = [
             (j, one)
             for j, c in enumerate(candidates)
-            if c.said > candidates[i].said + LATER_TURN_S and _same_thing(c, candidates[i])
+            if c.said > candidates[i].said + LATER_TURN_S
+            and (
+                _same_thing(c, candidates[i])
+                or (wanted(asked) != "any" and changed(c.text) and scores[j] >= scores[i] - UPDATE_MARGIN)
+            )
             and (one := _reply(asked, c)) is not None
+            and one[2] == found and one[1] != answer
         ]  # fmt: skip
         if moved:
             i, (reply, answer, found) = max(moved, key=lambda m: candidates[m[0]].said)

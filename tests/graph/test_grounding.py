@@ -95,6 +95,20 @@ def test_a_fact_told_in_a_turn_that_ends_with_a_question_still_answers(make_sess
     assert "Declan Fahy" in reply and MODEL not in reply
 
 
+def test_a_later_turn_that_says_the_date_changed_answers(make_session, store: FakeMemory) -> None:
+    store.episodes.add_many(
+        "ana",
+        [
+            EpisodeIn("My hip replacement is booked for the 14th of March at the hospital.",
+                      speaker="user", time=1.0e9),  # fmt: skip
+            EpisodeIn("Bad news, the operation is postponed. It is now on the 2nd of April.",
+                      speaker="user", time=1.0e9 + 86400 * 20),  # fmt: skip
+        ],
+    )
+    reply = make_session(model(), thread="later").send("When is my hip operation at the hospital now?")
+    assert "2nd of April" in reply and "14th of March" not in reply
+
+
 def test_advice_and_general_questions_still_go_to_the_model(make_session) -> None:
     llm = model()
     tell(make_session, llm, "The portfolio for my prescriber certificate is due on 14 March.")
