@@ -273,14 +273,16 @@ def _number(doc: Any, asked: set[str], question: str) -> str:
         ):
             head = e.root.head
             text = e.text
+            if e.label_ == "CARDINAL" and _MONTH.fullmatch(head.text):
+                continue  # the day of "1 march", tagged a number
             if e.label_ == "CARDINAL" and e.root.dep_ == "nummod" and head.i == e.end:
                 text = doc[e.start : head.i + 1].text  # "40 guests"
             found[text] = e.root
             if e.label_ == "DATE":
                 durations.add(text)
     for tok in doc:  # a number the tagger left untagged ("budget around 12000 rupees")
-        if tok.pos_ == "NUM" and not tok.ent_type_:
-            head = tok.head
+        if tok.pos_ == "NUM" and not tok.ent_type_ and not _MONTH.fullmatch(tok.head.text):
+            head = tok.head  # (not the day of "1 march", which the tagger left untagged)
             end = (
                 head.i if tok.dep_ == "nummod" and head.i > tok.i and head.pos_ == "NOUN" else tok.i
             )
