@@ -84,6 +84,7 @@ def test_advice_about_work_still_goes_to_the_model(real_store) -> None:
         ("What do I do about the noise?", None),
         ("Who is my supervisor?", None),
         ("Where does my sister live?", None),
+        ("whats my running buddys name", None),  # the buddy's name, the apostrophe not typed
     ],
 )
 def test_the_attribute_a_question_asks_for(question: str, attribute: str | None) -> None:
