@@ -172,7 +172,7 @@ def asked_role(question: str) -> str:
     for tok in doc:
         if tok.lemma_.lower() == "name" and tok.pos_ == "NOUN":
             owner = next((c for c in tok.children if c.dep_ == "poss" and c.pos_ == "NOUN"), None)
-            of = next((p for c in tok.children if c.dep_ == "prep" and c.lower_ == "of"
+            of = next((p for c in tok.subtree if c.dep_ in ("prep", "dative") and c.lower_ in ("of", "for") and c.head.i >= tok.i
                        for p in c.children if p.dep_ == "pobj"), None)  # fmt: skip
             if of is not None and of.pos_ == "PROPN":  # "the name of Biscuit's vet"
                 of = next((c for c in of.head.children if c.dep_ == "pobj"), of)

@@ -120,7 +120,9 @@ def asked_attribute(question: str) -> Attribute | None:
             and any(c.lower_ == "my" for c in tok.children)
             and any(t.lower_ in _WH for t in doc)
             # "my running buddys name" (the apostrophe not typed) is the buddy's name
-            and not any(c.dep_ in ("compound", "nmod") and c.pos_ in ("NOUN", "PROPN") for c in tok.children)
+            and not any(
+                c.dep_ in ("compound", "nmod") and c.pos_ in ("NOUN", "PROPN") for c in tok.children
+            )
         ):
             return _OWNED[tok.lemma_.lower()]
     for tok in doc:

@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Literal
 from assistant.graph import prompts
 from assistant.graph.answer_span import (
     Span,
+    asked_role,
     content_words,
     day_text,
     overlap,
@@ -190,7 +191,9 @@ def about_told(question: str, candidates: list[Candidate]) -> bool:
         if t.pos_ in ("NOUN", "PROPN") and len(t.text) > 2
     } - _GENERAL_NOUNS
     # what is said of the subject counts too: "due" of "when's the baby due?"
-    named |= {t.lemma_.lower() for t in doc if t.dep_ == "acomp" and t.pos_ == "ADJ" and len(t.text) > 2}
+    named |= {
+        t.lemma_.lower() for t in doc if t.dep_ == "acomp" and t.pos_ == "ADJ" and len(t.text) > 2
+    }
     if not named:
         return False
     told = [c.text for c in candidates if c.speaker in ("user", "")]
@@ -333,6 +336,9 @@ def _reply(question: str, c: Candidate) -> tuple[str, str, bool] | None:
         found = Span(second_person(c.text), c.text, False)
         if wanted(question) == "number" and c.fact is not None and c.fact.attribute == "date":
             return None  # "how much budget?" is not answered by a date ("22 feb")
+        role = asked_role(question) if wanted(question) == "person" else ""
+        if role and c.fact is not None and role not in c.fact.relation.split():
+            return None  # "the name I gave my shop" is not the user's name or their boss's
         if wanted(question) != "any":
             typed = span(question, c.fact.value if c.fact and c.fact.value else c.text, c.said)
             if not typed.typed:

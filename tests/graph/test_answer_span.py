@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from assistant.graph.answer_span import best_sentence, content_words, span
+from assistant.graph.answer_span import asked_role, best_sentence, content_words, span
 
 
 def test_a_place_named_without_a_preposition_is_found() -> None:
@@ -41,6 +41,8 @@ def test_a_name_is_the_one_the_parse_ties_to_the_noun_asked_about() -> None:
         "Deshawn Mitchell"
     )
     assert span("Who is my new manager?", "My new manager is called Rumana Haque.").text == "Rumana Haque"
+    assert asked_role("Remind me the name I gave you for my shop") == "shop"
+    assert asked_role("What is my name?") == ""  # the user's own: a profile attribute
 
 
 def test_an_amount_is_the_one_nearest_the_word_asked_about() -> None:
