@@ -541,6 +541,11 @@ def asked_thing(question: str) -> str:
     "the name of your dog"; "" when it names nothing of the user's."""
     doc = parse(question).doc
     owned = next((c for c in doc.noun_chunks if any(t.lower_ in ("my", "our") for t in c)), None)
+    if owned is None:  # "Zosia's teacher": someone's, named
+        owned = next(
+            (c for c in doc.noun_chunks if any(t.dep_ == "poss" and t.pos_ == "PROPN" for t in c)),
+            None,
+        )
     if owned is None:
         return ""
     root = owned.root

@@ -151,6 +151,8 @@ def recall(state: ChatState, deps: Deps) -> dict[str, Any]:
         grounded = ground(deps.store, user_id, text, goals, now())
         if grounded is not None and grounded["source"] == "closest" and grounded["reply"] in _last_replies(state):
             grounded = declined(text)  # the same guess twice reads as a loop, and helps no more
+        if grounded is not None and grounded["source"] == "none" and grounded["reply"] in _last_replies(state):
+            grounded = {**grounded, "reply": prompts.GROUNDED_NOTHING_AGAIN}  # not the same line twice
     return {
         "grounded": grounded,
         "goals": goals,

@@ -464,12 +464,15 @@ def _phrase_loop(sentence: str) -> tuple[int | None, bool]:
     return again, False
 
 
+def _short_loop(text: str) -> bool:
+    """True when a short clause comes SHORT_LOOP times in text, as `repeated_lines` judges."""
+    return any(n >= SHORT_LOOP for n in Counter(_norm(c) for c in _short_sentences(text)).values())
+
+
 def _without_short_loop(shown: str, tail: str) -> str:
     """The tail less its last clauses while, with what is shown, a short clause would come
     SHORT_LOOP times ("Durban, Durban, Durban" is judged a loop; "Durban, Durban" is cut)."""
-    while tail and any(
-        n >= SHORT_LOOP for n in Counter(_norm(c) for c in _short_sentences(shown + tail)).values()
-    ):
+    while tail and _short_loop(shown + tail):
         cut = max(tail.rfind(","), tail.rfind(";"), tail.rfind(" "))
         tail = tail[:cut].rstrip(" ,;") if cut > 0 else ""
     return tail
@@ -668,6 +671,13 @@ class LoopGuard:
         while match := self._next_end():
             sentence, self.buffer = self.buffer[: match.end()], self.buffer[match.end() :]
             done, self.buffer_shown = self.buffer_shown, 0
+            before = "".join(self.shown) + out
+            if _short_loop(sentence):
+                # "I'm sorry, I'm sorry, I'm sorry." ends before the phrase check sees it (a
+                # clause said again across sentences is `_is_repeat`'s to leave out)
+                kept = _without_short_loop(before + sentence[:done], sentence[done:].rstrip())
+                self.stopped = True
+                return self._show(out + kept + ("…" if (sentence[:done] + kept).strip() else "")), True
             key = _key(sentence)
             if self._is_repeat(key, partly_shown=bool(sentence[:done].strip()), sentence=sentence):
                 # the user's words said back is empty, not a loop: the reply goes on

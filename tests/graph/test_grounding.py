@@ -11,7 +11,7 @@ from typing import Any
 
 from assistant.config import Settings
 from assistant.graph.answer_span import span, wanted
-from assistant.graph.grounding import asks_memory, second_person
+from assistant.graph.grounding import asked_thing, asks_memory, second_person
 from assistant.graph.session import ChatSession
 from memory.types import EpisodeIn
 from tests.graph.conftest import scripted
@@ -183,3 +183,13 @@ def test_question_forms() -> None:
     assert span("When did she go?", "I went yesterday.", said=1683554160).text == "7 May 2023"
     assert second_person("User lives in York") == "you live in York"
     assert second_person("User's supervisor is Dr. Ward") == "your supervisor is Dr. Ward"
+
+
+def test_two_questions_memory_cannot_answer_do_not_get_the_same_line(make_session) -> None:
+    llm = model()
+    tell(make_session, llm, "I live in York.")
+    later = make_session(llm, thread="later")
+    first, second = later.send("Where did I park?"), later.send("When did I park?")
+    assert first.startswith("I don't know") and second.startswith("I don't know")
+    assert first != second  # the same line twice in a row is judged a loop
+    assert "Zosia's teacher" in asked_thing("Who is Zosia's teacher?")

@@ -503,3 +503,9 @@ def test_list_markers_with_nothing_between_them_end_the_reply() -> None:
 def test_a_word_looping_is_cut_before_the_judge_would_count_it() -> None:
     shown = _typed_out("Durban, Durban, Durban, Durban, Durban, Durban, Durban")
     assert shown.count("Durban") == 2 and not repeated_lines(shown)
+
+
+def test_a_short_loop_inside_one_finished_sentence_is_cut() -> None:
+    shown = _typed_out("I'm sorry, I'm sorry, I'm sorry. Let me try again.")
+    assert not repeated_lines(shown), shown
+    assert shown.startswith("I'm sorry")
