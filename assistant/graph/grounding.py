@@ -5,11 +5,14 @@ memory holds is not left to it. `ground` decides from the question's form and ho
 stored things match it:
 
 - the message is a question about the user's own life, about someone memory has heard
-  from, or about what was said (`asks_memory`), and is not a request for advice;
+  from, about what was said (`asks_memory`), or names a thing the user told us about
+  (`about_told`: "how many kids are coming?"), and is not a request for advice;
 - each stored fact, goal slot and past turn is scored by its cosine similarity to the
   question plus the share of the question's words it holds (`relevance`); the best one
   at or above `MIN_RELEVANCE` answers, with the span the question asks for cut from it
   (`answer_span`), and the reply names where it came from;
+- a newer value of the same thing replaces an older one ("Submission is now 15 September"
+  after "my thesis submission deadline is 30 June"); "my wife" is also read as her name;
 - when none reaches it, the reply says plainly that memory holds nothing on it.
 
 A question that names a person is answered only from what that person said (or what
@@ -67,8 +70,6 @@ _QUESTION_START = re.compile(
     re.IGNORECASE,
 )
 # Asking for help, a plan or an opinion, not for something said: the model answers those.
-# "How much can I spend on the trip?" asks for the budget memory holds, not for advice
-_AMOUNT_ASK = re.compile(r"^\s*how (?:much|many)\b[^?]*\b(?:can|could) (?:i|we)\b", re.IGNORECASE)
 _ADVICE = re.compile(
     r"\b(?:should|could|can|shall|would|will|might|must|ought to)\s+(?:i|we|you)\b|"
     r"\bhow (?:do|can|could|should|would|to)\b|\bwhat if\b|\bhelp me\b|"
@@ -79,6 +80,8 @@ _ADVICE = re.compile(
 _DEADLINE_ASK = re.compile(
     r"^\s*(?:when|by when|what (?:date|day))\b.*\b(?:i|we) (?:need|have) to\b", re.IGNORECASE
 )
+# "How much can I spend on the trip?" asks for the budget memory holds, not for advice
+_AMOUNT_ASK = re.compile(r"^\s*how (?:much|many)\b[^?]*\b(?:can|could) (?:i|we)\b", re.IGNORECASE)
 # Words by which people say a value changed; the older value scores higher by sharing the
 # question's words ("has to be submitted by 30 April") and would win without it.
 _UPDATE = re.compile(
