@@ -571,6 +571,8 @@ class LoopGuard:
             return True  # a second apology
         if sentence and not partly_shown and echoes_user(sentence, self.asked):
             return True
+        if sentence and not partly_shown and self._loops_short_clause(sentence):
+            return True  # "Mochi, he's a cat, he's a cat. He's a cat." (a short sentence too)
         if 0 < len(key) < MIN_LINE_CHARS:
             if key in self.short_said:
                 return True  # a short sentence said again in one reply starts a loop
@@ -584,8 +586,6 @@ class LoopGuard:
             return False
         if not partly_shown and _self_opening(key) in self.self_openings:
             return True  # "I'm here to assist you ..." after "I'm here to help you ..."
-        if sentence and not partly_shown and self._loops_short_clause(sentence):
-            return True  # "First, have a plan. Second, have a plan. Third, have a plan."
         return key in self.said or any(_similar(key, s) for s in self.said)
 
     def _loops_short_clause(self, sentence: str) -> bool:

@@ -98,6 +98,8 @@ def requested_tool(user_text: str) -> ToolCall | None:
     """The tool the user asked for in this message, with its argument; None if none."""
     for name, pattern in REQUESTS:
         match = pattern.search(user_text)
+        if match and name == "remember" and "?" in (match.group("arg") or ""):
+            continue  # "remember my hour rate? I need it": a question about memory, not a note
         if match:
             arg = match.groupdict().get("arg") or ""
             return ToolCall(name=name, arg=arg.strip().rstrip("?.! "))

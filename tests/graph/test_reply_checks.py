@@ -509,3 +509,10 @@ def test_a_short_loop_inside_one_finished_sentence_is_cut() -> None:
     shown = _typed_out("I'm sorry, I'm sorry, I'm sorry. Let me try again.")
     assert not repeated_lines(shown), shown
     assert shown.startswith("I'm sorry")
+
+
+def test_a_short_clause_a_third_time_is_left_out_even_as_a_short_sentence() -> None:
+    # from a fresh multi-session chat: "Mochi, he's a cat, he's a cat. He's a cat."
+    shown = _typed_out("Mochi, he's a cat, he's a cat. He's a cat. He likes tuna.")
+    assert not repeated_lines(shown), shown
+    assert "He likes tuna." in shown

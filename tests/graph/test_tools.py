@@ -69,6 +69,7 @@ def test_user_requests_map_to_tools(text, name, arg):
     [
         "Help me find a flat in Berlin.",
         "Forget about the trip.",
+        "remember my hour rate? i want to put it in the proposal",  # asks what memory holds
         "What do you think about decoding papers in general?",
         "Hello!",
     ],
