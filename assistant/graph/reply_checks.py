@@ -666,7 +666,9 @@ class LoopGuard:
         self.buffer += piece
         if empty := _EMPTY_MARKERS.search(self.buffer[self.buffer_shown :]):
             self.stopped = True  # what came before the markers stays; they and the rest go
-            return self._show(self.buffer[self.buffer_shown : self.buffer_shown + empty.start()].rstrip(" \t")), True
+            return self._show(
+                self.buffer[self.buffer_shown : self.buffer_shown + empty.start()].rstrip(" \t")
+            ), True
         out = ""
         while match := self._next_end():
             sentence, self.buffer = self.buffer[: match.end()], self.buffer[match.end() :]
@@ -677,7 +679,9 @@ class LoopGuard:
                 # clause said again across sentences is `_is_repeat`'s to leave out)
                 kept = _without_short_loop(before + sentence[:done], sentence[done:].rstrip())
                 self.stopped = True
-                return self._show(out + kept + ("…" if (sentence[:done] + kept).strip() else "")), True
+                return self._show(
+                    out + kept + ("…" if (sentence[:done] + kept).strip() else "")
+                ), True
             key = _key(sentence)
             if self._is_repeat(key, partly_shown=bool(sentence[:done].strip()), sentence=sentence):
                 # the user's words said back is empty, not a loop: the reply goes on
@@ -704,13 +708,17 @@ class LoopGuard:
                 sentence = self._renumber(sentence, out)
             out += sentence[done:]
         again, looping = _phrase_loop(self.buffer)
+        if not looping and _short_loop(self.buffer):  # "Durban, Namibia, Durban, ... Namibia"
+            looping, again = True, len(self.buffer)
         if looping and again is not None:
             # a phrase looping inside one sentence ("do the following: do the following: ...")
             self.stopped = True
             tail = self.buffer[self.buffer_shown : again].rstrip(" ,;:-")
             if not self.buffer_shown and self.apologised and apologises(self.buffer):
                 tail = ""  # "I'm sorry for…" after an apology is a second one, cut or not
-            tail = _without_short_loop("".join(self.shown) + out + self.buffer[: self.buffer_shown], tail)
+            tail = _without_short_loop(
+                "".join(self.shown) + out + self.buffer[: self.buffer_shown], tail
+            )
             if (self.buffer[: self.buffer_shown] + tail).strip():
                 tail += "…"
             return self._show(out + tail), True

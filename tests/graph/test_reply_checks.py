@@ -516,3 +516,10 @@ def test_a_short_clause_a_third_time_is_left_out_even_as_a_short_sentence() -> N
     shown = _typed_out("Mochi, he's a cat, he's a cat. He's a cat. He likes tuna.")
     assert not repeated_lines(shown), shown
     assert "He likes tuna." in shown
+
+
+def test_short_clauses_looping_out_of_order_inside_a_sentence_are_cut() -> None:
+    # from a fresh multi-session chat: no run of words repeats, but "Namibia" comes a third time
+    shown = _typed_out("Durban, Namibia, Durban, Djibouti, Namibia, Djibouti, Namibia, Durban, Namibia")
+    assert not repeated_lines(shown), shown
+    assert shown.startswith("Durban, Namibia, Durban")
