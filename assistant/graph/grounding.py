@@ -157,6 +157,18 @@ def named_people(text: str, speakers: set[str]) -> list[str]:
     return [w for w in dict.fromkeys(_CAPITAL.findall(text)) if w in speakers]
 
 
+def question_part(text: str) -> str:
+    """The question itself, without what the user adds after it: "Who is my supervisor? I
+    need to write her name in a form" -> "Who is my supervisor?"; "what is the name of my
+    accountant, i need to send him the invoices" -> "what is the name of my accountant"."""
+    mark = text.find("?")
+    if mark > 0:
+        return text[: mark + 1]
+    if _QUESTION_START.match(text):
+        return re.split(r",\s+|\.\s+", text, maxsplit=1)[0]
+    return text
+
+
 def asks_advice(text: str) -> bool:
     """True for a request for help or an opinion; "When do I have to submit?" and "How much
     can I spend?" ask for a value memory may hold, not for advice."""
@@ -167,6 +179,7 @@ def asks_advice(text: str) -> bool:
 
 def asks_memory(text: str, speakers: set[str] | None = None) -> bool:
     """True for a question about what memory holds, not a request for advice or for a list."""
+    text = question_part(text)
     if not is_question(text):
         return False
     recall = bool(_RECALL.search(text))
@@ -372,6 +385,7 @@ def ground(
 ) -> Grounded | None:
     """The grounded answer to a question about memory (or a plain "I don't know"); None for
     a message that is not such a question, or an open one memory does not clearly answer."""
+    question = question_part(question)  # "I need to write her name in a form" is no advice asked
     if not is_question(question) or (asks_advice(question) and not _RECALL.search(question)):
         return None
     typed = _attribute_answer(store, user_id, question, now)

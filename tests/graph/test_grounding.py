@@ -171,6 +171,10 @@ def test_question_forms() -> None:
     assert asks_memory("What did Mel paint?", {"Mel"})
     assert asks_memory("whats my partner's name again")  # typed without the apostrophe
     assert asks_memory("Please tell me again our departure date.")
+    # what the user adds after the question is context, not a request for advice
+    assert asks_memory("Who is my supervisor? I need to write her name in a form")
+    assert asks_memory("quick one, who's my reporting manager? writing my self-review")
+    assert asks_memory("what is the name of my accountant, i need to send him the invoices")
     assert not asks_memory("Remind me to call Ana tomorrow.")  # an order, not a question
     assert wanted("What time did I book the party for?") == "time"
     booked = "We booked the soft play place, Jungle Jim's, for 2pm on the Saturday."
