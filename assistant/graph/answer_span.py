@@ -296,7 +296,9 @@ def _number(doc: Any, asked: set[str], question: str) -> str:
     anchors = [t for t in doc if t.lemma_.lower() in asked]
     if not anchors:
         return ordered[0]
-    return min(ordered, key=lambda f: min(_distance(found[f], a) for a in anchors))
+    return min(
+        ordered, key=lambda f: (f in durations, min(_distance(found[f], a) for a in anchors))
+    )
 
 
 def _distance(a: Any, b: Any) -> int:

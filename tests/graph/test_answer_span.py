@@ -49,5 +49,9 @@ def test_an_amount_is_the_one_nearest_the_word_asked_about() -> None:
     said = "her party is on 22 feb, planning for 15 kids, budget around 12000 rs"
     assert span("how much budget for the party", said).text.startswith("12000")
     assert span("how many kids are coming?", said).text == "15 kids"
+    # a length of time before a time of day or week, however near the asked word
+    assert span("How long does my cycle to work take?", "I cycle to work every day, it takes 20 minutes.").text == (
+        "20 minutes"
+    )
     # the day of a date is no amount
     assert not span("how much budget for the party", "party shifted to 1 march, exams moved").typed
