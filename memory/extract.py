@@ -380,7 +380,7 @@ def _relationship(s: str) -> list[Candidate]:
         s,
     )
     if not m:
-        m = re.search(r"(?i:\bmy)\s+(" + _RELATIONS + r")\s+([A-Z][\w'-]+)\b", s)
+        m = re.search(r"(?i:\bmy)\s+(" + _RELATIONS + r")\s+" + _NAME, s)  # "my manager Suresh Iyer"
     if not m:
         m = re.search(r"(?i)\b(" + _NAME[1:-1] + r")\s+is\s+my\s+(" + _RELATIONS + r")\b", s)
         if not m or not m.group(1)[:1].isupper():

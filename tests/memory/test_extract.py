@@ -33,6 +33,7 @@ from tests.fakes import ScriptedChatModel
         ("Don't book calls on Fridays.", "constraint", "Don't book calls on Fridays"),
         ("I'm vegetarian.", "constraint", "I'm vegetarian"),
         ("Tom is my colleague.", "relationship", "User's colleague is Tom"),
+        ("my manager Suresh Iyer is strict", "relationship", "User's manager is Suresh Iyer"),
         (
             "Remember that my dentist appointment is on Tuesday.",
             "other",
