@@ -2,7 +2,9 @@
 
 A question's form says what kind of answer it wants ("when" a date, "where" a place,
 "who" a person, "how many" a number); `span` finds that in a stored sentence, or returns
-the sentence that best matches the question. Nothing here is generated: the span is
+the sentence that best matches the question. A name is the one the parse ties to the noun
+the question asks about ("mum's doctor", `asked_role`); an amount is the one nearest, in the
+dependency tree, to a word the question names. Nothing here is generated: the span is
 always a piece of the stored text (or, for a date said relatively, "yesterday", that
 date worked out from when it was said).
 
