@@ -176,6 +176,10 @@ def track_goals(state: ChatState, deps: Deps) -> dict[str, Any]:
     tool = requested_tool(text)
     if tool is not None:
         return {"tool": tool, "goal_event": "none"}
+    if state.get("grounded"):
+        # a question about what memory holds sets no goal: "what is the name of my accountant,
+        # i need to send him the invoices" asks a name; it is not a new thing to work on
+        return {"goal_event": "none"}
     goals = list(state.get("goals", []))
     active = state.get("active_goal", "")
     update, goals, touched = track(

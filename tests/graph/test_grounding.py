@@ -197,3 +197,12 @@ def test_two_questions_memory_cannot_answer_do_not_get_the_same_line(make_sessio
     assert first.startswith("I don't know") and second.startswith("I don't know")
     assert first != second  # the same line twice in a row is judged a loop
     assert "Zosia's teacher" in asked_thing("Who is Zosia's teacher?")
+
+
+def test_a_question_about_memory_sets_no_goal(make_session) -> None:
+    llm = model()
+    tell(make_session, llm, "I live in York.")
+    later = make_session(llm, thread="later")
+    reply = later.send("what is the name of my accountant, i need to send him the invoices")
+    assert reply.startswith("I don't know") and MODEL not in reply
+    assert later.goals() == []  # "send him the invoices" is context, not a goal to follow up
