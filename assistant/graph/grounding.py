@@ -268,16 +268,23 @@ def _candidates(
             out.append(
                 Candidate("goal", f"{g['statement']} ({slot})", g["updated"], "user", goal=g["statement"], slot=slot)
             )  # fmt: skip
-    if store.episodes.count(user_id):
-        for h in store.search(user_id, question, kinds=("episodes",), k=SEARCH_TURNS, now=now):
-            speaker = str(h.metadata.get("speaker", ""))
-            if speaker == "assistant" or looks_like_instructions(h.text):
-                continue  # the assistant's words are not what the user told us
-            # "how do I get over being afraid of the dentist" asks, tells nothing; but "The
-            # surgeon is Mr. Declan Fahy. What should I get ready?" tells in its first sentence
-            told = _told(h.text)
-            if told:
-                out.append(Candidate("turn", told, h.time, speaker))
+    return out + _turns(store, user_id, question, now)
+
+
+def _turns(store: Memory, user_id: str, question: str, now: float) -> list[Candidate]:
+    """The past turns that best match the question, as candidates (what they tell)."""
+    if not store.episodes.count(user_id):
+        return []
+    out = []
+    for h in store.search(user_id, question, kinds=("episodes",), k=SEARCH_TURNS, now=now):
+        speaker = str(h.metadata.get("speaker", ""))
+        if speaker == "assistant" or looks_like_instructions(h.text):
+            continue  # the assistant's words are not what the user told us
+        # "how do I get over being afraid of the dentist" asks, tells nothing; but "The
+        # surgeon is Mr. Declan Fahy. What should I get ready?" tells in its first sentence
+        told = _told(h.text)
+        if told:
+            out.append(Candidate("turn", told, h.time, speaker))
     return out
 
 
@@ -346,25 +353,26 @@ def _reply(question: str, c: Candidate) -> tuple[str, str, bool] | None:
     """The reply stating the answer from c, the answer span, and whether the span is in c's
     text (not worked out from when it was said); None when c holds no answer."""
     in_text = True
+    kind = wanted(question)
     if c.source == "goal":
         found = _goal_span(question, c)
     elif c.source == "fact":
         found = Span(second_person(c.text), c.text, False)
-        if wanted(question) == "number" and c.fact is not None and c.fact.attribute == "date":
+        if kind == "number" and c.fact is not None and c.fact.attribute == "date":
             return None  # "how much budget?" is not answered by a date ("22 feb")
-        role = asked_role(question) if wanted(question) == "person" else ""
+        role = asked_role(question) if kind == "person" else ""
         if role and c.fact is not None and role not in c.fact.relation.split():
             return None  # "the name I gave my shop" is not the user's name or their boss's
-        if wanted(question) != "any":
+        if kind != "any":
             typed = span(question, c.fact.value if c.fact and c.fact.value else c.text, c.said)
             if not typed.typed:
                 return None  # asked for a place, a person or a date this fact does not hold
             found = typed
     else:
         found = span(question, c.text, c.said)
-        if wanted(question) == "person" and not found.typed:
+        if kind == "person" and not found.typed:
             return None  # a turn that names nobody does not say who
-        if wanted(question) == "date" and not found.typed and c.said:
+        if kind == "date" and not found.typed and c.said:
             found = Span(day_text(c.said), found.sentence, True)  # said that day
             in_text = False
     if found is None or not found.text.strip():
@@ -407,7 +415,7 @@ def ground(
             [  # the fact that she is his wife is not what is asked, and turns about her are
                 c for c in candidates if not (c.fact is not None and c.fact.attribute == "person")
             ]
-            + [c for c in _candidates(store, user_id, named_as, [], now) if c.source == "turn"]
+            + _turns(store, user_id, named_as, now)
         )
         candidates = list({(c.source, c.text): c for c in candidates}.values())
     floor = MIN_RELEVANCE if personal else MIN_RELEVANCE_OPEN

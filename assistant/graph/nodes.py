@@ -149,10 +149,12 @@ def recall(state: ChatState, deps: Deps) -> dict[str, Any]:
     grounded = None
     if deps.settings.chat.grounded and text and not ASKS_IDENTITY.search(text):
         grounded = ground(deps.store, user_id, text, goals, now())
-        if grounded is not None and grounded["source"] == "closest" and grounded["reply"] in _last_replies(state):
-            grounded = declined(text)  # the same guess twice reads as a loop, and helps no more
-        if grounded is not None and grounded["source"] == "none" and grounded["reply"] in _last_replies(state):
-            grounded = {**grounded, "reply": prompts.GROUNDED_NOTHING_AGAIN}  # not the same line twice
+        if grounded is not None and grounded["reply"] in _last_replies(state):
+            # the same guess or decline twice reads as a loop, and helps no more
+            if grounded["source"] == "closest":
+                grounded = declined(text)
+            if grounded["source"] == "none" and grounded["reply"] in _last_replies(state):
+                grounded = {**grounded, "reply": prompts.GROUNDED_NOTHING_AGAIN}
     return {
         "grounded": grounded,
         "goals": goals,

@@ -46,7 +46,9 @@ REQUESTS: list[tuple[ToolName, re.Pattern[str]]] = [
     (
         "remember",
         re.compile(
-            r"^\s*(?:please\s+)?(?:remember|note|keep in mind)(?: that|:|,)?\s+(?P<arg>.{3,})", _F
+            # no "?": "remember my hour rate? I need it" asks what memory holds
+            r"^\s*(?:please\s+)?(?:remember|note|keep in mind)(?: that|:|,)?\s+(?P<arg>[^?\n]{3,})(?=\n|$)",
+            _F,
         ),
     ),
     (
@@ -98,8 +100,6 @@ def requested_tool(user_text: str) -> ToolCall | None:
     """The tool the user asked for in this message, with its argument; None if none."""
     for name, pattern in REQUESTS:
         match = pattern.search(user_text)
-        if match and name == "remember" and "?" in (match.group("arg") or ""):
-            continue  # "remember my hour rate? I need it": a question about memory, not a note
         if match:
             arg = match.groupdict().get("arg") or ""
             return ToolCall(name=name, arg=arg.strip().rstrip("?.! "))
