@@ -321,6 +321,13 @@ def _dated_thing(c: Candidate) -> str:
     return ""
 
 
+def _other_relation(question: str, c: Candidate) -> bool:
+    """True when the question asks whose name ("my wife's name") and c is a fact about
+    someone else, or about the user: it neither answers nor comes close."""
+    role = asked_role(question) if wanted(question) == "person" else ""
+    return bool(role) and c.fact is not None and role not in c.fact.relation.split()
+
+
 def _told(text: str) -> str:
     """A turn without its questions: what it tells ("" when it only asks)."""
     if not (text.strip().endswith("?") or is_question(text)):
@@ -360,8 +367,7 @@ def _reply(question: str, c: Candidate) -> tuple[str, str, bool] | None:
         found = Span(second_person(c.text), c.text, False)
         if kind == "number" and c.fact is not None and c.fact.attribute == "date":
             return None  # "how much budget?" is not answered by a date ("22 feb")
-        role = asked_role(question) if kind == "person" else ""
-        if role and c.fact is not None and role not in c.fact.relation.split():
+        if _other_relation(question, c):
             return None  # "the name I gave my shop" is not the user's name or their boss's
         if kind != "any":
             typed = span(question, c.fact.value if c.fact and c.fact.value else c.text, c.said)
@@ -494,9 +500,11 @@ def ground(
         )
     if not personal:
         return None  # an open question memory does not answer: the model takes it
-    told = [i for i, c in enumerate(candidates) if c.source != "goal"] or list(range(len(scores)))
-    best = max(told, key=lambda i: scores[i])
-    if not people and scores[best] >= GRAY_RELEVANCE and candidates[best].source != "goal":
+    told = [
+        i for i, c in enumerate(candidates) if c.source != "goal" and not _other_relation(asked, c)
+    ]
+    best = max(told or range(len(scores)), key=lambda i: scores[i])
+    if told and not people and scores[best] >= GRAY_RELEVANCE:
         # not clearly the answer, but the user may see that it is: said as a guess, never as fact
         c = candidates[best]
         closest = (

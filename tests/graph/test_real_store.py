@@ -139,3 +139,11 @@ def test_a_question_about_my_wife_finds_what_was_told_about_her_by_name(home, re
             "Which medication did I say my wife can't take?"
         )
     assert "penicillin" in reply
+
+
+def test_a_name_asked_for_is_never_guessed_from_another_persons_fact(home, real_store):
+    with open_checkpointer(Settings()) as saver:
+        _session(real_store, saver, thread="mon").send("hey, I'm Tomasz, I drive trams in Krakow.")
+        reply = _session(real_store, saver, thread="tue").send("whats my wife's name")
+    # the user's own name is not "the closest thing" to his wife's
+    assert reply.startswith("I don't know") and "Tomasz" not in reply
