@@ -100,7 +100,9 @@ def test_stop_finishes_the_running_reply_and_releases_queued_ones(make_bot) -> N
     first, second = bot.next_ts(), bot.next_ts()
     bot.send_event(dm("U1", "one", first))
     bot.send_event(dm("U1", "two", second))
-    bot.api.wait_for(lambda: bot.replies(first) and bot.replies(second))
+    # Both placeholders are up and the first reply is running (a worker picked it up);
+    # stopping before that would rightly treat "one" as queued too.
+    bot.api.wait_for(lambda: bot.replies(first) and bot.replies(second) and len(conv.seen) == 1)
 
     bot.handle.stop()
 
