@@ -50,6 +50,10 @@ _FILLER = re.compile(
     r"^(?:(?:hey|hi|hello|wow|oh|yeah|yes|thanks|thank you|haha|omg)\b[^.!?]*?[,!.]\s+)+",
     re.IGNORECASE,
 )
+# An amount as typed: an optional currency sign or code, digits, a short scale ("R350",
+# "$1.2m", "25k"); and what may follow it inside the same amount ("000", "million").
+_AMOUNT_SHAPE = re.compile(r"(?:[A-Z]{1,3}|[$£€¥₹])?\d[\d.,]*(?:k|m|bn|K|M)?")
+_GROUP = re.compile(r"\d{3}|(?:thousand|million|billion|lakh|crore|k|m)\b", re.IGNORECASE)
 _TIME_ASK = re.compile(r"\b(?:what time|at what time|which time)\b", re.IGNORECASE)
 MAX_ANSWER_WORDS = 30  # a best sentence longer than this is cut (an answer, not a speech)
 
@@ -279,16 +283,19 @@ def _number(doc: Any, asked: set[str], question: str) -> str:
                 continue  # the day of "1 march", tagged a number
             if e.label_ == "CARDINAL" and e.root.dep_ == "nummod" and head.i == e.end:
                 text = doc[e.start : head.i + 1].text  # "40 guests"
+            if e.start and doc[e.start - 1].is_currency:
+                text = doc[e.start - 1].text + text  # "£250", where the tagger left "250"
             found[text] = e.root
             if e.label_ == "DATE":
                 durations.add(text)
-    for tok in doc:  # a number the tagger left untagged ("budget around 12000 rupees")
-        if tok.pos_ == "NUM" and not tok.ent_type_ and not _MONTH.fullmatch(tok.head.text):
-            head = tok.head  # (not the day of "1 march", which the tagger left untagged)
-            end = (
-                head.i if tok.dep_ == "nummod" and head.i > tok.i and head.pos_ == "NOUN" else tok.i
-            )
-            found.setdefault(doc[tok.i : end + 1].text, tok)
+    for start, end in _written_amounts(doc):
+        # a number the tagger left untagged ("budget around 12000 rupees") or tagged as a
+        # name ("Budget R350 000 absolute max.", an ORG to the small model)
+        tok = doc[end]
+        head = tok.head
+        if head.i > end and tok.dep_ == "nummod" and head.pos_ == "NOUN":
+            end = head.i  # "12000 rupees"
+        found.setdefault(doc[start : end + 1].text, tok)
     ordered = sorted(found, key=lambda f: f in durations)  # "50 minutes" before "last month"
     named = [f for f in ordered if content_words(f) & asked]  # "40 guests" for "how many guests"
     if named or not ordered:
@@ -301,6 +308,31 @@ def _number(doc: Any, asked: set[str], question: str) -> str:
     return min(
         ordered, key=lambda f: (f in durations, min(_distance(found[f], a) for a in anchors))
     )
+
+
+def _written_amounts(doc: Any) -> list[tuple[int, int]]:
+    """Token ranges written as amounts that no amount entity covers: digits with an
+    optional currency sign or code and thousands groups ("R350 000", "1 200 000", "25m").
+    Not the day of a month ("1 march") and not a date or time the tagger found."""
+    out: list[tuple[int, int]] = []
+    i = 0
+    while i < len(doc):
+        tok = doc[i]
+        shaped = tok.pos_ == "NUM" or _AMOUNT_SHAPE.fullmatch(tok.text) is not None
+        if (
+            not shaped
+            or tok.ent_type_ in (*_AMOUNTS, "DATE")
+            or _MONTH.fullmatch(tok.head.text)
+        ):
+            i += 1
+            continue
+        start = i - 1 if i and doc[i - 1].is_currency else i
+        end = i
+        while end + 1 < len(doc) and _GROUP.fullmatch(doc[end + 1].text):
+            end += 1  # "350 000", "25 million"
+        out.append((start, end))
+        i = end + 1
+    return out
 
 
 def _distance(a: Any, b: Any) -> int:

@@ -53,6 +53,7 @@ MIN_RELEVANCE = 0.45
 MIN_RELEVANCE_OPEN = 0.5
 # Between this and MIN_RELEVANCE the best stored thing is offered as the closest, not as the answer.
 GRAY_RELEVANCE = 0.2
+LIKELY_MARGIN = 0.15  # below the floor, a text this close to the best that holds the asked kind
 SIMILARITY_WEIGHT = 0.7  # the rest is word overlap: a rare word the question names counts
 SEARCH_TURNS = 8  # past turns scored per question
 TIE = 0.05  # within this of the best, a fact or goal (current, curated) beats a turn
@@ -96,6 +97,12 @@ _RECALL = re.compile(
     re.IGNORECASE,
 )
 # "remind me what my new job is" asks; "remind me to call Ana" is an order
+# Where a sentence turns from telling to asking: ", could you help me ...?", "- any tips?"
+_ASKED_AFTER = re.compile(
+    r"(?:[,;]|\s[-\u2013\u2014]+)\s*(?:and |but |so )?(?=(?:could|can|would|will|should|do|does|"
+    r"is|are|any|what|how|which|who|where|when|why|pls|please)\b)",
+    re.IGNORECASE,
+)
 _REMIND = re.compile(r"^\s*(?:please\s+)?(?:remind me|tell me again)\b(?!\s+to\b)", re.IGNORECASE)
 _FIRST_PERSON = re.compile(
     r"\b(?:i|my|me|mine|i'm|i've|i'd|myself|we|our|us|we're)\b", re.IGNORECASE
@@ -329,10 +336,17 @@ def _other_relation(question: str, c: Candidate) -> bool:
 
 
 def _told(text: str) -> str:
-    """A turn without its questions: what it tells ("" when it only asks)."""
+    """A turn without its questions: what it tells ("" when it only asks). A sentence that
+    tells and then asks ("The budget is £250 and I can't split it, could you help me?")
+    keeps what it tells."""
     if not (text.strip().endswith("?") or is_question(text)):
         return text
-    kept = [s for s in sentences(text) if not (s.endswith("?") or is_question(s))]
+    kept = []
+    for s in sentences(text):
+        if not (s.endswith("?") or is_question(s)):
+            kept.append(s)
+        elif not is_question(lead := _ASKED_AFTER.split(s, maxsplit=1)[0]) and lead != s:
+            kept.append(lead.rstrip(" ,;-") + ".")
     return " ".join(kept) if any(content_words(s) for s in kept) else ""
 
 
@@ -500,6 +514,9 @@ def ground(
         )
     if not personal:
         return None  # an open question memory does not answer: the model takes it
+    likely = _likely(asked, candidates, scores)
+    if likely is not None and not people:
+        return likely
     told = [
         i for i, c in enumerate(candidates) if c.source != "goal" and not _other_relation(asked, c)
     ]
@@ -521,6 +538,47 @@ def ground(
     return Grounded(
         reply=_nothing(people, question), span="", source="none", score=round(scores[best], 3)
     )
+
+
+def _likely(question: str, candidates: list[Candidate], scores: list[float]) -> Grounded | None:
+    """A question asking for a kind of value (a date, an amount, a name, a place) that no
+    text answers above the floor: the closest text that holds a value of that kind, said as
+    a likely answer with the sentence it comes from, so the user can judge it ("What's the
+    ceiling we set for the caravan?" of "... a caravan and tour Namibia. Budget R350 000
+    absolute max."). A later text that says it changed wins, as above the floor."""
+    kind = wanted(question)
+    if kind == "any" or not scores:
+        return None
+    low = max(GRAY_RELEVANCE, max(scores) - LIKELY_MARGIN)
+    found: list[tuple[int, str, str]] = []  # candidate, value, the sentence holding it
+    for i in sorted(range(len(candidates)), key=lambda i: -scores[i]):
+        c = candidates[i]
+        if scores[i] < low:
+            break
+        if _other_relation(question, c) or (c.source == "goal" and not c.slot):
+            continue
+        if c.source == "goal":
+            one = _goal_span(question, c)
+            quote = c.slot
+        else:
+            one = span(question, c.fact.value if c.fact and c.fact.value else c.text, c.said)
+            quote = second_person(c.text) if c.source == "fact" else one.sentence
+        # never the asked thing itself ("Lauren" for "who is Lauren marrying?")
+        if one is not None and one.typed and one.text.lower() not in question.lower():
+            found.append((i, one.text, quote))
+    if not found:
+        return None
+    i, value, quote = found[0]
+    later = [
+        f
+        for f in found
+        if candidates[f[0]].said > candidates[i].said + LATER_TURN_S
+        and changed(candidates[f[0]].text)
+    ]
+    if later:
+        i, value, quote = max(later, key=lambda f: candidates[f[0]].said)
+    reply = prompts.GROUNDED_LIKELY.format(span=value, source=_source(candidates[i]), quote=quote)
+    return Grounded(reply=reply, span=value, source="likely", score=round(scores[i], 3))
 
 
 def _attribute_answer(store: Memory, user_id: str, question: str, now: float) -> Grounded | None:

@@ -151,7 +151,7 @@ def recall(state: ChatState, deps: Deps) -> dict[str, Any]:
         grounded = ground(deps.store, user_id, text, goals, now())
         if grounded is not None and grounded["reply"] in _last_replies(state):
             # the same guess or decline twice reads as a loop, and helps no more
-            if grounded["source"] == "closest":
+            if grounded["source"] in ("closest", "likely"):
                 grounded = declined(text)
             if grounded["source"] == "none" and grounded["reply"] in _last_replies(state):
                 grounded = {**grounded, "reply": prompts.GROUNDED_NOTHING_AGAIN}

@@ -57,6 +57,7 @@ GROUNDED_FROM_GOAL = "from your goal: {goal}"
 # One sentence each, holding what was asked or found: two answers in a row never say the
 # same line again (a fixed "I don't know exactly." repeated reads as a loop)
 GROUNDED_CLOSEST = "I don't know exactly; the closest thing you told me: {closest}"
+GROUNDED_LIKELY = 'Probably {span}, but I am not sure; {source}: "{quote}"'
 GROUNDED_NOTHING = "I don't know: nothing you have told me so far says that."
 GROUNDED_NOTHING_ABOUT = "I don't know {thing}: you have not told me."
 GROUNDED_NOTHING_AGAIN = "I don't know that either: you have not told me."

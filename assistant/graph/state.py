@@ -71,7 +71,7 @@ class Grounded(TypedDict):
 
     reply: str  # what the user is told: the stored value and where it came from, or "I don't know"
     span: str  # the answer cut from memory ("" when memory holds none)
-    source: str  # "fact", "goal", "turn", or "none"
+    source: str  # "fact", "goal", "turn"; "likely" or "closest" (a guess, said as one); "none"
     score: float  # relevance of the best stored thing to the question
 
 

@@ -147,3 +147,28 @@ def test_a_name_asked_for_is_never_guessed_from_another_persons_fact(home, real_
         reply = _session(real_store, saver, thread="tue").send("whats my wife's name")
     # the user's own name is not "the closest thing" to his wife's
     assert reply.startswith("I don't know") and "Tomasz" not in reply
+
+
+def test_an_amount_below_the_floor_is_offered_as_likely_with_its_sentence(home, real_store):
+    with open_checkpointer(Settings()) as saver:
+        _session(real_store, saver, thread="mon").send(
+            "My wife Denise and I want to buy a caravan and tour Namibia. Budget R350 000 "
+            "absolute max. Which tow vehicles are sensible for gravel roads?"
+        )
+        reply = _session(real_store, saver, thread="tue").send(
+            "How much is the ceiling we set for the caravan?"
+        )
+    # "ceiling" is far from "budget" in meaning: said as a guess, with the sentence it is from
+    assert reply.startswith("Probably R350 000") and "Budget R350 000 absolute max." in reply
+
+
+def test_a_sentence_that_tells_and_then_asks_is_remembered_for_what_it_tells(home, real_store):
+    with open_checkpointer(Settings()) as saver:
+        _session(real_store, saver, thread="mon").send(
+            "The budget for the whole party is £250 and I have no idea how to split it between "
+            "food and the cake, could you help me divide it up sensibly?"
+        )
+        reply = _session(real_store, saver, thread="tue").send(
+            "How much did I say I could spend on the party overall?"
+        )
+    assert "£250" in reply
