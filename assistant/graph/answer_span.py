@@ -273,10 +273,11 @@ def _place(doc: Any, asked: set[str]) -> str:
 def _number(doc: Any, asked: set[str], question: str) -> str:
     found: dict[str, Any] = {}  # each amount as said, and the token that carries it
     durations: set[str] = set()  # DATE entities, kept for "how long" when nothing else counts
+    how_long = re.search(r"\bhow (?:long|old|often)\b", question, re.I) is not None
     for e in doc.ents:
-        if e.label_ in _AMOUNTS or (
-            e.label_ == "DATE" and re.search(r"\bhow (?:long|old)\b", question, re.I)
-        ):
+        if (e.label_ in _AMOUNTS and (e.label_ != "TIME" or how_long)) or (
+            e.label_ == "DATE" and how_long
+        ):  # "2pm" is no amount; "50 minutes" (TIME too) answers "how long"
             head = e.root.head
             text = e.text
             if e.label_ == "CARDINAL" and _MONTH.fullmatch(head.text):

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Literal, NamedTuple
 
 from assistant.graph import prompts
 from assistant.graph.answer_span import (
@@ -370,9 +370,17 @@ def _source(c: Candidate) -> str:
     return prompts.GROUNDED_FROM_NAMED.format(name=c.speaker)
 
 
-def _reply(question: str, c: Candidate) -> tuple[str, str, bool] | None:
-    """The reply stating the answer from c, the answer span, and whether the span is in c's
-    text (not worked out from when it was said); None when c holds no answer."""
+class Answer(NamedTuple):
+    """One candidate's answer to the question."""
+
+    reply: str  # what the user is told
+    span: str  # the value itself
+    in_text: bool  # the span is in the candidate's text (not worked out from when it was said)
+    typed: bool  # the span is the kind of value asked for (a date, an amount, a name, a place)
+
+
+def _reply(question: str, c: Candidate) -> Answer | None:
+    """The reply stating the answer from c; None when c holds no answer."""
     in_text = True
     kind = wanted(question)
     if c.source == "goal":
@@ -405,7 +413,7 @@ def _reply(question: str, c: Candidate) -> tuple[str, str, bool] | None:
         text = prompts.GROUNDED_TYPED.format(span=found.text, source=short)
     else:
         text = prompts.GROUNDED_SAID.format(source=source[0].upper() + source[1:], quote=found.text)
-    return text, found.text, in_text
+    return Answer(text, found.text, in_text, found.typed)
 
 
 def ground(
@@ -463,7 +471,7 @@ def ground(
         range(len(candidates)),
         key=lambda i: -(scores[i] + (TIE if candidates[i].source != "turn" else 0.0)),
     )
-    made: list[tuple[int, tuple[str, str, bool]]] = []
+    made: list[tuple[int, Answer]] = []
     for i in ranked:
         if scores[i] < floor:
             break
@@ -471,10 +479,12 @@ def ground(
         if one is not None:
             made.append((i, one))
     if made:
-        # a value found in the text beats one worked out (the day a turn was said), when close
-        top = scores[made[0][0]]
-        i, (reply, answer, found) = next(
-            (m for m in made if m[1][2] and scores[m[0]] >= top - WORKED_OUT_MARGIN), made[0]
+        # a value of the asked kind found in the text beats one worked out (the day a turn
+        # was said) or a sentence that holds none, when close
+        close = [m for m in made if scores[m[0]] >= scores[made[0][0]] - WORKED_OUT_MARGIN]
+        i, chosen = next(
+            (m for m in close if m[1].in_text and m[1].typed),
+            next((m for m in close if m[1].in_text), made[0]),
         )
         # the same thing told twice ("dinner on 14 June", later "the dinner is now on 21
         # June"): the newer one, when about as close, is the current value; the more so when
@@ -483,15 +493,14 @@ def ground(
         newer = [
             m
             for m in made
-            if m[1][2] == found
-            and m[1][1] != answer
+            if _replaces(m[1], chosen)
             and scores[m[0]]
             >= scores[i]
             - (UPDATE_MARGIN if changed(candidates[m[0]].text) or current else NEWER_MARGIN)
             and candidates[m[0]].said > candidates[i].said + LATER_TURN_S
         ]
         if newer:
-            i, (reply, answer, found) = max(newer, key=lambda m: candidates[m[0]].said)
+            i, chosen = max(newer, key=lambda m: candidates[m[0]].said)
         # "Submission is now 15 September" after "my thesis submission deadline is 30 June":
         # the new date of the same thing, however far its wording is from the question's
         # ... and a later text that says it changed ("It is now on the 2nd of April"), within
@@ -505,13 +514,12 @@ def ground(
                 or (wanted(asked) != "any" and changed(c.text) and scores[j] >= scores[i] - UPDATE_MARGIN)
             )
             and (one := _reply(asked, c)) is not None
-            and one[2] == found and one[1] != answer
+            and _replaces(one, chosen)
         ]  # fmt: skip
         if moved:
-            i, (reply, answer, found) = max(moved, key=lambda m: candidates[m[0]].said)
-        return Grounded(
-            reply=reply, span=answer, source=candidates[i].source, score=round(scores[i], 3)
-        )
+            i, chosen = max(moved, key=lambda m: candidates[m[0]].said)
+        source = candidates[i].source
+        return Grounded(reply=chosen.reply, span=chosen.span, source=source, score=round(scores[i], 3))
     if not personal:
         return None  # an open question memory does not answer: the model takes it
     likely = _likely(asked, candidates, scores)
@@ -579,6 +587,17 @@ def _likely(question: str, candidates: list[Candidate], scores: list[float]) -> 
         i, value, quote = max(later, key=lambda f: candidates[f[0]].said)
     reply = prompts.GROUNDED_LIKELY.format(span=value, source=_source(candidates[i]), quote=quote)
     return Grounded(reply=reply, span=value, source="likely", score=round(scores[i], 3))
+
+
+def _replaces(newer: Answer, older: Answer) -> bool:
+    """True when a later text's answer can stand for an older one: a different value found
+    the same way, and a value of the asked kind when the older one was ("Change of plan."
+    does not replace "1,200,000 yen")."""
+    return (
+        newer.in_text == older.in_text
+        and newer.span != older.span
+        and (newer.typed or not older.typed)
+    )
 
 
 def _attribute_answer(store: Memory, user_id: str, question: str, now: float) -> Grounded | None:
