@@ -558,12 +558,16 @@ def _likely(question: str, candidates: list[Candidate], scores: list[float]) -> 
     if kind == "any" or not scores:
         return None
     low = max(GRAY_RELEVANCE, max(scores) - LIKELY_MARGIN)
+    # "what's Adaeze's fiancé called?": only a text that names a fiancé may hold his name
+    role = asked_role(question) if kind == "person" else ""
     found: list[tuple[int, str, str]] = []  # candidate, value, the sentence holding it
     for i in sorted(range(len(candidates)), key=lambda i: -scores[i]):
         c = candidates[i]
         if scores[i] < low:
             break
         if _other_relation(question, c) or (c.source == "goal" and not c.slot):
+            continue
+        if role and role not in {t.lemma_.lower() for t in parse(c.text).doc}:
             continue
         if c.source == "goal":
             one = _goal_span(question, c)

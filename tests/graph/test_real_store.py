@@ -172,3 +172,13 @@ def test_a_sentence_that_tells_and_then_asks_is_remembered_for_what_it_tells(hom
             "How much did I say I could spend on the party overall?"
         )
     assert "£250" in reply
+
+
+def test_a_name_is_never_offered_as_likely_from_a_text_that_does_not_name_the_role(home, real_store):
+    with open_checkpointer(Settings()) as saver:
+        _session(real_store, saver, thread="mon").send(
+            "my sister Adaeze is getting married in Enugu on 3 April, I'm doing the speech"
+        )
+        reply = _session(real_store, saver, thread="tue").send("what's Adaeze's fiancé called?")
+    # the town she marries in is not offered as his name ("Probably Enugu")
+    assert reply.startswith("I don't know") and "Probably" not in reply
