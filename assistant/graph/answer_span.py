@@ -18,6 +18,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import cache
 from typing import Any, Literal
 
 from memory.dates import asks_when, resolve
@@ -274,6 +275,7 @@ def _number(doc: Any, asked: set[str], question: str) -> str:
     found: dict[str, Any] = {}  # each amount as said, and the token that carries it
     durations: set[str] = set()  # DATE entities, kept for "how long" when nothing else counts
     how_long = re.search(r"\bhow (?:long|old|often)\b", question, re.I) is not None
+    how_much = re.search(r"\bhow much\b", question, re.I) is not None
     for e in doc.ents:
         if (e.label_ in _AMOUNTS and (e.label_ != "TIME" or how_long)) or (
             e.label_ == "DATE" and how_long
@@ -282,6 +284,8 @@ def _number(doc: Any, asked: set[str], question: str) -> str:
             text = e.text
             if e.label_ == "CARDINAL" and _MONTH.fullmatch(head.text):
                 continue  # the day of "1 march", tagged a number
+            if how_much and _count(e.root):
+                continue  # "how much" asks for an amount, not a count ("20 kids")
             if e.label_ == "CARDINAL" and e.root.dep_ == "nummod" and head.i == e.end:
                 text = doc[e.start : head.i + 1].text  # "40 guests"
             if e.start and doc[e.start - 1].is_currency:
@@ -294,6 +298,8 @@ def _number(doc: Any, asked: set[str], question: str) -> str:
         # name ("Budget R350 000 absolute max.", an ORG to the small model)
         tok = doc[end]
         head = tok.head
+        if how_much and _count(tok):
+            continue
         if head.i > end and tok.dep_ == "nummod" and head.pos_ == "NOUN":
             end = head.i  # "12000 rupees"
         found.setdefault(doc[start : end + 1].text, tok)
@@ -308,6 +314,30 @@ def _number(doc: Any, asked: set[str], question: str) -> str:
         return ordered[0]
     return min(
         ordered, key=lambda f: (f in durations, min(_distance(found[f], a) for a in anchors))
+    )
+
+
+@cache
+def _currency_words() -> frozenset[str]:
+    """Currency names and codes in English, from CLDR (Babel): "peso", "rupee", "inr"."""
+    from babel import Locale
+
+    names: dict[str, str] = dict(Locale("en").currencies)
+    return frozenset(
+        [name.split()[-1].lower() for name in names.values() if not name.endswith(")")]
+        + [code.lower() for code in names]
+    )
+
+
+def _count(number: Any) -> bool:
+    """True for a number counting things ("20 kids"), not an amount of money ("80,000
+    pesos") or of anything measured ("1 kilo", tagged QUANTITY, never reaches here)."""
+    head = number.head
+    return (
+        number.dep_ == "nummod"
+        and head.tag_ == "NNS"
+        and head.lemma_.lower() not in _currency_words()
+        and head.lower_ not in _currency_words()
     )
 
 

@@ -53,6 +53,7 @@ MIN_RELEVANCE = 0.45
 MIN_RELEVANCE_OPEN = 0.5
 # Between this and MIN_RELEVANCE the best stored thing is offered as the closest, not as the answer.
 GRAY_RELEVANCE = 0.2
+QUOTE_WORDS = 40  # a guess quotes a told text whole up to this length
 LIKELY_MARGIN = 0.15  # below the floor, a text this close to the best that holds the asked kind
 SIMILARITY_WEIGHT = 0.7  # the rest is word overlap: a rare word the question names counts
 SEARCH_TURNS = 8  # past turns scored per question
@@ -65,7 +66,7 @@ WORKED_OUT_MARGIN = (
 )
 
 _QUESTION_START = re.compile(
-    r"^\s*(?:who|whom|whose|what|what's|which|when|where|why|how|is|are|was|were|do|does|did|"
+    r"^\s*(?:(?:and|so|ok|okay|also|but|oh)\b,?\s*)?(?:who|whom|whose|what|what's|which|when|where|why|how|is|are|was|were|do|does|did|"
     r"have|has|had|can|could|would|will|"
     r"whats|wats|wat|whos|wheres|whens|hows)\b",  # as typed in a chat, without the apostrophe
     re.IGNORECASE,
@@ -532,11 +533,7 @@ def ground(
     if told and not people and scores[best] >= GRAY_RELEVANCE:
         # not clearly the answer, but the user may see that it is: said as a guess, never as fact
         c = candidates[best]
-        closest = (
-            second_person(c.text) + "."
-            if c.source == "fact"
-            else f'"{span(asked, c.text).sentence}"'
-        )
+        closest = second_person(c.text) + "." if c.source == "fact" else f'"{_quote(asked, c.text)}"'
         return Grounded(
             reply=prompts.GROUNDED_CLOSEST.format(closest=closest),
             span="",
@@ -546,6 +543,14 @@ def ground(
     return Grounded(
         reply=_nothing(people, question), span="", source="none", score=round(scores[best], 3)
     )
+
+
+def _quote(question: str, text: str) -> str:
+    """What a guess quotes of a told text: all of it when short (the value asked for may sit
+    in the sentence beside the one closest to the question), else that closest sentence."""
+    if len(sentences(text)) <= 2 and len(text.split()) <= QUOTE_WORDS:
+        return text
+    return span(question, text).sentence
 
 
 def _likely(question: str, candidates: list[Candidate], scores: list[float]) -> Grounded | None:

@@ -55,3 +55,13 @@ def test_an_amount_is_the_one_nearest_the_word_asked_about() -> None:
     )
     # the day of a date is no amount
     assert not span("how much budget for the party", "party shifted to 1 march, exams moved").typed
+
+
+def test_how_much_asks_for_an_amount_written_any_way_not_a_count() -> None:
+    venue = "We booked the soft play place for 2pm on the Saturday, a party room for up to 20 kids."
+    # neither the hour nor the number of children is what the party may cost
+    assert not span("How much can I spend on the party overall?", venue).typed
+    assert span("how much money am i saving", "saved 80,000 pesos so far").text == "80,000 pesos"
+    assert span("How much is the ceiling?", "Budget R350 000 absolute max.").text == "R350 000"
+    assert span("how much is the budget", "The budget is £250 and I'm lost.").text == "£250"
+    assert span("how much is the budget now", "Now 25 million yen total.").text == "25 million yen"

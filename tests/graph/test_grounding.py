@@ -11,7 +11,13 @@ from typing import Any
 
 from assistant.config import Settings
 from assistant.graph.answer_span import span, wanted
-from assistant.graph.grounding import asked_thing, asks_memory, second_person
+from assistant.graph.grounding import (
+    asked_thing,
+    asks_memory,
+    is_question,
+    question_part,
+    second_person,
+)
 from assistant.graph.session import ChatSession
 from memory.types import EpisodeIn
 from tests.graph.conftest import scripted
@@ -176,6 +182,11 @@ def test_question_forms() -> None:
     assert asks_memory("quick one, who's my reporting manager? writing my self-review")
     assert asks_memory("what is the name of my accountant, i need to send him the invoices")
     assert not asks_memory("Remind me to call Ana tomorrow.")  # an order, not a question
+    # a question that opens with "and", typed without its mark
+    assert question_part("and what's the date of her birthday, for the invitations") == (
+        "and what's the date of her birthday"
+    )
+    assert is_question("and what's the date of her birthday") and not is_question("and i got a new client")
     assert wanted("What time did I book the party for?") == "time"
     booked = "We booked the soft play place, Jungle Jim's, for 2pm on the Saturday."
     assert span("What time did I book the party for?", booked).text == "2pm"
