@@ -104,6 +104,16 @@ _ASKED_AFTER = re.compile(
     r"is|are|any|what|how|which|who|where|when|why|pls|please)\b)",
     re.IGNORECASE,
 )
+# "when's race day again?": the user says they told it before
+_AGAIN = re.compile(
+    r"^\s*(?:(?:and|so|ok|okay|also|but|oh)\b,?\s*)?(?:wh\w*|how)\b[^.!]*\bagain\W*$", re.IGNORECASE
+)
+# The marks by which a grounded reply names its source (prompts.GROUNDED_*)
+_PROVENANCE = re.compile(
+    r" \((?:you told me|from your goal: [^)]*|[A-Z][\w ]* said)\)|"
+    r"\b(?:(?:the closest thing )?[Yy]ou told me(?: on \d{1,2} \w+ \d{4})?|"
+    r"[Ff]rom your goal: [^:]*|[Ff]rom what you told me): "
+)
 _REMIND = re.compile(r"^\s*(?:please\s+)?(?:remind me|tell me again)\b(?!\s+to\b)", re.IGNORECASE)
 _FIRST_PERSON = re.compile(
     r"\b(?:i|my|me|mine|i'm|i've|i'd|myself|we|our|us|we're)\b", re.IGNORECASE
@@ -190,7 +200,7 @@ def asks_memory(text: str, speakers: set[str] | None = None) -> bool:
     text = question_part(text)
     if not is_question(text):
         return False
-    recall = bool(_RECALL.search(text))
+    recall = bool(_RECALL.search(text) or (_AGAIN.search(text) and not asks_advice(text)))
     if asks_advice(text) and not recall:
         return False
     return recall or bool(_FIRST_PERSON.search(text)) or bool(named_people(text, speakers or set()))
@@ -530,6 +540,18 @@ def ground(
         i for i, c in enumerate(candidates) if c.source != "goal" and not _other_relation(asked, c)
     ]
     best = max(told or range(len(scores)), key=lambda i: scores[i])
+    # "Budget change. ... Now 25 million yen total." after "Budget 18 million yen.": the
+    # closest guess is the newer value of the same thing
+    newer = [
+        j
+        for j in told
+        if candidates[j].said > candidates[best].said + LATER_TURN_S
+        and changed(candidates[j].text)
+        and scores[j] >= scores[best] - UPDATE_MARGIN
+        and content_words(asked) & content_words(candidates[j].text)
+    ]
+    if newer:
+        best = max(newer, key=lambda j: candidates[j].said)
     if told and not people and scores[best] >= GRAY_RELEVANCE:
         # not clearly the answer, but the user may see that it is: said as a guess, never as fact
         c = candidates[best]
@@ -551,6 +573,13 @@ def _quote(question: str, text: str) -> str:
     if len(sentences(text)) <= 2 and len(text.split()) <= QUOTE_WORDS:
         return text
     return span(question, text).sentence
+
+
+def without_provenance(reply: str) -> str:
+    """A grounded reply without its provenance marks ("14 March (you told me)." -> "14
+    March."), for the dialog the model reads: a small model copies the mark onto answers of
+    its own ("He lost 20 pounds (you told me).") and so claims a source it never had."""
+    return _PROVENANCE.sub("", reply)
 
 
 def _likely(question: str, candidates: list[Candidate], scores: list[float]) -> Grounded | None:

@@ -182,6 +182,8 @@ def test_question_forms() -> None:
     assert asks_memory("quick one, who's my reporting manager? writing my self-review")
     assert asks_memory("what is the name of my accountant, i need to send him the invoices")
     assert not asks_memory("Remind me to call Ana tomorrow.")  # an order, not a question
+    assert asks_memory("when's race day again?")  # "again": the user told it before
+    assert not asks_memory("how do I start again?")  # advice, "again" or not
     # a question that opens with "and", typed without its mark
     assert question_part("and what's the date of her birthday, for the invitations") == (
         "and what's the date of her birthday"
@@ -217,3 +219,14 @@ def test_a_question_about_memory_sets_no_goal(make_session) -> None:
     reply = later.send("what is the name of my accountant, i need to send him the invoices")
     assert reply.startswith("I don't know") and MODEL not in reply
     assert later.goals() == []  # "send him the invoices" is context, not a goal to follow up
+
+
+def test_the_model_never_reads_a_grounded_replys_source_mark(make_session) -> None:
+    llm = model()
+    tell(make_session, llm, "The portfolio for my prescriber certificate is due on 14 March.")
+    later = make_session(llm, thread="later")
+    assert later.send("When is my portfolio due?") == "14 March (you told me)."
+    later.send("Give me a tip for writing reflections.")
+    # it would copy the mark onto answers of its own ("He lost 20 pounds (you told me).")
+    said = [m["content"] for m in llm.calls[-1] if m["role"] == "assistant"]
+    assert "14 March." in said and not any("you told me" in m for m in said)
