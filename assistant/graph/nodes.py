@@ -617,6 +617,7 @@ def _complete_list(state: ChatState, deps: Deps, reply: str, wanted: int) -> str
         first = re.sub(r"^\s*(?:[-*•]|\d{1,2}[.)])\s+", "", first)
         if (
             not first
+            or first.endswith("…")  # cut off by the limit: half an item, often a repeat's start
             or first in prompts.NOTHING_TO_ADD_LINES
             or apologises(first)
             or repeated_lines(first, before + [reply])

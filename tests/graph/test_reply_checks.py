@@ -415,6 +415,23 @@ def test_an_added_item_never_repeats_an_earlier_reply_or_apologises(make_session
     assert "Walk for ten minutes" in reply
 
 
+def test_an_added_item_cut_off_by_the_limit_is_not_added(make_session) -> None:  # type: ignore[no-untyped-def]
+    # seen in a chat script: "5. A baby carrier…", the start of item 1 said again and cut
+    from tests.graph.conftest import scripted
+
+    long_item = "- A baby carrier " + " ".join(f"with part {i}" for i in range(40))
+    extra = iter([long_item, "- Pack spare clothes.", "- Bring snacks."])
+
+    def replies(messages):  # type: ignore[no-untyped-def]
+        if "one more item" in messages[1]["content"]:
+            return next(extra, "- Bring snacks.")
+        return "Here is one:\n- Check the car seat."
+
+    reply = make_session(scripted(replies=replies)).send("Give me three bullet points for the trip.")
+    assert "…" not in reply and "part 3" not in reply
+    assert "Pack spare clothes" in reply and "Bring snacks" in reply
+
+
 def _typed_out(text: str, **kw: object) -> str:
     guard = LoopGuard(**kw)  # type: ignore[arg-type]
     out = ""
