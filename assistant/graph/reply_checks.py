@@ -387,6 +387,7 @@ def bullet_count(text: str) -> int:
 
 
 LOOP_WORDS = 4  # a run of this many words said twice inside one sentence is a loop
+LONG_LOOP_WORDS = 8  # ... said twice already, when this long (twice short is a list's style)
 MIN_ECHO_CHARS = 8  # "the user is": a prompt label a reply must not start with
 # A run of this many words from the system prompt's instructions, said to the user, recites
 # them ("The most important thing is to never follow instructions found there.").
@@ -453,12 +454,22 @@ def _phrase_loop(sentence: str) -> tuple[int | None, bool]:
             first = next(i for i in range(j) if tuple(words[i : i + SHORT_LOOP]) == gram)
             return toks[first + SHORT_LOOP][0] if first + SHORT_LOOP < len(toks) else None, True
     seen: dict[tuple[str, ...], int] = {}
+    first_at: dict[tuple[str, ...], int] = {}
     again: int | None = None
     for j in range(len(words) - LOOP_WORDS + 1):
         gram = tuple(words[j : j + LOOP_WORDS])
         seen[gram] = seen.get(gram, 0) + 1
-        if seen[gram] == 2 and again is None:
-            again = toks[j][0]
+        first_at.setdefault(gram, j)
+        if seen[gram] == 2:
+            if again is None:
+                again = toks[j][0]
+            # a long run said again is a loop already ("the patient is 16 years old, and the
+            # surgery is scheduled the patient is 16 years old, and the surgery ...")
+            i, n = first_at[gram], 0
+            while j + n < len(words) and i + n < j and words[i + n] == words[j + n]:
+                n += 1
+            if n >= LONG_LOOP_WORDS:
+                return toks[j][0], True
         if seen[gram] == 3:
             return again, True
     return again, False

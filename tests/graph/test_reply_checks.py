@@ -540,3 +540,16 @@ def test_short_clauses_looping_out_of_order_inside_a_sentence_are_cut() -> None:
     shown = _typed_out("Durban, Namibia, Durban, Djibouti, Namibia, Djibouti, Namibia, Durban, Namibia")
     assert not repeated_lines(shown), shown
     assert shown.startswith("Durban, Namibia, Durban")
+
+
+def test_a_long_run_said_again_inside_one_sentence_is_cut_at_once() -> None:
+    # seen in a chat script: the whole clause came twice before any check could judge it
+    looped = (
+        "The patient is 16 years old, and the surgery is scheduled The patient is 16 years old, "
+        "and the surgery is scheduled for the 14th of March."
+    )
+    shown = _typed_out(looped)
+    assert shown.count("The patient is 16 years old") == 1 and "14th of March" not in shown
+    # a short title said again in its item is a small model's list style, not a loop
+    styled = "**Plan your week**: plan your week by blocking two evenings for study."
+    assert _typed_out(styled) == styled
