@@ -53,7 +53,8 @@ MIN_RELEVANCE = 0.45
 MIN_RELEVANCE_OPEN = 0.5
 # Between this and MIN_RELEVANCE the best stored thing is offered as the closest, not as the answer.
 GRAY_RELEVANCE = 0.2
-QUOTE_WORDS = 40  # a guess quotes a told text whole up to this length
+QUOTE_WORDS = 40  # a guess quotes a told text whole up to this length ...
+QUOTE_SENTENCES = 3  # ... and this many sentences ("Budget change. ... Now 25 million yen.")
 LIKELY_MARGIN = 0.15  # below the floor, a text this close to the best that holds the asked kind
 SIMILARITY_WEIGHT = 0.7  # the rest is word overlap: a rare word the question names counts
 SEARCH_TURNS = 8  # past turns scored per question
@@ -570,7 +571,7 @@ def ground(
 def _quote(question: str, text: str) -> str:
     """What a guess quotes of a told text: all of it when short (the value asked for may sit
     in the sentence beside the one closest to the question), else that closest sentence."""
-    if len(sentences(text)) <= 2 and len(text.split()) <= QUOTE_WORDS:
+    if len(sentences(text)) <= QUOTE_SENTENCES and len(text.split()) <= QUOTE_WORDS:
         return text
     return span(question, text).sentence
 

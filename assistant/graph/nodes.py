@@ -66,13 +66,9 @@ CONTEXT_LABELS = tuple(
         prompts.OPEN_GOALS_SECTION,
         prompts.SUMMARY_SECTION,
         PROFILE_HEADING,
-        # the instructions and context speak of "the user"; a reply speaks to them
-        "The user wants",
-        "The user's goal",
-        "The user is",
-        "The user has",
-        "The user needs",
-        "The user asked",
+        # the instructions and context speak of "the user"; a reply speaks to them (and
+        # "The user's answer is:" says nothing)
+        "The user",
     )
 )
 TAIL_TOKENS = 24  # the last tokens of a reply's budget: sentences show only once finished

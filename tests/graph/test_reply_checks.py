@@ -553,3 +553,11 @@ def test_a_long_run_said_again_inside_one_sentence_is_cut_at_once() -> None:
     # a short title said again in its item is a small model's list style, not a loop
     styled = "**Plan your week**: plan your week by blocking two evenings for study."
     assert _typed_out(styled) == styled
+
+
+def test_a_sentence_about_the_user_is_never_shown_to_them() -> None:
+    from assistant.graph.nodes import CONTEXT_LABELS
+
+    # seen in a chat script as a whole reply: "The user's answer is:"
+    shown = _typed_out("The user's answer is: a kilo. Walk him twice a day.", echoes=CONTEXT_LABELS)
+    assert shown.strip() == "Walk him twice a day."
