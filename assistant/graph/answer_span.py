@@ -35,6 +35,14 @@ _QUESTION_WORDS = frozenset(
     ["what", "which", "who", "whom", "whose", "when", "where", "why", "how"]
 )
 _MONTH = re.compile(r"\b(?:jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)[a-z]*\b", re.I)
+_MONTH_NAME = (  # any case, but "May" (lower case, "may" is the verb)
+    r"(?:(?i:jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|june?|july?|aug(?:ust)?|"
+    r"sep(?:t(?:ember)?)?|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?)|May)"
+)
+_WRITTEN_DATE = re.compile(
+    rf"\b(?:\d{{1,2}}(?:st|nd|rd|th)?\s+(?:of\s+)?{_MONTH_NAME}|{_MONTH_NAME}\s+\d{{1,2}}(?:st|nd|rd|th)?)\b"
+    r"(?![-']|\s*(?:%|am|pm|kg|km))"
+)
 _WEEKDAY = re.compile(r"\b(?:mon|tues|wednes|thurs|fri|satur|sun)days?\b", re.I)
 _TITLES = frozenset(["dr", "mr", "mrs", "ms", "prof", "professor", "sir", "dame"])
 _PLACES = ("GPE", "LOC", "FAC")
@@ -140,6 +148,10 @@ def date_in(sentence: str, said: float, written_only: bool = False) -> str:
         phrase = doc[lo:hi].text
         if _MONTH.search(phrase) and re.search(r"\d", phrase):
             return phrase.strip(" .,")
+    # the tagger misses some ("due date is 9 May": "May" read as the verb); a day and a
+    # month name side by side are a written date all the same
+    if m := _WRITTEN_DATE.search(sentence):
+        return m.group(0)
     if written_only:
         return ""
     span = resolve(sentence, said) if said else None

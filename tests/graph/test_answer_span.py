@@ -65,3 +65,10 @@ def test_how_much_asks_for_an_amount_written_any_way_not_a_count() -> None:
     assert span("How much is the ceiling?", "Budget R350 000 absolute max.").text == "R350 000"
     assert span("how much is the budget", "The budget is £250 and I'm lost.").text == "£250"
     assert span("how much is the budget now", "Now 25 million yen total.").text == "25 million yen"
+
+
+def test_a_date_the_tagger_misses_is_still_read_as_written() -> None:
+    # "May" read as the verb; "28 weeks" (a DATE to the tagger) is how far along, not when
+    said = "Also my wife Hannah is 28 weeks pregnant, due date is 9 May, so the timing is interesting."
+    assert span("when's the baby due?", said, said=1.79e9).text == "9 May"
+    assert span("when's the race?", "the race is oct 12 i think", said=1.79e9).text == "oct 12"
