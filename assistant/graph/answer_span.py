@@ -50,7 +50,8 @@ _AMOUNTS = ("CARDINAL", "QUANTITY", "MONEY", "TIME", "PERCENT")
 _PLACE_PREPS = frozenset(["in", "at", "to", "from", "near", "into", "around"])
 _ASKING = re.compile(
     r"\b(?:when|where|who|whom|whose|how (?:many|much|long|old|often)|"
-    r"what (?:date|day|time|year|month|city|town|country)|which (?:year|month|day)|name|called|"
+    r"what (?:date|day|time|year|month)|which (?:year|month|day)|name|called|"
+    r"(?:what|which) (?:part of \w+|city|town|country|suburb|neighbou?rhood|area|district|borough)|"
     r"date)\b",
     re.IGNORECASE,
 )
@@ -87,10 +88,10 @@ def wanted(question: str) -> Wanted:
     if m is None:
         return "any"
     word = m.group(0).lower()
+    if word == "where" or re.match(r"(?:what|which) (?!date|day|time|year|month)", word):
+        return "place"  # "which suburb", "what part of berlin"
     if word in ("when", "date") or word.startswith(("what date", "what day", "what time", "which")):
         return "date"
-    if word == "where" or word.startswith(("what city", "what town", "what country")):
-        return "place"
     if word.startswith("how"):
         return "number"
     return "person"  # who, whom, whose, "name", "called"
@@ -351,6 +352,13 @@ def _count(number: Any) -> bool:
         and head.lemma_.lower() not in _currency_words()
         and head.lower_ not in _currency_words()
     )
+
+
+def is_money(amount: str) -> bool:
+    """True for an amount written as money: a currency sign, code or name ("£250", "80,000
+    pesos", "R350 000" is not: "R" alone is no code)."""
+    words = {w.lower().removesuffix("s") for w in re.findall(r"[A-Za-z]+", amount)}
+    return bool(re.search(r"[$£€¥₹]", amount) or words & _currency_words())
 
 
 def _written_amounts(doc: Any) -> list[tuple[int, int]]:

@@ -31,6 +31,7 @@ from assistant.graph.answer_span import (
     asked_role,
     content_words,
     day_text,
+    is_money,
     overlap,
     sentences,
     span,
@@ -543,7 +544,7 @@ def ground(
     best = max(told or range(len(scores)), key=lambda i: scores[i])
     # "Budget change. ... Now 25 million yen total." after "Budget 18 million yen.": the
     # closest guess is the newer value of the same thing
-    newer = [
+    updates = [
         j
         for j in told
         if candidates[j].said > candidates[best].said + LATER_TURN_S
@@ -551,8 +552,8 @@ def ground(
         and scores[j] >= scores[best] - UPDATE_MARGIN
         and content_words(asked) & content_words(candidates[j].text)
     ]
-    if newer:
-        best = max(newer, key=lambda j: candidates[j].said)
+    if updates:
+        best = max(updates, key=lambda j: candidates[j].said)
     if told and not people and scores[best] >= GRAY_RELEVANCE:
         # not clearly the answer, but the user may see that it is: said as a guess, never as fact
         c = candidates[best]
@@ -613,6 +614,11 @@ def _likely(question: str, candidates: list[Candidate], scores: list[float]) -> 
         # never the asked thing itself ("Lauren" for "who is Lauren marrying?")
         if one is not None and one.typed and one.text.lower() not in question.lower():
             found.append((i, one.text, quote))
+    # "how much did I say I could spend?": money, where some text holds money, before the
+    # age in "she turns seven" that scored higher
+    money = [f for f in found if is_money(f[1])]
+    if money and re.search(r"\bhow much\b", question, re.IGNORECASE):
+        found = money
     if not found:
         return None
     i, value, quote = found[0]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from assistant.graph.answer_span import asked_role, best_sentence, content_words, span
+from assistant.graph.answer_span import asked_role, best_sentence, content_words, span, wanted
 
 
 def test_a_place_named_without_a_preposition_is_found() -> None:
@@ -72,3 +72,12 @@ def test_a_date_the_tagger_misses_is_still_read_as_written() -> None:
     said = "Also my wife Hannah is 28 weeks pregnant, due date is 9 May, so the timing is interesting."
     assert span("when's the baby due?", said, said=1.79e9).text == "9 May"
     assert span("when's the race?", "the race is oct 12 i think", said=1.79e9).text == "oct 12"
+
+
+def test_a_question_naming_a_kind_of_place_asks_for_a_place() -> None:
+    assert wanted("which part of berlin am i living in") == "place"
+    assert wanted("Which suburb am I living in now?") == "place"
+    assert wanted("which day do I play bowls") == "date"
+    assert span("which part of berlin am i living in", "was in prenzlauer berg, now in Neukölln").text == (
+        "Neukölln"
+    )
