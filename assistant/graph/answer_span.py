@@ -155,6 +155,15 @@ def date_in(sentence: str, said: float, written_only: bool = False) -> str:
         return m.group(0)
     if written_only:
         return ""
+    # a weekday said of a habit ("bowls every Tuesday morning", "on Fridays") is the answer
+    # as written: worked out, it would be one Tuesday
+    habit = re.search(
+        rf"\b(?:every|each)\s+{_WEEKDAY.pattern}|\b(?:on\s+)?(?:mon|tues|wednes|thurs|fri|satur|sun)days\b",
+        sentence,
+        re.IGNORECASE,
+    )
+    if habit:
+        return habit.group(0)
     span = resolve(sentence, said) if said else None
     if span is None:
         weekday = next((e for e in dates if _WEEKDAY.search(e.text)), None)

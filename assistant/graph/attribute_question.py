@@ -173,14 +173,21 @@ def _is_thing(tok: Any) -> bool:
     return tok.pos_ in ("NOUN", "PROPN") and tok.ent_type_ not in _AMOUNTS
 
 
+def _said_by_user(verb: Any) -> bool:
+    """True when the verb's subject is "I" or "we", its own or, for the second verb of a
+    pair, the first one's ("I have sold the house and moved into a unit in Norwood")."""
+    if any(c.dep_ == "nsubj" and c.lower_ in ("i", "we") for c in verb.children):
+        return True
+    has_subject = any(c.dep_ in ("nsubj", "nsubjpass") for c in verb.children)
+    return verb.dep_ == "conj" and not has_subject and _said_by_user(verb.head)
+
+
 def says_attribute(sentence: str, attribute: Attribute) -> bool:
     """True when the user's sentence states the attribute about themselves: "I drive for a
     delivery company" (employer, role), "we now live in Tema" (place), "I'm Oskar" (name)."""
     doc = parse(sentence).doc
     for verb in doc:
-        if verb.pos_ not in ("VERB", "AUX") or not any(
-            c.dep_ == "nsubj" and c.lower_ in ("i", "we") for c in verb.children
-        ):
+        if verb.pos_ not in ("VERB", "AUX") or not _said_by_user(verb):
             continue
         if any(c.dep_ == "neg" for c in verb.children):
             continue

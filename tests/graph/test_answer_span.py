@@ -81,3 +81,10 @@ def test_a_question_naming_a_kind_of_place_asks_for_a_place() -> None:
     assert span("which part of berlin am i living in", "was in prenzlauer berg, now in Neukölln").text == (
         "Neukölln"
     )
+
+
+def test_a_weekday_said_of_a_habit_is_answered_as_written() -> None:
+    bowls = "I play lawn bowls at the club every Tuesday morning, which I enjoy very much."
+    # worked out, it would be one Tuesday ("1 December 2026")
+    assert span("And on which day do I play bowls?", bowls, said=1.7965e9).text == "every Tuesday"
+    assert span("When do I swim?", "I swim on Fridays.", said=1.7965e9).text == "on Fridays"

@@ -94,6 +94,9 @@ def test_the_attribute_a_question_asks_for(question: str, attribute: str | None)
 def test_sentences_that_state_work_or_home() -> None:
     assert says_attribute("I repair bicycles at a small shop in Malmo.", "employer")
     assert says_attribute("We moved house, we now live in Tema.", "place")
+    # the second verb of a pair has the first one's subject
+    assert says_attribute("I have sold the house in Glenelg and moved into a unit in Norwood.", "place")
+    assert not says_attribute("My sister moved to Leeds and loves it.", "place")
     assert not says_attribute("I'm saving for a new espresso machine.", "employer")
     assert not says_attribute("I practise for 30 minutes every morning.", "employer")
 
