@@ -236,6 +236,17 @@ def about_told(question: str, candidates: list[Candidate]) -> bool:
     return any(named & content_words(text) for text in told)
 
 
+def names_someones_role(question: str) -> bool:
+    """True for a question asking the name of someone's doctor, manager, fiancé ("new
+    manager's name?", "what's Adaeze's fiancé called?"): only memory can know it. Not "who
+    is the president of France?", which names no one's."""
+    role = asked_role(question) if wanted(question) == "person" else ""
+    return bool(role) and any(
+        t.lemma_.lower() == role and (t.dep_ == "poss" or any(c.dep_ == "poss" for c in t.children))
+        for t in parse(question).doc
+    )
+
+
 def relevance(store: Memory, question: str, texts: list[str]) -> list[float]:
     """How well each stored text answers the question: similarity and shared words, mixed."""
     sims = store.similarity(question, texts)
@@ -442,7 +453,11 @@ def ground(
         return typed
     candidates = _candidates(store, user_id, question, goals, now)
     speakers = {c.speaker for c in candidates if c.speaker not in ("", "user", "assistant")}
-    personal = asks_memory(question, speakers) or about_told(question, candidates)
+    personal = (
+        asks_memory(question, speakers)
+        or about_told(question, candidates)
+        or names_someones_role(question)
+    )
     people = named_people(question, speakers)
     asked = question
     if people:  # about someone: only what they said can answer, and their name is not the topic

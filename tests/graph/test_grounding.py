@@ -230,3 +230,13 @@ def test_the_model_never_reads_a_grounded_replys_source_mark(make_session) -> No
     # it would copy the mark onto answers of its own ("He lost 20 pounds (you told me).")
     said = [m["content"] for m in llm.calls[-1] if m["role"] == "assistant"]
     assert "14 March." in said and not any("you told me" in m for m in said)
+
+
+def test_a_name_of_someones_role_is_asked_of_memory_not_the_model(make_session) -> None:
+    llm = model()
+    tell(make_session, llm, "I live in York.")
+    later = make_session(llm, thread="later")
+    reply = later.send("new manager's name?")
+    assert reply.startswith("I don't know") and MODEL not in reply  # never a made-up name
+    general = later.send("who is the president of France?")
+    assert MODEL in general  # no one's role: the model answers
