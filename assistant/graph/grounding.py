@@ -116,6 +116,17 @@ _PROVENANCE = re.compile(
     r"\b(?:(?:the closest thing )?[Yy]ou told me(?: on \d{1,2} \w+ \d{4})?|"
     r"[Ff]rom your goal: [^:]*|[Ff]rom what you told me): "
 )
+_GROUNDED_STARTS = tuple(
+    template.split("{")[0]
+    for template in (
+        prompts.GROUNDED_NOTHING,
+        prompts.GROUNDED_NOTHING_ABOUT,
+        prompts.GROUNDED_NOTHING_AGAIN,
+        prompts.GROUNDED_NOTHING_NAMED,
+        prompts.GROUNDED_CLOSEST,
+        prompts.GROUNDED_LIKELY,
+    )
+)
 _REMIND = re.compile(r"^\s*(?:please\s+)?(?:remind me|tell me again)\b(?!\s+to\b)", re.IGNORECASE)
 _FIRST_PERSON = re.compile(
     r"\b(?:i|my|me|mine|i'm|i've|i'd|myself|we|our|us|we're)\b", re.IGNORECASE
@@ -592,11 +603,12 @@ def _quote(question: str, text: str) -> str:
     return span(question, text).sentence
 
 
-def without_provenance(reply: str) -> str:
-    """A grounded reply without its provenance marks ("14 March (you told me)." -> "14
-    March."), for the dialog the model reads: a small model copies the mark onto answers of
-    its own ("He lost 20 pounds (you told me).") and so claims a source it never had."""
-    return _PROVENANCE.sub("", reply)
+def is_grounded_reply(reply: str) -> bool:
+    """True for a reply said from memory (a value with its source, a guess, a decline).
+    The model does not read these exchanges: a small model copies their form onto answers
+    of its own ("He lost 20 pounds (you told me).", a made-up "quote") and so claims a
+    source it never had; what they said is in the memory context anyway."""
+    return bool(_PROVENANCE.search(reply)) or reply.startswith(_GROUNDED_STARTS)
 
 
 def _likely(question: str, candidates: list[Candidate], scores: list[float]) -> Grounded | None:

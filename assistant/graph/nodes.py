@@ -20,7 +20,7 @@ from assistant.graph import recall as conversation
 from assistant.graph.echo_guard import ScrubbingSink, guard_words, scrub
 from assistant.graph.fencing import fence_item, safe_profile_lines
 from assistant.graph.goals import open_goals, track
-from assistant.graph.grounding import declined, ground, without_provenance
+from assistant.graph.grounding import declined, ground, is_grounded_reply
 from assistant.graph.reply_checks import (
     LoopGuard,
     apologises,
@@ -273,10 +273,13 @@ def context_message(state: ChatState, instruction: str, *, with_recalled: bool =
 def build_messages(state: ChatState, deps: Deps, instruction: str) -> list[Message]:
     """Persona first (the split-softmax span), then context, then the dialog, within budget."""
     persona: Message = {"role": "system", "content": deps.settings.persona.system_prompt}
-    dialog: list[Message] = [
-        {**m, "content": without_provenance(m["content"])} if m["role"] == "assistant" else m
-        for m in state.get("messages", [])
-    ]
+    dialog: list[Message] = []
+    for m in state.get("messages", []):
+        if m["role"] == "assistant" and is_grounded_reply(m["content"]):
+            if dialog and dialog[-1]["role"] == "user":
+                dialog.pop()  # the question goes with its answer from memory
+            continue
+        dialog.append(m)
     count: Callable[[str], int] | None = getattr(deps.llm, "count_tokens", None)
     budget = deps.settings.model.context_tokens - deps.settings.chat.reply_tokens
     for with_recalled in (True, False):

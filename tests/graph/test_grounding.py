@@ -221,15 +221,15 @@ def test_a_question_about_memory_sets_no_goal(make_session) -> None:
     assert later.goals() == []  # "send him the invoices" is context, not a goal to follow up
 
 
-def test_the_model_never_reads_a_grounded_replys_source_mark(make_session) -> None:
+def test_the_model_never_reads_an_answer_from_memory(make_session) -> None:
     llm = model()
     tell(make_session, llm, "The portfolio for my prescriber certificate is due on 14 March.")
     later = make_session(llm, thread="later")
     assert later.send("When is my portfolio due?") == "14 March (you told me)."
     later.send("Give me a tip for writing reflections.")
-    # it would copy the mark onto answers of its own ("He lost 20 pounds (you told me).")
-    said = [m["content"] for m in llm.calls[-1] if m["role"] == "assistant"]
-    assert "14 March." in said and not any("you told me" in m for m in said)
+    # it would copy the form onto answers of its own ("He lost 20 pounds (you told me).")
+    dialog = [m["content"] for m in llm.calls[-1][2:]]
+    assert dialog == ["Give me a tip for writing reflections."]
 
 
 def test_a_name_of_someones_role_is_asked_of_memory_not_the_model(make_session) -> None:
