@@ -57,6 +57,7 @@ GRAY_RELEVANCE = 0.2
 QUOTE_WORDS = 40  # a guess quotes a told text whole up to this length ...
 QUOTE_SENTENCES = 3  # ... and this many sentences ("Budget change. ... Now 25 million yen.")
 LIKELY_MARGIN = 0.15  # below the floor, a text this close to the best that holds the asked kind
+LIKELY_OPEN = 0.35  # ... and, for a question not plainly about the user, at least this close
 SIMILARITY_WEIGHT = 0.7  # the rest is word overlap: a rare word the question names counts
 SEARCH_TURNS = 8  # past turns scored per question
 TIE = 0.05  # within this of the best, a fact or goal (current, curated) beats a turn
@@ -560,7 +561,9 @@ def ground(
         source = candidates[i].source
         return Grounded(reply=chosen.reply, span=chosen.span, source=source, score=round(scores[i], 3))
     if not personal:
-        return None  # an open question memory does not answer: the model takes it
+        # an open question memory does not answer: the model takes it; but "which month is
+        # the race?" asks for a kind of value that a told text near it holds
+        return _likely(asked, candidates, scores, least=LIKELY_OPEN)
     likely = _likely(asked, candidates, scores)
     if likely is not None and not people:
         return likely
@@ -611,7 +614,9 @@ def is_grounded_reply(reply: str) -> bool:
     return bool(_PROVENANCE.search(reply)) or reply.startswith(_GROUNDED_STARTS)
 
 
-def _likely(question: str, candidates: list[Candidate], scores: list[float]) -> Grounded | None:
+def _likely(
+    question: str, candidates: list[Candidate], scores: list[float], least: float = GRAY_RELEVANCE
+) -> Grounded | None:
     """A question asking for a kind of value (a date, an amount, a name, a place) that no
     text answers above the floor: the closest text that holds a value of that kind, said as
     a likely answer with the sentence it comes from, so the user can judge it ("What's the
@@ -620,7 +625,7 @@ def _likely(question: str, candidates: list[Candidate], scores: list[float]) -> 
     kind = wanted(question)
     if kind == "any" or not scores:
         return None
-    low = max(GRAY_RELEVANCE, max(scores) - LIKELY_MARGIN)
+    low = max(least, max(scores) - LIKELY_MARGIN)
     # "what's Adaeze's fiancé called?": only a text that names a fiancé may hold his name
     role = asked_role(question) if kind == "person" else ""
     found: list[tuple[int, str, str]] = []  # candidate, value, the sentence holding it

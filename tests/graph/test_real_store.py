@@ -186,3 +186,14 @@ def test_a_name_is_never_offered_as_likely_from_a_text_that_does_not_name_the_ro
         reply = _session(real_store, saver, thread="tue").send("what's Adaeze's fiancé called?")
     # the town she marries in is not offered as his name ("Probably Enugu")
     assert reply.startswith("I don't know") and "Probably" not in reply
+
+
+def test_a_question_without_my_gets_the_value_a_told_text_holds(home, real_store):
+    with open_checkpointer(Settings()) as saver:
+        _session(real_store, saver, thread="mon").send(
+            "Goal for this year: running the Bengaluru half marathon in October."
+        )
+        reply = _session(real_store, saver, thread="tue").send("which month is the race?")
+        general = _session(real_store, saver, thread="wed").send("when is the world cup final?")
+    assert "October" in reply
+    assert "October" not in general  # a question nothing told answers goes to the model
