@@ -623,8 +623,8 @@ def _likely(
     ceiling we set for the caravan?" of "... a caravan and tour Namibia. Budget R350 000
     absolute max."). A later text that says it changed wins, as above the floor."""
     kind = wanted(question)
-    if kind == "any" or not scores:
-        return None
+    if kind == "any" or not scores or asked_attribute(question) in ("employer", "role"):
+        return None  # "where do I work?" is not answered by a town ("Probably berlin")
     low = max(least, max(scores) - LIKELY_MARGIN)
     # "what's Adaeze's fiancé called?": only a text that names a fiancé may hold his name
     role = asked_role(question) if kind == "person" else ""
