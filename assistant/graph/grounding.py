@@ -68,8 +68,10 @@ WORKED_OUT_MARGIN = (
     0.1  # a date written in a turn this close to the best beats "the day it was said"
 )
 
+# A word a chat question may open with before its asking word ("and what's the date ...")
+_OPENER = r"(?:(?:and|so|ok|okay|also|but|oh)\b,?\s*)?"
 _QUESTION_START = re.compile(
-    r"^\s*(?:(?:and|so|ok|okay|also|but|oh)\b,?\s*)?(?:who|whom|whose|what|what's|which|when|where|why|how|is|are|was|were|do|does|did|"
+    rf"^\s*{_OPENER}(?:who|whom|whose|what|what's|which|when|where|why|how|is|are|was|were|do|does|did|"
     r"have|has|had|can|could|would|will|"
     r"whats|wats|wat|whos|wheres|whens|hows)\b",  # as typed in a chat, without the apostrophe
     re.IGNORECASE,
@@ -100,7 +102,6 @@ _RECALL = re.compile(
     r"i (?:said|told you|mentioned)|you told me|what do you know about)\b",
     re.IGNORECASE,
 )
-# "remind me what my new job is" asks; "remind me to call Ana" is an order
 # Where a sentence turns from telling to asking: ", could you help me ...?", "- any tips?"
 _ASKED_AFTER = re.compile(
     r"(?:[,;]|\s[-\u2013\u2014]+)\s*(?:and |but |so )?(?=(?:could|can|would|will|should|do|does|"
@@ -109,7 +110,7 @@ _ASKED_AFTER = re.compile(
 )
 # "when's race day again?": the user says they told it before
 _AGAIN = re.compile(
-    r"^\s*(?:(?:and|so|ok|okay|also|but|oh)\b,?\s*)?(?:wh\w*|how)\b[^.!]*\bagain\W*$", re.IGNORECASE
+    rf"^\s*{_OPENER}(?:wh\w*|how)\b[^.!]*\bagain\W*$", re.IGNORECASE
 )
 # The marks by which a grounded reply names its source (prompts.GROUNDED_*)
 _PROVENANCE = re.compile(
@@ -128,6 +129,7 @@ _GROUNDED_STARTS = tuple(
         prompts.GROUNDED_LIKELY,
     )
 )
+# "remind me what my new job is" asks; "remind me to call Ana" is an order
 _REMIND = re.compile(r"^\s*(?:please\s+)?(?:remind me|tell me again)\b(?!\s+to\b)", re.IGNORECASE)
 _FIRST_PERSON = re.compile(
     r"\b(?:i|my|me|mine|i'm|i've|i'd|myself|we|our|us|we're)\b", re.IGNORECASE
@@ -619,8 +621,8 @@ def _likely(
 ) -> Grounded | None:
     """A question asking for a kind of value (a date, an amount, a name, a place) that no
     text answers above the floor: the closest text that holds a value of that kind, said as
-    a likely answer with the sentence it comes from, so the user can judge it ("What's the
-    ceiling we set for the caravan?" of "... a caravan and tour Namibia. Budget R350 000
+    a likely answer with the sentence it comes from, so the user can judge it ("How much is
+    the ceiling we set for the caravan?" of "... a caravan and tour Namibia. Budget R350 000
     absolute max."). A later text that says it changed wins, as above the floor."""
     kind = wanted(question)
     if kind == "any" or not scores or asked_attribute(question) in ("employer", "role"):
