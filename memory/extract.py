@@ -83,6 +83,10 @@ def _clean(phrase: str) -> str:
     return re.sub(r"\s+", " ", phrase).strip(" ,:-'\"").rstrip(".")
 
 
+# A name as typed in an introduction: one to three capitalised words ("Liam O'Connor").
+_NAME_WORDS = r"[A-Z][a-z'-]+(?:\s+[A-Z][A-Za-z'-]+){0,2}"
+
+
 def _cap(phrase: str) -> str:
     return " ".join(w[:1].upper() + w[1:] for w in phrase.split()) if phrase.islower() else phrase
 
@@ -129,6 +133,39 @@ def _apposition(s: str) -> list[Candidate]:
     if not m:
         return []
     return _role_phrase(m.group(1), strict=False)
+
+
+def _intro_card(s: str) -> list[Candidate]:
+    """An introduction typed as a list of fragments with no verb of its own ("Liam O'Connor,
+    electrician, based in Cork.", "plumber here, gary whitlock, based in leeds", "Graham
+    here, 64, semi-retired chartered accountant"): the name, role and home it lists. Two of
+    them must be there: "Thanks, doctor, great advice." introduces no one, and "Sara, my
+    sister, nurse" someone else."""
+    s = re.split(r"(?<=[.!?])\s+", s.strip())[-1]  # "hi. plumber here, ...": the greeting goes
+    items = [i.strip(" .!") for i in re.split(r"[,;]", s) if i.strip(" .!")]
+    if len(items) < 2 or re.search(r"(?i)\b(?:my|our|his|her|their)\b", s) or any(
+        t.dep_ in ("nsubj", "nsubjpass") and t.head.tag_ in ("VBP", "VBZ", "VBD", "MD")
+        for t in parse(s).doc
+    ):
+        return []
+    found: dict[str, list[Candidate]] = {}
+    for n, item in enumerate(items):
+        here = re.fullmatch(r"(?i)(.+?)\s+here", item)
+        core = here.group(1) if here else item
+        based = re.fullmatch(r"(?i)(?:based|living)\s+(?:in|out of)\s+(.+)", core)
+        if based and "place" not in found:
+            place = _cap(_clean(based.group(1)))
+            found["place"] = [Candidate("identity", f"User lives in {place}", 0.85, "identity:location")]
+        elif _ROLE_WORDS.search(core) and len(core.split()) <= 6 and "role" not in found:
+            found["role"] = _role_phrase(core, strict=True)
+        elif (
+            (here or n == 0)
+            and "name" not in found
+            and re.fullmatch(_NAME_WORDS, core)
+            and all(t.pos_ == "PROPN" for t in parse(core).doc)
+        ):
+            found["name"] = [Candidate("identity", f"User's name is {core}", 0.9, "identity:name")]
+    return [c for cs in found.values() for c in cs] if len(found) >= 2 else []
 
 
 def _role_phrase(phrase: str, *, strict: bool) -> list[Candidate]:
@@ -395,6 +432,7 @@ def _relationship(s: str) -> list[Candidate]:
 RULES: tuple[RuleFn, ...] = (
     _name,
     _apposition,
+    _intro_card,
     _location,
     _role,
     _field,

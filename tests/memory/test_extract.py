@@ -160,6 +160,11 @@ def test_store_with_llm_uses_it_and_survives_garbage(store_path) -> None:  # typ
         ("Submission is now 15 September 2025.", "date", "15 September 2025"),
         ("change of plan, party shifted to 1 march bcoz her exams got moved", "date", "1 march"),
         ("the delft deadline is actually 1 february for non-EU students", "date", "1 february"),
+        # an introduction typed as a list of fragments
+        ("Liam O'Connor, electrician, based in Cork.", "role", "electrician"),
+        ("Liam O'Connor, electrician, based in Cork.", "place", "Cork"),
+        ("hi. plumber here, gary whitlock, based in leeds.", "role", "plumber"),
+        ("Graham here, 64, semi-retired chartered accountant, Cape Town.", "name", "Graham"),
     ],
 )
 def test_parse_reads_facts_in_new_wordings(said: str, attribute: str, value: str) -> None:
@@ -174,8 +179,10 @@ def test_parse_reads_facts_in_new_wordings(said: str, attribute: str, value: str
         "I like it when you explain things.",
         "Give me a checklist for the move.",  # an order has no subject either, and states nothing
         "Visited Porto last year with friends.",  # a trip is not a move
+        "Thanks, doctor, great advice.",  # fragments, but no introduction
+        "Sara, my sister, nurse, based in Oslo.",  # someone else's
     ],
 )
 def test_parse_does_not_read_facts_into_small_talk(said: str) -> None:
     got = {(c.attribute, c.value) for c in extract_rules(said)}
-    assert not any(a in ("name", "employer", "interest", "place") for a, _ in got), got
+    assert not any(a in ("name", "employer", "interest", "place", "role") for a, _ in got), got
