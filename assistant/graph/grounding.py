@@ -389,13 +389,13 @@ def _told(text: str) -> str:
 
 
 def _goal_span(question: str, c: Candidate) -> Span | None:
-    if not c.slot:
-        return Span(c.goal, c.goal, False)
+    if not c.slot:  # the goal itself: what the user is working on, not a date or a name
+        return Span(c.goal, c.goal, False) if wanted(question) == "any" else None
     kind, _, value = c.slot.partition(":")
     value = value.strip() or c.slot
     asked = wanted(question)
-    if asked in _SLOT_ANSWERS and kind.strip() not in _SLOT_ANSWERS[asked]:
-        return None  # "how much budget?" is not answered by the goal's date
+    if asked != "any" and kind.strip() not in _SLOT_ANSWERS.get(asked, frozenset()):
+        return None  # "how much budget?" is not answered by the goal's date, nor "who?"
     return Span(value, c.slot, True)
 
 

@@ -466,13 +466,15 @@ def _generate(
                     users=users,
                     selves=selves,
                 )
-                or ""
+                or nothing_to_add(earlier)  # never an empty reply (the model may stop at once)
             )
     finally:
         if scrubbing is not None and token is not None:
             scrubbing.flush()
             TOKEN_SINK.reset(token)
-    return scrub((prefix + text).strip(), words)
+    # The guard keeps repeats from showing; what is kept (history, Slack's final message)
+    # never holds one either, whichever path produced it
+    return scrub((prefix + drop_repeated_lines(text)).strip(), words)
 
 
 def one_question(text: str, need: str) -> str | None:

@@ -240,3 +240,11 @@ def test_a_name_of_someones_role_is_asked_of_memory_not_the_model(make_session) 
     assert reply.startswith("I don't know") and MODEL not in reply  # never a made-up name
     general = later.send("who is the president of France?")
     assert MODEL in general  # no one's role: the model answers
+
+
+def test_a_goal_slot_never_answers_who(make_session, store: FakeMemory) -> None:
+    llm = model()
+    tell(make_session, llm, "I need to write a short apology message to my husband's boss by the 14th.")
+    reply = make_session(llm, thread="later").send("What's my husband's name?")
+    # seen as "Probably the 14th, but I am not sure; from your goal: ..."
+    assert reply.startswith("I don't know") and not reply.startswith("Probably")
