@@ -94,6 +94,7 @@ _AMOUNT_ASK = re.compile(r"^\s*how (?:much|many)\b[^?]*\b(?:can|could) (?:i|we)\
 _UPDATE = re.compile(
     r"\b(?:now|instead|anymore|no longer|changed?|moved|postponed|extended|extension|"
     r"raised|lowered|rescheduled|updated?|shifted|pushed back|brought forward|actually|"
+    r"bump(?:ed|ing)?|cut|increased?|decreased?|reduced?|went (?:up|down)|"
     r"these days|at the moment|currently)\b",
     re.IGNORECASE,
 )
@@ -366,6 +367,13 @@ def _dated_thing(c: Candidate) -> str:
     return ""
 
 
+def _names_asked(question: str, text: str) -> bool:
+    """True when a text names a thing the question asks about ("budget" of "What's my laptop
+    budget?" in "I'm bumping the laptop budget up to 120,000 taka")."""
+    nouns = {t.lemma_.lower() for t in parse(question).doc if t.pos_ == "NOUN"} - _GENERAL_NOUNS
+    return bool(nouns & content_words(text))
+
+
 def _other_relation(question: str, c: Candidate) -> bool:
     """True when the question asks whose name ("my wife's name") and c is a fact about
     someone else, or about the user: it neither answers nor comes close."""
@@ -553,7 +561,11 @@ def ground(
             if c.said > candidates[i].said + LATER_TURN_S
             and (
                 _same_thing(c, candidates[i])
-                or (wanted(asked) != "any" and changed(c.text) and scores[j] >= scores[i] - UPDATE_MARGIN)
+                or (
+                    (wanted(asked) != "any" or _names_asked(asked, c.text))
+                    and changed(c.text)
+                    and scores[j] >= scores[i] - UPDATE_MARGIN
+                )
             )
             and (one := _reply(asked, c)) is not None
             and _replaces(one, chosen)

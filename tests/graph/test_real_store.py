@@ -197,3 +197,21 @@ def test_a_question_without_my_gets_the_value_a_told_text_holds(home, real_store
         general = _session(real_store, saver, thread="wed").send("when is the world cup final?")
     assert "October" in reply
     assert "October" not in general  # a question nothing told answers goes to the model
+
+
+def test_a_later_text_that_changes_the_thing_asked_about_answers(home, real_store, monkeypatch):
+    import time as clock
+
+    now = [1.8e9]
+    monkeypatch.setattr(clock, "time", lambda: now[0])
+    with open_checkpointer(Settings()) as saver:
+        _session(real_store, saver, thread="mon").send(
+            "I need a new laptop, my budget is 90,000 taka. what specs matter for 40 browser tabs?"
+        )
+        now[0] += 86400 * 9
+        _session(real_store, saver, thread="tue").send(
+            "also since the new job pays better I'm bumping the laptop budget up to 120,000 taka"
+        )
+        now[0] += 86400
+        reply = _session(real_store, saver, thread="wed").send("What's my laptop budget?")
+    assert "120,000" in reply and "90,000" not in reply
