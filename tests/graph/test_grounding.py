@@ -248,4 +248,3 @@ def test_a_goal_slot_never_answers_who(make_session, store: FakeMemory) -> None:
     reply = make_session(llm, thread="later").send("What's my husband's name?")
     # seen as "Probably the 14th, but I am not sure; from your goal: ..."
     assert reply.startswith("I don't know") and not reply.startswith("Probably")
-
