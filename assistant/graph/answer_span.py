@@ -49,7 +49,7 @@ _PLACES = ("GPE", "LOC", "FAC")
 _AMOUNTS = ("CARDINAL", "QUANTITY", "MONEY", "TIME", "PERCENT")
 _PLACE_PREPS = frozenset(["in", "at", "to", "from", "near", "into", "around"])
 _ASKING = re.compile(
-    r"\b(?:when|where|who|whom|whose|how (?:many|much|long|old|often)|"
+    r"\b(?:when|where|who|whom|whose|how (?:many|much|long|old|often|far)|"
     r"what (?:date|day|time|year|month)|which (?:year|month|day)|name|called|"
     r"(?:what|which) (?:part of \w+|city|town|country|suburb|neighbou?rhood|area|district|borough)|"
     r"date)\b",

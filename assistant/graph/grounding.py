@@ -109,6 +109,7 @@ _ASKED_AFTER = re.compile(
     r"is|are|any|what|how|which|who|where|when|why|pls|please)\b)",
     re.IGNORECASE,
 )
+_HOW_MUCH = re.compile(rf"^\s*{_OPENER}how (?:much|many|far|long|often)\b", re.IGNORECASE)
 # "when's race day again?": the user says they told it before
 _AGAIN = re.compile(
     rf"^\s*{_OPENER}(?:wh\w*|how)\b[^.!]*\bagain\W*$", re.IGNORECASE
@@ -468,14 +469,17 @@ def ground(
     """The grounded answer to a question about memory (or a plain "I don't know"); None for
     a message that is not such a question, or an open one memory does not clearly answer."""
     question = question_part(question)  # "I need to write her name in a form" is no advice asked
-    if not is_question(question) or (asks_advice(question) and not _RECALL.search(question)):
+    advice = asks_advice(question) and not _RECALL.search(question)
+    # "How far should I walk every day?" asks for advice, unless memory holds the amount
+    # ("the physio said 3 km a day"): then it answers, and it never declines
+    if not is_question(question) or (advice and not _HOW_MUCH.match(question)):
         return None
     typed = _attribute_answer(store, user_id, question, now)
     if typed is not None:
         return typed
     candidates = _candidates(store, user_id, question, goals, now)
     speakers = {c.speaker for c in candidates if c.speaker not in ("", "user", "assistant")}
-    personal = (
+    personal = not advice and (
         asks_memory(question, speakers)
         or about_told(question, candidates)
         or names_someones_role(question)
@@ -526,7 +530,7 @@ def ground(
         if scores[i] < floor:
             break
         one = _reply(asked, candidates[i])
-        if one is not None:
+        if one is not None and (one.typed or not advice):  # advice asked: only the amount
             made.append((i, one))
     if made:
         # a value of the asked kind found in the text beats one worked out (the day a turn

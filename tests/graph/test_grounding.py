@@ -248,3 +248,12 @@ def test_a_goal_slot_never_answers_who(make_session, store: FakeMemory) -> None:
     reply = make_session(llm, thread="later").send("What's my husband's name?")
     # seen as "Probably the 14th, but I am not sure; from your goal: ..."
     assert reply.startswith("I don't know") and not reply.startswith("Probably")
+
+
+def test_an_amount_asked_as_advice_is_answered_only_when_memory_holds_it(make_session) -> None:
+    llm = model()
+    tell(make_session, llm, "The physio said I should walk 3 km every day for the knee.")
+    later = make_session(llm, thread="later")
+    assert "3 km" in later.send("How far should I walk every day?")
+    # memory holds no amount for this: advice, from the model, never "I don't know"
+    assert MODEL in later.send("How long should I sleep before a race?")
