@@ -200,7 +200,7 @@ def question_part(text: str) -> str:
     mark = text.find("?")
     if mark > 0:
         return text[: mark + 1]
-    if _QUESTION_START.match(text):
+    if _QUESTION_START.match(text) or _REMIND.match(text):
         return re.split(r",\s+|\.\s+", text, maxsplit=1)[0]
     return text
 
@@ -469,6 +469,7 @@ def ground(
     """The grounded answer to a question about memory (or a plain "I don't know"); None for
     a message that is not such a question, or an open one memory does not clearly answer."""
     question = question_part(question)  # "I need to write her name in a form" is no advice asked
+    question = re.sub(rf"^\s*{_OPENER}", "", question)  # "and where am i working these days"
     advice = asks_advice(question) and not _RECALL.search(question)
     # "How far should I walk every day?" asks for advice, unless memory holds the amount
     # ("the physio said 3 km a day"): then it answers, and it never declines

@@ -182,6 +182,9 @@ def test_question_forms() -> None:
     assert asks_memory("quick one, who's my reporting manager? writing my self-review")
     assert asks_memory("what is the name of my accountant, i need to send him the invoices")
     assert not asks_memory("Remind me to call Ana tomorrow.")  # an order, not a question
+    assert question_part("remind me where I work, I want to put it on the race entry") == (
+        "remind me where I work"
+    )
     assert asks_memory("when's race day again?")  # "again": the user told it before
     assert not asks_memory("how do I start again?")  # advice, "again" or not
     # a question that opens with "and", typed without its mark

@@ -215,3 +215,10 @@ def test_a_later_text_that_changes_the_thing_asked_about_answers(home, real_stor
         now[0] += 86400
         reply = _session(real_store, saver, thread="wed").send("What's my laptop budget?")
     assert "120,000" in reply and "90,000" not in reply
+
+
+def test_a_question_opening_with_and_asks_for_the_attribute(home, real_store):
+    with open_checkpointer(Settings()) as saver:
+        _session(real_store, saver, thread="mon").send("I'm a nurse at York Hospital.")
+        reply = _session(real_store, saver, thread="tue").send("and where am i working these days")
+    assert "York Hospital" in reply
