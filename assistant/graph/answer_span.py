@@ -258,6 +258,8 @@ def _person(doc: Any, asked: set[str], role: str = "", strict: bool = False) -> 
     roles = [t for t in doc if role and t.lemma_.lower() == role]
     if roles or strict:  # the question asks whose name: only a name tied to that noun answers
         for tok in doc:
+            if tok.lemma_.lower() == role:
+                continue  # "landlord is herr kessler": the role word itself, tagged a name
             if tok.pos_ == "PROPN" and any(_linked(tok, r) for r in roles):
                 ent = next((e for e in doc.ents if e.start <= tok.i < e.end), None)
                 lo, hi = (ent.start, ent.end) if ent is not None else (tok.left_edge.i, tok.i + 1)
@@ -268,7 +270,8 @@ def _person(doc: Any, asked: set[str], role: str = "", strict: bool = False) -> 
                 return str(doc[lo:hi].text).strip(" ,.")
         return ""
     for e in doc.ents:
-        if e.label_ == "PERSON" and _new(e, asked):
+        # a name ends in a proper noun: "kitchen reno time" is no one, whatever the tagger says
+        if e.label_ == "PERSON" and e[-1].pos_ == "PROPN" and _new(e, asked):
             before = doc[e.start - 1] if e.start > 0 else None
             if before is not None and before.lower_.rstrip(".") in _TITLES:
                 return doc[e.start - 1 : e.end].text  # "Dr. Helen Ward"

@@ -69,7 +69,7 @@ WORKED_OUT_MARGIN = (
 )
 
 # A word a chat question may open with before its asking word ("and what's the date ...")
-_OPENER = r"(?:(?:and|so|ok|okay|also|but|oh)\b,?\s*)?"
+_OPENER = r"(?:(?:and|so|ok|okay|also|but|oh|wait|hey|hmm|um)\b,?\s*)?"
 _QUESTION_START = re.compile(
     rf"^\s*{_OPENER}(?:who|whom|whose|what|what's|which|when|where|why|how|is|are|was|were|do|does|did|"
     r"have|has|had|can|could|would|will|"

@@ -88,3 +88,13 @@ def test_a_weekday_said_of_a_habit_is_answered_as_written() -> None:
     # worked out, it would be one Tuesday ("1 December 2026")
     assert span("And on which day do I play bowls?", bowls, said=1.7965e9).text == "every Tuesday"
     assert span("When do I swim?", "I swim on Fridays.", said=1.7965e9).text == "on Fridays"
+
+
+def test_a_name_is_a_proper_noun_and_never_the_role_asked_about() -> None:
+    reno = "kitchen reno time. 35k budget, AUD. builder is Dave Pryce, quoted 8 weeks"
+    # the tagger calls "kitchen reno time" a PERSON; a name ends in a proper noun
+    assert span("who's doing my kitchen now", reno).text == "Dave Pryce"
+    # "landlord" itself is tagged a proper noun here
+    assert span("who is my landlord again", "landlord is herr kessler, very slow to answer.").text == (
+        "herr kessler"
+    )

@@ -186,6 +186,7 @@ def test_question_forms() -> None:
         "remind me where I work"
     )
     assert asks_memory("when's race day again?")  # "again": the user told it before
+    assert is_question("wait what day did i say lilys party was")
     assert not asks_memory("how do I start again?")  # advice, "again" or not
     # a question that opens with "and", typed without its mark
     assert question_part("and what's the date of her birthday, for the invitations") == (
