@@ -509,6 +509,8 @@ def ask(state: ChatState, deps: Deps) -> dict[str, Any]:
         # A small model may answer instead of asking: the question is what the user must see.
         verb = "are" if need.endswith("s") and not need.endswith("ss") else "is"
         reply = prompts.ASK_FALLBACK.format(statement=goal["statement"], need=need, verb=verb)
+    if reply in _last_replies(state):
+        return respond(state, deps)  # asked just now and not answered: asking again is a loop
     _emit(reply)
     goal["status"] = "waiting"
     goal["updated"] = now()

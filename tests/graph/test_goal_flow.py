@@ -230,3 +230,16 @@ def test_asking_for_a_plan_or_saying_thanks_keeps_the_goal_in_hand(make_session)
     session.send("Mostly PhD students in linguistics.")
     [goal] = session.goals()
     assert goal.missing == () and any("PhD students" in k for k in goal.known)
+
+
+def test_the_same_question_is_never_asked_twice_in_a_row(make_session):
+    # seen in a blind chat: the same clarifying question as the reply to two messages
+    session = make_session(scripted(replies=lambda m: "Practice with a timer."))
+    first = session.send(
+        "Hello. I am Kenji. I work as a sous chef at a Japanese restaurant in Vancouver. "
+        "I want to apply for permanent residence in Canada."
+    )
+    second = session.send(
+        "My IELTS exam is on 22 March. I need band 7 in each section. Please give me speaking practice tips."
+    )
+    assert first.startswith("Quick question about") and second != first
