@@ -54,6 +54,7 @@ log = logging.getLogger(__name__)
 RECALL_MIN_SCORE = 0.3  # cosine similarity below which a stored item is not worth the tokens
 PARROT_CHARS = 40  # normalised characters compared with earlier turns before streaming
 FOLLOW_UP_AFTER_S = 6 * 3600  # a goal untouched this long gets a follow-up even in its own thread
+FOLLOW_UP_AGAIN_S = 24 * 3600  # an unchanged goal followed up once is not followed up again sooner
 # The labels of the reply prompt's context block: a reply sentence holding one recites the
 # prompt ("The user's goal in play: ..."), and the loop guard leaves it out.
 CONTEXT_LABELS = tuple(
@@ -544,8 +545,10 @@ def recite(state: ChatState, deps: Deps) -> dict[str, Any]:
     return {**_say(reply), "route": "recite"}
 
 
-def _follow_up(state: ChatState) -> tuple[str, list[str], str]:
-    """A line about an open goal from another thread (or long untouched), once per thread.
+def _follow_up(state: ChatState, deps: Deps) -> tuple[str, list[str], str]:
+    """A line about an open goal from another thread (or long untouched), once per thread,
+    and not again in the next threads while the goal is unchanged (FOLLOW_UP_AGAIN_S):
+    the same line each new chat, when the user let it pass, nags and reads as a loop.
 
     Returns the line, the ids followed up so far, and the goal now in play ("" = none).
     """
@@ -555,8 +558,16 @@ def _follow_up(state: ChatState) -> tuple[str, list[str], str]:
     thread = state.get("thread_id", "")
     for goal in open_goals(state.get("goals", [])):
         elsewhere = goal["thread"] != thread or now() - goal["updated"] > FOLLOW_UP_AFTER_S
-        if elsewhere and goal["id"] not in done:
+        key = f"follow-up:{state['user_id']}:{goal['id']}"
+        last = deps.store.state.get(key)
+        recent = (
+            isinstance(last, dict)
+            and last.get("goal") == goal["updated"]
+            and now() - float(last.get("at", 0)) < FOLLOW_UP_AGAIN_S
+        )
+        if elsewhere and goal["id"] not in done and not recent:
             done.append(goal["id"])
+            deps.store.state.set(key, {"goal": goal["updated"], "at": now()})
             if goal["missing"]:
                 line = prompts.FOLLOW_UP_WAITING.format(
                     statement=goal["statement"], need=goal["missing"][0]
@@ -647,7 +658,7 @@ def respond(state: ChatState, deps: Deps) -> dict[str, Any]:
         instruction = prompts.DROPPED_INSTRUCTION.format(statement=touched[-1]["statement"])
     else:
         instruction, budget = asked_format(text)
-    prefix, followed, focus = _follow_up(state)
+    prefix, followed, focus = _follow_up(state, deps)
     if ASKS_IDENTITY.search(text):
         # A 135M model names itself after its training data ("SmolLM", "Ember"): the
         # persona's name is not left to it.

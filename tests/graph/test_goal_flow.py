@@ -243,3 +243,16 @@ def test_the_same_question_is_never_asked_twice_in_a_row(make_session):
         "My IELTS exam is on 22 March. I need band 7 in each section. Please give me speaking practice tips."
     )
     assert first.startswith("Quick question about") and second != first
+
+
+def test_an_unchanged_goal_is_not_followed_up_in_every_new_chat(make_session, monkeypatch):
+    import assistant.graph.nodes as nodes
+
+    make_session(scripted(), thread="monday").send("Help me plan a trip to Lisbon.")
+    hi = scripted(replies=lambda m: "Hi.")
+    assert make_session(hi, thread="tuesday").send("Hello").startswith("Last time you were working on")
+    # the same line in each new chat, when the user let it pass, nags and reads as a loop
+    assert not make_session(hi, thread="wednesday").send("Hello").startswith("Last time")
+    later = nodes.now() + nodes.FOLLOW_UP_AGAIN_S + 60
+    monkeypatch.setattr(nodes, "now", lambda: later)
+    assert make_session(hi, thread="next week").send("Hello").startswith("Last time you were working on")
