@@ -44,6 +44,7 @@ _WRITTEN_DATE = re.compile(
     r"(?![-']|\s*(?:%|am|pm|kg|km))"
 )
 _WEEKDAY = re.compile(r"\b(?:mon|tues|wednes|thurs|fri|satur|sun)days?\b", re.I)
+_HABIT = re.compile(rf"\b(?:every|each)\s+{_WEEKDAY.pattern}|(?:\bon\s+)?{_WEEKDAY.pattern}(?<=s)", re.I)
 _TITLES = frozenset(["dr", "mr", "mrs", "ms", "prof", "professor", "sir", "dame"])
 _PLACES = ("GPE", "LOC", "FAC")
 _AMOUNTS = ("CARDINAL", "QUANTITY", "MONEY", "TIME", "PERCENT")
@@ -157,12 +158,7 @@ def date_in(sentence: str, said: float, written_only: bool = False) -> str:
         return ""
     # a weekday said of a habit ("bowls every Tuesday morning", "on Fridays") is the answer
     # as written: worked out, it would be one Tuesday
-    habit = re.search(
-        rf"\b(?:every|each)\s+{_WEEKDAY.pattern}|\b(?:on\s+)?(?:mon|tues|wednes|thurs|fri|satur|sun)days\b",
-        sentence,
-        re.IGNORECASE,
-    )
-    if habit:
+    if habit := _HABIT.search(sentence):
         return habit.group(0)
     span = resolve(sentence, said) if said else None
     if span is None:
@@ -358,19 +354,20 @@ def _count(number: Any) -> bool:
     """True for a number counting things ("20 kids"), not an amount of money ("80,000
     pesos") or of anything measured ("1 kilo", tagged QUANTITY, never reaches here)."""
     head = number.head
-    return (
-        number.dep_ == "nummod"
-        and head.tag_ == "NNS"
-        and head.lemma_.lower() not in _currency_words()
-        and head.lower_ not in _currency_words()
-    )
+    return number.dep_ == "nummod" and head.tag_ == "NNS" and not _currency(head.lower_)
 
 
 def is_money(amount: str) -> bool:
     """True for an amount written as money: a currency sign, code or name ("£250", "80,000
     pesos", "R350 000" is not: "R" alone is no code)."""
-    words = {w.lower().removesuffix("s") for w in re.findall(r"[A-Za-z]+", amount)}
-    return bool(re.search(r"[$£€¥₹]", amount) or words & _currency_words())
+    words = re.findall(r"[A-Za-z]+", amount)
+    return bool(re.search(r"[$£€¥₹]", amount)) or any(_currency(w) for w in words)
+
+
+def _currency(word: str) -> bool:
+    """True for a currency's name or code, singular or plural ("pesos", "yen", "INR")."""
+    word = word.lower()
+    return word in _currency_words() or word.removesuffix("s") in _currency_words()
 
 
 def _written_amounts(doc: Any) -> list[tuple[int, int]]:

@@ -113,19 +113,30 @@ def test_cli_chat_and_goals_on_the_real_store(home, monkeypatch):
     assert "write a talk for PyCon" in table.output and "deadline" in table.output
 
 
-def test_a_new_date_for_the_same_thing_answers_on_the_real_store(home, real_store, monkeypatch):
+def _told_days_apart(real_store, monkeypatch, turns: list[tuple[float, str]], question: str) -> str:
+    """Each turn told in its own chat, `days` after the one before; then the question."""
     import time as clock
 
     now = [1.8e9]
-    monkeypatch.setattr(clock, "time", lambda: now[0])  # the update is told a day later
+    monkeypatch.setattr(clock, "time", lambda: now[0])
     with open_checkpointer(Settings()) as saver:
-        _session(real_store, saver, thread="mon").send("My thesis submission deadline is 30 June 2025.")
+        for n, (days, text) in enumerate(turns):
+            now[0] += 86400 * days
+            _session(real_store, saver, thread=f"day{n}").send(text)
         now[0] += 86400
-        _session(real_store, saver, thread="tue").send(
-            "Bad news / good news: I got an extension. Submission is now 15 September 2025."
-        )
-        now[0] += 86400
-        reply = _session(real_store, saver, thread="wed").send("when do I have to hand in the thesis now?")
+        return _session(real_store, saver, thread="asked").send(question)
+
+
+def test_a_new_date_for_the_same_thing_answers_on_the_real_store(home, real_store, monkeypatch):
+    reply = _told_days_apart(
+        real_store,
+        monkeypatch,
+        [
+            (0, "My thesis submission deadline is 30 June 2025."),
+            (1, "Bad news / good news: I got an extension. Submission is now 15 September 2025."),
+        ],
+        "when do I have to hand in the thesis now?",
+    )
     # "submission" is far from "hand in the thesis" in meaning; it is the same thing's new date
     assert "15 September" in reply and "30 June" not in reply
 
@@ -200,20 +211,15 @@ def test_a_question_without_my_gets_the_value_a_told_text_holds(home, real_store
 
 
 def test_a_later_text_that_changes_the_thing_asked_about_answers(home, real_store, monkeypatch):
-    import time as clock
-
-    now = [1.8e9]
-    monkeypatch.setattr(clock, "time", lambda: now[0])
-    with open_checkpointer(Settings()) as saver:
-        _session(real_store, saver, thread="mon").send(
-            "I need a new laptop, my budget is 90,000 taka. what specs matter for 40 browser tabs?"
-        )
-        now[0] += 86400 * 9
-        _session(real_store, saver, thread="tue").send(
-            "also since the new job pays better I'm bumping the laptop budget up to 120,000 taka"
-        )
-        now[0] += 86400
-        reply = _session(real_store, saver, thread="wed").send("What's my laptop budget?")
+    reply = _told_days_apart(
+        real_store,
+        monkeypatch,
+        [
+            (0, "I need a new laptop, my budget is 90,000 taka. what specs matter for 40 browser tabs?"),
+            (9, "also since the new job pays better I'm bumping the laptop budget up to 120,000 taka"),
+        ],
+        "What's my laptop budget?",
+    )
     assert "120,000" in reply and "90,000" not in reply
 
 
