@@ -774,13 +774,18 @@ _RELATION_NOUNS = frozenset(_RELATIONS.replace("team lead", "lead").split("|")) 
 _LANGUAGE_WORDS = frozenset(_LANGS.split("|"))
 _ROLE_TAKING_VERBS = _JOIN_VERBS | _word_set("work accept hire employ take")
 _POSITION_NOUNS = _word_set("position job role post offer")
+_OFFER_VERBS = _word_set("get land accept receive take")
 _NOW_WORDS = _word_set("now officially finally permanently")
 
 
 def _full_name(tok: Any) -> str:
     """A name with its title and given names: "Dr. Helen Ward", not "Ward" or "Dr"."""
+    start = tok.i
+    # "Baxter Lyle LLP": compounds of compounds belong to the name too
     left = [c for c in tok.children if c.dep_ == "compound" and c.i < tok.i]
-    start = min([tok.i, *(c.i for c in left)])
+    while left:
+        start = min(start, *(c.i for c in left))
+        left = [g for c in left for g in c.children if g.dep_ == "compound" and g.i < c.i]
     doc = tok.doc
     while start > 0 and doc[start - 1].lower_.rstrip(".") + "." in _NAME_TITLES | {"dr."} and doc[start - 1].lower_ in _NAME_TITLES:
         start -= 1
@@ -804,12 +809,19 @@ def from_parse(sentence: Any) -> list[Candidate]:
     for tok in span:
         lemma = tok.lemma_.lower()
         subj = next((c.lower_ for c in tok.children if c.dep_ in ("nsubj", "nsubjpass")), "")
-        if not subj and tok.dep_ == "conj":
-            subj = next((c.lower_ for c in tok.head.children if c.dep_ in ("nsubj", "nsubjpass")), "")
+        up = tok
+        # "... and joined X", "i got the offer, leaving infosys and joining flipkart": a verb
+        # without a subject of its own shares the one of the verb it hangs on
+        while not subj and up.head is not up and (up.dep_ == "conj" or (up.dep_ == "advcl" and up.tag_ == "VBG")):
+            up = up.head
+            subj = next((c.lower_ for c in up.children if c.dep_ in ("nsubj", "nsubjpass")), "")
         # a chat fragment with no subject ("starting at Flutterwave on monday", "moved to
         # Porto in May") is the user speaking of themselves; a bare verb ("Give me a list")
         # is an order, so only a verb with a tense or -ing counts
-        implied = not subj and tok.dep_ == "ROOT" and tok.tag_ in ("VBG", "VBD", "VBN")
+        implied = not subj and tok.tag_ in ("VBG", "VBD", "VBN") and (
+            tok.dep_ == "ROOT"  # ... and its pair: "leaving infosys and joining flipkart"
+            or (tok.dep_ == "conj" and tok.head.dep_ == "ROOT" and tok.head.tag_ in ("VBG", "VBD", "VBN"))
+        )
         first_person = subj in ("i", "we") or implied
         negated = any(c.dep_ == "neg" for c in tok.children)
         if negated:
@@ -827,12 +839,25 @@ def from_parse(sentence: Any) -> list[Candidate]:
             org = None
             if lemma == "join":
                 org = next((c for c in tok.children if c.dep_ == "dobj" and _proper(c)), None)
+                if org is None and any(c.dep_ == "prep" and c.lower_ == "as" for c in tok.children):
+                    # "joining flipkart as senior engineer": typed lower case, a name all the same
+                    org = next((c for c in tok.children if c.dep_ == "dobj" and c.pos_ == "NOUN"
+                                and not any(g.dep_ in ("det", "poss") for g in c.children)), None)  # fmt: skip
             for prep in tok.children:
                 if org is None and prep.dep_ == "prep" and prep.lower_ in ("at", "with", "for"):
                     org = next((p for p in prep.children if p.dep_ == "pobj" and _proper(p)), None)
             if org is not None and (lemma != "work" or any(c.lower_ in ("now", "since") for c in tok.children) or _left_before(tok)):
                 value = _full_name(org)
                 out.append(Candidate("identity", f"User works at {value}", 0.9, "identity:employer", "employer", value))
+        # "I got one at Thales in Paris instead", "got an offer from Flutterwave": a position
+        # offered by an organisation
+        if lemma in _OFFER_VERBS and first_person:
+            held = [c for c in tok.children if c.dep_ == "dobj" and c.lemma_.lower() in _POSITION_NOUNS | {"one", "internship", "placement"}]
+            org = next((p for h in [tok, *held] for c in h.children if c.dep_ == "prep" and c.lower_ in ("at", "with", "from")
+                        for p in c.children if p.dep_ == "pobj" and _proper(p) and p.ent_type_ not in ("GPE", "LOC", "PERSON")), None)  # fmt: skip
+            if held and org is not None:
+                value = _full_name(org)
+                out.append(Candidate("identity", f"User works at {value}", 0.85, "identity:employer", "employer", value))
         # "... starting at Flutterwave as senior engineer", "I accepted a position as a flight
         # paramedic", "hired as a nurse": the role the user takes
         if lemma in _ROLE_TAKING_VERBS and (first_person or (not subj and tok.dep_ in ("advcl", "acl", "conj"))):

@@ -168,16 +168,38 @@ class Turn:
                     out.append(tok.text)
             elif word == "priced" and tok.i > 0 and tok.nbor(-1).lower_ in _PRICE_ADVERBS:
                 out.append(f"{tok.nbor(-1).text} {tok.text}")
-        for tok in self.doc:  # amounts: "$2,000", "600 euros", "£50", "2k"
-            if not tok.like_num:
+        budget_at = [t.i for t in self.doc if t.lemma_.lower() == "budget"]
+        money: list[str] = []
+        plain: list[str] = []  # no currency written: "budget 60k", "120 mil" near "budget"
+        for tok in self.doc:  # amounts: "$2,000", "600 euros", "£50", "2k", "budget 60k"
+            scaled = _SCALED.fullmatch(tok.text) is not None
+            if not (tok.like_num or scaled):
                 continue
             before = tok.nbor(-1) if tok.i > 0 else None
+            if before is not None and (before.like_num or _SCALED.fullmatch(before.text)) and (
+                tok.lower_ in _SCALE_WORDS or _GROUP.fullmatch(tok.text)
+            ):
+                continue  # "million" of "2 million yen", "000" of "R350 000": read with the number
+            number = tok.text
+            while tok.i + 1 < len(self.doc) and _GROUP.fullmatch(tok.nbor(1).text):
+                tok = tok.nbor(1)
+                number = f"{number} {tok.text}"
+            if tok.i + 2 < len(self.doc) and tok.nbor(1).lower_ in _SCALE_WORDS and tok.nbor(1).like_num:
+                number = f"{tok.text} {tok.nbor(1).text}"
+                tok = tok.nbor(1)
             after = tok.nbor(1) if tok.i + 1 < len(self.doc) else None
-            if before is not None and before.text in _CURRENCY:
-                out.append(f"{before.text}{tok.text}")
-            elif after is not None and (after.lower_ in _CURRENCY or after.lemma_.lower() in _CURRENCY):
-                out.append(f"{tok.text} {after.text}")
-        return out
+            if before is not None and (before.text in _CURRENCY or is_currency_word(before.text)):
+                money.append(f"{before.text}{'' if before.text in _CURRENCY else ' '}{number}")
+            elif after is not None and (
+                after.lower_ in _CURRENCY or after.lemma_.lower() in _CURRENCY or is_currency_word(after.text)
+            ):
+                money.append(f"{number} {after.text}")
+            elif tok.dep_ == "nummod" and tok.head.tag_ == "NNS" and tok.head.lower_ not in _SCALE_WORDS:
+                continue  # "15 kids" counts, it costs nothing
+            elif scaled or any(abs(tok.i - b) <= BUDGET_NEAR for b in budget_at):
+                scale = after is not None and after.lower_ in _SCALE_WORDS
+                plain.append(f"{number} {after.text}" if scale and after is not None else number)
+        return out + money + plain
 
     def requests(self) -> list[Request]:
         """Every request the turn makes, in order (see `_request`)."""
@@ -326,6 +348,30 @@ _PRICE_WORDS = _word_set("cheap cheaper inexpensive affordable moderate moderate
     "economical high-end low-cost")
 _CURRENCY = _word_set("$ € £ ¥ dollar dollars euro euros pound pounds buck bucks usd eur gbp k")
 _PRICE_ADVERBS = _word_set("reasonably average moderately fairly cheaply highly low high")
+# "60k", "1.2m", "R350" (a currency code before it): an amount typed as one word
+_SCALED = re.compile(r"[$£€¥₹]?\d[\d.,]*[kKmM]|(?:[A-Z]{1,3}\$?|[$£€¥₹])\d[\d.,]*[kKmM]?")
+_GROUP = re.compile(r"\d{3}")  # "350 000": thousands written apart
+# what may follow a number inside one amount ("120 mil", "25 million", "3 grand")
+_SCALE_WORDS = _word_set("k thousand mil million millions billion bn lakh lakhs crore crores grand")
+BUDGET_NEAR = 3  # a number this close to the word "budget" is the budget ("budget 60k", "35k budget")
+
+
+@lru_cache(maxsize=1)
+def _currency_words() -> frozenset[str]:
+    """Currency names and codes in English, from CLDR (Babel): "peso", "rupee", "inr"."""
+    from babel import Locale
+
+    names: dict[str, str] = dict(Locale("en").currencies)
+    return frozenset(
+        [name.split()[-1].lower() for name in names.values() if not name.endswith(")")]
+        + [code.lower() for code in names]
+    )
+
+
+def is_currency_word(word: str) -> bool:
+    """True for a currency's name or code, singular or plural ("pesos", "yen", "INR")."""
+    word = word.lower()
+    return word in _currency_words() or word.removesuffix("s") in _currency_words()
 
 
 # the small model's lemmatizer gets a few gerunds wrong ("hoping" -> "hop")

@@ -18,10 +18,10 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from functools import cache
 from typing import Any, Literal
 
 from memory.dates import asks_when, resolve
+from memory.understand import is_currency_word as _currency
 from memory.understand import parse
 
 Wanted = Literal["date", "time", "place", "person", "number", "any"]
@@ -65,6 +65,12 @@ _FILLER = re.compile(
 # "$1.2m", "25k"); and what may follow it inside the same amount ("000", "million").
 _AMOUNT_SHAPE = re.compile(r"(?:[A-Z]{1,3}|[$£€¥₹])?\d[\d.,]*(?:k|m|bn|K|M)?")
 _GROUP = re.compile(r"\d{3}|(?:thousand|million|billion|lakh|crore|k|m)\b", re.IGNORECASE)
+# Nouns that name a kind of value: "what budget", "the deadline".
+_VALUE_KINDS: dict[str, Wanted] = {
+    **dict.fromkeys(["budget", "cost", "price", "rent", "salary", "wage", "fee", "deposit",
+                     "mortgage", "loan", "score", "weight"], "number"),
+    **dict.fromkeys(["deadline", "birthday", "anniversary"], "date"),
+}  # fmt: skip
 _TIME_ASK = re.compile(r"\b(?:what time|at what time|which time)\b", re.IGNORECASE)
 MAX_ANSWER_WORDS = 30  # a best sentence longer than this is cut (an answer, not a speech)
 
@@ -85,6 +91,9 @@ def wanted(question: str) -> Wanted:
         return "time"  # "What time did I book the party for?": the hour, not the day
     if asks_when(question):
         return "date"
+    by_noun = _VALUE_KINDS.get(_asked_noun(question), "any")
+    if by_noun != "any":
+        return by_noun  # "what budget do I have for this trip?", "truck budget?"
     m = _ASKING.search(question)
     if m is None:
         return "any"
@@ -96,6 +105,25 @@ def wanted(question: str) -> Wanted:
     if word.startswith("how"):
         return "number"
     return "person"  # who, whom, whose, "name", "called"
+
+
+def _asked_noun(question: str) -> str:
+    """The noun a question asks the value of: the one "what"/"which" picks ("what budget"),
+    the one asked about ("what's my rent?", "what is the deadline"), or a fragment's head
+    ("truck budget?"); "" when none."""
+    doc = parse(question).doc
+    for tok in doc:
+        if tok.pos_ != "NOUN":
+            continue
+        if any(c.lower_ in ("what", "which") and c.dep_ == "det" for c in tok.children):
+            return str(tok.lemma_.lower())
+        if tok.dep_ in ("nsubj", "attr", "ROOT") and (
+            tok.head.lemma_ == "be" or tok.dep_ == "ROOT"
+        ):
+            return str(tok.lemma_.lower())
+        if tok.dep_ == "dobj" and tok.head.lemma_ in ("remind", "tell"):
+            return str(tok.lemma_.lower())  # "remind me the budget i said for the shop"
+    return ""
 
 
 def content_words(text: str) -> set[str]:
@@ -127,6 +155,16 @@ def best_sentence(question: str, text: str) -> str:
     """The sentence of text sharing most content words with the question (the first on ties)."""
     parts = sentences(text) or [text.strip()]
     return max(parts, key=lambda s: (overlap(question, s), -parts.index(s)))
+
+
+def best_sentences(question: str, text: str) -> str:
+    """The sentences of text sharing most content words with the question, all of them when
+    several tie: "my daughter Maisie is 6" and "she's allergic to sesame" each share one
+    word with "what's Maisie allergic to?", and the answer is in the second."""
+    parts = sentences(text) or [text.strip()]
+    scores = [overlap(question, s) for s in parts]
+    best = max(scores)
+    return " ".join(s for s, n in zip(parts, scores, strict=True) if n == best)
 
 
 def day_text(when: float) -> str:
@@ -194,6 +232,9 @@ def asked_role(question: str) -> str:
     """The noun whose name a question asks for ("who is mum's doctor?" -> "doctor", "what's
     my mum's name?" -> "mum", "whats my cat called" -> "cat"); "" when it names none."""
     doc = parse(question).doc
+    owner_by_place = _owner_before_name(doc)
+    if owner_by_place:
+        return owner_by_place
     for tok in doc:
         if tok.lemma_.lower() == "name" and tok.pos_ == "NOUN":
             owner = next((c for c in tok.children if c.dep_ == "poss" and c.pos_ == "NOUN"), None)
@@ -219,6 +260,38 @@ def asked_role(question: str) -> str:
             )  # "whats my cat called"
         ):
             return str(tok.lemma_.lower())
+    return ""
+
+
+def _owner_before_name(doc: Any) -> str:
+    """The owner written right before "name": "partner's name, for the business filing",
+    "my boyfriend's name haha", "whats my dogs name" (the apostrophe not typed). Chat
+    fragments like these are often misparsed, but the words' order still says whose name
+    is asked; "" when the word before "name" is no one's."""
+    for tok in doc:
+        if tok.lower_ not in ("name", "names") or tok.i == 0:
+            continue
+        before = doc[tok.i - 1]
+        if before.tag_ == "POS" and tok.i >= 2:  # "partner 's name"
+            owner = doc[tok.i - 2]
+        elif (
+            before.lower_.endswith("s")
+            and tok.i >= 2
+            and doc[tok.i - 2].lower_ in ("my", "our", "his", "her", "their")
+        ):
+            owner = before  # "my dogs name"
+        else:
+            continue
+        if owner.pos_ in ("NOUN", "PROPN", "VERB") and owner.is_alpha and owner.is_lower:
+            word = owner.lower_
+            if before is not owner:
+                return word
+            # "dogs" of "my dogs name": the singular, by the lemmatiser where it took the word
+            # as a plural, else by its ending (the tagger often reads it as a verb)
+            lemma = owner.lemma_.lower()
+            if lemma != word and word.startswith(lemma[:3]):
+                return lemma
+            return word[:-1] if not word.endswith("ss") else word
     return ""
 
 
@@ -289,6 +362,13 @@ def _place(doc: Any, asked: set[str]) -> str:
             text = doc[min(c.i for c in words) : tok.i + 1].text
             if content_words(text) - asked:
                 return text
+    for tok in doc:  # a place of someone's: "doing it in our backyard instead", "at my mum's"
+        if tok.dep_ == "pobj" and tok.pos_ == "NOUN" and tok.head.lower_ in _PLACE_PREPS and any(
+            c.dep_ == "poss" for c in tok.children
+        ):
+            text = doc[tok.left_edge.i : tok.i + 1].text
+            if content_words(text) - asked:
+                return text
     return ""
 
 
@@ -309,6 +389,8 @@ def _number(doc: Any, asked: set[str], question: str) -> str:
                 continue  # "how much" asks for an amount, not a count ("20 kids")
             if e.label_ == "CARDINAL" and e.root.dep_ == "nummod" and head.i == e.end:
                 text = doc[e.start : head.i + 1].text  # "40 guests"
+            elif e.label_ == "CARDINAL" and e.root.dep_ == "nummod" and head.i == e.start - 1 and head.pos_ == "NOUN":
+                text = doc[head.i : e.end].text  # "band 7", "gate 12": the number names the noun
             if e.start and doc[e.start - 1].is_currency:
                 text = doc[e.start - 1].text + text  # "£250", where the tagger left "250"
             found[text] = e.root
@@ -338,18 +420,6 @@ def _number(doc: Any, asked: set[str], question: str) -> str:
     )
 
 
-@cache
-def _currency_words() -> frozenset[str]:
-    """Currency names and codes in English, from CLDR (Babel): "peso", "rupee", "inr"."""
-    from babel import Locale
-
-    names: dict[str, str] = dict(Locale("en").currencies)
-    return frozenset(
-        [name.split()[-1].lower() for name in names.values() if not name.endswith(")")]
-        + [code.lower() for code in names]
-    )
-
-
 def _count(number: Any) -> bool:
     """True for a number counting things ("20 kids"), not an amount of money ("80,000
     pesos") or of anything measured ("1 kilo", tagged QUANTITY, never reaches here)."""
@@ -362,12 +432,6 @@ def is_money(amount: str) -> bool:
     pesos", "R350 000" is not: "R" alone is no code)."""
     words = re.findall(r"[A-Za-z]+", amount)
     return bool(re.search(r"[$£€¥₹]", amount)) or any(_currency(w) for w in words)
-
-
-def _currency(word: str) -> bool:
-    """True for a currency's name or code, singular or plural ("pesos", "yen", "INR")."""
-    word = word.lower()
-    return word in _currency_words() or word.removesuffix("s") in _currency_words()
 
 
 def _written_amounts(doc: Any) -> list[tuple[int, int]]:
@@ -448,4 +512,33 @@ def span(question: str, text: str, said: float = 0.0) -> Span:
                     break
         if found:
             return Span(found, _clip(sentence), True)
-    return Span(_clip(sentence), _clip(sentence), False)
+    kind_of = _kind_of(question, text)
+    if kind_of:
+        return Span(kind_of, _clip(best_sentences(question, text)), True)
+    best = _clip(best_sentences(question, text))
+    return Span(best, best, False)
+
+
+_KIND_OF = re.compile(
+    r"\b(?:what|which|wat)\s+(?:(?:kind|type|sort)\s+of\s+\w+|breed)\s+(?:is|was|are)\s+\w+", re.IGNORECASE
+)
+
+
+def _kind_of(question: str, text: str) -> str:
+    """The noun a text ties to the name the question asks the kind of: "what kind of dog is
+    saga?" of "My greyhound Saga needs surgery" -> "greyhound"; "" when it ties none."""
+    if not _KIND_OF.search(question):
+        return ""
+    named = set(re.findall(r"\w+", question.lower()))  # "saga": typed lower case in a chat
+    asked = content_words(question)
+    for tok in parse(text).doc:
+        if tok.lower_ not in named or tok.pos_ != "PROPN":
+            continue
+        # "a beagle called Biscuit": through the naming verb to its noun
+        named_by = tok.head.head if tok.head.lemma_ in ("call", "name") else tok.head
+        for other in [*tok.children, tok.head, named_by]:
+            if other.pos_ == "NOUN" and other.dep_ in ("compound", "appos", "nsubj", "attr", "ROOT", "dobj") and (
+                other.lemma_.lower() not in asked and _linked(tok, other)
+            ):
+                return str(other.text)
+    return ""

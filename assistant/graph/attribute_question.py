@@ -34,6 +34,8 @@ _OWNED: dict[str, Attribute] = {
     "employer": "employer",
     "company": "employer",
     "workplace": "employer",
+    "internship": "employer",  # "where's my internship?" asks where it is held
+    "placement": "employer",
     "home": "place",
     "address": "place",
     "hometown": "place",
@@ -43,6 +45,8 @@ _PLACE_KINDS = frozenset(["city", "town", "country", "village", "place", "area"]
 _WH = frozenset(["what", "where", "who", "whom", "which", "how"])
 _ASKING_MODALS = frozenset(["should", "could", "can", "would", "might", "must", "shall"])
 _LIVE = frozenset(["live", "stay", "base", "reside"])
+_WORK_VERBS = frozenset(["work", "join", "start", "intern", "teach"])
+QUESTION_WORD_WITHIN = 4  # a question without its mark has its question word this early
 
 
 def _wh_children(verb: Any) -> set[str]:
@@ -111,7 +115,9 @@ def _verb_attribute(verb: Any) -> Attribute | None:
 def asked_attribute(question: str) -> Attribute | None:
     """The profile attribute a question asks the user's own value of; None for any other."""
     doc = parse(question).doc
-    if not question.strip().endswith("?") and doc[0].lower_ not in _WH:
+    # "remind me where I work", "and where am i working these days": the question word
+    # need not come first
+    if not question.strip().endswith("?") and not any(t.lower_ in _WH for t in doc[:QUESTION_WORD_WITHIN]):
         return None
     for tok in doc:
         if (
@@ -130,6 +136,18 @@ def asked_attribute(question: str) -> Attribute | None:
             found = _verb_attribute(tok)
             if found is not None:
                 return found
+    # "which hospital did I say I work at?", "which company im joining": a workplace asked
+    # for by its kind, of a verb of working the user is the subject of
+    kind_asked = any(
+        (_is_workplace(t) or t.lemma_.lower() in ("employer", "organisation", "organization"))
+        and any(c.lower_ in ("which", "what") and c.dep_ == "det" for c in t.children)
+        for t in doc
+    )
+    if kind_asked and any(
+        v.pos_ in ("VERB", "AUX") and v.lemma_.lower() in _WORK_VERBS and _has_subject_i(v)
+        for v in doc
+    ):
+        return "employer"
     return None
 
 

@@ -188,8 +188,13 @@ def _gives(kind: str, text: str) -> bool:
 
 
 def _said(kind: str, text: str) -> str:
-    # A message that only names the slot ("the budget is tight") is kept as the user said it.
-    return slot_value(kind, text) or _clean_statement(text)
+    # A message that only names the slot ("the budget is tight") is kept as the user said it:
+    # the sentence that names it ("same budget", not the "change - ..." the message opens with)
+    value = slot_value(kind, text)
+    if value:
+        return value
+    named = [p for p in re.split(r"(?<=[.!?;])\s+|\n", text) if kind in p.lower()]
+    return _clean_statement(named[0] if named else text)
 
 
 def _slot_kind(need: str) -> str | None:

@@ -22,7 +22,7 @@ mentions them): a turn of someone else is not their answer.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Literal, NamedTuple
 
 from assistant.graph import prompts
@@ -63,6 +63,7 @@ SEARCH_TURNS = 8  # past turns scored per question
 TIE = 0.05  # within this of the best, a fact or goal (current, curated) beats a turn
 NEWER_MARGIN = 0.05  # within this of the chosen answer, a newer one of the same kind replaces it
 UPDATE_MARGIN = 0.3  # ... and within this, when it says it changed ("the deadline is now 15 May")
+UPDATE_SHARED_WORDS = 2  # a later change shares this many words with a text to be about its thing
 LATER_TURN_S = 1.0  # "newer" means said in a later turn: a goal and its turn are stored together
 WORKED_OUT_MARGIN = (
     0.1  # a date written in a turn this close to the best beats "the day it was said"
@@ -95,7 +96,8 @@ _UPDATE = re.compile(
     r"\b(?:now|instead|anymore|no longer|changed?|moved|postponed|extended|extension|"
     r"raised|lowered|rescheduled|updated?|shifted|pushed back|brought forward|actually|"
     r"bump(?:ed|ing)?|cut|increased?|decreased?|reduced?|went (?:up|down)|"
-    r"these days|at the moment|currently)\b",
+    r"these days|at the moment|currently|new|pulled out|fell through|switched|swapped|"
+    r"replaced|change of plans?|cancel(?:l?ed)?|no more)\b",
     re.IGNORECASE,
 )
 _RECALL = re.compile(
@@ -132,7 +134,19 @@ _GROUNDED_STARTS = tuple(
     )
 )
 # "remind me what my new job is" asks; "remind me to call Ana" is an order
-_REMIND = re.compile(r"^\s*(?:please\s+)?(?:remind me|tell me again)\b(?!\s+to\b)", re.IGNORECASE)
+_REMIND = re.compile(
+    r"^\s*(?:please\s+)?(?:(?:can|could) you\s+)?(?:remind me|tell me again|"
+    r"tell me (?=(?:my|our|what|who|whom|whose|where|when|which|how (?:much|many|old|long))\b))"
+    r"(?!\s+to\b)",
+    re.IGNORECASE,
+)
+# A question asked as a bare noun phrase, as people type in a chat: "partner's name, for the
+# business filing", "truck budget?", "cat's name lol vet form". The noun names a value.
+_VALUE_NOUNS = frozenset(
+    ["name", "budget", "date", "deadline", "address", "number", "birthday", "age", "price",
+     "cost", "rent", "salary", "breed", "score", "email", "phone"]
+)  # fmt: skip
+FRAGMENT_WORDS = 8  # a longer verbless message is a note, not a question
 _FIRST_PERSON = re.compile(
     r"\b(?:i|my|me|mine|i'm|i've|i'd|myself|we|our|us|we're)\b", re.IGNORECASE
 )
@@ -183,9 +197,36 @@ class Candidate:
 
 
 def is_question(text: str) -> bool:
-    """A question by its mark or first word, or a request to be reminded ("remind me what my
-    new job is")."""
-    return text.strip().endswith("?") or bool(_QUESTION_START.match(text) or _REMIND.match(text))
+    """A question by its mark or first word, a request to be reminded ("remind me what my
+    new job is", "please tell me my wife's name") or a bare noun phrase asking for a value."""
+    return (
+        text.strip().endswith("?")
+        or bool(_QUESTION_START.match(text) or _REMIND.match(text))
+        or _value_asked(text)
+    )
+
+
+def _value_asked(text: str) -> bool:
+    """True for a verbless fragment naming someone's or something's value: "partner's name,
+    for the business filing", "cat's name lol vet form", "reno budget". Not a statement of the
+    value ("budget 60k", "my sister's name, Priya": a number or a name in it)."""
+    first = re.split(r"[,.;:!]\s", text.strip(), maxsplit=1)[0]
+    doc = parse(first).doc
+    if len(doc) > FRAGMENT_WORDS or any(t.pos_ in ("VERB", "AUX") for t in doc):
+        return False
+    if any(  # the value itself is in the message: it tells, not asks
+        t.like_num or t.ent_type_ in ("PERSON", "MONEY") or (t.pos_ == "PROPN" and t.is_title)
+        for t in parse(text).doc
+    ):
+        return False
+    for tok in doc:
+        if tok.lemma_.lower() in _VALUE_NOUNS and tok.i > 0:
+            before = doc[tok.i - 1]
+            owned = before.tag_ == "POS" or before.lower_ in ("my", "our", "his", "her", "their")
+            compound = before.pos_ in ("NOUN", "PROPN") and before.dep_ in ("compound", "nmod")
+            if owned or compound or (before.pos_ == "NOUN" and tok.i == 1):
+                return True
+    return False
 
 
 def named_people(text: str, speakers: set[str]) -> list[str]:
@@ -200,7 +241,7 @@ def question_part(text: str) -> str:
     mark = text.find("?")
     if mark > 0:
         return text[: mark + 1]
-    if _QUESTION_START.match(text) or _REMIND.match(text):
+    if _QUESTION_START.match(text) or _REMIND.match(text) or _value_asked(text):
         return re.split(r",\s+|\.\s+", text, maxsplit=1)[0]
     return text
 
@@ -405,6 +446,8 @@ def _goal_span(question: str, c: Candidate) -> Span | None:
     asked = wanted(question)
     if asked != "any" and kind.strip() not in _SLOT_ANSWERS.get(asked, frozenset()):
         return None  # "how much budget?" is not answered by the goal's date, nor "who?"
+    if asked == "number" and not re.search(r"\d", value):
+        return None  # "budget: expensive" (a price range) is no amount
     return Span(value, c.slot, True)
 
 
@@ -457,7 +500,8 @@ def _reply(question: str, c: Candidate) -> Answer | None:
         text = prompts.GROUNDED_FACT.format(fact=found.text)
     elif found.typed:
         short = source.split(" on ")[0]  # the value first; when it was said is in the quote form
-        text = prompts.GROUNDED_TYPED.format(span=found.text, source=short)
+        # "our backyard" said back as "your backyard"
+        text = prompts.GROUNDED_TYPED.format(span=second_person(found.text), source=short)
     else:
         text = prompts.GROUNDED_SAID.format(source=source[0].upper() + source[1:], quote=found.text)
     return Answer(text, found.text, in_text, found.typed)
@@ -577,6 +621,9 @@ def ground(
         ]  # fmt: skip
         if moved:
             i, chosen = max(moved, key=lambda m: candidates[m[0]].said)
+        follow = _followed_by_update(asked, i, chosen, candidates)
+        if follow is not None:
+            i, chosen = follow
         source = candidates[i].source
         return Grounded(reply=chosen.reply, span=chosen.span, source=source, score=round(scores[i], 3))
     if not personal:
@@ -586,8 +633,14 @@ def ground(
     likely = _likely(asked, candidates, scores)
     if likely is not None and not people:
         return likely
+    owned = _owned_words(asked)
     told = [
-        i for i, c in enumerate(candidates) if c.source != "goal" and not _other_relation(asked, c)
+        i
+        for i, c in enumerate(candidates)
+        if c.source != "goal"
+        and not _other_relation(asked, c)
+        # "what's my mom's name?": a text that never names a mom is no guess at it
+        and all(re.search(rf"\b{re.escape(w)}", c.text, re.IGNORECASE) for w in owned)
     ]
     best = max(told or range(len(scores)), key=lambda i: scores[i])
     # "Budget change. ... Now 25 million yen total." after "Budget 18 million yen.": the
@@ -615,6 +668,24 @@ def ground(
     return Grounded(
         reply=_nothing(people, question), span="", source="none", score=round(scores[best], 3)
     )
+
+
+def _owned_words(question: str) -> set[str]:
+    """The words naming what of the user's a question asks about, all of which a text must
+    hold to be a guess at it: "my mom's name" -> {mom}; "my husband" -> {husband}; of a value
+    noun, its kind: "my office room number" -> {office, room}, "my student ID" -> {student}."""
+    for tok in parse(question).doc:
+        if tok.pos_ in ("NOUN", "PROPN") and any(
+            c.dep_ == "poss" and c.lower_ in ("my", "our") for c in tok.children
+        ):
+            if tok.lemma_.lower() in _VALUE_NOUNS | {"id"}:
+                return {
+                    str(c.lemma_.lower())
+                    for c in tok.subtree
+                    if c.dep_ == "compound" and c.lemma_.lower() != "id"
+                }
+            return {str(tok.lemma_.lower())}
+    return set()
 
 
 def _quote(question: str, text: str) -> str:
@@ -681,8 +752,70 @@ def _likely(
     ]
     if later:
         i, value, quote = max(later, key=lambda f: candidates[f[0]].said)
+    else:
+        guess = Answer("", value, True, True)
+        follow = _followed_by_update(question, i, guess, candidates)
+        if follow is not None:
+            i, value = follow[0], follow[1].span
+            told = sentences(candidates[i].text)
+            quote = next((x for x in told if value.lower() in x.lower()), candidates[i].text)
     reply = prompts.GROUNDED_LIKELY.format(span=value, source=_source(candidates[i]), quote=quote)
     return Grounded(reply=reply, span=value, source="likely", score=round(scores[i], 3))
+
+
+def _followed_by_update(
+    question: str, i: int, chosen: Answer, candidates: list[Candidate]
+) -> tuple[int, Answer] | None:
+    """A later turn that says the chosen value's thing changed, and its new value: "pulled
+    out of the Great North Run ... doing the Leeds 10K instead, that's on 13 July" after
+    "the Great North Run! it's on 7 September"; "dave pulled out. new builder is Sharon Liu"
+    after "builder is Dave Pryce". The update need not share the question's words, only the
+    thing: two content words, or a name, of the text it replaces. Its value is the one that
+    text did not hold (the old value is named in the update too: "Zakopane instead of
+    Kraków")."""
+    old = candidates[i]
+    if not (chosen.typed and chosen.in_text) or old.source == "goal":
+        return None
+    mine = content_words(old.text)
+    names = {t.lemma_.lower() for t in parse(old.text).doc if t.pos_ == "PROPN"}
+    old_words = [re.escape(w) for w in re.findall(r"\w+", chosen.span) if len(w) > 2]
+    found: list[tuple[int, Answer]] = []
+    for j, c in enumerate(candidates):
+        if c.said <= old.said + LATER_TURN_S or c.source != "turn" or not changed(c.text):
+            continue
+        shared = mine & content_words(c.text)
+        if len(shared) < UPDATE_SHARED_WORDS and not shared & names:
+            continue
+        swapped = _instead_of(c.text, chosen.span)
+        if swapped:  # "so I think Zakopane instead of Kraków": whatever the tagger calls it
+            source = _source(c).split(" on ")[0]
+            found.append((j, Answer(prompts.GROUNDED_TYPED.format(span=swapped, source=source), swapped, True, True)))
+            continue
+        # the update read without the old value, so only the new one is left to find
+        rest = re.sub(r"\b(?:{})\b".format("|".join(old_words)), " ", c.text, flags=re.IGNORECASE) if old_words else c.text
+        one = _reply(question, replace(c, text=rest))
+        if one is None or not one.typed or one.span.lower() in old.text.lower():
+            continue
+        if _replaces(one, chosen):
+            found.append((j, one))
+    return max(found, key=lambda m: candidates[m[0]].said) if found else None
+
+
+def _instead_of(text: str, old: str) -> str:
+    """X of "X instead of <old>" ("Zakopane instead of Kraków"): the words the parse joins to
+    the word before "instead"; "" when the text does not say that."""
+    doc = parse(text).doc
+    for tok in doc:
+        if tok.lower_ != "instead" or tok.i == 0 or tok.i + 2 >= len(doc) or doc[tok.i + 1].lower_ != "of":
+            continue
+        if not doc[tok.i + 2 :].text.lower().startswith(old.lower()):
+            continue
+        before = doc[tok.i - 1]
+        if before.pos_ in ("PROPN", "NOUN", "NUM"):
+            words = [t for t in before.subtree if t.i < tok.i and t.dep_ not in ("det", "poss", "prep")]
+            first = min((t.i for t in words), default=before.i)
+            return str(doc[first : before.i + 1].text)
+    return ""
 
 
 def _replaces(newer: Answer, older: Answer) -> bool:

@@ -85,6 +85,14 @@ def test_advice_about_work_still_goes_to_the_model(real_store) -> None:
         ("Who is my supervisor?", None),
         ("Where does my sister live?", None),
         ("whats my running buddys name", None),  # the buddy's name, the apostrophe not typed
+        # the question word need not come first, nor the question mark be typed
+        ("remind me where I work, I want to put it on the race entry", "employer"),
+        ("and where am i working these days", "employer"),
+        # a workplace asked for by its kind, and an internship asked where
+        ("which hospital did I say I work at?", "employer"),
+        ("remind me which company im joining", "employer"),
+        ("where's my internship again?", "employer"),
+        ("which school does my son go to?", None),
     ],
 )
 def test_the_attribute_a_question_asks_for(question: str, attribute: str | None) -> None:
@@ -181,3 +189,40 @@ def test_a_deadline_asked_with_have_to_and_a_trade_are_answered_from_memory(real
     trade, due = later.send("What's my trade?"), later.send("When do I have to submit my thesis?")
     assert "electrician" in trade and MODEL not in trade
     assert "15 May" in due and MODEL not in due
+
+
+
+def _ask_each(store, chats: list[tuple[list[str], str]]) -> list[str]:
+    """Each chat told by its own user in one session and asked in a later one."""
+    llm = scripted(replies=lambda m: f"{MODEL} on {m[-1]['content']}")
+    saver = InMemorySaver()
+    out = []
+    for n, (told, question) in enumerate(chats):
+        first = ChatSession(Settings(), llm, store, saver, user_id=f"u{n}", thread_id="monday")
+        for line in told:
+            first.send(line)
+        later = ChatSession(Settings(), llm, store, saver, user_id=f"u{n}", thread_id="friday")
+        out.append(later.send(question))
+    return out
+
+
+def test_a_new_employer_said_as_an_offer_or_a_move_is_where_the_user_works(real_store) -> None:
+    # from memory_fresh8/9/10 (written by people who had not read the code)
+    flipkart, thales, flutterwave, law = _ask_each(
+        real_store,
+        [
+            (["i'm a backend dev at Infosys in pune",
+              "big news!! i got the offer, leaving infosys and joining flipkart as senior engineer"],
+             "quick one, where am i working now? filling out a form"),
+            (["Airbus internship fell through, but I got one at Thales in Paris instead"],
+             "where's my internship again? filling in my CV"),
+            (["omg update. i got an offer from Flutterwave as a product designer!! starting next month"],
+             "remind me which company im joining, writing my linkedin post"),
+            (["BIG NEWS I got the job!! starting at Baxter Lyle LLP in two weeks, leaving Harlow & Pierce."],
+             "where do i work now?"),
+        ],
+    )  # fmt: skip
+    assert "Flipkart" in flipkart and "Infosys" not in flipkart
+    assert "Thales" in thales
+    assert "Flutterwave" in flutterwave
+    assert "Baxter Lyle LLP" in law and "Harlow" not in law

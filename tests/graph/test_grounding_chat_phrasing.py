@@ -1,0 +1,139 @@
+"""Memory questions as people type them in a chat, and updates said in other words.
+
+Cases adapted from the multi-session sets written by people who had not read the code
+(bench/data/quality/memory_fresh8-10.jsonl). Real store (embedded Chroma, bundled
+embeddings) and a scripted model whose replies are marked: a reply that came from the
+model is plain to see.
+"""
+
+from __future__ import annotations
+
+import pytest
+from langgraph.checkpoint.memory import InMemorySaver
+
+from assistant.config import Settings
+from assistant.graph.answer_span import asked_role, wanted
+from assistant.graph.grounding import is_question, question_part
+from assistant.graph.session import ChatSession
+from tests.graph.conftest import scripted
+from tests.graph.test_grounding_attributes import MODEL, _ask_each
+
+
+def _told_days_apart(store, monkeypatch, chats: list[tuple[list[str], str]]) -> list[str]:
+    """Each chat its own user; each line told a day after the one before, then the question."""
+    import time as clock
+
+    now = [1.8e9]
+    monkeypatch.setattr(clock, "time", lambda: now[0])
+    llm = scripted(replies=lambda m: f"{MODEL} on {m[-1]['content']}")
+    saver = InMemorySaver()
+    out = []
+    for n, (told, question) in enumerate(chats):
+        for day, line in enumerate(told):
+            now[0] += 86400
+            ChatSession(Settings(), llm, store, saver, user_id=f"u{n}", thread_id=f"d{day}").send(line)
+        now[0] += 86400
+        out.append(ChatSession(Settings(), llm, store, saver, user_id=f"u{n}", thread_id="q").send(question))
+    return out
+
+
+@pytest.fixture
+def real_store(home):
+    from memory.store import open_store
+
+    store = open_store(Settings())
+    yield store
+    store.close()
+
+
+@pytest.mark.parametrize(
+    ("message", "asks"),
+    [
+        ("partner's name, for the business filing", True),
+        ("cat's name lol vet form", True),
+        ("reno budget", True),
+        ("Please tell me my wife's name, I want to check you remember", True),
+        ("budget 60k", False),  # tells the value
+        ("my sister's name, Priya", False),
+        ("kitchen reno time", False),
+        ("tell me a joke", False),
+    ],
+)
+def test_a_bare_noun_phrase_or_a_tell_me_asks(message: str, asks: bool) -> None:
+    assert is_question(question_part(message)) == asks
+
+
+def test_whose_name_is_read_from_the_word_before_name() -> None:
+    assert asked_role("partner's name, for the business filing") == "partner"
+    assert asked_role("what's my boyfriend's name haha testing you") == "boyfriend"
+    assert asked_role("whats my dogs name") == "dog"
+    assert asked_role("whats my bosses name") == "boss"
+
+
+def test_a_value_noun_says_what_kind_of_answer_is_wanted() -> None:
+    assert wanted("truck budget?") == "number"
+    assert wanted("what budget i have for this trip") == "number"
+    assert wanted("can you remind me the budget i said for the new shop?") == "number"
+    assert wanted("What is the deadline?") == "date"
+    assert wanted("what did I say about my commute?") == "any"
+
+
+def test_fragments_are_answered_from_memory(real_store) -> None:
+    budget, partner = _ask_each(
+        real_store,
+        [
+            (["want to open my own food truck. bbq + korean fusion. budget 60k. where do i start"],
+             "truck budget?"),
+            (["my partner Jamal and I run a bakery in Denver"], "partner's name, for the business filing"),
+        ],
+    )  # fmt: skip
+    assert "60k" in budget and MODEL not in budget
+    assert "Jamal" in partner and MODEL not in partner
+
+
+def test_a_later_change_of_the_same_thing_wins_without_the_questions_words(
+    real_store, monkeypatch
+) -> None:
+    race, builder, trip = _told_days_apart(
+        real_store,
+        monkeypatch,
+        [
+            (["so I've signed up for the Great North Run!! it's on 7 September.",
+              "ugh change of plan. knee's been playing up so I've pulled out of the Great North Run. "
+              "doing the Leeds 10K instead, that's on 13 July"],
+             "remind me when my race is"),
+            (["kitchen reno time. 35k budget, AUD. builder is Dave Pryce, quoted 8 weeks",
+              "dave pulled out. shocker. new builder is Sharon Liu, she can start 3 feb"],
+             "who's doing my kitchen now"),
+            (["wife Ania has birthday on 12 November and i want surprise trip to Kraków, just us two.",
+              "change - Ania said she always want to see mountains in winter, so I think Zakopane "
+              "instead of Kraków. same budget."],
+             "where am i taking ania for her birthday?"),
+        ],
+    )  # fmt: skip
+    assert "13 July" in race and "7 September" not in race
+    assert "Sharon Liu" in builder
+    assert "Zakopane" in trip
+
+
+def test_the_sentence_beside_the_one_naming_the_person_is_quoted_too(real_store) -> None:
+    [allergy] = _ask_each(
+        real_store,
+        [(["oh and my daughter Maisie is 6 and she's allergic to sesame so nothing with tahini pls"],
+          "what's Maisie allergic to again? filling in a form for her school trip")],
+    )  # fmt: skip
+    assert "sesame" in allergy and MODEL not in allergy
+
+
+def test_a_guess_must_name_what_was_asked_about(real_store) -> None:
+    mom, office = _ask_each(
+        real_store,
+        [
+            (["my daughter turns 7 next week, she's obsessed with space and planets rn"],
+             "whats my mom's name? i want to add her to the guest list"),
+            (["I am preparing a grant application to the DFG, the submission deadline is 30 April."],
+             "What is my office room number? I need it for the contact section."),
+        ],
+    )  # fmt: skip
+    assert mom.startswith("I don't know") and "planets" not in mom
+    assert office.startswith("I don't know") and "DFG" not in office
