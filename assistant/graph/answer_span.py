@@ -58,7 +58,9 @@ _ASKING = re.compile(
 )
 # Sentence openers that carry no content ("Hey Mel!", "Wow,") and are left off an answer.
 _FILLER = re.compile(
-    r"^(?:(?:hey|hi|hello|wow|oh|yeah|yes|thanks|thank you|haha|omg)\b[^.!?]*?[,!.]\s+)+",
+    # the opener and at most a name or two after it ("Hey Mel!"), never a clause ("oh and my
+    # daughter Maisie is 6 and she's allergic to sesame, ...")
+    r"^(?:(?:hey|hi|hello|wow|oh|yeah|yes|thanks|thank you|haha|omg)\b(?:\s+[\w'-]+){0,2}?\s*[,!.]+\s+)+",
     re.IGNORECASE,
 )
 # An amount as typed: an optional currency sign or code, digits, a short scale ("R350",
@@ -155,6 +157,10 @@ def best_sentence(question: str, text: str) -> str:
     """The sentence of text sharing most content words with the question (the first on ties)."""
     parts = sentences(text) or [text.strip()]
     return max(parts, key=lambda s: (overlap(question, s), -parts.index(s)))
+
+
+def _lemmas(text: str) -> set[str]:
+    return {t.lemma_.lower() for t in parse(text).doc}
 
 
 def best_sentences(question: str, text: str) -> str:
@@ -412,7 +418,9 @@ def _number(doc: Any, asked: set[str], question: str) -> str:
         return (named or ordered or [""])[0]
     # "how much budget?" of "planning for 15 kids, budget around 12000 rs": the amount the
     # parse attaches nearest to a word the question names
-    anchors = [t for t in doc if t.lemma_.lower() in asked]
+    # "what budget i have for this trip": nearest "budget", not "trip" ("just us two")
+    key = _asked_noun(question)
+    anchors = [t for t in doc if t.lemma_.lower() == key] or [t for t in doc if t.lemma_.lower() in asked]
     if not anchors:
         return ordered[0]
     return min(
@@ -492,6 +500,10 @@ def span(question: str, text: str, said: float = 0.0) -> Span:
     """What in `text` answers `question`; `said` (unix seconds) dates relative expressions."""
     sentence = best_sentence(question, text)
     kind = wanted(question)
+    key = _asked_noun(question)
+    if kind != "any" and key and key not in _lemmas(sentence):
+        # "what budget i have for this trip": the sentence naming the budget, not the trip
+        sentence = next((o for o in sentences(text) if key in _lemmas(o)), sentence)
     if kind != "any":
         lemmas = (
             frozenset(t.lemma_.lower() for t in parse(text).doc)

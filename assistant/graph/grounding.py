@@ -240,7 +240,10 @@ def question_part(text: str) -> str:
     accountant, i need to send him the invoices" -> "what is the name of my accountant"."""
     mark = text.find("?")
     if mark > 0:
-        return text[: mark + 1]
+        # the sentence the mark ends, not what the user told before it ("also my cat Biscuit
+        # keeps yowling at 2pm and wakes me up. ideas??" asks for ideas, not about a cat)
+        told = max(text.rfind(". ", 0, mark), text.rfind("! ", 0, mark), text.rfind("\n", 0, mark))
+        return text[told + 1 : mark + 1].strip() if told >= 0 else text[: mark + 1]
     if _QUESTION_START.match(text) or _REMIND.match(text) or _value_asked(text):
         return re.split(r",\s+|\.\s+", text, maxsplit=1)[0]
     return text
@@ -481,6 +484,22 @@ def _reply(question: str, c: Candidate) -> Answer | None:
             return None  # "how much budget?" is not answered by a date ("22 feb")
         if _other_relation(question, c):
             return None  # "the name I gave my shop" is not the user's name or their boss's
+        fact = c.fact
+        if (
+            kind == "person"
+            and fact is not None
+            and fact.attribute == "person"
+            and fact.value
+            and asked_role(question) in fact.relation.split()
+        ):
+            # "whats my cat called again" of "User's cat is Biscuit": the name the fact holds,
+            # whatever the tagger makes of it
+            return Answer(
+                prompts.GROUNDED_TYPED.format(span=fact.value, source=_source(c).split(" on ")[0]),
+                fact.value,
+                True,
+                True,
+            )
         if kind != "any":
             typed = span(question, c.fact.value if c.fact and c.fact.value else c.text, c.said)
             if not typed.typed:
@@ -671,20 +690,22 @@ def ground(
 
 
 def _owned_words(question: str) -> set[str]:
-    """The words naming what of the user's a question asks about, all of which a text must
-    hold to be a guess at it: "my mom's name" -> {mom}; "my husband" -> {husband}; of a value
-    noun, its kind: "my office room number" -> {office, room}, "my student ID" -> {student}."""
+    """The words naming whose or what value a question asks for, all of which a text must
+    hold to be a guess at it: "my mom's name" -> {mom}; "my office room number" -> {office,
+    room}; "my student ID" -> {student}. Empty for any other question: a text may name the
+    thing in other words ("my research topic" of "My thesis is on microplastics")."""
     for tok in parse(question).doc:
-        if tok.pos_ in ("NOUN", "PROPN") and any(
-            c.dep_ == "poss" and c.lower_ in ("my", "our") for c in tok.children
-        ):
-            if tok.lemma_.lower() in _VALUE_NOUNS | {"id"}:
-                return {
-                    str(c.lemma_.lower())
-                    for c in tok.subtree
-                    if c.dep_ == "compound" and c.lemma_.lower() != "id"
-                }
-            return {str(tok.lemma_.lower())}
+        if tok.lemma_.lower() not in _VALUE_NOUNS | {"id"}:
+            continue
+        owner = next((c for c in tok.children if c.dep_ == "poss" and c.pos_ == "NOUN"), None)
+        if owner is not None and any(c.lower_ in ("my", "our") for c in owner.children):
+            return {str(owner.lemma_.lower())}  # "my mom's name"
+        if any(c.dep_ == "poss" and c.lower_ in ("my", "our") for c in tok.children):
+            return {
+                str(c.lemma_.lower())
+                for c in tok.subtree
+                if c.dep_ == "compound" and c.lemma_.lower() != "id"
+            }
     return set()
 
 

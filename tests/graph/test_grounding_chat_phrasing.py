@@ -119,7 +119,8 @@ def test_a_later_change_of_the_same_thing_wins_without_the_questions_words(
 def test_the_sentence_beside_the_one_naming_the_person_is_quoted_too(real_store) -> None:
     [allergy] = _ask_each(
         real_store,
-        [(["oh and my daughter Maisie is 6 and she's allergic to sesame so nothing with tahini pls"],
+        [(["oh and my daughter Maisie is 6 and she's allergic to sesame so nothing with tahini or "
+           "seeds pls, she nicks my lunch sometimes"],
           "what's Maisie allergic to again? filling in a form for her school trip")],
     )  # fmt: skip
     assert "sesame" in allergy and MODEL not in allergy
@@ -137,3 +138,26 @@ def test_a_guess_must_name_what_was_asked_about(real_store) -> None:
     )  # fmt: skip
     assert mom.startswith("I don't know") and "planets" not in mom
     assert office.startswith("I don't know") and "DFG" not in office
+
+
+def test_a_told_sentence_before_the_question_mark_is_not_asked(real_store) -> None:
+    told, cat = _ask_each(
+        real_store,
+        [
+            (["I live in Bergen."], "also my cat Biscuit keeps yowling at like 2pm and wakes me up. ideas??"),
+            (["also my cat Biscuit keeps yowling at like 2pm and wakes me up. ideas??"], "whats my cat called again"),
+        ],
+    )  # fmt: skip
+    assert question_part("also my cat Biscuit keeps yowling. ideas??") == "ideas?"
+    assert not told.startswith("I don't know")  # the model answers the request for ideas
+    assert cat.startswith("Biscuit")  # said as the answer, not as a guess
+
+
+def test_the_amount_is_the_one_by_the_noun_asked_about(real_store) -> None:
+    [budget] = _ask_each(
+        real_store,
+        [(["hello, Tomasz here, electrician from Gdańsk. wife Ania has birthday on 12 November and i "
+           "want surprise trip to Kraków, just us two. budget 3000 zł. kids (Kuba 9, Zosia 4) will stay "
+           "with my mother"], "what budget i have for this trip")],
+    )  # fmt: skip
+    assert "3000" in budget and "two" not in budget
