@@ -234,6 +234,40 @@ def _new(ent: Any, asked: set[str]) -> bool:
     return bool(content_words(ent.text) - asked) or not content_words(ent.text)
 
 
+# Words people use for the same person in their life ("my GP" told, "my doctor" asked). A
+# partner is any of the words for one; a wife is not a husband.
+_SAME_ROLE = [
+    "mom mum mother mama mommy mummy ma",
+    "dad father papa daddy pa",
+    "doctor gp physician doc",
+    "boss manager supervisor",
+    "grandma granny nan nana grandmother",
+    "grandpa granddad grandad grandfather",
+    "vet veterinarian",
+    "lawyer solicitor attorney",
+    "landlord landlady",
+    "coworker colleague co-worker",
+    "friend mate buddy pal",
+    "fiance fiancé fiancee fiancée",
+]
+_PARTNERS = frozenset("partner boyfriend girlfriend husband wife spouse fiance fiancé fiancee fiancée".split())
+
+
+def role_words(role: str) -> frozenset[str]:
+    """The role and the other words for the same person: "mom" -> mom, mum, mother, ..."""
+    if not role:
+        return frozenset()
+    out = {role}
+    for group in _SAME_ROLE:
+        if role in group.split():
+            out |= set(group.split())
+    if role == "partner":
+        out |= _PARTNERS
+    elif role in _PARTNERS:
+        out |= {"partner", "spouse"}
+    return frozenset(out)
+
+
 def asked_role(question: str) -> str:
     """The noun whose name a question asks for ("who is mum's doctor?" -> "doctor", "what's
     my mum's name?" -> "mum", "whats my cat called" -> "cat"); "" when it names none."""
@@ -330,10 +364,11 @@ def _linked(person: Any, role: Any, hops: int = 1) -> bool:
 
 
 def _person(doc: Any, asked: set[str], role: str = "", strict: bool = False) -> str:
-    roles = [t for t in doc if role and t.lemma_.lower() == role]
+    same = role_words(role)
+    roles = [t for t in doc if t.lemma_.lower() in same]
     if roles or strict:  # the question asks whose name: only a name tied to that noun answers
         for tok in doc:
-            if tok.lemma_.lower() == role:
+            if tok.lemma_.lower() in same:
                 continue  # "landlord is herr kessler": the role word itself, tagged a name
             if tok.pos_ == "PROPN" and any(_linked(tok, r) for r in roles):
                 ent = next((e for e in doc.ents if e.start <= tok.i < e.end), None)
@@ -490,7 +525,7 @@ def _typed(
     if kind == "person":
         role = asked_role(question)
         # the noun is in the stored text, but not in this sentence: another sentence names it
-        return _person(doc, asked, role, strict=bool(role) and role in lemmas)
+        return _person(doc, asked, role, strict=bool(role_words(role) & lemmas))
     if kind == "number":
         return _number(doc, asked, question)
     return ""

@@ -29,6 +29,7 @@ from assistant.graph import prompts
 from assistant.graph.answer_span import (
     Span,
     asked_role,
+    role_words,
     content_words,
     day_text,
     is_money,
@@ -423,7 +424,11 @@ def _other_relation(question: str, c: Candidate) -> bool:
     """True when the question asks whose name ("my wife's name") and c is a fact about
     someone else, or about the user: it neither answers nor comes close."""
     role = asked_role(question) if wanted(question) == "person" else ""
-    return bool(role) and c.fact is not None and role not in c.fact.relation.split()
+    return (
+        bool(role)
+        and c.fact is not None
+        and not role_words(role) & set(c.fact.relation.split())
+    )
 
 
 def _told(text: str) -> str:
@@ -490,7 +495,7 @@ def _reply(question: str, c: Candidate) -> Answer | None:
             and fact is not None
             and fact.attribute == "person"
             and fact.value
-            and asked_role(question) in fact.relation.split()
+            and role_words(asked_role(question)) & set(fact.relation.split())
         ):
             # "whats my cat called again" of "User's cat is Biscuit": the name the fact holds,
             # whatever the tagger makes of it
@@ -659,7 +664,10 @@ def ground(
         if c.source != "goal"
         and not _other_relation(asked, c)
         # "what's my mom's name?": a text that never names a mom is no guess at it
-        and all(re.search(rf"\b{re.escape(w)}", c.text, re.IGNORECASE) for w in owned)
+        and all(
+            any(re.search(rf"\b{re.escape(v)}", c.text, re.IGNORECASE) for v in role_words(w))
+            for w in owned
+        )
     ]
     best = max(told or range(len(scores)), key=lambda i: scores[i])
     # "Budget change. ... Now 25 million yen total." after "Budget 18 million yen.": the
@@ -746,7 +754,7 @@ def _likely(
             break
         if _other_relation(question, c) or (c.source == "goal" and not c.slot):
             continue
-        if role and role not in {t.lemma_.lower() for t in parse(c.text).doc}:
+        if role and not role_words(role) & {t.lemma_.lower() for t in parse(c.text).doc}:
             continue
         if c.source == "goal":
             one = _goal_span(question, c)

@@ -161,3 +161,17 @@ def test_the_amount_is_the_one_by_the_noun_asked_about(real_store) -> None:
            "with my mother"], "what budget i have for this trip")],
     )  # fmt: skip
     assert "3000" in budget and "two" not in budget
+
+
+def test_the_same_person_asked_in_other_words(real_store) -> None:
+    doctor, mom = _ask_each(
+        real_store,
+        [
+            (["My GP, Dr. Fiona Walsh, has told me to walk more. Could you give me a walking plan?"],
+             "What is the name of my doctor?"),
+            (["my mum Carol is visiting from Cork next week, any ideas for rainy days?"],
+             "whats my mom's name again"),
+        ],
+    )  # fmt: skip
+    assert "Fiona Walsh" in doctor and MODEL not in doctor
+    assert "Carol" in mom and MODEL not in mom
