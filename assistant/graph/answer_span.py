@@ -250,7 +250,7 @@ _SAME_ROLE = [
     "friend mate buddy pal",
     "fiance fiancé fiancee fiancée",
 ]
-_PARTNERS = frozenset("partner boyfriend girlfriend husband wife spouse fiance fiancé fiancee fiancée".split())
+_PARTNERS = frozenset(["partner", "boyfriend", "girlfriend", "husband", "wife", "spouse", "fiance", "fiancé", "fiancee", "fiancée"])
 
 
 def role_words(role: str) -> frozenset[str]:

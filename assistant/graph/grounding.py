@@ -29,11 +29,11 @@ from assistant.graph import prompts
 from assistant.graph.answer_span import (
     Span,
     asked_role,
-    role_words,
     content_words,
     day_text,
     is_money,
     overlap,
+    role_words,
     sentences,
     span,
     wanted,
