@@ -170,7 +170,7 @@ def _reader(base: datetime) -> Any:
 
 
 _WHEN = re.compile(
-    r"^\s*(?:when|what (?:date|day|time|year|month)|which (?:year|month|day)|how long ago)\b", _F
+    r"^\s*(?:(?:and|so|ok|also|but|oh)\s+)?(?:when|by when|what (?:date|days?|time|year|month)|which (?:year|month|days?)|how long ago)\b", _F
 )
 _TIME_WORDS = re.compile(
     rf"\b(?:yesterday|today|tonight|tomorrow|last (?:night|week|weekend|month|year|friday|saturday|sunday|"

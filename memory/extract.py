@@ -60,7 +60,8 @@ _ROLE_WORDS = re.compile(
     r"pilot|principal|photographer|chef|farmer|plumber|electrician|mechanic|dentist|therapist|"
     r"psychologist|surgeon|veterinarian|musician|actor|painter|carpenter|tutor|coach|banker|"
     r"trader|recruiter|retired|cto|coo|vp|dev|paramedic|midwife|caregiver|barista|cashier|"
-    r"driver|clerk|receptionist|firefighter|optometrist|optician|physiotherapist)\b"
+    r"driver|clerk|receptionist|firefighter|optometrist|optician|physiotherapist|coordinator|"
+    r"specialist|associate|executive|representative|supervisor|cook|baker|cleaner|carer)\b"
 )
 _UNIQUE_RELATIONS = {
     "wife", "husband", "partner", "boss", "manager", "advisor", "supervisor", "mother", "mom",
@@ -454,6 +455,40 @@ def sentences(text: str) -> list[str]:
     return out
 
 
+# Words by which a message says it is about a job ("GOT THE JOB!!", "new job:", "hired")
+_JOB_CUE = re.compile(r"(?i)\b(?:job|hired|offer|position|new role|starting|start|joined|joining)\b")
+
+
+def _job_fragment(sent: Any, whole: str) -> list[Candidate]:
+    """A role and its employer said as a bare noun phrase in a message about a job: "GOT THE
+    JOB!! junior marketing coordinator at canva, starting 3 feb"; "new job: senior nurse at
+    St Mary's". The phrase must open the sentence, with nobody else's word before it."""
+    cued = [s for s in parse(whole).sentences if _JOB_CUE.search(str(s.text))]
+    if not cued or any(  # "my sister got a job. teacher at ...": someone else's job
+        t.dep_ in ("nsubj", "nsubjpass") and t.lower_ not in ("i", "we") and t.pos_ != "PRON"
+        for s in cued
+        for t in s
+    ):
+        return []
+    for head in sent:
+        if head.pos_ != "NOUN" or head.dep_ not in ("ROOT", "nsubj", "appos", "dep"):
+            continue
+        if head.left_edge.i != sent.start or any(t.dep_ in ("poss", "det") for t in head.lefts):
+            continue  # "my sister's job ...", "the nurse at ...": someone else, or no one
+        value = str(sent.doc[head.left_edge.i : head.i + 1].text)
+        if not _ROLE_WORDS.search(value):
+            continue
+        out = [Candidate("identity", f"User works as {_article(value)}", 0.85, "identity:role", "role", value)]
+        for prep in (c for c in head.children if c.dep_ == "prep" and c.lower_ in ("at", "for", "with")):
+            org = next((p for p in prep.children if p.dep_ == "pobj" and p.pos_ in ("PROPN", "NOUN")
+                        and p.ent_type_ not in ("GPE", "LOC", "DATE")), None)  # fmt: skip
+            if org is not None and not any(t.dep_ == "det" for t in org.children):
+                name = _cap(_full_name(org))
+                out.append(Candidate("identity", f"User works at {name}", 0.85, "identity:employer", "employer", name))
+        return out
+    return []
+
+
 def extract_rules(text: str) -> list[Candidate]:
     """Facts from explicit first-person statements; sentences about secrets are skipped."""
     out: list[Candidate] = []
@@ -465,7 +500,7 @@ def extract_rules(text: str) -> list[Candidate]:
             for sentence in (p.strip() for p in re.split(r"(?<=;)\s+", str(sent.text))):
                 if sentence:
                     found += _from_patterns(sentence)
-            parsed = from_parse(sent)
+            parsed = from_parse(sent) + _job_fragment(sent, text)
             if parsed:  # what the parse reads wins over a pattern's reading of the same slot
                 slots = {c.slot for c in parsed if c.slot} | {c.attribute for c in parsed}
                 found = [c for c in found if c.slot not in slots and not _same_attribute(c, slots)

@@ -44,6 +44,10 @@ _WRITTEN_DATE = re.compile(
     r"(?![-']|\s*(?:%|am|pm|kg|km))"
 )
 _WEEKDAY = re.compile(r"\b(?:mon|tues|wednes|thurs|fri|satur|sun)days?\b", re.I)
+_WEEKDAY_ASK = re.compile(r"\b(?:which|what) days?\b(?!\s+of\b)", re.I)  # a weekday, not a date
+_WEEKDAYS_SAID = re.compile(
+    rf"(?:(?:every|each|on)\s+)?{_WEEKDAY.pattern}(?:\s*(?:,|and|&|or)\s*{_WEEKDAY.pattern})*", re.I
+)
 _HABIT = re.compile(rf"\b(?:every|each)\s+{_WEEKDAY.pattern}|(?:\bon\s+)?{_WEEKDAY.pattern}(?<=s)", re.I)
 _TITLES = frozenset(["dr", "mr", "mrs", "ms", "prof", "professor", "sir", "dame"])
 _PLACES = ("GPE", "LOC", "FAC")
@@ -142,10 +146,27 @@ def content_words(text: str) -> set[str]:
     }
 
 
+# Nouns too general to say what a question is about ("what day", "which time")
+GENERAL_NOUNS = frozenset(
+    ["name", "thing", "time", "day", "way", "lot", "one", "idea", "tip", "people", "week", "year", "today", "question", "answer", "help", "example", "list", "plan", "step"]
+)
+PREFIX_LETTERS = 4  # a word this long matches the longer word it starts ("physio", "reno")
+
+
 def overlap(question: str, text: str) -> float:
-    """Share of the question's content words that the text also holds."""
+    """Share of the question's content words that the text also holds, whole or as the start
+    of a longer word: "physio" of "physiotherapy", "books" of "bookkeeping"."""
     asked = content_words(question)
-    return len(asked & content_words(text)) / len(asked) if asked else 0.0
+    if not asked:
+        return 0.0
+    have = content_words(text)
+    return sum(1 for w in asked if w in have or _shortened(w, have)) / len(asked)
+
+
+def _shortened(word: str, words: set[str]) -> bool:
+    if len(word) < PREFIX_LETTERS:
+        return False
+    return any(w.startswith(word) or (len(w) >= PREFIX_LETTERS and word.startswith(w)) for w in words)
 
 
 def sentences(text: str) -> list[str]:
@@ -154,9 +175,12 @@ def sentences(text: str) -> list[str]:
 
 
 def best_sentence(question: str, text: str) -> str:
-    """The sentence of text sharing most content words with the question (the first on ties)."""
+    """The sentence of text sharing most content words with the question, words that name
+    something first ("physio" before "day" in "which days does she have physio?"); the first
+    on ties."""
     parts = sentences(text) or [text.strip()]
-    return max(parts, key=lambda s: (overlap(question, s), -parts.index(s)))
+    specific = " ".join(w for w in question.split() if w.lower().rstrip("s?") not in GENERAL_NOUNS)
+    return max(parts, key=lambda s: (overlap(specific, s), overlap(question, s), -parts.index(s)))
 
 
 def _lemmas(text: str) -> set[str]:
@@ -426,6 +450,8 @@ def _number(doc: Any, asked: set[str], question: str) -> str:
             text = e.text
             if e.label_ == "CARDINAL" and _MONTH.fullmatch(head.text):
                 continue  # the day of "1 march", tagged a number
+            if e.text.lower() == "one" and e.root.dep_ != "nummod":
+                continue  # "One of my longtime employees": a pronoun, no amount
             if how_much and _count(e.root):
                 continue  # "how much" asks for an amount, not a count ("20 kids")
             if e.label_ == "CARDINAL" and e.root.dep_ == "nummod" and head.i == e.end:
@@ -488,6 +514,7 @@ def _written_amounts(doc: Any) -> list[tuple[int, int]]:
         shaped = tok.pos_ == "NUM" or _AMOUNT_SHAPE.fullmatch(tok.text) is not None
         if (
             not shaped
+            or (tok.lower_ == "one" and tok.dep_ != "nummod")
             or tok.ent_type_ in (*_AMOUNTS, "DATE")
             or _MONTH.fullmatch(tok.head.text)
         ):
@@ -515,7 +542,10 @@ def _typed(
     kind: Wanted, question: str, sentence: str, said: float, lemmas: frozenset[str] = frozenset()
 ) -> str:
     if kind == "date":
-        return date_in(sentence, said)
+        written = date_in(sentence, said, written_only=True)
+        if not written and _WEEKDAY_ASK.search(question) and (days := _WEEKDAYS_SAID.search(sentence)):
+            return days.group(0)  # "which day is Sunita off?" of "sunday is her off day"
+        return written or date_in(sentence, said)
     asked = content_words(question)
     doc = parse(sentence).doc
     if kind == "time":
@@ -536,7 +566,7 @@ def span(question: str, text: str, said: float = 0.0) -> Span:
     sentence = best_sentence(question, text)
     kind = wanted(question)
     key = _asked_noun(question)
-    if kind != "any" and key and key not in _lemmas(sentence):
+    if kind != "any" and key and key not in GENERAL_NOUNS and key not in _lemmas(sentence):
         # "what budget i have for this trip": the sentence naming the budget, not the trip
         sentence = next((o for o in sentences(text) if key in _lemmas(o)), sentence)
     if kind != "any":

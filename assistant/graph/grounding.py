@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Literal, NamedTuple
 
 from assistant.graph import prompts
 from assistant.graph.answer_span import (
+    GENERAL_NOUNS,
     Span,
     asked_role,
     content_words,
@@ -73,7 +74,7 @@ WORKED_OUT_MARGIN = (
 # A word a chat question may open with before its asking word ("and what's the date ...")
 _OPENER = r"(?:(?:and|so|ok|okay|also|but|oh|wait|hey|hmm|um)\b,?\s*)?"
 _QUESTION_START = re.compile(
-    rf"^\s*{_OPENER}(?:who|whom|whose|what|what's|which|when|where|why|how|is|are|was|were|do|does|did|"
+    rf"^\s*{_OPENER}(?:who|whom|whose|what|what's|which|when|by when|where|why|how|is|are|was|were|do|does|did|"
     r"have|has|had|can|could|would|will|"
     r"whats|wats|wat|whos|wheres|whens|hows)\b",  # as typed in a chat, without the apostrophe
     re.IGNORECASE,
@@ -160,11 +161,7 @@ _SLOT_ANSWERS: dict[str, frozenset[str]] = {
 }
 _INDEFINITE = frozenset(["a", "an", "any", "some", "every", "each", "another"])
 # Nouns too general to show that a question is about something the user told us.
-_GENERAL_WORDS = (
-    "name thing time day way lot one idea tip people week year today question answer help "
-    "example list plan step"
-)
-_GENERAL_NOUNS = frozenset(_GENERAL_WORDS.split())
+_GENERAL_NOUNS = GENERAL_NOUNS
 # A question about one of the user's typed attributes is answered from these slots, in
 # order: "Where do I work?" with no employer stored is answered by the role ("you work as").
 ATTRIBUTE_SLOTS: dict[Attribute, tuple[str, ...]] = {
@@ -594,11 +591,14 @@ def ground(
         range(len(candidates)),
         key=lambda i: -(scores[i] + (TIE if candidates[i].source != "turn" else 0.0)),
     )
+    own = _own_names(candidates)
     made: list[tuple[int, Answer]] = []
     for i in ranked:
         if scores[i] < floor:
             break
         one = _reply(asked, candidates[i])
+        if one is not None and wanted(asked) == "person" and one.span.lower() in own:
+            continue  # "who handles my books?" is never the user themselves
         if one is not None and (one.typed or not advice):  # advice asked: only the amount
             made.append((i, one))
     if made:
@@ -648,6 +648,13 @@ def ground(
         follow = _followed_by_update(asked, i, chosen, candidates)
         if follow is not None:
             i, chosen = follow
+        c = candidates[i]
+        if c.source == "turn" and not chosen.typed:
+            said = _source(c)
+            quote = _quote(store, asked, c.text)
+            chosen = chosen._replace(
+                reply=prompts.GROUNDED_SAID.format(source=said[0].upper() + said[1:], quote=quote), span=quote
+            )
         source = candidates[i].source
         return Grounded(reply=chosen.reply, span=chosen.span, source=source, score=round(scores[i], 3))
     if not personal:
@@ -685,7 +692,7 @@ def ground(
     if told and not people and scores[best] >= GRAY_RELEVANCE:
         # not clearly the answer, but the user may see that it is: said as a guess, never as fact
         c = candidates[best]
-        closest = second_person(c.text) + "." if c.source == "fact" else f'"{_quote(asked, c.text)}"'
+        closest = second_person(c.text) + "." if c.source == "fact" else f'"{_quote(store, asked, c.text)}"'
         return Grounded(
             reply=prompts.GROUNDED_CLOSEST.format(closest=closest),
             span="",
@@ -702,12 +709,12 @@ def _owned_words(question: str) -> set[str]:
     hold to be a guess at it: "my mom's name" -> {mom}; "my office room number" -> {office,
     room}; "my student ID" -> {student}. Empty for any other question: a text may name the
     thing in other words ("my research topic" of "My thesis is on microplastics")."""
+    role = asked_role(question) if wanted(question) == "person" else ""
+    if role:
+        return {role}  # "my mom's name", "name of Sabine's husband"
     for tok in parse(question).doc:
         if tok.lemma_.lower() not in _VALUE_NOUNS | {"id"}:
             continue
-        owner = next((c for c in tok.children if c.dep_ == "poss" and c.pos_ == "NOUN"), None)
-        if owner is not None and any(c.lower_ in ("my", "our") for c in owner.children):
-            return {str(owner.lemma_.lower())}  # "my mom's name"
         if any(c.dep_ == "poss" and c.lower_ in ("my", "our") for c in tok.children):
             return {
                 str(c.lemma_.lower())
@@ -717,12 +724,19 @@ def _owned_words(question: str) -> set[str]:
     return set()
 
 
-def _quote(question: str, text: str) -> str:
-    """What a guess quotes of a told text: all of it when short (the value asked for may sit
-    in the sentence beside the one closest to the question), else that closest sentence."""
-    if len(sentences(text)) <= QUOTE_SENTENCES and len(text.split()) <= QUOTE_WORDS:
+def _quote(store: Memory, question: str, text: str) -> str:
+    """What is quoted of a told text: all of it when short (the value asked for may sit in
+    the sentence beside the one closest to the question), else the sentence closest in
+    meaning and the ones sharing most words with the question ("what is it mom can't eat?"
+    of "... she is diabetic and also cant have dairy ...": no word shared, the meaning is)."""
+    parts = sentences(text)
+    if len(parts) <= QUOTE_SENTENCES and len(text.split()) <= QUOTE_WORDS:
         return text
-    return span(question, text).sentence
+    sims = store.similarity(question, parts)
+    closest = parts[max(range(len(parts)), key=lambda n: sims[n])]
+    shared = span(question, text).sentence
+    picked = [p for p in parts if p == closest or p in shared]
+    return " ".join(picked) if picked else shared
 
 
 def is_grounded_reply(reply: str) -> bool:
@@ -762,8 +776,13 @@ def _likely(
         else:
             one = span(question, c.fact.value if c.fact and c.fact.value else c.text, c.said)
             quote = second_person(c.text) if c.source == "fact" else one.sentence
-        # never the asked thing itself ("Lauren" for "who is Lauren marrying?")
-        if one is not None and one.typed and one.text.lower() not in question.lower():
+        # never the asked thing itself ("Lauren" for "who is Lauren marrying?"), nor the user
+        if (
+            one is not None
+            and one.typed
+            and one.text.lower() not in question.lower()
+            and not (kind == "person" and one.text.lower() in _own_names(candidates))
+        ):
             found.append((i, one.text, quote))
     # "how much did I say I could spend?": money, where some text holds money, before the
     # age in "she turns seven" that scored higher
@@ -807,7 +826,13 @@ def _followed_by_update(
         return None
     mine = content_words(old.text)
     names = {t.lemma_.lower() for t in parse(old.text).doc if t.pos_ == "PROPN"}
-    old_words = [re.escape(w) for w in re.findall(r"\w+", chosen.span) if len(w) > 2]
+    # the old value as a phrase ("4 May": "11 May" keeps its month), a name by its words too
+    # ("dave pulled out" of "Dave Pryce")
+    old_words = [re.escape(chosen.span)] + (
+        [re.escape(w) for w in re.findall(r"\w+", chosen.span) if len(w) > 2]
+        if wanted(question) == "person"
+        else []
+    )
     found: list[tuple[int, Answer]] = []
     for j, c in enumerate(candidates):
         if c.said <= old.said + LATER_TURN_S or c.source != "turn" or not changed(c.text):
@@ -828,6 +853,16 @@ def _followed_by_update(
         if _replaces(one, chosen):
             found.append((j, one))
     return max(found, key=lambda m: candidates[m[0]].said) if found else None
+
+
+def _own_names(candidates: list[Candidate]) -> set[str]:
+    """The user's own name as memory holds it, whole and by its parts, lower case."""
+    out: set[str] = set()
+    for c in candidates:
+        if c.fact is not None and c.fact.attribute == "name" and c.fact.value:
+            out.add(c.fact.value.lower())
+            out |= {w.lower() for w in c.fact.value.split() if len(w) > 2}
+    return out
 
 
 def _instead_of(text: str, old: str) -> str:
