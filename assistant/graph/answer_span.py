@@ -52,6 +52,7 @@ _HABIT = re.compile(rf"\b(?:every|each)\s+{_WEEKDAY.pattern}|(?:\bon\s+)?{_WEEKD
 _TITLES = frozenset(["dr", "mr", "mrs", "ms", "prof", "professor", "sir", "dame"])
 _PLACES = ("GPE", "LOC", "FAC")
 _AMOUNTS = ("CARDINAL", "QUANTITY", "MONEY", "TIME", "PERCENT")
+_BOOKING_VERBS = frozenset(["book", "reserve", "rent", "hire"])
 _PLACE_PREPS = frozenset(["in", "at", "to", "from", "near", "into", "around"])
 _ASKING = re.compile(
     r"\b(?:when|where|who|whom|whose|how (?:many|much|long|old|often|far)|"
@@ -75,8 +76,12 @@ _GROUP = re.compile(r"\d{3}|(?:thousand|million|billion|lakh|crore|k|m)\b", re.I
 _VALUE_KINDS: dict[str, Wanted] = {
     **dict.fromkeys(["budget", "cost", "price", "rent", "salary", "wage", "fee", "deposit",
                      "mortgage", "loan", "score", "weight"], "number"),
-    **dict.fromkeys(["deadline", "birthday", "anniversary"], "date"),
+    **dict.fromkeys(["deadline"], "date"),
 }  # fmt: skip
+# Places people name by what they are: the answer is their name ("Riverside Academy")
+INSTITUTIONS = frozenset(
+    ["school", "academy", "college", "university", "uni", "hospital", "clinic", "practice", "company", "firm", "employer", "restaurant", "hotel", "venue", "gym", "church", "shop", "store", "cafe", "bar", "club", "nursery", "kindergarten"]
+)
 _TIME_ASK = re.compile(r"\b(?:what time|at what time|which time)\b", re.IGNORECASE)
 MAX_ANSWER_WORDS = 30  # a best sentence longer than this is cut (an answer, not a speech)
 
@@ -97,9 +102,12 @@ def wanted(question: str) -> Wanted:
         return "time"  # "What time did I book the party for?": the hour, not the day
     if asks_when(question):
         return "date"
-    by_noun = _VALUE_KINDS.get(_asked_noun(question), "any")
+    noun = _asked_noun(question)
+    by_noun = _VALUE_KINDS.get(noun, "any")
     if by_noun != "any":
         return by_noun  # "what budget do I have for this trip?", "truck budget?"
+    if noun in INSTITUTIONS or asked_role(question) in INSTITUTIONS:
+        return "place"  # "which school ...", "the name of the school he is joining"
     m = _ASKING.search(question)
     if m is None:
         return "any"
@@ -273,7 +281,18 @@ _SAME_ROLE = [
     "coworker colleague co-worker",
     "friend mate buddy pal",
     "fiance fiancé fiancee fiancée",
+    "son lad boy",
+    "daughter girl lass",
+    "kid child",
 ]
+# A pet is often told by its breed ("our beagle Biscuit") and asked by its kind ("our dog").
+_BREEDS = {
+    "dog": "puppy pup labrador retriever lab poodle beagle spaniel terrier collie shepherd "
+    "dachshund corgi husky greyhound whippet pug bulldog boxer rottweiler doberman schnauzer "
+    "chihuahua labradoodle cockapoo cavapoo samoyed akita shiba malamute setter pointer "
+    "vizsla weimaraner sheepdog mastiff dalmatian pomeranian maltese shih tzu westie",
+    "cat": "kitten kitty tabby siamese persian ragdoll bengal sphynx maine coon",
+}
 _PARTNERS = frozenset(["partner", "boyfriend", "girlfriend", "husband", "wife", "spouse", "fiance", "fiancé", "fiancee", "fiancée"])
 
 
@@ -285,6 +304,8 @@ def role_words(role: str) -> frozenset[str]:
     for group in _SAME_ROLE:
         if role in group.split():
             out |= set(group.split())
+    if role in _BREEDS:
+        out |= set(_BREEDS[role].split())
     if role == "partner":
         out |= _PARTNERS
     elif role in _PARTNERS:
@@ -413,6 +434,21 @@ def _person(doc: Any, asked: set[str], role: str = "", strict: bool = False) -> 
     return ""
 
 
+def _institution(doc: Any, asked: set[str]) -> str:
+    """A school, hospital or company by its name: an organisation or building the tagger
+    found, or a name holding such a word ("Riverside Academy"); not the town it is in."""
+    for e in doc.ents:
+        if e.label_ in ("ORG", "FAC") and _new(e, asked):
+            return str(e.text)
+    for chunk in doc.noun_chunks:
+        words = [t for t in chunk if t.pos_ == "PROPN" or t.lemma_.lower() in INSTITUTIONS]
+        if any(t.pos_ == "PROPN" for t in words) and any(t.lower_ in INSTITUTIONS for t in chunk):
+            text = str(doc[words[0].i : words[-1].i + 1].text)
+            if content_words(text) - asked:
+                return text
+    return ""
+
+
 def _place(doc: Any, asked: set[str]) -> str:
     ents = [e for e in doc.ents if _new(e, asked)]
     for e in ents:
@@ -424,6 +460,12 @@ def _place(doc: Any, asked: set[str]) -> str:
     for tok in doc:  # a named place it tagged as nothing
         if tok.dep_ == "pobj" and tok.pos_ == "PROPN" and tok.head.lower_ in _PLACE_PREPS:
             words = [c for c in tok.subtree if c.dep_ in ("compound", "det") or c is tok]
+            text = doc[min(c.i for c in words) : tok.i + 1].text
+            if content_words(text) - asked:
+                return text
+    for tok in doc:  # a place booked by its name: "we've now booked Hotel Pod Dębem instead"
+        if tok.dep_ == "dobj" and tok.pos_ == "PROPN" and tok.head.lemma_.lower() in _BOOKING_VERBS:
+            words = [c for c in tok.subtree if c.dep_ == "compound" or c is tok]
             text = doc[min(c.i for c in words) : tok.i + 1].text
             if content_words(text) - asked:
                 return text
@@ -551,7 +593,8 @@ def _typed(
     if kind == "time":
         return next((str(e.text) for e in doc.ents if e.label_ == "TIME"), "")
     if kind == "place":
-        return _place(doc, asked)
+        institution = _asked_noun(question) in INSTITUTIONS or asked_role(question) in INSTITUTIONS
+        return (_institution(doc, asked) if institution else "") or _place(doc, asked)
     if kind == "person":
         role = asked_role(question)
         # the noun is in the stored text, but not in this sentence: another sentence names it
@@ -589,7 +632,7 @@ def span(question: str, text: str, said: float = 0.0) -> Span:
                     break
         if found:
             return Span(found, _clip(sentence), True)
-    kind_of = _kind_of(question, text)
+    kind_of = _kind_of(question, text) or _ordinal_of(question, text)
     if kind_of:
         return Span(kind_of, _clip(best_sentences(question, text)), True)
     best = _clip(best_sentences(question, text))
@@ -599,6 +642,18 @@ def span(question: str, text: str, said: float = 0.0) -> Span:
 _KIND_OF = re.compile(
     r"\b(?:what|which|wat)\s+(?:(?:kind|type|sort)\s+of\s+\w+|breed)\s+(?:is|was|are)\s+\w+", re.IGNORECASE
 )
+
+
+def _ordinal_of(question: str, text: str) -> str:
+    """ "which anniversary is it?" of "our 40th wedding anniversary on 22 October" -> "40th":
+    the ordinal the text puts on the noun the question picks with which/what."""
+    noun = _asked_noun(question)
+    if not noun or noun in GENERAL_NOUNS:
+        return ""
+    for e in parse(text).doc.ents:
+        if e.label_ == "ORDINAL" and noun in {e.root.head.lemma_.lower(), e.root.head.head.lemma_.lower()}:
+            return str(e.text)
+    return ""
 
 
 def _kind_of(question: str, text: str) -> str:

@@ -56,6 +56,7 @@ MIN_RELEVANCE = 0.45
 MIN_RELEVANCE_OPEN = 0.5
 # Between this and MIN_RELEVANCE the best stored thing is offered as the closest, not as the answer.
 GRAY_RELEVANCE = 0.2
+NOW_RELEVANCE = 0.1  # asked "now", a later change this close is read as about the same thing
 QUOTE_WORDS = 40  # a guess quotes a told text whole up to this length ...
 QUOTE_SENTENCES = 3  # ... and this many sentences ("Budget change. ... Now 25 million yen.")
 LIKELY_MARGIN = 0.15  # below the floor, a text this close to the best that holds the asked kind
@@ -72,7 +73,7 @@ WORKED_OUT_MARGIN = (
 )
 
 # A word a chat question may open with before its asking word ("and what's the date ...")
-_OPENER = r"(?:(?:and|so|ok|okay|also|but|oh|wait|hey|hmm|um)\b,?\s*)?"
+_OPENER = r"(?:(?:and|so|ok|okay|also|but|oh|wait|hey|hmm|um|lol|haha|hehe|btw|right|well|anyway)\b,?\s*)?"
 _QUESTION_START = re.compile(
     rf"^\s*{_OPENER}(?:who|whom|whose|what|what's|which|when|by when|where|why|how|is|are|was|were|do|does|did|"
     r"have|has|had|can|could|would|will|"
@@ -100,6 +101,11 @@ _UPDATE = re.compile(
     r"bump(?:ed|ing)?|cut|increased?|decreased?|reduced?|went (?:up|down)|"
     r"these days|at the moment|currently|new|pulled out|fell through|switched|swapped|"
     r"replaced|change of plans?|cancel(?:l?ed)?|no more)\b",
+    re.IGNORECASE,
+)
+# Words that mark the clause holding a value as it is now
+_NEW_VALUE = re.compile(
+    r"\b(?:now|instead|new|switched|moved|changed|booked|rescheduled|postponed|pushed|going with)\b",
     re.IGNORECASE,
 )
 _RECALL = re.compile(
@@ -292,6 +298,15 @@ def about_told(question: str, candidates: list[Candidate]) -> bool:
         return False
     told = [c.text for c in candidates if c.speaker in ("user", "")]
     return any(named & content_words(text) for text in told)
+
+
+def _about_someone_known(question: str, candidates: list[Candidate]) -> bool:
+    """True for a question about "he" or "she" when memory knows people in the user's life
+    ("what is the name of the school he is joining", after "my son Baraka is 12"): it asks
+    about one of them, not about the world."""
+    if not re.search(r"\b(?:he|she|his|her|him)\b", question, re.IGNORECASE):
+        return False
+    return any(c.fact is not None and c.fact.attribute == "person" for c in candidates)
 
 
 def names_someones_role(question: str) -> bool:
@@ -549,6 +564,7 @@ def ground(
         asks_memory(question, speakers)
         or about_told(question, candidates)
         or names_someones_role(question)
+        or _about_someone_known(question, candidates)
     )
     people = named_people(question, speakers)
     asked = question
@@ -601,6 +617,10 @@ def ground(
             continue  # "who handles my books?" is never the user themselves
         if one is not None and (one.typed or not advice):  # advice asked: only the amount
             made.append((i, one))
+    if not made and not people:
+        by_role = _named_by_role(store, user_id, asked, candidates, now)
+        if by_role is not None:
+            return by_role
     if made:
         # a value of the asked kind found in the text beats one worked out (the day a turn
         # was said) or a sentence that holds none, when close
@@ -645,7 +665,9 @@ def ground(
         ]  # fmt: skip
         if moved:
             i, chosen = max(moved, key=lambda m: candidates[m[0]].said)
-        follow = _followed_by_update(asked, i, chosen, candidates)
+        # "where's mum's party going to be now?": any later change near the question is read
+        near = frozenset(j for j, v in enumerate(scores) if v >= NOW_RELEVANCE) if current else frozenset()
+        follow = _followed_by_update(asked, i, chosen, candidates, near)
         if follow is not None:
             i, chosen = follow
         c = candidates[i]
@@ -812,7 +834,11 @@ def _likely(
 
 
 def _followed_by_update(
-    question: str, i: int, chosen: Answer, candidates: list[Candidate]
+    question: str,
+    i: int,
+    chosen: Answer,
+    candidates: list[Candidate],
+    linked: frozenset[int] = frozenset(),
 ) -> tuple[int, Answer] | None:
     """A later turn that says the chosen value's thing changed, and its new value: "pulled
     out of the Great North Run ... doing the Leeds 10K instead, that's on 13 July" after
@@ -820,7 +846,8 @@ def _followed_by_update(
     after "builder is Dave Pryce". The update need not share the question's words, only the
     thing: two content words, or a name, of the text it replaces. Its value is the one that
     text did not hold (the old value is named in the update too: "Zakopane instead of
-    Kraków")."""
+    Kraków"). `linked` are texts taken as about the same thing anyway (for a question that
+    asks for the value as it is now, the texts near enough to it)."""
     old = candidates[i]
     if not (chosen.typed and chosen.in_text) or old.source == "goal":
         return None
@@ -838,7 +865,7 @@ def _followed_by_update(
         if c.said <= old.said + LATER_TURN_S or c.source != "turn" or not changed(c.text):
             continue
         shared = mine & content_words(c.text)
-        if len(shared) < UPDATE_SHARED_WORDS and not shared & names:
+        if len(shared) < UPDATE_SHARED_WORDS and not shared & names and j not in linked:
             continue
         swapped = _instead_of(c.text, chosen.span)
         if swapped:  # "so I think Zakopane instead of Kraków": whatever the tagger calls it
@@ -847,12 +874,40 @@ def _followed_by_update(
             continue
         # the update read without the old value, so only the new one is left to find
         rest = re.sub(r"\b(?:{})\b".format("|".join(old_words)), " ", c.text, flags=re.IGNORECASE) if old_words else c.text
-        one = _reply(question, replace(c, text=rest))
+        # the clause that says what it is now ("we've now booked Hotel Pod Dębem instead"),
+        # before the one that says what fell through ("Lipowa cancelled on us")
+        clauses = [p for p in re.split(r"(?<=[.!?;])\s+|,\s+|[()]", rest) if _NEW_VALUE.search(p)]
+        one = None
+        for part in [*clauses, rest]:
+            one = _reply(question, replace(c, text=part))
+            if one is not None and one.typed and one.in_text and one.span.lower() not in old.text.lower():
+                break
         if one is None or not one.typed or one.span.lower() in old.text.lower():
             continue
         if _replaces(one, chosen):
             found.append((j, one))
     return max(found, key=lambda m: candidates[m[0]].said) if found else None
+
+
+def _named_by_role(
+    store: Memory, user_id: str, question: str, candidates: list[Candidate], now: float
+) -> Grounded | None:
+    """ "what's our dog called?" after "our beagle Biscuit gets carsick": a told text that ties
+    a name to the role asked about (or another word for it) answers, however far its other
+    words are from the question's. The turns holding those words are searched for too."""
+    role = asked_role(question) if wanted(question) == "person" else ""
+    if not role:
+        return None
+    words = role_words(role)
+    found = candidates + _turns(store, user_id, " ".join(sorted(words)), now)
+    own = _own_names(candidates)
+    for c in sorted(found, key=lambda c: -c.said):  # the newest first: names change
+        if c.source == "goal" or not words & {t.lemma_.lower() for t in parse(c.text).doc}:
+            continue
+        one = _reply(question, c)
+        if one is not None and one.typed and one.in_text and one.span.lower() not in own:
+            return Grounded(reply=one.reply, span=one.span, source=c.source, score=0.0)
+    return None
 
 
 def _own_names(candidates: list[Candidate]) -> set[str]:

@@ -175,3 +175,37 @@ def test_the_same_person_asked_in_other_words(real_store) -> None:
     )  # fmt: skip
     assert "Fiona Walsh" in doctor and MODEL not in doctor
     assert "Carol" in mom and MODEL not in mom
+
+
+def test_kinds_of_answer_people_ask_for(real_store) -> None:
+    # from memory_fresh13 (written by someone who had not read the code)
+    school, anniversary, dog, cat = _ask_each(
+        real_store,
+        [
+            (["Hello. I am a single father in Nairobi, my son Baraka is 12 and starting at Riverside "
+              "Academy in January"], "what is the name of the school he is joining"),
+            (["My wife Margaret and I will celebrate our 40th wedding anniversary on 22 October, and I "
+              "should like to plan something special."], "And which anniversary is it we are celebrating?"),
+            (["Also, our beagle Biscuit gets carsick and it's about a 34-hour drive. Any tips?"],
+             "what's our dog called again, filling in the vet transfer form"),
+            (["bringing my cat Pickles. best way to fly with a cat to Alaska?"],
+             "lol what's my cat's name, testing you"),
+        ],
+    )  # fmt: skip
+    assert "Riverside Academy" in school and not school.startswith("Nairobi")
+    assert "40th" in anniversary
+    assert "Biscuit" in dog
+    assert "Pickles" in cat and MODEL not in cat
+
+
+def test_asked_as_it_is_now_a_later_change_near_the_question_wins(real_store, monkeypatch) -> None:
+    [venue] = _told_days_apart(
+        real_store,
+        monkeypatch,
+        [(["hey, planning my mum's 70th birthday party in Kraków on 8 August, she doesn't know yet!!",
+           "booked the restaurant Lipowa for 30 people",
+           "ugh Lipowa cancelled on us (kitchen fire). we've now booked Hotel Pod Dębem instead, same "
+           "date same number of people"],
+          "where's mum's party going to be now?")],
+    )  # fmt: skip
+    assert "Hotel Pod Dębem" in venue
