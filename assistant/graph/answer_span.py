@@ -137,6 +137,13 @@ def _asked_noun(question: str) -> str:
             return str(tok.lemma_.lower())
         if tok.dep_ == "dobj" and tok.head.lemma_ in ("remind", "tell"):
             return str(tok.lemma_.lower())  # "remind me the budget i said for the shop"
+    # misparsed ("what ielts score": "ielts" read as a verb): by the words' order, a noun
+    # naming a value right after "what"
+    words = [t for t in doc if not t.is_punct]
+    if words and words[0].lower_ in ("what", "which"):
+        for tok in words[1:ASKED_NOUN_WITHIN]:
+            if tok.lemma_.lower() in _VALUE_KINDS or tok.lemma_.lower() in INSTITUTIONS:
+                return str(tok.lemma_.lower())
     return ""
 
 
@@ -158,6 +165,7 @@ def content_words(text: str) -> set[str]:
 GENERAL_NOUNS = frozenset(
     ["name", "thing", "time", "day", "way", "lot", "one", "idea", "tip", "people", "week", "year", "today", "question", "answer", "help", "example", "list", "plan", "step"]
 )
+ASKED_NOUN_WITHIN = 4  # "what ielts score": the value noun this close to "what"
 PREFIX_LETTERS = 4  # a word this long matches the longer word it starts ("physio", "reno")
 
 
@@ -554,10 +562,13 @@ def _written_amounts(doc: Any) -> list[tuple[int, int]]:
     while i < len(doc):
         tok = doc[i]
         shaped = tok.pos_ == "NUM" or _AMOUNT_SHAPE.fullmatch(tok.text) is not None
+        # "2500 euro" tagged a year: a currency beside it makes it money
+        priced = (i + 1 < len(doc) and _currency(doc[i + 1].text)) or (i > 0 and doc[i - 1].is_currency)
         if (
             not shaped
             or (tok.lower_ == "one" and tok.dep_ != "nummod")
-            or tok.ent_type_ in (*_AMOUNTS, "DATE")
+            or tok.ent_type_ in _AMOUNTS
+            or (tok.ent_type_ == "DATE" and not priced)
             or _MONTH.fullmatch(tok.head.text)
         ):
             i += 1

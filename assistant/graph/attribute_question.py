@@ -26,6 +26,7 @@ Attribute = Literal["name", "place", "employer", "role"]
 _OWNED: dict[str, Attribute] = {
     "name": "name",
     "job": "role",
+    "title": "role",  # "my job title"
     "role": "role",
     "profession": "role",
     "occupation": "role",
@@ -127,7 +128,10 @@ def asked_attribute(question: str) -> Attribute | None:
             and any(t.lower_ in _WH for t in doc)
             # "my running buddys name" (the apostrophe not typed) is the buddy's name
             and not any(
-                c.dep_ in ("compound", "nmod") and c.pos_ in ("NOUN", "PROPN") for c in tok.children
+                c.dep_ in ("compound", "nmod")
+                and c.pos_ in ("NOUN", "PROPN")
+                and c.lemma_.lower() not in _OWNED  # "my job title" is still the job
+                for c in tok.children
             )
         ):
             return _OWNED[tok.lemma_.lower()]

@@ -180,6 +180,8 @@ def slot_value(kind: str, text: str) -> str | None:
     turn = parse(text)
     found = {"date": turn.dates, "budget": turn.prices, "guests": turn.party_sizes}.get(kind)
     values = found() if found is not None else []
+    if kind == "date":  # "next year, my target date is march 20": the day, not the year
+        values = sorted(values, key=lambda v: not re.search(r"\d", v))
     return values[0] if values else None
 
 

@@ -67,7 +67,8 @@ TIE = 0.05  # within this of the best, a fact or goal (current, curated) beats a
 NEWER_MARGIN = 0.05  # within this of the chosen answer, a newer one of the same kind replaces it
 UPDATE_MARGIN = 0.3  # ... and within this, when it says it changed ("the deadline is now 15 May")
 UPDATE_SHARED_WORDS = 2  # a later change shares this many words with a text to be about its thing
-LATER_TURN_S = 1.0  # "newer" means said in a later turn: a goal and its turn are stored together
+LATER_TURN_S = 1.0
+GOAL_EXCHANGE_S = 120.0  # a goal saved this soon after a turn was changed by that turn  # "newer" means said in a later turn: a goal and its turn are stored together
 WORKED_OUT_MARGIN = (
     0.1  # a date written in a turn this close to the best beats "the day it was said"
 )
@@ -101,6 +102,11 @@ _UPDATE = re.compile(
     r"bump(?:ed|ing)?|cut|increased?|decreased?|reduced?|went (?:up|down)|"
     r"these days|at the moment|currently|new|pulled out|fell through|switched|swapped|"
     r"replaced|change of plans?|cancel(?:l?ed)?|no more)\b",
+    re.IGNORECASE,
+)
+# "what ielts score do i need?", "which level do I need to reach?": a value memory may hold
+_VALUE_ASK = re.compile(
+    rf"^\s*{_OPENER}(?:what|which)\s+(?:\w+\s+)?(?:score|grade|band|level|mark|budget|deadline)s?\b",
     re.IGNORECASE,
 )
 # Words that mark the clause holding a value as it is now
@@ -257,7 +263,7 @@ def asks_advice(text: str) -> bool:
     """True for a request for help or an opinion; "When do I have to submit?" and "How much
     can I spend?" ask for a value memory may hold, not for advice."""
     return bool(_ADVICE.search(text)) and not (
-        _DEADLINE_ASK.search(text) or _AMOUNT_ASK.search(text)
+        _DEADLINE_ASK.search(text) or _AMOUNT_ASK.search(text) or _VALUE_ASK.search(text)
     )
 
 
@@ -583,7 +589,8 @@ def ground(
         )
         candidates = list({(c.source, c.text): c for c in candidates}.values())
     floor = MIN_RELEVANCE if personal else MIN_RELEVANCE_OPEN
-    if not candidates or not content_words(asked):
+    # "when are we going?" names nothing, but asks for a date: closeness in meaning decides
+    if not candidates or (not content_words(asked) and wanted(asked) == "any"):
         return (
             Grounded(reply=_nothing(people, question), span="", source="none", score=0.0)
             if personal
@@ -640,7 +647,7 @@ def ground(
             and scores[m[0]]
             >= scores[i]
             - (UPDATE_MARGIN if changed(candidates[m[0]].text) or current else NEWER_MARGIN)
-            and candidates[m[0]].said > candidates[i].said + LATER_TURN_S
+            and _later(candidates[m[0]], candidates[i])
         ]
         if newer:
             i, chosen = max(newer, key=lambda m: candidates[m[0]].said)
@@ -651,7 +658,7 @@ def ground(
         moved = [
             (j, one)
             for j, c in enumerate(candidates)
-            if c.said > candidates[i].said + LATER_TURN_S
+            if _later(c, candidates[i])
             and (
                 _same_thing(c, candidates[i])
                 or (
@@ -849,7 +856,7 @@ def _followed_by_update(
     Kraków"). `linked` are texts taken as about the same thing anyway (for a question that
     asks for the value as it is now, the texts near enough to it)."""
     old = candidates[i]
-    if not (chosen.typed and chosen.in_text) or old.source == "goal":
+    if not (chosen.typed and chosen.in_text) or (old.source == "goal" and not old.slot):
         return None
     mine = content_words(old.text)
     names = {t.lemma_.lower() for t in parse(old.text).doc if t.pos_ == "PROPN"}
@@ -862,7 +869,7 @@ def _followed_by_update(
     )
     found: list[tuple[int, Answer]] = []
     for j, c in enumerate(candidates):
-        if c.said <= old.said + LATER_TURN_S or c.source != "turn" or not changed(c.text):
+        if c.source != "turn" or not _later(c, old) or not changed(c.text):
             continue
         shared = mine & content_words(c.text)
         if len(shared) < UPDATE_SHARED_WORDS and not shared & names and j not in linked:
@@ -918,6 +925,16 @@ def _own_names(candidates: list[Candidate]) -> set[str]:
             out.add(c.fact.value.lower())
             out |= {w.lower() for w in c.fact.value.split() if len(w) > 2}
     return out
+
+
+def _later(c: Candidate, than: Candidate) -> bool:
+    """True when c was said after `than`. A goal's time is its last change, which may be the
+    very turn that changed one slot and not the other ("we go in October now ... my budget
+    is now 2500 euro" moved the date; the budget slot still holds 3000): a turn from that
+    exchange on that says it changed counts as later than the goal."""
+    if c.said > than.said + LATER_TURN_S:
+        return True
+    return than.source == "goal" and c.source == "turn" and c.said >= than.said - GOAL_EXCHANGE_S and changed(c.text)
 
 
 def _instead_of(text: str, old: str) -> str:

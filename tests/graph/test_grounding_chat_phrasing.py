@@ -209,3 +209,32 @@ def test_asked_as_it_is_now_a_later_change_near_the_question_wins(real_store, mo
           "where's mum's party going to be now?")],
     )  # fmt: skip
     assert "Hotel Pod Dębem" in venue
+
+
+def test_a_changed_amount_replaces_the_goals_older_slot(real_store, monkeypatch) -> None:
+    # from memory_fresh12: the goal kept 3000 euro; the later turn says it is now 2500
+    budget, when = _told_days_apart(
+        real_store,
+        monkeypatch,
+        [
+            (["Hallo! I want to plan a trip to Japan with my friend Tobias in April. My budget is 3000 euro.",
+              "Ah and change of plans: we go in October now instead, the flights are much cheaper. Also my "
+              "budget is now 2500 euro because I need a new laptop :/"],
+             "what's my budget for the japan trip?"),
+            (["Hallo! I want to plan a trip to Japan with my friend Tobias in April.",
+              "Ah and change of plans: we go in October now instead, the flights are much cheaper."],
+             "when are we going, remind me"),
+        ],
+    )  # fmt: skip
+    assert "2500" in budget and "3000" not in budget
+    assert "October" in when
+
+
+def test_a_value_asked_with_do_i_need_is_no_request_for_advice(real_store) -> None:
+    [score] = _ask_each(
+        real_store,
+        [(["hola! im valentina from guadalajara, studying english in dublin. i need 7.5 in IELTS for my "
+           "masters application and my exam is 22 june. can u help me with writing task 2"],
+          "what ielts score do i need again?")],
+    )  # fmt: skip
+    assert "7.5" in score and MODEL not in score
