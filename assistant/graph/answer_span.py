@@ -442,6 +442,29 @@ def _person(doc: Any, asked: set[str], role: str = "", strict: bool = False) -> 
     return ""
 
 
+_PLACE_KIND = re.compile(
+    r"\b(?:what|which)\s+(?:city|town|suburb|village|country|neighbou?rhood|area|district|borough|state)\b",
+    re.IGNORECASE,
+)
+
+
+def _lower_case_place(doc: Any, asked: set[str]) -> str:
+    """A town typed in lower case ("they're in the backyard in brunswick"), for a question
+    that asks for a town by its kind: a bare noun after "in", with no article, no date."""
+    for tok in doc:
+        if (
+            tok.dep_ == "pobj"
+            and tok.head.lower_ in ("in", "near", "from")
+            and tok.pos_ in ("NOUN", "PROPN")
+            and tok.tag_ != "NNS"
+            and not tok.ent_type_
+            and not any(c.dep_ in ("det", "poss", "amod", "nummod") for c in tok.children)
+            and tok.lemma_.lower() not in asked
+        ):
+            return str(tok.text)
+    return ""
+
+
 def _institution(doc: Any, asked: set[str]) -> str:
     """A school, hospital or company by its name: an organisation or building the tagger
     found, or a name holding such a word ("Riverside Academy"); not the town it is in."""
@@ -605,7 +628,10 @@ def _typed(
         return next((str(e.text) for e in doc.ents if e.label_ == "TIME"), "")
     if kind == "place":
         institution = _asked_noun(question) in INSTITUTIONS or asked_role(question) in INSTITUTIONS
-        return (_institution(doc, asked) if institution else "") or _place(doc, asked)
+        found = (_institution(doc, asked) if institution else "") or _place(doc, asked)
+        if not found and _PLACE_KIND.search(question):
+            found = _lower_case_place(doc, asked)  # "what suburb ...?" of "in brunswick"
+        return found
     if kind == "person":
         role = asked_role(question)
         # the noun is in the stored text, but not in this sentence: another sentence names it

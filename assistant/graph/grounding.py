@@ -550,10 +550,16 @@ def _reply(question: str, c: Candidate) -> Answer | None:
 
 
 def ground(
-    store: Memory, user_id: str, question: str, goals: list[GoalState], now: float
+    store: Memory,
+    user_id: str,
+    question: str,
+    goals: list[GoalState],
+    now: float,
+    recent: tuple[str, ...] = (),
 ) -> Grounded | None:
     """The grounded answer to a question about memory (or a plain "I don't know"); None for
-    a message that is not such a question, or an open one memory does not clearly answer."""
+    a message that is not such a question, or an open one memory does not clearly answer.
+    `recent` are the replies just given: a quote is not said whole twice in a row."""
     question = question_part(question)  # "I need to write her name in a form" is no advice asked
     question = re.sub(rf"^\s*{_OPENER}", "", question)  # "and where am i working these days"
     advice = asks_advice(question) and not _RECALL.search(question)
@@ -680,7 +686,7 @@ def ground(
         c = candidates[i]
         if c.source == "turn" and not chosen.typed:
             said = _source(c)
-            quote = _quote(store, asked, c.text)
+            quote = _quote(store, asked, c.text, recent)
             chosen = chosen._replace(
                 reply=prompts.GROUNDED_SAID.format(source=said[0].upper() + said[1:], quote=quote), span=quote
             )
@@ -721,7 +727,7 @@ def ground(
     if told and not people and scores[best] >= GRAY_RELEVANCE:
         # not clearly the answer, but the user may see that it is: said as a guess, never as fact
         c = candidates[best]
-        closest = second_person(c.text) + "." if c.source == "fact" else f'"{_quote(store, asked, c.text)}"'
+        closest = second_person(c.text) + "." if c.source == "fact" else f'"{_quote(store, asked, c.text, recent)}"'
         return Grounded(
             reply=prompts.GROUNDED_CLOSEST.format(closest=closest),
             span="",
@@ -753,18 +759,23 @@ def _owned_words(question: str) -> set[str]:
     return set()
 
 
-def _quote(store: Memory, question: str, text: str) -> str:
+def _quote(store: Memory, question: str, text: str, recent: tuple[str, ...] = ()) -> str:
     """What is quoted of a told text: all of it when short (the value asked for may sit in
     the sentence beside the one closest to the question), else the sentence closest in
     meaning and the ones sharing most words with the question ("what is it mom can't eat?"
     of "... she is diabetic and also cant have dairy ...": no word shared, the meaning is)."""
     parts = sentences(text)
-    if len(parts) <= QUOTE_SENTENCES and len(text.split()) <= QUOTE_WORDS:
+    short = len(parts) <= QUOTE_SENTENCES and len(text.split()) <= QUOTE_WORDS
+    # quoted whole just before (another question about the same message): this time only the
+    # part that answers, or the same long quote twice reads as a loop
+    if short and (len(parts) == 1 or not any(text in r for r in recent)):
         return text
     sims = store.similarity(question, parts)
     closest = parts[max(range(len(parts)), key=lambda n: sims[n])]
     shared = span(question, text).sentence
     picked = [p for p in parts if p == closest or p in shared]
+    if recent and any(text in r for r in recent):
+        picked = [closest]
     return " ".join(picked) if picked else shared
 
 

@@ -145,7 +145,7 @@ def recall(state: ChatState, deps: Deps) -> dict[str, Any]:
     )  # fmt: skip
     grounded = None
     if deps.settings.chat.grounded and text and not ASKS_IDENTITY.search(text):
-        grounded = ground(deps.store, user_id, text, goals, now())
+        grounded = ground(deps.store, user_id, text, goals, now(), tuple(_last_replies(state)))
         if grounded is not None and grounded["reply"] in _last_replies(state):
             # the same guess or decline twice reads as a loop, and helps no more
             if grounded["source"] in ("closest", "likely"):
