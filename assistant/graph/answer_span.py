@@ -279,7 +279,7 @@ def _new(ent: Any, asked: set[str]) -> bool:
 _SAME_ROLE = [
     "mom mum mother mama mommy mummy ma",
     "dad father papa daddy pa",
-    "doctor gp physician doc",
+    "doctor gp physician doc dr dr.",
     "boss manager supervisor",
     "grandma granny nan nana grandmother",
     "grandpa granddad grandad grandfather",

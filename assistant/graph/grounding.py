@@ -595,6 +595,10 @@ def ground(
         )
         candidates = list({(c.source, c.text): c for c in candidates}.values())
     floor = MIN_RELEVANCE if personal else MIN_RELEVANCE_OPEN
+    # "and by when has it got to be finished?": names nothing; it is the goal being worked on
+    on_goal = _current_goal_value(asked, candidates)
+    if on_goal is not None:
+        return on_goal
     # "when are we going?" names nothing, but asks for a date: closeness in meaning decides
     if not candidates or (not content_words(asked) and wanted(asked) == "any"):
         return (
@@ -654,6 +658,7 @@ def ground(
             >= scores[i]
             - (UPDATE_MARGIN if changed(candidates[m[0]].text) or current else NEWER_MARGIN)
             and _later(candidates[m[0]], candidates[i])
+            and not _still_holds(chosen.span, candidates[m[0]].text)
         ]
         if newer:
             i, chosen = max(newer, key=lambda m: candidates[m[0]].said)
@@ -675,6 +680,7 @@ def ground(
             )
             and (one := _reply(asked, c)) is not None
             and _replaces(one, chosen)
+            and not _still_holds(chosen.span, c.text)
         ]  # fmt: skip
         if moved:
             i, chosen = max(moved, key=lambda m: candidates[m[0]].said)
@@ -880,7 +886,7 @@ def _followed_by_update(
     )
     found: list[tuple[int, Answer]] = []
     for j, c in enumerate(candidates):
-        if c.source != "turn" or not _later(c, old) or not changed(c.text):
+        if c.source != "turn" or not _later(c, old) or not changed(c.text) or _still_holds(chosen.span, c.text):
             continue
         shared = mine & content_words(c.text)
         if len(shared) < UPDATE_SHARED_WORDS and not shared & names and j not in linked:
@@ -905,6 +911,29 @@ def _followed_by_update(
         if _replaces(one, chosen):
             found.append((j, one))
     return max(found, key=lambda m: candidates[m[0]].said) if found else None
+
+
+def _current_goal_value(question: str, candidates: list[Candidate]) -> Grounded | None:
+    """A date or amount asked of "it" ("by when has it got to be finished?", "how much can we
+    spend on it?"), naming no thing: the slot of that kind of the goal changed last."""
+    kind = wanted(question)
+    if kind not in ("date", "number"):
+        return None
+    doc = parse(question).doc
+    if any(t.pos_ in ("NOUN", "PROPN") and t.lemma_.lower() not in _GENERAL_NOUNS for t in doc):
+        return None
+    slots = [c for c in candidates if c.source == "goal" and c.slot]
+    for c in sorted(slots, key=lambda c: -c.said):
+        one = _reply(question, c)
+        if one is None or not one.typed:
+            continue
+        # "we go in October now instead" after the goal took April: a later change of "it"
+        i = candidates.index(c)
+        follow = _followed_by_update(question, i, one, candidates, frozenset(range(len(candidates))))
+        if follow is not None:
+            return Grounded(reply=follow[1].reply, span=follow[1].span, source="turn", score=0.0)
+        return Grounded(reply=one.reply, span=one.span, source="goal", score=0.0)
+    return None
 
 
 def _named_by_role(
@@ -965,14 +994,38 @@ def _instead_of(text: str, old: str) -> str:
     return ""
 
 
+_DROPPED = re.compile(
+    r"\b(?:instead|no longer|not|n't|cancel\w*|pulled out|left|leaving|quit|fell through|anymore|"
+    r"from|replaced|switched)\b",
+    re.IGNORECASE,
+)
+
+
+def _still_holds(value: str, text: str) -> bool:
+    """True when a later text names the old value without dropping it ("Paz and I pushed the
+    Camino start" keeps Paz; "Zakopane instead of Kraków" drops Kraków): it does not
+    replace that value, whatever else it changes."""
+    words = value.split()
+    named = all(w[:1].isupper() for w in words) and not any(ch.isdigit() for ch in value)
+    # a name by any of its words ("Paz" of "Paz Errázuriz"); a date or amount only whole
+    held = (
+        any(re.search(rf"\b{re.escape(w)}\b", text, re.IGNORECASE) for w in words if len(w) > 2)
+        if named
+        else value.lower() in text.lower()
+    )
+    return held and not _DROPPED.search(text)
+
+
 def _replaces(newer: Answer, older: Answer) -> bool:
     """True when a later text's answer can stand for an older one: a different value found
     the same way, and a value of the asked kind when the older one was ("Change of plan."
     does not replace "1,200,000 yen")."""
+    shorter = set(newer.span.lower().replace(".", "").split()) <= set(older.span.lower().replace(".", "").split())
     return (
         newer.in_text == older.in_text
         and newer.span != older.span
         and (newer.typed or not older.typed)
+        and not shorter  # "Dr. Raman" later is still "Dr. Priya Raman"
     )
 
 

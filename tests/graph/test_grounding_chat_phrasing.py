@@ -238,3 +238,41 @@ def test_a_value_asked_with_do_i_need_is_no_request_for_advice(real_store) -> No
           "what ielts score do i need again?")],
     )  # fmt: skip
     assert "7.5" in score and MODEL not in score
+
+
+def test_a_later_text_that_keeps_the_old_value_does_not_replace_it(real_store, monkeypatch) -> None:
+    # from memory_fresh11: the later turn moves the date and the house, not the companion
+    who, day, doctor = _told_days_apart(
+        real_store,
+        monkeypatch,
+        [
+            (["Hola! I'm Claudia, 55, I live in Valparaíso. Next year I'm walking the Camino Francés with "
+              "my friend Paz Errázuriz. We start in Saint-Jean-Pied-de-Port on 4 May. What should I pack?",
+              "Big news: we sold the house and moved to La Serena to be closer to my son Tomás! Also Paz "
+              "and I pushed the Camino start to 11 May because the flights were cheaper."],
+             "who's coming with me on the camino?"),
+            (["Hola! I'm Claudia. Next year I'm walking the Camino Francés with my friend Paz Errázuriz. "
+              "We start in Saint-Jean-Pied-de-Port on 4 May.",
+              "Big news: we sold the house and moved to La Serena to be closer to my son Tomás! Also Paz "
+              "and I pushed the Camino start to 11 May because the flights were cheaper."],
+             "What day do we begin walking?"),
+            (["My doctor is Dr. Priya Raman at the Cleveland Clinic and she started me on metformin.",
+              "Quick update - Dr. Raman upped the metformin to 1000 mg twice a day. Stomach's been ok so far."],
+             "Who's my doctor again? Need to fill out a form."),
+        ],
+    )  # fmt: skip
+    assert "Paz Errázuriz" in who and "Tomás" not in who
+    assert "11 May" in day
+    assert "Priya Raman" in doctor and "Stomach" not in doctor
+
+
+def test_a_date_asked_of_it_is_the_goals_latest(real_store, monkeypatch) -> None:
+    [deadline] = _told_days_apart(
+        real_store,
+        monkeypatch,
+        [(["I want to get a new pizza oven installed in my restaurant by 15 February, budget 9000 euros",
+           "update. quotes came back higher, bank approved 11,500 euros so thats the oven budget now. "
+           "installer cant come till later so new deadline is 30 March"],
+          "and by when has it got to be finished")],
+    )  # fmt: skip
+    assert deadline.startswith("30 March")
