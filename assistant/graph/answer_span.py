@@ -79,9 +79,21 @@ _VALUE_KINDS: dict[str, Wanted] = {
     **dict.fromkeys(["deadline"], "date"),
 }  # fmt: skip
 # Places people name by what they are: the answer is their name ("Riverside Academy")
-INSTITUTIONS = frozenset(
-    ["school", "academy", "college", "university", "uni", "hospital", "clinic", "practice", "company", "firm", "employer", "restaurant", "hotel", "venue", "gym", "church", "shop", "store", "cafe", "bar", "club", "nursery", "kindergarten"]
+_INSTITUTION_GROUPS = (
+    "school academy college university uni nursery kindergarten",
+    "hospital clinic practice surgery",
+    "company firm employer",
+    "restaurant hotel venue cafe bar club",
+    "gym church shop store",
 )
+INSTITUTIONS = frozenset(" ".join(_INSTITUTION_GROUPS).split())
+
+
+def same_institution(word: str) -> frozenset[str]:
+    """The words for the same kind of place: "school" -> school, academy, college, ..."""
+    return frozenset(next((g.split() for g in _INSTITUTION_GROUPS if word in g.split()), [word]))
+
+
 _TIME_ASK = re.compile(r"\b(?:what time|at what time|which time)\b", re.IGNORECASE)
 MAX_ANSWER_WORDS = 30  # a best sentence longer than this is cut (an answer, not a speech)
 
@@ -102,7 +114,7 @@ def wanted(question: str) -> Wanted:
         return "time"  # "What time did I book the party for?": the hour, not the day
     if asks_when(question):
         return "date"
-    noun = _asked_noun(question)
+    noun = asked_noun(question)
     by_noun = _VALUE_KINDS.get(noun, "any")
     if by_noun != "any":
         return by_noun  # "what budget do I have for this trip?", "truck budget?"
@@ -121,7 +133,7 @@ def wanted(question: str) -> Wanted:
     return "person"  # who, whom, whose, "name", "called"
 
 
-def _asked_noun(question: str) -> str:
+def asked_noun(question: str) -> str:
     """The noun a question asks the value of: the one "what"/"which" picks ("what budget"),
     the one asked about ("what's my rent?", "what is the deadline"), or a fragment's head
     ("truck budget?"); "" when none."""
@@ -553,7 +565,7 @@ def _number(doc: Any, asked: set[str], question: str) -> str:
     # "how much budget?" of "planning for 15 kids, budget around 12000 rs": the amount the
     # parse attaches nearest to a word the question names
     # "what budget i have for this trip": nearest "budget", not "trip" ("just us two")
-    key = _asked_noun(question)
+    key = asked_noun(question)
     anchors = [t for t in doc if t.lemma_.lower() == key] or [t for t in doc if t.lemma_.lower() in asked]
     if not anchors:
         return ordered[0]
@@ -627,8 +639,9 @@ def _typed(
     if kind == "time":
         return next((str(e.text) for e in doc.ents if e.label_ == "TIME"), "")
     if kind == "place":
-        institution = _asked_noun(question) in INSTITUTIONS or asked_role(question) in INSTITUTIONS
-        found = (_institution(doc, asked) if institution else "") or _place(doc, asked)
+        institution = asked_noun(question) in INSTITUTIONS or asked_role(question) in INSTITUTIONS
+        # "which school ...?" is answered by a school's name, never by the town it is in
+        found = _institution(doc, asked) if institution else _place(doc, asked)
         if not found and _PLACE_KIND.search(question):
             found = _lower_case_place(doc, asked)  # "what suburb ...?" of "in brunswick"
         return found
@@ -645,7 +658,7 @@ def span(question: str, text: str, said: float = 0.0) -> Span:
     """What in `text` answers `question`; `said` (unix seconds) dates relative expressions."""
     sentence = best_sentence(question, text)
     kind = wanted(question)
-    key = _asked_noun(question)
+    key = asked_noun(question)
     if kind != "any" and key and key not in GENERAL_NOUNS and key not in _lemmas(sentence):
         # "what budget i have for this trip": the sentence naming the budget, not the trip
         sentence = next((o for o in sentences(text) if key in _lemmas(o)), sentence)
@@ -684,7 +697,7 @@ _KIND_OF = re.compile(
 def _ordinal_of(question: str, text: str) -> str:
     """ "which anniversary is it?" of "our 40th wedding anniversary on 22 October" -> "40th":
     the ordinal the text puts on the noun the question picks with which/what."""
-    noun = _asked_noun(question)
+    noun = asked_noun(question)
     if not noun or noun in GENERAL_NOUNS:
         return ""
     for e in parse(text).doc.ents:

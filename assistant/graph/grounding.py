@@ -27,14 +27,18 @@ from typing import TYPE_CHECKING, Literal, NamedTuple
 
 from assistant.graph import prompts
 from assistant.graph.answer_span import (
+    ASKING_VERBS,
     GENERAL_NOUNS,
+    INSTITUTIONS,
     Span,
+    asked_noun,
     asked_role,
     content_words,
     day_text,
     is_money,
     overlap,
     role_words,
+    same_institution,
     sentences,
     span,
     wanted,
@@ -532,7 +536,9 @@ def _reply(question: str, c: Candidate) -> Answer | None:
         found = span(question, c.text, c.said)
         if kind == "person" and not found.typed:
             return None  # a turn that names nobody does not say who
-        if kind == "date" and not found.typed and c.said:
+        if kind == "date" and not found.typed:
+            if not (c.said and _asks_past(question)):
+                return None  # "when is Baraka's birthday?" is not answered by a text with no date
             found = Span(day_text(c.said), found.sentence, True)  # said that day
             in_text = False
     if found is None or not found.text.strip():
@@ -635,7 +641,9 @@ def ground(
         if one is not None and (one.typed or not advice):  # advice asked: only the amount
             made.append((i, one))
     if not made and not people:
-        by_role = _named_by_role(store, user_id, asked, candidates, now)
+        by_role = _named_by_role(store, user_id, asked, candidates, now) or _named_institution(
+            asked, candidates
+        )
         if by_role is not None:
             return by_role
     if made:
@@ -913,6 +921,27 @@ def _followed_by_update(
     return max(found, key=lambda m: candidates[m[0]].said) if found else None
 
 
+def _named_institution(question: str, candidates: list[Candidate]) -> Grounded | None:
+    """ "what is the name of the school he is joining?" after "... starting at Riverside
+    Academy in January": a told name holding a word for that kind of place, said as a likely
+    answer with its sentence, however far the rest of the text is from the question."""
+    noun = asked_role(question) or asked_noun(question)
+    if wanted(question) != "place" or noun not in INSTITUTIONS:
+        return None
+    kinds = same_institution(noun)
+    for c in sorted(candidates, key=lambda c: -c.said):
+        if c.source != "turn":
+            continue
+        for sentence in sentences(c.text):
+            for chunk in parse(sentence).doc.noun_chunks:
+                words = [t for t in chunk if t.pos_ == "PROPN" or t.lower_ in kinds]
+                if any(t.pos_ == "PROPN" for t in words) and any(t.lower_ in kinds for t in chunk):
+                    value = str(chunk.doc[words[0].i : words[-1].i + 1].text)
+                    reply = prompts.GROUNDED_LIKELY.format(span=value, source=_source(c), quote=sentence)
+                    return Grounded(reply=reply, span=value, source="likely", score=0.0)
+    return None
+
+
 def _current_goal_value(question: str, candidates: list[Candidate]) -> Grounded | None:
     """A date or amount asked of "it" ("by when has it got to be finished?", "how much can we
     spend on it?"), naming no thing: the slot of that kind of the goal changed last."""
@@ -955,6 +984,19 @@ def _named_by_role(
         if one is not None and one.typed and one.in_text and one.span.lower() not in own:
             return Grounded(reply=one.reply, span=one.span, source=c.source, score=0.0)
     return None
+
+
+def _asks_past(question: str) -> bool:
+    """True for a question about something done ("when did I ...", "when was ..."): the day a
+    turn was said may answer it; "when is Baraka's birthday?" it never does."""
+    # "when did i say that job kicks off": the saying is past, the job is not; but "when did I
+    # tell you about the dentist?" asks when it was said
+    doc = parse(question).doc
+    past = [(t.head if t.dep_ == "aux" else t) for t in doc if t.tag_ in ("VBD", "VBN")]
+    if any(v.lemma_.lower() not in ASKING_VERBS for v in past):
+        return True
+    others = [t for t in doc if t.pos_ == "VERB" and t.lemma_.lower() not in ASKING_VERBS]
+    return bool(past) and not others
 
 
 def _own_names(candidates: list[Candidate]) -> set[str]:

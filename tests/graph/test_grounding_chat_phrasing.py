@@ -276,3 +276,20 @@ def test_a_date_asked_of_it_is_the_goals_latest(real_store, monkeypatch) -> None
           "and by when has it got to be finished")],
     )  # fmt: skip
     assert deadline.startswith("30 March")
+
+
+def test_the_day_a_text_was_said_answers_only_what_was_done(real_store, monkeypatch) -> None:
+    birthday, school = _told_days_apart(
+        real_store,
+        monkeypatch,
+        [
+            (["Hello. I am a single father in Nairobi, my son Baraka is 12",
+              "Baraka has asthma and he wants to join the football team."],
+             "when is Baraka's birthday? I want to plan ahead"),
+            (["Hello. I am a single father in Nairobi, my son Baraka is 12 and starting at Riverside "
+              "Academy in January", "Baraka has asthma and he wants to join the football team."],
+             "what is the name of the school he is joining"),
+        ],
+    )  # fmt: skip
+    assert birthday.startswith("I don't know") and "2027" not in birthday
+    assert "Riverside Academy" in school and not school.startswith("Nairobi")
