@@ -219,7 +219,8 @@ def _location(s: str) -> list[Candidate]:
         r"(?i:\b(?:i|we)\s+(?:now\s+)?(?:live|reside)\s+in|\bi\s+am (?:now\s+)?living\s+in|"
         r"\b(?:i'm|we're|we are)\s+(?:now\s+)?living\s+in|"
         r"\b(?:i|we)(?:'ve| have)?\s+"
-        r"(?:just\s+|recently\s+)?(?:moved|relocated)(?:\s+from\s+[^,;.]+?)?\s+to|\bi(?:'m| am)\s+(?:now\s+)?based\s+in|\bi(?:'m| am) from)\s+"
+        r"(?:just\s+|recently\s+)?(?:moved|relocated)(?:\s+from\s+[^,;.]+?)?\s+to|\bi(?:'m| am)\s+(?:now\s+)?based\s+in|\bi(?:'m| am) from|"
+        r"^\s*(?:now\s+)?based\s+in)\s+"  # a fragment: "Based in Toronto."
         + _PHRASE,
         s,
     )
@@ -480,8 +481,9 @@ def _job_fragment(sent: Any, whole: str) -> list[Candidate]:
             continue
         out = [Candidate("identity", f"User works as {_article(value)}", 0.85, "identity:role", "role", value)]
         for prep in (c for c in head.children if c.dep_ == "prep" and c.lower_ in ("at", "for", "with")):
+            # "dev at Shopify" (tagged a place): a role "at" a name is at its employer
             org = next((p for p in prep.children if p.dep_ == "pobj" and p.pos_ in ("PROPN", "NOUN")
-                        and p.ent_type_ not in ("GPE", "LOC", "DATE")), None)  # fmt: skip
+                        and p.ent_type_ not in ("LOC", "DATE", "TIME")), None)  # fmt: skip
             if org is not None and not any(t.dep_ == "det" for t in org.children):
                 name = _cap(_full_name(org))
                 out.append(Candidate("identity", f"User works at {name}", 0.85, "identity:employer", "employer", name))

@@ -186,3 +186,23 @@ def test_parse_reads_facts_in_new_wordings(said: str, attribute: str, value: str
 def test_parse_does_not_read_facts_into_small_talk(said: str) -> None:
     got = {(c.attribute, c.value) for c in extract_rules(said)}
     assert not any(a in ("name", "employer", "interest", "place", "role") for a, _ in got), got
+
+
+def test_a_new_job_said_in_chat_fragments() -> None:
+    # from memory_fresh8/12 (written by people who had not read the code)
+    def facts(text: str) -> set[str]:
+        return {c.text for c in extract_rules(text)}
+
+    assert {"User works at Canva", "User works as a junior marketing coordinator"} <= facts(
+        "GOT THE JOB!! junior marketing coordinator at canva, starting 3 feb"
+    )
+    assert {"User works at Shopify", "User lives in Toronto"} <= facts(
+        "Started a new job. Junior backend dev at Shopify. Based in Toronto."
+    )
+    assert "User works at Flipkart" in facts(
+        "big news!! i got the offer, leaving infosys and joining flipkart as senior engineer"
+    )
+    assert "User works at Thales" in facts("Airbus fell through, but I got one at Thales in Paris instead")
+    assert "User works at Baxter Lyle LLP" in facts("starting at Baxter Lyle LLP in two weeks")
+    # someone else's job is not the user's
+    assert not any("teacher" in f for f in facts("my sister got a job. teacher at a school in Leeds"))
