@@ -493,15 +493,21 @@ def _institution(doc: Any, asked: set[str]) -> str:
 
 
 def _place(doc: Any, asked: set[str]) -> str:
-    ents = [e for e in doc.ents if _new(e, asked)]
+    # not a name beside a noun for a person, whatever the tagger calls it ("our daughter Sabine")
+    ents = [e for e in doc.ents if _new(e, asked) and not (e.root.dep_ == "appos" and e.root.head.pos_ == "NOUN")]
     for e in ents:
         if e.label_ in _PLACES:
             return e.text
     for e in ents:  # the small model tags some towns ORG ("moved to York")
         if e.label_ == "ORG" and e.root.dep_ == "pobj" and e.root.head.lower_ in _PLACE_PREPS:
             return e.text
-    for tok in doc:  # a named place it tagged as nothing
-        if tok.dep_ == "pobj" and tok.pos_ == "PROPN" and tok.head.lower_ in _PLACE_PREPS:
+    for tok in doc:  # a named place it tagged as nothing (not "moved to 3 December")
+        if (
+            tok.dep_ == "pobj"
+            and tok.pos_ == "PROPN"
+            and tok.head.lower_ in _PLACE_PREPS
+            and tok.ent_type_ not in (*_AMOUNTS, "DATE", "ORDINAL")
+        ):
             words = [c for c in tok.subtree if c.dep_ in ("compound", "det") or c is tok]
             text = doc[min(c.i for c in words) : tok.i + 1].text
             if content_words(text) - asked:
@@ -674,8 +680,10 @@ def span(question: str, text: str, said: float = 0.0) -> Span:
             written = next((o for o in sentences(text) if date_in(o, said, written_only=True)), "")
             if written:
                 sentence, found = written, date_in(written, said, written_only=True)
-        if not found:  # another sentence of the same text may hold it
+        if not found:  # another sentence of the same text may hold it, one on the same topic
             for other in sentences(text):
+                if not _continues(question, other):
+                    continue  # "... Also our daughter comes from Hamburg": another topic
                 found = _typed(kind, question, other, said, lemmas)
                 if found:
                     sentence = other
@@ -692,6 +700,16 @@ def span(question: str, text: str, said: float = 0.0) -> Span:
 _KIND_OF = re.compile(
     r"\b(?:what|which|wat)\s+(?:(?:kind|type|sort)\s+of\s+\w+|breed)\s+(?:is|was|are)\s+\w+", re.IGNORECASE
 )
+
+
+# Openers by which a sentence turns to another topic
+_NEW_TOPIC = re.compile(r"^\W*(?:also|btw|by the way|unrelated|anyway|oh and|p\.?s\.?|another thing)\b", re.I)
+
+
+def _continues(question: str, sentence: str) -> bool:
+    """True unless a sentence turns to another topic ("Also our daughter Sabine comes from
+    Hamburg") without a word of the question."""
+    return overlap(question, sentence) > 0 or not _NEW_TOPIC.search(sentence)
 
 
 def _ordinal_of(question: str, text: str) -> str:

@@ -64,6 +64,7 @@ NOW_RELEVANCE = 0.1  # asked "now", a later change this close is read as about t
 QUOTE_WORDS = 40  # a guess quotes a told text whole up to this length ...
 QUOTE_SENTENCES = 3  # ... and this many sentences ("Budget change. ... Now 25 million yen.")
 LIKELY_MARGIN = 0.15  # below the floor, a text this close to the best that holds the asked kind
+UNTYPED_MARGIN = 0.3  # ... or this close, when the texts above the floor hold no such value
 LIKELY_OPEN = 0.35  # ... and, for a question not plainly about the user, at least this close
 SIMILARITY_WEIGHT = 0.7  # the rest is word overlap: a rare word the question names counts
 SEARCH_TURNS = 8  # past turns scored per question
@@ -102,7 +103,7 @@ _AMOUNT_ASK = re.compile(r"^\s*how (?:much|many)\b[^?]*\b(?:can|could) (?:i|we)\
 # question's words ("has to be submitted by 30 April") and would win without it.
 _UPDATE = re.compile(
     r"\b(?:now|instead|anymore|no longer|changed?|moved|postponed|extended|extension|"
-    r"raised|lowered|rescheduled|updated?|shifted|pushed back|brought forward|actually|"
+    r"raised|lowered|rescheduled|updated?|shifted|pushed(?: back)?|brought forward|actually|"
     r"bump(?:ed|ing)?|cut|increased?|decreased?|reduced?|went (?:up|down)|"
     r"these days|at the moment|currently|new|pulled out|fell through|switched|swapped|"
     r"replaced|change of plans?|cancel(?:l?ed)?|no more)\b",
@@ -646,13 +647,25 @@ def ground(
         )
         if by_role is not None:
             return by_role
+    if made and wanted(asked) != "any" and not any(m[1].typed for m in made):
+        # a date, a place, an amount asked, and the texts above the floor hold none: a text
+        # just below it that holds one is the likelier answer ("the hospital in Erlangen")
+        likely = _likely(asked, candidates, scores, margin=UNTYPED_MARGIN)
+        if likely is not None and not people:
+            return likely
     if made:
         # a value of the asked kind found in the text beats one worked out (the day a turn
         # was said) or a sentence that holds none, when close
         close = [m for m in made if scores[m[0]] >= scores[made[0][0]] - WORKED_OUT_MARGIN]
+        # ... and a value in a sentence that shares the question's words beats one from
+        # another sentence of its text ("the hospital in Erlangen" over "our daughter comes
+        # from Hamburg", told beside "hospital called today")
         i, chosen = next(
-            (m for m in close if m[1].in_text and m[1].typed),
-            next((m for m in close if m[1].in_text), made[0]),
+            (m for m in close if m[1].in_text and m[1].typed and _on_topic(asked, m[1].span, candidates[m[0]].text)),
+            next(
+                (m for m in close if m[1].in_text and m[1].typed),
+                next((m for m in close if m[1].in_text), made[0]),
+            ),
         )
         # the same thing told twice ("dinner on 14 June", later "the dinner is now on 21
         # June"): the newer one, when about as close, is the current value; the more so when
@@ -689,6 +702,7 @@ def ground(
             and (one := _reply(asked, c)) is not None
             and _replaces(one, chosen)
             and not _still_holds(chosen.span, c.text)
+            and (_same_thing(c, candidates[i]) or _changed_here(one.span, c.text))
         ]  # fmt: skip
         if moved:
             i, chosen = max(moved, key=lambda m: candidates[m[0]].said)
@@ -802,7 +816,11 @@ def is_grounded_reply(reply: str) -> bool:
 
 
 def _likely(
-    question: str, candidates: list[Candidate], scores: list[float], least: float = GRAY_RELEVANCE
+    question: str,
+    candidates: list[Candidate],
+    scores: list[float],
+    least: float = GRAY_RELEVANCE,
+    margin: float = LIKELY_MARGIN,
 ) -> Grounded | None:
     """A question asking for a kind of value (a date, an amount, a name, a place) that no
     text answers above the floor: the closest text that holds a value of that kind, said as
@@ -812,7 +830,7 @@ def _likely(
     kind = wanted(question)
     if kind == "any" or not scores or asked_attribute(question) in ("employer", "role"):
         return None  # "where do I work?" is not answered by a town ("Probably berlin")
-    low = max(least, max(scores) - LIKELY_MARGIN)
+    low = max(least, max(scores) - margin)
     # "what's Adaeze's fiancé called?": only a text that names a fiancé may hold his name
     role = asked_role(question) if kind == "person" else ""
     found: list[tuple[int, str, str]] = []  # candidate, value, the sentence holding it
@@ -916,6 +934,8 @@ def _followed_by_update(
                 break
         if one is None or not one.typed or one.span.lower() in old.text.lower():
             continue
+        if not _changed_here(one.span, c.text):
+            continue  # "moved to 3 December. Also Sabine comes from Hamburg": not the new place
         if _replaces(one, chosen):
             found.append((j, one))
     return max(found, key=lambda m: candidates[m[0]].said) if found else None
@@ -951,6 +971,8 @@ def _current_goal_value(question: str, candidates: list[Candidate]) -> Grounded 
     doc = parse(question).doc
     if any(t.pos_ in ("NOUN", "PROPN") and t.lemma_.lower() not in _GENERAL_NOUNS for t in doc):
         return None
+    if not any(t.lower_ in ("it", "this", "that") for t in doc):
+        return None  # "What day do we begin walking?" names its thing by the verb
     slots = [c for c in candidates if c.source == "goal" and c.slot]
     for c in sorted(slots, key=lambda c: -c.said):
         one = _reply(question, c)
@@ -1041,6 +1063,16 @@ _DROPPED = re.compile(
     r"from|replaced|switched)\b",
     re.IGNORECASE,
 )
+
+
+def _on_topic(question: str, value: str, text: str) -> bool:
+    """True when the sentence of text holding the value shares a word with the question."""
+    return any(value.lower() in s.lower() and overlap(question, s) > 0 for s in sentences(text))
+
+
+def _changed_here(value: str, text: str) -> bool:
+    """True when the sentence of text holding the value is the one that says it changed."""
+    return any(value.lower() in s.lower() and changed(s) for s in sentences(text))
 
 
 def _still_holds(value: str, text: str) -> bool:

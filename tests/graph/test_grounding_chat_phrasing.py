@@ -293,3 +293,17 @@ def test_the_day_a_text_was_said_answers_only_what_was_done(real_store, monkeypa
     )  # fmt: skip
     assert birthday.startswith("I don't know") and "2027" not in birthday
     assert "Riverside Academy" in school and not school.startswith("Nairobi")
+
+
+def test_a_change_elsewhere_in_a_later_text_does_not_move_the_answer(real_store, monkeypatch) -> None:
+    # from memory_fresh11: the operation moved; the daughter coming from Hamburg moved nothing
+    [city] = _told_days_apart(
+        real_store,
+        monkeypatch,
+        [(["My wife Helga will get a knee replacement on 12 November, at the hospital in Erlangen. She "
+           "can not climb the stairs after. How must I prepare the house?",
+           "hospital called today, the operation is moved to 3 December. Also our daughter Sabine comes "
+           "from Hamburg to help."],
+          "in which city is the hospital?")],
+    )  # fmt: skip
+    assert "Erlangen" in city and "Hamburg" not in city and "December" not in city
