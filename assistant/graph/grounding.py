@@ -155,7 +155,9 @@ _GROUNDED_STARTS = tuple(
 # "remind me what my new job is" asks; "remind me to call Ana" is an order
 _REMIND = re.compile(
     r"^\s*(?:please\s+)?(?:(?:can|could) you\s+)?(?:remind me|tell me again|"
-    r"tell me (?=(?:my|our|what|who|whom|whose|where|when|which|how (?:much|many|old|long))\b))"
+    # "tell me my wife's name", "tell me what my budget was"; not "tell me what you think"
+    r"tell me (?=(?:my|our)\b|(?:what|who|whom|whose|where|when|which|how (?:much|many|old|long))"
+    r"\s+(?:(?!you\b)\w+\s+){0,3}?(?:my|our|i|we)\b))"
     r"(?!\s+to\b)",
     re.IGNORECASE,
 )
@@ -315,8 +317,8 @@ def _about_someone_known(question: str, candidates: list[Candidate]) -> bool:
     """True for a question about "he" or "she" when memory knows people in the user's life
     ("what is the name of the school he is joining", after "my son Baraka is 12"): it asks
     about one of them, not about the world."""
-    if not re.search(r"\b(?:he|she|his|her|him)\b", question, re.IGNORECASE):
-        return False
+    if wanted(question) == "any" or not re.search(r"\b(?:he|she|his|her|him)\b", question, re.IGNORECASE):
+        return False  # "is she too young for a phone?" asks for advice, not a stored value
     return any(c.fact is not None and c.fact.attribute == "person" for c in candidates)
 
 

@@ -307,3 +307,14 @@ def test_a_change_elsewhere_in_a_later_text_does_not_move_the_answer(real_store,
           "in which city is the hospital?")],
     )  # fmt: skip
     assert "Erlangen" in city and "Hamburg" not in city and "December" not in city
+
+
+def test_requests_for_an_opinion_still_go_to_the_model(real_store) -> None:
+    opinion, advice = _ask_each(
+        real_store,
+        [
+            (["My daughter Maisie is 6 and loves drawing."], "tell me what you think about my plan to homeschool"),
+            (["My daughter Maisie is 6 and loves drawing."], "is she too young for a phone?"),
+        ],
+    )
+    assert MODEL in opinion and MODEL in advice
