@@ -757,7 +757,11 @@ def ground(
     if told and not people and scores[best] >= GRAY_RELEVANCE:
         # not clearly the answer, but the user may see that it is: said as a guess, never as fact
         c = candidates[best]
-        closest = second_person(c.text) + "." if c.source == "fact" else f'"{_quote(store, asked, c.text, recent)}"'
+        quote = _quote(store, asked, c.text, recent)
+        closest = second_person(c.text) + "." if c.source == "fact" else f'"{quote}"'
+        if c.source != "fact" and any(quote in r for r in recent):
+            # the same guess quoted again, for another question: a plain "I don't know"
+            return Grounded(reply=_nothing(people, question), span="", source="none", score=round(scores[best], 3))
         return Grounded(
             reply=prompts.GROUNDED_CLOSEST.format(closest=closest),
             span="",

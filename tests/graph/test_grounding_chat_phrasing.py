@@ -318,3 +318,24 @@ def test_requests_for_an_opinion_still_go_to_the_model(real_store) -> None:
         ],
     )
     assert MODEL in opinion and MODEL in advice
+
+
+def test_the_same_guess_is_not_quoted_again_for_another_question(real_store) -> None:
+    # from memory_fresh15: two questions memory does not answer, closest to one message
+    llm = scripted(replies=lambda m: f"{MODEL} on {m[-1]['content']}")
+    saver = InMemorySaver()
+    first = ChatSession(Settings(), llm, real_store, saver, user_id="u", thread_id="monday")
+    first.send(
+        "my dad Antônio has alzheimer, he is 78. he lives in a care home in Porto Alegre called "
+        "Residencial Bem Viver. my brother Rafael visit him every sunday"
+    )
+    later = ChatSession(Settings(), llm, real_store, saver, user_id="u", thread_id="friday")
+    replies = [
+        later.send(q)
+        for q in (
+            "what is the name of dad's care home",
+            "what medication dad is taking now? the nurse asked me and i forgot",
+        )
+    ]
+    sentence = "my dad Antônio has alzheimer, he is 78."
+    assert sum(sentence in r for r in replies) <= 1, replies
