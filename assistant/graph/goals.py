@@ -175,13 +175,17 @@ DEFAULT_NEEDS = ["deadline"]
 SLOT_KINDS = ("date", "budget", "guests")
 
 
+# A period rather than a day ("next year", "this summer"): a day said beside it is the date
+_VAGUE_DATE = re.compile(r"\b(?:year|month|summer|winter|spring|autumn|fall|season)\b", re.IGNORECASE)
+
+
 def slot_value(kind: str, text: str) -> str | None:
     """The words of `text` that give a slot of this kind ("by Feb 15." -> "Feb 15"), if any."""
     turn = parse(text)
     found = {"date": turn.dates, "budget": turn.prices, "guests": turn.party_sizes}.get(kind)
     values = found() if found is not None else []
     if kind == "date":  # "next year, my target date is march 20": the day, not the year
-        values = sorted(values, key=lambda v: not re.search(r"\d", v))
+        values = sorted(values, key=lambda v: bool(_VAGUE_DATE.search(v)) and not re.search(r"\d", v))
     return values[0] if values else None
 
 

@@ -174,3 +174,12 @@ def test_a_greeting_before_a_request_still_lets_the_model_add_the_goal() -> None
     said = "Hi! Could you sort out a surprise party for my sister?"
     update, goals, _ = track(said, [], "", llm=_proposes("sort out a surprise party for my sister"))
     assert update.event == "new" and len(goals) == 1
+
+
+def test_a_day_said_beside_a_period_is_the_date_slot() -> None:
+    from assistant.graph.goals import slot_value
+
+    # from memory_fresh12: the day, not "next year"
+    said = "im planning to take the NCLEX next year, my target date is march 20 haha"
+    assert slot_value("date", said) == "march 20"
+    assert slot_value("budget", "want to open my own food truck. budget 60k. where do i start") == "60k"
