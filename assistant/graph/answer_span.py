@@ -175,8 +175,11 @@ def content_words(text: str) -> set[str]:
 
 # Nouns too general to say what a question is about ("what day", "which time")
 GENERAL_NOUNS = frozenset(
-    ["name", "thing", "time", "day", "way", "lot", "one", "idea", "tip", "people", "week", "year", "today", "question", "answer", "help", "example", "list", "plan", "step"]
-)
+    [
+        "name", "thing", "time", "day", "way", "lot", "one", "idea", "tip", "people", "week",
+        "year", "today", "question", "answer", "help", "example", "list", "plan", "step",
+    ]
+)  # fmt: skip
 ASKED_NOUN_WITHIN = 4  # "what ielts score": the value noun this close to "what"
 PREFIX_LETTERS = 4  # a word this long matches the longer word it starts ("physio", "reno")
 
@@ -289,8 +292,8 @@ def _new(ent: Any, asked: set[str]) -> bool:
 # Words people use for the same person in their life ("my GP" told, "my doctor" asked). A
 # partner is any of the words for one; a wife is not a husband.
 _SAME_ROLE = [
-    "mom mum mother mama mommy mummy ma",
-    "dad father papa daddy pa",
+    "mom mum mother mama mommy mummy",
+    "dad father papa daddy",
     "doctor gp physician doc dr dr.",
     "boss manager supervisor",
     "grandma granny nan nana grandmother",
@@ -299,7 +302,7 @@ _SAME_ROLE = [
     "lawyer solicitor attorney",
     "landlord landlady",
     "coworker colleague co-worker",
-    "friend mate buddy pal",
+    "friend buddy pal",
     "fiance fiancé fiancee fiancée",
     "son lad boy",
     "daughter girl lass",
@@ -307,13 +310,17 @@ _SAME_ROLE = [
 ]
 # A pet is often told by its breed ("our beagle Biscuit") and asked by its kind ("our dog").
 _BREEDS = {
-    "dog": "puppy pup labrador retriever lab poodle beagle spaniel terrier collie shepherd "
-    "dachshund corgi husky greyhound whippet pug bulldog boxer rottweiler doberman schnauzer "
-    "chihuahua labradoodle cockapoo cavapoo samoyed akita shiba malamute setter pointer "
-    "vizsla weimaraner sheepdog mastiff dalmatian pomeranian maltese shih tzu westie",
+    # words that are also common nouns ("lab", "boxer", "pointer") are left out
+    "dog": "puppy pup labrador retriever poodle beagle spaniel terrier collie shepherd "
+    "dachshund corgi husky greyhound whippet pug bulldog rottweiler doberman schnauzer "
+    "chihuahua labradoodle cockapoo cavapoo samoyed akita shiba malamute vizsla weimaraner "
+    "sheepdog mastiff dalmatian pomeranian maltese westie",
     "cat": "kitten kitty tabby siamese persian ragdoll bengal sphynx maine coon",
 }
-_PARTNERS = frozenset(["partner", "boyfriend", "girlfriend", "husband", "wife", "spouse", "fiance", "fiancé", "fiancee", "fiancée"])
+_PARTNERS = frozenset(
+    ["partner", "boyfriend", "girlfriend", "husband", "wife", "spouse", "fiance", "fiancé",
+     "fiancee", "fiancée"]
+)  # fmt: skip
 
 
 def role_words(role: str) -> frozenset[str]:

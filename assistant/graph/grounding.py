@@ -72,8 +72,8 @@ TIE = 0.05  # within this of the best, a fact or goal (current, curated) beats a
 NEWER_MARGIN = 0.05  # within this of the chosen answer, a newer one of the same kind replaces it
 UPDATE_MARGIN = 0.3  # ... and within this, when it says it changed ("the deadline is now 15 May")
 UPDATE_SHARED_WORDS = 2  # a later change shares this many words with a text to be about its thing
-LATER_TURN_S = 1.0
-GOAL_EXCHANGE_S = 120.0  # a goal saved this soon after a turn was changed by that turn  # "newer" means said in a later turn: a goal and its turn are stored together
+LATER_TURN_S = 1.0  # "newer" means said in a later turn: a goal and its turn are stored together
+GOAL_EXCHANGE_S = 120.0  # a goal saved this soon after a turn was changed by that turn
 WORKED_OUT_MARGIN = (
     0.1  # a date written in a turn this close to the best beats "the day it was said"
 )
@@ -663,7 +663,11 @@ def ground(
         # another sentence of its text ("the hospital in Erlangen" over "our daughter comes
         # from Hamburg", told beside "hospital called today")
         i, chosen = next(
-            (m for m in close if m[1].in_text and m[1].typed and _on_topic(asked, m[1].span, candidates[m[0]].text)),
+            (
+                m
+                for m in close
+                if m[1].in_text and m[1].typed and _on_topic(asked, m[1].span, candidates[m[0]].text)
+            ),
             next(
                 (m for m in close if m[1].in_text and m[1].typed),
                 next((m for m in close if m[1].in_text), made[0]),
@@ -761,7 +765,8 @@ def ground(
         closest = second_person(c.text) + "." if c.source == "fact" else f'"{quote}"'
         if c.source != "fact" and any(quote in r for r in recent):
             # the same guess quoted again, for another question: a plain "I don't know"
-            return Grounded(reply=_nothing(people, question), span="", source="none", score=round(scores[best], 3))
+            nothing = _nothing(people, question)
+            return Grounded(reply=nothing, span="", source="none", score=round(scores[best], 3))
         return Grounded(
             reply=prompts.GROUNDED_CLOSEST.format(closest=closest),
             span="",
@@ -918,7 +923,9 @@ def _followed_by_update(
     )
     found: list[tuple[int, Answer]] = []
     for j, c in enumerate(candidates):
-        if c.source != "turn" or not _later(c, old) or not changed(c.text) or _still_holds(chosen.span, c.text):
+        if c.source != "turn" or not _later(c, old) or not changed(c.text):
+            continue
+        if _still_holds(chosen.span, c.text):
             continue
         shared = mine & content_words(c.text)
         if len(shared) < UPDATE_SHARED_WORDS and not shared & names and j not in linked:
@@ -926,10 +933,11 @@ def _followed_by_update(
         swapped = _instead_of(c.text, chosen.span)
         if swapped:  # "so I think Zakopane instead of Kraków": whatever the tagger calls it
             source = _source(c).split(" on ")[0]
-            found.append((j, Answer(prompts.GROUNDED_TYPED.format(span=swapped, source=source), swapped, True, True)))
+            reply = prompts.GROUNDED_TYPED.format(span=swapped, source=source)
+            found.append((j, Answer(reply, swapped, True, True)))
             continue
         # the update read without the old value, so only the new one is left to find
-        rest = re.sub(r"\b(?:{})\b".format("|".join(old_words)), " ", c.text, flags=re.IGNORECASE) if old_words else c.text
+        rest = re.sub(r"\b(?:{})\b".format("|".join(old_words)), " ", c.text, flags=re.IGNORECASE)
         # the clause that says what it is now ("we've now booked Hotel Pod Dębem instead"),
         # before the one that says what fell through ("Lipowa cancelled on us")
         clauses = [p for p in re.split(r"(?<=[.!?;])\s+|,\s+|[()]", rest) if _NEW_VALUE.search(p)]
@@ -1044,7 +1052,8 @@ def _later(c: Candidate, than: Candidate) -> bool:
     exchange on that says it changed counts as later than the goal."""
     if c.said > than.said + LATER_TURN_S:
         return True
-    return than.source == "goal" and c.source == "turn" and c.said >= than.said - GOAL_EXCHANGE_S and changed(c.text)
+    in_exchange = c.said >= than.said - GOAL_EXCHANGE_S
+    return than.source == "goal" and c.source == "turn" and in_exchange and changed(c.text)
 
 
 def _instead_of(text: str, old: str) -> str:
@@ -1100,7 +1109,8 @@ def _replaces(newer: Answer, older: Answer) -> bool:
     """True when a later text's answer can stand for an older one: a different value found
     the same way, and a value of the asked kind when the older one was ("Change of plan."
     does not replace "1,200,000 yen")."""
-    shorter = set(newer.span.lower().replace(".", "").split()) <= set(older.span.lower().replace(".", "").split())
+    words = {w for w in older.span.lower().replace(".", "").split()}
+    shorter = set(newer.span.lower().replace(".", "").split()) <= words
     return (
         newer.in_text == older.in_text
         and newer.span != older.span
