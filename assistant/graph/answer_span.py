@@ -214,7 +214,8 @@ def best_sentence(question: str, text: str) -> str:
     return max(parts, key=lambda s: (overlap(specific, s), overlap(question, s), -parts.index(s)))
 
 
-def _lemmas(text: str) -> set[str]:
+def lemmas(text: str) -> set[str]:
+    """The lemmas of a text's words, lower case."""
     return {t.lemma_.lower() for t in parse(text).doc}
 
 
@@ -490,9 +491,14 @@ def _institution(doc: Any, asked: set[str]) -> str:
     for e in doc.ents:
         if e.label_ in ("ORG", "FAC") and _new(e, asked):
             return str(e.text)
+    return named_institution(doc, INSTITUTIONS, asked)
+
+
+def named_institution(doc: Any, kinds: frozenset[str], asked: frozenset[str] | set[str] = frozenset()) -> str:
+    """A name holding a word for one of these kinds of place ("Riverside Academy")."""
     for chunk in doc.noun_chunks:
-        words = [t for t in chunk if t.pos_ == "PROPN" or t.lemma_.lower() in INSTITUTIONS]
-        if any(t.pos_ == "PROPN" for t in words) and any(t.lower_ in INSTITUTIONS for t in chunk):
+        words = [t for t in chunk if t.pos_ == "PROPN" or t.lower_ in kinds or t.lemma_.lower() in kinds]
+        if any(t.pos_ == "PROPN" for t in words) and any(t.lower_ in kinds for t in chunk):
             text = str(doc[words[0].i : words[-1].i + 1].text)
             if content_words(text) - asked:
                 return text
@@ -672,16 +678,12 @@ def span(question: str, text: str, said: float = 0.0) -> Span:
     sentence = best_sentence(question, text)
     kind = wanted(question)
     key = asked_noun(question)
-    if kind != "any" and key and key not in GENERAL_NOUNS and key not in _lemmas(sentence):
+    if kind != "any" and key and key not in GENERAL_NOUNS and key not in lemmas(sentence):
         # "what budget i have for this trip": the sentence naming the budget, not the trip
-        sentence = next((o for o in sentences(text) if key in _lemmas(o)), sentence)
+        sentence = next((o for o in sentences(text) if key in lemmas(o)), sentence)
     if kind != "any":
-        lemmas = (
-            frozenset(t.lemma_.lower() for t in parse(text).doc)
-            if kind == "person"
-            else frozenset()
-        )
-        found = _typed(kind, question, sentence, said, lemmas)
+        words = frozenset(lemmas(text)) if kind == "person" else frozenset()
+        found = _typed(kind, question, sentence, said, words)
         if kind == "date" and not date_in(sentence, said, written_only=True):
             # "Now we depart on 2 May" beats "the wedding is in April" of the sentence before
             written = next((o for o in sentences(text) if date_in(o, said, written_only=True)), "")
@@ -691,7 +693,7 @@ def span(question: str, text: str, said: float = 0.0) -> Span:
             for other in sentences(text):
                 if not _continues(question, other):
                     continue  # "... Also our daughter comes from Hamburg": another topic
-                found = _typed(kind, question, other, said, lemmas)
+                found = _typed(kind, question, other, said, words)
                 if found:
                     sentence = other
                     break

@@ -36,6 +36,8 @@ from assistant.graph.answer_span import (
     content_words,
     day_text,
     is_money,
+    lemmas,
+    named_institution,
     overlap,
     role_words,
     same_institution,
@@ -844,6 +846,7 @@ def _likely(
     low = max(least, max(scores) - margin)
     # "what's Adaeze's fiancé called?": only a text that names a fiancé may hold his name
     role = asked_role(question) if kind == "person" else ""
+    own = _own_names(candidates)
     found: list[tuple[int, str, str]] = []  # candidate, value, the sentence holding it
     for i in sorted(range(len(candidates)), key=lambda i: -scores[i]):
         c = candidates[i]
@@ -851,7 +854,7 @@ def _likely(
             break
         if _other_relation(question, c) or (c.source == "goal" and not c.slot):
             continue
-        if role and not role_words(role) & {t.lemma_.lower() for t in parse(c.text).doc}:
+        if role and not role_words(role) & lemmas(c.text):
             continue
         if c.source == "goal":
             one = _goal_span(question, c)
@@ -864,7 +867,7 @@ def _likely(
             one is not None
             and one.typed
             and one.text.lower() not in question.lower()
-            and not (kind == "person" and one.text.lower() in _own_names(candidates))
+            and not (kind == "person" and one.text.lower() in own)
         ):
             found.append((i, one.text, quote))
     # "how much did I say I could spend?": money, where some text holds money, before the
@@ -967,12 +970,10 @@ def _named_institution(question: str, candidates: list[Candidate]) -> Grounded |
         if c.source != "turn":
             continue
         for sentence in sentences(c.text):
-            for chunk in parse(sentence).doc.noun_chunks:
-                words = [t for t in chunk if t.pos_ == "PROPN" or t.lower_ in kinds]
-                if any(t.pos_ == "PROPN" for t in words) and any(t.lower_ in kinds for t in chunk):
-                    value = str(chunk.doc[words[0].i : words[-1].i + 1].text)
-                    reply = prompts.GROUNDED_LIKELY.format(span=value, source=_source(c), quote=sentence)
-                    return Grounded(reply=reply, span=value, source="likely", score=0.0)
+            value = named_institution(parse(sentence).doc, kinds)
+            if value:
+                reply = prompts.GROUNDED_LIKELY.format(span=value, source=_source(c), quote=sentence)
+                return Grounded(reply=reply, span=value, source="likely", score=0.0)
     return None
 
 
@@ -1014,7 +1015,7 @@ def _named_by_role(
     found = candidates + _turns(store, user_id, " ".join(sorted(words)), now)
     own = _own_names(candidates)
     for c in sorted(found, key=lambda c: -c.said):  # the newest first: names change
-        if c.source == "goal" or not words & {t.lemma_.lower() for t in parse(c.text).doc}:
+        if c.source == "goal" or not words & lemmas(c.text):
             continue
         one = _reply(question, c)
         if one is not None and one.typed and one.in_text and one.span.lower() not in own:

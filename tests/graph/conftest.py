@@ -66,3 +66,13 @@ def make_session(store: FakeMemory) -> Callable[..., ChatSession]:
         )
 
     return make
+
+
+@pytest.fixture
+def real_store(home: Any) -> Any:
+    """The real store (embedded Chroma, bundled embeddings, the typed profile) in a fresh home."""
+    from memory.store import open_store
+
+    store = open_store(Settings())
+    yield store
+    store.close()

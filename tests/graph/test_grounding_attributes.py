@@ -20,15 +20,6 @@ from tests.graph.conftest import scripted
 MODEL = "MODEL-REPLY"
 
 
-@pytest.fixture
-def real_store(home):
-    from memory.store import open_store
-
-    store = open_store(Settings())
-    yield store
-    store.close()
-
-
 def _chat(store, told: list[str], asked: list[str]) -> list[str]:
     llm = scripted(replies=lambda m: f"{MODEL} on {m[-1]['content']}")
     saver = InMemorySaver()

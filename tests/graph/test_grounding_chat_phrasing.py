@@ -37,15 +37,6 @@ def _told_days_apart(store, monkeypatch, chats: list[tuple[list[str], str]]) -> 
     return out
 
 
-@pytest.fixture
-def real_store(home):
-    from memory.store import open_store
-
-    store = open_store(Settings())
-    yield store
-    store.close()
-
-
 @pytest.mark.parametrize(
     ("message", "asks"),
     [

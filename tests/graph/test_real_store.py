@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import pytest
 from click.testing import CliRunner
 
 from assistant.cli import cli
@@ -11,15 +10,6 @@ from assistant.graph.session import ChatSession, open_checkpointer
 from memory.types import Item
 from tests.graph.conftest import scripted
 from tests.graph.test_redteam import INJECTIONS, SECRET, gullible
-
-
-@pytest.fixture
-def real_store(home):
-    from memory.store import open_store
-
-    store = open_store(Settings())
-    yield store
-    store.close()
 
 
 def _session(store, saver, llm=None, *, user="ana", thread="a"):
