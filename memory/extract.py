@@ -20,7 +20,7 @@ from assistant.llm.base import Message
 from assistant.llm.constrain import constrained_chat
 from memory.standing import standing
 from memory.types import Candidate, FactAttribute, FactKind
-from memory.understand import parse
+from memory.understand import WORKPLACES, parse
 
 
 def _word_set(words: str) -> frozenset[str]:
@@ -227,8 +227,8 @@ def _location(s: str) -> list[Candidate]:
     if not m:
         return []
     place = _cap(_clean(m.group(1)))
-    if not place or len(place.split()) > 5:
-        return []
+    if not place or len(place.split()) > 5 or place.lower() in _NOT_PLACES:
+        return []  # "I'm from work" is no town
     if re.search(r"(?i)\bfrom\b", m.group(0)) and not re.search(
         r"(?i)\b(live|moved|relocated|based)\b", m.group(0)
     ):
@@ -491,6 +491,115 @@ def _job_fragment(sent: Any, whole: str) -> list[Candidate]:
     return []
 
 
+# Verbs by which the user says where they are from ("I come from Hai Phong", "we hail from
+# Cork"), and those said of a childhood place ("grew up in Porto", "was born in Accra")
+_FROM_VERBS = _word_set("be come hail")
+_CHILDHOOD_VERBS = _word_set("grow bear raise")
+_NOT_PLACES = _word_set("work home school scratch here there abroad overseas")
+
+
+def _users_clause(tok: Any) -> bool:
+    """True when the nearest verb above tok (tok included) with a subject has "I" or "we" as
+    it: "I am Oksana, from Kharkiv, now living in Prague" is said by the user throughout."""
+    seen = 0
+    while seen < 8:
+        subj = next((c for c in tok.children if c.dep_ in ("nsubj", "nsubjpass")), None)
+        if subj is not None:
+            return subj.lower_ in ("i", "we")
+        if tok.head is tok:
+            return False
+        tok, seen = tok.head, seen + 1
+    return False
+
+
+def _place_named(prep: Any) -> str:
+    """The place a preposition names, as written ("Vietnam (Hai Phong)"); "" for none."""
+    place = next((p for p in prep.children if p.dep_ == "pobj"), None)
+    if place is None or place.lower_ in _NOT_PLACES or place.ent_type_ in ("DATE", "TIME", "CARDINAL", "MONEY"):
+        return ""
+    if not (place.pos_ == "PROPN" or place.ent_type_ in ("GPE", "LOC", "NORP")):
+        return ""
+    value = _place_span(place)
+    if value.count("(") > value.count(")"):
+        value += ")"
+    return _cap(value)
+
+
+def _home_and_origin(sent: Any) -> list[Candidate]:
+    """Where the user is from and where they live now, read from the parse of an
+    introduction: "I am Lan, from Vietnam (Hai Phong)", "Mehmet here, from Izmir",
+    "I grew up in Porto", "i'm tomás, from valparaíso, living in santiago"."""
+    out: list[Candidate] = []
+    for tok in sent:
+        if tok.dep_ != "prep" or tok.lower_ not in ("from", "in"):
+            continue
+        head, word = tok.head, tok.lower_
+        if any(c.dep_ == "neg" for c in head.children):
+            continue
+        lemma = head.lemma_.lower()
+        origin = word == "from" and (
+            (lemma in _FROM_VERBS and _users_clause(head))
+            # "I am Lan, from ...": the user's name, then where they are from
+            or (head.dep_ == "attr" and head.pos_ == "PROPN" and _users_clause(head.head) and head.head.lemma_ == "be")
+            # "Mehmet here, from Izmir": a name card without a verb
+            or (head.dep_ == "ROOT" and head.pos_ == "PROPN" and any(c.lower_ == "here" for c in head.children))
+        )
+        origin = origin or (
+            word == "in" and lemma in _CHILDHOOD_VERBS and _users_clause(head)
+            and (lemma != "grow" or any(c.lower_ == "up" for c in head.children))
+        )  # fmt: skip
+        # only where the patterns (`_location`) cannot see the user: "..., now living in
+        # Prague", "grew up in Porto but live in Lyon now"
+        home = word == "in" and lemma in ("live", "base") and _users_clause(head) and not any(
+            c.dep_ == "nsubj" for c in head.children
+        )
+        if not (origin or home):
+            continue
+        place = _place_named(tok)
+        if not place:
+            continue
+        if origin:
+            out.append(Candidate("identity", f"User is from {place}", 0.85, "identity:origin", "place", place, "origin"))
+        else:
+            out.append(Candidate("identity", f"User lives in {place}", 0.85, "identity:location", "place", place))
+    return out
+
+
+_NAMED_AS = re.compile(r"^\s*,?\s*(?:the\s+)?(?:name is|named|called|it'?s called|it is called)\s+(\S.*)$", re.IGNORECASE)
+_EMPLOYING_VERBS = _word_set("work join start begin intern hire employ get land accept take")
+
+
+def _named_workplace(sent: Any) -> list[Candidate]:
+    """The employer named after the kind of place the user works in: "assistant accountant
+    in logistics company, name is Trans-Cargo", "I work for a small company called
+    Brightline". Only in the user's own clause about working, so "we ate at a restaurant
+    called Nando's" names no employer."""
+    doc = sent.doc
+    for tok in sent:
+        if tok.pos_ != "NOUN" or tok.lemma_.lower() not in WORKPLACES or not _users_clause(tok):
+            continue
+        up, working = tok, False
+        for _ in range(6):  # a verb of working above it ("work for a company", "job as X in company")
+            working = working or up.lemma_.lower() in _EMPLOYING_VERBS | _POSITION_NOUNS
+            if up.head is up:
+                break
+            up = up.head
+        if not working:
+            continue
+        name = next(
+            (g for c in tok.children if c.dep_ == "acl" and c.lemma_.lower() in ("call", "name")
+             for g in c.children if g.dep_ in ("oprd", "attr", "dobj", "xcomp") and _proper(g)),
+            None,
+        )  # fmt: skip
+        value = _full_name(name) if name is not None else ""
+        if not value and (m := _NAMED_AS.match(str(doc[tok.i + 1 : sent.end].text))):
+            words = re.match(r"[A-Z][\w&'.-]*(?:\s+(?:&\s+)?[A-Z][\w&'.-]*)*", m.group(1))
+            value = words.group(0).rstrip(".") if words else ""
+        if value:
+            return [Candidate("identity", f"User works at {value}", 0.85, "identity:employer", "employer", value)]
+    return []
+
+
 def extract_rules(text: str) -> list[Candidate]:
     """Facts from explicit first-person statements; sentences about secrets are skipped."""
     out: list[Candidate] = []
@@ -502,7 +611,7 @@ def extract_rules(text: str) -> list[Candidate]:
             for sentence in (p.strip() for p in re.split(r"(?<=;)\s+", str(sent.text))):
                 if sentence:
                     found += _from_patterns(sentence)
-            parsed = from_parse(sent) + _job_fragment(sent, text)
+            parsed = from_parse(sent) + _job_fragment(sent, text) + _home_and_origin(sent) + _named_workplace(sent)
             if parsed:  # what the parse reads wins over a pattern's reading of the same slot
                 slots = {c.slot for c in parsed if c.slot} | {c.attribute for c in parsed}
                 found = [c for c in found if c.slot not in slots and not _same_attribute(c, slots)
@@ -956,8 +1065,11 @@ def from_parse(sentence: Any) -> list[Candidate]:
                 slot = f"date:{nsubj.lemma_.lower()}"
                 verb = "are" if nsubj.tag_ == "NNS" else "is"
                 out.append(Candidate("other", f"User's {what} {verb} on {value}", 0.85, slot, "date", value, what))
-            # "Name's Jonas": the name said without "my"
-            if nsubj is not None and attr is not None and nsubj.lower_ == "name" and _proper(attr):
+            # "Name's Jonas": the name said without "my"; not "... logistics company, name is
+            # Trans-Cargo", the name of a thing said before it
+            if nsubj is not None and attr is not None and nsubj.lower_ == "name" and _proper(attr) and not any(
+                t.pos_ == "NOUN" for t in span if t.i < nsubj.i
+            ):
                 value = _full_name(attr)
                 out.append(Candidate("identity", f"User's name is {value}", 0.95, "identity:name", "name", value))
             if attr is not None and nsubj is not None:

@@ -320,6 +320,12 @@ def _for_dateparser(phrase: str) -> str:
 
 # ------------------------------------------------------------------ request frames
 
+# Nouns for where people are employed ("works in a hair salon"); an ORG or FAC entity
+# counts as well where a parse is read.
+WORKPLACES = _word_set("company firm business shop store bakery cafe restaurant bar hotel hospital clinic "
+                       "practice pharmacy school college university lab laboratory office agency bank studio "
+                       "factory plant warehouse farm garage salon startup department ministry council "
+                       "newspaper charity")
 _WISH = _word_set("want need like love wish hope plan intend aim try mean prefer require")
 _LOOKING = frozenset(["look", "search", "hunt", "shop"])
 _GOAL_NOUNS = _word_set("goal plan aim resolution ambition dream target objective")

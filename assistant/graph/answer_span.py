@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal
 
+from assistant.graph.attribute_question import is_workplace
 from memory.dates import asks_when, resolve
 from memory.understand import is_currency_word as _currency
 from memory.understand import parse
@@ -42,6 +43,8 @@ _MONTH_NAME = (  # any case, but "May" (lower case, "may" is the verb)
 _WRITTEN_DATE = re.compile(
     rf"\b(?:\d{{1,2}}(?:st|nd|rd|th)?\s+(?:of\s+)?{_MONTH_NAME}|{_MONTH_NAME}\s+\d{{1,2}}(?:st|nd|rd|th)?)\b"
     r"(?![-']|\s*(?:%|am|pm|kg|km))"
+    # "now 16 may." typed in lower case: a day beside "may" where a clause ends is the month
+    r"|\b(?:\d{1,2}(?:st|nd|rd|th)?\s+(?:of\s+)?may|may\s+\d{1,2}(?:st|nd|rd|th)?)(?=\s*(?:[.,!?;:)]|$))"
 )
 _WEEKDAY = re.compile(r"\b(?:mon|tues|wednes|thurs|fri|satur|sun)days?\b", re.I)
 _WEEKDAY_ASK = re.compile(r"\b(?:which|what) days?\b(?!\s+of\b)", re.I)  # a weekday, not a date
@@ -75,7 +78,7 @@ _GROUP = re.compile(r"\d{3}|(?:thousand|million|billion|lakh|crore|k|m)\b", re.I
 # Nouns that name a kind of value: "what budget", "the deadline".
 _VALUE_KINDS: dict[str, Wanted] = {
     **dict.fromkeys(["budget", "cost", "price", "rent", "salary", "wage", "fee", "deposit",
-                     "mortgage", "loan", "score", "weight"], "number"),
+                     "mortgage", "loan", "score", "weight", "money", "amount", "total", "quote"], "number"),
     **dict.fromkeys(["deadline"], "date"),
 }  # fmt: skip
 # Places people name by what they are: the answer is their name ("Riverside Academy")
@@ -439,6 +442,9 @@ def _linked(person: Any, role: Any, hops: int = 1) -> bool:
 def _person(doc: Any, asked: set[str], role: str = "", strict: bool = False) -> str:
     same = role_words(role)
     roles = [t for t in doc if t.lemma_.lower() in same]
+    # a role said beside another noun for it: "a badante (carer) called Ludmila"
+    roles += [r.head for r in roles if r.dep_ == "appos" and r.head.pos_ == "NOUN"]
+    roles += [c for r in roles for c in r.children if c.dep_ == "appos" and c.pos_ == "NOUN"]
     if roles or strict:  # the question asks whose name: only a name tied to that noun answers
         for tok in doc:
             if tok.lemma_.lower() in same:
@@ -502,6 +508,25 @@ def named_institution(doc: Any, kinds: frozenset[str], asked: frozenset[str] | s
             text = str(doc[words[0].i : words[-1].i + 1].text)
             if content_words(text) - asked:
                 return text
+    return ""
+
+
+_WORK_ASK = re.compile(r"\bwhere\b.*\b(?:works?|working|employed)\b", re.IGNORECASE)
+_WORK_LEMMAS = frozenset(["work", "teach", "intern", "volunteer"])
+
+
+def _workplace(doc: Any) -> str:
+    """The place a verb of working names, with where it is: "works in a hair salon in
+    Lavapiés" -> "a hair salon in Lavapiés"; "" when none."""
+    for verb in doc:
+        if verb.lemma_.lower() not in _WORK_LEMMAS:
+            continue
+        for prep in verb.children:
+            if prep.dep_ != "prep" or prep.lower_ not in ("in", "at"):
+                continue
+            place = next((p for p in prep.children if p.dep_ == "pobj" and is_workplace(p)), None)
+            if place is not None:
+                return str(doc[place.left_edge.i : place.right_edge.i + 1].text)
     return ""
 
 
@@ -656,11 +681,13 @@ def _typed(
     asked = content_words(question)
     doc = parse(sentence).doc
     if kind == "time":
-        return next((str(e.text) for e in doc.ents if e.label_ == "TIME"), "")
+        return _time(doc, question)
     if kind == "place":
         institution = asked_noun(question) in INSTITUTIONS or asked_role(question) in INSTITUTIONS
         # "which school ...?" is answered by a school's name, never by the town it is in
         found = _institution(doc, asked) if institution else _place(doc, asked)
+        if _WORK_ASK.search(question):  # "where does Valentina work?": "a hair salon in Lavapiés"
+            found = _workplace(doc) or found
         if not found and _PLACE_KIND.search(question):
             found = _lower_case_place(doc, asked)  # "what suburb ...?" of "in brunswick"
         return found
@@ -671,6 +698,27 @@ def _typed(
     if kind == "number":
         return _number(doc, asked, question)
     return ""
+
+
+# "what time does my shift finish?" asks for the end of "10pm to 6am", "when do I start?" its start
+_TIME_END = re.compile(r"\b(?:finish\w*|end\w*|until|till|over|done|get off|close\w*)\b", re.IGNORECASE)
+_TIME_START = re.compile(r"\b(?:start\w*|begin\w*|open\w*)\b", re.IGNORECASE)
+_TIME_RANGE = re.compile(r"\s*(?:-|–|\bto\b|\buntil\b|\btill\b)\s*", re.IGNORECASE)
+
+
+def _time(doc: Any, question: str) -> str:
+    """The clock time a sentence names ("10pm to 6am" before "night"); the end or the start
+    of a range when the question asks for that."""
+    times = [str(e.text) for e in doc.ents if e.label_ == "TIME"]
+    times = [t for t in times if re.search(r"\d", t)] or times
+    if not times:
+        return ""
+    ends = [p for t in times for p in _TIME_RANGE.split(t) if p]
+    if _TIME_END.search(question) and not _TIME_START.search(question):
+        return ends[-1]
+    if _TIME_START.search(question) and not _TIME_END.search(question):
+        return ends[0]
+    return times[0]
 
 
 def span(question: str, text: str, said: float = 0.0) -> Span:

@@ -18,9 +18,9 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from memory.understand import parse
+from memory.understand import WORKPLACES, parse
 
-Attribute = Literal["name", "place", "employer", "role"]
+Attribute = Literal["name", "place", "origin", "employer", "role"]
 
 # A noun the user owns ("my job") names the slot it asks for.
 _OWNED: dict[str, Attribute] = {
@@ -39,13 +39,16 @@ _OWNED: dict[str, Attribute] = {
     "placement": "employer",
     "home": "place",
     "address": "place",
-    "hometown": "place",
+    "hometown": "origin",
 }
 # "which city do I ...": a place asked for by its kind
 _PLACE_KINDS = frozenset(["city", "town", "country", "village", "place", "area"])
 _WH = frozenset(["what", "where", "who", "whom", "which", "how"])
 _ASKING_MODALS = frozenset(["should", "could", "can", "would", "might", "must", "shall"])
 _LIVE = frozenset(["live", "stay", "base", "reside"])
+# "where am I from?", "which city do I come from?", "where did I grow up?", "where was I born?"
+_FROM = frozenset(["be", "come", "hail"])
+_CHILDHOOD = frozenset(["grow", "bear", "raise"])
 _WORK_VERBS = frozenset(["work", "join", "start", "intern", "teach"])
 QUESTION_WORD_WITHIN = 4  # a question without its mark has its question word this early
 
@@ -71,6 +74,11 @@ def _wh_children(verb: Any) -> set[str]:
     return out
 
 
+def _has_prep(verb: Any, word: str) -> bool:
+    """True when the verb has the preposition or particle ("come from", "grow up")."""
+    return any(c.lower_ == word and c.dep_ in ("prep", "prt", "advmod") for c in verb.children)
+
+
 def _has_subject_i(verb: Any) -> bool:
     return any(c.dep_ in ("nsubj", "nsubjpass") and c.lower_ == "i" for c in verb.children)
 
@@ -90,6 +98,10 @@ def _verb_attribute(verb: Any) -> Attribute | None:
     }
     if lemma == "call" and "what" in wh:
         return "name"
+    if lemma in _FROM and ("where" in wh or kinds) and _has_prep(verb, "from"):
+        return "origin"
+    if lemma in _CHILDHOOD and ("where" in wh or kinds) and (lemma != "grow" or _has_prep(verb, "up")):
+        return "origin"
     if lemma in _LIVE and ("where" in wh or kinds):
         return "place"
     if lemma == "work" and ("where" in wh or "who" in wh or "which" in wh):
@@ -143,7 +155,7 @@ def asked_attribute(question: str) -> Attribute | None:
     # "which hospital did I say I work at?", "which company im joining": a workplace asked
     # for by its kind, of a verb of working the user is the subject of
     kind_asked = any(
-        (_is_workplace(t) or t.lemma_.lower() in ("employer", "organisation", "organization"))
+        (is_workplace(t) or t.lemma_.lower() in ("employer", "organisation", "organization"))
         and any(c.lower_ in ("which", "what") and c.dep_ == "det" for c in t.children)
         for t in doc
     )
@@ -224,6 +236,12 @@ def says_attribute(sentence: str, attribute: Attribute) -> bool:
             if lemma == "be" and any(c.dep_ == "attr" and c.pos_ == "PROPN" for c in verb.children):
                 return True
             continue
+        if attribute == "origin":
+            if (lemma in _FROM and _has_prep(verb, "from")) or (
+                lemma in _CHILDHOOD and _has_prep(verb, "in")
+            ):
+                return True
+            continue
         # employer or role: a habit in the present ("I teach", not "I'm saving", not "I need")
         if verb.tag_ != "VBP" or lemma in _NOT_WORK:
             continue
@@ -241,52 +259,11 @@ def says_attribute(sentence: str, attribute: Attribute) -> bool:
             return True  # "I work at a hospital", "I work nights as a nurse"
         # other verbs count when what they act on is a workplace: "I drive for a delivery
         # company", "I run a small bakery", never "I owe her a dinner" or "I sing in a choir"
-        if lemma != "do" and any(_is_workplace(t) for t in places + objects):
+        if lemma != "do" and any(is_workplace(t) for t in places + objects):
             return True
     return False
 
 
-# Nouns for where people are employed: an ORG/FAC entity counts as well.
-_WORKPLACES = frozenset(
-    [
-        "company",
-        "firm",
-        "business",
-        "shop",
-        "store",
-        "bakery",
-        "cafe",
-        "restaurant",
-        "bar",
-        "hotel",
-        "hospital",
-        "clinic",
-        "practice",
-        "pharmacy",
-        "school",
-        "college",
-        "university",
-        "lab",
-        "laboratory",
-        "office",
-        "agency",
-        "bank",
-        "studio",
-        "factory",
-        "plant",
-        "warehouse",
-        "farm",
-        "garage",
-        "salon",
-        "startup",
-        "department",
-        "ministry",
-        "council",
-        "newspaper",
-        "charity",
-    ]
-)
-
-
-def _is_workplace(tok: Any) -> bool:
-    return tok.ent_type_ in ("ORG", "FAC") or tok.lemma_.lower() in _WORKPLACES
+def is_workplace(tok: Any) -> bool:
+    """True for a token naming where people are employed ("salon", an ORG)."""
+    return tok.ent_type_ in ("ORG", "FAC") or tok.lemma_.lower() in WORKPLACES

@@ -83,7 +83,8 @@ WORKED_OUT_MARGIN = (
 # A word a chat question may open with before its asking word ("and what's the date ...")
 _OPENER = r"(?:(?:and|so|ok|okay|also|but|oh|wait|hey|hmm|um|lol|haha|hehe|btw|right|well|anyway)\b,?\s*)?"
 _QUESTION_START = re.compile(
-    rf"^\s*{_OPENER}(?:who|whom|whose|what|what's|which|when|by when|where|why|how|is|are|was|were|do|does|did|"
+    # "in what city my mom lives", "at which hospital is she": a question word after its preposition
+    rf"^\s*{_OPENER}(?:(?:in|at|for|from|to|with|on|by)\s+(?=wh))?(?:who|whom|whose|what|what's|which|when|by when|where|why|how|is|are|was|were|do|does|did|"
     r"have|has|had|can|could|would|will|"
     r"whats|wats|wat|whos|wheres|whens|hows)\b",  # as typed in a chat, without the apostrophe
     re.IGNORECASE,
@@ -188,6 +189,7 @@ _GENERAL_NOUNS = GENERAL_NOUNS
 ATTRIBUTE_SLOTS: dict[Attribute, tuple[str, ...]] = {
     "name": ("name",),
     "place": ("place",),
+    "origin": ("origin",),
     "employer": ("employer", "role"),
     "role": ("role", "employer"),
 }
@@ -196,6 +198,7 @@ ATTRIBUTE_SLOTS: dict[Attribute, tuple[str, ...]] = {
 ATTRIBUTE_PROBES: dict[Attribute, str] = {
     "name": "My name is",
     "place": "I live in this town.",
+    "origin": "I am from this town, I grew up there.",
     "employer": "I work for a company.",
     "role": "My job is, I work as.",
 }
@@ -240,10 +243,12 @@ def _value_asked(text: str) -> bool:
         return False
     for tok in doc:
         if tok.lemma_.lower() in _VALUE_NOUNS and tok.i > 0:
-            before = doc[tok.i - 1]
-            owned = before.tag_ == "POS" or before.lower_ in ("my", "our", "his", "her", "their")
-            compound = before.pos_ in ("NOUN", "PROPN") and before.dep_ in ("compound", "nmod")
-            if owned or compound or (before.pos_ == "NOUN" and tok.i == 1):
+            # the words just before the noun, past an adjective ("my manager full name pls")
+            before = [t for t in doc[max(0, tok.i - 3) : tok.i] if t.pos_ != "ADJ"]
+            owned = any(t.tag_ == "POS" or t.lower_ in ("my", "our", "his", "her", "their") for t in before)
+            near = before[-1] if before else doc[tok.i - 1]
+            compound = near.pos_ in ("NOUN", "PROPN") and near.dep_ in ("compound", "nmod")
+            if owned or compound or (near.pos_ == "NOUN" and near.i == 0):
                 return True
     return False
 
@@ -919,11 +924,12 @@ def _followed_by_update(
     names = {t.lemma_.lower() for t in parse(old.text).doc if t.pos_ == "PROPN"}
     # the old value as a phrase ("4 May": "11 May" keeps its month), a name by its words too
     # ("dave pulled out" of "Dave Pryce")
-    old_words = [re.escape(chosen.span)] + (
-        [re.escape(w) for w in re.findall(r"\w+", chosen.span) if len(w) > 2]
-        if wanted(question) == "person"
-        else []
-    )
+    kind = wanted(question)
+    old_words = [re.escape(chosen.span)]
+    if kind == "person":
+        old_words += [re.escape(w) for w in re.findall(r"\w+", chosen.span) if len(w) > 2]
+    elif kind == "number":  # an amount by its number too ("6200 euro not 5000" of "5000 euro")
+        old_words += [re.escape(n) for n in re.findall(r"\d[\d,. ]*\d", chosen.span)]
     found: list[tuple[int, Answer]] = []
     for j, c in enumerate(candidates):
         if c.source != "turn" or not _later(c, old) or not changed(c.text):
@@ -1133,7 +1139,7 @@ def _attribute_answer(store: Memory, user_id: str, question: str, now: float) ->
     ]
     fact = None
     for slot in ATTRIBUTE_SLOTS[attribute]:
-        held = [f for f in facts if f.attribute == slot]
+        held = [f for f in facts if _fills(f, slot)]
         if held:
             fact = max(held, key=lambda f: f.updated)  # the newest value is the current one
             break
@@ -1146,6 +1152,14 @@ def _attribute_answer(store: Memory, user_id: str, question: str, now: float) ->
         return None
     reply = prompts.GROUNDED_SAID.format(source="You told me", quote=said[0])
     return Grounded(reply=reply, span=said[0], source="turn", score=1.0)
+
+
+def _fills(fact: Fact, slot: str) -> bool:
+    """True when the fact holds the slot's value: a place is where the user lives unless
+    it is where they are from ("User is from Kharkiv" is no answer to "where do I live?")."""
+    if slot in ("place", "origin"):
+        return fact.attribute == "place" and (fact.relation == "origin") == (slot == "origin")
+    return fact.attribute == slot
 
 
 def _stated(

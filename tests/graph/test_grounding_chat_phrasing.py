@@ -330,3 +330,64 @@ def test_the_same_guess_is_not_quoted_again_for_another_question(real_store) -> 
     ]
     sentence = "my dad Antônio has alzheimer, he is 78."
     assert sum(sentence in r for r in replies) <= 1, replies
+
+
+def test_questions_about_where_the_user_comes_from_and_works(real_store, monkeypatch) -> None:
+    # from memory_fresh15: "from X" is where the user comes from, not where they live; the
+    # company named after its kind is the employer, not the role
+    city, home, company = _told_days_apart(
+        real_store,
+        monkeypatch,
+        [(["Hello. I am Oksana, from Kharkiv, now living in Prague with my son Maksym since 2022."],
+          "which city I come from in Ukraine?"),
+         (["Hello. I am Oksana, from Kharkiv, now living in Prague with my son Maksym since 2022."],
+          "where do I live?"),
+         (["now I work in hotel as housekeeping, morning shift from 6.",
+           "Good news!! I start new job 1 of April as assistant accountant in logistics company, name is "
+           "Trans-Cargo. no more hotel :)"],
+          "what is the name of company where I work now?")],
+    )  # fmt: skip
+    assert "Kharkiv" in city and "Prague" not in city
+    assert "Prague" in home
+    assert "Trans-Cargo" in company
+
+
+def test_updates_and_values_as_typed_in_lower_case(real_store, monkeypatch) -> None:
+    # from memory_fresh14/15: "16 may" typed in lower case; "6200 euro not 5000" names the
+    # old number too; the end of a shift asked of "10pm to 6am"
+    album, surgery, shift = _told_days_apart(
+        real_store,
+        monkeypatch,
+        [(["im a musician, my debut album comes out on 4 april. need promo ideas",
+           "release moved. now 16 may. vinyl pressing delay. annoying"],
+          "when's the album out now"),
+         (["my mom in Medellín need knee surgery. I'm saving 5000 euro for it, i have 2100 now.",
+           "bad news the clinic send new quote, the surgery now cost 6200 euro not 5000"],
+          "how much i need total for mom's surgery"),
+         (["I work part time night shift at Lawson near Namba station, 10pm to 6am."],
+          "what time my shift finish in the morning?")],
+    )  # fmt: skip
+    assert "16 may" in album.lower() and "april" not in album.lower()
+    assert "6200" in surgery
+    assert "6am" in shift and "10pm" not in shift
+
+
+def test_questions_typed_without_their_grammar(real_store, monkeypatch) -> None:
+    # from memory_fresh15: a fragment with an adjective before "name", a question opening
+    # with its preposition, "max money"; and where someone works is the workplace
+    manager, city, money, salon = _told_days_apart(
+        real_store,
+        monkeypatch,
+        [(["My manager Mr. Karim Haddad is very strict about leave requests. How I write a polite email?"],
+          "my manager full name pls, I write the email now"),
+         (["my mom in Medellín need knee surgery (replacement). can u make a saving plan?"],
+          "in what city my mom lives"),
+         (["want to make german driving licence. driving school is Fahrschule Keller. budget max 3000 euro"],
+          "max money i want spend for licence?"),
+         (["my girlfriend Valentina helps also, she works in a hair salon in Lavapiés"],
+          "where valentina works again?")],
+    )  # fmt: skip
+    assert "Karim Haddad" in manager and MODEL not in manager
+    assert "Medellín" in city and MODEL not in city
+    assert "3000" in money
+    assert "salon" in salon

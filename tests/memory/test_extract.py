@@ -165,6 +165,9 @@ def test_store_with_llm_uses_it_and_survives_garbage(store_path) -> None:  # typ
         ("Liam O'Connor, electrician, based in Cork.", "place", "Cork"),
         ("hi. plumber here, gary whitlock, based in leeds.", "role", "plumber"),
         ("Graham here, 64, semi-retired chartered accountant, Cape Town.", "name", "Graham"),
+        # an employer named after the kind of place (memory_fresh15)
+        ("I start new job as assistant accountant in logistics company, name is Trans-Cargo.", "employer", "Trans-Cargo"),
+        ("I work for a small company called Brightline.", "employer", "Brightline"),
     ],
 )
 def test_parse_reads_facts_in_new_wordings(said: str, attribute: str, value: str) -> None:
@@ -181,6 +184,10 @@ def test_parse_reads_facts_in_new_wordings(said: str, attribute: str, value: str
         "Visited Porto last year with friends.",  # a trip is not a move
         "Thanks, doctor, great advice.",  # fragments, but no introduction
         "Sara, my sister, nurse, based in Oslo.",  # someone else's
+        "we ate at a restaurant called Nando's",  # a place, not an employer
+        "my sister works at a bakery called Crumbs",
+        "I just got back from Paris",  # a trip, not where the user is from
+        "I'm from work",
     ],
 )
 def test_parse_does_not_read_facts_into_small_talk(said: str) -> None:
@@ -206,3 +213,23 @@ def test_a_new_job_said_in_chat_fragments() -> None:
     assert "User works at Baxter Lyle LLP" in facts("starting at Baxter Lyle LLP in two weeks")
     # someone else's job is not the user's
     assert not any("teacher" in f for f in facts("my sister got a job. teacher at a school in Leeds"))
+
+
+@pytest.mark.parametrize(
+    ("said", "origin", "home"),
+    [
+        # from memory_fresh15 (written by people who had not read the code)
+        ("hello. I am Lan, from Vietnam (Hai Phong). now I study japanese in Osaka", "Vietnam (Hai Phong)", "Osaka"),
+        ("Hello. I am Oksana, from Kharkiv, now living in Prague with my son Maksym.", "Kharkiv", "Prague"),
+        ("I grew up in Porto but live in Lyon now.", "Porto", "Lyon"),
+        ("Hi! Mehmet here, from Izmir.", "Izmir", None),
+        ("I was born in Accra.", "Accra", None),
+    ],
+)
+def test_where_the_user_is_from_is_kept_apart_from_where_they_live(
+    said: str, origin: str, home: str | None
+) -> None:
+    found = {(c.slot, c.value) for c in extract_rules(said)}
+    assert ("identity:origin", origin) in found
+    lives = {v for slot, v in found if slot == "identity:location"}
+    assert lives == ({home} if home else set())
