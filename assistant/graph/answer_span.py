@@ -74,6 +74,7 @@ _FILLER = re.compile(
 # An amount as typed: an optional currency sign or code, digits, a short scale ("R350",
 # "$1.2m", "25k"); and what may follow it inside the same amount ("000", "million").
 _AMOUNT_SHAPE = re.compile(r"(?:[A-Z]{1,3}|[$£€¥₹])?\d[\d.,]*(?:k|m|bn|K|M)?")
+_SCALED = re.compile(r"[$£€¥₹]?\d[\d.,]*(?:k|m|bn)", re.IGNORECASE)
 _GROUP = re.compile(r"\d{3}|(?:thousand|million|billion|lakh|crore|k|m)\b", re.IGNORECASE)
 # Nouns that name a kind of value: "what budget", "the deadline".
 _VALUE_KINDS: dict[str, Wanted] = {
@@ -439,24 +440,42 @@ def _linked(person: Any, role: Any, hops: int = 1) -> bool:
     )
 
 
+_MODIFIERS = frozenset(["amod", "compound", "nummod", "npadvmod", "advmod"])
+
+
+def _name_at(doc: Any, tok: Any) -> str:
+    """The whole name a proper noun is part of, with its title ("Dr. Emeka Obi")."""
+    ent = next((e for e in doc.ents if e.start <= tok.i < e.end), None)
+    lo, hi = (ent.start, ent.end) if ent is not None else (tok.left_edge.i, tok.i + 1)
+    while hi < len(doc) and doc[hi].pos_ == "PROPN" and doc[hi - 1].dep_ == "compound":
+        hi += 1  # "Dr." taken first: "Emeka Obi" after it
+    while lo > 0 and doc[lo - 1].pos_ == "PROPN":
+        lo -= 1
+    if lo > 0 and doc[lo - 1].lower_.rstrip(".") in _TITLES:
+        lo -= 1
+    return str(doc[lo:hi].text).strip(" ,.")
+
+
 def _person(doc: Any, asked: set[str], role: str = "", strict: bool = False) -> str:
     same = role_words(role)
     roles = [t for t in doc if t.lemma_.lower() in same]
     # a role said beside another noun for it: "a badante (carer) called Ludmila"
     roles += [r.head for r in roles if r.dep_ == "appos" and r.head.pos_ == "NOUN"]
     roles += [c for r in roles for c in r.children if c.dep_ == "appos" and c.pos_ == "NOUN"]
+    # "who's my second supervisor?" of "Main supervisor is Prof. Lindqvist, second supervisor
+    # is Dr. Emeka Obi": the role word with the question's own modifier
+    marked = [r for r in roles if {c.lower_ for c in r.children if c.dep_ in _MODIFIERS} & asked]
+    for r in marked:  # the name said right after it, whatever the parse joined it to
+        after = next((t for t in doc[r.i + 1 : r.i + 4] if t.pos_ not in ("AUX", "PUNCT")), None)
+        if after is not None and after.pos_ == "PROPN":
+            return _name_at(doc, after)
+    roles = marked or roles
     if roles or strict:  # the question asks whose name: only a name tied to that noun answers
         for tok in doc:
             if tok.lemma_.lower() in same:
                 continue  # "landlord is herr kessler": the role word itself, tagged a name
             if tok.pos_ == "PROPN" and any(_linked(tok, r) for r in roles):
-                ent = next((e for e in doc.ents if e.start <= tok.i < e.end), None)
-                lo, hi = (ent.start, ent.end) if ent is not None else (tok.left_edge.i, tok.i + 1)
-                while lo > 0 and doc[lo - 1].pos_ == "PROPN":
-                    lo -= 1
-                if lo > 0 and doc[lo - 1].lower_.rstrip(".") in _TITLES:
-                    lo -= 1
-                return str(doc[lo:hi].text).strip(" ,.")
+                return _name_at(doc, tok)
         return ""
     for e in doc.ents:
         # a name ends in a proper noun: "kitchen reno time" is no one, whatever the tagger says
@@ -602,7 +621,9 @@ def _number(doc: Any, asked: set[str], question: str) -> str:
         if head.i > end and tok.dep_ == "nummod" and head.pos_ == "NOUN":
             end = head.i  # "12000 rupees"
         found.setdefault(doc[start : end + 1].text, tok)
-    ordered = sorted(found, key=lambda f: f in durations)  # "50 minutes" before "last month"
+    # "50 minutes" before "last month"; for "how much did I set aside", "£1,200" before "96 miles"
+    money_first = _asks_money(question)
+    ordered = sorted(found, key=lambda f: (f in durations, money_first and not is_money(f)))
     named = [f for f in ordered if content_words(f) & asked]  # "40 guests" for "how many guests"
     if named or not ordered:
         return (named or ordered or [""])[0]
@@ -615,6 +636,13 @@ def _number(doc: Any, asked: set[str], question: str) -> str:
         return ordered[0]
     return min(
         ordered, key=lambda f: (f in durations, min(_distance(found[f], a) for a in anchors))
+    )
+
+
+def _asks_money(question: str) -> bool:
+    """True for "how much" asked of an amount of money, not of a weight, distance or time."""
+    return bool(re.search(r"\bhow much\b", question, re.I)) and not re.search(
+        r"\b(?:weigh\w*|heavy|far|long|time|distance)\b", question, re.I
     )
 
 
@@ -643,6 +671,8 @@ def _written_amounts(doc: Any) -> list[tuple[int, int]]:
         shaped = tok.pos_ == "NUM" or _AMOUNT_SHAPE.fullmatch(tok.text) is not None
         # "2500 euro" tagged a year: a currency beside it makes it money
         priced = (i + 1 < len(doc) and _currency(doc[i + 1].text)) or (i > 0 and doc[i - 1].is_currency)
+        # "48k" tagged a date: a scale letter makes it an amount all the same
+        priced = priced or _SCALED.fullmatch(tok.text) is not None
         if (
             not shaped
             or (tok.lower_ == "one" and tok.dep_ != "nummod")
@@ -745,9 +775,17 @@ def span(question: str, text: str, said: float = 0.0) -> Span:
                 if found:
                     sentence = other
                     break
+        if found and kind == "number" and not is_money(found) and _asks_money(question):
+            # "how much did I set aside?" of "... the whole 96 miles ... We've each put aside
+            # £1,200": the sentence with money, when the first holds a distance
+            for other in sentences(text):
+                money = _typed(kind, question, other, said, words)
+                if money and is_money(money) and _continues(question, other):
+                    sentence, found = other, money
+                    break
         if found:
             return Span(found, _clip(sentence), True)
-    kind_of = _kind_of(question, text) or _ordinal_of(question, text)
+    kind_of = _kind_of(question, text) or _ordinal_of(question, text) or _allergy(question, text) or _job_of(question, text)
     if kind_of:
         return Span(kind_of, _clip(best_sentences(question, text)), True)
     best = _clip(best_sentences(question, text))
@@ -798,4 +836,57 @@ def _kind_of(question: str, text: str) -> str:
                 other.lemma_.lower() not in asked and _linked(tok, other)
             ):
                 return str(other.text)
+    return ""
+
+
+_ALLERGY_ASK = re.compile(r"\ballerg", re.IGNORECASE)
+_JOB_ASK = re.compile(
+    r"\bwhat\s+(?:does|did)\s+(\w+)\s+do\b|\bwhat\s+(?:is|was|'s)\s+(\w+)'s\s+(?:job|work|profession)\b", re.IGNORECASE
+)
+
+
+def _allergy(question: str, text: str) -> str:
+    """What someone is allergic to, as the text says it: "allergic to sesame and kiwi",
+    "a severe peanut allergy" -> "peanut"; from a sentence naming whoever the question
+    names, when it names someone."""
+    if not _ALLERGY_ASK.search(question):
+        return ""
+    named = {w.lower() for w in re.findall(r"\b[A-Z][a-z]+\b", question[1:])}
+    found: list[tuple[bool, str]] = []
+    for sentence in sentences(text):
+        doc = parse(sentence).doc
+        about = bool(named & {t.lower_ for t in doc})
+        for tok in doc:
+            if tok.lower_ == "allergic":
+                for prep in (c for c in tok.children if c.lower_ == "to"):
+                    for obj in (c for c in prep.children if c.dep_ == "pobj"):
+                        found.append((about, str(doc[obj.left_edge.i : obj.right_edge.i + 1].text)))
+            elif tok.lemma_.lower() == "allergy":
+                kinds = [c for c in tok.children if c.dep_ in ("compound", "nmod")]
+                if kinds:
+                    found.append((about, " ".join(c.text for c in kinds)))
+    return max(found, key=lambda f: f[0])[1] if found else ""
+
+
+def _job_of(question: str, text: str) -> str:
+    """What a named person does for work, as the text says it: "what does Freja do?" of
+    "My partner Freja is Swedish - she's a ceramicist ..." -> "a ceramicist"."""
+    m = _JOB_ASK.search(question)
+    name = (m.group(1) or m.group(2)).lower() if m else ""
+    if not name or name in ("i", "you", "we", "he", "she", "they"):
+        return ""
+    for sentence in sentences(text):
+        doc = parse(sentence).doc
+        at = next((t.i for t in doc if t.lower_ == name and t.pos_ == "PROPN"), None)
+        if at is None:
+            continue
+        for tok in doc[at:]:
+            # "Freja is a ceramicist", "she's a ceramicist", "works as a potter": a person noun
+            if tok.dep_ in ("attr", "pobj") and tok.pos_ == "NOUN" and (
+                tok.head.lemma_ == "be" or (tok.head.lower_ == "as" and tok.head.head.lemma_ == "work")
+            ):
+                subject = next((c for c in tok.head.children if c.dep_ == "nsubj"), None)
+                if subject is not None and subject.lower_ not in (name, "he", "she", "they"):
+                    continue
+                return str(doc[tok.left_edge.i : tok.i + 1].text)
     return ""

@@ -164,6 +164,8 @@ _REMIND = re.compile(
     r"(?!\s+to\b)",
     re.IGNORECASE,
 )
+# A question word left for last, as typed in a chat: "and the wedding budget was what"
+_WH_LAST = re.compile(r"\b(?:is|was|are|were|'s)\s+(?:what|when|where|who|which)(?:\s+again)?\s*[?!.]*$", re.IGNORECASE)
 # A question asked as a bare noun phrase, as people type in a chat: "partner's name, for the
 # business filing", "truck budget?", "cat's name lol vet form". The noun names a value.
 _VALUE_NOUNS = frozenset(
@@ -223,7 +225,7 @@ def is_question(text: str) -> bool:
     new job is", "please tell me my wife's name") or a bare noun phrase asking for a value."""
     return (
         text.strip().endswith("?")
-        or bool(_QUESTION_START.match(text) or _REMIND.match(text))
+        or bool(_QUESTION_START.match(text) or _REMIND.match(text) or _WH_LAST.search(text))
         or _value_asked(text)
     )
 
@@ -268,7 +270,7 @@ def question_part(text: str) -> str:
         # keeps yowling at 2pm and wakes me up. ideas??" asks for ideas, not about a cat)
         told = max(text.rfind(". ", 0, mark), text.rfind("! ", 0, mark), text.rfind("\n", 0, mark))
         return text[told + 1 : mark + 1].strip() if told >= 0 else text[: mark + 1]
-    if _QUESTION_START.match(text) or _REMIND.match(text) or _value_asked(text):
+    if _QUESTION_START.match(text) or _REMIND.match(text) or _WH_LAST.search(text) or _value_asked(text):
         return re.split(r",\s+|\.\s+", text, maxsplit=1)[0]
     return text
 
