@@ -1067,9 +1067,10 @@ def from_parse(sentence: Any) -> list[Candidate]:
                 out.append(Candidate("other", f"User's {what} {verb} on {value}", 0.85, slot, "date", value, what))
             # "Name's Jonas": the name said without "my"; not "... logistics company, name is
             # Trans-Cargo", the name of a thing said before it
+            # "his name is Raj Patel" names someone else
             if nsubj is not None and attr is not None and nsubj.lower_ == "name" and _proper(attr) and not any(
                 t.pos_ == "NOUN" for t in span if t.i < nsubj.i
-            ):
+            ) and not any(c.dep_ == "poss" and c.lower_ not in ("my",) for c in nsubj.children):
                 value = _full_name(attr)
                 out.append(Candidate("identity", f"User's name is {value}", 0.95, "identity:name", "name", value))
             if attr is not None and nsubj is not None:

@@ -88,6 +88,7 @@ _INSTITUTION_GROUPS = (
     "hospital clinic practice surgery",
     "company firm employer",
     "restaurant hotel venue cafe bar club",
+    "guesthouse hostel lodge inn resort airbnb cabin place",
     "gym church shop store",
 )
 INSTITUTIONS = frozenset(" ".join(_INSTITUTION_GROUPS).split())
@@ -513,10 +514,26 @@ def _lower_case_place(doc: Any, asked: set[str]) -> str:
 def _institution(doc: Any, asked: set[str]) -> str:
     """A school, hospital or company by its name: an organisation or building the tagger
     found, or a name holding such a word ("Riverside Academy"); not the town it is in."""
-    for e in doc.ents:
-        if e.label_ in ("ORG", "FAC") and _new(e, asked):
-            return str(e.text)
+    named = [e for e in doc.ents if e.label_ in ("ORG", "FAC", "PRODUCT") and _new(e, asked)]
+    # the one the user goes to or works at first ("starts maternelle at École Jean Macé, his
+    # teacher will be Sophie Roux": the tagger calls the school a product, the teacher an org)
+    attended = [e for e in named if e.root.dep_ == "pobj" and e.root.head.lower_ in ("at", "to", "into")]
+    for e in attended + [e for e in named if e.label_ != "PRODUCT"]:
+        return _whole_name(doc, e.start, e.end)
     return named_institution(doc, INSTITUTIONS, asked)
+
+
+_NAME_LINKS = frozenset(["do", "da", "de", "del", "della", "di", "du", "la", "le", "of", "the", "von", "van", "y", "&"])
+
+
+def _whole_name(doc: Any, start: int, end: int) -> str:
+    """A capitalised name the tagger cut short, whole: "Casa do Largo" of "Casa" (it read
+    "do" as the verb), "Bank of Ireland"."""
+    while end < len(doc) and (
+        doc[end].is_title or (doc[end].lower_ in _NAME_LINKS and end + 1 < len(doc) and doc[end + 1].is_title)
+    ):
+        end += 2 if doc[end].lower_ in _NAME_LINKS else 1
+    return str(doc[start:end].text)
 
 
 def named_institution(doc: Any, kinds: frozenset[str], asked: frozenset[str] | set[str] = frozenset()) -> str:
@@ -724,7 +741,7 @@ def _typed(
     if kind == "person":
         role = asked_role(question)
         # the noun is in the stored text, but not in this sentence: another sentence names it
-        return _person(doc, asked, role, strict=bool(role_words(role) & lemmas))
+        return _person(doc, asked, role, strict=bool(role))
     if kind == "number":
         return _number(doc, asked, question)
     return ""

@@ -52,7 +52,7 @@ from memory.understand import parse
 
 if TYPE_CHECKING:
     from memory.interface import Memory
-    from memory.types import Fact
+    from memory.types import Episode, Fact
 
 # Chosen on development data (LoCoMo conv-26..43 questions and bench/data/quality/memory.jsonl):
 # below it the best stored text is usually not the answer.
@@ -153,6 +153,9 @@ _GROUNDED_STARTS = tuple(
         prompts.GROUNDED_NOTHING_NAMED,
         prompts.GROUNDED_CLOSEST,
         prompts.GROUNDED_LIKELY,
+        prompts.GROUNDED_AGAIN,
+        prompts.GROUNDED_LIKELY_AGAIN,
+        prompts.GROUNDED_IN_QUOTE,
     )
 )
 # "remind me what my new job is" asks; "remind me to call Ana" is an order
@@ -402,6 +405,7 @@ def _turns(store: Memory, user_id: str, question: str, now: float) -> list[Candi
     if not store.episodes.count(user_id):
         return []
     out = []
+    threads: dict[str, list[Episode]] = {}
     for h in store.search(user_id, question, kinds=("episodes",), k=SEARCH_TURNS, now=now):
         speaker = str(h.metadata.get("speaker", ""))
         if speaker == "assistant" or looks_like_instructions(h.text):
@@ -410,8 +414,71 @@ def _turns(store: Memory, user_id: str, question: str, now: float) -> list[Candi
         # surgeon is Mr. Declan Fahy. What should I get ready?" tells in its first sentence
         told = _told(h.text)
         if told:
+            thread = str(h.metadata.get("thread", ""))
+            if thread and thread not in threads:
+                threads[thread] = [e for e in store.episodes.list(user_id, thread) if e.speaker == "user"]
+            told = _with_referent(told, h.id, threads.get(thread, []))
             out.append(Candidate("turn", told, h.time, speaker))
     return out
+
+
+# A message that goes on about someone or something of the one before: "she's on a renal
+# diet now, Royal Canin Renal" after "Mochi, 12 yo, just diagnosed with kidney disease"
+_BACK_REFERENCE = re.compile(
+    r"^\W*(?:(?:and|also|oh|btw|ok|so|update)\W+)?(?:she|he|it|they|his|her|its|their)\b", re.IGNORECASE
+)
+SAME_SESSION_S = 3600.0  # a message this soon after another is read with it
+
+
+def _with_referent(told: str, turn_id: str, turns: list[Episode]) -> str:
+    """The user's message read with the one it refers back to (before it), or with the next
+    one when that refers back to it, its pronoun replaced by whom it means: "his name is
+    Raj Patel" after "my new boss starts monday" is "my new boss's name is Raj Patel"."""
+    at = next((n for n, e in enumerate(turns) if e.id == turn_id), None)
+    if at is None:
+        return told
+    if _BACK_REFERENCE.match(told) and at > 0 and turns[at].time - turns[at - 1].time < SAME_SESSION_S:
+        before = _told(turns[at - 1].text)
+        return f"{_ended(before)} {_resolved(told, before)}" if before else told
+    if at + 1 < len(turns) and turns[at + 1].time - turns[at].time < SAME_SESSION_S:
+        after = turns[at + 1].text
+        if _BACK_REFERENCE.match(after) and (rest := _told(after)):
+            return f"{_ended(told)} {_resolved(rest, told)}"
+    return told
+
+
+def _ended(text: str) -> str:
+    """The text with a full stop at its end, so that the next one starts a sentence."""
+    return text if text.rstrip().endswith((".", "!", "?")) else text.rstrip() + "."
+
+
+def _referent(text: str) -> str:
+    """Whom or what a message is about, for a pronoun of the next one to mean: the subject
+    of its last clause that has one ("my new boss"), else its first name ("Mochi")."""
+    doc = parse(text).doc
+    subjects = [
+        t for t in doc if t.dep_ in ("nsubj", "nsubjpass") and t.pos_ in ("NOUN", "PROPN")
+    ]
+    if subjects:
+        t = subjects[-1]
+        return str(doc[t.left_edge.i : t.i + 1].text)
+    return next((str(t.text) for t in doc if t.pos_ == "PROPN"), "")
+
+
+# in brackets, as a quote marks words put in for the reader ("[Mochi]'s on a renal diet")
+_PRONOUN_FORMS = {"she": "[{}]", "he": "[{}]", "it": "[{}]", "they": "[{}]",
+                  "his": "[{}]'s", "her": "[{}]'s", "its": "[{}]'s", "their": "[{}]'s"}  # fmt: skip
+
+
+def _resolved(text: str, before: str) -> str:
+    """The message with its opening pronoun replaced by whom it means in the one before."""
+    m = _BACK_REFERENCE.match(text)
+    who = _referent(before)
+    if m is None or not who:
+        return text
+    word = text[m.start(0) : m.end(0)].split()[-1].strip("',.").lower()
+    form = _PRONOUN_FORMS.get(word, "[{}]").format(who)
+    return text[: m.end(0) - len(word)] + form + text[m.end(0) :]
 
 
 def _by_name(question: str, facts: list[Fact]) -> str:

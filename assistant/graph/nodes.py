@@ -35,6 +35,7 @@ from assistant.graph.reply_checks import (
 from assistant.graph.state import (
     ChatState,
     GoalState,
+    Grounded,
     RecalledItem,
     Route,
     find_goal,
@@ -51,6 +52,7 @@ from memory.types import PROFILE_HEADING, Item, Source
 
 log = logging.getLogger(__name__)
 
+SAID_AGAIN_WORDS = 8  # a grounded value this short is said again alone; a longer one is a quote
 RECALL_MIN_SCORE = 0.3  # cosine similarity below which a stored item is not worth the tokens
 PARROT_CHARS = 40  # normalised characters compared with earlier turns before streaming
 FOLLOW_UP_AFTER_S = 6 * 3600  # a goal untouched this long gets a follow-up even in its own thread
@@ -152,6 +154,10 @@ def recall(state: ChatState, deps: Deps) -> dict[str, Any]:
                 grounded = declined(text)
             if grounded["source"] == "none" and grounded["reply"] in _last_replies(state):
                 grounded = {**grounded, "reply": prompts.GROUNDED_NOTHING_AGAIN}
+        if grounded is not None and repeated_lines(grounded["reply"], _last_replies(state)):
+            # the same value for another question, or the same message quoted again: said
+            # as such, not as a line of the answer before (which reads as a loop)
+            grounded = {**grounded, "reply": _said_again(grounded)}
     return {
         "grounded": grounded,
         "goals": goals,
@@ -400,6 +406,18 @@ def _sample(
             _emit(again)
         return again
     return guard.reply
+
+
+def _said_again(grounded: Grounded) -> str:
+    """A grounded answer whose words were just said: its value alone, pointing back."""
+    span = grounded["span"]
+    if grounded["source"] == "none":
+        return grounded["reply"]  # a decline said again is handled above
+    if grounded["source"] == "closest" or len(span.split()) > SAID_AGAIN_WORDS:
+        return prompts.GROUNDED_IN_QUOTE
+    if grounded["source"] == "likely":
+        return prompts.GROUNDED_LIKELY_AGAIN.format(span=span)
+    return prompts.GROUNDED_AGAIN.format(span=span)
 
 
 def _last_replies(state: ChatState) -> list[str]:

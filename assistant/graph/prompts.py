@@ -62,6 +62,10 @@ GROUNDED_NOTHING = "I don't know: nothing you have told me so far says that."
 GROUNDED_NOTHING_ABOUT = "I don't know {thing}: you have not told me."
 GROUNDED_NOTHING_AGAIN = "I don't know that either: you have not told me."
 GROUNDED_NOTHING_NAMED = "I don't know: nothing I have heard from or about {name} says that."
+# The same value or quote as an answer just given: said as such (nodes._said_again)
+GROUNDED_AGAIN = "That is {span} as well, from the same thing you told me."
+GROUNDED_LIKELY_AGAIN = "Probably {span}, from the message I quoted just before; I am not sure."
+GROUNDED_IN_QUOTE = "I don't know more than the message I quoted just before."
 CANCELLED_MARK = " [reply cancelled]"
 IDENTITY_REPLY = "I'm {name}, your personal assistant."
 # When every try only repeated itself or recited the prompt. Several wordings, no
