@@ -439,3 +439,19 @@ class LocalEmbeddingFunction(EmbeddingFunction[Documents]):
 def model_label(name: str) -> str:
     """A short printable name of the embedding model."""
     return Path(name).name if name else "all-MiniLM-L6-v2 (bundled)"
+
+
+@functools.cache
+def _vocabulary() -> frozenset[str]:
+    folder = Path(resolve_model())
+    path = folder / "vocab.txt"
+    if not path.is_file():
+        return frozenset()
+    return frozenset(w for w in path.read_text(encoding="utf-8").split() if w.isalpha())
+
+
+def is_dictionary_word(word: str) -> bool:
+    """True when the bundled embedding model's vocabulary holds the word whole: common
+    words ("meeting", "lady") are in it, rare names ("whitfield", "ferri") are not. A
+    lower-case word after "my partner" is read as a name only when it is not such a word."""
+    return word.lower() in _vocabulary()

@@ -99,7 +99,10 @@ def same_institution(word: str) -> frozenset[str]:
     return frozenset(next((g.split() for g in _INSTITUTION_GROUPS if word in g.split()), [word]))
 
 
-_TIME_ASK = re.compile(r"\b(?:what time|at what time|which time)\b", re.IGNORECASE)
+# "what time ...", and a time aimed at or run ("what's my marathon goal time?")
+_TIME_ASK = re.compile(
+    r"\b(?:what time|at what time|which time|(?:goal|target|finish(?:ing)?|race|pb|best) time)\b", re.IGNORECASE
+)
 MAX_ANSWER_WORDS = 30  # a best sentence longer than this is cut (an answer, not a speech)
 
 
@@ -447,9 +450,14 @@ _MODIFIERS = frozenset(["amod", "compound", "nummod", "npadvmod", "advmod"])
 def _name_at(doc: Any, tok: Any) -> str:
     """The whole name a proper noun is part of, with its title ("Dr. Emeka Obi")."""
     ent = next((e for e in doc.ents if e.start <= tok.i < e.end), None)
-    lo, hi = (ent.start, ent.end) if ent is not None else (tok.left_edge.i, tok.i + 1)
+    lo, hi = (ent.start, ent.end) if ent is not None else (tok.i, tok.i + 1)
     while hi < len(doc) and doc[hi].pos_ == "PROPN" and doc[hi - 1].dep_ == "compound":
         hi += 1  # "Dr." taken first: "Emeka Obi" after it
+    # a surname typed in lower case, which the first name hangs on ("chiara ferri, she ...")
+    while hi < len(doc) and doc[hi].is_lower and doc[hi].is_alpha and doc[hi - 1].head.i == hi and (
+        doc[hi].pos_ in ("PROPN", "NOUN", "ADJ") and doc[hi - 1].dep_ in ("compound", "amod")
+    ):
+        hi += 1
     while lo > 0 and doc[lo - 1].pos_ == "PROPN":
         lo -= 1
     if lo > 0 and doc[lo - 1].lower_.rstrip(".") in _TITLES:
@@ -477,14 +485,39 @@ def _person(doc: Any, asked: set[str], role: str = "", strict: bool = False) -> 
                 continue  # "landlord is herr kessler": the role word itself, tagged a name
             if tok.pos_ == "PROPN" and any(_linked(tok, r) for r in roles):
                 return _name_at(doc, tok)
-        return ""
+        return next((n for r in roles if (n := _lower_case_name(doc, r))), "")
     for e in doc.ents:
         # a name ends in a proper noun: "kitchen reno time" is no one, whatever the tagger says
         if e.label_ == "PERSON" and e[-1].pos_ == "PROPN" and _new(e, asked):
-            before = doc[e.start - 1] if e.start > 0 else None
-            if before is not None and before.lower_.rstrip(".") in _TITLES:
-                return doc[e.start - 1 : e.end].text  # "Dr. Helen Ward"
-            return e.text
+            return _name_at(doc, e[0])
+    return ""
+
+
+LOWER_CASE_NAME_WORDS = 3  # a name typed in lower case after its noun: at most this many words
+
+
+def _lower_case_name(doc: Any, role: Any) -> str:
+    """A name typed in lower case right after the noun for the person ("my cat biscuit
+    keeps yowling", "area manager kessler"): the words after it that are names to the
+    tagger or no common word (`is_dictionary_word`), so "my partner meeting" names no one."""
+    from memory.embeddings import is_dictionary_word  # the model's vocabulary, loaded once
+
+    words = []
+    for tok in doc[role.i + 1 : role.i + 1 + LOWER_CASE_NAME_WORDS]:
+        if not (tok.is_alpha and tok.is_lower) or tok.is_stop or tok.pos_ in ("VERB", "AUX", "ADP", "DET", "PRON"):
+            break
+        if not (tok.pos_ == "PROPN" or tok.ent_type_ == "PERSON" or not is_dictionary_word(tok.text)):
+            break
+        words.append(tok)
+    return " ".join(t.text.capitalize() for t in words)
+    before = doc[: words[0].i].text
+    named = " ".join(t.text.capitalize() for t in words)
+    after = doc[words[-1].i + 1 :].text
+    again = parse(f"{before} {named} {after}".strip()).doc
+    start = len(before) + 1 if before else 0
+    for e in again.ents:
+        if e.label_ == "PERSON" and e.start_char == start:
+            return str(e.text)
     return ""
 
 
@@ -750,6 +783,7 @@ def _typed(
 # "what time does my shift finish?" asks for the end of "10pm to 6am", "when do I start?" its start
 _TIME_END = re.compile(r"\b(?:finish\w*|end\w*|until|till|over|done|get off|close\w*)\b", re.IGNORECASE)
 _TIME_START = re.compile(r"\b(?:start\w*|begin\w*|open\w*)\b", re.IGNORECASE)
+_CLOCK = re.compile(r"\d{1,2}(?::\d{2}(?::\d{2})?|h\d{2}|(?:am|pm))", re.IGNORECASE)
 _TIME_RANGE = re.compile(r"\s*(?:-|–|\bto\b|\buntil\b|\btill\b)\s*", re.IGNORECASE)
 
 
@@ -758,6 +792,8 @@ def _time(doc: Any, question: str) -> str:
     of a range when the question asks for that."""
     times = [str(e.text) for e in doc.ents if e.label_ == "TIME"]
     times = [t for t in times if re.search(r"\d", t)] or times
+    # "goal is under 3:45": a clock-shaped number the tagger left untagged or called a count
+    times = times or [t.text for t in doc if _CLOCK.fullmatch(t.text)]
     if not times:
         return ""
     ends = [p for t in times for p in _TIME_RANGE.split(t) if p]
@@ -856,7 +892,7 @@ def _kind_of(question: str, text: str) -> str:
     return ""
 
 
-_ALLERGY_ASK = re.compile(r"\ballerg", re.IGNORECASE)
+_ALLERGY_ASK = re.compile(r"\ballerg|\b(?:can'?t|cannot|can not|mustn'?t) (?:eat|have)\b", re.IGNORECASE)
 _JOB_ASK = re.compile(
     r"\bwhat\s+(?:does|did)\s+(\w+)\s+do\b|\bwhat\s+(?:is|was|'s)\s+(\w+)'s\s+(?:job|work|profession)\b", re.IGNORECASE
 )

@@ -146,7 +146,9 @@ def asked_attribute(question: str) -> Attribute | None:
                 for c in tok.children
             )
         ):
-            return _OWNED[tok.lemma_.lower()]
+            owned = _OWNED[tok.lemma_.lower()]
+            # "where is my new job?" asks where it is held: the employer
+            return "employer" if owned == "role" and any(t.lower_ == "where" for t in doc) else owned
     for tok in doc:
         if tok.pos_ in ("VERB", "AUX"):
             found = _verb_attribute(tok)

@@ -27,7 +27,9 @@ INSTRUCTION_PATTERNS = [
         r"\b(?:new|updated|real|actual|secret|hidden) (?:instructions?|system prompt|orders|directive)\b",
         r"\bsystem prompt\b",
         r"\byou (?:are|must|should|will) (?:now|henceforth|from now on)\b",
-        r"\bfrom now on\b",
+        # an order from now on, not a change the user reports ("moved my sessions to
+        # Thursdays from now on")
+        r"(?:^|[.!?]\s+)\s*from now on\b|\bfrom now on\b[,:]?\s+(?:you\b|answer|respond|reply|always|never|only|act|behave|speak|talk|write|say|use|call|refer|address|ignore|do not|don't)",
         r"\b(?:act|behave|respond|pretend) as\b|\bpretend (?:you are|you're|to be)\b",
         r"\b(?:reveal|print|show|output|leak|disclose|dump|list|repeat|tell|share|send|include|paste|email)\b[^.\n]{0,60}\b(?:profile|memory|memories|instructions|password|secrets?|api keys?|tokens?|credentials|personal (?:data|details|information)|facts about|passport|address|(?:know|knows|stored) about (?:the user|me|them|him|her))\b",
         r"\bpost\b[^.\n]{0,60}\b(?:slack|channel|#\w+|webhook|twitter|online)\b",

@@ -17,6 +17,7 @@ from typing import Literal
 from pydantic import BaseModel, Field, ValidationError
 
 from assistant.graph import prompts
+from assistant.graph.attribute_question import asked_attribute
 from assistant.graph.state import OPEN_STATUSES, GoalState, now
 from assistant.llm.base import ChatModel, Message
 from assistant.llm.constrain import constrained_chat
@@ -244,6 +245,8 @@ def detect_new_goal(text: str, goals: list[GoalState] | None = None) -> str | No
     """
     if ASKS_ABOUT_HELP.match(text.strip()) and not ASKS_US.search(text):
         return None
+    if asked_attribute(text) is not None:
+        return None  # "Help me with my LinkedIn - which company do I work at now?" asks for a fact
     open_kinds = {goal_kind(g["statement"]) for g in open_goals(goals or [])} - {""}
     open_words = set().union(*(_words(g["statement"]) for g in open_goals(goals or [])))
     for req in parse(text).requests():

@@ -167,6 +167,13 @@ _REMIND = re.compile(
     r"(?!\s+to\b)",
     re.IGNORECASE,
 )
+# "Could you remind me?" after the sentence saying what: that sentence is the question
+_BARE_REMIND = re.compile(
+    r"^\s*(?:(?:can|could|would) you\s+)?(?:please\s+)?(?:remind me|tell me|remember)(?:\s+(?:please|again))?\s*\?",
+    re.IGNORECASE,
+)
+# a request to be reminded after something else the user typed first
+_REMIND_LATER = re.compile(r"[,.!;:-]\s*(?:wait\s+)?(?:first\s*,?\s*)?((?:please\s+)?(?:remind me|tell me again)\b)", re.IGNORECASE)
 # A question word left for last, as typed in a chat: "and the wedding budget was what"
 _WH_LAST = re.compile(r"\b(?:is|was|are|were|'s)\s+(?:what|when|where|who|which)(?:\s+again)?\s*[?!.]*$", re.IGNORECASE)
 # A question asked as a bare noun phrase, as people type in a chat: "partner's name, for the
@@ -272,7 +279,15 @@ def question_part(text: str) -> str:
         # the sentence the mark ends, not what the user told before it ("also my cat Biscuit
         # keeps yowling at 2pm and wakes me up. ideas??" asks for ideas, not about a cat)
         told = max(text.rfind(". ", 0, mark), text.rfind("! ", 0, mark), text.rfind("\n", 0, mark))
-        return text[told + 1 : mark + 1].strip() if told >= 0 else text[: mark + 1]
+        asked = text[told + 1 : mark + 1].strip() if told >= 0 else text[: mark + 1]
+        if told >= 0 and _BARE_REMIND.match(asked):
+            # "The pharmacist asked which blood thinner I take. Could you remind me?"
+            return text[: mark + 1].strip()
+        return asked
+    # "can u write me a checklist... wait first, remind me where my new job is"
+    later = _REMIND_LATER.search(text)
+    if later and not _REMIND.match(text) and not _QUESTION_START.match(text) and len(text[later.end(1) :].split()) >= 2:
+        return text[later.start(1) :]
     if _QUESTION_START.match(text) or _REMIND.match(text) or _WH_LAST.search(text) or _value_asked(text):
         return re.split(r",\s+|\.\s+", text, maxsplit=1)[0]
     return text
@@ -292,8 +307,8 @@ def asks_memory(text: str, speakers: set[str] | None = None) -> bool:
     if not is_question(text):
         return False
     recall = bool(_RECALL.search(text) or (_AGAIN.search(text) and not asks_advice(text)))
-    if asks_advice(text) and not recall:
-        return False
+    if asks_advice(text) and not recall and asked_attribute(text) is None:
+        return False  # but "Help me with my LinkedIn - which company do I work at now?" asks
     return recall or bool(_FIRST_PERSON.search(text)) or bool(named_people(text, speakers or set()))
 
 
@@ -647,7 +662,7 @@ def ground(
     `recent` are the replies just given: a quote is not said whole twice in a row."""
     question = question_part(question)  # "I need to write her name in a form" is no advice asked
     question = re.sub(rf"^\s*{_OPENER}", "", question)  # "and where am i working these days"
-    advice = asks_advice(question) and not _RECALL.search(question)
+    advice = asks_advice(question) and not _RECALL.search(question) and asked_attribute(question) is None
     # "How far should I walk every day?" asks for advice, unless memory holds the amount
     # ("the physio said 3 km a day"): then it answers, and it never declines
     if not is_question(question) or (advice and not _HOW_MUCH.match(question)):
@@ -655,6 +670,9 @@ def ground(
     typed = _attribute_answer(store, user_id, question, now)
     if typed is not None:
         return typed
+    if asked_attribute(question) == "name":
+        # the user's own name, never told: any name in memory is someone else's
+        return Grounded(reply=_nothing([], question), span="", source="none", score=0.0)
     candidates = _candidates(store, user_id, question, goals, now)
     speakers = {c.speaker for c in candidates if c.speaker not in ("", "user", "assistant")}
     personal = not advice and (
@@ -769,6 +787,10 @@ def ground(
         # the new date of the same thing, however far its wording is from the question's
         # ... and a later text that says it changed ("It is now on the 2nd of April"), within
         # UPDATE_MARGIN, even when it is below the floor itself: it is scored as the update
+        # ... measured against the sentence holding the old value, not its whole message
+        # ("goal is under 3:45" of a long introduction scores as its own sentence)
+        held = [p for p in sentences(candidates[i].text) if chosen.span in p]
+        bar = min(scores[i], *relevance(store, asked, held)) if held and chosen.in_text else scores[i]
         moved = [
             (j, one)
             for j, c in enumerate(candidates)
@@ -778,7 +800,7 @@ def ground(
                 or (
                     (wanted(asked) != "any" or _names_asked(asked, c.text))
                     and changed(c.text)
-                    and scores[j] >= scores[i] - UPDATE_MARGIN
+                    and scores[j] >= bar - UPDATE_MARGIN
                 )
             )
             and (one := _reply(asked, c)) is not None

@@ -391,3 +391,90 @@ def test_questions_typed_without_their_grammar(real_store, monkeypatch) -> None:
     assert "Medellín" in city and MODEL not in city
     assert "3000" in money
     assert "salon" in salon
+
+
+def test_names_typed_in_lower_case_are_read_whole(real_store, monkeypatch) -> None:
+    # from memory_fresh18/19: surnames typed in lower case; a lower-case word that is a
+    # common noun after "my partner" is no name
+    manager, advisor, partner = _told_days_apart(
+        real_store,
+        monkeypatch,
+        [(["i also work at a cafe called little fig on weekends, my manager sasha petrovic is chill"],
+          "whats my boss at little fig called"),
+         (["advisor at the bank is chiara ferri, she wants me to look at a mutuo with fixed rate. pros cons?"],
+          "whats the name of my bank advisor"),
+         (["my partner meeting went badly today, ugh"], "what's my partner's name?")],
+    )  # fmt: skip
+    assert "sasha petrovic" in manager.lower()
+    assert "chiara ferri" in advisor.lower()
+    assert not partner.lower().startswith("meeting") and "don't know" in partner
+
+
+def test_a_message_that_refers_back_is_read_with_the_one_before(real_store, monkeypatch) -> None:
+    # from memory_fresh17: "she" of the next message is the cat just named; "his name" is the
+    # new boss's, not the user's
+    import time as clock
+
+    now = [1.8e9]
+    monkeypatch.setattr(clock, "time", lambda: now[0])
+    llm = scripted(replies=lambda m: f"{MODEL} on {m[-1]['content']}")
+    saver = InMemorySaver()
+    told = ChatSession(Settings(), llm, real_store, saver, user_id="u", thread_id="d0")
+    for line in ["cat question. Mochi, 12 yo, just diagnosed with early kidney disease. what should change?",
+                 "she's on a renal diet now, Royal Canin Renal. hates it.",
+                 "my new boss starts monday, kind of nervous",
+                 "his name is Raj Patel, he came from Deloitte"]:  # fmt: skip
+        now[0] += 60
+        told.send(line)
+    now[0] += 86400
+    asked = ChatSession(Settings(), llm, real_store, saver, user_id="u", thread_id="q")
+    food = asked.send("what food is mochi on")
+    boss = asked.send("what's my new boss called?")
+    name = asked.send("what's my name?")
+    assert "Royal Canin" in food
+    assert "Raj Patel" in boss
+    assert "Raj Patel" not in name
+
+
+def test_the_same_value_for_another_question_is_no_repeated_line(real_store, monkeypatch) -> None:
+    # from memory_fresh17: two answers from one message quote it once
+    import time as clock
+
+    from assistant.graph.reply_checks import repeated_lines
+
+    now = [1.8e9]
+    monkeypatch.setattr(clock, "time", lambda: now[0])
+    llm = scripted(replies=lambda m: f"{MODEL} on {m[-1]['content']}")
+    saver = InMemorySaver()
+    ChatSession(Settings(), llm, real_store, saver, user_id="u", thread_id="d0").send(
+        "diff topic. daughter Hana has piano recital on 9 May, she's playing Clair de Lune. nervous wreck. "
+        "how to help her calm down"
+    )
+    now[0] += 86400
+    asked = ChatSession(Settings(), llm, real_store, saver, user_id="u", thread_id="q")
+    replies: list[str] = []
+    for question in ["which piece is hana performing", "recital date?"]:
+        replies.append(asked.send(question))
+        assert not repeated_lines(replies[-1], replies[:-1]), replies
+    assert "Clair de Lune" in replies[0] and "9 May" in replies[1]
+
+
+def test_updates_said_in_other_words_and_questions_asked_with_help(real_store, monkeypatch) -> None:
+    # from memory_fresh19: "from now on" in a user's update is no order to the assistant;
+    # "goal" and "target" of a marathon time; "Help me with my LinkedIn - which company ..."
+    physio, goal, company = _told_days_apart(
+        real_store,
+        monkeypatch,
+        [(["my physio is Gwen Adeyemi, I see her every Tuesday at the clinic near Headingley.",
+           "quick update - Gwen moved my physio sessions to Thursdays from now on, Tuesdays clash with her new clinic hours"],
+          "hey, what day do I have physio again these days?"),
+         (["hola! Sofía here, Buenos Aires. Signed up for my first full marathon abroad, Valencia in December!! goal is under 3:45",
+           "Lucía thinks I'm faster than I believed, so we moved my target to 3:30. scary"],
+          "what's my marathon goal time again?"),
+         (["I'm Kenji, structural engineer in Osaka. I work at Hanabishi Construction.",
+           "Change: I accepted an offer from Kitamura Design. Started this Monday."],
+          "Help me with my LinkedIn - which company do I work at now?")],
+    )  # fmt: skip
+    assert "Thursday" in physio
+    assert "3:30" in goal
+    assert "Kitamura Design" in company
