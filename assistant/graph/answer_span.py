@@ -838,7 +838,13 @@ def span(question: str, text: str, said: float = 0.0) -> Span:
                     break
         if found:
             return Span(found, _clip(sentence), True)
-    kind_of = _kind_of(question, text) or _ordinal_of(question, text) or _allergy(question, text) or _job_of(question, text)
+    kind_of = (
+        _kind_of(question, text)
+        or _ordinal_of(question, text)
+        or _allergy(question, text)
+        or _job_of(question, text)
+        or _named_kind(question, text)
+    )
     if kind_of:
         return Span(kind_of, _clip(best_sentences(question, text)), True)
     best = _clip(best_sentences(question, text))
@@ -942,4 +948,26 @@ def _job_of(question: str, text: str) -> str:
                 if subject is not None and subject.lower_ not in (name, "he", "she", "they"):
                     continue
                 return str(doc[tok.left_edge.i : tok.i + 1].text)
+    return ""
+
+
+def _named_kind(question: str, text: str) -> str:
+    """The name the text gives the noun the question picks: "which bootcamp?" of "the
+    Lighthouse Labs web development bootcamp" -> "Lighthouse Labs"; "what name ...?" of "the
+    name Alba" -> "Alba"; "" when it gives none."""
+    noun = asked_noun(question)
+    if not noun or (noun in GENERAL_NOUNS and noun != "name"):
+        return ""
+    doc = parse(text).doc
+    for tok in doc:
+        if tok.lemma_.lower() != noun:
+            continue
+        if noun == "name":  # "the name Alba", "a name like Noor"
+            after = next((t for t in doc[tok.i + 1 : tok.i + 3] if t.pos_ == "PROPN"), None)
+            if after is not None:
+                return _name_at(doc, after)
+            continue
+        names = [t for t in tok.subtree if t.i < tok.i and t.pos_ == "PROPN"]
+        if names:
+            return str(doc[names[0].i : names[-1].i + 1].text)
     return ""

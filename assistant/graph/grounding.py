@@ -1028,7 +1028,10 @@ def _followed_by_update(
         if _still_holds(chosen.span, c.text):
             continue
         shared = mine & content_words(c.text)
-        if len(shared) < UPDATE_SHARED_WORDS and not shared & names and j not in linked:
+        # one shared word will do when it is the thing asked about, said of no other one
+        # ("exam moved ... new date 3 june" of "theory exam is 15 may"; not "physics exam")
+        asked_thing = {w for w in shared & content_words(question) if not _another_of(w, c.text, old.text)}
+        if len(shared) < UPDATE_SHARED_WORDS and not shared & names and j not in linked and not asked_thing:
             continue
         swapped = _instead_of(c.text, chosen.span)
         if swapped:  # "so I think Zakopane instead of Kraków": whatever the tagger calls it
@@ -1141,6 +1144,18 @@ def _own_names(candidates: list[Candidate]) -> set[str]:
             out.add(c.fact.value.lower())
             out |= {w.lower() for w in c.fact.value.split() if len(w) > 2}
     return out
+
+
+def _another_of(word: str, text: str, old: str) -> bool:
+    """True when text says the word of another one than old does: "physics exam" of "my
+    math exam is 3 May" (a modifier old does not have)."""
+    before = content_words(old)
+    return any(
+        c.dep_ in ("compound", "amod") and c.lemma_.lower() not in before
+        for t in parse(text).doc
+        if t.lemma_.lower() == word
+        for c in t.children
+    )
 
 
 def _later(c: Candidate, than: Candidate) -> bool:

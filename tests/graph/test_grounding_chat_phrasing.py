@@ -478,3 +478,27 @@ def test_updates_said_in_other_words_and_questions_asked_with_help(real_store, m
     assert "Thursday" in physio
     assert "3:30" in goal
     assert "Kitamura Design" in company
+
+
+def test_a_name_given_to_the_thing_asked_and_an_update_of_that_thing(real_store, monkeypatch) -> None:
+    # from memory_fresh15/17/18: "which bootcamp" is its name; "the name Alba"; one shared
+    # word is enough for an update when it is the thing asked, unless another one is meant
+    bootcamp, baby, exam, math = _told_days_apart(
+        real_store,
+        monkeypatch,
+        [(["I'm looking at the Lighthouse Labs web development bootcamp and I've set aside a budget of $12,000 for it",
+           "I'm cutting the bootcamp budget down to $8,500. Same bootcamp, just fewer extras."],
+          "Which bootcamp was I looking at, remind me?"),
+         (["My partner Javier and I are expecting our first baby, due date is 2 August.",
+           "We found out it's a girl!! We're leaning towards the name Alba."],
+          "what name are we leaning towards for the baby?"),
+         (["theory exam is 15 may. what is best app for the questions?",
+           "exam moved, i am on night shift that week. new date 3 june"],
+          "when is my theory exam"),
+         (["my math exam is on 15 may. any tips?", "ugh my physics exam moved, new date 3 june"],
+          "when is my math exam")],
+    )  # fmt: skip
+    assert "Lighthouse Labs" in bootcamp
+    assert "Alba" in baby
+    assert "3 june" in exam.lower()
+    assert "15 may" in math.lower()
