@@ -84,9 +84,12 @@ WORKED_OUT_MARGIN = (
 _OPENER = r"(?:(?:and|so|ok|okay|also|but|oh|wait|hey|hmm|um|lol|haha|hehe|btw|right|well|anyway)\b,?\s*)?"
 _QUESTION_START = re.compile(
     # "in what city my mom lives", "at which hospital is she": a question word after its preposition
-    rf"^\s*{_OPENER}(?:(?:in|at|for|from|to|with|on|by)\s+(?=wh))?(?:who|whom|whose|what|what's|which|when|by when|where|why|how|is|are|was|were|do|does|did|"
-    r"have|has|had|can|could|would|will|"
-    r"whats|wats|wat|whos|wheres|whens|hows)\b",  # as typed in a chat, without the apostrophe
+    rf"^\s*{_OPENER}(?:(?:in|at|for|from|to|with|on|by)\s+(?=wh))?(?:(?:who|whom|whose|what|what's|which|when|by when|where|why|how|"
+    r"whats|wats|wat|whos|wheres|whens|hows)\b"  # as typed in a chat, without the apostrophe
+    # a verb first asks only with its subject after it: "had ACL reconstruction on my knee"
+    # tells (the subject left out, as in a chat), "had I told you" asks
+    r"|(?:is|are|was|were|do|does|did|have|has|had|can|could|would|will)\s+"
+    r"(?:i|u|you|ya|we|he|she|they|it|my|your|our|his|her|their|the|this|that|there|any|[a-z]+'s|(?-i:[A-Z][a-z]+))\b)",
     re.IGNORECASE,
 )
 # Asking for help, a plan or an opinion, not for something said: the model answers those.
