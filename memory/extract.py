@@ -912,7 +912,8 @@ _MOVE_VERBS = _word_set("move relocate emigrate settle")
 _JOIN_VERBS = _word_set("join start begin")
 _LEAVE_VERBS = frozenset("quit leave resign").union({"left"})
 _NAME_TITLES = _word_set("dr dr. prof prof. mr mr. mrs mrs. ms ms. sir dame")
-_RELATION_NOUNS = frozenset(_RELATIONS.replace("team lead", "lead").split("|")) | {
+# Nouns for the people in the user's life ("my landlord"), and pets
+RELATION_NOUNS = frozenset(_RELATIONS.replace("team lead", "lead").split("|")) | {
     "supervisor", "doctor", "dentist", "therapist", "landlord", "neighbour", "neighbor", "coach",
     "tutor", "roommate", "flatmate", "fiance", "fiancee", "grandmother", "grandfather", "aunt",
     "uncle", "cousin", "niece", "nephew", "pm", "lead", "teacher", "professor", "student",
@@ -1083,7 +1084,7 @@ def from_parse(sentence: Any) -> list[Candidate]:
                 # "my supervisor is Dr. Helen Ward" / "Helen Ward is my supervisor"
                 for who, rel in ((attr, nsubj), (nsubj, attr)):
                     if (
-                        rel.lemma_.lower() in _RELATION_NOUNS
+                        rel.lemma_.lower() in RELATION_NOUNS
                         and any(c.lower_ == "my" for c in rel.children)
                         and (who.ent_type_ == "PERSON" or who.pos_ == "PROPN")
                     ):

@@ -79,7 +79,7 @@ _GROUP = re.compile(r"\d{3}|(?:thousand|million|billion|lakh|crore|k|m)\b", re.I
 # Nouns that name a kind of value: "what budget", "the deadline".
 _VALUE_KINDS: dict[str, Wanted] = {
     **dict.fromkeys(["budget", "cost", "price", "rent", "salary", "wage", "fee", "deposit",
-                     "mortgage", "loan", "score", "weight", "money", "amount", "total", "quote"], "number"),
+                     "mortgage", "loan", "score", "weight", "money", "amount", "total", "quote", "grade"], "number"),
     **dict.fromkeys(["deadline"], "date"),
 }  # fmt: skip
 # Places people name by what they are: the answer is their name ("Riverside Academy")
@@ -429,6 +429,7 @@ def _linked(person: Any, role: Any, hops: int = 1) -> bool:
         "appos",
         "npadvmod",
         "oprd",
+        "ccomp",  # "maya's teacher is mr daniel cho": the name read as a clause
     }:
         return person.head.lemma_ in ("be", "call", "name") or "appos" in (person.dep_, role.dep_)
     named = person.head
@@ -468,9 +469,6 @@ def _name_at(doc: Any, tok: Any) -> str:
 def _person(doc: Any, asked: set[str], role: str = "", strict: bool = False) -> str:
     same = role_words(role)
     roles = [t for t in doc if t.lemma_.lower() in same]
-    # a role said beside another noun for it: "a badante (carer) called Ludmila"
-    roles += [r.head for r in roles if r.dep_ == "appos" and r.head.pos_ == "NOUN"]
-    roles += [c for r in roles for c in r.children if c.dep_ == "appos" and c.pos_ == "NOUN"]
     # "who's my second supervisor?" of "Main supervisor is Prof. Lindqvist, second supervisor
     # is Dr. Emeka Obi": the role word with the question's own modifier
     marked = [r for r in roles if {c.lower_ for c in r.children if c.dep_ in _MODIFIERS} & asked]
@@ -479,11 +477,18 @@ def _person(doc: Any, asked: set[str], role: str = "", strict: bool = False) -> 
         if after is not None and after.pos_ == "PROPN":
             return _name_at(doc, after)
     roles = marked or roles
+    # a role said beside another noun for it: "a badante (carer) called Ludmila"
+    roles += [r.head for r in roles if r.dep_ == "appos" and r.head.pos_ == "NOUN"]
+    roles += [c for r in roles for c in r.children if c.dep_ == "appos" and c.pos_ == "NOUN"]
+    # "my new boss's name is Raj Patel": the name is the boss's
+    roles += [r.head for r in roles if r.dep_ == "poss" and r.head.lemma_.lower() == "name"]
     if roles or strict:  # the question asks whose name: only a name tied to that noun answers
         for tok in doc:
             if tok.lemma_.lower() in same:
                 continue  # "landlord is herr kessler": the role word itself, tagged a name
-            if tok.pos_ == "PROPN" and any(_linked(tok, r) for r in roles):
+            if tok.dep_ == "poss" or tok.lower_ in asked:
+                continue  # "[Liam]'s coach is Shane Doyle": whose coach, not the coach
+            if (tok.pos_ == "PROPN" or tok.ent_type_ == "PERSON") and any(_linked(tok, r) for r in roles):
                 return _name_at(doc, tok)
         return next((n for r in roles if (n := _lower_case_name(doc, r))), "")
     for e in doc.ents:

@@ -48,6 +48,7 @@ from assistant.graph.answer_span import (
 from assistant.graph.attribute_question import Attribute, asked_attribute, says_attribute
 from assistant.graph.fencing import looks_like_instructions
 from assistant.graph.state import GoalState, Grounded
+from memory.extract import RELATION_NOUNS
 from memory.understand import parse
 
 if TYPE_CHECKING:
@@ -470,32 +471,43 @@ def _ended(text: str) -> str:
     return text if text.rstrip().endswith((".", "!", "?")) else text.rstrip() + "."
 
 
-def _referent(text: str) -> str:
-    """Whom or what a message is about, for a pronoun of the next one to mean: the subject
-    of its last clause that has one ("my new boss"), else its first name ("Mochi")."""
+def _referent(text: str, personal: bool) -> str:
+    """Whom or what a message is about, for a pronoun of the next one to mean: for "she",
+    "his" ... the person it names ("maya" of "my daughter maya (grade 3) ..."), else its
+    noun for a person as subject ("my new boss"); for "it", "they" the subject of its last
+    clause that has one. "" when it names none that fits."""
     doc = parse(text).doc
-    subjects = [
-        t for t in doc if t.dep_ in ("nsubj", "nsubjpass") and t.pos_ in ("NOUN", "PROPN")
-    ]
+    subjects = [t for t in doc if t.dep_ in ("nsubj", "nsubjpass") and t.pos_ in ("NOUN", "PROPN")]
+    if personal:
+        names = [t for t in doc if t.pos_ == "PROPN" and t.ent_type_ not in _NOT_PEOPLE]
+        named = [t for t in names if t.head.lemma_.lower() in RELATION_NOUNS or t.ent_type_ == "PERSON"]
+        if named or names:
+            return str((named or names)[0].text)
+        subjects = [t for t in subjects if t.lemma_.lower() in RELATION_NOUNS]
     if subjects:
         t = subjects[-1]
         return str(doc[t.left_edge.i : t.i + 1].text)
-    return next((str(t.text) for t in doc if t.pos_ == "PROPN"), "")
+    return "" if personal else next((str(t.text) for t in doc if t.pos_ == "PROPN"), "")
 
 
-# in brackets, as a quote marks words put in for the reader ("[Mochi]'s on a renal diet")
-_PRONOUN_FORMS = {"she": "[{}]", "he": "[{}]", "it": "[{}]", "they": "[{}]",
-                  "his": "[{}]'s", "her": "[{}]'s", "its": "[{}]'s", "their": "[{}]'s"}  # fmt: skip
+_NOT_PEOPLE = frozenset(["GPE", "LOC", "ORG", "FAC", "DATE", "TIME", "NORP", "PRODUCT", "EVENT"])
+
+
+# the pronoun's form for whom it means (brackets would read clearer in a quote, but the
+# parser then takes "]" for the name)
+_PRONOUN_FORMS = {"his": "{}'s", "her": "{}'s", "its": "{}'s", "their": "{}'s"}
 
 
 def _resolved(text: str, before: str) -> str:
     """The message with its opening pronoun replaced by whom it means in the one before."""
     m = _BACK_REFERENCE.match(text)
-    who = _referent(before)
-    if m is None or not who:
+    if m is None:
         return text
     word = text[m.start(0) : m.end(0)].split()[-1].strip("',.").lower()
-    form = _PRONOUN_FORMS.get(word, "[{}]").format(who)
+    who = _referent(before, personal=word not in ("it", "its", "they", "their"))
+    if not who:
+        return text
+    form = _PRONOUN_FORMS.get(word, "{}").format(who)
     return text[: m.end(0) - len(word)] + form + text[m.end(0) :]
 
 
