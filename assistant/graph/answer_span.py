@@ -474,7 +474,7 @@ def _person(doc: Any, asked: set[str], role: str = "", strict: bool = False) -> 
     marked = [r for r in roles if {c.lower_ for c in r.children if c.dep_ in _MODIFIERS} & asked]
     for r in marked:  # the name said right after it, whatever the parse joined it to
         after = next((t for t in doc[r.i + 1 : r.i + 4] if t.pos_ not in ("AUX", "PUNCT")), None)
-        if after is not None and after.pos_ == "PROPN":
+        if after is not None and after.pos_ == "PROPN" and after.lower_ not in _CHAT_FILLERS:
             return _name_at(doc, after)
     roles = marked or roles
     # a role said beside another noun for it: "a badante (carer) called Ludmila"
@@ -486,7 +486,7 @@ def _person(doc: Any, asked: set[str], role: str = "", strict: bool = False) -> 
         for tok in doc:
             if tok.lemma_.lower() in same:
                 continue  # "landlord is herr kessler": the role word itself, tagged a name
-            if tok.dep_ == "poss" or tok.lower_ in asked:
+            if tok.dep_ == "poss" or tok.lower_ in asked or tok.lower_ in _CHAT_FILLERS:
                 continue  # "[Liam]'s coach is Shane Doyle": whose coach, not the coach
             if (tok.pos_ == "PROPN" or tok.ent_type_ == "PERSON") and any(_linked(tok, r) for r in roles):
                 return _name_at(doc, tok)
@@ -498,6 +498,8 @@ def _person(doc: Any, asked: set[str], role: str = "", strict: bool = False) -> 
     return ""
 
 
+# words typed in a chat that are no names ("gary still my area manager tho")
+_CHAT_FILLERS = frozenset(["lol", "tho", "haha", "lmao", "pls", "plz", "rn", "tbh", "btw", "ugh", "omg", "ok", "okay", "idk", "imo", "ya", "yeah", "yep", "nope"])
 LOWER_CASE_NAME_WORDS = 3  # a name typed in lower case after its noun: at most this many words
 
 
@@ -509,7 +511,9 @@ def _lower_case_name(doc: Any, role: Any) -> str:
 
     words = []
     for tok in doc[role.i + 1 : role.i + 1 + LOWER_CASE_NAME_WORDS]:
-        if not (tok.is_alpha and tok.is_lower) or tok.is_stop or tok.pos_ in ("VERB", "AUX", "ADP", "DET", "PRON"):
+        if not (tok.is_alpha and tok.is_lower) or tok.is_stop or tok.lower_ in _CHAT_FILLERS:
+            break
+        if tok.pos_ not in ("PROPN", "NOUN", "ADJ", "X"):
             break
         if not (tok.pos_ == "PROPN" or tok.ent_type_ == "PERSON" or not is_dictionary_word(tok.text)):
             break
@@ -905,7 +909,8 @@ def _kind_of(question: str, text: str) -> str:
 
 _ALLERGY_ASK = re.compile(r"\ballerg|\b(?:can'?t|cannot|can not|mustn'?t) (?:eat|have)\b", re.IGNORECASE)
 _JOB_ASK = re.compile(
-    r"\bwhat\s+(?:does|did)\s+(\w+)\s+do\b|\bwhat\s+(?:is|was|'s)\s+(\w+)'s\s+(?:job|work|profession)\b", re.IGNORECASE
+    r"\bwhat\s+(?:does|did)\s+(?:my\s+|our\s+)?(\w+)\s+do\b|\bwhat\s+(?:is|was|'s)\s+(?:my\s+|our\s+)?(\w+)'s\s+(?:job|work|profession)\b",
+    re.IGNORECASE,
 )
 
 
@@ -941,18 +946,23 @@ def _job_of(question: str, text: str) -> str:
         return ""
     for sentence in sentences(text):
         doc = parse(sentence).doc
-        at = next((t.i for t in doc if t.lower_ == name and t.pos_ == "PROPN"), None)
+        # the person by name, or by the noun for them ("my husband Jonas")
+        at = next((t for t in doc if t.lower_ == name and t.pos_ in ("PROPN", "NOUN")), None)
         if at is None:
             continue
-        for tok in doc[at:]:
-            # "Freja is a ceramicist", "she's a ceramicist", "works as a potter": a person noun
+        who = {name, "he", "she", "they"} | {c.lower_ for c in at.children if c.dep_ == "appos"}
+        for tok in doc[at.i :]:
+            # "Freja is a ceramicist", "she's a ceramicist", "works as an engineer on the
+            # harbour ferries": a person noun, with what it is of
+            verb = tok.head.head if tok.head.lower_ == "as" else tok.head
             if tok.dep_ in ("attr", "pobj") and tok.pos_ == "NOUN" and (
-                tok.head.lemma_ == "be" or (tok.head.lower_ == "as" and tok.head.head.lemma_ == "work")
+                tok.head.lemma_ == "be" or (tok.head.lower_ == "as" and verb.lemma_ == "work")
             ):
-                subject = next((c for c in tok.head.children if c.dep_ == "nsubj"), None)
-                if subject is not None and subject.lower_ not in (name, "he", "she", "they"):
+                subject = next((c for c in verb.children if c.dep_ == "nsubj"), None)
+                if subject is not None and subject.lower_ not in who:
                     continue
-                return str(doc[tok.left_edge.i : tok.i + 1].text)
+                end = max([tok.i] + [c.right_edge.i for c in tok.children if c.dep_ == "prep" and c.i > tok.i])
+                return str(doc[tok.left_edge.i : end + 1].text)
     return ""
 
 

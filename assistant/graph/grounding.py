@@ -290,7 +290,7 @@ def question_part(text: str) -> str:
         return asked
     # "can u write me a checklist... wait first, remind me where my new job is"
     later = _REMIND_LATER.search(text)
-    if later and not _REMIND.match(text) and not _QUESTION_START.match(text) and len(text[later.end(1) :].split()) >= 2:
+    if later and not _REMIND.match(text) and len(text[later.end(1) :].split()) >= 2:
         return text[later.start(1) :]
     if _QUESTION_START.match(text) or _REMIND.match(text) or _WH_LAST.search(text) or _value_asked(text):
         return re.split(r",\s+|\.\s+", text, maxsplit=1)[0]
@@ -782,6 +782,11 @@ def ground(
                 next((m for m in close if m[1].in_text), made[0]),
             ),
         )
+        # the same person named in full elsewhere ("gary still my area manager" after "area
+        # manager is gary whitfield"): the full name
+        fuller = [m for m in made if m[1].typed and _fuller_name(m[1].span, chosen.span)]
+        if wanted(asked) == "person" and fuller:
+            i, chosen = fuller[0]
         # the same thing told twice ("dinner on 14 June", later "the dinner is now on 21
         # June"): the newer one, when about as close, is the current value; the more so when
         # the question itself asks for the value as it is now
@@ -1159,6 +1164,12 @@ def _own_names(candidates: list[Candidate]) -> set[str]:
             out.add(c.fact.value.lower())
             out |= {w.lower() for w in c.fact.value.split() if len(w) > 2}
     return out
+
+
+def _fuller_name(name: str, short: str) -> bool:
+    """True when name holds every word of short and more ("gary whitfield" of "gary")."""
+    words, few = name.lower().split(), short.lower().split()
+    return len(words) > len(few) and all(w in words for w in few)
 
 
 def _another_of(word: str, text: str, old: str) -> bool:
