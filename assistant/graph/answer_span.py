@@ -783,7 +783,7 @@ def _typed(
     if kind == "person":
         role = asked_role(question)
         # the noun is in the stored text, but not in this sentence: another sentence names it
-        return _person(doc, asked, role, strict=bool(role))
+        return _person(doc, asked, role, strict=bool(role_words(role) & lemmas))
     if kind == "number":
         return _number(doc, asked, question)
     return ""

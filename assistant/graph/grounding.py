@@ -30,6 +30,7 @@ from assistant.graph.answer_span import (
     ASKING_VERBS,
     GENERAL_NOUNS,
     INSTITUTIONS,
+    LIGHT_VERBS,
     Span,
     asked_noun,
     asked_role,
@@ -328,12 +329,14 @@ def about_told(question: str, candidates: list[Candidate]) -> bool:
     declined, never left to the model to invent."""
     doc = parse(question).doc
     named = {
-        t.lemma_.lower()
+        t.lemma_.lower() if t.pos_ != "VERB" else t.lower_  # "closing day": "closing" as written
         for chunk in doc.noun_chunks
         if chunk[0].lower_ not in _INDEFINITE  # "a good pace for a beginner" asks in general
         for t in chunk
-        if t.pos_ in ("NOUN", "PROPN") and len(t.text) > 2
+        if (t.pos_ in ("NOUN", "PROPN") or t.tag_ == "VBG") and len(t.text) > 2
     } - _GENERAL_NOUNS
+    # "When is closing day?": a thing named by its -ing word (no noun chunk to the parse)
+    named |= {t.lower_ for t in doc if t.tag_ == "VBG" and t.lemma_.lower() not in LIGHT_VERBS | ASKING_VERBS}
     # what is said of the subject counts too: "due" of "when's the baby due?"
     named |= {
         t.lemma_.lower() for t in doc if t.dep_ == "acomp" and t.pos_ == "ADJ" and len(t.text) > 2
@@ -425,10 +428,14 @@ def _turns(store: Memory, user_id: str, question: str, now: float) -> list[Candi
         return []
     out = []
     threads: dict[str, list[Episode]] = {}
-    for h in store.search(user_id, question, kinds=("episodes",), k=SEARCH_TURNS, now=now):
+    # the assistant's replies are searched too (they answer the same words): twice as many
+    # hits, so that SEARCH_TURNS of the user's own are left
+    for h in store.search(user_id, question, kinds=("episodes",), k=2 * SEARCH_TURNS, now=now):
         speaker = str(h.metadata.get("speaker", ""))
         if speaker == "assistant" or looks_like_instructions(h.text):
             continue  # the assistant's words are not what the user told us
+        if len(out) >= SEARCH_TURNS:
+            break
         # "how do I get over being afraid of the dentist" asks, tells nothing; but "The
         # surgeon is Mr. Declan Fahy. What should I get ready?" tells in its first sentence
         told = _told(h.text)
