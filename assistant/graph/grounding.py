@@ -426,7 +426,7 @@ def _turns(store: Memory, user_id: str, question: str, now: float) -> list[Candi
     """The past turns that best match the question, as candidates (what they tell)."""
     if not store.episodes.count(user_id):
         return []
-    out = []
+    out: list[Candidate] = []
     threads: dict[str, list[Episode]] = {}
     # the assistant's replies are searched too (they answer the same words): twice as many
     # hits, so that SEARCH_TURNS of the user's own are left
