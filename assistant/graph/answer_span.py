@@ -986,3 +986,9 @@ def _named_kind(question: str, text: str) -> str:
         if names:
             return str(doc[names[0].i : names[-1].i + 1].text)
     return ""
+
+
+def asks_named_detail(question: str) -> bool:
+    """True for a question whose answer `span` reads by its own form, though it asks for no
+    date, amount, name or place: an allergy, a named person's job, what kind of pet."""
+    return bool(_ALLERGY_ASK.search(question) or _JOB_ASK.search(question) or _KIND_OF.search(question))

@@ -34,6 +34,7 @@ from assistant.graph.answer_span import (
     Span,
     asked_noun,
     asked_role,
+    asks_named_detail,
     content_words,
     day_text,
     is_money,
@@ -964,7 +965,9 @@ def _likely(
     the ceiling we set for the caravan?" of "... a caravan and tour Namibia. Budget R350 000
     absolute max."). A later text that says it changed wins, as above the floor."""
     kind = wanted(question)
-    if kind == "any" or not scores or asked_attribute(question) in ("employer", "role"):
+    if (kind == "any" and not asks_named_detail(question)) or not scores:
+        return None
+    if asked_attribute(question) in ("employer", "role"):
         return None  # "where do I work?" is not answered by a town ("Probably berlin")
     low = max(least, max(scores) - margin)
     # "what's Adaeze's fiancé called?": only a text that names a fiancé may hold his name
