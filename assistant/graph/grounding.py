@@ -49,8 +49,8 @@ from assistant.graph.answer_span import (
 )
 from assistant.graph.attribute_question import Attribute, asked_attribute, says_attribute
 from assistant.graph.fencing import looks_like_instructions
+from assistant.graph.referents import with_referent
 from assistant.graph.state import GoalState, Grounded
-from memory.extract import RELATION_NOUNS
 from memory.understand import parse
 
 if TYPE_CHECKING:
@@ -444,79 +444,9 @@ def _turns(store: Memory, user_id: str, question: str, now: float) -> list[Candi
             thread = str(h.metadata.get("thread", ""))
             if thread and thread not in threads:
                 threads[thread] = [e for e in store.episodes.list(user_id, thread) if e.speaker == "user"]
-            told = _with_referent(told, h.id, threads.get(thread, []))
+            told = with_referent(told, h.id, threads.get(thread, []), _told)
             out.append(Candidate("turn", told, h.time, speaker))
     return out
-
-
-# A message that goes on about someone or something of the one before: "she's on a renal
-# diet now, Royal Canin Renal" after "Mochi, 12 yo, just diagnosed with kidney disease"
-_BACK_REFERENCE = re.compile(
-    r"^\W*(?:(?:and|also|oh|btw|ok|so|update)\W+)?(?:she|he|it|they|his|her|its|their)\b", re.IGNORECASE
-)
-SAME_SESSION_S = 3600.0  # a message this soon after another is read with it
-
-
-def _with_referent(told: str, turn_id: str, turns: list[Episode]) -> str:
-    """The user's message read with the one it refers back to (before it), or with the next
-    one when that refers back to it, its pronoun replaced by whom it means: "his name is
-    Raj Patel" after "my new boss starts monday" is "my new boss's name is Raj Patel"."""
-    at = next((n for n, e in enumerate(turns) if e.id == turn_id), None)
-    if at is None:
-        return told
-    if _BACK_REFERENCE.match(told) and at > 0 and turns[at].time - turns[at - 1].time < SAME_SESSION_S:
-        before = _told(turns[at - 1].text)
-        return f"{_ended(before)} {_resolved(told, before)}" if before else told
-    if at + 1 < len(turns) and turns[at + 1].time - turns[at].time < SAME_SESSION_S:
-        after = turns[at + 1].text
-        if _BACK_REFERENCE.match(after) and (rest := _told(after)):
-            return f"{_ended(told)} {_resolved(rest, told)}"
-    return told
-
-
-def _ended(text: str) -> str:
-    """The text with a full stop at its end, so that the next one starts a sentence."""
-    return text if text.rstrip().endswith((".", "!", "?")) else text.rstrip() + "."
-
-
-def _referent(text: str, personal: bool) -> str:
-    """Whom or what a message is about, for a pronoun of the next one to mean: for "she",
-    "his" ... the person it names ("maya" of "my daughter maya (grade 3) ..."), else its
-    noun for a person as subject ("my new boss"); for "it", "they" the subject of its last
-    clause that has one. "" when it names none that fits."""
-    doc = parse(text).doc
-    subjects = [t for t in doc if t.dep_ in ("nsubj", "nsubjpass") and t.pos_ in ("NOUN", "PROPN")]
-    if personal:
-        names = [t for t in doc if t.pos_ == "PROPN" and t.ent_type_ not in _NOT_PEOPLE]
-        named = [t for t in names if t.head.lemma_.lower() in RELATION_NOUNS or t.ent_type_ == "PERSON"]
-        if named or names:
-            return str((named or names)[0].text)
-        subjects = [t for t in subjects if t.lemma_.lower() in RELATION_NOUNS]
-    if subjects:
-        t = subjects[-1]
-        return str(doc[t.left_edge.i : t.i + 1].text)
-    return "" if personal else next((str(t.text) for t in doc if t.pos_ == "PROPN"), "")
-
-
-_NOT_PEOPLE = frozenset(["GPE", "LOC", "ORG", "FAC", "DATE", "TIME", "NORP", "PRODUCT", "EVENT"])
-
-
-# the pronoun's form for whom it means (brackets would read clearer in a quote, but the
-# parser then takes "]" for the name)
-_PRONOUN_FORMS = {"his": "{}'s", "her": "{}'s", "its": "{}'s", "their": "{}'s"}
-
-
-def _resolved(text: str, before: str) -> str:
-    """The message with its opening pronoun replaced by whom it means in the one before."""
-    m = _BACK_REFERENCE.match(text)
-    if m is None:
-        return text
-    word = text[m.start(0) : m.end(0)].split()[-1].strip("',.").lower()
-    who = _referent(before, personal=word not in ("it", "its", "they", "their"))
-    if not who:
-        return text
-    form = _PRONOUN_FORMS.get(word, "{}").format(who)
-    return text[: m.end(0) - len(word)] + form + text[m.end(0) :]
 
 
 def _by_name(question: str, facts: list[Fact]) -> str:
