@@ -459,7 +459,7 @@ def _name_at(doc: Any, tok: Any) -> str:
         doc[hi].pos_ in ("PROPN", "NOUN", "ADJ") and doc[hi - 1].dep_ in ("compound", "amod")
     ):
         hi += 1
-    while lo > 0 and doc[lo - 1].pos_ == "PROPN":
+    while lo > 0 and doc[lo - 1].pos_ == "PROPN" and doc[lo - 1].text[0].isalnum():
         lo -= 1
     if lo > 0 and doc[lo - 1].lower_.rstrip(".") in _TITLES:
         lo -= 1
@@ -486,7 +486,7 @@ def _person(doc: Any, asked: set[str], role: str = "", strict: bool = False) -> 
         for tok in doc:
             if tok.lemma_.lower() in same:
                 continue  # "landlord is herr kessler": the role word itself, tagged a name
-            if tok.dep_ == "poss" or tok.lower_ in asked or tok.lower_ in _CHAT_FILLERS:
+            if tok.dep_ == "poss" or tok.lower_ in asked or tok.lower_ in _CHAT_FILLERS or not tok.text[0].isalnum():
                 continue  # "[Liam]'s coach is Shane Doyle": whose coach, not the coach
             if (tok.pos_ == "PROPN" or tok.ent_type_ == "PERSON") and any(_linked(tok, r) for r in roles):
                 return _name_at(doc, tok)
@@ -845,7 +845,7 @@ def span(question: str, text: str, said: float = 0.0) -> Span:
                 if money and is_money(money) and _continues(question, other):
                     sentence, found = other, money
                     break
-        if found:
+        if found and re.search(r"\w", found):  # never a bare mark ("my physio = Wanjiru")
             return Span(found, _clip(sentence), True)
     kind_of = (
         _kind_of(question, text)

@@ -502,3 +502,11 @@ def test_a_name_given_to_the_thing_asked_and_an_update_of_that_thing(real_store,
     assert "Alba" in baby
     assert "3 june" in exam.lower()
     assert "15 may" in math.lower()
+
+
+def test_a_name_after_a_sign_is_the_name_not_the_sign() -> None:
+    # from memory_fresh22: "physio = Wanjiru Kamau" (the tagger calls "=" a proper noun)
+    from assistant.graph.answer_span import span
+
+    found = span("whats my physio's name, need it for insurance", "physio = Wanjiru Kamau, sees me tuesdays.")
+    assert found.typed and found.text == "Wanjiru Kamau"
