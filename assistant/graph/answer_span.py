@@ -487,7 +487,7 @@ def _person(doc: Any, asked: set[str], role: str = "", strict: bool = False) -> 
             if tok.lemma_.lower() in same:
                 continue  # "landlord is herr kessler": the role word itself, tagged a name
             if tok.dep_ == "poss" or tok.lower_ in asked or tok.lower_ in _CHAT_FILLERS or not tok.text[0].isalnum():
-                continue  # "[Liam]'s coach is Shane Doyle": whose coach, not the coach
+                continue  # "Liam's coach is Shane Doyle": whose coach, not the coach
             if (tok.pos_ == "PROPN" or tok.ent_type_ == "PERSON") and any(_linked(tok, r) for r in roles):
                 return _name_at(doc, tok)
         return next((n for r in roles if (n := _lower_case_name(doc, r))), "")
@@ -519,15 +519,6 @@ def _lower_case_name(doc: Any, role: Any) -> str:
             break
         words.append(tok)
     return " ".join(t.text.capitalize() for t in words)
-    before = doc[: words[0].i].text
-    named = " ".join(t.text.capitalize() for t in words)
-    after = doc[words[-1].i + 1 :].text
-    again = parse(f"{before} {named} {after}".strip()).doc
-    start = len(before) + 1 if before else 0
-    for e in again.ents:
-        if e.label_ == "PERSON" and e.start_char == start:
-            return str(e.text)
-    return ""
 
 
 _PLACE_KIND = re.compile(
