@@ -19,13 +19,24 @@ from tests.graph.conftest import scripted
 from tests.graph.test_grounding_attributes import MODEL, _ask_each
 
 
-def _told_days_apart(store, monkeypatch, chats: list[tuple[list[str], str]]) -> list[str]:
-    """Each chat its own user; each line told a day after the one before, then the question."""
+def _clock(monkeypatch) -> list[float]:
+    """time.time() under the test's control: the returned list's one value is "now"."""
     import time as clock
 
     now = [1.8e9]
     monkeypatch.setattr(clock, "time", lambda: now[0])
-    llm = scripted(replies=lambda m: f"{MODEL} on {m[-1]['content']}")
+    return now
+
+
+def _marked_model():
+    """The scripted model, its replies marked: a reply that came from it is plain to see."""
+    return scripted(replies=lambda m: f"{MODEL} on {m[-1]['content']}")
+
+
+def _told_days_apart(store, monkeypatch, chats: list[tuple[list[str], str]]) -> list[str]:
+    """Each chat its own user; each line told a day after the one before, then the question."""
+    now = _clock(monkeypatch)
+    llm = _marked_model()
     saver = InMemorySaver()
     out = []
     for n, (told, question) in enumerate(chats):
@@ -35,6 +46,21 @@ def _told_days_apart(store, monkeypatch, chats: list[tuple[list[str], str]]) -> 
         now[0] += 86400
         out.append(ChatSession(Settings(), llm, store, saver, user_id=f"u{n}", thread_id="q").send(question))
     return out
+
+
+def _one_session_then_asked(store, monkeypatch, told: list[str], questions: list[str]) -> list[str]:
+    """One user tells the lines in one session, a minute apart; a day later asks the
+    questions in another session, in order. Returns the replies."""
+    now = _clock(monkeypatch)
+    llm = _marked_model()
+    saver = InMemorySaver()
+    session = ChatSession(Settings(), llm, store, saver, user_id="u", thread_id="d0")
+    for line in told:
+        now[0] += 60
+        session.send(line)
+    now[0] += 86400
+    asked = ChatSession(Settings(), llm, store, saver, user_id="u", thread_id="q")
+    return [asked.send(question) for question in questions]
 
 
 @pytest.mark.parametrize(
@@ -413,24 +439,15 @@ def test_names_typed_in_lower_case_are_read_whole(real_store, monkeypatch) -> No
 def test_a_message_that_refers_back_is_read_with_the_one_before(real_store, monkeypatch) -> None:
     # from memory_fresh17: "she" of the next message is the cat just named; "his name" is the
     # new boss's, not the user's
-    import time as clock
-
-    now = [1.8e9]
-    monkeypatch.setattr(clock, "time", lambda: now[0])
-    llm = scripted(replies=lambda m: f"{MODEL} on {m[-1]['content']}")
-    saver = InMemorySaver()
-    told = ChatSession(Settings(), llm, real_store, saver, user_id="u", thread_id="d0")
-    for line in ["cat question. Mochi, 12 yo, just diagnosed with early kidney disease. what should change?",
-                 "she's on a renal diet now, Royal Canin Renal. hates it.",
-                 "my new boss starts monday, kind of nervous",
-                 "his name is Raj Patel, he came from Deloitte"]:  # fmt: skip
-        now[0] += 60
-        told.send(line)
-    now[0] += 86400
-    asked = ChatSession(Settings(), llm, real_store, saver, user_id="u", thread_id="q")
-    food = asked.send("what food is mochi on")
-    boss = asked.send("what's my new boss called?")
-    name = asked.send("what's my name?")
+    food, boss, name = _one_session_then_asked(
+        real_store,
+        monkeypatch,
+        ["cat question. Mochi, 12 yo, just diagnosed with early kidney disease. what should change?",
+         "she's on a renal diet now, Royal Canin Renal. hates it.",
+         "my new boss starts monday, kind of nervous",
+         "his name is Raj Patel, he came from Deloitte"],
+        ["what food is mochi on", "what's my new boss called?", "what's my name?"],
+    )  # fmt: skip
     assert "Royal Canin" in food
     assert "Raj Patel" in boss
     assert "Raj Patel" not in name
@@ -438,24 +455,17 @@ def test_a_message_that_refers_back_is_read_with_the_one_before(real_store, monk
 
 def test_the_same_value_for_another_question_is_no_repeated_line(real_store, monkeypatch) -> None:
     # from memory_fresh17: two answers from one message quote it once
-    import time as clock
-
     from assistant.graph.reply_checks import repeated_lines
 
-    now = [1.8e9]
-    monkeypatch.setattr(clock, "time", lambda: now[0])
-    llm = scripted(replies=lambda m: f"{MODEL} on {m[-1]['content']}")
-    saver = InMemorySaver()
-    ChatSession(Settings(), llm, real_store, saver, user_id="u", thread_id="d0").send(
-        "diff topic. daughter Hana has piano recital on 9 May, she's playing Clair de Lune. nervous wreck. "
-        "how to help her calm down"
-    )
-    now[0] += 86400
-    asked = ChatSession(Settings(), llm, real_store, saver, user_id="u", thread_id="q")
-    replies: list[str] = []
-    for question in ["which piece is hana performing", "recital date?"]:
-        replies.append(asked.send(question))
-        assert not repeated_lines(replies[-1], replies[:-1]), replies
+    replies = _one_session_then_asked(
+        real_store,
+        monkeypatch,
+        ["diff topic. daughter Hana has piano recital on 9 May, she's playing Clair de Lune. nervous wreck. "
+         "how to help her calm down"],
+        ["which piece is hana performing", "recital date?"],
+    )  # fmt: skip
+    for n, reply in enumerate(replies):
+        assert not repeated_lines(reply, replies[:n]), replies
     assert "Clair de Lune" in replies[0] and "9 May" in replies[1]
 
 
