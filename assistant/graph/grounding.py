@@ -615,15 +615,16 @@ def ground(
     `recent` are the replies just given: a quote is not said whole twice in a row."""
     question = question_part(question)  # "I need to write her name in a form" is no advice asked
     question = re.sub(rf"^\s*{_OPENER}", "", question)  # "and where am i working these days"
-    advice = asks_advice(question) and not _RECALL.search(question) and asked_attribute(question) is None
+    attribute = asked_attribute(question)
+    advice = asks_advice(question) and not _RECALL.search(question) and attribute is None
     # "How far should I walk every day?" asks for advice, unless memory holds the amount
     # ("the physio said 3 km a day"): then it answers, and it never declines
     if not is_question(question) or (advice and not _HOW_MUCH.match(question)):
         return None
-    typed = _attribute_answer(store, user_id, question, now)
+    typed = _attribute_answer(store, user_id, attribute, now)
     if typed is not None:
         return typed
-    if asked_attribute(question) == "name":
+    if attribute == "name":
         # the user's own name, never told: any name in memory is someone else's
         return Grounded(reply=_nothing([], question), span="", source="none", score=0.0)
     candidates = _candidates(store, user_id, question, goals, now)
@@ -747,8 +748,10 @@ def ground(
         # UPDATE_MARGIN, even when it is below the floor itself: it is scored as the update
         # ... measured against the sentence holding the old value, not its whole message
         # ("goal is under 3:45" of a long introduction scores as its own sentence)
+        # (scored only when some later text says a value changed: the bar serves no other)
         held = [p for p in sentences(candidates[i].text) if chosen.span in p]
-        bar = min(scores[i], *relevance(store, asked, held)) if held and chosen.in_text else scores[i]
+        changes = any(_later(c, candidates[i]) and changed(c.text) for c in candidates)
+        bar = min(scores[i], *relevance(store, asked, held)) if held and chosen.in_text and changes else scores[i]
         moved = [
             (j, one)
             for j, c in enumerate(candidates)
@@ -1198,12 +1201,14 @@ def _replaces(newer: Answer, older: Answer) -> bool:
     )
 
 
-def _attribute_answer(store: Memory, user_id: str, question: str, now: float) -> Grounded | None:
-    """ "What is my name?", "Where do I work?": the typed slot's value, said back; or the
-    user's own sentence that states it, when there is no slot or the sentence is newer
-    ("we now live in Tema" after the slot took "Accra"); None when the question asks for
-    no attribute or memory holds neither (the general scoring then decides)."""
-    attribute = asked_attribute(question)
+def _attribute_answer(
+    store: Memory, user_id: str, attribute: Attribute | None, now: float
+) -> Grounded | None:
+    """ "What is my name?", "Where do I work?" (the `asked_attribute` of the question): the
+    typed slot's value, said back; or the user's own sentence that states it, when there is
+    no slot or the sentence is newer ("we now live in Tema" after the slot took "Accra");
+    None when the question asks for no attribute or memory holds neither (the general
+    scoring then decides)."""
     if attribute is None:
         return None
     facts = [
