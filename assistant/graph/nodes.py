@@ -686,7 +686,9 @@ def respond(state: ChatState, deps: Deps) -> dict[str, Any]:
         reply = _generate(state, deps, instruction, prefix=prefix, max_new_tokens=budget)
         wanted = items_asked(text)
         if wanted and bullet_count(reply) < wanted:
-            reply = _complete_list(state, deps, reply, wanted)
+            # the follow-up line before the answer is no item of the list
+            head = prefix if prefix and reply.startswith(prefix) else ""
+            reply = head + _complete_list(state, deps, reply[len(head) :], wanted)
     update: dict[str, Any] = {**_say(reply), "followed_up": followed, "route": "respond"}
     if focus:
         update["active_goal"] = focus  # the user's next answer is about the goal we asked after

@@ -145,6 +145,20 @@ def test_new_thread_follows_up_on_open_goal(make_session):
     assert not later.history()[-1]["content"].startswith("Last time")  # only once per thread
 
 
+def test_a_follow_up_line_is_no_item_of_the_list_asked_for(make_session):
+    # tried in the terminal: "- Last time you were working on: ..." was counted as an item
+    session = make_session(scripted(), thread="monday")
+    session.send("Help me plan a trip to Lisbon in May.")
+    later = make_session(
+        scripted(replies=lambda m: "Read on the train. Make flash cards. Listen to a podcast."),
+        thread="friday",
+    )
+    reply = later.send("List three ways to use the train commute for studying, as bullet points.")
+    assert reply.startswith("Last time you were working on: plan a trip to Lisbon in May.")
+    items = [line for line in reply.splitlines() if line.startswith("- ")]
+    assert len(items) == 3 and not any("Last time" in item for item in items), reply
+
+
 def test_goals_are_per_user(make_session):
     make_session(scripted(), user="ana").send("Help me plan a trip to Lisbon.")
     other = make_session(scripted(), user="bob", thread="t1")
