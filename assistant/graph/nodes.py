@@ -687,8 +687,9 @@ def respond(state: ChatState, deps: Deps) -> dict[str, Any]:
         wanted = items_asked(text)
         if wanted and bullet_count(reply) < wanted:
             # the follow-up line before the answer is no item of the list
-            head = prefix if prefix and reply.startswith(prefix) else ""
-            reply = head + _complete_list(state, deps, reply[len(head) :], wanted)
+            head = prefix.rstrip() if prefix and reply.startswith(prefix.rstrip()) else ""
+            body = _complete_list(state, deps, reply[len(head) :].lstrip("\n"), wanted)
+            reply = f"{head}\n{body}" if head else body
     update: dict[str, Any] = {**_say(reply), "followed_up": followed, "route": "respond"}
     if focus:
         update["active_goal"] = focus  # the user's next answer is about the goal we asked after

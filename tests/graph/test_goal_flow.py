@@ -159,6 +159,15 @@ def test_a_follow_up_line_is_no_item_of_the_list_asked_for(make_session):
     assert len(items) == 3 and not any("Last time" in item for item in items), reply
 
 
+def test_a_follow_up_line_before_an_empty_answer_is_no_item_either(make_session):
+    # the model said nothing: the reply is the follow-up line alone (its newline stripped)
+    session = make_session(scripted(), thread="monday")
+    session.send("Help me plan a trip to Lisbon in May.")
+    later = make_session(scripted(replies=lambda m: ""), thread="friday")
+    reply = later.send("List three ways to use the train commute for studying, as bullet points.")
+    assert not any("Last time" in line for line in reply.splitlines() if line.startswith("- ")), reply
+
+
 def test_goals_are_per_user(make_session):
     make_session(scripted(), user="ana").send("Help me plan a trip to Lisbon.")
     other = make_session(scripted(), user="bob", thread="t1")
