@@ -63,6 +63,13 @@ _ROLE_WORDS = re.compile(
     r"driver|clerk|receptionist|firefighter|optometrist|optician|physiotherapist|coordinator|"
     r"specialist|associate|executive|representative|supervisor|cook|baker|cleaner|carer)\b"
 )
+
+
+def is_role_word(word: str) -> bool:
+    """True for a word naming a job or role ("surgeon", "barista", "supervisor")."""
+    return bool(_ROLE_WORDS.fullmatch(word))
+
+
 _UNIQUE_RELATIONS = {
     "wife", "husband", "partner", "boss", "manager", "advisor", "supervisor", "mother", "mom",
     "father", "dad", "girlfriend", "boyfriend", "mentor", "team lead", "assistant",

@@ -22,6 +22,7 @@ from typing import Any, Literal
 
 from assistant.graph.attribute_question import is_workplace
 from memory.dates import asks_when, resolve
+from memory.extract import RELATION_NOUNS, is_role_word
 from memory.understand import is_currency_word as _currency
 from memory.understand import parse
 
@@ -59,7 +60,7 @@ _BOOKING_VERBS = frozenset(["book", "reserve", "rent", "hire"])
 _PLACE_PREPS = frozenset(["in", "at", "to", "from", "near", "into", "around"])
 _ASKING = re.compile(
     r"\b(?:when|where|who|whom|whose|how (?:many|much|long|old|often|far)|"
-    r"what (?:date|day|time|year|month)|which (?:year|month|day)|name|called|"
+    r"what (?:date|day|time|year|month)|which (?:year|month|day)|name|called|calling|"
     r"(?:what|which) (?:part of \w+|city|town|country|suburb|neighbou?rhood|area|district|borough)|"
     r"date)\b",
     re.IGNORECASE,
@@ -128,6 +129,8 @@ def wanted(question: str) -> Wanted:
         return by_noun  # "what budget do I have for this trip?", "truck budget?"
     if noun in INSTITUTIONS or asked_role(question) in INSTITUTIONS:
         return "place"  # "which school ...", "the name of the school he is joining"
+    if re.match(r"^\W*(?:\w+\W+){0,2}?(?:which|what)\b", question, re.IGNORECASE) and is_person_noun(noun):
+        return "person"  # "which surgeon is doing it?"
     m = _ASKING.search(question)
     if m is None:
         return "any"
@@ -381,7 +384,16 @@ def asked_role(question: str) -> str:
             )  # "whats my cat called"
         ):
             return str(tok.lemma_.lower())
+    for tok in doc:  # "which surgeon is doing it?", "which cousin put money in?"
+        if tok.lower_ in ("which", "what") and tok.dep_ == "det" and is_person_noun(tok.head.lemma_.lower()):
+            return str(tok.head.lemma_.lower())
     return ""
+
+
+def is_person_noun(word: str) -> bool:
+    """True for a noun naming someone by their tie to the user or by their job ("cousin",
+    "surgeon", "landlord"): its answer is a person's name."""
+    return word in RELATION_NOUNS or is_role_word(word)
 
 
 def _owner_before_name(doc: Any) -> str:
@@ -495,6 +507,14 @@ def _person(doc: Any, asked: set[str], role: str = "", strict: bool = False) -> 
         # a name ends in a proper noun: "kitchen reno time" is no one, whatever the tagger says
         if e.label_ == "PERSON" and e[-1].pos_ == "PROPN" and _new(e, asked):
             return _name_at(doc, e[0])
+    # a name the tagger took for a place or a thing, said beside whom it is: "My staff
+    # Chiamaka is now my manager", "with my best friend Inés"
+    for tok in doc:
+        head = tok.head
+        owned = any(c.dep_ == "poss" for c in head.children)  # "my staff", "our neighbour"
+        beside = tok.dep_ in ("appos", "compound") and (head.lemma_.lower() in RELATION_NOUNS or owned)
+        if beside and tok.text[:1].isupper() and tok.is_alpha and tok.lower_ not in asked and tok.i > 0:
+            return _name_at(doc, tok)
     return ""
 
 
@@ -658,6 +678,8 @@ def _number(doc: Any, asked: set[str], question: str) -> str:
                 text = doc[head.i : e.end].text  # "band 7", "gate 12": the number names the noun
             if e.start and doc[e.start - 1].is_currency:
                 text = doc[e.start - 1].text + text  # "£250", where the tagger left "250"
+            elif e.label_ == "CARDINAL" and e.end < len(doc) and _currency(doc[e.end].lower_):
+                text = doc[e.start : e.end + 1].text  # "600 euros total": the tagger left "600"
             found[text] = e.root
             if e.label_ == "DATE":
                 durations.add(text)

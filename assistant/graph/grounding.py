@@ -49,7 +49,7 @@ from assistant.graph.answer_span import (
 )
 from assistant.graph.attribute_question import Attribute, asked_attribute, says_attribute
 from assistant.graph.fencing import looks_like_instructions
-from assistant.graph.referents import with_referent
+from assistant.graph.referents import follow_up_topic, with_referent
 from assistant.graph.state import GoalState, Grounded
 from memory.understand import parse
 
@@ -104,18 +104,28 @@ _ADVICE = re.compile(
 )
 # "When do I have to submit my thesis?" asks for the deadline memory holds, not for advice
 _DEADLINE_ASK = re.compile(
-    r"^\s*(?:when|by when|what (?:date|day))\b.*\b(?:i|we) (?:need|have) to\b", re.IGNORECASE
+    r"^\s*(?:when|by when|what (?:date|day))\b.*\b(?:(?:i|we) (?:need|have|got) to|must (?:i|we))\b",
+    re.IGNORECASE,
 )
 # "How much can I spend on the trip?" asks for the budget memory holds, not for advice
 _AMOUNT_ASK = re.compile(r"^\s*how (?:much|many)\b[^?]*\b(?:can|could) (?:i|we)\b", re.IGNORECASE)
 # Words by which people say a value changed; the older value scores higher by sharing the
 # question's words ("has to be submitted by 30 April") and would win without it.
 _UPDATE = re.compile(
-    r"\b(?:now|instead|anymore|no longer|changed?|moved|postponed|extended|extension|"
-    r"raised|lowered|rescheduled|updated?|shifted|pushed(?: back)?|brought forward|actually|"
-    r"bump(?:ed|ing)?|cut|increased?|decreased?|reduced?|went (?:up|down)|"
-    r"these days|at the moment|currently|new|pulled out|fell through|switched|swapped|"
-    r"replaced|change of plans?|cancel(?:l?ed)?|no more)\b",
+    r"\b(?:now|instead|anymore|any more|no longer|chang(?:e|ed|es|ing)|mov(?:ed|ing)|"
+    r"postpon\w*|extended|extension|raised|lowered|resched\w*|updated?|shifted|"
+    r"push(?:ed|ing)?(?: back)?|brought forward|actually|bump(?:ed|ing)?|cut|increased?|"
+    r"decreased?|reduced?|(?:went|gone|goes|go) (?:up|down)|c[oa]me down|"
+    r"these days|at the moment|currently|nowadays|right now|rn|atm|new|pulled out|"
+    r"fell thr(?:ough|u)|switch(?:ed|ing)?|swap(?:ped|ping)?|replac(?:ed|ing)|renamed|"
+    r"(?:tak(?:e|es|ing)|took|taken) over|scrap(?:ped)?|quit|stretch(?:ed|ing)|"
+    r"delayed|end(?:ed)? up|change of plans?|cancel(?:l?ed)?|no more)\b",
+    re.IGNORECASE,
+)
+# Words by which people say one thing took another's place (more than "now" or "new")
+_REPLACED = re.compile(
+    r"\b(?:instead|switch(?:ed|ing)?|replac(?:ed|ing)|skip(?:ping)?|scrap(?:ped)?|cancel\w*|"
+    r"fell thr(?:ough|u)|no longer|quit|pulled out|renamed|(?:tak(?:e|es|ing)|took) over)\b",
     re.IGNORECASE,
 )
 # "what ielts score do i need?", "which level do I need to reach?": a value memory may hold
@@ -142,7 +152,10 @@ _ASKED_AFTER = re.compile(
 _HOW_MUCH = re.compile(rf"^\s*{_OPENER}how (?:much|many|far|long|often)\b", re.IGNORECASE)
 # "when's race day again?": the user says they told it before
 _AGAIN = re.compile(
-    rf"^\s*{_OPENER}(?:wh\w*|how)\b[^.!]*\bagain\W*$", re.IGNORECASE
+    rf"^\s*{_OPENER}(?:wh\w*|how)\b[^.!]*\bagain\W*$|"
+    # ... or with the asking word last: "first day is when again"
+    r"^[^.!]*\b(?:is|was|are|were|'s)\s+(?:what|when|where|who|which)\s+again\W*$",
+    re.IGNORECASE,
 )
 # The marks by which a grounded reply names its source (prompts.GROUNDED_*)
 _PROVENANCE = re.compile(
@@ -609,10 +622,12 @@ def ground(
     goals: list[GoalState],
     now: float,
     recent: tuple[str, ...] = (),
+    before: str = "",
 ) -> Grounded | None:
     """The grounded answer to a question about memory (or a plain "I don't know"); None for
     a message that is not such a question, or an open one memory does not clearly answer.
-    `recent` are the replies just given: a quote is not said whole twice in a row."""
+    `recent` are the replies just given: a quote is not said whole twice in a row. `before`
+    is the user's message just before in this chat: "date?" asks about what it asked."""
     question = question_part(question)  # "I need to write her name in a form" is no advice asked
     question = re.sub(rf"^\s*{_OPENER}", "", question)  # "and where am i working these days"
     attribute = asked_attribute(question)
@@ -621,19 +636,25 @@ def ground(
     # ("the physio said 3 km a day"): then it answers, and it never declines
     if not is_question(question) or (advice and not _HOW_MUCH.match(question)):
         return None
+    # "and who's selling it?" after "whats my car budget again": asked of the same thing
+    # (its words join the question's where texts are scored, not where the kind of answer is
+    # read: "who" stays a person, though the question before asked for a budget)
+    topic = follow_up_topic(question, question_part(before), is_question) if before else ""
     typed = _attribute_answer(store, user_id, attribute, now)
     if typed is not None:
         return typed
     if attribute == "name":
         # the user's own name, never told: any name in memory is someone else's
         return Grounded(reply=_nothing([], question), span="", source="none", score=0.0)
-    candidates = _candidates(store, user_id, question, goals, now)
+    candidates = _candidates(store, user_id, _with_topic(question, topic), goals, now)
     speakers = {c.speaker for c in candidates if c.speaker not in ("", "user", "assistant")}
     personal = not advice and (
         asks_memory(question, speakers)
-        or about_told(question, candidates)
+        or about_told(_with_topic(question, topic), candidates)
         or names_someones_role(question)
         or _about_someone_known(question, candidates)
+        # "date?" after "which race am i doing": a question about memory too
+        or (bool(topic) and asks_memory(topic, speakers))
     )
     people = named_people(question, speakers)
     asked = question
@@ -663,7 +684,7 @@ def ground(
             if personal
             else None
         )
-    scores = relevance(store, asked, [c.text for c in candidates])
+    scores = relevance(store, _with_topic(asked, topic), [c.text for c in candidates])
     if named_as != asked:
         alias = relevance(store, named_as, [c.text for c in candidates])
         scores = [max(a, b) for a, b in zip(scores, alias, strict=True)]
@@ -673,9 +694,9 @@ def ground(
     # that opens "Bad news / good news: I got an extension."
     for i, c in enumerate(candidates):
         if c.source == "fact":
-            scores[i] = max(scores[i], relevance(store, asked, [second_person(c.text)])[0])
+            scores[i] = max(scores[i], relevance(store, _with_topic(asked, topic), [second_person(c.text)])[0])
         elif c.source == "turn" and len(parts := sentences(c.text)) > 1:
-            scores[i] = max(scores[i], *relevance(store, asked, parts))
+            scores[i] = max(scores[i], *relevance(store, _with_topic(asked, topic), parts))
     # a fact or goal close to the best turn wins: it is current and was kept on purpose
     ranked = sorted(
         range(len(candidates)),
@@ -751,7 +772,7 @@ def ground(
         # (scored only when some later text says a value changed: the bar serves no other)
         held = [p for p in sentences(candidates[i].text) if chosen.span in p]
         changes = any(_later(c, candidates[i]) and changed(c.text) for c in candidates)
-        bar = min(scores[i], *relevance(store, asked, held)) if held and chosen.in_text and changes else scores[i]
+        bar = min(scores[i], *relevance(store, _with_topic(asked, topic), held)) if held and chosen.in_text and changes else scores[i]
         moved = [
             (j, one)
             for j, c in enumerate(candidates)
@@ -835,6 +856,15 @@ def ground(
     return Grounded(
         reply=_nothing(people, question), span="", source="none", score=round(scores[best], 3)
     )
+
+
+def _with_topic(question: str, topic: str) -> str:
+    """The question as scored against memory: with the question before it that it follows
+    up, when it names its thing only by pointing back ("date?", "who's selling it?")."""
+    if not topic:
+        return question
+    bare = re.sub(rf"^\s*{_OPENER}", "", topic)  # "and which race am i doing" -> "which race ..."
+    return f"{question} ({bare})"
 
 
 def _owned_words(question: str) -> set[str]:
@@ -984,6 +1014,8 @@ def _followed_by_update(
         old_words += [re.escape(w) for w in re.findall(r"\w+", chosen.span) if len(w) > 2]
     elif kind == "number":  # an amount by its number too ("6200 euro not 5000" of "5000 euro")
         old_words += [re.escape(n) for n in re.findall(r"\d[\d,. ]*\d", chosen.span)]
+    held = [p for p in sentences(old.text) if chosen.span.lower() in p.lower()]
+    held_nouns = {t.lemma_.lower() for p in held for t in parse(p).doc if t.pos_ == "NOUN"} - _GENERAL_NOUNS
     found: list[tuple[int, Answer]] = []
     for j, c in enumerate(candidates):
         if c.source != "turn" or not _later(c, old) or not changed(c.text):
@@ -993,8 +1025,25 @@ def _followed_by_update(
         shared = mine & content_words(c.text)
         # one shared word will do when it is the thing asked about, said of no other one
         # ("exam moved ... new date 3 june" of "theory exam is 15 may"; not "physics exam")
-        asked_thing = {w for w in shared & content_words(question) if not _another_of(w, c.text, old.text)}
-        if len(shared) < UPDATE_SHARED_WORDS and not shared & names and j not in linked and not asked_thing:
+        # ... and so will a noun of the sentence that held the old value ("budget's come down
+        # to £120 a head" of "budget is about £150 per person")
+        asked_thing = {
+            w
+            for w in shared & (content_words(question) | held_nouns)
+            if not _another_of(w, c.text, old.text)
+        }
+        # a change that names the value it drops is about it ("skip nairobi. switching to
+        # kigali instead", "quit chipotle ... a job at the campus library now")
+        drops_old = bool(re.search(r"\b(?:{})\b".format("|".join(old_words)), c.text, re.IGNORECASE))
+        # ... and so is one that says the old thing was replaced and shares a word with it
+        drops_old = drops_old or bool(shared and _REPLACED.search(c.text))
+        if (
+            len(shared) < UPDATE_SHARED_WORDS
+            and not shared & names
+            and j not in linked
+            and not asked_thing
+            and not drops_old
+        ):
             continue
         swapped = _instead_of(c.text, chosen.span)
         if swapped:  # "so I think Zakopane instead of Kraków": whatever the tagger calls it
@@ -1156,8 +1205,9 @@ def _instead_of(text: str, old: str) -> str:
 
 
 _DROPPED = re.compile(
-    r"\b(?:instead|no longer|not|n't|cancel\w*|pulled out|left|leaving|quit|fell through|anymore|"
-    r"from|replaced|switched)\b",
+    r"\b(?:instead|no longer|not|n't|cancel\w*|pulled out|left|leaving|quit|fell thr(?:ough|u)|"
+    r"anymore|from|replac(?:ed|ing)|switch(?:ed|ing)?|skip(?:ping)?|scrap(?:ped)?|renamed|"
+    r"(?:tak(?:e|es|ing)|took) over)\b",
     re.IGNORECASE,
 )
 

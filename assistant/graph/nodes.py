@@ -147,7 +147,9 @@ def recall(state: ChatState, deps: Deps) -> dict[str, Any]:
     )  # fmt: skip
     grounded = None
     if deps.settings.chat.grounded and text and not ASKS_IDENTITY.search(text):
-        grounded = ground(deps.store, user_id, text, goals, now(), tuple(_last_replies(state)))
+        said = [m["content"] for m in state.get("messages", []) if m["role"] == "user"]
+        before = said[-2] if len(said) > 1 else ""
+        grounded = ground(deps.store, user_id, text, goals, now(), tuple(_last_replies(state)), before)
         if grounded is not None and grounded["reply"] in _last_replies(state):
             # the same guess or decline twice reads as a loop, and helps no more
             if grounded["source"] in ("closest", "likely"):

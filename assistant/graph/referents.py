@@ -14,6 +14,7 @@ import re
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
+from assistant.graph.answer_span import GENERAL_NOUNS, LIGHT_VERBS
 from memory.extract import RELATION_NOUNS
 from memory.understand import parse
 
@@ -89,3 +90,26 @@ def _resolved(text: str, before: str) -> str:
         return text
     form = _PRONOUN_FORMS.get(word, "{}").format(who)
     return text[: m.end(0) - len(word)] + form + text[m.end(0) :]
+
+
+# A question that points back to the one before: "date?", "and who's selling it?", "what
+# time do I have to be there?" after "which race am I doing?"
+_POINTER = re.compile(r"\b(?:it|that|there|this|them|those|he|she|him|her|they)\b", re.IGNORECASE)
+FOLLOW_UP_WORDS = 10  # a longer question says what it is about
+# Nouns that name the kind of value asked, not the thing it belongs to ("date?", "the time")
+_VALUE_WORDS = frozenset(
+    ["date", "time", "day", "name", "place", "where", "when", "who", "much", "many", "price",
+     "cost", "amount", "number", "address", "month", "year", "week", "hour", "again", "now"]
+)  # fmt: skip
+
+
+def follow_up_topic(question: str, before: str, is_question: Callable[[str], bool]) -> str:
+    """What an elliptical question asks about, from the user's question just before it:
+    "date?" after "which race am i doing" asks the date of the race, so it is read as
+    "date? which race am i doing". "" when the question stands on its own or the message
+    before asked nothing. `is_question` tells whether a message asks."""
+    if not before or not is_question(before) or len(question.split()) > FOLLOW_UP_WORDS:
+        return ""
+    words = {t.lemma_.lower() for t in parse(question).doc if t.pos_ in ("NOUN", "PROPN", "VERB", "ADJ")}
+    bare = not (words - _VALUE_WORDS - GENERAL_NOUNS - LIGHT_VERBS)
+    return before if bare or _POINTER.search(question) else ""
