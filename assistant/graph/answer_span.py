@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from difflib import get_close_matches
 from datetime import UTC, datetime
 from typing import Any, Literal
 
@@ -191,6 +192,7 @@ GENERAL_NOUNS = frozenset(
         "year", "today", "question", "answer", "help", "example", "list", "plan", "step",
     ]
 )  # fmt: skip
+TYPO_SIMILARITY = 0.85  # a role word this close to a known one is that one mistyped
 ASKED_NOUN_WITHIN = 4  # "what ielts score": the value noun this close to "what"
 PREFIX_LETTERS = 4  # a word this long matches the longer word it starts ("physio", "reno")
 
@@ -314,7 +316,10 @@ _SAME_ROLE = [
     "lawyer solicitor attorney",
     "landlord landlady",
     "coworker colleague co-worker",
-    "friend buddy pal",
+    "friend buddy pal mate bestie",
+    "girlfriend gf",
+    "boyfriend bf",
+    "roommate roomie flatmate housemate",
     "fiance fiancé fiancee fiancée",
     "son lad boy",
     "daughter girl lass",
@@ -339,6 +344,8 @@ def role_words(role: str) -> frozenset[str]:
     """The role and the other words for the same person: "mom" -> mom, mum, mother, ..."""
     if not role:
         return frozenset()
+    if role not in RELATION_NOUNS:  # "roomate" typed for "roommate"
+        role = next(iter(get_close_matches(role, RELATION_NOUNS, n=1, cutoff=TYPO_SIMILARITY)), role)
     out = {role}
     for group in _SAME_ROLE:
         if role in group.split():
@@ -411,11 +418,11 @@ def _owner_before_name(doc: Any) -> str:
             before.lower_.endswith("s")
             and tok.i >= 2
             and doc[tok.i - 2].lower_ in ("my", "our", "his", "her", "their")
-        ):
-            owner = before  # "my dogs name"
+        ) or tok.i == 1:
+            owner = before  # "my dogs name"; a fragment: "gf name", "roomates name?"
         else:
             continue
-        if owner.pos_ in ("NOUN", "PROPN", "VERB") and owner.is_alpha and owner.is_lower:
+        if owner.pos_ in ("NOUN", "PROPN", "VERB") and owner.is_alpha and (owner.is_lower or owner.i == 0):
             word = owner.lower_
             if before is not owner:
                 return word
@@ -424,7 +431,7 @@ def _owner_before_name(doc: Any) -> str:
             lemma = owner.lemma_.lower()
             if lemma != word and word.startswith(lemma[:3]):
                 return lemma
-            return word[:-1] if not word.endswith("ss") else word
+            return word[:-1] if word.endswith("s") and not word.endswith("ss") else word
     return ""
 
 
@@ -533,9 +540,11 @@ def _lower_case_name(doc: Any, role: Any) -> str:
     for tok in doc[role.i + 1 : role.i + 1 + LOWER_CASE_NAME_WORDS]:
         if not (tok.is_alpha and tok.is_lower) or tok.is_stop or tok.lower_ in _CHAT_FILLERS:
             break
-        if tok.pos_ not in ("PROPN", "NOUN", "ADJ", "X"):
+        if tok.pos_ not in ("PROPN", "NOUN", "ADJ", "X") or tok.ent_type_ in ("DATE", "TIME", "CARDINAL"):
             break
-        if not (tok.pos_ == "PROPN" or tok.ent_type_ == "PERSON" or not is_dictionary_word(tok.text)):
+        # a common word too, when it alone ends the clause: "living w my roommate sven."
+        ends = not words and (tok.i + 1 == len(doc) or doc[tok.i + 1].is_punct)
+        if not (tok.pos_ == "PROPN" or tok.ent_type_ == "PERSON" or not is_dictionary_word(tok.text) or ends):
             break
         words.append(tok)
     return " ".join(t.text.capitalize() for t in words)

@@ -80,7 +80,10 @@ def _has_prep(verb: Any, word: str) -> bool:
 
 
 def _has_subject_i(verb: Any) -> bool:
-    return any(c.dep_ in ("nsubj", "nsubjpass") and c.lower_ == "i" for c in verb.children)
+    """True when "I" is the verb's subject, or the subject of the verb it completes ("did
+    I end up joining": "joining" completes "end")."""
+    subject = any(c.dep_ in ("nsubj", "nsubjpass") and c.lower_ == "i" for c in verb.children)
+    return subject or (verb.dep_ == "xcomp" and verb.head is not verb and _has_subject_i(verb.head))
 
 
 def _verb_attribute(verb: Any) -> Attribute | None:
@@ -154,6 +157,18 @@ def asked_attribute(question: str) -> Attribute | None:
             found = _verb_attribute(tok)
             if found is not None:
                 return found
+    # "Current employer?", "home address?": a verbless question naming the slot alone (not
+    # "gf name", "Daughter's name": someone else's)
+    if question.strip().endswith("?") and not any(t.pos_ in ("VERB", "AUX") for t in doc):
+        root = next((t for t in doc if t.dep_ == "ROOT"), None)
+        if (
+            root is not None
+            and root.pos_ == "NOUN"
+            and root.lemma_.lower() in _OWNED
+            and root.lemma_.lower() != "name"
+            and all(c.dep_ in ("amod", "punct") or c.lower_ in ("my", "the") for c in root.children)
+        ):
+            return _OWNED[root.lemma_.lower()]
     # "which hospital did I say I work at?", "which company im joining": a workplace asked
     # for by its kind, of a verb of working the user is the subject of
     kind_asked = any(

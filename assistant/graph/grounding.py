@@ -22,6 +22,7 @@ mentions them): a turn of someone else is not their answer.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Literal, NamedTuple
 
@@ -108,7 +109,10 @@ _DEADLINE_ASK = re.compile(
     re.IGNORECASE,
 )
 # "How much can I spend on the trip?" asks for the budget memory holds, not for advice
-_AMOUNT_ASK = re.compile(r"^\s*how (?:much|many)\b[^?]*\b(?:can|could) (?:i|we)\b", re.IGNORECASE)
+_AMOUNT_ASK = re.compile(
+    r"^\s*how (?:much|many)\b[^?]*\b(?:(?:can|could|do|did) (?:i|we) (?!need to\b)|(?:i|we) (?:need|have|had|got)\b(?! to\b))",
+    re.IGNORECASE,
+)
 # Words by which people say a value changed; the older value scores higher by sharing the
 # question's words ("has to be submitted by 30 April") and would win without it.
 _UPDATE = re.compile(
@@ -193,6 +197,8 @@ _BARE_REMIND = re.compile(
 )
 # a request to be reminded after something else the user typed first
 _REMIND_LATER = re.compile(r"[,.!;:-]\s*(?:wait\s+)?(?:first\s*,?\s*)?((?:please\s+)?(?:remind me|tell me again)\b)", re.IGNORECASE)
+# A request to be reminded said after what: "the date of the wedding, remind me"
+_REMIND_AFTER = re.compile(r"\w[^.!?]*[,:-]\s*(?:please\s+)?remind me(?:\s+(?:again|please))?\W*$", re.IGNORECASE)
 # A question word left for last, as typed in a chat: "and the wedding budget was what"
 _WH_LAST = re.compile(r"\b(?:is|was|are|were|'s)\s+(?:what|when|where|who|which)(?:\s+again)?\s*[?!.]*$", re.IGNORECASE)
 # A question asked as a bare noun phrase, as people type in a chat: "partner's name, for the
@@ -267,8 +273,9 @@ def _value_asked(text: str) -> bool:
     doc = parse(first).doc
     if len(doc) > FRAGMENT_WORDS or any(t.pos_ in ("VERB", "AUX") for t in doc):
         return False
-    if any(  # the value itself is in the message: it tells, not asks
-        t.like_num or t.ent_type_ in ("PERSON", "MONEY") or (t.pos_ == "PROPN" and t.is_title)
+    if any(  # the value itself is in the message: it tells, not asks ("Daughter's name":
+        # a capital that starts the message is no name)
+        t.like_num or t.ent_type_ in ("PERSON", "MONEY") or (t.pos_ == "PROPN" and t.is_title and t.i > 0)
         for t in parse(text).doc
     ):
         return False
@@ -336,11 +343,12 @@ def changed(text: str) -> bool:
     return bool(_UPDATE.search(text))
 
 
-def about_told(question: str, candidates: list[Candidate]) -> bool:
+def about_told(question: str, candidates: list[Candidate], asked: Sequence[str] = ()) -> bool:
     """True when the question names a thing the user told us about, with or without "my":
     "how many kids are coming?" after "planning for 15 kids", "when is Adaeze's wedding?"
     after "my sister Adaeze is getting married". Such a question is answered from memory, or
-    declined, never left to the model to invent."""
+    declined, never left to the model to invent. `asked` are the user's messages that only
+    asked: "until the wedding?" says there is a wedding of theirs too."""
     doc = parse(question).doc
     named = {
         t.lemma_.lower() if t.pos_ != "VERB" else t.lower_  # "closing day": "closing" as written
@@ -357,7 +365,7 @@ def about_told(question: str, candidates: list[Candidate]) -> bool:
     }
     if not named:
         return False
-    told = [c.text for c in candidates if c.speaker in ("user", "")]
+    told = [c.text for c in candidates if c.speaker in ("user", "")] + list(asked)
     return any(named & content_words(text) for text in told)
 
 
@@ -420,8 +428,15 @@ def _fact_text(fact: Fact) -> str:
 
 
 def _candidates(
-    store: Memory, user_id: str, question: str, goals: list[GoalState], now: float
+    store: Memory,
+    user_id: str,
+    question: str,
+    goals: list[GoalState],
+    now: float,
+    asked: list[str] | None = None,
 ) -> list[Candidate]:
+    """Facts, goals and the past turns that best match the question; `asked` collects the
+    user's past messages that only asked (see _turns)."""
     out = [
         Candidate("fact", _fact_text(f), f.source.time or f.updated, "user", fact=f)
         for f in store.profile.facts(user_id)
@@ -433,11 +448,15 @@ def _candidates(
             out.append(
                 Candidate("goal", f"{g['statement']} ({slot})", g["updated"], "user", goal=g["statement"], slot=slot)
             )  # fmt: skip
-    return out + _turns(store, user_id, question, now)
+    return out + _turns(store, user_id, question, now, asked)
 
 
-def _turns(store: Memory, user_id: str, question: str, now: float) -> list[Candidate]:
-    """The past turns that best match the question, as candidates (what they tell)."""
+def _turns(
+    store: Memory, user_id: str, question: str, now: float, asked: list[str] | None = None
+) -> list[Candidate]:
+    """The past turns that best match the question, as candidates (what they tell). The
+    user's messages among them that only asked ("a timeline until the wedding?") tell no
+    answer, but say what the user has spoken of: they go to `asked`, when given."""
     if not store.episodes.count(user_id):
         return []
     out: list[Candidate] = []
@@ -453,6 +472,8 @@ def _turns(store: Memory, user_id: str, question: str, now: float) -> list[Candi
         # "how do I get over being afraid of the dentist" asks, tells nothing; but "The
         # surgeon is Mr. Declan Fahy. What should I get ready?" tells in its first sentence
         told = _told(h.text)
+        if not told and asked is not None:
+            asked.append(h.text)
         if told:
             thread = str(h.metadata.get("thread", ""))
             if thread and thread not in threads:
@@ -628,13 +649,15 @@ def ground(
     a message that is not such a question, or an open one memory does not clearly answer.
     `recent` are the replies just given: a quote is not said whole twice in a row. `before`
     is the user's message just before in this chat: "date?" asks about what it asked."""
+    original = question
     question = question_part(question)  # "I need to write her name in a form" is no advice asked
     question = re.sub(rf"^\s*{_OPENER}", "", question)  # "and where am i working these days"
     attribute = asked_attribute(question)
     advice = asks_advice(question) and not _RECALL.search(question) and attribute is None
     # "How far should I walk every day?" asks for advice, unless memory holds the amount
     # ("the physio said 3 km a day"): then it answers, and it never declines
-    if not is_question(question) or (advice and not _HOW_MUCH.match(question)):
+    asked_back = bool(_REMIND_AFTER.search(original))  # "the date of the wedding, remind me"
+    if not (is_question(question) or asked_back) or (advice and not _HOW_MUCH.match(question)):
         return None
     # "and who's selling it?" after "whats my car budget again": asked of the same thing
     # (its words join the question's where texts are scored, not where the kind of answer is
@@ -646,11 +669,16 @@ def ground(
     if attribute == "name":
         # the user's own name, never told: any name in memory is someone else's
         return Grounded(reply=_nothing([], question), span="", source="none", score=0.0)
-    candidates = _candidates(store, user_id, _with_topic(question, topic), goals, now)
+    only_asked: list[str] = []
+    candidates = _candidates(store, user_id, _with_topic(question, topic), goals, now, only_asked)
     speakers = {c.speaker for c in candidates if c.speaker not in ("", "user", "assistant")}
     personal = not advice and (
         asks_memory(question, speakers)
-        or about_told(_with_topic(question, topic), candidates)
+        or about_told(_with_topic(question, topic), candidates, only_asked)
+        # "the date of the wedding, remind me": the request to be reminded says so too
+        or asked_back
+        or bool(_RECALL.search(original))
+        or _value_asked(question)  # "roomates name?", "truck budget?": a value of the user's
         or names_someones_role(question)
         or _about_someone_known(question, candidates)
         # "date?" after "which race am i doing": a question about memory too
