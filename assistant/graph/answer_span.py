@@ -17,8 +17,8 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from difflib import get_close_matches
 from datetime import UTC, datetime
+from difflib import get_close_matches
 from typing import Any, Literal
 
 from assistant.graph.attribute_question import is_workplace
