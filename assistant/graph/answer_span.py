@@ -631,6 +631,7 @@ def _workplace(doc: Any) -> str:
 def _place(doc: Any, asked: set[str]) -> str:
     # not a name beside a noun for a person, whatever the tagger calls it ("our daughter Sabine")
     ents = [e for e in doc.ents if _new(e, asked) and not (e.root.dep_ == "appos" and e.root.head.pos_ == "NOUN")]
+    ents = [e for e in ents if not is_money(e.text)]  # "cut the budget to 6.5 million naira" (an ORG)
     for e in ents:
         if e.label_ in _PLACES:
             return e.text
@@ -643,6 +644,7 @@ def _place(doc: Any, asked: set[str]) -> str:
             and tok.pos_ == "PROPN"
             and tok.head.lower_ in _PLACE_PREPS
             and tok.ent_type_ not in (*_AMOUNTS, "DATE", "ORDINAL")
+            and not _currency(tok.lower_)  # "cut the budget to 6.5 million naira"
         ):
             words = [c for c in tok.subtree if c.dep_ in ("compound", "det") or c is tok]
             text = doc[min(c.i for c in words) : tok.i + 1].text
@@ -874,6 +876,7 @@ def span(question: str, text: str, said: float = 0.0) -> Span:
         or _ordinal_of(question, text)
         or _allergy(question, text)
         or _job_of(question, text)
+        or _value_of(question, text)
         or _named_kind(question, text)
     )
     if kind_of:
@@ -954,6 +957,10 @@ def _allergy(question: str, text: str) -> str:
                         found.append((about, str(doc[obj.left_edge.i : obj.right_edge.i + 1].text)))
             elif tok.lemma_.lower() == "allergy":
                 kinds = [c for c in tok.children if c.dep_ in ("compound", "nmod")]
+                # "an allergy to / against / for hazelnuts"
+                kinds = kinds or [
+                    o for p in tok.children if p.dep_ == "prep" for o in p.children if o.dep_ == "pobj"
+                ]
                 if kinds:
                     found.append((about, " ".join(c.text for c in kinds)))
     return max(found, key=lambda f: f[0])[1] if found else ""
@@ -985,6 +992,36 @@ def _job_of(question: str, text: str) -> str:
                     continue
                 end = max([tok.i] + [c.right_edge.i for c in tok.children if c.dep_ == "prep" and c.i > tok.i])
                 return str(doc[tok.left_edge.i : end + 1].text)
+    return ""
+
+
+VALUE_WORDS = 4  # a value said of the asked noun is at most this long ("1,500 mg a day")
+
+
+def _value_of(question: str, text: str) -> str:
+    """The value the text says the asked noun has, read off the parse: "what is my FIDE
+    rating?" of "my FIDE rating went up to 1688" -> "1688", of "My current FIDE rating is
+    1640" -> "1640". Only a number or a name: "" for anything else."""
+    noun = asked_noun(question)
+    if not noun or noun in GENERAL_NOUNS:
+        return ""
+    doc = parse(text).doc
+    for tok in doc:
+        if tok.lemma_.lower() != noun or tok.dep_ not in ("nsubj", "nsubjpass"):
+            continue
+        verb = tok.head
+        # the verb's own object ("is 1640"), or one behind its prepositions and particles
+        # ("went up to 1688", "rose to 1,700")
+        near = [c for c in verb.children if c.dep_ in ("attr", "dobj", "acomp", "oprd")]
+        for c in verb.children:
+            if c.dep_ in ("prt", "advmod", "prep"):
+                preps = [c] if c.dep_ == "prep" else [g for g in c.children if g.dep_ == "prep"]
+                near += [o for p in preps for o in p.children if o.dep_ == "pobj"]
+        for value in near:
+            words = doc[value.left_edge.i : value.right_edge.i + 1]
+            numbered = any(t.like_num for t in words)
+            if (numbered or value.pos_ == "PROPN") and len(words) <= VALUE_WORDS:
+                return str(words.text)
     return ""
 
 

@@ -559,7 +559,10 @@ def _goal_span(question: str, c: Candidate) -> Span | None:
         return None  # "how much budget?" is not answered by the goal's date, nor "who?"
     if asked == "number" and not re.search(r"\d", value):
         return None  # "budget: expensive" (a price range) is no amount
-    return Span(value, c.slot, True)
+    # a question that asks no kind of value is answered by a slot only when it names it
+    # ("what's the audience?"; not "which master program am I applying to?" by the date)
+    named = asked != "any" or kind.strip().lower() in lemmas(question)
+    return Span(value, c.slot, named)
 
 
 def _source(c: Candidate) -> str:
@@ -1091,6 +1094,8 @@ def _followed_by_update(
                 break
         if one is None or not one.typed or one.span.lower() in old.text.lower():
             continue
+        if _negated(one.span, c.text):
+            continue  # "now it is 15 January, not 1 February anymore": the old one, said as such
         if not _changed_here(one.span, c.text):
             continue  # "moved to 3 December. Also Sabine comes from Hamburg": not the new place
         if _replaces(one, chosen):
@@ -1238,6 +1243,14 @@ _DROPPED = re.compile(
     r"(?:tak(?:e|es|ing)|took) over)\b",
     re.IGNORECASE,
 )
+
+
+def _negated(value: str, text: str) -> bool:
+    """True when the text says the value is not it ("not 1 February anymore", "instead of
+    Kraków", "no longer at Amazon")."""
+    words = r"(?:\w+\s+){0,2}?"
+    pattern = rf"\b(?:not|no longer|instead of|rather than|n't)\s+{words}{re.escape(value)}"
+    return bool(re.search(pattern, text, re.IGNORECASE))
 
 
 def _on_topic(question: str, value: str, text: str) -> bool:

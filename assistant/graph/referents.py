@@ -14,7 +14,7 @@ import re
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from assistant.graph.answer_span import GENERAL_NOUNS, LIGHT_VERBS
+from assistant.graph.answer_span import ASKING_VERBS, GENERAL_NOUNS, LIGHT_VERBS
 from memory.extract import RELATION_NOUNS
 from memory.understand import parse
 
@@ -96,6 +96,7 @@ def _resolved(text: str, before: str) -> str:
 # time do I have to be there?" after "which race am I doing?"
 _POINTER = re.compile(r"\b(?:it|that|there|this|them|those|he|she|him|her|they)\b", re.IGNORECASE)
 FOLLOW_UP_WORDS = 10  # a longer question says what it is about
+POINTING_WORDS = 1  # ... and so does one that points back but names more words than this
 # Nouns that name the kind of value asked, not the thing it belongs to ("date?", "the time")
 _VALUE_WORDS = frozenset(
     ["date", "time", "day", "name", "place", "where", "when", "who", "much", "many", "price",
@@ -111,5 +112,8 @@ def follow_up_topic(question: str, before: str, is_question: Callable[[str], boo
     if not before or not is_question(before) or len(question.split()) > FOLLOW_UP_WORDS:
         return ""
     words = {t.lemma_.lower() for t in parse(question).doc if t.pos_ in ("NOUN", "PROPN", "VERB", "ADJ")}
-    bare = not (words - _VALUE_WORDS - GENERAL_NOUNS - LIGHT_VERBS)
-    return before if bare or _POINTER.search(question) else ""
+    own = words - _VALUE_WORDS - GENERAL_NOUNS - LIGHT_VERBS - ASKING_VERBS
+    # "who's selling it?" names one word of its own at most; "which master program am I
+    # applying to there?" says what it asks, whatever "there" points to
+    pointing = bool(_POINTER.search(question)) and len(own) <= POINTING_WORDS
+    return before if not own or pointing else ""
