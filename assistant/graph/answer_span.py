@@ -87,7 +87,7 @@ _VALUE_KINDS: dict[str, Wanted] = {
 # Places people name by what they are: the answer is their name ("Riverside Academy")
 _INSTITUTION_GROUPS = (
     "school academy college university uni nursery kindergarten",
-    "hospital clinic practice surgery",
+    "hospital clinic practice surgery medical",
     "company firm employer",
     "restaurant hotel venue cafe bar club",
     "guesthouse hostel lodge inn resort airbnb cabin place",
@@ -344,9 +344,10 @@ def role_words(role: str) -> frozenset[str]:
     """The role and the other words for the same person: "mom" -> mom, mum, mother, ..."""
     if not role:
         return frozenset()
+    typed = role
     if role not in RELATION_NOUNS:  # "roomate" typed for "roommate"
         role = next(iter(get_close_matches(role, RELATION_NOUNS, n=1, cutoff=TYPO_SIMILARITY)), role)
-    out = {role}
+    out = {role, typed}
     for group in _SAME_ROLE:
         if role in group.split():
             out |= set(group.split())
@@ -525,6 +526,28 @@ def _person(doc: Any, asked: set[str], role: str = "", strict: bool = False) -> 
     return ""
 
 
+def _doer(question: str, doc: Any) -> str:
+    """Who does what a "who" question asks, read off the parse: the subject of the same verb
+    in the text ("who is selling it?" of "my mate jonno is selling his corsa" -> "Jonno";
+    "my friend Tomasz help us with his van" -> "Tomasz"). "" for a pronoun or no such verb."""
+    asked = parse(question).doc
+    who = next((t for t in asked if t.lower_ in ("who", "whom") and t.dep_ in ("nsubj", "nsubjpass")), None)
+    if who is None or who.head.lemma_.lower() == "be":
+        return ""
+    verb = who.head.lemma_.lower()
+    for tok in doc:
+        if tok.lemma_.lower() != verb or tok.pos_ != "VERB":
+            continue
+        for subj in (c for c in tok.children if c.dep_ == "nsubj"):
+            # "my friend Tomasz": the name beside the noun for the person
+            named = [c for c in subj.children if c.dep_ in ("appos", "compound") and c.pos_ == "PROPN"]
+            if named:
+                return _name_at(doc, named[0])
+            if subj.pos_ == "PROPN":
+                return _name_at(doc, subj) if not subj.is_lower else subj.text.capitalize()
+    return ""
+
+
 # words typed in a chat that are no names ("gary still my area manager tho")
 _CHAT_FILLERS = frozenset(["lol", "tho", "haha", "lmao", "pls", "plz", "rn", "tbh", "btw", "ugh", "omg", "ok", "okay", "idk", "imo", "ya", "yeah", "yep", "nope"])
 LOWER_CASE_NAME_WORDS = 3  # a name typed in lower case after its noun: at most this many words
@@ -573,16 +596,26 @@ def _lower_case_place(doc: Any, asked: set[str]) -> str:
     return ""
 
 
-def _institution(doc: Any, asked: set[str]) -> str:
+def _institution(doc: Any, asked: set[str], kind: str = "") -> str:
     """A school, hospital or company by its name: an organisation or building the tagger
-    found, or a name holding such a word ("Riverside Academy"); not the town it is in."""
-    named = [e for e in doc.ents if e.label_ in ("ORG", "FAC", "PRODUCT") and _new(e, asked)]
+    found, or a name holding such a word ("Riverside Academy"); not the town it is in, nor
+    a place of another kind than the one asked ("St. Ambrose Medical Center" is no school)."""
+    other = INSTITUTIONS - same_institution(kind) if kind else frozenset()
+    named = [
+        e
+        for e in doc.ents
+        if e.label_ in ("ORG", "FAC", "PRODUCT")
+        and _new(e, asked)
+        and not {t.lower_ for t in e} & other
+        # "big news, we moved to Porto": lower-case words with an adjective are no name
+        and not (e.text.islower() and any(t.pos_ == "ADJ" for t in e))
+    ]
     # the one the user goes to or works at first ("starts maternelle at École Jean Macé, his
     # teacher will be Sophie Roux": the tagger calls the school a product, the teacher an org)
     attended = [e for e in named if e.root.dep_ == "pobj" and e.root.head.lower_ in ("at", "to", "into")]
     for e in attended + [e for e in named if e.label_ != "PRODUCT"]:
         return _whole_name(doc, e.start, e.end)
-    return named_institution(doc, INSTITUTIONS, asked)
+    return named_institution(doc, INSTITUTIONS - other, asked)
 
 
 _NAME_LINKS = frozenset(["do", "da", "de", "del", "della", "di", "du", "la", "le", "of", "the", "von", "van", "y", "&"])
@@ -798,13 +831,17 @@ def _typed(
     if kind == "place":
         institution = asked_noun(question) in INSTITUTIONS or asked_role(question) in INSTITUTIONS
         # "which school ...?" is answered by a school's name, never by the town it is in
-        found = _institution(doc, asked) if institution else _place(doc, asked)
+        kind_word = asked_noun(question) if asked_noun(question) in INSTITUTIONS else asked_role(question)
+        found = _institution(doc, asked, kind_word) if institution else _place(doc, asked)
         if _WORK_ASK.search(question):  # "where does Valentina work?": "a hair salon in Lavapiés"
             found = _workplace(doc) or found
         if not found and _PLACE_KIND.search(question):
             found = _lower_case_place(doc, asked)  # "what suburb ...?" of "in brunswick"
         return found
     if kind == "person":
+        doer = _doer(question, doc)
+        if doer:
+            return doer  # "who is selling it?" of "my mate jonno is selling his corsa"
         role = asked_role(question)
         # the noun is in the stored text, but not in this sentence: another sentence names it
         return _person(doc, asked, role, strict=bool(role_words(role) & lemmas))
@@ -1044,6 +1081,10 @@ def _named_kind(question: str, text: str) -> str:
         names = [t for t in tok.subtree if t.i < tok.i and t.pos_ == "PROPN"]
         if names:
             return str(doc[names[0].i : names[-1].i + 1].text)
+        # "what surgery?" of "knee replacement surgery": the nouns that say which one
+        kinds = [t for t in tok.subtree if t.i < tok.i and t.dep_ == "compound" and t.pos_ == "NOUN"]
+        if kinds and noun not in INSTITUTIONS:
+            return str(doc[kinds[0].i : tok.i].text)
     return ""
 
 

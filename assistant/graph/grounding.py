@@ -85,7 +85,7 @@ WORKED_OUT_MARGIN = (
 )
 
 # A word a chat question may open with before its asking word ("and what's the date ...")
-_OPENER = r"(?:(?:and|so|ok|okay|also|but|oh|wait|hey|hmm|um|lol|haha|hehe|btw|right|well|anyway)\b,?\s*)?"
+_OPENER = r"(?:(?:and|n|nd|an|&|so|ok|okay|also|but|oh|wait|hey|hmm|um|lol|haha|hehe|btw|right|well|anyway)(?!\w),?\s*)?"
 _QUESTION_START = re.compile(
     # "in what city my mom lives", "at which hospital is she": a question word after its preposition
     rf"^\s*{_OPENER}(?:(?:in|at|for|from|to|with|on|by)\s+(?=wh))?(?:(?:who|whom|whose|what|what's|which|when|by when|where|why|how|"
@@ -317,6 +317,21 @@ def question_part(text: str) -> str:
     if _QUESTION_START.match(text) or _REMIND.match(text) or _WH_LAST.search(text) or _value_asked(text):
         return re.split(r",\s+|\.\s+", text, maxsplit=1)[0]
     return text
+
+
+def spelled_out(text: str) -> str:
+    """A chat question spelled out so the parse reads it: a question word run into "is"
+    without its apostrophe ("whens race day" -> "when is race day"), and words typed without
+    their final g ("movin" -> "moving"; a word that is one itself, "cousin", stays)."""
+    from memory.embeddings import is_dictionary_word  # the embedding model's vocabulary
+
+    def put_back(m: re.Match[str]) -> str:
+        word = m.group(0).rstrip("'")
+        full = word + "g"
+        return full if is_dictionary_word(full.lower()) and not is_dictionary_word(word.lower()) else m.group(0)
+
+    text = re.sub(r"\b(wh(?:en|o|ere|at)|how)s\b", r"\1 is", text, flags=re.IGNORECASE)
+    return re.sub(r"\b[A-Za-z]{2,}in'?(?![\w'])", put_back, text)
 
 
 def asks_advice(text: str) -> bool:
@@ -655,6 +670,7 @@ def ground(
     original = question
     question = question_part(question)  # "I need to write her name in a form" is no advice asked
     question = re.sub(rf"^\s*{_OPENER}", "", question)  # "and where am i working these days"
+    question = spelled_out(question)  # "where am i movin to again?", "n whens race day"
     attribute = asked_attribute(question)
     advice = asks_advice(question) and not _RECALL.search(question) and attribute is None
     # "How far should I walk every day?" asks for advice, unless memory holds the amount
@@ -966,6 +982,8 @@ def _likely(
     low = max(least, max(scores) - margin)
     # "what's Adaeze's fiancé called?": only a text that names a fiancé may hold his name
     role = asked_role(question) if kind == "person" else ""
+    noun = asked_noun(question)
+    kind_of_place = noun if kind == "place" and noun in INSTITUTIONS else ""
     own = _own_names(candidates)
     found: list[tuple[int, str, str]] = []  # candidate, value, the sentence holding it
     for i in sorted(range(len(candidates)), key=lambda i: -scores[i]):
@@ -976,6 +994,8 @@ def _likely(
             continue
         if role and not role_words(role) & lemmas(c.text):
             continue
+        if kind_of_place and not same_institution(kind_of_place) & lemmas(c.text):
+            continue  # "which hotel did we book?" is not answered by "My GP is Dr. Mbeki"
         if c.source == "goal":
             one = _goal_span(question, c)
             quote = c.slot
