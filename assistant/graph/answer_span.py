@@ -325,6 +325,7 @@ _SAME_ROLE = [
     "daughter girl lass",
     "kid child",
 ]
+_ROLE_SYNONYMS = frozenset(" ".join(_SAME_ROLE).split())
 # A pet is often told by its breed ("our beagle Biscuit") and asked by its kind ("our dog").
 _BREEDS = {
     # words that are also common nouns ("lab", "boxer", "pointer") are left out
@@ -526,6 +527,18 @@ def _person(doc: Any, asked: set[str], role: str = "", strict: bool = False) -> 
     return ""
 
 
+def _true_cased(doc: Any) -> str:
+    """The text with the words the tagger reads as names capitalised, as a chat typed in
+    lower case would have them written ("going amsterdam instead" -> "going Amsterdam
+    instead"); chat abbreviations and month names stay as typed."""
+    return "".join(
+        t.text_with_ws[:1].upper() + t.text_with_ws[1:]
+        if t.pos_ == "PROPN" and t.is_lower and t.is_alpha and t.lower_ not in _CHAT_FILLERS and not _MONTH.fullmatch(t.text)
+        else t.text_with_ws
+        for t in doc
+    )
+
+
 def _doer(question: str, doc: Any) -> str:
     """Who does what a "who" question asks, read off the parse: the subject of the same verb
     in the text ("who is selling it?" of "my mate jonno is selling his corsa" -> "Jonno";
@@ -549,7 +562,7 @@ def _doer(question: str, doc: Any) -> str:
 
 
 # words typed in a chat that are no names ("gary still my area manager tho")
-_CHAT_FILLERS = frozenset(["lol", "tho", "haha", "lmao", "pls", "plz", "rn", "tbh", "btw", "ugh", "omg", "ok", "okay", "idk", "imo", "ya", "yeah", "yep", "nope"])
+_CHAT_FILLERS = frozenset(["lol", "tho", "haha", "lmao", "pls", "plz", "rn", "tbh", "btw", "ugh", "omg", "ok", "okay", "idk", "imo", "ya", "yeah", "yep", "nope", "smh", "ngl", "fr", "asap"])
 LOWER_CASE_NAME_WORDS = 3  # a name typed in lower case after its noun: at most this many words
 
 
@@ -609,6 +622,8 @@ def _institution(doc: Any, asked: set[str], kind: str = "") -> str:
         and not {t.lower_ for t in e} & other
         # "big news, we moved to Porto": lower-case words with an adjective are no name
         and not (e.text.islower() and any(t.pos_ == "ADJ" for t in e))
+        # "My GP is Dr. Mbeki": a word for a person is no place ("which hotel ...?")
+        and not any(is_person_noun(t.lower_) or t.lower_ in _ROLE_SYNONYMS for t in e)
     ]
     # the one the user goes to or works at first ("starts maternelle at École Jean Macé, his
     # teacher will be Sophie Roux": the tagger calls the school a product, the teacher an org)
@@ -661,7 +676,20 @@ def _workplace(doc: Any) -> str:
     return ""
 
 
+def _booked(doc: Any, asked: set[str]) -> str:
+    """A place booked by its name: "we've now booked Hotel Pod Dębem instead"."""
+    for tok in doc:
+        if tok.dep_ == "dobj" and tok.pos_ == "PROPN" and tok.head.lemma_.lower() in _BOOKING_VERBS:
+            words = [c for c in tok.subtree if (c.dep_ == "compound" and c.pos_ == "PROPN") or c is tok]
+            text = doc[min(c.i for c in words) : tok.i + 1].text
+            if content_words(text) - asked:
+                return str(text)
+    return ""
+
+
 def _place(doc: Any, asked: set[str]) -> str:
+    if asked & _BOOKING_VERBS and (booked := _booked(doc, asked)):
+        return booked  # "where did i book it?": the place booked, before the town it is in
     # not a name beside a noun for a person, whatever the tagger calls it ("our daughter Sabine")
     ents = [e for e in doc.ents if _new(e, asked) and not (e.root.dep_ == "appos" and e.root.head.pos_ == "NOUN")]
     ents = [e for e in ents if not is_money(e.text)]  # "cut the budget to 6.5 million naira" (an ORG)
@@ -683,12 +711,9 @@ def _place(doc: Any, asked: set[str]) -> str:
             text = doc[min(c.i for c in words) : tok.i + 1].text
             if content_words(text) - asked:
                 return text
-    for tok in doc:  # a place booked by its name: "we've now booked Hotel Pod Dębem instead"
-        if tok.dep_ == "dobj" and tok.pos_ == "PROPN" and tok.head.lemma_.lower() in _BOOKING_VERBS:
-            words = [c for c in tok.subtree if c.dep_ == "compound" or c is tok]
-            text = doc[min(c.i for c in words) : tok.i + 1].text
-            if content_words(text) - asked:
-                return text
+    booked = _booked(doc, asked)
+    if booked:
+        return booked
     for tok in doc:  # a place of someone's: "doing it in our backyard instead", "at my mum's"
         if tok.dep_ == "pobj" and tok.pos_ == "NOUN" and tok.head.lower_ in _PLACE_PREPS and any(
             c.dep_ == "poss" for c in tok.children
@@ -718,7 +743,7 @@ def _number(doc: Any, asked: set[str], question: str) -> str:
                 continue  # "how much" asks for an amount, not a count ("20 kids")
             if e.label_ == "CARDINAL" and e.root.dep_ == "nummod" and head.i == e.end:
                 text = doc[e.start : head.i + 1].text  # "40 guests"
-            elif e.label_ == "CARDINAL" and e.root.dep_ == "nummod" and head.i == e.start - 1 and head.pos_ == "NOUN":
+            elif e.label_ == "CARDINAL" and e.root.dep_ == "nummod" and head.i == e.start - 1 and head.pos_ in ("NOUN", "PROPN"):
                 text = doc[head.i : e.end].text  # "band 7", "gate 12": the number names the noun
             if e.start and doc[e.start - 1].is_currency:
                 text = doc[e.start - 1].text + text  # "£250", where the tagger left "250"
@@ -837,6 +862,9 @@ def _typed(
             found = _workplace(doc) or found
         if not found and _PLACE_KIND.search(question):
             found = _lower_case_place(doc, asked)  # "what suburb ...?" of "in brunswick"
+        if not found and (cased := _true_cased(doc)) != sentence:
+            # "going amsterdam instead": the tagger finds the town once it is capitalised
+            found = _institution(parse(cased).doc, asked, kind_word) if institution else _place(parse(cased).doc, asked)
         return found
     if kind == "person":
         doer = _doer(question, doc)
@@ -908,6 +936,11 @@ def span(question: str, text: str, said: float = 0.0) -> Span:
                     break
         if found and re.search(r"\w", found):  # never a bare mark ("my physio = Wanjiru")
             return Span(found, _clip(sentence), True)
+    if kind in ("date", "time"):
+        # a day or an hour asked, and none said: no other kind of value answers it
+        # ("Opening" of "Opening date stays the same")
+        best = _clip(best_sentences(question, text))
+        return Span(best, best, False)
     kind_of = (
         _kind_of(question, text)
         or _ordinal_of(question, text)
@@ -1056,7 +1089,9 @@ def _value_of(question: str, text: str) -> str:
                 near += [o for p in preps for o in p.children if o.dep_ == "pobj"]
         for value in near:
             words = doc[value.left_edge.i : value.right_edge.i + 1]
-            numbered = any(t.like_num for t in words)
+            if len(words) > VALUE_WORDS:  # "14B, right by the water butts": the value alone
+                words = doc[value.left_edge.i : value.i + 1]
+            numbered = any(t.like_num or any(ch.isdigit() for ch in t.text) for t in words)
             if (numbered or value.pos_ == "PROPN") and len(words) <= VALUE_WORDS:
                 return str(words.text)
     return ""
@@ -1081,10 +1116,6 @@ def _named_kind(question: str, text: str) -> str:
         names = [t for t in tok.subtree if t.i < tok.i and t.pos_ == "PROPN"]
         if names:
             return str(doc[names[0].i : names[-1].i + 1].text)
-        # "what surgery?" of "knee replacement surgery": the nouns that say which one
-        kinds = [t for t in tok.subtree if t.i < tok.i and t.dep_ == "compound" and t.pos_ == "NOUN"]
-        if kinds and noun not in INSTITUTIONS:
-            return str(doc[kinds[0].i : tok.i].text)
     return ""
 
 

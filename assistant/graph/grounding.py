@@ -982,8 +982,6 @@ def _likely(
     low = max(least, max(scores) - margin)
     # "what's Adaeze's fiancé called?": only a text that names a fiancé may hold his name
     role = asked_role(question) if kind == "person" else ""
-    noun = asked_noun(question)
-    kind_of_place = noun if kind == "place" and noun in INSTITUTIONS else ""
     own = _own_names(candidates)
     found: list[tuple[int, str, str]] = []  # candidate, value, the sentence holding it
     for i in sorted(range(len(candidates)), key=lambda i: -scores[i]):
@@ -994,8 +992,6 @@ def _likely(
             continue
         if role and not role_words(role) & lemmas(c.text):
             continue
-        if kind_of_place and not same_institution(kind_of_place) & lemmas(c.text):
-            continue  # "which hotel did we book?" is not answered by "My GP is Dr. Mbeki"
         if c.source == "goal":
             one = _goal_span(question, c)
             quote = c.slot

@@ -94,7 +94,9 @@ def _resolved(text: str, before: str) -> str:
 
 # A question that points back to the one before: "date?", "and who's selling it?", "what
 # time do I have to be there?" after "which race am I doing?"
-_POINTER = re.compile(r"\b(?:it|that|there|this|them|those|he|she|him|her|they)\b", re.IGNORECASE)
+# ("he", "she" are left out: they point to someone memory knows, whom grounding finds by
+# the question's other words)
+_POINTER = re.compile(r"\b(?:it|that|there|this|them|those)\b", re.IGNORECASE)
 FOLLOW_UP_WORDS = 10  # a longer question says what it is about
 POINTING_WORDS = 1  # ... and so does one that points back but names more words than this
 # Nouns that name the kind of value asked, not the thing it belongs to ("date?", "the time")

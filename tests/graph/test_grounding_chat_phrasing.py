@@ -520,3 +520,129 @@ def test_a_name_after_a_sign_is_the_name_not_the_sign() -> None:
 
     found = span("whats my physio's name, need it for insurance", "physio = Wanjiru Kamau, sees me tuesdays.")
     assert found.typed and found.text == "Wanjiru Kamau"
+
+
+@pytest.mark.parametrize(
+    ("question", "text", "value"),
+    [
+        # from memory_fresh20-25 (scored blind, then read): the doer of the asked verb
+        ("n whos selling it me", "my mate jonno is selling his corsa for 2,800 so thats my budget now", "Jonno"),
+        ("who is helping with the move", "my friend Tomasz help us with his van on saturday", "Tomasz"),
+        # a name the tagger takes for a place, beside whom it is
+        ("who is helping me with the application?",
+         "My staff Chiamaka is now my manager, she will be working on the grant application with me.", "Chiamaka"),
+        # the value said of the asked noun
+        ("What is my FIDE rating at the moment?", "after last weekend's tournament my FIDE rating went up to 1688.", "1688"),
+        ("What was Lukas allergic to?", "My son Lukas is 7 and he has a strong allergy against hazelnuts.", "hazelnuts"),
+        # an amount with its currency word, before a day of a date range
+        ("how much did we say we had for that trip",
+         "going to porto with my best friend Inés, 5-8 december. we have like 600 euros total", "600 euros"),
+        # a town typed in lower case, found once capitalised
+        ("where am i moving to again?", "going amsterdam instead, new co.", "Amsterdam"),
+        ("roomates name?", "living in delft w my roommate sven.", "Sven"),
+    ],
+)  # fmt: skip
+def test_values_read_off_the_parse_of_chat_typing(question: str, text: str, value: str) -> None:
+    from assistant.graph.answer_span import span
+    from assistant.graph.grounding import spelled_out
+
+    found = span(spelled_out(question), text)
+    assert found.typed and found.text == value, found
+
+
+@pytest.mark.parametrize(
+    ("question", "text"),
+    [
+        ("where is the wedding holding again?", "we've cut the budget to 6.5 million naira because of the dollar rate."),
+        ("what's the name of Malik's school?", "My husband Malik works as a nurse at St. Ambrose Medical Center."),
+        ("what company hired rafael?", "big news, we moved to Porto!! Rafael got a job offer here"),
+        ("whats my boss called", "i have a meeting with my boss tomorrow."),
+    ],
+)  # fmt: skip
+def test_no_value_of_another_kind_is_taken_for_the_asked_one(question: str, text: str) -> None:
+    from assistant.graph.answer_span import span
+
+    assert not span(question, text).typed
+
+
+def test_a_short_question_is_read_with_the_one_before(real_store, monkeypatch) -> None:
+    # from memory_fresh20/22: "date?", "n whos selling it me" ask about what was just asked
+    replies = _one_session_then_asked(
+        real_store,
+        monkeypatch,
+        ["training for a marathon. nairobi, october 27. goal sub 3:30",
+         "tryna save for a car, want one by christmas. budget 4k max"],
+        ["which race am i doing", "date?"],
+    )  # fmt: skip
+    assert "nairobi" in replies[0].lower() and MODEL not in replies[0]
+    assert "october 27" in replies[1].lower()
+
+
+def test_updates_that_name_what_they_replace(real_store, monkeypatch) -> None:
+    # from memory_fresh20-25: the update names the old value ("skip nairobi", "scrap the
+    # 4k", "not 1 February anymore"), or shares only the value's noun ("budget")
+    race, car, seller, deadline, hen, advisor = _told_days_apart(
+        real_store,
+        monkeypatch,
+        [(["training for a marathon. nairobi, october 27. goal sub 3:30",
+           "knee issue. physio says skip nairobi. switching to kigali instead, may 18 next year"],
+          "which race am i doing"),
+         (["tryna save for a car, want one by christmas. budget 4k max",
+           "update on car ting, scrap the 4k. my mate jonno is selling his corsa for 2,800 so thats my budget now"],
+          "whats my car budget again"),
+         (["tryna save for a car, want one by christmas. budget 4k max",
+           "update on car ting, scrap the 4k. my mate jonno is selling his corsa for 2,800 so thats my budget now"],
+          "who's selling me the car?"),
+         (["I want apply for master in Water Management at TU Delft, deadline is 1 February.",
+           "Delft changed the deadline, now it is 15 January, not 1 February anymore."],
+          "when I must submit the Delft application?"),
+         (["planning my sister's hen do. budget is about £150 per person, there'll be 9 of us",
+           "a few people can't make it anymore so budget's come down to £120 a head."],
+          "and how much per person are we working with for the hen thing?"),
+         (["My advisor is Prof. Rebecca Lindqvist. My thesis defense is planned for August 22.",
+           "Some changes: Rebecca is going on sabbatical so Dr. Tomás Herrera is taking over as my main advisor."],
+          "who's supervising me now?")],
+    )  # fmt: skip
+    assert "kigali" in race.lower()
+    assert "2,800" in car
+    assert "Jonno" in seller
+    assert "15 January" in deadline and "1 February" not in deadline
+    assert "120" in hen
+    assert "Herrera" in advisor
+
+
+def test_questions_typed_as_fragments_or_asked_last(real_store, monkeypatch) -> None:
+    # from memory_fresh23/25: "Current employer?", "roomates name?", "Daughter's name",
+    # "the date of the wedding, remind me", "How much do I need saved before we go?"
+    employer, roommate, daughter, wedding, saved = _told_days_apart(
+        real_store,
+        monkeypatch,
+        [(["Product manager at Kora Payments.", "Update: I've left Kora Payments. Started at Brightline Fintech as Senior PM this Monday."],
+          "Current employer?"),
+         (["hey so im jun, 21, mech eng student at tu delft, living in delft w my roommate sven."], "roomates name?"),
+         (["Daniel Okonkwo, 36, Lagos. Married to Ifeoma; one daughter, Adaeze, 3."], "Daughter's name"),
+         (["I am marrying Pablo Ortega on 19 September 2026 and the planning is eating my life.",
+           "Can you give me a timeline month by month until the wedding?"],
+          "the date of the wedding, remind me"),
+         (["We're planning to relocate to Toronto. We need CAD 30,000 in savings before we go."],
+          "How much do I need saved before we go?")],
+    )  # fmt: skip
+    assert "Brightline" in employer
+    assert "Sven" in roommate
+    assert "Adaeze" in daughter
+    assert "19 September" in wedding
+    assert "30,000" in saved
+    for reply in (employer, roommate, daughter, wedding, saved):
+        assert MODEL not in reply
+
+
+def test_a_place_of_another_kind_is_no_likely_answer(real_store, monkeypatch) -> None:
+    # from memory_fresh23: "which hotel did we book?" is not answered by "My GP is Dr. Mbeki"
+    (hotel,) = _told_days_apart(
+        real_store,
+        monkeypatch,
+        [(["My GP is Dr. Helen Mbeki, lovely woman, and she has me on levothyroxine every morning.",
+           "We're off to Lisbon in May for our anniversary."],
+          "And which hotel did I tell you we booked over there?")],
+    )  # fmt: skip
+    assert "GP" not in hotel and "know" in hotel
