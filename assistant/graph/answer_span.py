@@ -572,7 +572,7 @@ def _lower_case_name(doc: Any, role: Any) -> str:
     tagger or no common word (`is_dictionary_word`), so "my partner meeting" names no one."""
     from memory.embeddings import is_dictionary_word  # the model's vocabulary, loaded once
 
-    words = []
+    words: list[Any] = []
     for tok in doc[role.i + 1 : role.i + 1 + LOWER_CASE_NAME_WORDS]:
         if not (tok.is_alpha and tok.is_lower) or tok.is_stop or tok.lower_ in _CHAT_FILLERS:
             break

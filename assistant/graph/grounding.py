@@ -872,7 +872,7 @@ def ground(
             for w in owned
         )
     ]
-    best = max(told or range(len(scores)), key=lambda i: scores[i])
+    best = first = max(told or range(len(scores)), key=lambda i: scores[i])
     # "Budget change. ... Now 25 million yen total." after "Budget 18 million yen.": the
     # closest guess is the newer value of the same thing
     updates = [
@@ -881,11 +881,15 @@ def ground(
         if candidates[j].said > candidates[best].said + LATER_TURN_S
         and changed(candidates[j].text)
         and scores[j] >= scores[best] - UPDATE_MARGIN
-        and content_words(asked) & content_words(candidates[j].text)
+        and (
+            content_words(asked) & content_words(candidates[j].text)
+            # "skip nairobi. switching to kigali instead" of "a marathon. nairobi, october 27"
+            or (_REPLACED.search(candidates[j].text) and content_words(candidates[best].text) & content_words(candidates[j].text))
+        )
     ]
     if updates:
         best = max(updates, key=lambda j: candidates[j].said)
-    if told and not people and scores[best] >= GRAY_RELEVANCE:
+    if told and not people and scores[first] >= GRAY_RELEVANCE:  # (an update may score lower)
         # not clearly the answer, but the user may see that it is: said as a guess, never as fact
         c = candidates[best]
         quote = _quote(store, asked, c.text, recent)
