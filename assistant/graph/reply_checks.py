@@ -75,6 +75,17 @@ _NOT_NAMES = frozenset(
 )
 
 
+# The way the prompt quotes memory: a fence tag, or a remembered line ("2026-12-07, user: ...")
+_CONTEXT_QUOTE = re.compile(r"^\s*(?:</?external\b|\d{4}-\d{2}-\d{2}, [^:\n]{1,40}:)", re.IGNORECASE)
+
+
+def quotes_context(sentence: str) -> bool:
+    """True for a sentence that copies the prompt's quoted memory as it is written there
+    (`<external>`, "2026-12-07, user: training for a marathon"): the model's echo of its
+    context, never a reply."""
+    return bool(_CONTEXT_QUOTE.match(sentence))
+
+
 def _norm(line: str) -> str:
     return " ".join(re.findall(r"[a-z0-9]+", line.lower()))
 
@@ -561,6 +572,7 @@ class LoopGuard:
         key = _key(sentence)
         return (
             self._labelled(key)
+            or quotes_context(sentence)
             or recites(key, self.recitals)
             or echoes_user(sentence, self.asked)
             or bool(self.users and names_self_as_user(sentence, self.persona, self.users))
@@ -572,7 +584,7 @@ class LoopGuard:
         return any(key.startswith(echo) for echo in self.echoes)
 
     def _is_repeat(self, key: str, partly_shown: bool = False, sentence: str = "") -> bool:
-        if self._labelled(key):
+        if self._labelled(key) or (sentence and quotes_context(sentence)):
             return True
         if sentence and self.users and names_self_as_user(sentence, self.persona, self.users):
             return True  # "Hello, I'm Farid" said to Farid (held from "I'm", so never shown)
@@ -696,7 +708,8 @@ class LoopGuard:
             key = _key(sentence)
             if self._is_repeat(key, partly_shown=bool(sentence[:done].strip()), sentence=sentence):
                 # the user's words said back is empty, not a loop: the reply goes on
-                self.repeats += not echoes_user(sentence, self.asked)
+                # (nor is a copy of the quoted memory: the model's own words may follow)
+                self.repeats += not (echoes_user(sentence, self.asked) or quotes_context(sentence))
                 if self.repeats >= self.MAX_REPEATS:
                     self.stopped = True
                     return self._show(out), True

@@ -561,3 +561,11 @@ def test_a_sentence_about_the_user_is_never_shown_to_them() -> None:
     # seen in a chat script as a whole reply: "The user's answer is:"
     shown = _typed_out("The user's answer is: a kilo. Walk him twice a day.", echoes=CONTEXT_LABELS)
     assert shown.strip() == "Walk him twice a day."
+
+
+def test_the_prompts_quoted_memory_is_never_shown_as_a_reply() -> None:
+    # seen on memory_fresh22: the model copied its fenced memory line as the whole reply
+    pieces = ["<external>\n", "2026-12-07, user: training for a marathon. ", "november 20.\n", "Good luck with it!"]
+    reply = _stream(LoopGuard(), pieces)
+    assert "<external>" not in reply and "user:" not in reply
+    assert "Good luck with it!" in reply
