@@ -517,8 +517,9 @@ def _person(doc: Any, asked: set[str], role: str = "", strict: bool = False) -> 
         if e.label_ == "PERSON" and e[-1].pos_ == "PROPN" and _new(e, asked):
             return _name_at(doc, e[0])
     # a name the tagger took for a place or a thing, said beside whom it is: "My staff
-    # Chiamaka is now my manager", "with my best friend Inés"
-    for tok in doc:
+    # Chiamaka is now my manager", "with my best friend Inés" (when no one's role is asked:
+    # "the name of my bakery" is not the name of my staff)
+    for tok in doc if not role else ():
         head = tok.head
         owned = any(c.dep_ == "poss" for c in head.children)  # "my staff", "our neighbour"
         beside = tok.dep_ in ("appos", "compound") and (head.lemma_.lower() in RELATION_NOUNS or owned)

@@ -233,11 +233,45 @@ def _said_by_user(verb: Any) -> bool:
     return verb.dep_ == "conj" and not has_subject and _said_by_user(verb.head)
 
 
+# Verbs by which people say they took a new job: "got a job at the campus library", "I
+# start at Musgrave next month", "joined Brightline"
+_NEW_JOB_VERBS = frozenset(["get", "land", "accept", "take", "start", "join"])
+_JOB_NOUNS = frozenset(["job", "position", "role", "offer", "post"])
+
+
+def _took_job(verb: Any) -> bool:
+    """True for a verb by which the user says they took a job somewhere: a job word as its
+    object and a named or working place after "at"/"with" in what it governs, or "start at"
+    / "join" a named place."""
+    lemma = verb.lemma_.lower()
+    if lemma not in _NEW_JOB_VERBS:
+        return False
+    places = [
+        g
+        for t in verb.subtree
+        if t.dep_ == "prep" and t.lower_ in ("at", "with", "for")
+        for g in t.children
+        if g.dep_ == "pobj" and g.pos_ in ("NOUN", "PROPN")
+    ]
+    named = [g for g in places if g.pos_ == "PROPN" or is_workplace(g)]
+    # "a job at the campus library": any place of a job word
+    job = any(c.dep_ == "dobj" and c.lemma_.lower() in _JOB_NOUNS for c in verb.children)
+    joined = lemma in ("start", "join") and (
+        named or any(c.dep_ == "dobj" and c.pos_ == "PROPN" for c in verb.children)
+    )
+    return bool(job and places) or bool(joined)
+
+
 def says_attribute(sentence: str, attribute: Attribute) -> bool:
     """True when the user's sentence states the attribute about themselves: "I drive for a
-    delivery company" (employer, role), "we now live in Tema" (place), "I'm Oskar" (name)."""
+    delivery company" (employer, role), "we now live in Tema" (place), "I'm Oskar" (name),
+    "got a job at the campus library now" (employer)."""
     doc = parse(sentence).doc
     for verb in doc:
+        # (a chat drops the "I" of a new job: "got a job at the campus library now")
+        dropped = verb.dep_ == "ROOT" and not any(c.dep_ in ("nsubj", "nsubjpass") for c in verb.children)
+        if attribute == "employer" and (_said_by_user(verb) or dropped) and _took_job(verb):
+            return True
         if verb.pos_ not in ("VERB", "AUX") or not _said_by_user(verb):
             continue
         if any(c.dep_ == "neg" for c in verb.children):

@@ -105,7 +105,8 @@ _ADVICE = re.compile(
 )
 # "When do I have to submit my thesis?" asks for the deadline memory holds, not for advice
 _DEADLINE_ASK = re.compile(
-    r"^\s*(?:when|by when|what (?:date|day))\b.*\b(?:(?:i|we) (?:need|have|got) to|must (?:i|we))\b",
+    r"^\s*(?:in |on )?(?:when|by when|what (?:date|day)|which (?:date|day|month|year))\b.*"
+    r"\b(?:(?:i|we) (?:need|have|got) to|must (?:i|we)|will (?:i|we))\b",
     re.IGNORECASE,
 )
 # "How much can I spend on the trip?" asks for the budget memory holds, not for advice
@@ -200,7 +201,10 @@ _REMIND_LATER = re.compile(r"[,.!;:-]\s*(?:wait\s+)?(?:first\s*,?\s*)?((?:please
 # A request to be reminded said after what: "the date of the wedding, remind me"
 _REMIND_AFTER = re.compile(r"\w[^.!?]*[,:-]\s*(?:please\s+)?remind me(?:\s+(?:again|please))?\W*$", re.IGNORECASE)
 # A question word left for last, as typed in a chat: "and the wedding budget was what"
-_WH_LAST = re.compile(r"\b(?:is|was|are|were|'s)\s+(?:what|when|where|who|which)(?:\s+again)?\s*[?!.]*$", re.IGNORECASE)
+_WH_LAST = re.compile(
+    r"\b(?:is|was|are|were|'s|to|for|from|with|at|in|on|by)\s+(?:what|when|where|who|whom|which)(?:\s+again)?\s*[?!.]*$",
+    re.IGNORECASE,
+)
 # A question asked as a bare noun phrase, as people type in a chat: "partner's name, for the
 # business filing", "truck budget?", "cat's name lol vet form". The noun names a value.
 _VALUE_NOUNS = frozenset(
@@ -424,7 +428,7 @@ def second_person(text: str) -> str:
         r"\bI\b": "you",
         r"\bmy\b": "your",
         r"\bour\b": "your",
-        r"\bam\b": "are",
+        r"(?<!\d )\bam\b": "are",  # not "10 am"
         r"\bme\b": "you",
     }
     for mine, yours in swaps.items():
