@@ -849,6 +849,16 @@ def ground(
         if follow is not None:
             i, chosen = follow
         c = candidates[i]
+        if not chosen.typed and c.source != "goal" and _asks_what_it_lacks(asked, c.text):
+            # "which hospital do I work at?" of "a nurse in a hospital in Porto Alegre", "what
+            # shoes do I run in?" of "I'm on my feet all day": the text does not say it; shown
+            # as the closest thing told, not as the answer
+            quote = _quote(store, asked, c.text, recent) if c.source == "turn" else second_person(c.text)
+            if c.source == "turn" and any(quote in r for r in recent):
+                return Grounded(reply=_nothing(people, question), span="", source="none", score=round(scores[i], 3))
+            closest = f'"{quote}"' if c.source == "turn" else quote + "."
+            reply = prompts.GROUNDED_CLOSEST.format(closest=closest)
+            return Grounded(reply=reply, span="", source="closest", score=round(scores[i], 3))
         if c.source == "turn" and not chosen.typed:
             said = _source(c)
             quote = _quote(store, asked, c.text, recent)
@@ -911,6 +921,18 @@ def ground(
     return Grounded(
         reply=_nothing(people, question), span="", source="none", score=round(scores[best], 3)
     )
+
+
+def _asks_what_it_lacks(question: str, text: str) -> bool:
+    """True when the question asks for a kind of value (a date, a place, a name, an amount)
+    or names the thing it asks about ("what shoes", "the title of my thesis"), and the text
+    neither holds that value nor names that thing: it is near the question, not its answer."""
+    if wanted(question) != "any":
+        return True
+    noun = asked_noun(question)
+    if not noun or noun in _GENERAL_NOUNS or noun in ASKING_VERBS:
+        return False
+    return noun not in lemmas(text) and not re.search(rf"\b{re.escape(noun)}", text, re.IGNORECASE)
 
 
 def _with_topic(question: str, topic: str) -> str:
