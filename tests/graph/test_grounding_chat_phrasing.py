@@ -646,3 +646,35 @@ def test_a_place_of_another_kind_is_no_likely_answer(real_store, monkeypatch) ->
           "And which hotel did I tell you we booked over there?")],
     )  # fmt: skip
     assert "GP" not in hotel and "know" in hotel
+
+
+def test_a_new_job_said_in_passing_is_where_the_user_works_now(real_store, monkeypatch) -> None:
+    # from memory_fresh20/21: "quit chipotle ... got a job at the campus library now"
+    library, musgrave = _told_days_apart(
+        real_store,
+        monkeypatch,
+        [(["i work at chipotle on guadalupe st part time. savin up for a rtx 4070",
+           "quit chipotle finally lmaooo. got a job at the campus library now, way chiller"],
+          "where do i work rn"),
+         (["I work in warehouse at Amazon in Baldonnell, night shifts, is very tiring",
+           "good news!! i got new job, forklift trainer at Musgrave, day shifts, i start next month. i leave amazon"],
+          "where do i work now?")],
+    )  # fmt: skip
+    assert "library" in library
+    assert "Musgrave" in musgrave
+
+
+def test_a_text_that_does_not_say_the_asked_thing_is_only_the_closest(real_store, monkeypatch) -> None:
+    # from memory_fresh20/25 (never told): the nearest message is shown as such, never as
+    # the answer
+    shoes, hospital = _told_days_apart(
+        real_store,
+        monkeypatch,
+        [(["doing the half at melbourne marathon festival oct 13. goal sub 2:15",
+           "barista so im on my feet all day already, how many runs a wk"],
+          "what shoes did i say i run in"),
+         (["oi! my name is Thiago Mendes, i am nurse in a hospital in Porto Alegre, Brazil."],
+          "which hospital i work, you remember the name of it?")],
+    )  # fmt: skip
+    for reply in (shoes, hospital):
+        assert reply.startswith("I don't know"), reply
