@@ -401,8 +401,8 @@ def asked_role(question: str) -> str:
 
 def is_person_noun(word: str) -> bool:
     """True for a noun naming someone by their tie to the user or by their job ("cousin",
-    "surgeon", "landlord"): its answer is a person's name."""
-    return word in RELATION_NOUNS or is_role_word(word)
+    "surgeon", "landlord", "gp", "physio"): its answer is a person's name."""
+    return word in RELATION_NOUNS or is_role_word(word) or word in _ROLE_SYNONYMS
 
 
 def _owner_before_name(doc: Any) -> str:
@@ -624,7 +624,7 @@ def _institution(doc: Any, asked: set[str], kind: str = "") -> str:
         # "big news, we moved to Porto": lower-case words with an adjective are no name
         and not (e.text.islower() and any(t.pos_ == "ADJ" for t in e))
         # "My GP is Dr. Mbeki": a word for a person is no place ("which hotel ...?")
-        and not any(is_person_noun(t.lower_) or t.lower_ in _ROLE_SYNONYMS for t in e)
+        and not any(is_person_noun(t.lower_) for t in e)
     ]
     # the one the user goes to or works at first ("starts maternelle at École Jean Macé, his
     # teacher will be Sophie Roux": the tagger calls the school a product, the teacher an org)

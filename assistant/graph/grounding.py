@@ -39,6 +39,7 @@ from assistant.graph.answer_span import (
     content_words,
     day_text,
     is_money,
+    is_person_noun,
     lemmas,
     named_institution,
     overlap,
@@ -279,7 +280,8 @@ def _value_asked(text: str) -> bool:
         return False
     if any(  # the value itself is in the message: it tells, not asks ("Daughter's name":
         # a capital that starts the message is no name)
-        t.like_num or t.ent_type_ in ("PERSON", "MONEY") or (t.pos_ == "PROPN" and t.is_title and t.i > 0)
+        (t.like_num or t.ent_type_ in ("PERSON", "MONEY") or (t.pos_ == "PROPN" and t.is_title and t.i > 0))
+        and not is_person_noun(t.lower_)  # "landlord name": the tagger calls "landlord" a person
         for t in parse(text).doc
     ):
         return False
