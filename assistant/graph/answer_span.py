@@ -689,7 +689,8 @@ def _booked(doc: Any, asked: set[str]) -> str:
 
 
 def _place(doc: Any, asked: set[str]) -> str:
-    if asked & _BOOKING_VERBS and (booked := _booked(doc, asked)):
+    booked = _booked(doc, asked)
+    if booked and asked & _BOOKING_VERBS:
         return booked  # "where did i book it?": the place booked, before the town it is in
     # not a name beside a noun for a person, whatever the tagger calls it ("our daughter Sabine")
     ents = [e for e in doc.ents if _new(e, asked) and not (e.root.dep_ == "appos" and e.root.head.pos_ == "NOUN")]
@@ -712,7 +713,6 @@ def _place(doc: Any, asked: set[str]) -> str:
             text = doc[min(c.i for c in words) : tok.i + 1].text
             if content_words(text) - asked:
                 return text
-    booked = _booked(doc, asked)
     if booked:
         return booked
     for tok in doc:  # a place of someone's: "doing it in our backyard instead", "at my mum's"
@@ -855,17 +855,22 @@ def _typed(
     if kind == "time":
         return _time(doc, question)
     if kind == "place":
-        institution = asked_noun(question) in INSTITUTIONS or asked_role(question) in INSTITUTIONS
-        # "which school ...?" is answered by a school's name, never by the town it is in
-        kind_word = asked_noun(question) if asked_noun(question) in INSTITUTIONS else asked_role(question)
-        found = _institution(doc, asked, kind_word) if institution else _place(doc, asked)
+        noun, role = asked_noun(question), asked_role(question)
+        # "which school ...?" is answered by a school's name of that kind, never by the town
+        # it is in ("" when no kind of place is asked)
+        kind_word = noun if noun in INSTITUTIONS else role if role in INSTITUTIONS else ""
+
+        def named_place(parsed: Any) -> str:
+            return _institution(parsed, asked, kind_word) if kind_word else _place(parsed, asked)
+
+        found = named_place(doc)
         if _WORK_ASK.search(question):  # "where does Valentina work?": "a hair salon in Lavapiés"
             found = _workplace(doc) or found
         if not found and _PLACE_KIND.search(question):
             found = _lower_case_place(doc, asked)  # "what suburb ...?" of "in brunswick"
         if not found and (cased := _true_cased(doc)) != sentence:
             # "going amsterdam instead": the tagger finds the town once it is capitalised
-            found = _institution(parse(cased).doc, asked, kind_word) if institution else _place(parse(cased).doc, asked)
+            found = named_place(parse(cased).doc)
         return found
     if kind == "person":
         doer = _doer(question, doc)

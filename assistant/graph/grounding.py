@@ -129,11 +129,11 @@ _UPDATE = re.compile(
     re.IGNORECASE,
 )
 # Words by which people say one thing took another's place (more than "now" or "new")
-_REPLACED = re.compile(
-    r"\b(?:instead|switch(?:ed|ing)?|replac(?:ed|ing)|skip(?:ping)?|scrap(?:ped)?|cancel\w*|"
-    r"fell thr(?:ough|u)|no longer|quit|pulled out|renamed|(?:tak(?:e|es|ing)|took) over)\b",
-    re.IGNORECASE,
+_REPLACED_WORDS = (
+    r"instead|switch(?:ed|ing)?|replac(?:ed|ing)|skip(?:ping)?|scrap(?:ped)?|cancel\w*|"
+    r"fell thr(?:ough|u)|no longer|quit|pulled out|renamed|(?:tak(?:e|es|ing)|took) over"
 )
+_REPLACED = re.compile(rf"\b(?:{_REPLACED_WORDS})\b", re.IGNORECASE)
 # "what ielts score do i need?", "which level do I need to reach?": a value memory may hold
 _VALUE_ASK = re.compile(
     rf"^\s*{_OPENER}(?:what|which)\s+(?:\w+\s+)?(?:score|grade|band|level|mark|budget|deadline)s?\b",
@@ -695,11 +695,12 @@ def ground(
         # the user's own name, never told: any name in memory is someone else's
         return Grounded(reply=_nothing([], question), span="", source="none", score=0.0)
     only_asked: list[str] = []
-    candidates = _candidates(store, user_id, _with_topic(question, topic), goals, now, only_asked)
+    followed = _with_topic(question, topic)
+    candidates = _candidates(store, user_id, followed, goals, now, only_asked)
     speakers = {c.speaker for c in candidates if c.speaker not in ("", "user", "assistant")}
     personal = not advice and (
         asks_memory(question, speakers)
-        or about_told(_with_topic(question, topic), candidates, only_asked)
+        or about_told(followed, candidates, only_asked)
         # "the date of the wedding, remind me": the request to be reminded says so too
         or asked_back
         or bool(_RECALL.search(original))
@@ -737,19 +738,21 @@ def ground(
             if personal
             else None
         )
-    scores = relevance(store, _with_topic(asked, topic), [c.text for c in candidates])
+    scored = _with_topic(asked, topic)  # what the texts are scored against
+    scores = relevance(store, scored, [c.text for c in candidates])
     if named_as != asked:
         alias = relevance(store, named_as, [c.text for c in candidates])
         scores = [max(a, b) for a, b in zip(scores, alias, strict=True)]
         asked = named_as
+        scored = _with_topic(asked, topic)
     # a fact is also scored as said to the user ("you work as ..."), the way questions ask;
     # a turn also by its best sentence: "Submission is now 15 September." is lost in a turn
     # that opens "Bad news / good news: I got an extension."
     for i, c in enumerate(candidates):
         if c.source == "fact":
-            scores[i] = max(scores[i], relevance(store, _with_topic(asked, topic), [second_person(c.text)])[0])
+            scores[i] = max(scores[i], relevance(store, scored, [second_person(c.text)])[0])
         elif c.source == "turn" and len(parts := sentences(c.text)) > 1:
-            scores[i] = max(scores[i], *relevance(store, _with_topic(asked, topic), parts))
+            scores[i] = max(scores[i], *relevance(store, scored, parts))
     # a fact or goal close to the best turn wins: it is current and was kept on purpose
     ranked = sorted(
         range(len(candidates)),
@@ -825,7 +828,7 @@ def ground(
         # (scored only when some later text says a value changed: the bar serves no other)
         held = [p for p in sentences(candidates[i].text) if chosen.span in p]
         changes = any(_later(c, candidates[i]) and changed(c.text) for c in candidates)
-        bar = min(scores[i], *relevance(store, _with_topic(asked, topic), held)) if held and chosen.in_text and changes else scores[i]
+        bar = min(scores[i], *relevance(store, scored, held)) if held and chosen.in_text and changes else scores[i]
         moved = [
             (j, one)
             for j, c in enumerate(candidates)
@@ -855,12 +858,7 @@ def ground(
             # "which hospital do I work at?" of "a nurse in a hospital in Porto Alegre", "what
             # shoes do I run in?" of "I'm on my feet all day": the text does not say it; shown
             # as the closest thing told, not as the answer
-            quote = _quote(store, asked, c.text, recent) if c.source == "turn" else second_person(c.text)
-            if c.source == "turn" and any(quote in r for r in recent):
-                return Grounded(reply=_nothing(people, question), span="", source="none", score=round(scores[i], 3))
-            closest = f'"{quote}"' if c.source == "turn" else quote + "."
-            reply = prompts.GROUNDED_CLOSEST.format(closest=closest)
-            return Grounded(reply=reply, span="", source="closest", score=round(scores[i], 3))
+            return _closest(store, asked, question, c, recent, people, scores[i])
         if c.source == "turn" and not chosen.typed:
             said = _source(c)
             quote = _quote(store, asked, c.text, recent)
@@ -907,22 +905,32 @@ def ground(
         best = max(updates, key=lambda j: candidates[j].said)
     if told and not people and scores[first] >= GRAY_RELEVANCE:  # (an update may score lower)
         # not clearly the answer, but the user may see that it is: said as a guess, never as fact
-        c = candidates[best]
-        quote = _quote(store, asked, c.text, recent)
-        closest = second_person(c.text) + "." if c.source == "fact" else f'"{quote}"'
-        if c.source != "fact" and any(quote in r for r in recent):
-            # the same guess quoted again, for another question: a plain "I don't know"
-            nothing = _nothing(people, question)
-            return Grounded(reply=nothing, span="", source="none", score=round(scores[best], 3))
-        return Grounded(
-            reply=prompts.GROUNDED_CLOSEST.format(closest=closest),
-            span="",
-            source="closest",
-            score=round(scores[best], 3),
-        )
+        return _closest(store, asked, question, candidates[best], recent, people, scores[best])
     return Grounded(
         reply=_nothing(people, question), span="", source="none", score=round(scores[best], 3)
     )
+
+
+def _closest(
+    store: Memory,
+    asked: str,
+    question: str,
+    c: Candidate,
+    recent: tuple[str, ...],
+    people: list[str],
+    score: float,
+) -> Grounded:
+    """A text near the question, said as the closest thing the user told, never as the
+    answer; the same message quoted again, for another question, is a plain "I don't know"."""
+    if c.source == "fact":
+        closest = second_person(c.text) + "."
+    else:
+        quote = _quote(store, asked, c.text, recent)
+        if any(quote in r for r in recent):
+            return Grounded(reply=_nothing(people, question), span="", source="none", score=round(score, 3))
+        closest = f'"{quote}"'
+    reply = prompts.GROUNDED_CLOSEST.format(closest=closest)
+    return Grounded(reply=reply, span="", source="closest", score=round(score, 3))
 
 
 def _asks_what_it_lacks(question: str, text: str) -> bool:
@@ -1285,12 +1293,8 @@ def _instead_of(text: str, old: str) -> str:
     return ""
 
 
-_DROPPED = re.compile(
-    r"\b(?:instead|no longer|not|n't|cancel\w*|pulled out|left|leaving|quit|fell thr(?:ough|u)|"
-    r"anymore|from|replac(?:ed|ing)|switch(?:ed|ing)?|skip(?:ping)?|scrap(?:ped)?|renamed|"
-    r"(?:tak(?:e|es|ing)|took) over)\b",
-    re.IGNORECASE,
-)
+# Words by which a later text drops a value: those that replace it and those that say it is gone
+_DROPPED = re.compile(rf"\b(?:{_REPLACED_WORDS}|not|n't|left|leaving|anymore|from)\b", re.IGNORECASE)
 
 
 def _negated(value: str, text: str) -> bool:
