@@ -566,17 +566,20 @@ def recite(state: ChatState, deps: Deps) -> dict[str, Any]:
 
 
 def _follow_up(state: ChatState, deps: Deps) -> tuple[str, list[str], str]:
-    """A line about an open goal from another thread (or long untouched), once per thread,
-    and not again in the next threads while the goal is unchanged (FOLLOW_UP_AGAIN_S):
-    the same line each new chat, when the user let it pass, nags and reads as a loop.
+    """A line about an open goal from another thread (or long untouched): one line per
+    thread, about the goal touched last, and not again in the next threads while the goal
+    is unchanged (FOLLOW_UP_AGAIN_S). The same line each new chat, when the user let it
+    pass, nags; and a second "Last time you were working on" in one chat, about another
+    goal, reads as a loop (tried on blind chats: two open goals gave two such lines).
 
     Returns the line, the ids followed up so far, and the goal now in play ("" = none).
     """
     done = list(state.get("followed_up", []))
-    if state.get("goal_event") != "none":
+    if state.get("goal_event") != "none" or done:
         return "", done, ""
     thread = state.get("thread_id", "")
-    for goal in open_goals(state.get("goals", [])):
+    latest_first = sorted(open_goals(state.get("goals", [])), key=lambda g: -g["updated"])
+    for goal in latest_first:
         elsewhere = goal["thread"] != thread or now() - goal["updated"] > FOLLOW_UP_AFTER_S
         key = f"follow-up:{state['user_id']}:{goal['id']}"
         last = deps.store.state.get(key)

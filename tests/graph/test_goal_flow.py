@@ -145,6 +145,19 @@ def test_new_thread_follows_up_on_open_goal(make_session):
     assert not later.history()[-1]["content"].startswith("Last time")  # only once per thread
 
 
+def test_a_new_thread_follows_up_on_one_goal_only(make_session):
+    # tried on blind chats: two open goals gave "Last time you were working on: ..." twice in
+    # one chat, which reads as a loop; the goal touched last is the one asked after
+    session = make_session(scripted(), thread="monday")
+    session.send("Help me plan a trip to Lisbon in May.")
+    session.send("I also want to learn Portuguese before summer.")
+    later = make_session(scripted(replies=lambda m: "Sure."), thread="friday")
+    first = later.send("Hi there")
+    assert first.startswith("Last time you were working on: learn Portuguese before summer.")
+    second = later.send("Can you suggest a podcast?")
+    assert "Last time" not in second, second
+
+
 def test_a_follow_up_line_is_no_item_of_the_list_asked_for(make_session):
     # tried in the terminal: "- Last time you were working on: ..." was counted as an item
     session = make_session(scripted(), thread="monday")
