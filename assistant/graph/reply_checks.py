@@ -611,6 +611,14 @@ class LoopGuard:
             return True  # "I'm here to assist you ..." after "I'm here to help you ..."
         return key in self.said or any(_similar(key, s) for s in self.said)
 
+    def _repeats_start(self, key: str, sentence: str) -> bool:
+        """True when an unfinished sentence is the start of one already said, or a repeat."""
+        if len(key) < MIN_LINE_CHARS:
+            return False
+        return any(s.startswith(key) or key.startswith(s + " ") for s in self.said) or self._is_repeat(
+            key, sentence=sentence
+        )
+
     def _loops_short_clause(self, sentence: str) -> bool:
         clauses = [_norm(c) for c in _short_sentences(sentence)]
         return any(self.short_clauses[c] + 1 >= SHORT_LOOP for c in clauses)
@@ -650,9 +658,13 @@ class LoopGuard:
         ):
             return True  # opens like this reply's last word on itself: judged at its end
         # held while it starts like something already said, or its words so far all come,
-        # in order, in something already said
+        # in order, in something already said; or it says a whole sentence already said and
+        # fewer words more than that sentence has, which is how a loop of it starts ("..., and
+        # I'll be happy to help you plan" after "..., and I'll be happy"): held until it ends
+        # or the loop shows
         return any(
             s.startswith(key)
+            or (key.startswith(s + " ") and len(words) <= 2 * len(s.split()))
             or _contained(key, s) >= NEAR_CONTAINED
             or SequenceMatcher(None, words, s.split()[: len(words) + 1], autojunk=False).ratio()
             >= NEAR_RATIO
@@ -740,6 +752,11 @@ class LoopGuard:
             tail = self.buffer[self.buffer_shown : again].rstrip(" ,;:-")
             if not self.buffer_shown and self.apologised and apologises(self.buffer):
                 tail = ""  # "I'm sorry for…" after an apology is a second one, cut or not
+            head = self.buffer[:again]
+            if not self.buffer[: self.buffer_shown].strip() and self._repeats_start(_key(head), head):
+                # cut where its phrase came again, the sentence was still one already said
+                # ("I'm here to help you plan your trip, and I'll be happy…" once more)
+                tail = ""
             tail = _without_short_loop(
                 "".join(self.shown) + out + self.buffer[: self.buffer_shown], tail
             )

@@ -509,6 +509,18 @@ def test_an_apology_cut_off_by_a_phrase_loop_is_not_shown() -> None:
     assert not repeated_lines(shown), shown
 
 
+def test_a_sentence_said_before_and_cut_by_a_phrase_loop_is_not_shown() -> None:
+    # from a blind multi-session chat: the last reply ended "I'm here to help you plan your
+    # trip to Lisbon, and I'll be happy …"; the next one said that again, cut at its loop
+    before = "It's great that she's feeding Kluska.\n\nI'm here to help you plan your trip to Lisbon, and I'll be happy …"
+    loop = "I'm here to help you plan your trip to Lisbon, and I'll be happy to help you plan"
+    text = "I can't suggest day trips without a car. " + " ".join([loop] * 3)
+    words = [w + " " for w in text.split()]
+    shown = _stream(LoopGuard([before]), words, cut=True)
+    assert "day trips" in shown and "I'll be happy" not in shown, shown
+    assert not repeated_lines(shown, [before])
+
+
 def test_list_markers_with_nothing_between_them_end_the_reply() -> None:
     # from a fresh multi-session chat: "1. 1. 1. 2. 3. 4. ..." after the list's heading
     text = "Here is a checklist for a ramen shop:\n\n1. 1. 1. 2. 3. 4. 5. 6. 7. 8. 9. 10. 11. 12."
