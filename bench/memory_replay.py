@@ -7,9 +7,14 @@ The same scripts, judges and reply path as `bench/quality.py --sections memory` 
 session a new thread of one user, the real store and checkpointer), but every model call
 gets a fixed marker instead of the bundled model's words: a memory question counts only when
 grounding answered it from memory, and a question left to the model counts as missed. It
-takes about 40 s a file instead of 4-5 minutes, so it tracks the grounding rules between
-real-model runs (on the stop-37 start code it gave 161 of 211 on six unseen files where the
-bundled model gave 162). Goal tracking runs on its rules alone (the marker is no JSON).
+takes about 20-40 s a file instead of 4-5 minutes, so it tracks the grounding rules between
+real-model runs. Goal tracking runs on its rules alone (the marker is no JSON).
+
+The stand-in answers at once, so a whole chat would fit in one second, and "said later" (which
+is how an update wins over the value it replaced) would not hold between its messages. The
+replay runs on a clock that moves a minute before each message, as a person typing would
+(stop 38: without it, fresh26-31 gave 148 of 211 where the bundled model gave 166; the four
+replies that differed on fresh26 were all updates answered with the old value).
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -25,12 +31,35 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from quality import section_memory  # noqa: E402 (the bench's own module, found by path)
+import quality  # noqa: E402 (the bench's own module, found by path)
 
 from assistant.config import load_settings  # noqa: E402
 from assistant.llm.base import ChatResult  # noqa: E402
 
 MARKER = "(no model in this run)"
+MESSAGE_GAP_S = 60.0  # the replay's clock moves this much before each message
+
+
+class TypingClock:
+    """`time.time` moved on by MESSAGE_GAP_S before each message the bench sends."""
+
+    def __init__(self) -> None:
+        self.offset = 0.0
+        self._time = time.time
+        self._send = quality.timed_send
+
+    def __enter__(self) -> TypingClock:
+        def moved_send(session: Any, text: str) -> tuple[str, float]:
+            self.offset += MESSAGE_GAP_S
+            return self._send(session, text)
+
+        time.time = lambda: self._time() + self.offset  # type: ignore[assignment]
+        quality.timed_send = moved_send
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        time.time = self._time  # type: ignore[assignment]
+        quality.timed_send = self._send
 
 
 class SilentModel:
@@ -65,15 +94,16 @@ def main(argv: list[str] | None = None) -> int:
             )
             return 2
         # section_memory reads bench/data/quality/<name>; an absolute path replaces that folder
-        result = section_memory(
-            SilentModel(),
-            None,
-            settings,
-            32,
-            args.transcripts,
-            0,
-            str(path.resolve()) if path.exists() else name,
-        )
+        with TypingClock():
+            result = quality.section_memory(
+                SilentModel(),
+                None,
+                settings,
+                32,
+                args.transcripts,
+                0,
+                str(path.resolve()) if path.exists() else name,
+            )
         result.pop("reply_start_p50_s", None)
         result.pop("reply_start_p95_s", None)
         out["files"][name] = result
