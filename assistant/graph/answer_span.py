@@ -487,7 +487,75 @@ def _name_at(doc: Any, tok: Any) -> str:
     return str(doc[lo:hi].text).strip(" ,.")
 
 
-def _person(doc: Any, asked: set[str], role: str = "", strict: bool = False) -> str:
+# Verbs whose object is a person ("hired Carmen", "handed the captaincy to Jordan", "replaced
+# by Joris") and verbs whose subject is one ("Tomasz said", "Pablo pulled out")
+_PERSON_OBJECT_VERBS = frozenset(
+    "hire appoint name make hand give promote replace ask tell text email call invite "
+    "marry meet introduce pay thank recommend assign pick choose bring".split()
+)
+_PERSON_SUBJECT_VERBS = frozenset(
+    "say tell promise offer agree quit leave join retire recommend suggest want think decide "
+    "feed look ask text email call message reply confirm advise insist teach coach "
+    "treat prescribe diagnose pull".split()
+)
+_PRONOUNS_FOR_PEOPLE = frozenset(["he", "she", "him", "her", "his", "hers"])
+
+
+_MOTION_VERBS = frozenset(
+    "fly travel move go drive leave arrive return come head relocate visit live stay ride sail".split()
+)
+
+
+def _said_as_place(tok: Any) -> bool:
+    """True for a name said where a place goes: "in Alicante", "flying out of Kraków", "moving
+    to Leeds" (the small tagger calls some towns people). "a gift from Maria", "talked to
+    Maria" stay names: "from" and "to" make a place only after a verb of going."""
+    if tok.dep_ != "pobj":
+        return False
+    prep = tok.head
+    if prep.lower_ in ("in", "into", "near", "around"):
+        return True
+    verb = prep
+    while verb.pos_ not in ("VERB", "AUX") and verb.head is not verb:
+        verb = verb.head
+    return prep.lower_ in ("from", "to", "of", "out") and verb.lemma_.lower() in _MOTION_VERBS
+
+
+def _named_by_cues(doc: Any, asked: set[str], who: bool) -> str:
+    """A name the tagger did not call a person (a small tagger reads "Jordan" as a country and
+    "Rafał" as a company), known for one by what the sentence does with it: someone hired,
+    handed something or replaced, someone who says or quits, or someone "he" or "she" comes
+    back to right after ("I've hired Carmen instead, she was ..."). Never a place it is in.
+    Who says or does a thing answers only a "who" question: "what name did they choose?" is
+    not answered by "Nikhil says ..."."""
+    for tok in doc:
+        if tok.pos_ != "PROPN" or not tok.is_alpha or not tok.text[0].isupper() or tok.lower_ in asked:
+            continue
+        if tok.lower_ in _NOT_NAMES or tok.dep_ == "poss" or _MONTH.fullmatch(tok.text) or _WEEKDAY.fullmatch(tok.text):
+            continue
+        head = tok.head
+        if _said_as_place(tok):
+            continue  # "in Alicante", "flying out of Kraków"
+        verb = head.head if tok.dep_ in ("pobj", "compound") and head.pos_ == "ADP" else head
+        cued = (
+            (tok.dep_ in ("dobj", "pobj", "dative", "attr", "oprd") and verb.lemma_.lower() in _PERSON_OBJECT_VERBS)
+            or (who and tok.dep_ in ("nsubj", "nsubjpass") and head.lemma_.lower() in _PERSON_SUBJECT_VERBS)
+            or (tok.dep_ == "attr" and any(c.dep_ == "nsubj" and is_person_noun(c.lemma_.lower()) or c.lemma_.lower() == "replacement" for c in head.children))
+        )
+        if not cued and who:
+            # "he"/"she" next, before any other name: the sentence goes on about this person
+            for nxt in doc[tok.i + 1 : tok.i + 8]:
+                if nxt.pos_ == "PROPN":
+                    break
+                if nxt.lower_ in _PRONOUNS_FOR_PEOPLE:
+                    cued = True
+                    break
+        if cued:
+            return _name_at(doc, tok)
+    return ""
+
+
+def _person(doc: Any, asked: set[str], role: str = "", strict: bool = False, who: bool = False) -> str:
     same = role_words(role)
     roles = [t for t in doc if t.lemma_.lower() in same]
     # "who's my second supervisor?" of "Main supervisor is Prof. Lindqvist, second supervisor
@@ -514,8 +582,10 @@ def _person(doc: Any, asked: set[str], role: str = "", strict: bool = False) -> 
         return next((n for r in roles if (n := _lower_case_name(doc, r))), "")
     for e in doc.ents:
         # a name ends in a proper noun: "kitchen reno time" is no one, whatever the tagger says
-        if e.label_ == "PERSON" and e[-1].pos_ == "PROPN" and _new(e, asked):
+        if e.label_ == "PERSON" and e[-1].pos_ == "PROPN" and _new(e, asked) and not _said_as_place(e.root):
             return _name_at(doc, e[0])
+    if cued := _named_by_cues(doc, asked, who):
+        return cued
     # a name the tagger took for a place or a thing, said beside whom it is: "My staff
     # Chiamaka is now my manager", "with my best friend Inés" (when no one's role is asked:
     # "the name of my bakery" is not the name of my staff)
@@ -564,6 +634,7 @@ def _doer(question: str, doc: Any) -> str:
 
 # words typed in a chat that are no names ("gary still my area manager tho")
 _CHAT_FILLERS = frozenset(["lol", "tho", "haha", "lmao", "pls", "plz", "rn", "tbh", "btw", "ugh", "omg", "ok", "okay", "idk", "imo", "ya", "yeah", "yep", "nope", "smh", "ngl", "fr", "asap"])
+_NOT_NAMES = _CHAT_FILLERS | frozenset(["update", "bad", "good", "news", "hey", "hi", "hello", "thanks"])
 LOWER_CASE_NAME_WORDS = 3  # a name typed in lower case after its noun: at most this many words
 
 
@@ -878,7 +949,8 @@ def _typed(
             return doer  # "who is selling it?" of "my mate jonno is selling his corsa"
         role = asked_role(question)
         # the noun is in the stored text, but not in this sentence: another sentence names it
-        return _person(doc, asked, role, strict=bool(role_words(role) & lemmas))
+        who = bool(re.search(r"\bwho\b", question, re.IGNORECASE))
+        return _person(doc, asked, role, strict=bool(role_words(role) & lemmas), who=who)
     if kind == "number":
         return _number(doc, asked, question)
     return ""

@@ -847,7 +847,13 @@ def ground(
             and (_same_thing(c, candidates[i]) or _changed_here(one.span, c.text))
         ]  # fmt: skip
         if moved:
-            i, chosen = max(moved, key=lambda m: candidates[m[0]].said)
+            # one that names the value it replaces is about it ("Agnieszka's replacement is
+            # Rafał"), before a later change of something else ("Dr Wiśniewski had to
+            # reschedule ... now 19 May", for "who's my manager now?")
+            old_value = chosen.span.lower()
+            i, chosen = max(
+                moved, key=lambda m: (old_value in candidates[m[0]].text.lower(), candidates[m[0]].said)
+            )
         # "where's mum's party going to be now?": any later change near the question is read
         near = frozenset(j for j, v in enumerate(scores) if v >= NOW_RELEVANCE) if current else frozenset()
         follow = _followed_by_update(asked, i, chosen, candidates, near)
@@ -1123,7 +1129,10 @@ def _followed_by_update(
         # kigali instead", "quit chipotle ... a job at the campus library now")
         drops_old = bool(re.search(r"\b(?:{})\b".format("|".join(old_words)), c.text, re.IGNORECASE))
         # ... and so is one that says the old thing was replaced and shares a word with it
-        drops_old = drops_old or bool(shared and _REPLACED.search(c.text))
+        # (a thing shared, not only a verb: "We hired an accountant" is not replaced by "I've
+        # hired Carmen instead" of the sous-chef)
+        things = {t.lemma_.lower() for t in parse(c.text).doc if t.pos_ in ("NOUN", "PROPN", "NUM")}
+        drops_old = drops_old or bool(shared & things and _REPLACED.search(c.text))
         if (
             len(shared) < UPDATE_SHARED_WORDS
             and not shared & names
@@ -1156,7 +1165,11 @@ def _followed_by_update(
             continue  # "moved to 3 December. Also Sabine comes from Hamburg": not the new place
         if _replaces(one, chosen):
             found.append((j, one))
-    return max(found, key=lambda m: candidates[m[0]].said) if found else None
+    # one that names the value it replaces is about it ("Agnieszka's replacement is Rafał"),
+    # before a later change of something else near the question ("Dr Wiśniewski had to
+    # reschedule ... now 19 May", for "who's my manager now?")
+    named = re.compile(r"\b(?:{})\b".format("|".join(old_words)), re.IGNORECASE)
+    return max(found, key=lambda m: (bool(named.search(candidates[m[0]].text)), candidates[m[0]].said)) if found else None
 
 
 def _named_institution(question: str, candidates: list[Candidate]) -> Grounded | None:
