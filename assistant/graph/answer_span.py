@@ -361,6 +361,11 @@ def role_words(role: str) -> frozenset[str]:
     return frozenset(out)
 
 
+_POINTED_NAME = re.compile(
+    r"^\s*(.+?),\s*(?:so\s+|and\s+)?what(?:'s|s| is| was)?\s+(?:his|her|their)\s+name\b", re.IGNORECASE
+)
+
+
 def asked_role(question: str) -> str:
     """The noun whose name a question asks for ("who is mum's doctor?" -> "doctor", "what's
     my mum's name?" -> "mum", "whats my cat called" -> "cat"); "" when it names none."""
@@ -368,6 +373,11 @@ def asked_role(question: str) -> str:
     owner_by_place = _owner_before_name(doc)
     if owner_by_place:
         return owner_by_place
+    # "their account lead, whats his name": the person named first, asked for by "his"
+    if pointed := _POINTED_NAME.match(question):
+        head = next(iter(parse(pointed.group(1)).doc.noun_chunks), None)
+        if head is not None and is_person_noun(head.root.lemma_.lower()):
+            return str(head.root.lemma_.lower())
     for tok in doc:
         if tok.lemma_.lower() == "name" and tok.pos_ == "NOUN":
             owner = next((c for c in tok.children if c.dep_ == "poss" and c.pos_ == "NOUN"), None)
@@ -490,19 +500,16 @@ def _name_at(doc: Any, tok: Any) -> str:
 # Verbs whose object is a person ("hired Carmen", "handed the captaincy to Jordan", "replaced
 # by Joris") and verbs whose subject is one ("Tomasz said", "Pablo pulled out")
 _PERSON_OBJECT_VERBS = frozenset(
-    "hire appoint name make hand give promote replace ask tell text email call invite "
-    "marry meet introduce pay thank recommend assign pick choose bring".split()
+    ["hire", "appoint", "name", "make", "hand", "give", "promote", "replace", "ask", "tell", "text", "email", "call", "invite", "marry", "meet", "introduce", "pay", "thank", "recommend", "assign", "pick", "choose", "bring"]
 )
 _PERSON_SUBJECT_VERBS = frozenset(
-    "say tell promise offer agree quit leave join retire recommend suggest want think decide "
-    "feed look ask text email call message reply confirm advise insist teach coach "
-    "treat prescribe diagnose pull".split()
+    ["say", "tell", "promise", "offer", "agree", "quit", "leave", "join", "retire", "recommend", "suggest", "want", "think", "decide", "feed", "look", "ask", "text", "email", "call", "message", "reply", "confirm", "advise", "insist", "teach", "coach", "treat", "prescribe", "diagnose", "pull"]
 )
 _PRONOUNS_FOR_PEOPLE = frozenset(["he", "she", "him", "her", "his", "hers"])
 
 
 _MOTION_VERBS = frozenset(
-    "fly travel move go drive leave arrive return come head relocate visit live stay ride sail".split()
+    ["fly", "travel", "move", "go", "drive", "leave", "arrive", "return", "come", "head", "relocate", "visit", "live", "stay", "ride", "sail"]
 )
 
 

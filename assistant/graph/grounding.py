@@ -144,6 +144,10 @@ _NEW_VALUE = re.compile(
     r"\b(?:now|instead|new|switched|moved|changed|booked|rescheduled|postponed|pushed|going with)\b",
     re.IGNORECASE,
 )
+_NOW_ASK = re.compile(
+    r"\b(?:now|these days|currently|at the moment|atm|rn|nowadays|any ?more|in the end|end(?:ed)? up|final)\b",
+    re.IGNORECASE,
+)
 _RECALL = re.compile(
     r"\b(?:remind me|remember|recall|(?:did|have) i (?:say|said|tell|told|mention)|"
     r"i (?:said|told you|mentioned)|you told me|what do you know about)\b",
@@ -206,6 +210,12 @@ _WH_LAST = re.compile(
     r"\b(?:is|was|are|were|'s|to|for|from|with|at|in|on|by)\s+(?:what|when|where|who|whom|which)(?:\s+again)?\s*[?!.]*$",
     re.IGNORECASE,
 )
+# "their account lead, whats his name": the question after the thing it is about
+_WH_AFTER_COMMA = re.compile(
+    r",\s*(?:so\s+|and\s+|but\s+)?(?:what|whats|what's|what is|who|whos|who's|when|whens|when's|where|wheres|where's|which)"
+    r"\s+(?!a\b|an\b)[^,]*$",
+    re.IGNORECASE,
+)
 # A question asked as a bare noun phrase, as people type in a chat: "partner's name, for the
 # business filing", "truck budget?", "cat's name lol vet form". The noun names a value.
 _VALUE_NOUNS = frozenset(
@@ -266,6 +276,7 @@ def is_question(text: str) -> bool:
     return (
         text.strip().endswith("?")
         or bool(_QUESTION_START.match(text) or _REMIND.match(text) or _WH_LAST.search(text))
+        or bool(_WH_AFTER_COMMA.search(text))
         or _value_asked(text)
     )
 
@@ -293,6 +304,9 @@ def _value_asked(text: str) -> bool:
             near = before[-1] if before else doc[tok.i - 1]
             compound = near.pos_ in ("NOUN", "PROPN") and near.dep_ in ("compound", "nmod")
             if owned or compound or (near.pos_ == "NOUN" and near.i == 0):
+                return True
+            # "total budget cap for everything?": the fragment opens with the value's noun
+            if all(t.pos_ in ("ADJ", "DET") for t in doc[: tok.i]) and text.rstrip().endswith("?"):
                 return True
     return False
 
@@ -705,6 +719,9 @@ def ground(
         or asked_back
         or bool(_RECALL.search(original))
         or _value_asked(question)  # "roomates name?", "truck budget?": a value of the user's
+        # "how many ppl coming now": a value asked as it is now is of something going on
+        # in the user's life (memory holds it, or nobody does)
+        or (wanted(question) != "any" and bool(_NOW_ASK.search(question)))
         or names_someones_role(question)
         or _about_someone_known(question, candidates)
         # "date?" after "which race am i doing": a question about memory too

@@ -98,3 +98,26 @@ def test_a_name_is_a_proper_noun_and_never_the_role_asked_about() -> None:
     assert span("who is my landlord again", "landlord is herr kessler, very slow to answer.").text == (
         "herr kessler"
     )
+
+
+def test_a_name_the_tagger_misses_is_known_by_what_the_sentence_does_with_it() -> None:
+    # the small tagger reads some first names as countries or companies
+    assert span("who's my head baker now?", "I've taken on Lourdes instead, she ran a bakery in Cádiz.").text == (
+        "Lourdes"
+    )
+    assert span("who did I make team captain?", "so I've handed the armband to Jordan. He earned it.").text == "Jordan"
+    assert span("who's my supervisor now", "Update: Ines's replacement is Radek, he came from the audit team.").text == (
+        "Radek"
+    )
+    # a town the tagger calls a person, said where a place goes, is nobody
+    assert not span("who is looking after the dog?", "I'm flying out of Kraków on 2 June.").typed
+
+
+def test_who_says_a_thing_answers_who_said_it() -> None:
+    said = "One thing sorted: my neighbour Pani Halina said she'd come in and feed Kluska twice a day."
+    assert span("remind me who said they'd look after Kluska", said).text == "Pani Halina"
+
+
+def test_a_person_named_first_and_asked_for_by_his_or_her_name() -> None:
+    assert asked_role("their account lead, whats his name") == "lead"
+    assert asked_role("the cousin we're staying with, what's her name?") == "cousin"

@@ -678,3 +678,44 @@ def test_a_text_that_does_not_say_the_asked_thing_is_only_the_closest(real_store
     )  # fmt: skip
     for reply in (shoes, hospital):
         assert reply.startswith("I don't know"), reply
+
+
+@pytest.mark.parametrize(
+    ("message", "asks"),
+    [
+        ("their account lead, whats his name", True),
+        ("total budget cap for everything?", True),
+        ("thanks, what a day", False),
+    ],
+)
+def test_a_question_after_its_thing_or_a_value_fragment_asks(message: str, asks: bool) -> None:
+    assert is_question(question_part(message)) == asks
+
+
+def test_an_update_that_names_what_it_replaces_wins_over_a_later_change_of_another_thing(
+    real_store, monkeypatch
+) -> None:
+    (manager,) = _one_session_then_asked(
+        real_store,
+        monkeypatch,
+        [
+            "My manager Oksana just told us she's leaving for a job in Vienna.",
+            "Update: Oksana's replacement is Teodor, he came over from the billing team.",
+            "Oh and the clinic called, my physio had to reschedule, the session is now 4 March instead of the 2nd.",
+        ],
+        ["who's my manager now?"],
+    )
+    assert "Teodor" in manager and MODEL not in manager, manager
+
+
+def test_a_value_asked_as_it_is_now_comes_from_memory(real_store, monkeypatch) -> None:
+    (guests,) = _one_session_then_asked(
+        real_store,
+        monkeypatch,
+        [
+            "guest count is 80 and my dad is stressing about the seating plan",
+            "sooo the guest list grew, we're at 96 now. does that change the tables much",
+        ],
+        ["how many ppl coming now"],
+    )
+    assert "96" in guests and MODEL not in guests, guests
