@@ -38,6 +38,12 @@ _QUESTION_WORDS = frozenset(
     ["what", "which", "who", "whom", "whose", "when", "where", "why", "how"]
 )
 _MONTH = re.compile(r"\b(?:jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)[a-z]*\b", re.I)
+# a month's name or its short form, whole ("Marcus" and "Decker" are no months)
+_WHOLE_MONTH = re.compile(
+    r"(?:jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?|"
+    r"sep(?:t(?:ember)?)?|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?)\.?",
+    re.IGNORECASE,
+)
 _MONTH_NAME = (  # any case, but "May" (lower case, "may" is the verb)
     r"(?:(?i:jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|june?|july?|aug(?:ust)?|"
     r"sep(?:t(?:ember)?)?|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?)|May)"
@@ -538,7 +544,7 @@ def _named_by_cues(doc: Any, asked: set[str], who: bool) -> str:
     for tok in doc:
         if tok.pos_ != "PROPN" or not tok.is_alpha or not tok.text[0].isupper() or tok.lower_ in asked:
             continue
-        if tok.lower_ in _NOT_NAMES or tok.dep_ == "poss" or _MONTH.fullmatch(tok.text) or _WEEKDAY.fullmatch(tok.text):
+        if tok.lower_ in _NOT_NAMES or tok.dep_ == "poss" or re.fullmatch(_MONTH_NAME, tok.text) or _WEEKDAY.fullmatch(tok.text):
             continue
         head = tok.head
         if _said_as_place(tok):
@@ -611,7 +617,7 @@ def _true_cased(doc: Any) -> str:
     instead"); chat abbreviations and month names stay as typed."""
     return "".join(
         t.text_with_ws[:1].upper() + t.text_with_ws[1:]
-        if t.pos_ == "PROPN" and t.is_lower and t.is_alpha and t.lower_ not in _CHAT_FILLERS and not _MONTH.fullmatch(t.text)
+        if t.pos_ == "PROPN" and t.is_lower and t.is_alpha and t.lower_ not in _CHAT_FILLERS and not _WHOLE_MONTH.fullmatch(t.text)
         else t.text_with_ws
         for t in doc
     )
@@ -814,7 +820,7 @@ def _number(doc: Any, asked: set[str], question: str) -> str:
         ):  # "2pm" is no amount; "50 minutes" (TIME too) answers "how long"
             head = e.root.head
             text = e.text
-            if e.label_ == "CARDINAL" and _MONTH.fullmatch(head.text):
+            if e.label_ == "CARDINAL" and _WHOLE_MONTH.fullmatch(head.text):
                 continue  # the day of "1 march", tagged a number
             if e.text.lower() == "one" and e.root.dep_ != "nummod":
                 continue  # "One of my longtime employees": a pronoun, no amount
@@ -898,7 +904,7 @@ def _written_amounts(doc: Any) -> list[tuple[int, int]]:
             or (tok.lower_ == "one" and tok.dep_ != "nummod")
             or tok.ent_type_ in _AMOUNTS
             or (tok.ent_type_ == "DATE" and not priced)
-            or _MONTH.fullmatch(tok.head.text)
+            or _WHOLE_MONTH.fullmatch(tok.head.text)
         ):
             i += 1
             continue

@@ -141,7 +141,10 @@ _VALUE_ASK = re.compile(
 )
 # Words that mark the clause holding a value as it is now
 _NEW_VALUE = re.compile(
-    r"\b(?:now|instead|new|switched|moved|changed|booked|rescheduled|postponed|pushed|going with)\b",
+    r"\b(?:now|instead|new|switched|moved|changed|booked|rescheduled|postponed|pushed|going with|"
+    r"went with|(?:took|takes|taking|taken) over|step(?:s|ped|ping)? (?:in|up)|stepping into|"
+    r"replac\w*|extended|trimmed|knocked|bumped|raised|lowered|voted for|picked|chose|settled on|"
+    r"decided on|hired|appointed|signed)\b",
     re.IGNORECASE,
 )
 _NOW_ASK = re.compile(
@@ -1168,9 +1171,13 @@ def _followed_by_update(
         rest = re.sub(r"\b(?:{})\b".format("|".join(old_words)), " ", c.text, flags=re.IGNORECASE)
         # the clause that says what it is now ("we've now booked Hotel Pod Dębem instead"),
         # before the one that says what fell through ("Lipowa cancelled on us")
-        clauses = [p for p in re.split(r"(?<=[.!?;])\s+|,\s+|[()]", rest) if _NEW_VALUE.search(p)]
+        parts = [p for p in re.split(r"(?<=[.!?;])\s+|,\s+|[()]", rest) if p.strip()]
+        clauses = [p for p in parts if _NEW_VALUE.search(p)]
+        # ... then the other clauses: the first value of the asked kind the old text did not
+        # hold ("Rosa's on weekends now. And Dev moved up to Seattle, Marcus took over his
+        # bench full time": Rosa was told before, Marcus is new)
         one = None
-        for part in [*clauses, rest]:
+        for part in [*clauses, *(p for p in parts if p not in clauses), rest]:
             one = _reply(question, replace(c, text=part))
             if one is not None and one.typed and one.in_text and one.span.lower() not in old.text.lower():
                 break
