@@ -315,7 +315,7 @@ _SAME_ROLE = [
     "mom mum mother mama mommy mummy",
     "dad father papa daddy",
     "doctor gp physician doc dr dr.",
-    "boss manager supervisor",
+    "boss manager supervisor line-manager",
     "grandma granny nan nana grandmother",
     "grandpa granddad grandad grandfather",
     "vet veterinarian",
@@ -347,6 +347,9 @@ _PARTNERS = frozenset(
 )  # fmt: skip
 
 
+_REPORTS_TO = frozenset(["report to", "reports to", "reporting to"])
+
+
 def role_words(role: str) -> frozenset[str]:
     """The role and the other words for the same person: "mom" -> mom, mum, mother, ..."""
     if not role:
@@ -360,6 +363,8 @@ def role_words(role: str) -> frozenset[str]:
             out |= set(group.split())
     if role in _BREEDS:
         out |= set(_BREEDS[role].split())
+    if "boss" in out:
+        out |= _REPORTS_TO  # "I report to Hollis Grange now": he is the boss
     if role == "partner":
         out |= _PARTNERS
     elif role in _PARTNERS:
@@ -374,7 +379,17 @@ _POINTED_NAME = re.compile(
 
 def asked_role(question: str) -> str:
     """The noun whose name a question asks for ("who is mum's doctor?" -> "doctor", "what's
-    my mum's name?" -> "mum", "whats my cat called" -> "cat"); "" when it names none."""
+    my mum's name?" -> "mum", "whats my cat called" -> "cat"); "" when it names none, or
+    only a word for anyone ("who's our flour guy now", "the person who handles my card
+    stuff": what they do says who, not the word)."""
+    role = _asked_role(question)
+    return "" if role in _ANYONE else role
+
+
+_ANYONE = frozenset(["guy", "person", "lady", "woman", "man", "bloke", "chap", "dude", "fella", "someone", "folks", "people", "one"])
+
+
+def _asked_role(question: str) -> str:
     doc = parse(question).doc
     owner_by_place = _owner_before_name(doc)
     if owner_by_place:
@@ -551,7 +566,8 @@ def _named_by_cues(doc: Any, asked: set[str], who: bool) -> str:
             continue  # "in Alicante", "flying out of Kraków"
         verb = head.head if tok.dep_ in ("pobj", "compound") and head.pos_ == "ADP" else head
         cued = (
-            (tok.dep_ in ("dobj", "pobj", "dative", "attr", "oprd") and verb.lemma_.lower() in _PERSON_OBJECT_VERBS)
+            # (its object, not its complement: "a salon called Fringe Benefits" names a salon)
+            (tok.dep_ in ("dobj", "pobj", "dative") and verb.lemma_.lower() in _PERSON_OBJECT_VERBS)
             or (who and tok.dep_ in ("nsubj", "nsubjpass") and head.lemma_.lower() in _PERSON_SUBJECT_VERBS)
             or (tok.dep_ == "attr" and any(c.dep_ == "nsubj" and is_person_noun(c.lemma_.lower()) or c.lemma_.lower() == "replacement" for c in head.children))
         )

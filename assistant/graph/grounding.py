@@ -929,7 +929,10 @@ def ground(
     ]
     if updates:
         best = max(updates, key=lambda j: candidates[j].said)
-    if told and not people and scores[first] >= GRAY_RELEVANCE:  # (an update may score lower)
+    # (a text that names whose value is asked is about it, however low it scores: "I report
+    # to Hollis Grange now" for "who's my boss these days?")
+    least = NOW_RELEVANCE if owned and told else GRAY_RELEVANCE
+    if told and not people and scores[first] >= least:  # (an update may score lower)
         # not clearly the answer, but the user may see that it is: said as a guess, never as fact
         return _closest(store, asked, question, candidates[best], recent, people, scores[best])
     return Grounded(
