@@ -121,3 +121,14 @@ def test_who_says_a_thing_answers_who_said_it() -> None:
 def test_a_person_named_first_and_asked_for_by_his_or_her_name() -> None:
     assert asked_role("their account lead, whats his name") == "lead"
     assert asked_role("the cousin we're staying with, what's her name?") == "cousin"
+
+
+def test_a_word_for_anyone_is_no_role_and_reporting_to_someone_names_the_boss() -> None:
+    assert asked_role("who's our flour guy now") == ""
+    assert asked_role("who's the person who handles my expenses again") == ""
+    assert asked_role("who's my contact at the bakery?") == "contact"  # a real role
+
+
+def test_a_name_that_starts_like_a_month_is_a_name() -> None:
+    # "Marcus" begins like "March", "Junior" like "June"
+    assert span("who's the mechanic now", "Marcus took over his bench full time.").text == "Marcus"

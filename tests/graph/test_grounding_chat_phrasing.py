@@ -719,3 +719,18 @@ def test_a_value_asked_as_it_is_now_comes_from_memory(real_store, monkeypatch) -
         ["how many ppl coming now"],
     )
     assert "96" in guests and MODEL not in guests, guests
+
+
+def test_who_asked_by_what_they_do_or_by_whom_the_user_reports_to(real_store, monkeypatch) -> None:
+    flour, boss = _one_session_then_asked(
+        real_store,
+        monkeypatch,
+        [
+            "I need help comparing flour quotes. Right now everything comes from Moulin Roux, 400 kg a month.",
+            "Moulin Roux put a fuel surcharge on everything, so as of today Carrow Mills does our flour.",
+            "ugh, Dana got moved to the platform team so I report to Hollis Grange now.",
+        ],
+        ["who's our flour guy now", "who's my boss these days?"],
+    )
+    assert "Carrow Mills" in flour and MODEL not in flour, flour
+    assert "Hollis Grange" in boss and MODEL not in boss, boss
