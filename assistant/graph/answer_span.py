@@ -296,6 +296,31 @@ def date_in(sentence: str, said: float, written_only: bool = False) -> str:
     return f"{start.day} {start:%B %Y} to {span.end.day} {span.end:%B %Y}"
 
 
+_BARE_DAY = re.compile(
+    r"\b(?:(?:mon|tues|wednes|thurs|fri|satur|sun)day\s+)?the\s+(\d{1,2})(?:st|nd|rd|th)\b"
+    rf"(?!\s+(?:of\s+)?{_MONTH_NAME})",
+    re.IGNORECASE,
+)
+
+
+def day_after(text: str, old: str) -> str:
+    """The new date of "they'll come Tuesday the 17th instead", read in the month of the date
+    it replaces ("Monday 9 June" -> "17 June"; a day before the old one is in the month
+    after); "" when the text names no bare day other than the old one, or `old` is no date."""
+    import dateparser  # the date library reads the old date however it was written
+
+    when = dateparser.parse(old, settings={"REQUIRE_PARTS": ["day", "month"]})
+    if when is None:
+        return ""
+    for m in _BARE_DAY.finditer(text):
+        day = int(m.group(1))
+        if day == when.day or not 1 <= day <= 31:
+            continue  # "a clash on the 9th": the old day, said again
+        month = when.month if day > when.day else when.month % 12 + 1
+        return f"{day} {datetime(2000, month, 1):%B}"
+    return ""
+
+
 def _clip(sentence: str) -> str:
     words = _FILLER.sub("", sentence).split()
     if not words:
@@ -315,7 +340,7 @@ _SAME_ROLE = [
     "mom mum mother mama mommy mummy",
     "dad father papa daddy",
     "doctor gp physician doc dr dr.",
-    "boss manager supervisor line-manager",
+    "boss manager supervisor",
     "grandma granny nan nana grandmother",
     "grandpa granddad grandad grandfather",
     "vet veterinarian",
@@ -529,15 +554,16 @@ _PERSON_SUBJECT_VERBS = frozenset(
 _PRONOUNS_FOR_PEOPLE = frozenset(["he", "she", "him", "her", "his", "hers"])
 
 
-_MOTION_VERBS = frozenset(
-    ["fly", "travel", "move", "go", "drive", "leave", "arrive", "return", "come", "head", "relocate", "visit", "live", "stay", "ride", "sail"]
-)
+# verbs of a person travelling: "flying out of Kraków", "moving to Leeds" (not "come": flour
+# "comes from Moagem Lusitana", a supplier)
+_MOTION_VERBS = frozenset(["fly", "travel", "move", "drive", "relocate", "ride", "sail", "head", "emigrate"])
 
 
 def _said_as_place(tok: Any) -> bool:
     """True for a name said where a place goes: "in Alicante", "flying out of Kraków", "moving
     to Leeds" (the small tagger calls some towns people). "a gift from Maria", "talked to
-    Maria" stay names: "from" and "to" make a place only after a verb of going."""
+    Maria", "flour comes from Moagem Lusitana" stay names: "from" and "to" make a place only
+    after a verb of travelling."""
     if tok.dep_ != "pobj":
         return False
     prep = tok.head
@@ -559,7 +585,11 @@ def _named_by_cues(doc: Any, asked: set[str], who: bool) -> str:
     for tok in doc:
         if tok.pos_ != "PROPN" or not tok.is_alpha or not tok.text[0].isupper() or tok.lower_ in asked:
             continue
-        if tok.lower_ in _NOT_NAMES or tok.dep_ == "poss" or re.fullmatch(_MONTH_NAME, tok.text) or _WEEKDAY.fullmatch(tok.text):
+        # "Keiko's stepping in" is "Keiko is", which the parse may read as Keiko's thing
+        contracted = tok.dep_ == "poss" and tok.head.dep_ == "ROOT" and tok.head.lower_.endswith("ing")
+        if tok.lower_ in _NOT_NAMES or (tok.dep_ == "poss" and not contracted):
+            continue
+        if re.fullmatch(_MONTH_NAME, tok.text) or _WEEKDAY.fullmatch(tok.text):
             continue
         head = tok.head
         if _said_as_place(tok):
@@ -663,7 +693,7 @@ def _doer(question: str, doc: Any) -> str:
 
 # words typed in a chat that are no names ("gary still my area manager tho")
 _CHAT_FILLERS = frozenset(["lol", "tho", "haha", "lmao", "pls", "plz", "rn", "tbh", "btw", "ugh", "omg", "ok", "okay", "idk", "imo", "ya", "yeah", "yep", "nope", "smh", "ngl", "fr", "asap"])
-_NOT_NAMES = _CHAT_FILLERS | frozenset(["update", "bad", "good", "news", "hey", "hi", "hello", "thanks"])
+_NOT_NAMES = _CHAT_FILLERS | frozenset(["update", "bad", "good", "news", "hey", "hi", "hello", "thanks", "god", "lord", "jesus"])
 LOWER_CASE_NAME_WORDS = 3  # a name typed in lower case after its noun: at most this many words
 
 

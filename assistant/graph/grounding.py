@@ -37,6 +37,8 @@ from assistant.graph.answer_span import (
     asked_role,
     asks_named_detail,
     content_words,
+    date_in,
+    day_after,
     day_text,
     is_money,
     is_person_noun,
@@ -125,7 +127,9 @@ _UPDATE = re.compile(
     r"these days|at the moment|currently|nowadays|right now|rn|atm|new|pulled out|"
     r"fell thr(?:ough|u)|switch(?:ed|ing)?|swap(?:ped|ping)?|replac(?:ed|ing)|renamed|"
     r"(?:tak(?:e|es|ing)|took|taken) over|scrap(?:ped)?|quit|stretch(?:ed|ing)|"
-    r"delayed|end(?:ed)? up|change of plans?|cancel(?:l?ed)?|no more)\b",
+    r"delayed|end(?:ed)? up|change of plans?|cancel(?:l?ed)?|no more|plot twist|voted|"
+    r"(?:went|gone|going) for|decided|settled on|trimmed|knocked|from now on|as of|"
+    r"stepp(?:ed|ing) (?:in|up|into)|handed in|extended)\b",
     re.IGNORECASE,
 )
 # Words by which people say one thing took another's place (more than "now" or "new")
@@ -279,7 +283,8 @@ def is_question(text: str) -> bool:
     return (
         text.strip().endswith("?")
         or bool(_QUESTION_START.match(text) or _REMIND.match(text) or _WH_LAST.search(text))
-        or bool(_WH_AFTER_COMMA.search(text))
+        # (short, and asking: ", who is also my supervisor." in a long message is no question)
+        or (bool(_WH_AFTER_COMMA.search(text)) and len(text.split()) <= FRAGMENT_WORDS + 4 and not text.rstrip().endswith("."))
         or _value_asked(text)
     )
 
@@ -1130,6 +1135,9 @@ def _followed_by_update(
         old_words += [re.escape(w) for w in re.findall(r"\w+", chosen.span) if len(w) > 2]
     elif kind == "number":  # an amount by its number too ("6200 euro not 5000" of "5000 euro")
         old_words += [re.escape(n) for n in re.findall(r"\d[\d,. ]*\d", chosen.span)]
+    elif kind == "date" and (day := re.search(r"\b(\d{1,2})(?:st|nd|rd|th)?\b(?!\d|:)", chosen.span)):
+        # a date by its day said alone too ("a clash on the 9th" of "Monday 9 June")
+        old_words += [rf"the {day.group(1)}(?:st|nd|rd|th)"]
     held = [p for p in sentences(old.text) if chosen.span.lower() in p.lower()]
     held_nouns = {t.lemma_.lower() for p in held for t in parse(p).doc if t.pos_ == "NOUN"} - _GENERAL_NOUNS
     found: list[tuple[int, Answer]] = []
@@ -1165,6 +1173,9 @@ def _followed_by_update(
         ):
             continue
         swapped = _instead_of(c.text, chosen.span)
+        if kind == "date" and not date_in(c.text, 0.0, written_only=True):
+            # "they had a clash on the 9th so they'll come Tuesday the 17th instead"
+            swapped = swapped or day_after(c.text, chosen.span)
         if swapped:  # "so I think Zakopane instead of Kraków": whatever the tagger calls it
             source = _source(c).split(" on ")[0]
             reply = prompts.GROUNDED_TYPED.format(span=swapped, source=source)
@@ -1253,7 +1264,8 @@ def _named_by_role(
     if not role:
         return None
     words = role_words(role)
-    found = candidates + _turns(store, user_id, " ".join(sorted(words)), now)
+    # (searched by its words alone: "report to", which names a boss too, would crowd them out)
+    found = candidates + _turns(store, user_id, " ".join(sorted(w for w in words if " " not in w)), now)
     own = _own_names(candidates)
     for c in sorted(found, key=lambda c: -c.said):  # the newest first: names change
         if c.source == "goal" or not words & lemmas(c.text):
