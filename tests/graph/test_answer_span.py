@@ -132,3 +132,19 @@ def test_a_word_for_anyone_is_no_role_and_reporting_to_someone_names_the_boss() 
 def test_a_name_that_starts_like_a_month_is_a_name() -> None:
     # "Marcus" begins like "March", "Junior" like "June"
     assert span("who's the mechanic now", "Marcus took over his bench full time.").text == "Marcus"
+
+
+def test_a_bare_day_is_read_in_the_month_of_the_date_it_replaces() -> None:
+    from assistant.graph.answer_span import day_after
+
+    moved = "the inspector's office rang, they had a clash on the 9th so they'll come Tuesday the 17th instead"
+    assert day_after(moved, "Monday 9 June") == "17 June"
+    assert day_after("we moved it to the 3rd", "28 June") == "3 July"  # a day before: the month after
+    assert day_after("see you on the 5th of May", "9 June") == ""  # a written date is read as written
+
+
+def test_a_supplier_something_comes_from_is_a_name_and_is_s_is_a_verb() -> None:
+    assert span("who's my flour supplier again", "flour comes from Moagem Lusitana, about 1150 euros a month.").text == (
+        "Moagem Lusitana"
+    )
+    assert span("who's my sous chef now?", "Keiko's stepping into his shoes from Monday").text == "Keiko"

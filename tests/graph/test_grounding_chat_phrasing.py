@@ -734,3 +734,21 @@ def test_who_asked_by_what_they_do_or_by_whom_the_user_reports_to(real_store, mo
     )
     assert "Carrow Mills" in flour and MODEL not in flour, flour
     assert "Hollis Grange" in boss and MODEL not in boss, boss
+
+
+def test_a_relative_clause_in_a_long_message_is_no_question() -> None:
+    told = "I work in the group of Prof. Matthias Brandt, who is also my supervisor."
+    assert not is_question(told)
+
+
+def test_a_date_moved_to_a_bare_day_is_said_with_its_month(real_store, monkeypatch) -> None:
+    (when,) = _one_session_then_asked(
+        real_store,
+        monkeypatch,
+        [
+            "The fire safety inspection is booked for Monday 9 June at 10am. What do they look at?",
+            "the inspector's office rang, they had a clash on the 9th so they'll come Tuesday the 17th instead",
+        ],
+        ["when's the inspection"],
+    )
+    assert "17 June" in when and MODEL not in when, when
