@@ -1011,6 +1011,8 @@ def _typed(
         who = bool(re.search(r"\bwho\b", question, re.IGNORECASE))
         return _person(doc, asked, role, strict=bool(role_words(role) & lemmas), who=who)
     if kind == "number":
+        if _HOW_OLD.search(question) and not _AGE_SAID.search(sentence):
+            return ""  # "he's been with me six years" says how long, not how old he is
         return _number(doc, asked, question)
     return ""
 
@@ -1020,6 +1022,14 @@ _TIME_END = re.compile(r"\b(?:finish\w*|end\w*|until|till|over|done|get off|clos
 _TIME_START = re.compile(r"\b(?:start\w*|begin\w*|open\w*)\b", re.IGNORECASE)
 _CLOCK = re.compile(r"\d{1,2}(?::\d{2}(?::\d{2})?|h\d{2}|(?:am|pm))", re.IGNORECASE)
 _TIME_RANGE = re.compile(r"\s*(?:-|–|\bto\b|\buntil\b|\btill\b)\s*", re.IGNORECASE)
+
+
+_HOW_OLD = re.compile(r"\bhow old\b|\bwhat age\b", re.IGNORECASE)
+_AGE_SAID = re.compile(
+    r"\b(?:years?|yrs?|months?|weeks?) old\b|\by/?o\b|\bturn(?:s|ed|ing)?\b|\baged?\b|-year-old|\bbirthday\b"
+    r"|(?:\bis|'s|\bwas|\bam)\s+(?:only\s+|just\s+|almost\s+|nearly\s+)?\d{1,3}\b(?![.,:]?\d|\s*(?:%|am\b|pm\b|kg|km|min|hour|day))",
+    re.IGNORECASE,
+)
 
 
 def _time(doc: Any, question: str) -> str:

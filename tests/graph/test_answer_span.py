@@ -148,3 +148,10 @@ def test_a_supplier_something_comes_from_is_a_name_and_is_s_is_a_verb() -> None:
         "Moagem Lusitana"
     )
     assert span("who's my sous chef now?", "Keiko's stepping into his shoes from Monday").text == "Keiko"
+
+
+def test_how_old_is_answered_by_an_age_not_by_how_long() -> None:
+    said = "My head pizzaiolo is Gianluca, he's been with me six years."
+    assert not span("How old is Gianluca?", said).typed
+    assert span("how old is Mia", "Mia, who is 4, loves dinosaurs").text == "4"
+    assert span("how old is my son?", "my son Tomas turns 7 in May").text == "7"
