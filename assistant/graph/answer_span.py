@@ -570,7 +570,7 @@ def _said_as_place(tok: Any) -> bool:
     if prep.lower_ in ("in", "into", "near", "around"):
         return True
     verb = prep
-    while verb.pos_ not in ("VERB", "AUX") and verb.head is not verb:
+    while verb.pos_ not in ("VERB", "AUX") and verb.head.i != verb.i:  # (the root heads itself)
         verb = verb.head
     return prep.lower_ in ("from", "to", "of", "out") and verb.lemma_.lower() in _MOTION_VERBS
 

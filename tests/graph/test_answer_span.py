@@ -155,3 +155,8 @@ def test_how_old_is_answered_by_an_age_not_by_how_long() -> None:
     assert not span("How old is Gianluca?", said).typed
     assert span("how old is Mia", "Mia, who is 4, loves dinosaurs").text == "4"
     assert span("how old is my son?", "my son Tomas turns 7 in May").text == "7"
+
+
+def test_a_name_under_a_verbless_root_is_read_without_hanging() -> None:
+    # found on a blind chat: the walk up to the verb never ended at a root that is no verb
+    assert span("who sent the good news?", "Great news from Maria!").sentence == "Great news from Maria!"
