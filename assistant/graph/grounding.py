@@ -55,6 +55,15 @@ from assistant.graph.attribute_question import Attribute, asked_attribute, says_
 from assistant.graph.fencing import looks_like_instructions
 from assistant.graph.referents import follow_up_topic, with_referent
 from assistant.graph.state import GoalState, Grounded
+from assistant.graph.updates import (
+    NEW_VALUE,
+    REPLACED,
+    changed,
+    changed_here,
+    instead_of,
+    negated,
+    still_holds,
+)
 from memory.understand import parse
 
 if TYPE_CHECKING:
@@ -117,38 +126,9 @@ _AMOUNT_ASK = re.compile(
     r"^\s*how (?:much|many)\b[^?]*\b(?:(?:can|could|do|did) (?:i|we) (?!need to\b)|(?:i|we) (?:need|have|had|got)\b(?! to\b))",
     re.IGNORECASE,
 )
-# Words by which people say a value changed; the older value scores higher by sharing the
-# question's words ("has to be submitted by 30 April") and would win without it.
-_UPDATE = re.compile(
-    r"\b(?:now|instead|anymore|any more|no longer|chang(?:e|ed|es|ing)|mov(?:ed|ing)|"
-    r"postpon\w*|extended|extension|raised|lowered|resched\w*|updated?|shifted|"
-    r"push(?:ed|ing)?(?: back)?|brought forward|actually|bump(?:ed|ing)?|cut|increased?|"
-    r"decreased?|reduced?|(?:went|gone|goes|go) (?:up|down)|c[oa]me down|"
-    r"these days|at the moment|currently|nowadays|right now|rn|atm|new|pulled out|"
-    r"fell thr(?:ough|u)|switch(?:ed|ing)?|swap(?:ped|ping)?|replac(?:ed|ing)|renamed|"
-    r"(?:tak(?:e|es|ing)|took|taken) over|scrap(?:ped)?|quit|stretch(?:ed|ing)|"
-    r"delayed|end(?:ed)? up|change of plans?|cancel(?:l?ed)?|no more|plot twist|voted|"
-    r"(?:went|gone|going) for|decided|settled on|trimmed|knocked|from now on|as of|"
-    r"stepp(?:ed|ing) (?:in|up|into)|handed in|extended)\b",
-    re.IGNORECASE,
-)
-# Words by which people say one thing took another's place (more than "now" or "new")
-_REPLACED_WORDS = (
-    r"instead|switch(?:ed|ing)?|replac(?:ed|ing)|skip(?:ping)?|scrap(?:ped)?|cancel\w*|"
-    r"fell thr(?:ough|u)|no longer|quit|pulled out|renamed|(?:tak(?:e|es|ing)|took) over"
-)
-_REPLACED = re.compile(rf"\b(?:{_REPLACED_WORDS})\b", re.IGNORECASE)
 # "what ielts score do i need?", "which level do I need to reach?": a value memory may hold
 _VALUE_ASK = re.compile(
     rf"^\s*{_OPENER}(?:what|which)\s+(?:\w+\s+)?(?:score|grade|band|level|mark|budget|deadline)s?\b",
-    re.IGNORECASE,
-)
-# Words that mark the clause holding a value as it is now
-_NEW_VALUE = re.compile(
-    r"\b(?:now|instead|new|switched|moved|changed|booked|rescheduled|postponed|pushed|going with|"
-    r"went with|(?:took|takes|taking|taken) over|step(?:s|ped|ping)? (?:in|up)|stepping into|"
-    r"replac\w*|extended|trimmed|knocked|bumped|raised|lowered|voted for|picked|chose|settled on|"
-    r"decided on|hired|appointed|signed)\b",
     re.IGNORECASE,
 )
 _NOW_ASK = re.compile(
@@ -379,11 +359,6 @@ def asks_memory(text: str, speakers: set[str] | None = None) -> bool:
     if asks_advice(text) and not recall and asked_attribute(text) is None:
         return False  # but "Help me with my LinkedIn - which company do I work at now?" asks
     return recall or bool(_FIRST_PERSON.search(text)) or bool(named_people(text, speakers or set()))
-
-
-def changed(text: str) -> bool:
-    """True when a text says a value changed, or asks for it as it is now."""
-    return bool(_UPDATE.search(text))
 
 
 def about_told(question: str, candidates: list[Candidate], asked: Sequence[str] = ()) -> bool:
@@ -840,7 +815,7 @@ def ground(
             >= scores[i]
             - (UPDATE_MARGIN if changed(candidates[m[0]].text) or current else NEWER_MARGIN)
             and _later(candidates[m[0]], candidates[i])
-            and not _still_holds(chosen.span, candidates[m[0]].text)
+            and not still_holds(chosen.span, candidates[m[0]].text)
         ]
         if newer:
             i, chosen = max(newer, key=lambda m: candidates[m[0]].said)
@@ -868,8 +843,8 @@ def ground(
             )
             and (one := _reply(asked, c)) is not None
             and _replaces(one, chosen)
-            and not _still_holds(chosen.span, c.text)
-            and (_same_thing(c, candidates[i]) or _changed_here(one.span, c.text))
+            and not still_holds(chosen.span, c.text)
+            and (_same_thing(c, candidates[i]) or changed_here(one.span, c.text))
         ]  # fmt: skip
         if moved:
             # one that names the value it replaces is about it ("Agnieszka's replacement is
@@ -929,7 +904,7 @@ def ground(
         and (
             content_words(asked) & content_words(candidates[j].text)
             # "skip nairobi. switching to kigali instead" of "a marathon. nairobi, october 27"
-            or (_REPLACED.search(candidates[j].text) and content_words(candidates[best].text) & content_words(candidates[j].text))
+            or (REPLACED.search(candidates[j].text) and content_words(candidates[best].text) & content_words(candidates[j].text))
         )
     ]
     if updates:
@@ -1144,7 +1119,7 @@ def _followed_by_update(
     for j, c in enumerate(candidates):
         if c.source != "turn" or not _later(c, old) or not changed(c.text):
             continue
-        if _still_holds(chosen.span, c.text):
+        if still_holds(chosen.span, c.text):
             continue
         shared = mine & content_words(c.text)
         # one shared word will do when it is the thing asked about, said of no other one
@@ -1163,7 +1138,7 @@ def _followed_by_update(
         # (a thing shared, not only a verb: "We hired an accountant" is not replaced by "I've
         # hired Carmen instead" of the sous-chef)
         things = {t.lemma_.lower() for t in parse(c.text).doc if t.pos_ in ("NOUN", "PROPN", "NUM")}
-        drops_old = drops_old or bool(shared & things and _REPLACED.search(c.text))
+        drops_old = drops_old or bool(shared & things and REPLACED.search(c.text))
         if (
             len(shared) < UPDATE_SHARED_WORDS
             and not shared & names
@@ -1172,7 +1147,7 @@ def _followed_by_update(
             and not drops_old
         ):
             continue
-        swapped = _instead_of(c.text, chosen.span)
+        swapped = instead_of(c.text, chosen.span)
         if kind == "date" and not date_in(c.text, 0.0, written_only=True):
             # "they had a clash on the 9th so they'll come Tuesday the 17th instead"
             swapped = swapped or day_after(c.text, chosen.span)
@@ -1186,7 +1161,7 @@ def _followed_by_update(
         # the clause that says what it is now ("we've now booked Hotel Pod Dębem instead"),
         # before the one that says what fell through ("Lipowa cancelled on us")
         parts = [p for p in re.split(r"(?<=[.!?;])\s+|,\s+|[()]", rest) if p.strip()]
-        clauses = [p for p in parts if _NEW_VALUE.search(p)]
+        clauses = [p for p in parts if NEW_VALUE.search(p)]
         # ... then the other clauses: the first value of the asked kind the old text did not
         # hold ("Rosa's on weekends now. And Dev moved up to Seattle, Marcus took over his
         # bench full time": Rosa was told before, Marcus is new)
@@ -1197,9 +1172,9 @@ def _followed_by_update(
                 break
         if one is None or not one.typed or one.span.lower() in old.text.lower():
             continue
-        if _negated(one.span, c.text):
+        if negated(one.span, c.text):
             continue  # "now it is 15 January, not 1 February anymore": the old one, said as such
-        if not _changed_here(one.span, c.text):
+        if not changed_here(one.span, c.text):
             continue  # "moved to 3 December. Also Sabine comes from Hamburg": not the new place
         if _replaces(one, chosen):
             found.append((j, one))
@@ -1328,58 +1303,9 @@ def _later(c: Candidate, than: Candidate) -> bool:
     return than.source == "goal" and c.source == "turn" and in_exchange and changed(c.text)
 
 
-def _instead_of(text: str, old: str) -> str:
-    """X of "X instead of <old>" ("Zakopane instead of Kraków"): the words the parse joins to
-    the word before "instead"; "" when the text does not say that."""
-    doc = parse(text).doc
-    for tok in doc:
-        if tok.lower_ != "instead" or tok.i == 0 or tok.i + 2 >= len(doc) or doc[tok.i + 1].lower_ != "of":
-            continue
-        if not doc[tok.i + 2 :].text.lower().startswith(old.lower()):
-            continue
-        before = doc[tok.i - 1]
-        if before.pos_ in ("PROPN", "NOUN", "NUM"):
-            words = [t for t in before.subtree if t.i < tok.i and t.dep_ not in ("det", "poss", "prep")]
-            first = min((t.i for t in words), default=before.i)
-            return str(doc[first : before.i + 1].text)
-    return ""
-
-
-# Words by which a later text drops a value: those that replace it and those that say it is gone
-_DROPPED = re.compile(rf"\b(?:{_REPLACED_WORDS}|not|n't|left|leaving|anymore|from)\b", re.IGNORECASE)
-
-
-def _negated(value: str, text: str) -> bool:
-    """True when the text says the value is not it ("not 1 February anymore", "instead of
-    Kraków", "no longer at Amazon")."""
-    words = r"(?:\w+\s+){0,2}?"
-    pattern = rf"\b(?:not|no longer|instead of|rather than|n't)\s+{words}{re.escape(value)}"
-    return bool(re.search(pattern, text, re.IGNORECASE))
-
-
 def _on_topic(question: str, value: str, text: str) -> bool:
     """True when the sentence of text holding the value shares a word with the question."""
     return any(value.lower() in s.lower() and overlap(question, s) > 0 for s in sentences(text))
-
-
-def _changed_here(value: str, text: str) -> bool:
-    """True when the sentence of text holding the value is the one that says it changed."""
-    return any(value.lower() in s.lower() and changed(s) for s in sentences(text))
-
-
-def _still_holds(value: str, text: str) -> bool:
-    """True when a later text names the old value without dropping it ("Paz and I pushed the
-    Camino start" keeps Paz; "Zakopane instead of Kraków" drops Kraków): it does not
-    replace that value, whatever else it changes."""
-    words = value.split()
-    named = all(w[:1].isupper() for w in words) and not any(ch.isdigit() for ch in value)
-    # a name by any of its words ("Paz" of "Paz Errázuriz"); a date or amount only whole
-    held = (
-        any(re.search(rf"\b{re.escape(w)}\b", text, re.IGNORECASE) for w in words if len(w) > 2)
-        if named
-        else value.lower() in text.lower()
-    )
-    return held and not _DROPPED.search(text)
 
 
 def _replaces(newer: Answer, older: Answer) -> bool:

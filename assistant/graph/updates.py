@@ -1,0 +1,107 @@
+"""How a later message says that a value told before has changed.
+
+Grounding answers with the newest value of a thing ("the appointment is now 19 May instead
+of the 12th" after "dentist on 12 May"). These are the text-level readings it rests on: the
+words by which people say a value changed (`changed`), that one thing took another's place
+(`REPLACED`), which clause holds the value as it is now (`NEW_VALUE`), and whether a later
+text still holds, drops or denies an old value. Which stored text is the update of which is
+decided in `grounding.py`, by these and by when each was said.
+"""
+
+from __future__ import annotations
+
+import re
+
+from assistant.graph.answer_span import sentences
+from memory.understand import parse
+
+# Words by which people say a value changed; the older value scores higher by sharing the
+# question's words ("has to be submitted by 30 April") and would win without it.
+_UPDATE = re.compile(
+    r"\b(?:now|instead|anymore|any more|no longer|chang(?:e|ed|es|ing)|mov(?:ed|ing)|"
+    r"postpon\w*|extended|extension|raised|lowered|resched\w*|updated?|shifted|"
+    r"push(?:ed|ing)?(?: back)?|brought forward|actually|bump(?:ed|ing)?|cut|increased?|"
+    r"decreased?|reduced?|(?:went|gone|goes|go) (?:up|down)|c[oa]me down|"
+    r"these days|at the moment|currently|nowadays|right now|rn|atm|new|pulled out|"
+    r"fell thr(?:ough|u)|switch(?:ed|ing)?|swap(?:ped|ping)?|replac(?:ed|ing)|renamed|"
+    r"(?:tak(?:e|es|ing)|took|taken) over|scrap(?:ped)?|quit|stretch(?:ed|ing)|"
+    r"delayed|end(?:ed)? up|change of plans?|cancel(?:l?ed)?|no more|plot twist|voted|"
+    r"(?:went|gone|going) for|decided|settled on|trimmed|knocked|from now on|as of|"
+    r"stepp(?:ed|ing) (?:in|up|into)|handed in)\b",
+    re.IGNORECASE,
+)
+# Words by which people say one thing took another's place (more than "now" or "new")
+REPLACED_WORDS = (
+    r"instead|switch(?:ed|ing)?|replac(?:ed|ing)|skip(?:ping)?|scrap(?:ped)?|cancel\w*|"
+    r"fell thr(?:ough|u)|no longer|quit|pulled out|renamed|(?:tak(?:e|es|ing)|took) over"
+)
+REPLACED = re.compile(rf"\b(?:{REPLACED_WORDS})\b", re.IGNORECASE)
+# Words that mark the clause holding a value as it is now
+NEW_VALUE = re.compile(
+    r"\b(?:now|instead|new|switched|moved|changed|booked|rescheduled|postponed|pushed|going with|"
+    r"went with|(?:took|takes|taking|taken) over|step(?:s|ped|ping)? (?:in|up)|stepping into|"
+    r"replac\w*|extended|trimmed|knocked|bumped|raised|lowered|voted for|picked|chose|settled on|"
+    r"decided on|hired|appointed|signed)\b",
+    re.IGNORECASE,
+)
+
+
+def changed(text: str) -> bool:
+    """True when a text says a value changed, or asks for it as it is now."""
+    return bool(_UPDATE.search(text))
+
+
+def instead_of(text: str, old: str) -> str:
+    """X of "X instead of <old>" ("Zakopane instead of Kraków"): the words the parse joins to
+    the word before "instead"; "" when the text does not say that."""
+    doc = parse(text).doc
+    for tok in doc:
+        if (
+            tok.lower_ != "instead"
+            or tok.i == 0
+            or tok.i + 2 >= len(doc)
+            or doc[tok.i + 1].lower_ != "of"
+        ):
+            continue
+        if not doc[tok.i + 2 :].text.lower().startswith(old.lower()):
+            continue
+        before = doc[tok.i - 1]
+        if before.pos_ in ("PROPN", "NOUN", "NUM"):
+            words = [
+                t for t in before.subtree if t.i < tok.i and t.dep_ not in ("det", "poss", "prep")
+            ]
+            first = min((t.i for t in words), default=before.i)
+            return str(doc[first : before.i + 1].text)
+    return ""
+
+
+# Words by which a later text drops a value: those that replace it and those that say it is gone
+_DROPPED = re.compile(rf"\b(?:{REPLACED_WORDS}|not|n't|left|leaving|anymore|from)\b", re.IGNORECASE)
+
+
+def negated(value: str, text: str) -> bool:
+    """True when the text says the value is not it ("not 1 February anymore", "instead of
+    Kraków", "no longer at Amazon")."""
+    words = r"(?:\w+\s+){0,2}?"
+    pattern = rf"\b(?:not|no longer|instead of|rather than|n't)\s+{words}{re.escape(value)}"
+    return bool(re.search(pattern, text, re.IGNORECASE))
+
+
+def changed_here(value: str, text: str) -> bool:
+    """True when the sentence of text holding the value is the one that says it changed."""
+    return any(value.lower() in s.lower() and changed(s) for s in sentences(text))
+
+
+def still_holds(value: str, text: str) -> bool:
+    """True when a later text names the old value without dropping it ("Paz and I pushed the
+    Camino start" keeps Paz; "Zakopane instead of Kraków" drops Kraków): it does not
+    replace that value, whatever else it changes."""
+    words = value.split()
+    named = all(w[:1].isupper() for w in words) and not any(ch.isdigit() for ch in value)
+    # a name by any of its words ("Paz" of "Paz Errázuriz"); a date or amount only whole
+    held = (
+        any(re.search(rf"\b{re.escape(w)}\b", text, re.IGNORECASE) for w in words if len(w) > 2)
+        if named
+        else value.lower() in text.lower()
+    )
+    return held and not _DROPPED.search(text)
