@@ -414,6 +414,27 @@ def asked_role(question: str) -> str:
 _ANYONE = frozenset(["guy", "person", "lady", "woman", "man", "bloke", "chap", "dude", "fella", "someone", "folks", "people", "one"])
 
 
+# adjectives that say when or which one, not what a person does ("the new guy")
+_WHEN_WORDS = frozenset(["new", "old", "current", "other", "same", "last", "next", "first", "nice", "young", "main"])
+
+
+def anyone_by_what(question: str) -> str:
+    """What a word for anyone is said of ("sound" of "the sound guy's name", "flour" of "our
+    flour guy"): a text that never says it does not name that person; "" when none."""
+    if _asked_role(question) not in _ANYONE:
+        return ""
+    for tok in parse(question).doc:
+        if tok.lemma_.lower() in _ANYONE:
+            said = [
+                c.lemma_.lower()
+                for c in tok.children
+                if c.dep_ == "compound" or (c.dep_ == "amod" and c.lower_ not in _WHEN_WORDS)
+            ]
+            if said:
+                return said[0]
+    return ""
+
+
 def _asked_role(question: str) -> str:
     doc = parse(question).doc
     owner_by_place = _owner_before_name(doc)

@@ -33,6 +33,7 @@ from assistant.graph.answer_span import (
     INSTITUTIONS,
     LIGHT_VERBS,
     Span,
+    anyone_by_what,
     asked_noun,
     asked_role,
     asks_named_detail,
@@ -1031,6 +1032,8 @@ def _likely(
     low = max(least, max(scores) - margin)
     # "what's Adaeze's fiancé called?": only a text that names a fiancé may hold his name
     role = asked_role(question) if kind == "person" else ""
+    # "the sound guy's name": only a text that says "sound" may hold it
+    of_what = anyone_by_what(question) if kind == "person" else ""
     own = _own_names(candidates)
     found: list[tuple[int, str, str]] = []  # candidate, value, the sentence holding it
     for i in sorted(range(len(candidates)), key=lambda i: -scores[i]):
@@ -1039,7 +1042,7 @@ def _likely(
             break
         if _other_relation(question, c) or (c.source == "goal" and not c.slot):
             continue
-        if role and not role_words(role) & lemmas(c.text):
+        if (role and not role_words(role) & lemmas(c.text)) or (of_what and of_what not in lemmas(c.text)):
             continue
         if c.source == "goal":
             one = _goal_span(question, c)

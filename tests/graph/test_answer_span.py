@@ -160,3 +160,11 @@ def test_how_old_is_answered_by_an_age_not_by_how_long() -> None:
 def test_a_name_under_a_verbless_root_is_read_without_hanging() -> None:
     # found on a blind chat: the walk up to the verb never ended at a root that is no verb
     assert span("who sent the good news?", "Great news from Maria!").sentence == "Great news from Maria!"
+
+
+def test_a_word_for_anyone_keeps_what_it_is_said_of() -> None:
+    from assistant.graph.answer_span import anyone_by_what
+
+    assert anyone_by_what("what's the sound guy's name at that venue?") == "sound"
+    assert anyone_by_what("who's our flour guy now") == "flour"
+    assert anyone_by_what("who is the new guy") == ""  # "new" says which one, not what he does

@@ -752,3 +752,13 @@ def test_a_date_moved_to_a_bare_day_is_said_with_its_month(real_store, monkeypat
         ["when's the inspection"],
     )
     assert "17 June" in when and MODEL not in when, when
+
+
+def test_the_sound_guy_is_not_any_name_told(real_store, monkeypatch) -> None:
+    (sound,) = _one_session_then_asked(
+        real_store,
+        monkeypatch,
+        ["Declan Ruiz is the bandleader, he writes everything and sends voice memos at 2am."],
+        ["what's the sound guy's name at that venue?"],
+    )
+    assert "Declan" not in sound or "closest" in sound, sound
