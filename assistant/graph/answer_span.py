@@ -375,6 +375,13 @@ _PARTNERS = frozenset(
 _REPORTS_TO = frozenset(["report to", "reports to", "reporting to"])
 
 
+def role_phrases(role: str) -> frozenset[str]:
+    """What a text may say to name the role: its words, and for a boss "I report to Hollis
+    Grange now" (a phrase, so only a search of the text finds it, never a word's lemma)."""
+    words = role_words(role)
+    return words | _REPORTS_TO if "boss" in words else words
+
+
 def role_words(role: str) -> frozenset[str]:
     """The role and the other words for the same person: "mom" -> mom, mum, mother, ..."""
     if not role:
@@ -388,8 +395,6 @@ def role_words(role: str) -> frozenset[str]:
             out |= set(group.split())
     if role in _BREEDS:
         out |= set(_BREEDS[role].split())
-    if "boss" in out:
-        out |= _REPORTS_TO  # "I report to Hollis Grange now": he is the boss
     if role == "partner":
         out |= _PARTNERS
     elif role in _PARTNERS:
@@ -610,7 +615,7 @@ def _named_by_cues(doc: Any, asked: set[str], who: bool) -> str:
         contracted = tok.dep_ == "poss" and tok.head.dep_ == "ROOT" and tok.head.lower_.endswith("ing")
         if tok.lower_ in _NOT_NAMES or (tok.dep_ == "poss" and not contracted):
             continue
-        if re.fullmatch(_MONTH_NAME, tok.text) or _WEEKDAY.fullmatch(tok.text):
+        if _WHOLE_MONTH.fullmatch(tok.text) or _WEEKDAY.fullmatch(tok.text):
             continue
         head = tok.head
         if _said_as_place(tok):

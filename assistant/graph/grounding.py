@@ -46,6 +46,7 @@ from assistant.graph.answer_span import (
     lemmas,
     named_institution,
     overlap,
+    role_phrases,
     role_words,
     same_institution,
     sentences,
@@ -889,7 +890,7 @@ def ground(
         and not _other_relation(asked, c)
         # "what's my mom's name?": a text that never names a mom is no guess at it
         and all(
-            any(re.search(rf"\b{re.escape(v)}", c.text, re.IGNORECASE) for v in role_words(w))
+            any(re.search(rf"\b{re.escape(v)}", c.text, re.IGNORECASE) for v in role_phrases(w))
             for w in owned
         )
     ]
@@ -1242,8 +1243,7 @@ def _named_by_role(
     if not role:
         return None
     words = role_words(role)
-    # (searched by its words alone: "report to", which names a boss too, would crowd them out)
-    found = candidates + _turns(store, user_id, " ".join(sorted(w for w in words if " " not in w)), now)
+    found = candidates + _turns(store, user_id, " ".join(sorted(words)), now)
     own = _own_names(candidates)
     for c in sorted(found, key=lambda c: -c.said):  # the newest first: names change
         if c.source == "goal" or not words & lemmas(c.text):

@@ -692,33 +692,32 @@ def test_a_question_after_its_thing_or_a_value_fragment_asks(message: str, asks:
     assert is_question(question_part(message)) == asks
 
 
-def test_an_update_that_names_what_it_replaces_wins_over_a_later_change_of_another_thing(
-    real_store, monkeypatch
+@pytest.mark.parametrize(
+    ("told", "question", "value"),
+    [
+        pytest.param(  # an update that names what it replaces beats a later change of another thing
+            ["My manager Oksana just told us she's leaving for a job in Vienna.",
+             "Update: Oksana's replacement is Teodor, he came over from the billing team.",
+             "Oh and the clinic called, my physio had to reschedule, the session is now 4 March instead of the 2nd."],
+            "who's my manager now?", "Teodor", id="update-naming-the-old-value",
+        ),
+        pytest.param(  # a value asked as it is now comes from memory
+            ["guest count is 80 and my dad is stressing about the seating plan",
+             "sooo the guest list grew, we're at 96 now. does that change the tables much"],
+            "how many ppl coming now", "96", id="value-as-it-is-now",
+        ),
+        pytest.param(  # a date moved to a bare day is said with its month
+            ["The fire safety inspection is booked for Monday 9 June at 10am. What do they look at?",
+             "the inspector's office rang, they had a clash on the 9th so they'll come Tuesday the 17th instead"],
+            "when's the inspection", "17 June", id="bare-day-in-the-old-month",
+        ),
+    ],
+)  # fmt: skip
+def test_the_current_value_is_said_from_memory(
+    real_store, monkeypatch, told: list[str], question: str, value: str
 ) -> None:
-    (manager,) = _one_session_then_asked(
-        real_store,
-        monkeypatch,
-        [
-            "My manager Oksana just told us she's leaving for a job in Vienna.",
-            "Update: Oksana's replacement is Teodor, he came over from the billing team.",
-            "Oh and the clinic called, my physio had to reschedule, the session is now 4 March instead of the 2nd.",
-        ],
-        ["who's my manager now?"],
-    )
-    assert "Teodor" in manager and MODEL not in manager, manager
-
-
-def test_a_value_asked_as_it_is_now_comes_from_memory(real_store, monkeypatch) -> None:
-    (guests,) = _one_session_then_asked(
-        real_store,
-        monkeypatch,
-        [
-            "guest count is 80 and my dad is stressing about the seating plan",
-            "sooo the guest list grew, we're at 96 now. does that change the tables much",
-        ],
-        ["how many ppl coming now"],
-    )
-    assert "96" in guests and MODEL not in guests, guests
+    (reply,) = _one_session_then_asked(real_store, monkeypatch, told, [question])
+    assert value in reply and MODEL not in reply, reply
 
 
 def test_who_asked_by_what_they_do_or_by_whom_the_user_reports_to(real_store, monkeypatch) -> None:
@@ -739,19 +738,6 @@ def test_who_asked_by_what_they_do_or_by_whom_the_user_reports_to(real_store, mo
 def test_a_relative_clause_in_a_long_message_is_no_question() -> None:
     told = "I work in the group of Prof. Matthias Brandt, who is also my supervisor."
     assert not is_question(told)
-
-
-def test_a_date_moved_to_a_bare_day_is_said_with_its_month(real_store, monkeypatch) -> None:
-    (when,) = _one_session_then_asked(
-        real_store,
-        monkeypatch,
-        [
-            "The fire safety inspection is booked for Monday 9 June at 10am. What do they look at?",
-            "the inspector's office rang, they had a clash on the 9th so they'll come Tuesday the 17th instead",
-        ],
-        ["when's the inspection"],
-    )
-    assert "17 June" in when and MODEL not in when, when
 
 
 def test_the_sound_guy_is_not_any_name_told(real_store, monkeypatch) -> None:
