@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from memory.understand import parse
+from memory.understand import WEEKDAY_DAY, parse, weekday_and_day
 
 MONTHS = {m.lower(): i for i, m in enumerate(calendar.month_name) if m}
 MONTHS.update({m.lower(): i for i, m in enumerate(calendar.month_abbr) if m})
@@ -110,7 +110,11 @@ def resolve(text: str, now: datetime | float | None = None) -> TimeRange | None:
         else str(e.text)
         for e in turn.ents("DATE", "TIME")
     ]
-    phrases += [p for p in turn.dates() if not any(p in q or q in p for q in phrases)]
+    for said in turn.dates():
+        if WEEKDAY_DAY.fullmatch(said):  # "Saturday the 21st" where the tagger saw "Saturday"
+            phrases = [q for q in phrases if q not in said]
+        if not any(said in q or q in said for q in phrases):
+            phrases.append(said)
     for phrase in phrases:
         span = _span(phrase, ref, today)
         if span is not None:
@@ -137,6 +141,9 @@ def _span(phrase: str, ref: datetime, today: datetime) -> TimeRange | None:
     if m:  # "last March" asked in March is a year ago; dateparser does not read "last <month>"
         month = MONTHS[m.group(1)]
         return _month(ref.year - (month >= ref.month), month, tz)
+    fixed = weekday_and_day(p, ref, future=False)
+    if fixed is not None:
+        return _days(fixed, 1)
     got = _read(p, ref)
     if got is None:
         return None

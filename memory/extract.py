@@ -513,7 +513,7 @@ def _users_clause(tok: Any) -> bool:
         subj = next((c for c in tok.children if c.dep_ in ("nsubj", "nsubjpass")), None)
         if subj is not None:
             return subj.lower_ in ("i", "we")
-        if tok.head is tok:
+        if tok.head.i == tok.i:
             return False
         tok, seen = tok.head, seen + 1
     return False
@@ -588,7 +588,7 @@ def _named_workplace(sent: Any) -> list[Candidate]:
         up, working = tok, False
         for _ in range(6):  # a verb of working above it ("work for a company", "job as X in company")
             working = working or up.lemma_.lower() in _EMPLOYING_VERBS | _POSITION_NOUNS
-            if up.head is up:
+            if up.head.i == up.i:
                 break
             up = up.head
         if not working:
@@ -966,7 +966,7 @@ def from_parse(sentence: Any) -> list[Candidate]:
         up = tok
         # "... and joined X", "i got the offer, leaving infosys and joining flipkart": a verb
         # without a subject of its own shares the one of the verb it hangs on
-        while not subj and up.head is not up and (up.dep_ == "conj" or (up.dep_ == "advcl" and up.tag_ == "VBG")):
+        while not subj and up.head.i != up.i and (up.dep_ == "conj" or (up.dep_ == "advcl" and up.tag_ == "VBG")):
             up = up.head
             subj = next((c.lower_ for c in up.children if c.dep_ in ("nsubj", "nsubjpass")), "")
         # a chat fragment with no subject ("starting at Flutterwave on monday", "moved to
@@ -1274,7 +1274,7 @@ def _subject(verb: Any) -> str:
             return str(child.lower_)
     if verb.dep_ == "ROOT" and verb.tag_ in ("VBG", "VBD", "VBN"):
         return "i"  # "studying architecture at UNAM": a fragment is the user on themselves
-    if verb.dep_ in ("xcomp", "conj") and verb.head is not verb:
+    if verb.dep_ in ("xcomp", "conj") and verb.head.i != verb.i:
         return _subject(verb.head)
     return ""
 

@@ -12,6 +12,7 @@ request frames (`requests`), date / party-size / price phrases (`dates`, `party_
 
 from __future__ import annotations
 
+import calendar
 import re
 import threading
 from dataclasses import dataclass
@@ -111,6 +112,11 @@ class Turn:
                 merged[-1] = re.search(rf"{re.escape(merged[-1])}\s+(?:of\s+)?{re.escape(phrase)}", self.text).group(0)  # type: ignore[union-attr]
             else:
                 merged.append(phrase)
+        # "Saturday the 21st": the small model tags the weekday alone
+        for i, phrase in enumerate(merged):
+            if re.fullmatch(_WEEKDAY, phrase.lower()):
+                day = re.search(rf"\b{re.escape(phrase)},?\s+(?:the\s+)?\d{{1,2}}(?:st|nd|rd|th)\b", self.text)
+                merged[i] = day.group(0) if day else phrase
         out = merged
         # the small model misses some ("later today", "this Sunday") and ("From 3 to 7 May")
         for tok in self.doc:
@@ -276,7 +282,8 @@ def when(
         "PREFER_DATES_FROM": "future" if future else "past",
         "RETURN_AS_TIMEZONE_AWARE": False,
     }
-    got = dateparser.parse(text, languages=["en"], settings=settings)  # type: ignore[arg-type]
+    fixed = weekday_and_day(text, ref.replace(tzinfo=None), future=future)
+    got = fixed or dateparser.parse(text, languages=["en"], settings=settings)  # type: ignore[arg-type]
     if got is None:
         return None
     return got.replace(tzinfo=zone) if got.tzinfo is None else got.astimezone(zone)
@@ -300,6 +307,35 @@ def _as_datetime(now: datetime | float | None, zone: Any) -> datetime:
     return datetime.fromtimestamp(float(now), zone)
 
 
+def weekday_and_day(phrase: str, ref: datetime, *, future: bool) -> datetime | None:
+    """"Saturday the 21st", "Fri 9th": the day of the month that falls on that weekday, the
+    nearest one from `ref` (coming or past, as `future` says); None for other phrases.
+
+    dateparser reads the ordinal as a month ("9th" as September) and the weekday alone.
+    """
+    m = WEEKDAY_DAY.fullmatch(re.sub(r"^on\s+", "", phrase.strip().lower()))
+    if m is None:
+        return None
+    weekday = next(i for i, name in enumerate(_WEEKDAY_NAMES) if name.startswith(m.group(1)[:3]))
+    day = int(m.group(2))
+    year, month = ref.year, ref.month
+    for _ in range(24):  # the same weekday-and-day comes round within 14 months
+        if day <= calendar.monthrange(year, month)[1]:
+            candidate = ref.replace(year=year, month=month, day=day, hour=0, minute=0, second=0, microsecond=0)
+            same_side = candidate >= ref.replace(hour=0, minute=0, second=0, microsecond=0) if future else candidate <= ref
+            if candidate.weekday() == weekday and same_side:
+                return candidate
+        year, month = (year + (month == 12), month % 12 + 1) if future else (year - (month == 1), (month - 2) % 12 + 1)
+    return None
+
+
+_WEEKDAY_NAMES = [d.lower() for d in calendar.day_name]
+# "Saturday the 21st", "fri 9th": a weekday with its day of the month
+WEEKDAY_DAY = re.compile(
+    r"\b(monday|tuesday|wednesday|thursday|friday|saturday|sunday|mon|tues?|wed|thu|thurs?|fri|sat|sun)\.?,?"
+    r"\s+(?:the\s+)?(\d{1,2})(?:st|nd|rd|th)\b",
+    re.IGNORECASE,
+)
 _MONTH = re.compile(
     r"\b(?:jan|feb|mar|apr|jun|jul|aug|sep|sept|oct|nov|dec)\.?\b|\b(?:january|february|march|april|may|june|"
     r"july|august|september|october|november|december)\b"
@@ -392,7 +428,7 @@ def _subject(verb: Any) -> str:
     for child in verb.children:
         if child.dep_ in ("nsubj", "nsubjpass", "expl"):
             return str(child.lower_)
-    if verb.dep_ in ("xcomp", "conj") and verb.head is not verb:
+    if verb.dep_ in ("xcomp", "conj") and verb.head.i != verb.i:
         return _subject(verb.head)
     return ""
 

@@ -24,8 +24,8 @@ from typing import Any, Literal
 from assistant.graph.attribute_question import is_workplace
 from memory.dates import asks_when, resolve
 from memory.extract import RELATION_NOUNS, is_role_word
+from memory.understand import WEEKDAY_DAY, parse, weekday_and_day
 from memory.understand import is_currency_word as _currency
-from memory.understand import parse
 
 Wanted = Literal["date", "time", "place", "person", "number", "any"]
 
@@ -279,6 +279,13 @@ def date_in(sentence: str, said: float, written_only: bool = False) -> str:
     # as written: worked out, it would be one Tuesday
     if habit := _HABIT.search(sentence):
         return habit.group(0)
+    if said and (m := WEEKDAY_DAY.search(sentence)):
+        # "now Saturday the 21st": the nearer of the coming and the past one (a plan or a memory)
+        at = datetime.fromtimestamp(said, UTC)
+        near = [d for f in (True, False) if (d := weekday_and_day(m.group(0), at, future=f)) is not None]
+        if near:
+            day = min(near, key=lambda d: abs((d - at).total_seconds()))
+            return f"{day.day} {day:%B %Y}"
     span = resolve(sentence, said) if said else None
     if span is None:
         weekday = next((e for e in dates if _WEEKDAY.search(e.text)), None)
@@ -837,7 +844,7 @@ def _booked(doc: Any, asked: set[str]) -> str:
     """A place booked by its name: "we've now booked Hotel Pod Dębem instead"."""
     for tok in doc:
         if tok.dep_ == "dobj" and tok.pos_ == "PROPN" and tok.head.lemma_.lower() in _BOOKING_VERBS:
-            words = [c for c in tok.subtree if (c.dep_ == "compound" and c.pos_ == "PROPN") or c is tok]
+            words = [c for c in tok.subtree if (c.dep_ == "compound" and c.pos_ == "PROPN") or c.i == tok.i]
             text = doc[min(c.i for c in words) : tok.i + 1].text
             if content_words(text) - asked:
                 return str(text)
@@ -865,7 +872,7 @@ def _place(doc: Any, asked: set[str]) -> str:
             and tok.ent_type_ not in (*_AMOUNTS, "DATE", "ORDINAL")
             and not _currency(tok.lower_)  # "cut the budget to 6.5 million naira"
         ):
-            words = [c for c in tok.subtree if c.dep_ in ("compound", "det") or c is tok]
+            words = [c for c in tok.subtree if c.dep_ in ("compound", "det") or c.i == tok.i]
             text = doc[min(c.i for c in words) : tok.i + 1].text
             if content_words(text) - asked:
                 return text

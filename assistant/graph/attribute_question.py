@@ -83,7 +83,7 @@ def _has_subject_i(verb: Any) -> bool:
     """True when "I" is the verb's subject, or the subject of the verb it completes ("did
     I end up joining": "joining" completes "end")."""
     subject = any(c.dep_ in ("nsubj", "nsubjpass") and c.lower_ == "i" for c in verb.children)
-    return subject or (verb.dep_ == "xcomp" and verb.head is not verb and _has_subject_i(verb.head))
+    return subject or (verb.dep_ == "xcomp" and verb.head.i != verb.i and _has_subject_i(verb.head))
 
 
 def _verb_attribute(verb: Any) -> Attribute | None:

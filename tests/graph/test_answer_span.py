@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 from assistant.graph.answer_span import asked_role, best_sentence, content_words, span, wanted
 
 
@@ -168,3 +170,11 @@ def test_a_word_for_anyone_keeps_what_it_is_said_of() -> None:
     assert anyone_by_what("what's the sound guy's name at that venue?") == "sound"
     assert anyone_by_what("who's our flour guy now") == "flour"
     assert anyone_by_what("who is the new guy") == ""  # "new" says which one, not what he does
+
+
+def test_a_weekday_with_its_day_is_the_nearer_such_day_from_when_it_was_said() -> None:
+    from assistant.graph.answer_span import date_in
+
+    said = datetime(2026, 12, 7, 10, tzinfo=UTC).timestamp()  # a Monday
+    assert date_in("the stall is now Saturday the 19th instead", said) == "19 December 2026"
+    assert date_in("we met on sat 21st", said) == "21 November 2026"  # no Saturday 21st in December

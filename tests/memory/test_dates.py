@@ -101,3 +101,16 @@ def test_dates_are_days_in_the_users_time_zone() -> None:
     assert span is not None
     assert span.start == datetime(2024, 3, 13, tzinfo=tokyo)
     assert span.end == datetime(2024, 3, 14, tzinfo=tokyo)
+
+
+def test_a_weekday_with_its_day_of_the_month_is_that_day_not_the_weekday_or_a_month() -> None:
+    from memory.understand import parse, when
+
+    # "9th" alone reads as September to the date library, "Saturday" alone as last Saturday
+    moved = "Change of plan: the market stall is now Saturday the 16th instead."
+    assert parse(moved).dates() == ["Saturday the 16th"]
+    # a question's date is the latest one by now: 16 March 2024 is a Saturday, still to come
+    assert resolve(moved, NOW) == resolve("on 16 December 2023", NOW)
+    assert resolve("what did we do on Friday the 9th", NOW).start == day(2024, 2, 9)
+    assert when("Friday 9th", NOW) == datetime(2024, 8, 9, tzinfo=UTC)  # the coming one
+    assert when("sat 16th", NOW) == datetime(2024, 3, 16, tzinfo=UTC)
