@@ -60,7 +60,7 @@ _WEEKDAYS_SAID = re.compile(
     rf"(?:(?:every|each|on)\s+)?{_WEEKDAY.pattern}(?:\s*(?:,|and|&|or)\s*{_WEEKDAY.pattern})*", re.I
 )
 _HABIT = re.compile(rf"\b(?:every|each)\s+{_WEEKDAY.pattern}|(?:\bon\s+)?{_WEEKDAY.pattern}(?<=s)", re.I)
-_TITLES = frozenset(["dr", "mr", "mrs", "ms", "prof", "professor", "sir", "dame"])
+TITLES = frozenset(["dr", "mr", "mrs", "ms", "prof", "professor", "sir", "dame"])
 _PLACES = ("GPE", "LOC", "FAC")
 _AMOUNTS = ("CARDINAL", "QUANTITY", "MONEY", "TIME", "PERCENT")
 _BOOKING_VERBS = frozenset(["book", "reserve", "rent", "hire"])
@@ -571,7 +571,7 @@ def _name_at(doc: Any, tok: Any) -> str:
         hi += 1
     while lo > 0 and doc[lo - 1].pos_ == "PROPN" and doc[lo - 1].text[0].isalnum():
         lo -= 1
-    if lo > 0 and doc[lo - 1].lower_.rstrip(".") in _TITLES:
+    if lo > 0 and doc[lo - 1].lower_.rstrip(".") in TITLES:
         lo -= 1
     return str(doc[lo:hi].text).strip(" ,.")
 

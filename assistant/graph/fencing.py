@@ -42,7 +42,8 @@ INSTRUCTION_PATTERNS = [
         r"(?:^|\n|[.!?]\s|-\s)\s*(?:system|assistant|user)\s*:",
         r"<\|?(?:im_start|im_end|system|/?external)\|?>|</?external",
         r"\b(?:as an ai|dear (?:assistant|ai|bot|llm)|attention (?:assistant|ai|bot|llm)|to the (?:assistant|ai|bot|llm))\b",
-        r"\b(?:ai|assistant|bot|llm|language model)s?\b[^.\n]{0,30}\b(?:must|should|shall|need to|are required to)\b",
+        # (not someone's assistant: "my assistant Dulce thinks we should ...")
+        r"(?<!my )(?<!our )(?<!his )(?<!her )(?<!their )\b(?:ai|assistant|bot|llm|language model)s?\b[^.\n]{0,30}\b(?:must|should|shall|need to|are required to)\b",
     )
 ]
 
@@ -71,7 +72,9 @@ OTHER_PATTERNS = [
         r"\b(?:pay no attention|take no notice|do not follow|stop following|no longer follow)\b[^.\n]{0,40}\b(?:told|said|given|instructions?|guidance|directions|rules|above|before|earlier)\b",
         r"\b(?:earlier|previous|prior|preceding|original|above|old) (?:guidance|directions|orders|rules|instructions|context|briefing)\b[^.\n]{0,40}\b(?:void|cancel+ed|obsolete|no longer|do not apply|don't apply|superseded|revoked|replaced)\b",
         r"\b(?:reply|respond|answer)\b[^.\n]{0,20}\b(?:only|solely|just|exclusively)\b[^.\n]{0,20}\b(?:with|using|by)\b",
-        r"\b(?:say|write|output|print|type|repeat|echo|end (?:your|the|every) (?:reply|answer|response) with)\b[^.\n]{0,20}\b(?:only|exactly|verbatim|the (?:word|phrase|code|string|token))\b",
+        # an order opens its clause ("Say only ...", "then print exactly ..."); "Gerald say now
+        # the water only comes on in April" reports what someone said
+        r"(?:^|[.!?:;\n]\s*|\b(?:please|just|now|then|and|you (?:must|should|will|shall))\s+)(?:say|write|output|print|type|repeat|echo|end (?:your|the|every) (?:reply|answer|response) with)\b[^.\n]{0,20}\b(?:only|exactly|verbatim|the (?:word|phrase|code|string|token))\b",
         r"\b(?:include|insert|add|put|append)\b[^.\n]{0,30}\b(?:the )?(?:word|phrase|code ?word|string|token|canary|password)\b[^.\n]{0,30}\b(?:in|into|to|at the end of) (?:your|the|every|each) (?:reply|answer|response|message|output)",
         r"\b(?:whoever|anyone|any (?:model|system|agent|program)|the (?:model|agent|system)) (?:reading|processing|summari[sz]ing|parsing) this\b",
         r"\b(?:your|the) (?:real|true|new|actual) (?:task|job|purpose|goal|objective|role) (?:is|now is|will be)\b",

@@ -32,6 +32,7 @@ from assistant.graph.answer_span import (
     GENERAL_NOUNS,
     INSTITUTIONS,
     LIGHT_VERBS,
+    TITLES,
     Span,
     anyone_by_what,
     asked_noun,
@@ -58,6 +59,7 @@ from assistant.graph.fencing import looks_like_instructions
 from assistant.graph.referents import follow_up_topic, with_referent
 from assistant.graph.state import GoalState, Grounded
 from assistant.graph.updates import (
+    LEFT,
     NEW_VALUE,
     REPLACED,
     changed,
@@ -485,13 +487,18 @@ def _turns(
     # hits, so that SEARCH_TURNS of the user's own are left
     for h in store.search(user_id, question, kinds=("episodes",), k=2 * SEARCH_TURNS, now=now):
         speaker = str(h.metadata.get("speaker", ""))
-        if speaker == "assistant" or looks_like_instructions(h.text):
+        if speaker == "assistant":
             continue  # the assistant's words are not what the user told us
         if len(out) >= SEARCH_TURNS:
             break
+        # a sentence that reads as an order to an assistant is never said back; the rest of
+        # its turn still tells ("Also committee put the rent up, it's £55" beside it)
+        text = _without_orders(h.text)
+        if not text:
+            continue
         # "how do I get over being afraid of the dentist" asks, tells nothing; but "The
         # surgeon is Mr. Declan Fahy. What should I get ready?" tells in its first sentence
-        told = _told(h.text)
+        told = _told(text)
         if not told and asked is not None:
             asked.append(h.text)
         if told:
@@ -501,6 +508,15 @@ def _turns(
             told = with_referent(told, h.id, threads.get(thread, []), _told)
             out.append(Candidate("turn", told, h.time, speaker))
     return out
+
+
+def _without_orders(text: str) -> str:
+    """A text without its sentences that read as orders to an assistant ("" when all do)."""
+    if not looks_like_instructions(text):
+        return text
+    kept = [s for s in sentences(text) if not looks_like_instructions(s)]
+    rest = " ".join(kept)
+    return rest if kept and not looks_like_instructions(rest) else ""
 
 
 def _by_name(question: str, facts: list[Fact]) -> str:
@@ -861,6 +877,12 @@ def ground(
         follow = _followed_by_update(asked, i, chosen, candidates, near)
         if follow is not None:
             i, chosen = follow
+        if wanted(asked) == "person" and chosen.typed and chosen.in_text:
+            took_over = _successor(store, user_id, asked, candidates[i], chosen, own, now)
+            if took_over is not None:
+                candidates.append(took_over[0])
+                scores.append(scores[i])
+                i, chosen = len(candidates) - 1, took_over[1]
         c = candidates[i]
         if not chosen.typed and c.source != "goal" and _asks_what_it_lacks(asked, c.text):
             # "which hospital do I work at?" of "a nurse in a hospital in Porto Alegre", "what
@@ -1267,6 +1289,59 @@ def _asks_past(question: str) -> bool:
     return bool(past) and not others
 
 
+def _successor(
+    store: Memory,
+    user_id: str,
+    asked: str,
+    c: Candidate,
+    chosen: Answer,
+    own: set[str],
+    now: float,
+) -> tuple[Candidate, Answer] | None:
+    """Who took over from the person `chosen` names, as a later message tells it: one that
+    names them, says they left or were replaced, and names someone else
+    ("Brigitte goes back to Norway, so new coach is Tomasz Wrona"; "Denise has moved on, an
+    email signed by a Priya Nair who's running the place now"). The newest such; followed
+    on, for a chain of hand-overs. None when no later message does.
+
+    The link is the old holder's name, not the role's wording: the later message need not
+    say "coach" or "care home manager" at all.
+    """
+    seen = {chosen.span.lower()}
+    found: tuple[Candidate, Answer] | None = None
+    for _ in range(3):  # a chain: Siobhan, then Gwen, then whoever covers for Gwen
+        name = (found[1] if found else chosen).span
+        since = (found[0] if found else c).said
+        first = next((w for w in name.split() if w.lower().strip(".") not in TITLES), "")
+        if len(first) < 3:
+            return found
+        mentions = re.compile(rf"\b{re.escape(first)}\b", re.IGNORECASE)
+        later = sorted(
+            (t for t in _turns(store, user_id, first, now) if t.said > since + LATER_TURN_S and mentions.search(t.text)),
+            key=lambda t: t.said,
+            reverse=True,
+        )
+        step = None
+        for t in later:
+            if not (LEFT.search(t.text) or REPLACED.search(t.text)):
+                continue
+            # the old holder's name joins the question's words: the reader skips it
+            one = _reply(f"{asked} {name}", t)
+            if (
+                one is not None
+                and one.typed
+                and one.span.lower() not in seen | own
+                and not mentions.search(one.span)
+            ):
+                step = (t, one)
+                break
+        if step is None:
+            return found
+        found = step
+        seen.add(step[1].span.lower())
+    return found
+
+
 def _own_names(candidates: list[Candidate]) -> set[str]:
     """The user's own name as memory holds it, whole and by its parts, lower case."""
     out: set[str] = set()
@@ -1374,8 +1449,7 @@ def _stated(
         (sentence, h.time)
         for h in store.search(user_id, probe, kinds=("episodes",), k=3 * SEARCH_TURNS, now=now)
         if str(h.metadata.get("speaker", "")) in ("user", "")
-        and not looks_like_instructions(h.text)
-        for sentence in sentences(h.text)
+        for sentence in sentences(_without_orders(h.text))
         if not sentence.endswith("?") and says_attribute(sentence, attribute)
     ]
     return max(mine, key=lambda m: m[1]) if mine else None

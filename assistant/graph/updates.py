@@ -45,6 +45,19 @@ NEW_VALUE = re.compile(
     re.IGNORECASE,
 )
 
+# Words by which people say someone left a role ("Brigitte goes back to Norway", "she's gone
+# off on mat leave", "Margot is leaving Pebblestone", "took a job in Dublin")
+LEFT = re.compile(
+    r"\b(?:leav(?:e|es|ing)|left|quit(?:s|ting)?|retir(?:e|es|ed|ing)|resign(?:s|ed|ing)?|"
+    r"(?:mov(?:e|es|ed|ing)|gone|went|go(?:es|ing)?) (?:on|away|back|abroad|off)|"
+    r"mov(?:e|es|ed|ing) to|(?:took|taken|take|taking|got) (?:a|another|a new) (?:job|post|role)|"
+    r"(?:mat|maternity|paternity|sick) leave|off sick|stepp(?:ed|ing) down|step(?:s)? down|"
+    r"handed (?:me |us |it |him |her |them )?over|pass(?:ed|ing) (?:me |us |it |him |her |them )?(?:over|on) to|"
+    r"reassigned|transferred|replac(?:ed|ing)|out for|no longer|not .{0,20}any ?more|"
+    r"(?:has|have|'s) gone|moved on|jump(?:ed|ing)? ship)\b",
+    re.IGNORECASE,
+)
+
 
 def changed(text: str) -> bool:
     """True when a text says a value changed, or asks for it as it is now."""

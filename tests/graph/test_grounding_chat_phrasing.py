@@ -711,6 +711,22 @@ def test_a_question_after_its_thing_or_a_value_fragment_asks(message: str, asks:
              "the inspector's office rang, they had a clash on the 9th so they'll come Tuesday the 17th instead"],
             "when's the inspection", "17 June", id="bare-day-in-the-old-month",
         ),
+        pytest.param(  # the one who took over is linked by the old holder's name, not the role word
+            ["My piano teacher is Ilse Brandauer, lessons are on Mondays.",
+             "Ilse is retiring to the coast, sadly. From next term I'm with Mr Kofi Mensah."],
+            "who teaches me piano these days", "Kofi Mensah", id="successor-by-the-old-name",
+        ),
+        pytest.param(  # ... and along a chain of hand-overs
+            ["Our health visitor is Marta, she comes on Tuesdays.",
+             "Marta's gone off on maternity leave, we've got Ruth Ellis for now.",
+             "Ruth Ellis has left the team already, Yusuf Adeyemi replaced her."],
+            "whos our health visitor", "Yusuf Adeyemi", id="successor-chain",
+        ),
+        pytest.param(  # a sentence that reads as an order is dropped, not the whole message
+            ["Allotment rent is £48 per year.",
+             "Hm, the secretary say now the tap only come on in April. Also the committee put the rent up, it's £55 a year."],
+            "allotment rent these days?", "£55", id="order-like-sentence-beside-an-update",
+        ),
     ],
 )  # fmt: skip
 def test_the_current_value_is_said_from_memory(
