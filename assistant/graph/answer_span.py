@@ -545,12 +545,15 @@ def _linked(person: Any, role: Any, hops: int = 1) -> bool:
     named = person.head
     if named.lemma_.lower() in ("call", "name") and named.head == role:
         return True
+    # "Niamh is coming in as assistant manager", "Leah joins as second shooter"
+    if person.dep_ in ("nsubj", "nsubjpass") and role.dep_ == "pobj" and role.head.lower_ == "as":
+        return role.head.head == person.head
     # one noun between: "my running buddy is my coworker Deshawn Mitchell"
     between = person.head
     return (
         hops > 0
         and between.pos_ == "NOUN"
-        and between is not person
+        and between.i != person.i
         and _linked(between, role, hops - 1)
     )
 

@@ -1327,6 +1327,16 @@ def _successor(
                 continue
             # the old holder's name joins the question's words: the reader skips it
             one = _reply(f"{asked} {name}", t)
+            if one is None or not one.typed:  # the one other person the message names
+                others = {
+                    e.text
+                    for e in parse(t.text).doc.ents
+                    if e.label_ == "PERSON" and e[-1].pos_ == "PROPN" and not mentions.search(e.text)
+                }
+                if len(others) == 1:
+                    other = others.pop()
+                    source = _source(t).split(" on ")[0]
+                    one = Answer(prompts.GROUNDED_TYPED.format(span=other, source=source), other, True, True)
             if (
                 one is not None
                 and one.typed
