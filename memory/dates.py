@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from memory.understand import WEEKDAY_DAY, parse, weekday_and_day
+from memory.understand import WEEKDAY_DAY, is_duration, parse, weekday_and_day
 
 MONTHS = {m.lower(): i for i, m in enumerate(calendar.month_name) if m}
 MONTHS.update({m.lower(): i for i, m in enumerate(calendar.month_abbr) if m})
@@ -31,6 +31,7 @@ NUMBERS = {
     "seven": 7, "eight": 8, "nine": 9, "ten": 10, "couple of": 2, "few": 3,
 }  # fmt: skip
 
+_POINT_BEFORE = re.compile(r"\b(?:in|for|next|last|past|previous|this)\s+(?:the\s+)?$")  # "in six weeks": a point
 _MONTH = "|".join(sorted(MONTHS, key=len, reverse=True))
 _NUM = r"\d+|" + "|".join(sorted(NUMBERS, key=len, reverse=True))
 _F = re.IGNORECASE
@@ -110,6 +111,8 @@ def resolve(text: str, now: datetime | float | None = None) -> TimeRange | None:
         else str(e.text)
         for e in turn.ents("DATE", "TIME")
     ]
+    # "sneak peeks within 72 hours": a length of time names no day ("two weeks ago" does)
+    phrases = [p for p in phrases if not is_duration(p) or _POINT_BEFORE.search(text.lower().split(p.lower())[0][-12:])]
     for said in turn.dates():
         if WEEKDAY_DAY.fullmatch(said):  # "Saturday the 21st" where the tagger saw "Saturday"
             phrases = [q for q in phrases if q not in said]

@@ -97,7 +97,7 @@ class Turn:
                 continue  # "Feb 15" is sometimes tagged LAW
             if re.fullmatch(r"[\d.,]+\s*k", words):
                 continue  # "a 10k" is a race
-            if _DURATION.search(words) and not _POINT_WORDS.search(words):
+            if is_duration(words):
                 continue  # "two weeks", "every year": lengths of time, not dates
             start = e.start
             if start > 0 and self.doc[start - 1].lower_ in ("later", "early", "late", "mid"):
@@ -305,6 +305,13 @@ def _as_datetime(now: datetime | float | None, zone: Any) -> datetime:
     if isinstance(now, datetime):
         return now.astimezone(zone) if now.tzinfo else now.replace(tzinfo=zone)
     return datetime.fromtimestamp(float(now), zone)
+
+
+def is_duration(phrase: str) -> bool:
+    """True for a length of time or a habit ("72 hours", "two weeks", "every year"), not a
+    point in time ("two weeks ago", "in 3 days", "next year")."""
+    words = phrase.lower()
+    return bool(_DURATION.search(words)) and not _POINT_WORDS.search(words)
 
 
 def weekday_and_day(phrase: str, ref: datetime, *, future: bool) -> datetime | None:

@@ -1027,6 +1027,9 @@ def _typed(
         kind_word = noun if noun in INSTITUTIONS else role if role in INSTITUTIONS else ""
 
         def named_place(parsed: Any) -> str:
+            if kind_word and _WHERE_IS.search(question):
+                # "where's the summer school?" asks where it is: the town, else its name
+                return _place(parsed, asked) or _institution(parsed, asked, kind_word)
             return _institution(parsed, asked, kind_word) if kind_word else _place(parsed, asked)
 
         found = named_place(doc)
@@ -1053,6 +1056,7 @@ def _typed(
     return ""
 
 
+_WHERE_IS = re.compile(r"^\W*(?:and\s+|so\s+)?where\s*(?:'s|s|is|was|are|'re|will\b.*\bbe)\b", re.IGNORECASE)
 # "what time does my shift finish?" asks for the end of "10pm to 6am", "when do I start?" its start
 _TIME_END = re.compile(r"\b(?:finish\w*|end\w*|until|till|over|done|get off|close\w*)\b", re.IGNORECASE)
 _TIME_START = re.compile(r"\b(?:start\w*|begin\w*|open\w*)\b", re.IGNORECASE)

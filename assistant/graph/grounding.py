@@ -619,6 +619,27 @@ class Answer(NamedTuple):
     typed: bool  # the span is the kind of value asked for (a date, an amount, a name, a place)
 
 
+# words that say a value is gone, in the clause that holds the old one
+_GONE = re.compile(r"\b(?:cancel\w*|scrap(?:ped)?|fell thr(?:ough|u)|pulled out|no longer|skip(?:ped|ping)?|off)\b", re.IGNORECASE)
+
+
+def _as_it_is_now(question: str, c: Candidate, found: Span) -> Span:
+    """In a text that says a thing was replaced, the value of the clause that says what it
+    is now ("the Lisbon school got cancelled, so we're doing the one in Ljubljana instead"),
+    where the reader found one in another clause; else what it found."""
+    if not found.typed or wanted(question) == "any" or not REPLACED.search(c.text):
+        return found
+    parts = [p for p in re.split(r"(?<=[.!?;])\s+|,\s+|[()]|\s+(?=so\b|but\b)", c.text) if p.strip()]
+    fresh = [p for p in parts if NEW_VALUE.search(p) and not _GONE.search(p)]
+    if not fresh or any(found.text in p for p in fresh):
+        return found
+    for part in fresh:
+        now = span(question, part, c.said)
+        if now.typed and now.text != found.text:
+            return now
+    return found
+
+
 def _reply(question: str, c: Candidate) -> Answer | None:
     """The reply stating the answer from c; None when c holds no answer."""
     in_text = True
@@ -653,7 +674,7 @@ def _reply(question: str, c: Candidate) -> Answer | None:
                 return None  # asked for a place, a person or a date this fact does not hold
             found = typed
     else:
-        found = span(question, c.text, c.said)
+        found = _as_it_is_now(question, c, span(question, c.text, c.said))
         if kind == "person" and not found.typed:
             return None  # a turn that names nobody does not say who
         if kind == "date" and not found.typed:
@@ -784,6 +805,8 @@ def ground(
         one = _reply(asked, candidates[i])
         if one is not None and wanted(asked) == "person" and one.span.lower() in own:
             continue  # "who handles my books?" is never the user themselves
+        if one is not None and wanted(asked) == "person" and _known_as_place(one.span, candidates):
+            continue  # "Lakeside have agreed to £39,200": the hospital named before, no one
         if one is not None and (one.typed or not advice):  # advice asked: only the amount
             made.append((i, one))
     if not made and not people:
@@ -861,6 +884,7 @@ def ground(
             )
             and (one := _reply(asked, c)) is not None
             and _replaces(one, chosen)
+            and not (wanted(asked) == "person" and _known_as_place(one.span, candidates))
             and not still_holds(chosen.span, c.text)
             and (_same_thing(c, candidates[i]) or changed_here(one.span, c.text))
         ]  # fmt: skip
@@ -1323,7 +1347,8 @@ def _successor(
         )
         step = None
         for t in later:
-            if not (LEFT.search(t.text) or REPLACED.search(t.text)):
+            # said of them: "Paz and I pushed the start" beside "we moved to La Serena" is not
+            if not any(mentions.search(p) and (LEFT.search(p) or REPLACED.search(p)) for p in sentences(t.text)):
                 continue
             # the old holder's name joins the question's words: the reader skips it
             one = _reply(f"{asked} {name}", t)
@@ -1350,6 +1375,27 @@ def _successor(
         found = step
         seen.add(step[1].span.lower())
     return found
+
+
+def _known_as_place(name: str, candidates: list[Candidate]) -> bool:
+    """True when the texts name `name` as a place or an organisation: part of a longer name
+    of one ("Lakeside Private Hospital") or where someone is ("my start date at Lakeside")."""
+    words = name.split()
+    if len(words) != 1:
+        return False
+    for c in candidates:
+        if c.source != "turn" or not re.search(rf"\b{re.escape(name)}\b", c.text):
+            continue
+        doc = parse(c.text).doc
+        for tok in doc:
+            if tok.text != name or tok.ent_type_ == "PERSON":
+                continue
+            ent = next((e for e in doc.ents if e.start <= tok.i < e.end), None)
+            if ent is not None and ent.label_ in ("ORG", "FAC", "GPE", "LOC") and len(ent) > 1:
+                return True
+            if tok.dep_ == "pobj" and tok.head.lower_ in ("at", "in"):
+                return True
+    return False
 
 
 def _own_names(candidates: list[Candidate]) -> set[str]:

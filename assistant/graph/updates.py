@@ -27,12 +27,12 @@ _UPDATE = re.compile(
     r"(?:tak(?:e|es|ing)|took|taken) over|scrap(?:ped)?|quit|stretch(?:ed|ing)|"
     r"delayed|end(?:ed)? up|change of plans?|cancel(?:l?ed)?|no more|plot twist|voted|"
     r"(?:went|gone|going) for|decided|settled on|trimmed|knocked|from now on|as of|"
-    r"stepp(?:ed|ing) (?:in|up|into)|handed in)\b",
+    r"stepp(?:ed|ing) (?:in|up|into)|handed in|rather than|negotiat\w*|(?:have|has|'ve) agreed to)\b",
     re.IGNORECASE,
 )
 # Words by which people say one thing took another's place (more than "now" or "new")
 REPLACED_WORDS = (
-    r"instead|switch(?:ed|ing)?|replac(?:ed|ing)|skip(?:ping)?|scrap(?:ped)?|cancel\w*|"
+    r"instead|rather than|switch(?:ed|ing)?|replac(?:ed|ing)|skip(?:ping)?|scrap(?:ped)?|cancel\w*|"
     r"fell thr(?:ough|u)|no longer|quit|pulled out|renamed|(?:tak(?:e|es|ing)|took) over"
 )
 REPLACED = re.compile(rf"\b(?:{REPLACED_WORDS})\b", re.IGNORECASE)
@@ -65,18 +65,23 @@ def changed(text: str) -> bool:
 
 
 def instead_of(text: str, old: str) -> str:
-    """X of "X instead of <old>" ("Zakopane instead of Kraków"): the words the parse joins to
-    the word before "instead"; "" when the text does not say that."""
+    """X of "X instead of <old>" or "X rather than <old>" ("Zakopane instead of Kraków",
+    "begin on 17 February rather than the 3rd"): the words the parse joins to the word
+    before "instead"; "" when the text does not say that."""
     doc = parse(text).doc
+    day = re.search(r"\b(\d{1,2})(?:st|nd|rd|th)?\b(?!\d|:)", old)
+    # the old value as said again: whole, or a date by its day ("the 3rd" of "3 February")
+    again = re.compile(
+        rf"{re.escape(old)}" + (rf"|(?:the\s+)?{day.group(1)}(?:st|nd|rd|th)\b" if day else ""), re.IGNORECASE
+    )
     for tok in doc:
         if (
-            tok.lower_ != "instead"
+            (tok.lower_, doc[tok.i + 1].lower_ if tok.i + 1 < len(doc) else "") not in (("instead", "of"), ("rather", "than"))
             or tok.i == 0
             or tok.i + 2 >= len(doc)
-            or doc[tok.i + 1].lower_ != "of"
         ):
             continue
-        if not doc[tok.i + 2 :].text.lower().startswith(old.lower()):
+        if not again.match(doc[tok.i + 2 :].text):
             continue
         before = doc[tok.i - 1]
         if before.pos_ in ("PROPN", "NOUN", "NUM"):

@@ -178,3 +178,15 @@ def test_a_weekday_with_its_day_is_the_nearer_such_day_from_when_it_was_said() -
     said = datetime(2026, 12, 7, 10, tzinfo=UTC).timestamp()  # a Monday
     assert date_in("the stall is now Saturday the 19th instead", said) == "19 December 2026"
     assert date_in("we met on sat 21st", said) == "21 November 2026"  # no Saturday 21st in December
+
+
+def test_where_a_named_kind_of_place_is_asks_for_the_town_first() -> None:
+    # "which school" asks for the school's name; "where's the summer school" asks where it is
+    assert span("where's the summer school now", "we're doing the one in Ljubljana instead").text == "Ljubljana"
+    said = "Ada starts at Hillcrest Primary School in Leeds next week."
+    assert span("which school is Ada going to", said).text == "Hillcrest Primary School"
+
+
+def test_a_name_is_tied_to_the_role_it_comes_in_as() -> None:
+    said = "Her friend Niamh O'Connor is coming in as assistant manager instead."
+    assert span("who's the assistant manager?", said).text == "Niamh O'Connor"

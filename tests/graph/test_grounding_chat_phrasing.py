@@ -722,10 +722,25 @@ def test_a_question_after_its_thing_or_a_value_fragment_asks(message: str, asks:
              "Ruth Ellis has left the team already, Yusuf Adeyemi replaced her."],
             "whos our health visitor", "Yusuf Adeyemi", id="successor-chain",
         ),
+        pytest.param(  # no hand-over: the one who moved is the user, not the friend named
+            ["My friend Ines Duarte is walking the Camino with me in May.",
+             "Big news: we moved to Braga to be near my son Tiago! Also Ines and I pushed the start to 11 May."],
+            "who's walking the camino with me?", "Ines Duarte", id="no-successor-when-someone-else-moved",
+        ),
         pytest.param(  # a sentence that reads as an order is dropped, not the whole message
             ["Allotment rent is £48 per year.",
              "Hm, the secretary say now the tap only come on in April. Also the committee put the rent up, it's £55 a year."],
             "allotment rent these days?", "£55", id="order-like-sentence-beside-an-update",
+        ),
+        pytest.param(  # the clause that says what it is now, not the one that says what fell through
+            ["The summer workshop is in Porto, 3-7 June. Any packing tips?",
+             "Plans changed, the Porto workshop got cancelled, so we're doing the one in Gdansk instead."],
+            "where's the workshop now", "Gdansk", id="value-of-the-clause-as-it-is-now",
+        ),
+        pytest.param(  # an offer raised in a negotiation, and a start "rather than" the old day
+            ["I've accepted a post at Lakeside Clinic. The offered salary is £38,500.",
+             "Good news: after some negotiation, Lakeside have agreed to £39,200. They asked if I could start on 17 February rather than the 3rd."],
+            "what salary did I end up with?", "£39,200", id="negotiated-amount",
         ),
     ],
 )  # fmt: skip
@@ -764,3 +779,12 @@ def test_the_sound_guy_is_not_any_name_told(real_store, monkeypatch) -> None:
         ["what's the sound guy's name at that venue?"],
     )
     assert "Declan" not in sound or "closest" in sound, sound
+
+
+def test_a_replaced_value_is_read_from_the_clause_that_says_what_it_is_now() -> None:
+    from assistant.graph.updates import instead_of
+
+    assert instead_of("Could I begin on 17 February rather than the 3rd, they asked.", "3 February") == (
+        "17 February"
+    )
+    assert instead_of("so I think Zakopane instead of Kraków", "Kraków") == "Zakopane"
