@@ -220,8 +220,20 @@ def _shortened(word: str, words: set[str]) -> bool:
 
 
 def sentences(text: str) -> list[str]:
-    """A stored text's sentences, as the parse splits them ("Dr." does not end one)."""
-    return [s.text.strip() for s in parse(text).doc.sents if s.text.strip()]
+    """A stored text's sentences, as the parse splits them ("Dr." does not end one), and at
+    a full stop before a word typed in lower case, which the parse misses in chat ("i booked
+    a class for 6pm. ideas for games?")."""
+    out: list[str] = []
+    for s in parse(text).doc.sents:
+        out += [p.strip() for p in _CHAT_STOP.split(s.text) if p.strip()]
+    return out
+
+
+# a full stop, "!" or "?" after a word of three or more letters (not "etc." or "approx.")
+# and before a word typed in lower case
+_CHAT_STOP = re.compile(
+    r"(?<=\w{3}[.!?])(?<!\b[Ee]tc\.)(?<!\b[Mm]rs\.)(?<!\b[Aa]pprox\.)(?<!\b[Pp]rof\.)\s+(?=[a-z])"
+)
 
 
 def best_sentence(question: str, text: str) -> str:
@@ -1061,6 +1073,9 @@ _WHERE_IS = re.compile(r"^\W*(?:and\s+|so\s+)?where\s*(?:'s|s|is|was|are|'re|wil
 _TIME_END = re.compile(r"\b(?:finish\w*|end\w*|until|till|over|done|get off|close\w*)\b", re.IGNORECASE)
 _TIME_START = re.compile(r"\b(?:start\w*|begin\w*|open\w*)\b", re.IGNORECASE)
 _CLOCK = re.compile(r"\d{1,2}(?::\d{2}(?::\d{2})?|h\d{2}|(?:am|pm))", re.IGNORECASE)
+_CLOCK_SAID = re.compile(
+    r"(?<![£$€\d.,])\b\d{1,2}(?:[:.]\d{2}\s*(?:am|pm|a\.m\.|p\.m\.)?|\s*(?:am|pm|a\.m\.|p\.m\.))(?![\w%])", re.IGNORECASE
+)
 _TIME_RANGE = re.compile(r"\s*(?:-|–|\bto\b|\buntil\b|\btill\b)\s*", re.IGNORECASE)
 
 
@@ -1079,6 +1094,8 @@ def _time(doc: Any, question: str) -> str:
     times = [t for t in times if re.search(r"\d", t)] or times
     # "goal is under 3:45": a clock-shaped number the tagger left untagged or called a count
     times = times or [t.text for t in doc if _CLOCK.fullmatch(t.text)]
+    # "now on at 2:15pm", "booked for 9.20": a clock time the tagger left untagged, in two tokens
+    times = times or [m.group(0) for m in _CLOCK_SAID.finditer(doc.text)]
     if not times:
         return ""
     ends = [p for t in times for p in _TIME_RANGE.split(t) if p]

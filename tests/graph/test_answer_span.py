@@ -190,3 +190,20 @@ def test_where_a_named_kind_of_place_is_asks_for_the_town_first() -> None:
 def test_a_name_is_tied_to_the_role_it_comes_in_as() -> None:
     said = "Her friend Niamh O'Connor is coming in as assistant manager instead."
     assert span("who's the assistant manager?", said).text == "Niamh O'Connor"
+
+
+def test_a_chat_full_stop_before_a_lower_case_word_ends_a_sentence() -> None:
+    from assistant.graph.answer_span import sentences
+
+    told = "hen do is in york on 9 august, i booked a pottery class for 6pm. ideas for games?"
+    assert sentences(told) == [
+        "hen do is in york on 9 august, i booked a pottery class for 6pm.",
+        "ideas for games?",
+    ]
+    assert sentences("Dr. khan rang. Mrs. jones too") == ["Dr. khan rang.", "Mrs. jones too"]
+
+
+def test_a_clock_time_in_two_tokens_is_a_time() -> None:
+    said = "The organisers reshuffled the schedule, I'm now on at 2:15pm same day."
+    assert span("what time's my slot", said).text == "2:15pm"
+    assert span("what time is the call", "the call moved to 4 pm, it costs £9.20").text == "4 pm"
