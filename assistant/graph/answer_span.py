@@ -52,7 +52,9 @@ _WRITTEN_DATE = re.compile(
     rf"\b(?:\d{{1,2}}(?:st|nd|rd|th)?\s+(?:of\s+)?{_MONTH_NAME}|{_MONTH_NAME}\s+\d{{1,2}}(?:st|nd|rd|th)?)\b"
     r"(?![-']|\s*(?:%|am|pm|kg|km))"
     # "now 16 may." typed in lower case: a day beside "may" where a clause ends is the month
-    r"|\b(?:\d{1,2}(?:st|nd|rd|th)?\s+(?:of\s+)?may|may\s+\d{1,2}(?:st|nd|rd|th)?)(?=\s*(?:[.,!?;:)]|$))"
+    r"|\b(?:\d{1,2}(?:st|nd|rd|th)?\s+(?:of\s+)?may|may\s+\d{1,2}(?:st|nd|rd|th)?)(?=\s*(?:[.,!?;:)-]|$))"
+    # ... and before what follows a date ("12 may at 9.20", "5 may at the surgery")
+    r"|\b\d{1,2}(?:st|nd|rd|th)?\s+(?:of\s+)?may(?=\s+(?:at|in|on|for|from|to|till|until|and|\d{4})\b)"
 )
 _WEEKDAY = re.compile(r"\b(?:mon|tues|wednes|thurs|fri|satur|sun)days?\b", re.I)
 _WEEKDAY_ASK = re.compile(r"\b(?:which|what) days?\b(?!\s+of\b)", re.I)  # a weekday, not a date

@@ -207,3 +207,10 @@ def test_a_clock_time_in_two_tokens_is_a_time() -> None:
     said = "The organisers reshuffled the schedule, I'm now on at 2:15pm same day."
     assert span("what time's my slot", said).text == "2:15pm"
     assert span("what time is the call", "the call moved to 4 pm, it costs £9.20").text == "4 pm"
+
+
+def test_a_day_and_may_typed_in_lower_case_before_at_is_a_date() -> None:
+    from assistant.graph.answer_span import date_in
+
+    assert date_in("surgery texted, the jabs moved - now 14 may at 10.20", 0.0, written_only=True) == "14 may"
+    assert date_in("I may go at noon", 0.0, written_only=True) == ""
