@@ -31,7 +31,20 @@ NUMBERS = {
     "seven": 7, "eight": 8, "nine": 9, "ten": 10, "couple of": 2, "few": 3,
 }  # fmt: skip
 
-_POINT_BEFORE = re.compile(r"\b(?:in|for|next|last|past|previous|this)\s+(?:the\s+)?$")  # "in six weeks": a point
+_BEFORE_LENGTH = re.compile(r"\b(in|next|last|past|previous|this)\s+(?:the\s+)?$")
+
+
+def _ahead(phrase: str, text: str) -> str:
+    """A date phrase as read: a length of time said with "in" as "in <length>" (a day that
+    far ahead), with "next"/"last" as it is, and "" for a length alone ("within 72 hours")."""
+    if not is_duration(phrase):
+        return phrase
+    before = _BEFORE_LENGTH.search(text.lower().split(phrase.lower())[0])
+    if before is None:
+        return ""
+    return f"in {phrase}" if before.group(1) == "in" else phrase
+
+
 _MONTH = "|".join(sorted(MONTHS, key=len, reverse=True))
 _NUM = r"\d+|" + "|".join(sorted(NUMBERS, key=len, reverse=True))
 _F = re.IGNORECASE
@@ -111,8 +124,10 @@ def resolve(text: str, now: datetime | float | None = None) -> TimeRange | None:
         else str(e.text)
         for e in turn.ents("DATE", "TIME")
     ]
-    # "sneak peeks within 72 hours": a length of time names no day ("two weeks ago" does)
-    phrases = [p for p in phrases if not is_duration(p) or _POINT_BEFORE.search(text.lower().split(p.lower())[0][-12:])]
+    # "sneak peeks within 72 hours", "for two weeks": a length of time names no day; "in six
+    # weeks" names the day that far ahead ("two weeks ago" and "next week" are no lengths)
+    phrases = [_ahead(p, text) for p in phrases]
+    phrases = [p for p in phrases if p]
     for said in turn.dates():
         if WEEKDAY_DAY.fullmatch(said):  # "Saturday the 21st" where the tagger saw "Saturday"
             phrases = [q for q in phrases if q not in said]
@@ -130,7 +145,10 @@ def resolve(text: str, now: datetime | float | None = None) -> TimeRange | None:
 def _span(phrase: str, ref: datetime, today: datetime) -> TimeRange | None:
     """The span one date phrase names (see `resolve`)."""
     tz = ref.tzinfo
-    p = re.sub(r"^(?:the\s+|on\s+|in\s+|during\s+|since\s+)", "", phrase.lower()).strip(" .,?!")
+    p = phrase.lower()
+    if not (p.startswith("in ") and is_duration(p[3:])):  # "in six weeks" is ahead, "six weeks" ago
+        p = re.sub(r"^(?:the\s+|on\s+|in\s+|during\s+|since\s+)", "", p)
+    p = p.strip(" .,?!")
     p = re.sub(r"['’]s$", "", p)  # "this week's notes"
     if re.fullmatch(r"(?:this\s+)?(?:morning|afternoon|evening)|tonight|today", p):
         return _days(today, 1)

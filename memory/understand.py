@@ -384,7 +384,7 @@ _ARRANGE = _word_set("find book reserve get search look rent buy order schedule 
 # "I'm preparing a talk": work under way towards an event ("I'm paying 1450 a month" is a habit)
 _PREPARING = _word_set("prepare organise organize arrange")
 _REFERS = _word_set("it that this them one those these")
-_DURATION = re.compile(r"\b(?:\d+|a|an|one|two|three|few|several|couple)\s+(?:days?|weeks?|months?|years?|hours?)\b|\bevery\b|\bdaily\b|\bweekly\b")
+_DURATION = re.compile(r"\b(?:\d+|a|an|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|few|several|couple)\s+(?:days?|weeks?|months?|years?|hours?)\b|\bevery\b|\bdaily\b|\bweekly\b")
 _POINT_WORDS = re.compile(r"\b(?:ago|in|next|last|from now)\b")
 _DAY_WORDS = _word_set("today tonight tomorrow monday tuesday wednesday thursday friday saturday sunday")
 _DAY_PREPS = _word_set("on for by until till from to")

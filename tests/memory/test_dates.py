@@ -114,3 +114,11 @@ def test_a_weekday_with_its_day_of_the_month_is_that_day_not_the_weekday_or_a_mo
     assert resolve("what did we do on Friday the 9th", NOW).start == day(2024, 2, 9)
     assert when("Friday 9th", NOW) == datetime(2024, 8, 9, tzinfo=UTC)  # the coming one
     assert when("sat 16th", NOW) == datetime(2024, 3, 16, tzinfo=UTC)
+
+
+def test_a_length_of_time_names_a_day_only_when_said_ahead_or_ago() -> None:
+    # "within 72 hours" is no day; "in six weeks" is six weeks ahead, "six weeks ago" behind
+    assert resolve("I promised the photos within 72 hours", NOW) is None
+    ahead = resolve("the full gallery comes in six weeks", NOW)
+    assert ahead is not None and ahead.start > NOW
+    assert resolve("what did I do six weeks ago", NOW).start < NOW
