@@ -872,6 +872,7 @@ def ground(
         held = [p for p in sentences(candidates[i].text) if chosen.span in p]
         changes = any(_later(c, candidates[i]) and changed(c.text) for c in candidates)
         bar = min(scores[i], *relevance(store, scored, held)) if held and chosen.in_text and changes else scores[i]
+        shared_thing = (content_words(asked) | content_words(candidates[i].text)) - GENERAL_NOUNS
         moved = [
             (j, one)
             for j, c in enumerate(candidates)
@@ -882,6 +883,10 @@ def ground(
                     (wanted(asked) != "any" or _names_asked(asked, c.text))
                     and changed(c.text)
                     and scores[j] >= bar - UPDATE_MARGIN
+                    # a goal moves a value only of its own thing: "do the fixation Thursday
+                    # night now" does not move "on the confocal Friday 1pm instead" (a turn
+                    # may say it in other words: "moved my target to 3:30" of "goal time")
+                    and (c.source != "goal" or bool(shared_thing & content_words(c.text)))
                 )
             )
             and (one := _reply(asked, c)) is not None

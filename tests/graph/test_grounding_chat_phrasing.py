@@ -727,6 +727,12 @@ def test_a_question_after_its_thing_or_a_value_fragment_asks(message: str, asks:
              "Big news: we moved to Braga to be near my son Tiago! Also Ines and I pushed the start to 11 May."],
             "who's walking the camino with me?", "Ines Duarte", id="no-successor-when-someone-else-moved",
         ),
+        pytest.param(  # a goal said "now" moves no value of another thing
+            ["Booked the microscope for Thursday at 9am, 3 hours. Help me plan the imaging session?",
+             "so the facility bumped me. I'm on the microscope Friday 1pm instead, still 3 hrs.",
+             "can you adjust the plan? I'll have to do the staining Thursday night now"],
+            "which day am I on the microscope", "Friday", id="a-goal-moves-only-its-own-thing",
+        ),
         pytest.param(  # a sentence that reads as an order is dropped, not the whole message
             ["Allotment rent is £48 per year.",
              "Hm, the secretary say now the tap only come on in April. Also the committee put the rent up, it's £55 a year."],
