@@ -332,7 +332,8 @@ def question_part(text: str) -> str:
 
 
 def spelled_out(text: str) -> str:
-    """A chat question spelled out so the parse reads it: a question word run into "is"
+    """A chat question spelled out so the parse reads it: a question word typed short ("wat",
+    "wen") or run into "is"
     without its apostrophe ("whens race day" -> "when is race day"), and words typed without
     their final g ("movin" -> "moving"; a word that is one itself, "cousin", stays)."""
     from memory.embeddings import is_dictionary_word  # the embedding model's vocabulary
@@ -342,6 +343,10 @@ def spelled_out(text: str) -> str:
         full = word + "g"
         return full if is_dictionary_word(full.lower()) and not is_dictionary_word(word.lower()) else m.group(0)
 
+    # question words as chats type them ("wat time is it", "wht time", "wen do we fly")
+    text = re.sub(r"\b(?:wat|wot|wut|wht)\b", "what", text, flags=re.IGNORECASE)
+    text = re.sub(r"\bwen\b", "when", text, flags=re.IGNORECASE)
+    text = re.sub(r"\bwhr\b", "where", text, flags=re.IGNORECASE)
     text = re.sub(r"\b(wh(?:en|o|ere|at)|how)s\b", r"\1 is", text, flags=re.IGNORECASE)
     return re.sub(r"\b[A-Za-z]{2,}in'?(?![\w'])", put_back, text)
 
@@ -809,6 +814,8 @@ def ground(
         one = _reply(asked, candidates[i])
         if one is not None and wanted(asked) == "person" and one.span.lower() in own:
             continue  # "who handles my books?" is never the user themselves
+        if one is not None and wanted(asked) == "person" and re.search(rf"\b{re.escape(one.span)}\b", asked, re.IGNORECASE):
+            continue  # "who's ivy seeing now?" is never Ivy
         if one is not None and wanted(asked) == "person" and _known_as_place(one.span, candidates):
             continue  # "Lakeside have agreed to £39,200": the hospital named before, no one
         if one is not None and (one.typed or not advice):  # advice asked: only the amount

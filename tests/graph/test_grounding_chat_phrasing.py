@@ -794,3 +794,12 @@ def test_a_replaced_value_is_read_from_the_clause_that_says_what_it_is_now() -> 
         "17 February"
     )
     assert instead_of("so I think Zakopane instead of Kraków", "Kraków") == "Zakopane"
+
+
+def test_question_words_typed_short_are_read_as_questions() -> None:
+    from assistant.graph.answer_span import wanted
+    from assistant.graph.grounding import spelled_out
+
+    assert spelled_out("wat time is it") == "what time is it"
+    assert wanted(spelled_out("wht time do my shifts start")) == "time"
+    assert spelled_out("wen do we fly") == "when do we fly"
