@@ -140,6 +140,8 @@ _NOW_ASK = re.compile(
     re.IGNORECASE,
 )
 _RECALL = re.compile(
+    # "can you tell me the postcode of the new house": a value asked for, not advice
+    r"\b(?:can|could|would|will) you (?:tell|give) me (?:the|my|our|his|her|their)\b|"
     r"\b(?:remind me|remember|recall|(?:did|have) i (?:say|said|tell|told|mention)|"
     r"i (?:said|told you|mentioned)|you told me|what do you know about)\b",
     re.IGNORECASE,
@@ -403,6 +405,23 @@ def _about_someone_known(question: str, candidates: list[Candidate]) -> bool:
     if wanted(question) == "any" or not re.search(r"\b(?:he|she|his|her|him)\b", question, re.IGNORECASE):
         return False  # "is she too young for a phone?" asks for advice, not a stored value
     return any(c.fact is not None and c.fact.attribute == "person" for c in candidates)
+
+
+def _names_something_told(question: str, candidates: list[Candidate]) -> bool:
+    """True for a question asking for a value ("how much", "when", "who") of a thing by the
+    name the user gave it ("How much does Oakdene charge a week?" after "respite care at
+    Oakdene Lodge"): a name only the user's memory knows, not a place in the world."""
+    if wanted(question) == "any":
+        return False
+    names = [
+        t.text
+        for t in parse(question).doc
+        # a word written with a capital inside the question (the tagger may call it a verb)
+        if t.i > 0 and t.is_title and t.is_alpha and len(t.text) > 2 and t.lower_ not in ("i'm", "i've")
+        and t.ent_type_ not in ("GPE", "LOC", "NORP", "DATE", "TIME", "LANGUAGE")
+    ]
+    told = [c.text for c in candidates if c.source in ("turn", "fact")]
+    return any(re.search(rf"\b{re.escape(n)}\b", text) for n in names for text in told)
 
 
 def names_someones_role(question: str) -> bool:
@@ -755,6 +774,7 @@ def ground(
         or (wanted(question) != "any" and bool(_NOW_ASK.search(question)))
         or names_someones_role(question)
         or _about_someone_known(question, candidates)
+        or _names_something_told(question, candidates)
         # "date?" after "which race am i doing": a question about memory too
         or (bool(topic) and asks_memory(topic, speakers))
     )

@@ -803,3 +803,18 @@ def test_question_words_typed_short_are_read_as_questions() -> None:
     assert spelled_out("wat time is it") == "what time is it"
     assert wanted(spelled_out("wht time do my shifts start")) == "time"
     assert spelled_out("wen do we fly") == "when do we fly"
+
+
+def test_a_value_never_told_of_a_thing_the_user_named_is_declined(real_store, monkeypatch) -> None:
+    # asked as a request ("can you tell me ..."), or of a place by the name the user gave it
+    postcode, fee = _one_session_then_asked(
+        real_store,
+        monkeypatch,
+        [
+            "We're moving to Exeter, new address is 4 Ferndale Road. Any packing tips?",
+            "Dad goes into respite care at Oakdene Lodge for two weeks from 6 October.",
+        ],
+        ["Can you tell me the postcode of the new house", "How much does Oakdene charge a week?"],
+    )
+    assert postcode.startswith("I don't know") and MODEL not in postcode, postcode
+    assert fee.startswith("I don't know") and MODEL not in fee, fee
