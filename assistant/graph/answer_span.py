@@ -482,11 +482,9 @@ def _asked_role(question: str) -> str:
             if owner is not None and owner.pos_ == "NOUN":
                 return str(owner.lemma_.lower())
     for tok in doc:
-        if (
-            tok.pos_ != "NOUN"
-            or tok.lemma_.lower() == "name"
-            or tok.dep_ not in ("nsubj", "attr", "nsubjpass")
-        ):
+        # "who's my head baker now?": the tagger reads a lower-case "baker" as a surname
+        noun = tok.pos_ == "NOUN" or (tok.pos_ == "PROPN" and tok.is_lower and is_person_noun(tok.lower_))
+        if not noun or tok.lemma_.lower() == "name" or tok.dep_ not in ("nsubj", "attr", "nsubjpass"):
             continue
         if (
             any(t.lower_ in ("who", "whom") for t in tok.head.children)

@@ -722,6 +722,11 @@ def test_a_question_after_its_thing_or_a_value_fragment_asks(message: str, asks:
              "Ruth Ellis has left the team already, Yusuf Adeyemi replaced her."],
             "whos our health visitor", "Yusuf Adeyemi", id="successor-chain",
         ),
+        pytest.param(  # a role word the tagger reads as a surname ("baker"), and "stepping in as"
+            ["My head baker is Tomasz, he starts at 4am.",
+             "Keiko is stepping in as head baker from Monday, Tomasz wants fewer hours."],
+            "who's my head baker now?", "Keiko", id="stepping-in-as-a-role-read-as-a-surname",
+        ),
         pytest.param(  # no hand-over: the one who moved is the user, not the friend named
             ["My friend Ines Duarte is walking the Camino with me in May.",
              "Big news: we moved to Braga to be near my son Tiago! Also Ines and I pushed the start to 11 May."],
