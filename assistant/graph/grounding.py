@@ -62,6 +62,7 @@ from assistant.graph.updates import (
     LEFT,
     NEW_VALUE,
     REPLACED,
+    as_it_is_now,
     changed,
     changed_here,
     instead_of,
@@ -335,9 +336,9 @@ def question_part(text: str) -> str:
 
 def spelled_out(text: str) -> str:
     """A chat question spelled out so the parse reads it: a question word typed short ("wat",
-    "wen") or run into "is"
-    without its apostrophe ("whens race day" -> "when is race day"), and words typed without
-    their final g ("movin" -> "moving"; a word that is one itself, "cousin", stays)."""
+    "wen"), or run into "is" without its apostrophe ("whens race day" -> "when is race day"),
+    and words typed without their final g ("movin" -> "moving"; a word that is one itself,
+    "cousin", stays)."""
     from memory.embeddings import is_dictionary_word  # the embedding model's vocabulary
 
     def put_back(m: re.Match[str]) -> str:
@@ -643,27 +644,6 @@ class Answer(NamedTuple):
     typed: bool  # the span is the kind of value asked for (a date, an amount, a name, a place)
 
 
-# words that say a value is gone, in the clause that holds the old one
-_GONE = re.compile(r"\b(?:cancel\w*|scrap(?:ped)?|fell thr(?:ough|u)|pulled out|no longer|skip(?:ped|ping)?|off)\b", re.IGNORECASE)
-
-
-def _as_it_is_now(question: str, c: Candidate, found: Span) -> Span:
-    """In a text that says a thing was replaced, the value of the clause that says what it
-    is now ("the Lisbon school got cancelled, so we're doing the one in Ljubljana instead"),
-    where the reader found one in another clause; else what it found."""
-    if not found.typed or wanted(question) == "any" or not REPLACED.search(c.text):
-        return found
-    parts = [p for p in re.split(r"(?<=[.!?;])\s+|,\s+|[()]|\s+(?=so\b|but\b)", c.text) if p.strip()]
-    fresh = [p for p in parts if NEW_VALUE.search(p) and not _GONE.search(p)]
-    if not fresh or any(found.text in p for p in fresh):
-        return found
-    for part in fresh:
-        now = span(question, part, c.said)
-        if now.typed and now.text != found.text:
-            return now
-    return found
-
-
 def _reply(question: str, c: Candidate) -> Answer | None:
     """The reply stating the answer from c; None when c holds no answer."""
     in_text = True
@@ -698,7 +678,7 @@ def _reply(question: str, c: Candidate) -> Answer | None:
                 return None  # asked for a place, a person or a date this fact does not hold
             found = typed
     else:
-        found = _as_it_is_now(question, c, span(question, c.text, c.said))
+        found = as_it_is_now(question, c.text, c.said, span(question, c.text, c.said))
         if kind == "person" and not found.typed:
             return None  # a turn that names nobody does not say who
         if kind == "date" and not found.typed:
@@ -823,17 +803,18 @@ def ground(
         key=lambda i: -(scores[i] + (TIE if candidates[i].source != "turn" else 0.0)),
     )
     own = _own_names(candidates)
+    person = wanted(asked) == "person"
     made: list[tuple[int, Answer]] = []
     for i in ranked:
         if scores[i] < floor:
             break
         one = _reply(asked, candidates[i])
-        if one is not None and wanted(asked) == "person" and one.span.lower() in own:
-            continue  # "who handles my books?" is never the user themselves
-        if one is not None and wanted(asked) == "person" and re.search(rf"\b{re.escape(one.span)}\b", asked, re.IGNORECASE):
-            continue  # "who's ivy seeing now?" is never Ivy
-        if one is not None and wanted(asked) == "person" and _known_as_place(one.span, candidates):
-            continue  # "Lakeside have agreed to £39,200": the hospital named before, no one
+        if one is not None and person and (
+            one.span.lower() in own  # "who handles my books?" is never the user themselves
+            or re.search(rf"\b{re.escape(one.span)}\b", asked, re.IGNORECASE)  # "who's ivy seeing now?"
+            or _known_as_place(one.span, candidates)  # "Lakeside have agreed ...": the hospital
+        ):
+            continue
         if one is not None and (one.typed or not advice):  # advice asked: only the amount
             made.append((i, one))
     if not made and not people:

@@ -3,16 +3,16 @@
 Grounding answers with the newest value of a thing ("the appointment is now 19 May instead
 of the 12th" after "dentist on 12 May"). These are the text-level readings it rests on: the
 words by which people say a value changed (`changed`), that one thing took another's place
-(`REPLACED`), which clause holds the value as it is now (`NEW_VALUE`), and whether a later
-text still holds, drops or denies an old value. Which stored text is the update of which is
-decided in `grounding.py`, by these and by when each was said.
+(`REPLACED`), which clause holds the value as it is now (`NEW_VALUE`, `as_it_is_now`), and
+whether a later text still holds, drops or denies an old value. Which stored text is the
+update of which is decided in `grounding.py`, by these and by when each was said.
 """
 
 from __future__ import annotations
 
 import re
 
-from assistant.graph.answer_span import sentences
+from assistant.graph.answer_span import Span, sentences, span, wanted
 from memory.understand import parse
 
 # Words by which people say a value changed; the older value scores higher by sharing the
@@ -123,3 +123,24 @@ def still_holds(value: str, text: str) -> bool:
         else value.lower() in text.lower()
     )
     return held and not _DROPPED.search(text)
+
+
+# words that say a value is gone, in the clause that holds the old one
+_GONE = re.compile(r"\b(?:cancel\w*|scrap(?:ped)?|fell thr(?:ough|u)|pulled out|no longer|skip(?:ped|ping)?|off)\b", re.IGNORECASE)
+
+
+def as_it_is_now(question: str, text: str, said: float, found: Span) -> Span:
+    """In a text that says a thing was replaced, the value of the clause that says what it
+    is now ("the Lisbon school got cancelled, so we're doing the one in Ljubljana instead"),
+    where the reader found one in another clause; else what it found."""
+    if not found.typed or wanted(question) == "any" or not REPLACED.search(text):
+        return found
+    parts = [p for p in re.split(r"(?<=[.!?;])\s+|,\s+|[()]|\s+(?=so\b|but\b)", text) if p.strip()]
+    fresh = [p for p in parts if NEW_VALUE.search(p) and not _GONE.search(p)]
+    if not fresh or any(found.text in p for p in fresh):
+        return found
+    for part in fresh:
+        now = span(question, part, said)
+        if now.typed and now.text != found.text:
+            return now
+    return found
