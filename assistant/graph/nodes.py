@@ -472,7 +472,7 @@ def _generate(
             messages, deps, conversation, emit=stream, earlier=earlier, max_new_tokens=budget,
             users=users, selves=selves,
         )  # fmt: skip
-        if not text:  # parroted an earlier turn, or said nothing new
+        if not (text and text.strip()):  # parroted an earlier turn, or said nothing new
             log.debug("reply repeated an earlier turn; answering from the newest message only")
             focused = [messages[0], messages[1], messages[-1]]
             text = (
@@ -495,7 +495,14 @@ def _generate(
             TOKEN_SINK.reset(token)
     # The guard keeps repeats from showing; what is kept (history, Slack's final message)
     # never holds one either, whichever path produced it
-    return scrub((prefix + drop_repeated_lines(text)).strip(), words)
+    reply = scrub((prefix + drop_repeated_lines(text)).strip(), words)
+    if not reply:
+        # every line was left out (an echo of the user, then blank lines): the user still
+        # gets an answer, and the turn's reply is stored like any other
+        reply = nothing_to_add(earlier)
+        if stream:
+            _emit(reply)
+    return reply
 
 
 def one_question(text: str, need: str) -> str | None:

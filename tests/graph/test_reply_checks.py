@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from assistant.graph.reply_checks import (
     LoopGuard,
     bullet_count,
@@ -249,6 +251,22 @@ def test_a_reply_that_only_recites_the_prompt_becomes_a_plain_request(make_sessi
     recital = "The user wants a short answer: reply in one or two sentences."
     session = make_session(scripted(replies=lambda m: recital))
     assert session.send("Short answer please: what first?") == prompts.NOTHING_TO_ADD
+
+
+@pytest.mark.parametrize(
+    "said",
+    ["\n \n", "My new bicycle is a red Bianchi that I keep in the basement.\n\n"],
+    ids=["blank-lines", "echo-then-blank-lines"],
+)
+def test_a_reply_left_with_only_blank_lines_becomes_a_plain_request(make_session, said: str) -> None:  # type: ignore[no-untyped-def]
+    # the CI machine's model once echoed the user's message and then blank lines: the
+    # user saw nothing and no assistant turn was stored
+    from assistant.graph import prompts
+    from tests.graph.conftest import scripted
+
+    session = make_session(scripted(replies=lambda m: said))
+    reply = session.send("My new bicycle is a red Bianchi that I keep in the basement.")
+    assert reply in prompts.NOTHING_TO_ADD_LINES
 
 
 def test_sentences_around_a_left_out_repeat_stay_apart() -> None:
