@@ -493,11 +493,24 @@ def _asked_role(question: str) -> str:
                 c.lemma_.lower() in ("call", "name") for c in tok.children
             )  # "whats my cat called"
         ):
-            return str(tok.lemma_.lower())
+            return str(_whole_noun(tok).lemma_.lower())
     for tok in doc:  # "which surgeon is doing it?", "which cousin put money in?"
         if tok.lower_ in ("which", "what") and tok.dep_ == "det" and is_person_noun(tok.head.lemma_.lower()):
             return str(tok.head.lemma_.lower())
     return ""
+
+
+def _whole_noun(tok: Any) -> Any:
+    """The last noun of the run that starts at tok: the parser reads "my head baker" as "head"
+    with "baker" beside it (appos), though the person asked for is the baker."""
+    doc = tok.doc
+    while tok.i + 1 < len(doc):
+        nxt = doc[tok.i + 1]
+        lower_noun = nxt.pos_ == "NOUN" or (nxt.pos_ == "PROPN" and nxt.is_lower)
+        if not (lower_noun and nxt.head.i == tok.i and nxt.dep_ in ("appos", "compound")):
+            break
+        tok = nxt
+    return tok
 
 
 def is_person_noun(word: str) -> bool:
@@ -684,7 +697,10 @@ def _person(doc: Any, asked: set[str], role: str = "", strict: bool = False, who
                 continue  # "landlord is herr kessler": the role word itself, tagged a name
             if tok.dep_ == "poss" or tok.lower_ in asked or tok.lower_ in _CHAT_FILLERS or not tok.text[0].isalnum():
                 continue  # "Liam's coach is Shane Doyle": whose coach, not the coach
-            if (tok.pos_ == "PROPN" or tok.ent_type_ == "PERSON") and any(_linked(tok, r) for r in roles):
+            # a capitalised "noun" tied to the role is a name the tagger did not know
+            # ("Tomasz is my head baker": Tomasz read as a noun at the sentence's start)
+            unknown_name = tok.pos_ == "NOUN" and tok.text[:1].isupper() and tok.is_alpha and not is_person_noun(tok.lower_)
+            if (tok.pos_ == "PROPN" or tok.ent_type_ == "PERSON" or unknown_name) and any(_linked(tok, r) for r in roles):
                 return _name_at(doc, tok)
         return next((n for r in roles if (n := _lower_case_name(doc, r))), "")
     for e in doc.ents:

@@ -220,8 +220,36 @@ def decide(state: ChatState) -> Route:
         return "recite"  # the user asked for what memory holds: the stored value answers
     goal = find_goal(state.get("goals", []), state.get("active_goal", ""))
     if goal and goal["missing"] and state.get("goal_event") in ("new", "progress"):
+        text = last_user_text(state.get("messages", []))
+        if state.get("goal_event") == "progress" and asks_for_an_answer(text):
+            # "can you give me ideas for games?" told the goal something on the way: the
+            # user asked for an answer, and a question back would leave it unanswered
+            return "respond"
+        if _asked_lately(state, goal["missing"][0]):
+            return "respond"  # asked already and not answered: asking again is nagging
         return "ask"
     return "respond"
+
+
+def asks_for_an_answer(text: str) -> bool:
+    """True when a message asks something or tells the assistant to do something ("give me
+    three ideas", "please draft the invite"): a question mark, or a sentence led by a verb
+    with no subject, as the parse reads it."""
+    from memory.understand import parse
+
+    if text.rstrip().endswith("?"):
+        return True
+    return any(
+        s.root.tag_ == "VB" and not any(c.dep_ in ("nsubj", "nsubjpass") for c in s.root.children)
+        for s in parse(text).doc.sents
+    )
+
+
+def _asked_lately(state: ChatState, need: str) -> bool:
+    """True when one of the last two replies asked about `need` (in any words)."""
+    stems = {w[:4] for w in re.findall(r"[a-z]{3,}", need.lower())}
+    replies = [m["content"] for m in state.get("messages", []) if m["role"] == "assistant"][-2:]
+    return any("?" in r and any(stem in r.lower() for stem in stems) for r in replies)
 
 
 # --- prompt assembly ----------------------------------------------------------------

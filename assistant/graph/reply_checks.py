@@ -486,6 +486,16 @@ def _phrase_loop(sentence: str) -> tuple[int | None, bool]:
     return again, False
 
 
+# a run of five or more letters said twice back to back inside one word: "bakerybakery";
+# English words with such a run are rare (shorter ones, "couscous", "murmur", are left alone)
+_STUTTER = re.compile(r"([a-z]{5,})\1")
+
+
+def stutters(sentence: str) -> bool:
+    """True when a word of the sentence repeats a part of itself ("#BakerBakeryBakery")."""
+    return any(_STUTTER.search(w) for w in re.findall(r"[a-z]+", sentence.lower()))
+
+
 def _short_loop(text: str) -> bool:
     """True when a short clause comes SHORT_LOOP times in text, as `repeated_lines` judges."""
     return any(n >= SHORT_LOOP for n in Counter(_norm(c) for c in _short_sentences(text)).values())
@@ -594,6 +604,8 @@ class LoopGuard:
             return True  # a second apology
         if sentence and not partly_shown and echoes_user(sentence, self.asked):
             return True
+        if sentence and not partly_shown and stutters(sentence):
+            return True  # "#BakerBakeryBakery" after "#BakerBakery": a word that loops inside
         if sentence and not partly_shown and self._loops_short_clause(sentence):
             return True  # "Mochi, he's a cat, he's a cat. He's a cat." (a short sentence too)
         if 0 < len(key) < MIN_LINE_CHARS:

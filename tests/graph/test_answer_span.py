@@ -214,3 +214,11 @@ def test_a_day_and_may_typed_in_lower_case_before_at_is_a_date() -> None:
 
     assert date_in("surgery texted, the jabs moved - now 14 may at 10.20", 0.0, written_only=True) == "14 may"
     assert date_in("I may go at noon", 0.0, written_only=True) == ""
+
+
+def test_a_role_of_two_nouns_asks_for_the_last_and_a_name_the_tagger_calls_a_noun_answers() -> None:
+    # seen in a real chat: "Who is my head baker?" was answered "Baker"
+    assert asked_role("Who is my head baker?") == "baker"
+    assert asked_role("who's my line manager now") == "manager"
+    told = "Tomasz is my head baker, he'll do the bread demo. The open day is Saturday 12 July."
+    assert span("Who is my head baker?", told).text == "Tomasz"

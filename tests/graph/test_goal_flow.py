@@ -292,3 +292,31 @@ def test_an_unchanged_goal_is_not_followed_up_in_every_new_chat(make_session, mo
     later = nodes.now() + nodes.FOLLOW_UP_AGAIN_S + 60
     monkeypatch.setattr(nodes, "now", lambda: later)
     assert make_session(hi, thread="next week").send("Hello").startswith("Last time you were working on")
+
+
+def test_a_question_that_fills_the_goal_on_the_way_is_answered_not_asked_back(make_session):
+    # seen in a real chat: "ideas for games?" got "what is the audience?" instead of ideas
+    def answer(m):
+        return "Bring sandals and sunscreen." if "beach" in _user_turn(m) else "Pack light layers."
+
+    session = make_session(scripted(replies=answer))
+    first = session.send("Help me plan a trip to Lisbon.")
+    assert "dates" in first and "?" in first
+    second = session.send("What should I pack for five days in May?")
+    [goal] = session.goals()
+    assert any(k.startswith("dates:") for k in goal.known) and goal.missing == ("budget",)
+    assert "Pack light layers" in second and "budget" not in second
+    third = session.send("Give me a packing list for the beach days.")
+    assert "sandals" in third  # a request is answered as well
+
+
+def test_the_need_just_asked_about_is_not_asked_again_in_other_words(make_session):
+    from assistant.graph.nodes import _asked_lately
+
+    state = {"messages": [
+        {"role": "user", "content": "Help me plan a trip to Lisbon."},
+        {"role": "assistant", "content": "When are you thinking of going, which dates?"},
+        {"role": "user", "content": "Not sure yet."},
+    ]}  # fmt: skip
+    assert _asked_lately(state, "dates")  # type: ignore[arg-type]
+    assert not _asked_lately(state, "budget")  # type: ignore[arg-type]

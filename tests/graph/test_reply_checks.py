@@ -599,3 +599,13 @@ def test_the_prompts_quoted_memory_is_never_shown_as_a_reply() -> None:
     reply = _stream(LoopGuard(), pieces)
     assert "<external>" not in reply and "user:" not in reply
     assert "Good luck with it!" in reply
+
+
+def test_a_word_that_repeats_a_part_of_itself_is_left_out() -> None:
+    # seen in a real chat, asked for poster headlines: each line one "Bakery" longer
+    said = "- Fresh bread, warm hearts\n- #BakerBakery\n\n#BakerBakeryBakery\n\n#BakerBakeryBakeryBakery\n"
+    reply = _stream(LoopGuard(), list(said))
+    assert "Bakery" not in reply and reply.startswith("- Fresh bread, warm hearts")
+    # ordinary words with a doubled run stay
+    said = "Serve couscous by the murmuring brook."
+    assert _stream(LoopGuard(), list(said)) == said
