@@ -273,7 +273,40 @@ def is_question(text: str) -> bool:
         # (short, and asking: ", who is also my supervisor." in a long message is no question)
         or (bool(_WH_AFTER_COMMA.search(text)) and len(text.split()) <= FRAGMENT_WORDS + 4 and not text.rstrip().endswith("."))
         or _value_asked(text)
+        or _wh_in_place(text)
     )
+
+
+# a question word inside one of these clauses is no question: "I don't know what to do",
+# "call me when you're done", "the guy who fixed it", "I wonder which one is better"
+_EMBEDDING = frozenset(["relcl", "advcl", "acl", "ccomp", "xcomp", "csubj", "pcomp", "mark"])
+IN_PLACE_WORDS = 14  # a longer message with a question word inside is telling, not asking
+
+
+def _wh_in_place(text: str) -> bool:
+    """True for a question whose question word stays where its answer goes, as the parse
+    reads it: "parents evening is when now", "imogen's hamster is called what", "doors open
+    at what time". A question word in a clause of the sentence does not ask."""
+    doc = parse(text).doc
+    if len(doc) > IN_PLACE_WORDS:
+        return False
+    for tok in doc:
+        if tok.tag_ not in ("WDT", "WP", "WP$", "WRB") or tok.i == 0:
+            continue
+        if any(t.pos_ in ("VERB", "AUX") for t in doc[tok.i + 1 :]):
+            continue  # a verb after it opens a clause: "depends on what time we finish"
+        if tok.i + 1 < len(doc) and doc[tok.i + 1].lower_ in ("a", "an"):
+            continue  # "thanks, what a day" exclaims
+        node, embedded = tok, False
+        while node.head.i != node.i:  # up to the root, which heads itself
+            # (a clause is headed by a verb: "at what time" read as a clause is a misparse)
+            if node.dep_ in _EMBEDDING and (node.pos_ in ("VERB", "AUX") or node.dep_ == "mark"):
+                embedded = True
+                break
+            node = node.head
+        if not embedded:
+            return True
+    return False
 
 
 def _value_asked(text: str) -> bool:
@@ -286,12 +319,18 @@ def _value_asked(text: str) -> bool:
         return False
     if any(  # the value itself is in the message: it tells, not asks ("Daughter's name":
         # a capital that starts the message is no name)
-        (t.like_num or t.ent_type_ in ("PERSON", "MONEY") or (t.pos_ == "PROPN" and t.is_title and t.i > 0))
+        # (a person only as a proper noun: the small tagger calls "per mug" a person)
+        (t.like_num or t.ent_type_ == "MONEY" or (t.ent_type_ == "PERSON" and t.pos_ == "PROPN")
+         or (t.pos_ == "PROPN" and t.is_title and t.i > 0))
         and not is_person_noun(t.lower_)  # "landlord name": the tagger calls "landlord" a person
         for t in parse(text).doc
     ):
         return False
     for tok in doc:
+        opens = tok.lemma_.lower() in _VALUE_NOUNS and all(t.pos_ in ("ADJ", "DET") for t in doc[: tok.i])
+        after = doc[tok.i + 1] if tok.i + 1 < len(doc) else None
+        if opens and after is not None and after.lower_ in ("of", "for", "per", "on"):
+            return True  # "name of his coach", "total price of the braces again"
         if tok.lemma_.lower() in _VALUE_NOUNS and tok.i > 0:
             # the words just before the noun, past an adjective ("my manager full name pls")
             before = [t for t in doc[max(0, tok.i - 3) : tok.i] if t.pos_ != "ADJ"]
@@ -304,6 +343,22 @@ def _value_asked(text: str) -> bool:
             if all(t.pos_ in ("ADJ", "DET") for t in doc[: tok.i]) and text.rstrip().endswith("?"):
                 return True
     return False
+
+
+_AND_THEN = re.compile(r"^\s*(?:and|&|also|plus|what about|how about)\b", re.IGNORECASE)
+AND_THEN_WORDS = 5
+
+
+def _and_then(text: str) -> bool:
+    """True for a short verbless message that goes on from the last one: "and the date",
+    "also the venue". Alone it tells nothing; after a question it asks the same of more."""
+    doc = parse(text).doc
+    return (
+        bool(_AND_THEN.match(text))
+        and len(doc) <= AND_THEN_WORDS
+        and not any(t.pos_ in ("VERB", "AUX") or t.like_num for t in doc)
+        and any(t.pos_ in ("NOUN", "PROPN") for t in doc)
+    )
 
 
 def named_people(text: str, speakers: set[str]) -> list[str]:
@@ -722,6 +777,8 @@ def ground(
     # "How far should I walk every day?" asks for advice, unless memory holds the amount
     # ("the physio said 3 km a day"): then it answers, and it never declines
     asked_back = bool(_REMIND_AFTER.search(original))  # "the date of the wedding, remind me"
+    # "and the date" right after a question: asked of the same thing, though it has no verb
+    asked_back = asked_back or (bool(before) and is_question(question_part(before)) and _and_then(original))
     if not (is_question(question) or asked_back) or (advice and not _HOW_MUCH.match(question)):
         return None
     # "and who's selling it?" after "whats my car budget again": asked of the same thing

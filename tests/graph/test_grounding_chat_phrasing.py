@@ -578,6 +578,17 @@ def test_a_short_question_is_read_with_the_one_before(real_store, monkeypatch) -
     assert "october 27" in replies[1].lower()
 
 
+def test_and_with_a_bare_noun_after_a_question_asks_the_same_of_it(real_store, monkeypatch) -> None:
+    replies = _one_session_then_asked(
+        real_store,
+        monkeypatch,
+        ["Can you help me write a note to school? Maya has a dentist appointment on 23 June at 2pm."],
+        ["what's maya's appointment for", "and the date"],
+    )  # fmt: skip
+    assert "23 June" in replies[1] and MODEL not in replies[1]
+    assert not is_question("and the date")  # alone it asks nothing
+
+
 def test_updates_that_name_what_they_replace(real_store, monkeypatch) -> None:
     # from memory_fresh20-25: the update names the old value ("skip nairobi", "scrap the
     # 4k", "not 1 February anymore"), or shares only the value's noun ("budget")
@@ -686,6 +697,19 @@ def test_a_text_that_does_not_say_the_asked_thing_is_only_the_closest(real_store
         ("their account lead, whats his name", True),
         ("total budget cap for everything?", True),
         ("thanks, what a day", False),
+        # the question word left where its answer goes, as the parse reads it
+        ("parents evening is when now", True),
+        ("imogen's hamster is called what", True),
+        ("doors open at what time", True),
+        ("I don't know what to do", False),
+        ("call me when you are done", False),
+        ("depends on what time we finish", False),
+        ("the bakery is where I work", False),
+        # a value's noun that opens a fragment about a thing of the user's
+        ("name of his coach", True),
+        ("final price for the fuse box job", True),
+        ("wholesale price per mug for the whitstable shop", True),  # "per mug", no person
+        ("name of the game is patience", False),
     ],
 )
 def test_a_question_after_its_thing_or_a_value_fragment_asks(message: str, asks: bool) -> None:
