@@ -150,7 +150,73 @@ def wanted(question: str) -> Wanted:
         return "date"
     if word.startswith("how"):
         return "number"
-    return "person"  # who, whom, whose, "name", "called"
+    return "person"  # who, whom, whose, "name", "called" (a thing's name: `thing_name`)
+
+
+def named_thing(question: str) -> str:
+    """The thing (not a person or a pet) whose name a question asks: "villa" of
+    "name of the villa?", "studio" of "studio for the recording, name?"; "" when none."""
+    role = named_noun(question)
+    if not role or is_person_noun(role) or role in _ANYONE or role == "name":
+        return ""
+    return role
+
+
+def named_noun(question: str) -> str:
+    """The noun whose name a question asks ("villa", "hotel" of "remind me hotel name",
+    "ep" of "what the EP is called"), a person's or a thing's; "" when none."""
+    role = _asked_role(question)
+    if not role:
+        for tok in parse(question).doc:
+            # "hotel name", "the bands name": the noun before "name"; "what the EP is called"
+            if tok.lemma_.lower() == "name" and tok.pos_ == "NOUN":
+                role = next((c.lemma_.lower() for c in tok.children if c.dep_ == "compound"), "")
+            elif tok.lemma_.lower() == "call" and tok.pos_ == "VERB":
+                role = next((c.lemma_.lower() for c in tok.children if c.dep_ in ("nsubjpass", "dobj") and c.pos_ in ("NOUN", "PROPN")), "")
+            if role:
+                break
+    return role
+
+
+def thing_name(question: str, text: str) -> str:
+    """The name the text gives the thing a question asks the name of: a name holding its
+    word ("Villa Ampelos", "the Imperial Hotel", "Greyhound Studios"), the one it is "called"
+    or "named", or the one it "is" ("the hotel is now the Imperial Hotel"); "" when none."""
+    noun = named_thing(question)
+    return name_given(text, noun) if noun else ""
+
+
+def name_given(text: str, noun: str) -> str:
+    """The name the text gives a noun (see `thing_name`); "" when none."""
+    doc = parse(text).doc
+    # (a name that merely holds the noun's word is not taken: "Tidewrack Books" is the shop
+    # that launches the book, not the book)
+    for tok in doc:
+        if noun not in (tok.lemma_.lower(), tok.lower_):
+            continue
+        for nxt in doc[tok.i + 1 : tok.i + NAMED_WITHIN]:
+            if nxt.lemma_.lower() in ("call", "name") and nxt.pos_ == "VERB":
+                after = next((t for t in doc[nxt.i + 1 : nxt.i + 3] if t.pos_ == "PROPN"), None)
+                if after is not None:
+                    return str(_proper_run(doc, after.i).text)
+        if tok.dep_ == "nsubj" and tok.head.lemma_ == "be":
+            attr = next((c for c in tok.head.children if c.dep_ == "attr" and c.pos_ == "PROPN"), None)
+            if attr is not None:
+                return str(_proper_run(doc, attr.i).text)
+    return ""
+
+
+NAMED_WITHIN = 8  # "a villa near Chania called Villa Ampelos": "called" this close after it
+
+
+def _proper_run(doc: Any, i: int) -> Any:
+    """The run of capitalised words around token i ("Imperial Hotel", "Low Tide Letters")."""
+    lo = hi = i
+    while lo > 0 and doc[lo - 1].pos_ == "PROPN" and doc[lo - 1].text[:1].isupper():
+        lo -= 1
+    while hi + 1 < len(doc) and doc[hi + 1].pos_ in ("PROPN", "NOUN") and doc[hi + 1].text[:1].isupper():
+        hi += 1
+    return doc[lo : hi + 1]
 
 
 def asked_noun(question: str) -> str:
@@ -300,6 +366,10 @@ def date_in(sentence: str, said: float, written_only: bool = False) -> str:
         if near:
             day = min(near, key=lambda d: abs((d - at).total_seconds()))
             return f"{day.day} {day:%B %Y}"
+    if bare := said_day(sentence):
+        # "it's the 21st now": the month is the one being talked about, which the sentence
+        # does not say (the date it replaces may: `day_after`); never the month it was said in
+        return bare
     span = resolve(sentence, said) if said else None
     if span is None:
         weekday = next((e for e in dates if _WEEKDAY.search(e.text)), None)
@@ -322,6 +392,21 @@ _BARE_DAY = re.compile(
     rf"(?!\s+(?:of\s+)?{_MONTH_NAME})",
     re.IGNORECASE,
 )
+
+
+_NOT_BEFORE = re.compile(r"(?:\bnot|n't|\binstead of|\brather than|\bno longer|\bmoved from)\W+(?:\w+\W+)?$", re.IGNORECASE)
+
+
+def said_day(sentence: str) -> str:
+    """A day of the month said alone ("the 21st", "Tuesday the 17th"), as written; of two,
+    the one not ruled out ("can't do the 19th, he's coming on the 23rd"); "" when none."""
+    days = [m for m in _BARE_DAY.finditer(sentence) if not _NOT_BEFORE.search(sentence[: m.start()])]
+    return days[-1].group(0) if days else ""
+
+
+def is_said_day(text: str) -> bool:
+    """True when a value is a day of the month said alone ("the 21st")."""
+    return bool(_BARE_DAY.fullmatch(text.strip()))
 
 
 def day_after(text: str, old: str) -> str:
@@ -1106,12 +1191,15 @@ _AGE_SAID = re.compile(
 def _time(doc: Any, question: str) -> str:
     """The clock time a sentence names ("10pm to 6am" before "night"); the end or the start
     of a range when the question asks for that."""
-    times = [str(e.text) for e in doc.ents if e.label_ == "TIME"]
-    times = [t for t in times if re.search(r"\d", t)] or times
+    named = [str(e.text) for e in doc.ents if e.label_ == "TIME"]
+    times = [t for t in named if re.search(r"\d", t)]
     # "goal is under 3:45": a clock-shaped number the tagger left untagged or called a count
     times = times or [t.text for t in doc if _CLOCK.fullmatch(t.text)]
     # "now on at 2:15pm", "booked for 9.20": a clock time the tagger left untagged, in two tokens
     times = times or [m.group(0) for m in _CLOCK_SAID.finditer(doc.text)]
+    # a part of the day ("evening") only when no clock time is said: "the 18:00 call in the
+    # evening" is at 18:00, though the tagger took only "evening" for a time
+    times = times or named
     if not times:
         return ""
     ends = [p for t in times for p in _TIME_RANGE.split(t) if p]
@@ -1130,6 +1218,14 @@ def span(question: str, text: str, said: float = 0.0) -> Span:
     if kind != "any" and key and key not in GENERAL_NOUNS and key not in lemmas(sentence):
         # "what budget i have for this trip": the sentence naming the budget, not the trip
         sentence = next((o for o in sentences(text) if key in lemmas(o)), sentence)
+    if kind == "person" and (given := thing_name(question, text)):
+        # "name of the villa?" of "a villa near Chania called Villa Ampelos": the name given
+        # the thing (where the text gives none, a name the parse ties to it is read as before)
+        return Span(given, _clip(next((o for o in sentences(text) if given in o), sentence)), True)
+    if kind == "place" and (noun := named_noun(question)) in INSTITUTIONS and (given := name_given(text, noun)):
+        # "remind me hotel name" of "... so we go to Cork instead. Hotel is now the Imperial
+        # Hotel.": the name given the hotel, not the nearest town
+        return Span(given, _clip(next((o for o in sentences(text) if given in o), sentence)), True)
     if kind != "any":
         words = frozenset(lemmas(text)) if kind == "person" else frozenset()
         found = _typed(kind, question, sentence, said, words)

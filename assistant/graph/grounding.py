@@ -44,6 +44,7 @@ from assistant.graph.answer_span import (
     day_text,
     is_money,
     is_person_noun,
+    is_said_day,
     lemmas,
     named_institution,
     overlap,
@@ -913,6 +914,7 @@ def ground(
         # June"): the newer one, when about as close, is the current value; the more so when
         # the question itself asks for the value as it is now
         current = changed(question)
+        first_span = chosen.span
         newer = [
             m
             for m in made
@@ -978,6 +980,11 @@ def ground(
                 scores.append(scores[i])
                 i, chosen = len(candidates) - 1, took_over[1]
         c = candidates[i]
+        if is_said_day(chosen.span) and (full := _in_month_told(c, first_span, candidates, scores)):
+            # "not leaving till the 18th now" of a flight home on 16 August: 18 August
+            chosen = chosen._replace(
+                span=full, reply=prompts.GROUNDED_TYPED.format(span=full, source=_source(c).split(" on ")[0])
+            )
         if not chosen.typed and c.source != "goal" and _asks_what_it_lacks(asked, c.text):
             # "which hospital do I work at?" of "a nurse in a hospital in Porto Alegre", "what
             # shoes do I run in?" of "I'm on my feet all day": the text does not say it; shown
@@ -1036,6 +1043,19 @@ def ground(
     return Grounded(
         reply=_nothing(people, question), span="", source="none", score=round(scores[best], 3)
     )
+
+
+def _in_month_told(c: Candidate, old: str, candidates: list[Candidate], scores: list[float]) -> str:
+    """The day c says alone ("the 18th") in the month of the date it replaces: `old`, or
+    the date written in the closest earlier text ("back on 16 August"); "" when none."""
+    if full := day_after(c.text, old):
+        return full
+    earlier = [
+        (scores[j], written)
+        for j, o in enumerate(candidates)
+        if o.said < c.said and scores[j] >= GRAY_RELEVANCE and (written := date_in(o.text, 0.0, written_only=True))
+    ]
+    return day_after(c.text, max(earlier)[1]) if earlier else ""
 
 
 def _closest(
@@ -1190,7 +1210,10 @@ def _likely(
         and changed(candidates[f[0]].text)
     ]
     if later:
+        first = value
         i, value, quote = max(later, key=lambda f: candidates[f[0]].said)
+        if is_said_day(value) and (full := day_after(candidates[i].text, first)):
+            value = full  # "he's coming on the 23rd" after "booked for 19 May": 23 May
     else:
         guess = Answer("", value, True, True)
         follow = _followed_by_update(question, i, guess, candidates)
@@ -1523,7 +1546,18 @@ def _replaces(newer: Answer, older: Answer) -> bool:
         and newer.span != older.span
         and (newer.typed or not older.typed)
         and not shorter  # "Dr. Raman" later is still "Dr. Priya Raman"
+        # a sum of money is replaced by a sum, or a plain number ("it's gone up to 900"):
+        # "the men's 1s" does not replace "subs are £185"
+        and (
+            not (newer.typed and older.typed)  # (a quote holds more than its value)
+            or is_money(newer.span)
+            or not is_money(older.span)
+            or bool(_PLAIN_NUMBER.match(newer.span))
+        )
     )
+
+
+_PLAIN_NUMBER = re.compile(r"\d[\d,.]*k?(?:\s|$)", re.IGNORECASE)
 
 
 def _attribute_answer(

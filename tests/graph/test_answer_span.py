@@ -222,3 +222,30 @@ def test_a_role_of_two_nouns_asks_for_the_last_and_a_name_the_tagger_calls_a_nou
     assert asked_role("who's my line manager now") == "manager"
     told = "Tomasz is my head baker, he'll do the bread demo. The open day is Saturday 12 July."
     assert span("Who is my head baker?", told).text == "Tomasz"
+
+
+def test_a_day_said_alone_keeps_its_words_and_is_never_put_in_the_month_it_was_said() -> None:
+    from assistant.graph.answer_span import date_in
+
+    said = datetime(2026, 12, 7, tzinfo=UTC).timestamp()  # the month of the chat, not the game's
+    moved = "they've pushed the game back a week, it's the 21st now. Same time though."
+    assert date_in(moved, said) == "the 21st"
+    assert date_in("The gas man can't do the 19th after all, he's coming on the 23rd.", said) == "the 23rd"
+    assert date_in("so we're not leaving till the 18th now", said) == "the 18th"
+
+
+def test_a_clock_time_beats_a_part_of_the_day() -> None:
+    told = "Mrs Hart's family have asked for her evening visit to be pushed back to 18:00."
+    assert span("what time is Mrs Hart's visit now", told).text == "18:00"
+
+
+def test_the_name_of_a_thing_is_the_name_given_to_it_not_a_persons() -> None:
+    villa = "We're taking the kids to Crete, renting a villa near Chania called Villa Ampelos from 2 to 16 August."
+    assert span("name of the villa?", villa).text == "Villa Ampelos"
+    ep = "I just started on an EP for Saoirse Doyle, it's called Low Tide Letters."
+    assert span("remind me what the EP is called", ep).text == "Low Tide Letters"
+    hotel = "Dublin hotel had a problem, so we go to Cork instead. Hotel is now the Imperial Hotel."
+    assert span("remind me hotel name", hotel).text == "Imperial Hotel"
+    # a name that only holds its word is another thing's
+    book = "I run Tidewrack Books in Oban. Ailsa Munro is launching her novel with us."
+    assert span("what's ailsa's book called", book).text != "Tidewrack Books"

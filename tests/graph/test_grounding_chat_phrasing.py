@@ -589,6 +589,35 @@ def test_and_with_a_bare_noun_after_a_question_asks_the_same_of_it(real_store, m
     assert not is_question("and the date")  # alone it asks nothing
 
 
+def test_a_sum_of_money_is_not_replaced_by_a_number_of_another_kind(real_store, monkeypatch) -> None:
+    # from memory_fresh46: "the men's 1s" came back for "how much were the subs"
+    replies = _one_session_then_asked(
+        real_store,
+        monkeypatch,
+        ["I'm captaining the 2nd XI at Harrowgate Hockey Club this season; annual subs are £185, due by the end of September.",
+         "Bit of a shake-up at the club. Dermot's gone to coach the men's 1s, so Ines Carvalho has taken over from him with us.",
+         "Rent for the flat went up, it's 900 now."],
+        ["how much were the subs this season", "how much is the rent now"],
+    )  # fmt: skip
+    assert "£185" in replies[0] and "1s" not in replies[0]
+    assert "900" in replies[1]  # a plain number still says a sum
+
+
+def test_a_day_said_alone_in_an_update_is_read_in_the_month_it_replaces(real_store, monkeypatch) -> None:
+    # from memory_fresh37 and 44: "the 23rd" was read in the month the chat took place
+    replies = _one_session_then_asked(
+        real_store,
+        monkeypatch,
+        ["Gas engineer is booked for 19 May. My brother Owen will sign the landlord bits.",
+         "We're flying to Crete on 2 August and back on 16 August.",
+         "The gas man can't do the 19th after all, he's coming on the 23rd.",
+         "Jet2 cancelled our flight back, so we're not leaving till the 18th now."],
+        ["When's the gas safety check happening", "when's our return flight again"],
+    )  # fmt: skip
+    assert "23 May" in replies[0], replies[0]
+    assert "18 August" in replies[1], replies[1]
+
+
 def test_updates_that_name_what_they_replace(real_store, monkeypatch) -> None:
     # from memory_fresh20-25: the update names the old value ("skip nairobi", "scrap the
     # 4k", "not 1 February anymore"), or shares only the value's noun ("budget")
