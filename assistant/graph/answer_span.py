@@ -61,7 +61,12 @@ _WEEKDAY_ASK = re.compile(r"\b(?:which|what) days?\b(?!\s+of\b)", re.I)  # a wee
 _WEEKDAYS_SAID = re.compile(
     rf"(?:(?:every|each|on)\s+)?{_WEEKDAY.pattern}(?:\s*(?:,|and|&|or)\s*{_WEEKDAY.pattern})*", re.I
 )
-_HABIT = re.compile(rf"\b(?:every|each)\s+{_WEEKDAY.pattern}|(?:\bon\s+)?{_WEEKDAY.pattern}(?<=s)", re.I)
+# ... and "Tuesday evenings", "Wednesday nights": a weekday's part of the day, every week
+_HABIT = re.compile(
+    rf"\b(?:every|each)\s+{_WEEKDAY.pattern}|{_WEEKDAY.pattern}\s+(?:mornings|afternoons|evenings|nights)\b|"
+    rf"(?:\bon\s+)?{_WEEKDAY.pattern}(?<=s)",
+    re.I,
+)
 TITLES = frozenset(["dr", "mr", "mrs", "ms", "prof", "professor", "sir", "dame"])
 _PLACES = ("GPE", "LOC", "FAC")
 _AMOUNTS = ("CARDINAL", "QUANTITY", "MONEY", "TIME", "PERCENT")
@@ -69,7 +74,7 @@ _BOOKING_VERBS = frozenset(["book", "reserve", "rent", "hire"])
 _PLACE_PREPS = frozenset(["in", "at", "to", "from", "near", "into", "around"])
 _ASKING = re.compile(
     r"\b(?:when|where|who|whom|whose|how (?:many|much|long|old|often|far)|"
-    r"what (?:date|day|time|year|month)|which (?:year|month|day)|name|called|calling|"
+    r"(?:what|which) (?:date|day|time|year|month|night|evening|morning|afternoon|weekday)|name|called|calling|"
     r"(?:what|which) (?:part of \w+|city|town|country|suburb|neighbou?rhood|area|district|borough)|"
     r"date)\b",
     re.IGNORECASE,
@@ -144,9 +149,9 @@ def wanted(question: str) -> Wanted:
     if m is None:
         return "any"
     word = m.group(0).lower()
-    if word == "where" or re.match(r"(?:what|which) (?!date|day|time|year|month)", word):
+    if word == "where" or re.match(r"(?:what|which) (?!date|day|time|year|month|night|evening|morning|afternoon|weekday)", word):
         return "place"  # "which suburb", "what part of berlin"
-    if word in ("when", "date") or word.startswith(("what date", "what day", "what time", "which")):
+    if word in ("when", "date") or word.startswith(("what", "which")):
         return "date"
     if word.startswith("how"):
         return "number"
@@ -157,9 +162,14 @@ def named_thing(question: str) -> str:
     """The thing (not a person or a pet) whose name a question asks: "villa" of
     "name of the villa?", "studio" of "studio for the recording, name?"; "" when none."""
     role = named_noun(question)
-    if not role or is_person_noun(role) or role in _ANYONE or role == "name":
+    if not role or is_person_noun(role) or _AGENT.search(role) or role in _ANYONE or role == "name":
         return ""
     return role
+
+
+# a noun for someone by what they do ("leader", "violist", "buyer"), though no list has it
+_AGENT = re.compile(r"..(?:er|or|ist|ian|eer|ee)$")
+_NOT_A_NAME = frozenset(["DATE", "TIME", "MONEY", "CARDINAL", "ORDINAL", "QUANTITY", "PERCENT"])
 
 
 def named_noun(question: str) -> str:
@@ -179,9 +189,9 @@ def named_noun(question: str) -> str:
 
 
 def thing_name(question: str, text: str) -> str:
-    """The name the text gives the thing a question asks the name of: a name holding its
-    word ("Villa Ampelos", "the Imperial Hotel", "Greyhound Studios"), the one it is "called"
-    or "named", or the one it "is" ("the hotel is now the Imperial Hotel"); "" when none."""
+    """The name the text gives the thing a question asks the name of: the one it is "called"
+    or "named" ("a villa near Chania called Villa Ampelos"), or the one it "is" ("Hotel is
+    now the Imperial Hotel"); "" when none."""
     noun = named_thing(question)
     return name_given(text, noun) if noun else ""
 
@@ -210,7 +220,11 @@ NAMED_WITHIN = 8  # "a villa near Chania called Villa Ampelos": "called" this cl
 
 
 def _proper_run(doc: Any, i: int) -> Any:
-    """The run of capitalised words around token i ("Imperial Hotel", "Low Tide Letters")."""
+    """The name token i is part of: the tagger's entity ("Harrow & Pike", "Kang Min-ho",
+    less a leading "the"), else the run of capitalised words around it ("Low Tide Letters")."""
+    ent = next((e for e in doc.ents if e.start <= i < e.end and e.label_ not in _NOT_A_NAME), None)
+    if ent is not None:
+        return ent[1:] if ent[0].lower_ == "the" and len(ent) > 1 else ent
     lo = hi = i
     while lo > 0 and doc[lo - 1].pos_ == "PROPN" and doc[lo - 1].text[:1].isupper():
         lo -= 1

@@ -66,6 +66,7 @@ from assistant.graph.updates import (
     as_it_is_now,
     changed,
     changed_here,
+    dropped,
     instead_of,
     negated,
     still_holds,
@@ -958,6 +959,7 @@ def ground(
             and _replaces(one, chosen)
             and not (wanted(asked) == "person" and _known_as_place(one.span, candidates))
             and not still_holds(chosen.span, c.text)
+            and not dropped(one.span, c.text)  # "we cancelled Gion Hotel Sakura": the old one
             and (_same_thing(c, candidates[i]) or changed_here(one.span, c.text))
         ]  # fmt: skip
         if moved:
@@ -1315,7 +1317,7 @@ def _followed_by_update(
                 break
         if one is None or not one.typed or one.span.lower() in old.text.lower():
             continue
-        if negated(one.span, c.text):
+        if negated(one.span, c.text) or dropped(one.span, c.text):
             continue  # "now it is 15 January, not 1 February anymore": the old one, said as such
         if not changed_here(one.span, c.text):
             continue  # "moved to 3 December. Also Sabine comes from Hamburg": not the new place

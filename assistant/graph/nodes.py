@@ -49,6 +49,7 @@ from assistant.graph.tools import ToolContext, recalled_from, requested_tool, ru
 from assistant.llm.base import ChatModel, Message
 from memory.interface import Memory
 from memory.types import PROFILE_HEADING, Item, Source
+from memory.understand import parse
 
 log = logging.getLogger(__name__)
 
@@ -235,8 +236,6 @@ def asks_for_an_answer(text: str) -> bool:
     """True when a message asks something or tells the assistant to do something ("give me
     three ideas", "please draft the invite"): a question mark, or a sentence led by a verb
     with no subject, as the parse reads it."""
-    from memory.understand import parse
-
     if text.rstrip().endswith("?"):
         return True
     return any(

@@ -129,6 +129,14 @@ def still_holds(value: str, text: str) -> bool:
 _GONE = re.compile(r"\b(?:cancel\w*|scrap(?:ped)?|fell thr(?:ough|u)|pulled out|no longer|skip(?:ped|ping)?|off)\b", re.IGNORECASE)
 
 
+def dropped(value: str, text: str) -> bool:
+    """True when the text says the value is gone right where it names it ("we cancelled Gion
+    Hotel Sakura", "scrapped the Friday slot"): the old value, never the new one."""
+    return bool(
+        re.search(rf"{_GONE.pattern}\s+(?:(?:the|our|my|their)\s+)?{re.escape(value)}", text, re.IGNORECASE)
+    )
+
+
 def as_it_is_now(question: str, text: str, said: float, found: Span) -> Span:
     """In a text that says a thing was replaced, the value of the clause that says what it
     is now ("the Lisbon school got cancelled, so we're doing the one in Ljubljana instead"),

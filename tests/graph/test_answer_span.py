@@ -246,6 +246,19 @@ def test_the_name_of_a_thing_is_the_name_given_to_it_not_a_persons() -> None:
     assert span("remind me what the EP is called", ep).text == "Low Tide Letters"
     hotel = "Dublin hotel had a problem, so we go to Cork instead. Hotel is now the Imperial Hotel."
     assert span("remind me hotel name", hotel).text == "Imperial Hotel"
+    firm = "I'm an accountant at a mid-size firm called Harrow & Pike in Toronto."
+    assert span("what's the name of the firm I'm at right now", firm).text == "Harrow & Pike"
+    # a noun for someone by what they do is read as a person's, whatever the lists hold
+    leader = "My team leader is Kang Min-ho, I must ask him for a day off."
+    assert span("Who is my team leader, I forgot the spelling", leader).text == "Kang Min-ho"
     # a name that only holds its word is another thing's
     book = "I run Tidewrack Books in Oban. Ailsa Munro is launching her novel with us."
     assert span("what's ailsa's book called", book).text != "Tidewrack Books"
+
+
+def test_which_night_asks_for_a_day_and_a_weekdays_evenings_are_a_habit() -> None:
+    assert wanted("which night is choir") == "date" and wanted("what evening is the class") == "date"
+    assert wanted("which city is it in") == "place"
+    said = datetime(2026, 12, 7, tzinfo=UTC).timestamp()
+    told = "I've just joined the Riverside Singers as a tenor. We rehearse Tuesday evenings at 7:30."
+    assert span("which night is choir", told, said).text == "Tuesday evenings"

@@ -618,6 +618,23 @@ def test_a_day_said_alone_in_an_update_is_read_in_the_month_it_replaces(real_sto
     assert "18 August" in replies[1], replies[1]
 
 
+def test_a_value_said_cancelled_in_a_later_text_does_not_replace_another_things(real_store, monkeypatch) -> None:
+    # from memory_fresh29: the Hakone ryokan's name became the cancelled Kyoto hotel's
+    from assistant.graph.updates import dropped
+
+    assert dropped("Gion Hotel Sakura", "Change of plans: we cancelled Gion Hotel Sakura because we found a machiya.")
+    assert not dropped("Ume-an", "we cancelled Gion Hotel Sakura because we found a machiya called Ume-an.")
+    replies = _one_session_then_asked(
+        real_store,
+        monkeypatch,
+        ["We booked the ryokan in Hakone! It's called Yumoto Sansokan, two nights with a private onsen.",
+         "For Kyoto we took Gion Hotel Sakura for four nights.",
+         "Change of plans in Kyoto: we cancelled Gion Hotel Sakura because Sofia found a little machiya townhouse called Ume-an in Higashiyama."],
+        ["and the ryokan in Hakone, what was it called?"],
+    )  # fmt: skip
+    assert "Sansokan" in replies[0], replies[0]
+
+
 def test_updates_that_name_what_they_replace(real_store, monkeypatch) -> None:
     # from memory_fresh20-25: the update names the old value ("skip nairobi", "scrap the
     # 4k", "not 1 February anymore"), or shares only the value's noun ("budget")
