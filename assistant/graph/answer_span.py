@@ -418,6 +418,27 @@ def said_day(sentence: str) -> str:
     return days[-1].group(0) if days else ""
 
 
+def nearest_day(bare: str, said: float) -> str:
+    """A day said alone ("the 15th") as the date with that day nearest to when it was said
+    (a past one or a coming one); "" when it names no day."""
+    m = _BARE_DAY.search(bare)
+    if m is None or not said:
+        return ""
+    at = datetime.fromtimestamp(said, UTC)
+    day = int(m.group(1))
+    near = []
+    for step in (-1, 0, 1):
+        year, month = divmod(at.year * 12 + at.month - 1 + step, 12)
+        try:
+            near.append(datetime(year, month + 1, day, tzinfo=UTC))
+        except ValueError:
+            continue  # "the 31st" in a month of 30 days
+    if not near:
+        return ""
+    best = min(near, key=lambda d: abs((d - at).total_seconds()))
+    return f"{best.day} {best:%B %Y}"
+
+
 def is_said_day(text: str) -> bool:
     """True when a value is a day of the month said alone ("the 21st")."""
     return bool(_BARE_DAY.fullmatch(text.strip()))

@@ -47,6 +47,7 @@ from assistant.graph.answer_span import (
     is_said_day,
     lemmas,
     named_institution,
+    nearest_day,
     overlap,
     role_phrases,
     role_words,
@@ -982,7 +983,7 @@ def ground(
                 scores.append(scores[i])
                 i, chosen = len(candidates) - 1, took_over[1]
         c = candidates[i]
-        if is_said_day(chosen.span) and (full := _in_month_told(c, first_span, candidates, scores)):
+        if is_said_day(chosen.span) and (full := _in_month_told(c, chosen.span, first_span, candidates, scores)):
             # "not leaving till the 18th now" of a flight home on 16 August: 18 August
             chosen = chosen._replace(
                 span=full, reply=prompts.GROUNDED_TYPED.format(span=full, source=_source(c).split(" on ")[0])
@@ -1047,9 +1048,11 @@ def ground(
     )
 
 
-def _in_month_told(c: Candidate, old: str, candidates: list[Candidate], scores: list[float]) -> str:
-    """The day c says alone ("the 18th") in the month of the date it replaces: `old`, or
-    the date written in the closest earlier text ("back on 16 August"); "" when none."""
+def _in_month_told(c: Candidate, day: str, old: str, candidates: list[Candidate], scores: list[float]) -> str:
+    """The day c says alone (`day`, "the 18th") in the month of the date it replaces: `old`, or
+    the date written in the closest earlier text ("back on 16 August"); with none, for a thing
+    done, the date with that day nearest to when c was said ("met the team on the 15th",
+    said 16 August); "" when none of these."""
     if full := day_after(c.text, old):
         return full
     earlier = [
@@ -1057,7 +1060,13 @@ def _in_month_told(c: Candidate, old: str, candidates: list[Candidate], scores: 
         for j, o in enumerate(candidates)
         if o.said < c.said and scores[j] >= GRAY_RELEVANCE and (written := date_in(o.text, 0.0, written_only=True))
     ]
-    return day_after(c.text, max(earlier)[1]) if earlier else ""
+    if earlier and (full := day_after(c.text, max(earlier)[1])):
+        return full
+    # a done thing ("I met the team on the 15th"): the nearest such day before it was said;
+    # a plan with no month ("not leaving till the 18th now") stays as written
+    told = next((s for s in sentences(c.text) if day in s), "")
+    done = bool(told) and any(s.root.tag_ == "VBD" for s in parse(told).doc.sents)
+    return nearest_day(day, c.said) if done else ""
 
 
 def _closest(

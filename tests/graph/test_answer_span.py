@@ -262,3 +262,12 @@ def test_which_night_asks_for_a_day_and_a_weekdays_evenings_are_a_habit() -> Non
     said = datetime(2026, 12, 7, tzinfo=UTC).timestamp()
     told = "I've just joined the Riverside Singers as a tenor. We rehearse Tuesday evenings at 7:30."
     assert span("which night is choir", told, said).text == "Tuesday evenings"
+
+
+def test_a_day_said_alone_with_no_date_to_follow_is_the_nearest_such_day() -> None:
+    from assistant.graph.answer_span import nearest_day
+
+    said = datetime(2023, 8, 16, tzinfo=UTC).timestamp()
+    assert nearest_day("the 15th", said) == "15 August 2023"  # "met the team on the 15th"
+    assert nearest_day("the 2nd", datetime(2023, 8, 30, tzinfo=UTC).timestamp()) == "2 September 2023"
+    assert nearest_day("the 31st", datetime(2023, 9, 20, tzinfo=UTC).timestamp()) == "31 August 2023"
