@@ -155,7 +155,7 @@ def wanted(question: str) -> Wanted:
         return "date"
     if word.startswith("how"):
         return "number"
-    return "person"  # who, whom, whose, "name", "called" (a thing's name: `thing_name`)
+    return "person"  # who, whom, whose, "name", "called" (a thing's name: `named_thing`)
 
 
 def named_thing(question: str) -> str:
@@ -188,16 +188,10 @@ def named_noun(question: str) -> str:
     return role
 
 
-def thing_name(question: str, text: str) -> str:
-    """The name the text gives the thing a question asks the name of: the one it is "called"
-    or "named" ("a villa near Chania called Villa Ampelos"), or the one it "is" ("Hotel is
-    now the Imperial Hotel"); "" when none."""
-    noun = named_thing(question)
-    return name_given(text, noun) if noun else ""
-
-
 def name_given(text: str, noun: str) -> str:
-    """The name the text gives a noun (see `thing_name`); "" when none."""
+    """The name the text gives a noun: the one it is "called" or "named" ("a villa near
+    Chania called Villa Ampelos"), or the one it "is" ("Hotel is now the Imperial Hotel");
+    "" when none."""
     doc = parse(text).doc
     # (a name that merely holds the noun's word is not taken: "Tidewrack Books" is the shop
     # that launches the book, not the book)
@@ -1253,13 +1247,12 @@ def span(question: str, text: str, said: float = 0.0) -> Span:
     if kind != "any" and key and key not in GENERAL_NOUNS and key not in lemmas(sentence):
         # "what budget i have for this trip": the sentence naming the budget, not the trip
         sentence = next((o for o in sentences(text) if key in lemmas(o)), sentence)
-    if kind == "person" and (given := thing_name(question, text)):
-        # "name of the villa?" of "a villa near Chania called Villa Ampelos": the name given
-        # the thing (where the text gives none, a name the parse ties to it is read as before)
-        return Span(given, _clip(next((o for o in sentences(text) if given in o), sentence)), True)
-    if kind == "place" and (noun := named_noun(question)) in INSTITUTIONS and (given := name_given(text, noun)):
-        # "remind me hotel name" of "... so we go to Cork instead. Hotel is now the Imperial
-        # Hotel.": the name given the hotel, not the nearest town
+    # "name of the villa?" of "a villa near Chania called Villa Ampelos", "remind me hotel
+    # name" of "... we go to Cork instead. Hotel is now the Imperial Hotel.": the name given
+    # the thing, not a person's or the nearest town (where the text gives none, the value
+    # is read by its kind as before)
+    noun = named_thing(question) if kind == "person" else named_noun(question) if kind == "place" else ""
+    if noun and (kind == "person" or noun in INSTITUTIONS) and (given := name_given(text, noun)):
         return Span(given, _clip(next((o for o in sentences(text) if given in o), sentence)), True)
     if kind != "any":
         words = frozenset(lemmas(text)) if kind == "person" else frozenset()

@@ -246,9 +246,14 @@ def asks_for_an_answer(text: str) -> bool:
 
 def _asked_lately(state: ChatState, need: str) -> bool:
     """True when one of the last two replies asked about `need` (in any words)."""
-    stems = {w[:4] for w in re.findall(r"[a-z]{3,}", need.lower())}
     replies = [m["content"] for m in state.get("messages", []) if m["role"] == "assistant"][-2:]
-    return any("?" in r and any(stem in r.lower() for stem in stems) for r in replies)
+    return any("?" in r and _about_need(r, need) for r in replies)
+
+
+def _about_need(text: str, need: str) -> bool:
+    """True when text names the need by the start of one of its words ("date" of "dates")."""
+    stems = {w[:4] for w in re.findall(r"[a-z]{3,}", need.lower())}
+    return any(stem in text.lower() for stem in stems)
 
 
 # --- prompt assembly ----------------------------------------------------------------
@@ -538,8 +543,7 @@ def one_question(text: str, need: str) -> str | None:
     if not mark:
         return None
     question = re.split(r"(?<=[.!:\n])\s*", head.strip())[-1].strip() + "?"
-    stems = {w[:4] for w in re.findall(r"[a-z]{3,}", need.lower())}
-    if len(question) < 8 or not any(stem in question.lower() for stem in stems):
+    if len(question) < 8 or not _about_need(question, need):
         return None
     return question
 
