@@ -405,10 +405,15 @@ _BARE_DAY = re.compile(
 _NOT_BEFORE = re.compile(r"(?:\bnot|n't|\binstead of|\brather than|\bno longer|\bmoved from)\W+(?:\w+\W+)?$", re.IGNORECASE)
 
 
+def ruled_out(before: str) -> bool:
+    """True when the words just before a value rule it out ("can't do", "instead of")."""
+    return bool(_NOT_BEFORE.search(before))
+
+
 def said_day(sentence: str) -> str:
     """A day of the month said alone ("the 21st", "Tuesday the 17th"), as written; of two,
     the one not ruled out ("can't do the 19th, he's coming on the 23rd"); "" when none."""
-    days = [m for m in _BARE_DAY.finditer(sentence) if not _NOT_BEFORE.search(sentence[: m.start()])]
+    days = [m for m in _BARE_DAY.finditer(sentence) if not ruled_out(sentence[: m.start()])]
     return days[-1].group(0) if days else ""
 
 
@@ -449,8 +454,8 @@ def day_after(text: str, old: str) -> str:
         return ""
     for m in _BARE_DAY.finditer(text):
         day = int(m.group(1))
-        if day == when.day or not 1 <= day <= 31:
-            continue  # "a clash on the 9th": the old day, said again
+        if day == when.day or not 1 <= day <= 31 or ruled_out(text[: m.start()]):
+            continue  # "a clash on the 9th": the old day, said again; "can't do the 12th"
         month = when.month if day > when.day else when.month % 12 + 1
         return f"{day} {datetime(2000, month, 1):%B}"
     return ""

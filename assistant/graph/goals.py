@@ -17,6 +17,7 @@ from typing import Literal
 from pydantic import BaseModel, Field, ValidationError
 
 from assistant.graph import prompts
+from assistant.graph.answer_span import day_after, is_said_day, ruled_out, said_day
 from assistant.graph.attribute_question import asked_attribute
 from assistant.graph.state import OPEN_STATUSES, GoalState, now
 from assistant.llm.base import ChatModel, Message
@@ -186,8 +187,32 @@ def slot_value(kind: str, text: str) -> str | None:
     found = {"date": turn.dates, "budget": turn.prices, "guests": turn.party_sizes}.get(kind)
     values = found() if found is not None else []
     if kind == "date":  # "next year, my target date is march 20": the day, not the year
-        values = sorted(values, key=lambda v: bool(_VAGUE_DATE.search(v)) and not re.search(r"\d", v))
+        kept = [v for v in (_not_ruled_out(v, text) for v in values) if v]
+        if values and not kept and (day := said_day(text)):
+            kept = [day]  # "can't do the 12th, we moved it to the 19th": the day not ruled out
+        values = sorted(kept, key=lambda v: bool(_VAGUE_DATE.search(v)) and not re.search(r"\d", v))
     return values[0] if values else None
+
+
+def _not_ruled_out(value: str, text: str) -> str:
+    """A date as said, less what the text rules out: "" for "can't do the 12th", the new end
+    of "moved from the 12th to the 19th"."""
+    at = text.find(value)
+    if at < 0 or not ruled_out(text[:at]):
+        return value
+    moved_to = re.split(r"\s+to\s+", value, maxsplit=1)
+    return moved_to[1] if len(moved_to) == 2 else ""
+
+
+def _in_month_of(value: str, known: list[str], text: str) -> str:
+    """A date slot said as a bare day ("the 19th") put in the month of the date it replaces
+    ("Saturday 12 July" -> "19 July"); other values as they are."""
+    name, _, said = value.partition(":")
+    old = next((k.split(":", 1)[1].strip() for k in known if _known_kind(k) == "date"), "")
+    if _slot_kind(name) != "date" or not old or not is_said_day(said.strip()):
+        return value
+    day = day_after(said, old) or day_after(text, old)
+    return f"{name}: {day}" if day else value
 
 
 def _gives(kind: str, text: str) -> bool:
@@ -388,7 +413,7 @@ def rule_update(text: str, goals: list[GoalState], active: str) -> GoalUpdate:
         # a date, party size or price said along the way belongs to the goal being worked on
         # and replaces one of its kind; a question only adds what the goal lacks ("Any tips
         # for the last week?" leaves the trip's dates as they were)
-        said = slots_in(text)
+        said = [_in_month_of(s, current["known"], text) for s in slots_in(text)]
         if text.rstrip().endswith("?"):
             have = {_known_kind(k) for k in current["known"]}
             said = [k for k in said if _known_kind(k) not in have]

@@ -171,6 +171,7 @@ def recall(state: ChatState, deps: Deps) -> dict[str, Any]:
         "turn": state.get("turn", 0) + 1,
         "tool": None,
         "goal_event": "none",
+        "goal_said": [],
         "reply": "",
     }
 
@@ -206,7 +207,7 @@ def track_goals(state: ChatState, deps: Deps) -> dict[str, Any]:
     elif active == touched["id"]:
         active = ""
     log.info("goal %s: %s (%s)", update.event, touched["statement"], touched["id"])
-    return {"goals": goals, "active_goal": active, "goal_event": update.event}
+    return {"goals": goals, "active_goal": active, "goal_event": update.event, "goal_said": update.known}
 
 
 # --- decide (router) ----------------------------------------------------------------
@@ -707,6 +708,18 @@ def _complete_list(state: ChatState, deps: Deps, reply: str, wanted: int) -> str
     return reply
 
 
+def _noted(state: ChatState, text: str) -> str:
+    """The line that confirms what a plain statement gave the goal in play ("Noted for 'plan
+    the open day' - date: 19 July."); "" for a question or request, which is answered.
+    The user sees what was kept, so a misreading can be put right at once."""
+    said = state.get("goal_said", [])
+    goal = find_goal(state.get("goals", []), state.get("active_goal", ""))
+    if state.get("goal_event") != "progress" or not said or goal is None or asks_for_an_answer(text):
+        return ""
+    facts = "; ".join(said)
+    return prompts.NOTED.format(statement=goal["statement"], facts=facts)
+
+
 def respond(state: ChatState, deps: Deps) -> dict[str, Any]:
     """Answer the user with the persona, their profile, the goal in play and fenced material."""
     event = state.get("goal_event", "none")
@@ -720,6 +733,9 @@ def respond(state: ChatState, deps: Deps) -> dict[str, Any]:
     else:
         instruction, budget = asked_format(text)
     prefix, followed, focus = _follow_up(state, deps)
+    noted = _noted(state, text)
+    if noted:
+        prefix = noted + "\n"
     if ASKS_IDENTITY.search(text):
         # A 135M model names itself after its training data ("SmolLM", "Ember"): the
         # persona's name is not left to it.
@@ -733,6 +749,8 @@ def respond(state: ChatState, deps: Deps) -> dict[str, Any]:
             head = prefix.rstrip() if prefix and reply.startswith(prefix.rstrip()) else ""
             body = _complete_list(state, deps, reply[len(head) :].lstrip("\n"), wanted)
             reply = f"{head}\n{body}" if head else body
+    if noted and reply.endswith(prompts.NOTHING_TO_ADD_LINES):
+        reply = noted  # the change is the news; "tell me more" after it adds nothing
     update: dict[str, Any] = {**_say(reply), "followed_up": followed, "route": "respond"}
     if focus:
         update["active_goal"] = focus  # the user's next answer is about the goal we asked after

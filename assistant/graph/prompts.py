@@ -42,6 +42,7 @@ DROPPED_INSTRUCTION = (
 
 # Deterministic replies: they must not depend on a small model getting them right.
 ASK_FALLBACK = "Quick question about '{statement}': what {verb} the {need}?"
+NOTED = "Noted for '{statement}' - {facts}."
 FOLLOW_UP = "Last time you were working on: {statement}. How is it going?"
 FOLLOW_UP_WAITING = (
     "Last time you were working on: {statement}. I still need the {need}: do you have it?"

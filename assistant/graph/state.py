@@ -93,6 +93,7 @@ class ChatState(TypedDict, total=False):
     turn: int  # user turns so far in this thread
     followed_up: list[str]  # goal ids already followed up on in this thread
     goal_event: str  # what track_goals did this turn (new, progress, done, dropped, none)
+    goal_said: list[str]  # what this turn's message gave the goal ("date: 19 July")
     grounded: Grounded | None  # the answer from memory when the user asked for what it holds
 
 

@@ -320,3 +320,16 @@ def test_the_need_just_asked_about_is_not_asked_again_in_other_words(make_sessio
     ]}  # fmt: skip
     assert _asked_lately(state, "dates")  # type: ignore[arg-type]
     assert not _asked_lately(state, "budget")  # type: ignore[arg-type]
+
+
+def test_a_change_told_in_passing_is_confirmed_and_answers_the_next_question(make_session):
+    # a real chat: the move to the 19th got "nothing useful to add", then "When is the open
+    # day now?" got the ruled-out 12th
+    session = make_session(scripted(replies=lambda m: prompts.NOTHING_TO_ADD))
+    session.send("Help me plan a summer open day for the bakery on Saturday 12 July.")
+    told = session.send("Tomasz can't do the 12th after all, we moved the open day to the 19th.")
+    assert "19 July" in told and prompts.NOTHING_TO_ADD not in told
+    [goal] = session.goals()
+    assert [k for k in goal.known if k.startswith("date")] == ["date: 19 July"]
+    answer = session.send("When is the open day now?")
+    assert "19" in answer and "12" not in answer

@@ -183,3 +183,21 @@ def test_a_day_said_beside_a_period_is_the_date_slot() -> None:
     said = "im planning to take the NCLEX next year, my target date is march 20 haha"
     assert slot_value("date", said) == "march 20"
     assert slot_value("budget", "want to open my own food truck. budget 60k. where do i start") == "60k"
+
+
+@pytest.mark.parametrize(
+    "said",
+    [
+        "Tomasz can't do the 12th after all, we moved the open day to the 19th.",
+        "The open day moved from the 12th to the 19th.",
+        "It's on the 19th instead of the 12th.",
+    ],
+)
+def test_a_day_ruled_out_never_fills_the_date_and_the_new_day_keeps_the_month(said: str) -> None:
+    # a real chat: the goal kept "the 12th" and "When is the open day now?" got the old day
+    _, goals, goal = track("Help me plan a summer open day for the bakery on Saturday 12 July.", [], "")
+    assert goal is not None
+    _, goals, goal = track(said, goals, goal["id"])
+    assert goal is not None
+    dates = [k for k in goal["known"] if k.startswith("date")]
+    assert dates == ["date: 19 July"]
