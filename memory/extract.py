@@ -434,6 +434,7 @@ def _relationship(s: str) -> list[Candidate]:
         name, rel = m.group(1), m.group(2).lower()
     else:
         rel, name = m.group(1).lower(), m.group(2)
+    name = re.sub(r"['’]s$", "", name)  # "my sister Anjali's wedding": the sister is Anjali
     slot = f"relationship:{rel}" if rel in _UNIQUE_RELATIONS else ""
     return [Candidate("relationship", f"User's {rel} is {name}", 0.9, slot)]
 
@@ -946,6 +947,15 @@ def _full_name(tok: Any) -> str:
     return _cap(str(doc[start : tok.i + 1].text))
 
 
+def _names_an_owner(rel: Any) -> bool:
+    """True for "my sister Anjali's wedding is Saturday": what the sentence says is of the
+    wedding, not the sister (the small parser reads "wedding" as the sister's apposition)."""
+    doc, i = rel.doc, rel.i + 1
+    while i < len(doc) and doc[i].pos_ == "PROPN":
+        i += 1
+    return i > rel.i + 1 and i < len(doc) and doc[i].lower_ in ("'s", "’s")
+
+
 def _proper(tok: Any) -> bool:
     return bool(tok.pos_ == "PROPN" or tok.ent_type_ in ("PERSON", "ORG", "GPE", "LOC", "FAC", "NORP"))
 
@@ -1066,7 +1076,12 @@ def from_parse(sentence: Any) -> list[Candidate]:
                 (p for c in tok.children if c.dep_ == "prep" and c.lower_ in ("on", "in", "for")
                  for p in c.children if p.ent_type_ == "DATE"), None,
             )  # fmt: skip
-            if nsubj is not None and when_said is not None and any(c.lower_ in ("my", "our") for c in nsubj.children):
+            if (
+                nsubj is not None
+                and when_said is not None
+                and any(c.lower_ in ("my", "our") for c in nsubj.children)
+                and not _names_an_owner(nsubj)  # "my friend Ravi's birthday is on 3 May": not the friend's date
+            ):
                 date_ent = next(e for e in doc.ents if e.start <= when_said.i < e.end)
                 what = " ".join([c.lower_ for c in nsubj.children if c.dep_ in ("compound", "amod")] + [nsubj.lower_])
                 value = date_ent.text
@@ -1094,6 +1109,7 @@ def from_parse(sentence: Any) -> list[Candidate]:
                         rel.lemma_.lower() in RELATION_NOUNS
                         and any(c.lower_ == "my" for c in rel.children)
                         and (who.ent_type_ == "PERSON" or who.pos_ == "PROPN")
+                        and not _names_an_owner(rel)
                     ):
                         relation = " ".join(
                             [c.lower_ for c in rel.children if c.dep_ == "compound"] + [rel.lower_]

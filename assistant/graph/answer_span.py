@@ -1076,6 +1076,8 @@ def _number(doc: Any, asked: set[str], question: str) -> str:
         if head.i > end and tok.dep_ == "nummod" and head.pos_ == "NOUN":
             end = head.i  # "12000 rupees"
         found.setdefault(doc[start : end + 1].text, tok)
+    if not how_long:  # "second set at 9:30pm" is an hour, never an amount or a count
+        found = {f: t for f, t in found.items() if not _CLOCK_SAID.fullmatch(f.strip())}
     # "50 minutes" before "last month"; for "how much did I set aside", "£1,200" before "96 miles"
     money_first = _asks_money(question)
     ordered = sorted(found, key=lambda f: (f in durations, money_first and not is_money(f)))

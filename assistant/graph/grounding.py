@@ -123,9 +123,10 @@ _ADVICE = re.compile(
     r"\b(?:i|we) (?:need|have) to\b|\bdo (?:i|we) need\b|\bany (?:tips|ideas|advice)\b",
     re.IGNORECASE,
 )
-# "When do I have to submit my thesis?" asks for the deadline memory holds, not for advice
+# "When do I have to submit my thesis?", "what time do i need to be there?" ask for the date
+# or time memory holds, not for advice
 _DEADLINE_ASK = re.compile(
-    r"^\s*(?:in |on )?(?:when|by when|what (?:date|day)|which (?:date|day|month|year))\b.*"
+    r"^\s*(?:in |on |at |by )?(?:when|by when|how early|what (?:date|day|time)|which (?:date|day|month|year))\b.*"
     r"\b(?:(?:i|we) (?:need|have|got) to|must (?:i|we)|will (?:i|we))\b",
     re.IGNORECASE,
 )

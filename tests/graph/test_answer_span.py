@@ -271,3 +271,10 @@ def test_a_day_said_alone_with_no_date_to_follow_is_the_nearest_such_day() -> No
     assert nearest_day("the 15th", said) == "15 August 2023"  # "met the team on the 15th"
     assert nearest_day("the 2nd", datetime(2023, 8, 30, tzinfo=UTC).timestamp()) == "2 September 2023"
     assert nearest_day("the 31st", datetime(2023, 9, 20, tzinfo=UTC).timestamp()) == "31 August 2023"
+
+
+def test_an_hour_never_answers_how_much() -> None:
+    # from memory_fresh48: "how much is the venue paying us?" got "9:30pm"
+    gig = "Two sets at the Blue Lantern, first at 8pm, second at 9:30pm."
+    assert not span("how much is the blue lantern paying us for that gig?", gig).typed
+    assert span("how much was the repair?", "Fixed at 9:30 this morning, $185 in the end.").text == "$185"

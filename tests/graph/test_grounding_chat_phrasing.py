@@ -257,6 +257,17 @@ def test_a_value_asked_with_do_i_need_is_no_request_for_advice(real_store) -> No
     assert "7.5" in score and MODEL not in score
 
 
+def test_a_time_asked_with_do_i_need_to_is_no_request_for_advice(real_store) -> None:
+    # from memory_fresh50 (written by someone who had not read the code)
+    [start] = _ask_each(
+        real_store,
+        [(["First day at the new job is Wednesday 2 October at 9am.",
+           "Quick change from HR: day one starts at 8:30 now, not 9."],
+          "what time do i need to be there on the first day?")],
+    )  # fmt: skip
+    assert "8:30" in start and MODEL not in start
+
+
 def test_a_later_text_that_keeps_the_old_value_does_not_replace_it(real_store, monkeypatch) -> None:
     # from memory_fresh11: the later turn moves the date and the house, not the companion
     who, day, doctor = _told_days_apart(

@@ -233,3 +233,19 @@ def test_where_the_user_is_from_is_kept_apart_from_where_they_live(
     assert ("identity:origin", origin) in found
     lives = {v for slot, v in found if slot == "identity:location"}
     assert lives == ({home} if home else set())
+
+
+@pytest.mark.parametrize(
+    ("said", "kept"),
+    [
+        (
+            "My sister Anjali's wedding is Saturday 6 September at Brockwell Manor.",
+            "User's sister is Anjali",
+        ),
+        ("My brother Tom's car is a Volvo.", "User's brother is Tom"),
+        ("My friend Ravi's birthday is on 3 May.", "User's friend is Ravi"),
+    ],
+)
+def test_what_is_said_of_a_relatives_thing_is_not_said_of_the_relative(said: str, kept: str) -> None:
+    # from a blind chat: the profile held "User's sister is Saturday" and "... is Anjali's"
+    assert [c.text for c in extract(said)] == [kept]
