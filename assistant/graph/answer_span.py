@@ -107,6 +107,11 @@ _INSTITUTION_GROUPS = (
     "gym church shop store",
 )
 INSTITUTIONS = frozenset(" ".join(_INSTITUTION_GROUPS).split())
+# Nouns for a place where something is held: with the words the parse joins to them, a
+# place said without a name ("the village hall in bramhall", "the cricket pavilion")
+_VENUES = INSTITUTIONS | frozenset(
+    ["hall", "pavilion", "centre", "center", "park", "pub", "studio", "theatre", "theater", "library", "stadium", "pitch", "barn", "garden", "gardens", "room", "ground", "grounds", "arena", "chapel", "marquee", "museum", "gallery"]
+)
 
 
 def same_institution(word: str) -> frozenset[str]:
@@ -1033,6 +1038,11 @@ def _place(doc: Any, asked: set[str]) -> str:
             c.dep_ == "poss" for c in tok.children
         ):
             text = doc[tok.left_edge.i : tok.i + 1].text
+            if content_words(text) - asked:
+                return text
+    for tok in doc:  # a place named by what it is, typed in lower case: "at the village hall in bramhall"
+        if tok.dep_ == "pobj" and tok.pos_ == "NOUN" and tok.head.lower_ in _PLACE_PREPS and tok.lemma_.lower() in _VENUES:
+            text = doc[tok.left_edge.i : tok.right_edge.i + 1].text
             if content_words(text) - asked:
                 return text
     return ""

@@ -1274,7 +1274,7 @@ def _followed_by_update(
     for j, c in enumerate(candidates):
         if c.source != "turn" or not _later(c, old) or not changed(c.text):
             continue
-        if still_holds(chosen.span, c.text):
+        if still_holds(chosen.span, c.text) and not _another_now(question, chosen.span, c.text):
             continue
         shared = mine & content_words(c.text)
         # one shared word will do when it is the thing asked about, said of no other one
@@ -1338,6 +1338,25 @@ def _followed_by_update(
     # reschedule ... now 19 May", for "who's my manager now?")
     named = re.compile(r"\b(?:{})\b".format("|".join(old_words)), re.IGNORECASE)
     return max(found, key=lambda m: (bool(named.search(candidates[m[0]].text)), candidates[m[0]].said)) if found else None
+
+
+def _another_now(question: str, old: str, text: str) -> bool:
+    """True when a clause of the text says what the asked thing is now without naming the old
+    value ("Darren hurt his back so his nephew Kieran is doing our job now, Darren only comes
+    to check"; "the Red Lion's way too small. We've moved it to the cricket pavilion"): the
+    old value is still named, but no longer holds."""
+    if wanted(question) == "any":
+        return False
+    words = [w for w in re.findall(r"\w+", old) if len(w) > 2 and w.lower() != "the"]
+    if not words:
+        return False
+    naming = re.compile(r"\b(?:{})\b".format("|".join(map(re.escape, words))), re.IGNORECASE)
+    parts = re.split(r"(?<=[.!?;])\s+|,\s+|\s+(?=so\b|but\b)", text)
+    return any(
+        NEW_VALUE.search(p) and not naming.search(p) and (one := span(question, p)).typed
+        and one.text.lower() not in old.lower()
+        for p in parts
+    )
 
 
 def _named_institution(question: str, candidates: list[Candidate]) -> Grounded | None:
@@ -1418,6 +1437,9 @@ def _asks_past(question: str) -> bool:
     return bool(past) and not others
 
 
+_CALLED = re.compile(r"\b(?:called|named)\s+([a-z][\w'-]{2,})\b", re.IGNORECASE)
+
+
 def _successor(
     store: Memory,
     user_id: str,
@@ -1462,6 +1484,10 @@ def _successor(
                     e.text
                     for e in parse(t.text).doc.ents
                     if e.label_ == "PERSON" and e[-1].pos_ == "PROPN" and not mentions.search(e.text)
+                }
+                # "a new hv called gwen": a name typed in lower case, given with "called"
+                others = others or {
+                    m.group(1) for m in _CALLED.finditer(t.text) if not mentions.search(m.group(1))
                 }
                 if len(others) == 1:
                     other = others.pop()

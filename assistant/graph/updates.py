@@ -27,7 +27,8 @@ _UPDATE = re.compile(
     r"(?:tak(?:e|es|ing)|took|taken) over|scrap(?:ped)?|quit|stretch(?:ed|ing)|"
     r"delayed|end(?:ed)? up|change of plans?|cancel(?:l?ed)?|no more|plot twist|voted|"
     r"(?:went|gone|going) for|decided|settled on|trimmed|knocked|from now on|as of|"
-    r"stepp(?:ed|ing) (?:in|up|into)|handed in|rather than|negotiat\w*|(?:have|has|'ve) agreed to|after all)\b",
+    r"stepp(?:ed|ing) (?:in|up|into)|handed in|rather than|negotiat\w*|(?:have|has|'ve) agreed to|after all|"
+    r"(?:is|are|'s|was|were|been|called) off)\b",
     re.IGNORECASE,
 )
 # Words by which people say one thing took another's place (more than "now" or "new")

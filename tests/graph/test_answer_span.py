@@ -278,3 +278,10 @@ def test_an_hour_never_answers_how_much() -> None:
     gig = "Two sets at the Blue Lantern, first at 8pm, second at 9:30pm."
     assert not span("how much is the blue lantern paying us for that gig?", gig).typed
     assert span("how much was the repair?", "Fixed at 9:30 this morning, $185 in the end.").text == "$185"
+
+
+def test_a_place_said_by_what_it_is_in_lower_case() -> None:
+    # from memory_fresh33: "party's now at the village hall in bramhall"
+    moved = "change of plan, soft play was fully booked so party's now at the village hall in bramhall"
+    assert span("where's maisie's party being held", moved).text == "the village hall in bramhall"
+    assert not span("where do we meet?", "we meet at the end of the road").typed

@@ -904,3 +904,37 @@ def test_a_value_never_told_of_a_thing_the_user_named_is_declined(real_store, mo
     )
     assert postcode.startswith("I don't know") and MODEL not in postcode, postcode
     assert fee.startswith("I don't know") and MODEL not in fee, fee
+
+
+def test_who_does_it_now_when_the_old_one_is_still_named_or_the_new_one_typed_in_lower_case(
+    real_store, monkeypatch
+) -> None:
+    # from memory_fresh45 and memory_fresh33 (written by people who had not read the code)
+    nephew, visitor = _told_days_apart(
+        real_store,
+        monkeypatch,
+        [
+            (["His name is Darren Holt, he is doing our bathroom from 14 April.",
+              "Small change of plan. Darren hurt his back so his nephew Kieran is doing our job now, "
+              "Darren only come to check at the end."],
+             "who is actually doing the bathroom now?"),
+            (["my health visitor is called siobhan, she's coming tuesday for the 9 month check",
+              "siobhan's gone off on mat leave, we've got a new hv called gwen"],
+             "whos our health visitor now"),
+        ],
+    )  # fmt: skip
+    assert "Kieran" in nephew and "Darren" not in nephew
+    assert "gwen" in visitor.lower() and "siobhan" not in visitor.lower()
+
+
+def test_a_move_that_still_names_the_old_place_gives_the_new_one(real_store, monkeypatch) -> None:
+    # from memory_fresh44 (written by someone who had not read the code)
+    [venue] = _told_days_apart(
+        real_store,
+        monkeypatch,
+        [(["We've got the function room at the Red Lion in Dorking for the reunion on Saturday 15 November.",
+           "We've had 80-odd yeses so the Red Lion's way too small. We've moved it to the cricket pavilion "
+           "at Dorking Cricket Club, same night."],
+          "where's the reunion being held now")],
+    )  # fmt: skip
+    assert "Cricket" in venue and "Red Lion" not in venue
