@@ -57,7 +57,23 @@ _WRITTEN_DATE = re.compile(
     r"|\b\d{1,2}(?:st|nd|rd|th)?\s+(?:of\s+)?may(?=\s+(?:at|in|on|for|from|to|till|until|and|\d{4})\b)"
 )
 _WEEKDAY = re.compile(r"\b(?:mon|tues|wednes|thurs|fri|satur|sun)days?\b", re.I)
-_WEEKDAY_ASK = re.compile(r"\b(?:which|what) days?\b(?!\s+of\b)", re.I)  # a weekday, not a date
+_WEEKDAY_ASK = re.compile(r"\b(?:which|what) (?:days?|nights?|evenings?)\b(?!\s+of\b)", re.I)  # a weekday, not a date
+# ... asked of what happens every week ("which days does Rosa work?", "what night do i teach
+# the class?"): a date that names no weekday does not answer it
+_HABIT_ASK = re.compile(
+    r"\b(?:which|what) (?:days|nights|evenings)\b|\b(?:which|what) (?:night|evening) (?:do|does)\b", re.I
+)
+def asks_weekly(question: str) -> bool:
+    """True for a question about what happens every week ("what night do i teach?")."""
+    return bool(_HABIT_ASK.search(question))
+
+
+def names_weekday(value: str) -> bool:
+    """True when a value names a day of the week ("Saturday 12 April", "on Tuesdays")."""
+    return bool(_WEEKDAY.search(value) or _WEEKENDS.search(value))
+
+
+_WEEKENDS = re.compile(r"\b(?:on\s+)?(?:weekends|weekdays)\b", re.I)
 _WEEKDAYS_SAID = re.compile(
     rf"(?:(?:every|each|on)\s+)?{_WEEKDAY.pattern}(?:\s*(?:,|and|&|or)\s*{_WEEKDAY.pattern})*", re.I
 )
@@ -1041,7 +1057,13 @@ def _place(doc: Any, asked: set[str]) -> str:
             if content_words(text) - asked:
                 return text
     for tok in doc:  # a place named by what it is, typed in lower case: "at the village hall in bramhall"
-        if tok.dep_ == "pobj" and tok.pos_ == "NOUN" and tok.head.lower_ in _PLACE_PREPS and tok.lemma_.lower() in _VENUES:
+        if (
+            tok.dep_ == "pobj"
+            and tok.pos_ == "NOUN"
+            and tok.head.lower_ in _PLACE_PREPS
+            and tok.lemma_.lower() in _VENUES
+            and any(c.lower_ == "the" for c in tok.children)  # one place, not "cooking at a hotel"
+        ):
             text = doc[tok.left_edge.i : tok.right_edge.i + 1].text
             if content_words(text) - asked:
                 return text
@@ -1172,7 +1194,13 @@ def _typed(
 ) -> str:
     if kind == "date":
         written = date_in(sentence, said, written_only=True)
-        if not written and _WEEKDAY_ASK.search(question) and (days := _WEEKDAYS_SAID.search(sentence)):
+        if asks_weekly(question) and not _WEEKDAY.search(written):
+            # "so she's on weekends now" after "Rosa's picking up Sundays too": the last said
+            said_days = [*_HABIT.finditer(sentence), *_WEEKDAYS_SAID.finditer(sentence), *_WEEKENDS.finditer(sentence)]
+            return max(said_days, key=lambda m: (m.start(), len(m.group(0)))).group(0) if said_days else ""
+        if not written and _WEEKDAY_ASK.search(question) and (
+            days := _HABIT.search(sentence) or _WEEKDAYS_SAID.search(sentence)
+        ):
             return days.group(0)  # "which day is Sunita off?" of "sunday is her off day"
         return written or date_in(sentence, said)
     asked = content_words(question)
@@ -1274,7 +1302,7 @@ def span(question: str, text: str, said: float = 0.0) -> Span:
     if kind != "any":
         words = frozenset(lemmas(text)) if kind == "person" else frozenset()
         found = _typed(kind, question, sentence, said, words)
-        if kind == "date" and not date_in(sentence, said, written_only=True):
+        if kind == "date" and not date_in(sentence, said, written_only=True) and not asks_weekly(question):
             # "Now we depart on 2 May" beats "the wedding is in April" of the sentence before
             written = next((o for o in sentences(text) if date_in(o, said, written_only=True)), "")
             if written:

@@ -38,6 +38,7 @@ from assistant.graph.answer_span import (
     asked_noun,
     asked_role,
     asks_named_detail,
+    asks_weekly,
     content_words,
     date_in,
     day_after,
@@ -47,6 +48,7 @@ from assistant.graph.answer_span import (
     is_said_day,
     lemmas,
     named_institution,
+    names_weekday,
     nearest_day,
     overlap,
     role_phrases,
@@ -679,6 +681,8 @@ def _goal_span(question: str, c: Candidate) -> Span | None:
         return None  # "how much budget?" is not answered by the goal's date, nor "who?"
     if asked == "number" and not re.search(r"\d", value):
         return None  # "budget: expensive" (a price range) is no amount
+    if asked == "date" and asks_weekly(question) and not names_weekday(value):
+        return None  # "what night do i teach?" is not answered by the goal's "20 November"
     # a question that asks no kind of value is answered by a slot only when it names it
     # ("what's the audience?"; not "which master program am I applying to?" by the date)
     named = asked != "any" or kind.strip().lower() in lemmas(question)
@@ -1345,8 +1349,9 @@ def _another_now(question: str, old: str, text: str) -> bool:
     value ("Darren hurt his back so his nephew Kieran is doing our job now, Darren only comes
     to check"; "the Red Lion's way too small. We've moved it to the cricket pavilion"): the
     old value is still named, but no longer holds."""
-    if wanted(question) == "any":
-        return False
+    kind = wanted(question)
+    if kind == "any" or not _NOW_ASK.search(question):
+        return False  # asked as it is now: "which surgeon is doing it?" keeps Dr Albers
     words = [w for w in re.findall(r"\w+", old) if len(w) > 2 and w.lower() != "the"]
     if not words:
         return False
@@ -1355,6 +1360,8 @@ def _another_now(question: str, old: str, text: str) -> bool:
     return any(
         NEW_VALUE.search(p) and not naming.search(p) and (one := span(question, p)).typed
         and one.text.lower() not in old.lower()
+        # someone named, not "Mum's operation has been moved"
+        and (kind != "person" or any(e.label_ == "PERSON" for e in parse(p).doc.ents))
         for p in parts
     )
 

@@ -285,3 +285,13 @@ def test_a_place_said_by_what_it_is_in_lower_case() -> None:
     moved = "change of plan, soft play was fully booked so party's now at the village hall in bramhall"
     assert span("where's maisie's party being held", moved).text == "the village hall in bramhall"
     assert not span("where do we meet?", "we meet at the end of the road").typed
+
+
+def test_what_happens_every_week_is_answered_by_a_weekday_not_a_date() -> None:
+    # from memory_fresh38 and memory_fresh41
+    rosa = "Rosa's picking up Sundays too, so she's on weekends now. And Dev moved up to Seattle."
+    assert span("which days does Rosa work now?", rosa).text == "on weekends"
+    assert not span("what night do i teach the throwing class", "Mugs due 20 November.").typed
+    classes = "Wheel-throwing classes are Tuesday evenings at 6:30, eight students max."
+    assert span("what night do i teach the throwing class", classes).text == "Tuesday evenings"
+    assert span("what day is the party?", "The party is on 12 April.").text == "12 April"

@@ -929,12 +929,27 @@ def test_who_does_it_now_when_the_old_one_is_still_named_or_the_new_one_typed_in
 
 def test_a_move_that_still_names_the_old_place_gives_the_new_one(real_store, monkeypatch) -> None:
     # from memory_fresh44 (written by someone who had not read the code)
-    [venue] = _told_days_apart(
+    told = [
+        "I'm organising the 20-year reunion for my old class. We've got the function room at the Red "
+        "Lion in Dorking on Saturday 15 November. Can you draft a Facebook post inviting people?",
+        "Tickets will be £35 a head, which covers a buffet. My co-organiser Gareth Pugh is handling "
+        "the money. Can you suggest a simple spreadsheet layout for tracking who's paid?",
+        "We've had 80-odd yeses so the Red Lion's way too small. We've moved it to the cricket pavilion "
+        "at Dorking Cricket Club, same night. Gareth's had to step back because of the new baby, so "
+        "Nadia Karimi is collecting the money now.",
+    ]
+    venue, payee = _told_days_apart(
         real_store,
         monkeypatch,
-        [(["We've got the function room at the Red Lion in Dorking for the reunion on Saturday 15 November.",
-           "We've had 80-odd yeses so the Red Lion's way too small. We've moved it to the cricket pavilion "
-           "at Dorking Cricket Club, same night."],
-          "where's the reunion being held now")],
-    )  # fmt: skip
+        [(told, "where's the reunion being held now"), (told, "who do people pay for tickets now?")],
+    )
     assert "Cricket" in venue and "Red Lion" not in venue
+    assert "Nadia" in payee and "Gareth" not in payee  # "had to step back": left the role
+
+
+def test_stepping_back_from_a_role_is_leaving_it() -> None:
+    from assistant.graph.updates import LEFT
+
+    assert LEFT.search("Gareth's had to step back because of the new baby")
+    assert LEFT.search("Priya stepped back from the committee")
+    assert not LEFT.search("Gareth is handling the money")
