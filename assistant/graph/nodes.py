@@ -619,6 +619,8 @@ def _follow_up(state: ChatState, deps: Deps) -> tuple[str, list[str], str]:
     thread = state.get("thread_id", "")
     latest_first = sorted(open_goals(state.get("goals", [])), key=lambda g: -g["updated"])
     for goal in latest_first:
+        if goal["id"] == state.get("active_goal") and now() - goal["updated"] <= FOLLOW_UP_AFTER_S:
+            continue  # changed in this chat just now ("we moved it to the 19th"): in hand here
         elsewhere = goal["thread"] != thread or now() - goal["updated"] > FOLLOW_UP_AFTER_S
         key = f"follow-up:{state['user_id']}:{goal['id']}"
         last = deps.store.state.get(key)
@@ -717,7 +719,13 @@ def _noted(state: ChatState, text: str) -> str:
     if state.get("goal_event") != "progress" or not said or goal is None or asks_for_an_answer(text):
         return ""
     facts = "; ".join(said)
-    return prompts.NOTED.format(statement=goal["statement"], facts=facts)
+    # the goal by its words less the dates in them: "plan the open day on Saturday 12 July"
+    # beside "date: 19 July" would show the old date as if it still held
+    statement = goal["statement"]
+    if any(k.startswith("date") for k in said):
+        for date in (d for d in parse(statement).dates() if re.search(r"\d", d)):  # not "summer"
+            statement = re.sub(rf"\s*\b(?:on|by|for|in)?\s*{re.escape(date)}", "", statement).strip()
+    return prompts.NOTED.format(statement=statement or goal["statement"], facts=facts)
 
 
 def respond(state: ChatState, deps: Deps) -> dict[str, Any]:
@@ -734,9 +742,15 @@ def respond(state: ChatState, deps: Deps) -> dict[str, Any]:
         instruction, budget = asked_format(text)
     prefix, followed, focus = _follow_up(state, deps)
     noted = _noted(state, text)
-    if noted:
-        prefix = noted + "\n"
-    if ASKS_IDENTITY.search(text):
+    asked_before = any("?" in r for r in _last_replies(state)[-1:])
+    if noted and asked_before:
+        prefix = noted + "\n"  # the answer to our question: kept, then the goal is worked on
+    if noted and not asked_before:
+        # a change told in passing: what was kept is the answer; the small model's remark
+        # after it was most often noise ("the 19th day is the last day of the 19th day")
+        reply = noted
+        _emit(reply)
+    elif ASKS_IDENTITY.search(text):
         # A 135M model names itself after its training data ("SmolLM", "Ember"): the
         # persona's name is not left to it.
         reply = prefix + prompts.IDENTITY_REPLY.format(name=deps.settings.persona.name)
@@ -749,8 +763,6 @@ def respond(state: ChatState, deps: Deps) -> dict[str, Any]:
             head = prefix.rstrip() if prefix and reply.startswith(prefix.rstrip()) else ""
             body = _complete_list(state, deps, reply[len(head) :].lstrip("\n"), wanted)
             reply = f"{head}\n{body}" if head else body
-    if noted and reply.endswith(prompts.NOTHING_TO_ADD_LINES):
-        reply = noted  # the change is the news; "tell me more" after it adds nothing
     update: dict[str, Any] = {**_say(reply), "followed_up": followed, "route": "respond"}
     if focus:
         update["active_goal"] = focus  # the user's next answer is about the goal we asked after

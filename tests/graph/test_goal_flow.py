@@ -325,11 +325,15 @@ def test_the_need_just_asked_about_is_not_asked_again_in_other_words(make_sessio
 def test_a_change_told_in_passing_is_confirmed_and_answers_the_next_question(make_session):
     # a real chat: the move to the 19th got "nothing useful to add", then "When is the open
     # day now?" got the ruled-out 12th
-    session = make_session(scripted(replies=lambda m: prompts.NOTHING_TO_ADD))
-    session.send("Help me plan a summer open day for the bakery on Saturday 12 July.")
+    model = scripted(replies=lambda m: prompts.NOTHING_TO_ADD if "poster" not in _user_turn(m) else "- Fresh bread")
+    make_session(model, thread="monday").send("Help me plan a summer open day for the bakery on Saturday 12 July.")
+    session = make_session(model, thread="friday")  # the change is told in a later chat
     told = session.send("Tomasz can't do the 12th after all, we moved the open day to the 19th.")
-    assert "19 July" in told and prompts.NOTHING_TO_ADD not in told
+    assert told == "Noted for 'plan a summer open day for the bakery' - date: 19 July."
     [goal] = session.goals()
     assert [k for k in goal.known if k.startswith("date")] == ["date: 19 July"]
+    # the goal was changed in this chat a moment ago: no "Last time you were working on" line
+    poster = session.send("Give me a poster headline.")
+    assert "Last time" not in poster and "Fresh bread" in poster
     answer = session.send("When is the open day now?")
     assert "19" in answer and "12" not in answer
