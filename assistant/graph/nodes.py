@@ -763,6 +763,8 @@ def respond(state: ChatState, deps: Deps) -> dict[str, Any]:
             head = prefix.rstrip() if prefix and reply.startswith(prefix.rstrip()) else ""
             body = _complete_list(state, deps, reply[len(head) :].lstrip("\n"), wanted)
             reply = f"{head}\n{body}" if head else body
+    if noted and reply.rstrip().endswith(prompts.NOTHING_TO_ADD_LINES):
+        reply = noted  # "tell me more" after what was kept asks again for what was just said
     update: dict[str, Any] = {**_say(reply), "followed_up": followed, "route": "respond"}
     if focus:
         update["active_goal"] = focus  # the user's next answer is about the goal we asked after

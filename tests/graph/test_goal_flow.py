@@ -337,3 +337,12 @@ def test_a_change_told_in_passing_is_confirmed_and_answers_the_next_question(mak
     assert "Last time" not in poster and "Fresh bread" in poster
     answer = session.send("When is the open day now?")
     assert "19" in answer and "12" not in answer
+
+
+def test_an_answer_to_our_question_is_confirmed_without_a_request_for_more(make_session):
+    # a real chat: "Noted ... - date: Saturday 12 July." then "I have nothing useful to add"
+    session = make_session(scripted(replies=lambda m: prompts.NOTHING_TO_ADD))
+    session.send("Help me plan a trip to Lisbon.")
+    session.send("In May, five days.")
+    last = session.send("About 800 euros.")
+    assert last == "Noted for 'plan a trip to Lisbon' - budget: 800 euros."
