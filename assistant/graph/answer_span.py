@@ -63,16 +63,6 @@ _WEEKDAY_ASK = re.compile(r"\b(?:which|what) (?:days?|nights?|evenings?)\b(?!\s+
 _HABIT_ASK = re.compile(
     r"\b(?:which|what) (?:days|nights|evenings)\b|\b(?:which|what) (?:night|evening) (?:do|does)\b", re.I
 )
-def asks_weekly(question: str) -> bool:
-    """True for a question about what happens every week ("what night do i teach?")."""
-    return bool(_HABIT_ASK.search(question))
-
-
-def names_weekday(value: str) -> bool:
-    """True when a value names a day of the week ("Saturday 12 April", "on Tuesdays")."""
-    return bool(_WEEKDAY.search(value) or _WEEKENDS.search(value))
-
-
 _WEEKENDS = re.compile(r"\b(?:on\s+)?(?:weekends|weekdays)\b", re.I)
 _WEEKDAYS_SAID = re.compile(
     rf"(?:(?:every|each|on)\s+)?{_WEEKDAY.pattern}(?:\s*(?:,|and|&|or)\s*{_WEEKDAY.pattern})*", re.I
@@ -83,6 +73,18 @@ _HABIT = re.compile(
     rf"(?:\bon\s+)?{_WEEKDAY.pattern}(?<=s)",
     re.I,
 )
+
+
+def asks_weekly(question: str) -> bool:
+    """True for a question about what happens every week ("what night do i teach?")."""
+    return bool(_HABIT_ASK.search(question))
+
+
+def names_weekday(value: str) -> bool:
+    """True when a value names a day of the week ("Saturday 12 April", "on Tuesdays")."""
+    return bool(_WEEKDAY.search(value) or _WEEKENDS.search(value))
+
+
 TITLES = frozenset(["dr", "mr", "mrs", "ms", "prof", "professor", "sir", "dame"])
 _PLACES = ("GPE", "LOC", "FAC")
 _AMOUNTS = ("CARDINAL", "QUANTITY", "MONEY", "TIME", "PERCENT")
@@ -126,8 +128,12 @@ INSTITUTIONS = frozenset(" ".join(_INSTITUTION_GROUPS).split())
 # Nouns for a place where something is held: with the words the parse joins to them, a
 # place said without a name ("the village hall in bramhall", "the cricket pavilion")
 _VENUES = INSTITUTIONS | frozenset(
-    ["hall", "pavilion", "centre", "center", "park", "pub", "studio", "theatre", "theater", "library", "stadium", "pitch", "barn", "garden", "gardens", "room", "ground", "grounds", "arena", "chapel", "marquee", "museum", "gallery"]
-)
+    [
+        "hall", "pavilion", "centre", "center", "park", "pub", "studio", "theatre", "theater",
+        "library", "stadium", "pitch", "barn", "garden", "gardens", "room", "ground", "grounds",
+        "arena", "chapel", "marquee", "museum", "gallery",
+    ]
+)  # fmt: skip
 
 
 def same_institution(word: str) -> frozenset[str]:
