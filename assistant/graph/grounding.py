@@ -1333,7 +1333,7 @@ def _followed_by_update(
             continue
         if negated(one.span, c.text) or dropped(one.span, c.text):
             continue  # "now it is 15 January, not 1 February anymore": the old one, said as such
-        if not changed_here(one.span, c.text):
+        if not changed_here(one.span, c.text) and not _after_a_drop(question, one.span, c.text):
             continue  # "moved to 3 December. Also Sabine comes from Hamburg": not the new place
         if _replaces(one, chosen):
             found.append((j, one))
@@ -1342,6 +1342,14 @@ def _followed_by_update(
     # reschedule ... now 19 May", for "who's my manager now?")
     named = re.compile(r"\b(?:{})\b".format("|".join(old_words)), re.IGNORECASE)
     return max(found, key=lambda m: (bool(named.search(candidates[m[0]].text)), candidates[m[0]].said)) if found else None
+
+
+def _after_a_drop(question: str, value: str, text: str) -> bool:
+    """True when the sentence before the one holding the value says the old one is gone and
+    holds no value of its own ("Clearview have gone bust. Lee will do it for £600 cash")."""
+    said = sentences(text)
+    at = next((i for i, p in enumerate(said) if value in p), 0)
+    return at > 0 and bool(REPLACED.search(said[at - 1])) and not span(question, said[at - 1]).typed
 
 
 def _another_now(question: str, old: str, text: str) -> bool:

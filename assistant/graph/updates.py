@@ -28,13 +28,14 @@ _UPDATE = re.compile(
     r"delayed|end(?:ed)? up|change of plans?|cancel(?:l?ed)?|no more|plot twist|voted|"
     r"(?:went|gone|going) for|decided|settled on|trimmed|knocked|from now on|as of|"
     r"stepp(?:ed|ing) (?:in|up|into)|handed in|rather than|negotiat\w*|(?:have|has|'ve) agreed to|after all|"
-    r"(?:is|are|'s|was|were|been|called) off)\b",
+    r"(?:is|are|'s|was|were|been|called) off|(?:gone|went|going) bust|(?:closed|shut) down)\b",
     re.IGNORECASE,
 )
 # Words by which people say one thing took another's place (more than "now" or "new")
 REPLACED_WORDS = (
     r"instead|rather than|switch(?:ed|ing)?|replac(?:ed|ing)|skip(?:ping)?|scrap(?:ped)?|cancel\w*|"
-    r"fell thr(?:ough|u)|no longer|quit|pulled out|renamed|(?:tak(?:e|es|ing)|took) over"
+    r"fell thr(?:ough|u)|no longer|quit|pulled out|renamed|(?:tak(?:e|es|ing)|took) over|"
+    r"(?:gone|went|going) bust|(?:closed|shut) down"
 )
 REPLACED = re.compile(rf"\b(?:{REPLACED_WORDS})\b", re.IGNORECASE)
 # Words that mark the clause holding a value as it is now

@@ -953,3 +953,16 @@ def test_stepping_back_from_a_role_is_leaving_it() -> None:
     assert LEFT.search("Gareth's had to step back because of the new baby")
     assert LEFT.search("Priya stepped back from the committee")
     assert not LEFT.search("Gareth is handling the money")
+
+
+def test_a_new_price_after_the_old_firm_went_bust(real_store, monkeypatch) -> None:
+    # from memory_fresh37 (written by someone who had not read the code)
+    [price] = _told_days_apart(
+        real_store,
+        monkeypatch,
+        [(["We need to clear my uncle's house in Sheffield. I've got a clearance company, Clearview, who quoted £900.",
+           "You'll never guess - Clearview have gone bust. My brother-in-law's mate Lee has a van and will do "
+           "it for £600 cash, same Saturday. Is that risky?"],
+          "how much are we paying for the clearance now")],
+    )  # fmt: skip
+    assert "£600" in price and "£900" not in price
