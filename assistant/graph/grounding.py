@@ -1333,7 +1333,7 @@ def _followed_by_update(
             continue
         if negated(one.span, c.text) or dropped(one.span, c.text):
             continue  # "now it is 15 January, not 1 February anymore": the old one, said as such
-        if not changed_here(one.span, c.text) and not _after_a_drop(question, one.span, c.text):
+        if not changed_here(one.span, c.text) and not _after_a_drop(question, one.span, c.text, " ".join(held)):
             continue  # "moved to 3 December. Also Sabine comes from Hamburg": not the new place
         if _replaces(one, chosen):
             found.append((j, one))
@@ -1344,12 +1344,17 @@ def _followed_by_update(
     return max(found, key=lambda m: (bool(named.search(candidates[m[0]].text)), candidates[m[0]].said)) if found else None
 
 
-def _after_a_drop(question: str, value: str, text: str) -> bool:
-    """True when the sentence before the one holding the value says the old one is gone and
-    holds no value of its own ("Clearview have gone bust. Lee will do it for £600 cash")."""
+def _after_a_drop(question: str, value: str, text: str, held: str) -> bool:
+    """True when the sentence before the one holding the value says the old one is gone, names
+    something of the sentence that `held` the old value, and holds no value of its own
+    ("Clearview have gone bust. Lee will do it for £600 cash" after "a clearance company,
+    Clearview, who quoted £900"; not "the test center cancel my date" of the score asked)."""
     said = sentences(text)
     at = next((i for i, p in enumerate(said) if value in p), 0)
-    return at > 0 and bool(REPLACED.search(said[at - 1])) and not span(question, said[at - 1]).typed
+    if at == 0 or not REPLACED.search(said[at - 1]):
+        return False
+    drop = said[at - 1]
+    return bool(content_words(drop) & content_words(held)) and not span(question, drop).typed
 
 
 def _another_now(question: str, old: str, text: str) -> bool:
