@@ -944,7 +944,7 @@ def test_a_move_that_still_names_the_old_place_gives_the_new_one(real_store, mon
         [(told, "where's the reunion being held now"), (told, "who do people pay for tickets now?")],
     )
     assert "Cricket" in venue and "Red Lion" not in venue
-    assert "Nadia" in payee and "Gareth" not in payee  # "had to step back": left the role
+    assert "Nadia" in payee and "Gareth" not in payee  # "Nadia ... is collecting the money now"
 
 
 def test_stepping_back_from_a_role_is_leaving_it() -> None:
