@@ -69,6 +69,7 @@ from assistant.graph.updates import (
     as_it_is_now,
     changed,
     changed_here,
+    clauses,
     dropped,
     instead_of,
     negated,
@@ -1369,13 +1370,12 @@ def _another_now(question: str, old: str, text: str) -> bool:
     if not words:
         return False
     naming = re.compile(r"\b(?:{})\b".format("|".join(map(re.escape, words))), re.IGNORECASE)
-    parts = re.split(r"(?<=[.!?;])\s+|,\s+|\s+(?=so\b|but\b)", text)
     return any(
         NEW_VALUE.search(p) and not naming.search(p) and (one := span(question, p)).typed
         and one.text.lower() not in old.lower()
         # someone named, not "Mum's operation has been moved"
         and (kind != "person" or any(e.label_ == "PERSON" for e in parse(p).doc.ents))
-        for p in parts
+        for p in clauses(text)
     )
 
 

@@ -139,13 +139,19 @@ def dropped(value: str, text: str) -> bool:
     )
 
 
+def clauses(text: str) -> list[str]:
+    """A text cut where one statement may end and another begin: sentences, commas,
+    brackets, and before "so" or "but" ("Darren hurt his back | so his nephew Kieran ...")."""
+    return [p for p in re.split(r"(?<=[.!?;])\s+|,\s+|[()]|\s+(?=so\b|but\b)", text) if p.strip()]
+
+
 def as_it_is_now(question: str, text: str, said: float, found: Span) -> Span:
     """In a text that says a thing was replaced, the value of the clause that says what it
     is now ("the Lisbon school got cancelled, so we're doing the one in Ljubljana instead"),
     where the reader found one in another clause; else what it found."""
     if not found.typed or wanted(question) == "any" or not REPLACED.search(text):
         return found
-    parts = [p for p in re.split(r"(?<=[.!?;])\s+|,\s+|[()]|\s+(?=so\b|but\b)", text) if p.strip()]
+    parts = clauses(text)
     fresh = [p for p in parts if NEW_VALUE.search(p) and not _GONE.search(p)]
     if not fresh or any(found.text in p for p in fresh):
         return found
