@@ -91,7 +91,7 @@ _AMOUNTS = ("CARDINAL", "QUANTITY", "MONEY", "TIME", "PERCENT")
 _BOOKING_VERBS = frozenset(["book", "reserve", "rent", "hire"])
 _PLACE_PREPS = frozenset(["in", "at", "to", "from", "near", "into", "around"])
 _ASKING = re.compile(
-    r"\b(?:when|where|who|whom|whose|how (?:many|much|long|old|often|far)|"
+    r"\b(?:when|where|who|whom|whose|how (?:many|much|long|old|often|far|heavy|tall|big|high)|"
     r"(?:what|which) (?:date|day|time|year|month|night|evening|morning|afternoon|weekday)|name|called|calling|"
     r"(?:what|which) (?:part of \w+|city|town|country|suburb|neighbou?rhood|area|district|borough)|"
     r"date)\b",
@@ -112,7 +112,8 @@ _GROUP = re.compile(r"\d{3}|(?:thousand|million|billion|lakh|crore|k|m)\b", re.I
 # Nouns that name a kind of value: "what budget", "the deadline".
 _VALUE_KINDS: dict[str, Wanted] = {
     **dict.fromkeys(["budget", "cost", "price", "rent", "salary", "wage", "fee", "deposit",
-                     "mortgage", "loan", "score", "weight", "money", "amount", "total", "quote", "grade"], "number"),
+                     "mortgage", "loan", "score", "weight", "money", "amount", "total", "quote", "grade",
+                     "charge", "fare", "headcount", "dose", "dosage"], "number"),
     **dict.fromkeys(["deadline"], "date"),
 }  # fmt: skip
 # Places people name by what they are: the answer is their name ("Riverside Academy")
@@ -142,6 +143,15 @@ def same_institution(word: str) -> frozenset[str]:
 
 
 # "what time ...", and a time aimed at or run ("what's my marathon goal time?")
+# A price asked by what a seller does or by what it is counted per, with no "how much"
+_PRICE_ASK = re.compile(
+    # (not "the bank account number for paying the fee": a number asked by its name)
+    r"^(?!.*\b(?:number|account|name|called|address|code|reference)\b)"
+    r"(?:\b(?:what|how much)\b.*\b(?:charg(?:e|es|ed|ing)|quot(?:e|es|ed|ing)|cost(?:s|ing)?|paid|pay(?:ing)?)\b"
+    r"|.*\b(?:(?:per|each) (?:night|person|head|hour|session|lesson|class|week|month)|a (?:night|head|person))\b"
+    r"|.*\b(?:nightly|hourly|day|room) rate\b)",
+    re.IGNORECASE,
+)
 _TIME_ASK = re.compile(
     r"\b(?:what time|at what time|which time|(?:goal|target|finish(?:ing)?|race|pb|best) time)\b", re.IGNORECASE
 )
@@ -164,6 +174,8 @@ def wanted(question: str) -> Wanted:
         return "time"  # "What time did I book the party for?": the hour, not the day
     if asks_when(question):
         return "date"
+    if _PRICE_ASK.search(question) and not re.search(r"\b(?:who|whom|whose|where|when)\b", question, re.I):
+        return "number"  # "what's the plumber charging now?", "how much per night"
     noun = asked_noun(question)
     by_noun = _VALUE_KINDS.get(noun, "any")
     if by_noun != "any":
@@ -234,6 +246,11 @@ def name_given(text: str, noun: str) -> str:
             attr = next((c for c in tok.head.children if c.dep_ == "attr" and c.pos_ == "PROPN"), None)
             if attr is not None:
                 return str(_proper_run(doc, attr.i).text)
+    for tok in doc:  # "at the Elmfield clinic": the name said before the noun, when none is given after it
+        if noun in (tok.lemma_.lower(), tok.lower_):
+            named = [c for c in tok.children if c.dep_ == "compound" and c.pos_ == "PROPN" and c.i < tok.i]
+            if named:
+                return str(doc[min(c.i for c in named) : max(c.i for c in named) + 1].text)
     return ""
 
 
@@ -703,6 +720,8 @@ def _linked(person: Any, role: Any, hops: int = 1) -> bool:
     "my manager is called Rumana Haque", "my buddy is my coworker Deshawn Mitchell"."""
     if person.head == role or role.head == person or person.i == role.i + 1:
         return True  # the word right after it too: "my cat Churro keeps ..." is misparsed
+    if role.dep_ == "pobj" and role.head.lower_ in ("at", "from") and role.head.i == person.i + 1:
+        return True  # "Dr Haugen at the vets", however the parse attached "at"
     if person.head == role.head and {person.dep_, role.dep_} <= {
         "nsubj",
         "nsubjpass",
@@ -862,8 +881,38 @@ def _person(doc: Any, asked: set[str], role: str = "", strict: bool = False, who
         head = tok.head
         owned = any(c.dep_ == "poss" for c in head.children)  # "my staff", "our neighbour"
         beside = tok.dep_ in ("appos", "compound") and (head.lemma_.lower() in RELATION_NOUNS or owned)
+        # "Our roofer Dariusz quoted ...", "his business partner Kenji is ...": right after a noun for someone, however
+        # the parse joined them
+        before = doc[tok.i - 1] if tok.i else tok
+        beside = beside or (
+            tok.pos_ == "PROPN"
+            and before.pos_ == "NOUN"
+            and (is_person_noun(before.lemma_.lower()) or bool(_AGENT.search(before.lower_)))
+            and any(c.dep_ == "poss" and c.pos_ == "PRON" for c in before.children)
+        )
         if beside and tok.text[:1].isupper() and tok.is_alpha and tok.lower_ not in asked and tok.i > 0:
             return _name_at(doc, tok)
+    return ""
+
+
+# "who am i getting wax from", "who do we bank with": a firm answers, as well as a person
+_SUPPLIER_ASK = re.compile(
+    r"\bwho\b.*\b(?:from|with|through|via)(?:\s+(?:these days|now|again|at the moment|nowadays|currently))?\W*$",
+    re.IGNORECASE,
+)
+
+
+def _supplier(doc: Any, asked: set[str]) -> str:
+    """A firm a sentence gets something from or goes to ("switching over to Greenleaf Soy
+    Co.", "we order from Hartwell Supplies"); "" when none."""
+    for e in doc.ents:
+        if (
+            e.label_ in ("ORG", "PERSON")
+            and e.root.dep_ == "pobj"
+            and e.root.head.lower_ in ("from", "to", "with", "through", "via")
+            and _new(e, asked)
+        ):
+            return str(e.text)
     return ""
 
 
@@ -1038,8 +1087,8 @@ def _place(doc: Any, asked: set[str]) -> str:
     for e in ents:
         if e.label_ in _PLACES:
             return e.text
-    for e in ents:  # the small model tags some towns ORG ("moved to York")
-        if e.label_ == "ORG" and e.root.dep_ == "pobj" and e.root.head.lower_ in _PLACE_PREPS:
+    for e in ents:  # the small model tags some towns ORG ("moved to York"), and some venues a person's name ("moved to Mill House Barn")
+        if (e.label_ == "ORG" or e[-1].lower_ in _VENUES) and e.root.dep_ == "pobj" and e.root.head.lower_ in _PLACE_PREPS:
             return e.text
     for tok in doc:  # a named place it tagged as nothing (not "moved to 3 December")
         if (
@@ -1080,10 +1129,11 @@ def _number(doc: Any, asked: set[str], question: str) -> str:
     found: dict[str, Any] = {}  # each amount as said, and the token that carries it
     durations: set[str] = set()  # DATE entities, kept for "how long" when nothing else counts
     how_long = re.search(r"\bhow (?:long|old|often)\b", question, re.I) is not None
-    how_much = re.search(r"\bhow much\b", question, re.I) is not None
+    how_much = asks_money(question)
     for e in doc.ents:
-        if (e.label_ in _AMOUNTS and (e.label_ != "TIME" or how_long)) or (
-            e.label_ == "DATE" and how_long
+        priced = e.start > 0 and doc[e.start - 1].is_currency  # "€45 an hour", tagged a time
+        if (e.label_ in _AMOUNTS and (e.label_ != "TIME" or how_long or priced)) or (
+            e.label_ == "DATE" and (how_long or priced)
         ):  # "2pm" is no amount; "50 minutes" (TIME too) answers "how long"
             head = e.root.head
             text = e.text
@@ -1102,7 +1152,7 @@ def _number(doc: Any, asked: set[str], question: str) -> str:
             elif e.label_ == "CARDINAL" and e.end < len(doc) and _currency(doc[e.end].lower_):
                 text = doc[e.start : e.end + 1].text  # "600 euros total": the tagger left "600"
             found[text] = e.root
-            if e.label_ == "DATE":
+            if e.label_ == "DATE" and not priced:
                 durations.add(text)
     for start, end in _written_amounts(doc):
         # a number the tagger left untagged ("budget around 12000 rupees") or tagged as a
@@ -1117,9 +1167,25 @@ def _number(doc: Any, asked: set[str], question: str) -> str:
     if not how_long:  # "second set at 9:30pm" is an hour, never an amount or a count
         found = {f: t for f, t in found.items() if not _CLOCK_SAID.fullmatch(f.strip())}
     # "50 minutes" before "last month"; for "how much did I set aside", "£1,200" before "96 miles"
-    money_first = _asks_money(question)
-    ordered = sorted(found, key=lambda f: (f in durations, money_first and not is_money(f)))
-    named = [f for f in ordered if content_words(f) & asked]  # "40 guests" for "how many guests"
+    money_first = how_much
+    # "how many sessions will the insurance pay for?": a count, before "£48" a session
+    counted = re.search(r"\bhow many\b", question, re.I) is not None
+    # "how heavy were my boxes?" of "two boxes, 42 kg in total": the weight
+    weighed = re.search(r"\b(?:heavy|weigh\w*)\b", question, re.I) is not None
+    ordered = sorted(
+        found,
+        key=lambda f: (
+            f in durations,
+            money_first and not is_money(f),
+            counted and is_money(f),
+            weighed and not _WEIGHT.search(f),
+        ),
+    )
+    # never the asked thing's own name ("MX-5" of "what did the mx-5 cost me?")
+    ordered = [f for f in ordered if f.lower() not in question.lower()] or ordered
+    named = [  # "40 guests" for "how many guests"
+        f for f in ordered if content_words(f) & asked and not (weighed and not _WEIGHT.search(f))
+    ]
     if named or not ordered:
         return (named or ordered or [""])[0]
     # "how much budget?" of "planning for 15 kids, budget around 12000 rs": the amount the
@@ -1134,9 +1200,13 @@ def _number(doc: Any, asked: set[str], question: str) -> str:
     )
 
 
-def _asks_money(question: str) -> bool:
-    """True for "how much" asked of an amount of money, not of a weight, distance or time."""
-    return bool(re.search(r"\bhow much\b", question, re.I)) and not re.search(
+_WEIGHT = re.compile(r"\d\s*(?:kg|kgs|kilos?|kilograms?|lbs?|g|grams?|st|stone|tonnes?|tons?)\b", re.IGNORECASE)
+
+
+def asks_money(question: str) -> bool:
+    """True for "how much" asked of an amount of money, not of a weight, distance or time,
+    and for a price asked by what is charged ("what were the caterers charging per person")."""
+    return bool(re.search(r"\bhow much\b", question, re.I) or _PRICE_ASK.search(question)) and not re.search(
         r"\b(?:weigh\w*|heavy|far|long|time|distance)\b", question, re.I
     )
 
@@ -1241,7 +1311,10 @@ def _typed(
         role = asked_role(question)
         # the noun is in the stored text, but not in this sentence: another sentence names it
         who = bool(re.search(r"\bwho\b", question, re.IGNORECASE))
-        return _person(doc, asked, role, strict=bool(role_words(role) & lemmas), who=who)
+        found = _person(doc, asked, role, strict=bool(role_words(role) & lemmas), who=who)
+        if not found and _SUPPLIER_ASK.search(question):
+            found = _supplier(doc, asked)  # "who am i getting wax from?" of "switching over to Greenleaf Soy Co."
+        return found
     if kind == "number":
         if _HOW_OLD.search(question) and not _AGE_SAID.search(sentence):
             return ""  # "he's been with me six years" says how long, not how old he is
@@ -1321,7 +1394,7 @@ def span(question: str, text: str, said: float = 0.0) -> Span:
                 if found:
                     sentence = other
                     break
-        if found and kind == "number" and not is_money(found) and _asks_money(question):
+        if found and kind == "number" and not is_money(found) and asks_money(question):
             # "how much did I set aside?" of "... the whole 96 miles ... We've each put aside
             # £1,200": the sentence with money, when the first holds a distance
             for other in sentences(text):

@@ -37,6 +37,7 @@ from assistant.graph.answer_span import (
     anyone_by_what,
     asked_noun,
     asked_role,
+    asks_money,
     asks_named_detail,
     asks_weekly,
     content_words,
@@ -157,7 +158,7 @@ _RECALL = re.compile(
 # Where a sentence turns from telling to asking: ", could you help me ...?", "- any tips?"
 _ASKED_AFTER = re.compile(
     r"(?:[,;]|\s[-\u2013\u2014]+)\s*(?:and |but |so )?(?=(?:could|can|would|will|should|do|does|"
-    r"is|are|any|what|how|which|who|where|when|why|pls|please)\b)",
+    r"is|are|any|what|how|which|who|where|when|why|pls|please|help me|draft|write me)\b)",
     re.IGNORECASE,
 )
 _HOW_MUCH = re.compile(rf"^\s*{_OPENER}how (?:much|many|far|long|often)\b", re.IGNORECASE)
@@ -1217,6 +1218,8 @@ def _likely(
     money = [f for f in found if is_money(f[1])]
     if money and re.search(r"\bhow much\b", question, re.IGNORECASE):
         found = money
+    elif asks_money(question):
+        found = money  # "what does the roaster charge per kilo?" is not guessed by "55 litres"
     if not found:
         return None
     i, value, quote = found[0]

@@ -24,24 +24,27 @@ _UPDATE = re.compile(
     r"decreased?|reduced?|(?:went|gone|goes|go) (?:up|down)|c[oa]me down|"
     r"these days|at the moment|currently|nowadays|right now|rn|atm|new|pulled out|"
     r"fell thr(?:ough|u)|switch(?:ed|ing)?|swap(?:ped|ping)?|replac(?:ed|ing)|renamed|"
-    r"(?:tak(?:e|es|ing)|took|taken) over|scrap(?:ped)?|quit|stretch(?:ed|ing)|"
+    r"(?:tak(?:e|es|ing)|took|taken) (?:(?:the|it|this|that|his|her|their)\s+(?:\w+\s+)?)?over|scrap(?:ped)?|quit|stretch(?:ed|ing)|"
+    r"(?:had|have|'ve|has|'s) (?:got )?to move|"
     r"delayed|end(?:ed)? up|change of plans?|cancel(?:l?ed)?|no more|plot twist|voted|"
     r"(?:went|gone|going) for|decided|settled on|trimmed|knocked|from now on|as of|"
     r"stepp(?:ed|ing) (?:in|up|into)|handed in|rather than|negotiat\w*|(?:have|has|'ve) agreed to|after all|"
-    r"(?:is|are|'s|was|were|been|called) off|(?:gone|went|going) bust|(?:closed|shut) down)\b",
+    r"(?:is|are|'s|was|were|been|called) off|(?:gone|went|going) bust|(?:closed|shut) down|revis(?:ed|ing)|"
+    # "the Royal Oak have put the room up to £275", "knocked it down to £40"
+    r"(?:put|puts|putting|marked|jacked|dropped|brought) (?:\w+\s+){0,3}?(?:up|down))\b",
     re.IGNORECASE,
 )
 # Words by which people say one thing took another's place (more than "now" or "new")
 REPLACED_WORDS = (
     r"instead|rather than|switch(?:ed|ing)?|replac(?:ed|ing)|skip(?:ping)?|scrap(?:ped)?|cancel\w*|"
-    r"fell thr(?:ough|u)|no longer|quit|pulled out|renamed|(?:tak(?:e|es|ing)|took) over|"
+    r"fell thr(?:ough|u)|no longer|quit|pulled out|renamed|(?:tak(?:e|es|ing)|took) (?:(?:the|it|this|that|his|her|their)\s+(?:\w+\s+)?)?over|"
     r"(?:gone|went|going) bust|(?:closed|shut) down"
 )
 REPLACED = re.compile(rf"\b(?:{REPLACED_WORDS})\b", re.IGNORECASE)
 # Words that mark the clause holding a value as it is now
 NEW_VALUE = re.compile(
     r"\b(?:now|instead|new|switched|moved|changed|booked|rescheduled|postponed|pushed|going with|"
-    r"went with|(?:took|takes|taking|taken) over|step(?:s|ped|ping)? (?:in|up)|stepping into|"
+    r"went with|(?:took|takes|taking|taken) (?:(?:the|it|this|that|his|her|their)\s+(?:\w+\s+)?)?over|step(?:s|ped|ping)? (?:in|up)|stepping into|"
     r"replac\w*|extended|trimmed|knocked|bumped|raised|lowered|voted for|picked|chose|settled on|"
     r"decided on|hired|appointed|signed)\b",
     re.IGNORECASE,
@@ -124,7 +127,14 @@ def still_holds(value: str, text: str) -> bool:
         if named
         else value.lower() in text.lower()
     )
-    return held and not _DROPPED.search(text)
+    # (someone said to leave a role is dropped from it: "Hedda's stepped down ..., and Obinna
+    # Eze's captain now"; not "Mum's operation has been moved to 23 June, Dr. Albers had a
+    # conflict")
+    left = named and any(
+        LEFT.search(p) and any(re.search(rf"\b{re.escape(w)}\b", p, re.IGNORECASE) for w in words if len(w) > 2)
+        for p in clauses(text)
+    )
+    return held and not _DROPPED.search(text) and not left
 
 
 # words that say a value is gone, in the clause that holds the old one
@@ -141,20 +151,39 @@ def dropped(value: str, text: str) -> bool:
 
 def clauses(text: str) -> list[str]:
     """A text cut where one statement may end and another begin: sentences, commas,
-    brackets, and before "so" or "but" ("Darren hurt his back | so his nephew Kieran ...")."""
-    return [p for p in re.split(r"(?<=[.!?;])\s+|,\s+|[()]|\s+(?=so\b|but\b)", text) if p.strip()]
+    brackets, before "so" or "but" ("Darren hurt his back | so his nephew Kieran ..."), and
+    before "and" that opens a clause of its own ("Annette's stepping down | and Kwame ...")."""
+    return [
+        p
+        for p in re.split(r"(?<=[.!?;])\s+|,\s+|[()]|\s+(?=so\b|but\b|and\s+(?:[A-Z]\w*\s+){1,2}(?:is|are|'s|has|will)\b)", text)
+        if p.strip()
+    ]
 
 
 def as_it_is_now(question: str, text: str, said: float, found: Span) -> Span:
     """In a text that says a thing was replaced, the value of the clause that says what it
     is now ("the Lisbon school got cancelled, so we're doing the one in Ljubljana instead"),
     where the reader found one in another clause; else what it found."""
-    if not found.typed or wanted(question) == "any" or not REPLACED.search(text):
+    if not found.typed or wanted(question) == "any":
         return found
-    parts = clauses(text)
-    fresh = [p for p in parts if NEW_VALUE.search(p) and not _GONE.search(p)]
+    # (asked as it is now, a text that says it changed is read so too: "The Granary
+    # double-booked us, so we've moved to Mill House Barn")
+    replaced = bool(REPLACED.search(text))
+    if not (replaced or (changed(question) and changed(text))):
+        return found
+    person = wanted(question) == "person"
+    fresh = [
+        p
+        for p in clauses(text)
+        if NEW_VALUE.search(p)
+        and not _GONE.search(p)
+        and not (person and LEFT.search(p))  # "Hedda's stepped down because of her new job"
+    ]
     if not fresh or any(found.text in p for p in fresh):
         return found
+    # ... a clause that says so, not the rest of a name cut at its comma ("living in
+    # Sarasota, Florida now")
+    fresh = [p for p in fresh if replaced or any(t.pos_ in ("VERB", "AUX") for t in parse(p).doc)]
     for part in fresh:
         now = span(question, part, said)
         if now.typed and now.text != found.text:

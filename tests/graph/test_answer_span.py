@@ -295,3 +295,35 @@ def test_what_happens_every_week_is_answered_by_a_weekday_not_a_date() -> None:
     classes = "Wheel-throwing classes are Tuesday evenings at 6:30, eight students max."
     assert span("what night do i teach the throwing class", classes).text == "Tuesday evenings"
     assert span("what day is the party?", "The party is on 12 April.").text == "12 April"
+
+
+def test_a_price_asked_by_what_is_charged_is_an_amount_of_money() -> None:
+    # from memory_fresh53-58 (written by someone who had not read the code)
+    assert wanted("what's the plumber charging now?") == "number"
+    assert wanted("nightly rate?") == "number"
+    assert wanted("how much per night was the place in alfama") == "number"
+    # a number asked by its name is not a price ("the bank account number for paying the fee")
+    assert wanted("whats the club bank account number for paying the fee") != "number"
+    assert span("what hourly rate did I say I charge for labour?", "I charge €45 an hour for labour, and a basic "
+                "service is a flat €65.").text.startswith("€45")  # fmt: skip
+    assert span("what did the mx-5 cost me?", "Just bought a used Mazda MX-5 from a dealer for £8,750!").text == "£8,750"
+
+
+def test_how_many_counts_and_how_heavy_weighs() -> None:
+    assert span("how many sessions will the insurance pay for?", "Each session is £48 and the insurance covers "
+                "6 sessions.").text.startswith("6")  # fmt: skip
+    said = "I'm also shipping some things with DHL, two boxes, 42 kg in total."
+    assert span("how heavy were my boxes all together?", said).text == "42 kg"
+
+
+def test_a_name_said_before_the_kind_of_place_and_a_person_at_the_place_of_a_role() -> None:
+    said = "Next appointment is Friday 7 March at 8:15am at the Elmfield clinic."
+    assert span("name of the clinic?", said).text.startswith("Elmfield")
+    said = "Our dog Biscuit is due his booster, Dr Haugen at the vets has him booked for Monday 2 June."
+    assert span("who's biscuit's vet?", said).text == "Dr Haugen"
+    assert span("who's the roofer?", "Our roofer Dariusz quoted £1,340 to redo the flashing.").text == "Dariusz"
+
+
+def test_a_firm_something_is_got_from_answers_who() -> None:
+    said = "And Harlow discontinued the blend I use, so I'm switching over to Greenleaf Soy Co."
+    assert "Greenleaf" in span("who am i getting wax from these days?", said.split(", so ")[1]).text

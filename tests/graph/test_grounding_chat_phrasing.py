@@ -966,3 +966,43 @@ def test_a_new_price_after_the_old_firm_went_bust(real_store, monkeypatch) -> No
           "how much are we paying for the clearance now")],
     )  # fmt: skip
     assert "£600" in price and "£900" not in price
+
+
+def test_a_change_said_as_taking_over_or_putting_up_gives_the_new_value(real_store, monkeypatch) -> None:
+    # from memory_fresh53-58 (written by someone who had not read the code)
+    treasurer, room, roofer, captain = _told_days_apart(
+        real_store,
+        monkeypatch,
+        [(["Sign the rota email off from me and Annette Shaw, she's our treasurer.",
+           "Annette's stepping down as treasurer and Kwame Boateng is taking over from June."],
+          "who's the treasurer now?"),
+         (["Planning my gran's 80th in the function room at the Royal Oak, they want £250 for the room.",
+           "Declan's got a work trip so my cousin Aoife is doing the speech instead. And the Royal Oak have put "
+           "the room up to £275, cheeky."],
+          "how much is the pub charging for the room now?"),
+         (["Our roofer Dariusz quoted £1,340 to redo the flashing around the chimney.",
+           "Bad news, Dariusz broke his wrist so his business partner Kenji is taking the job over."],
+          "remind me who's actually doing the roof now"),
+         (["Our captain Hedda Lindqvist asked me to write up last week's match for the club website.",
+           "Hedda's stepped down because of her new job, and Obinna Eze's captain now."],
+          "who's our team captain these days")],
+    )  # fmt: skip
+    assert "Kwame" in treasurer and "Annette" not in treasurer
+    assert "£275" in room and "£250" not in room
+    assert "Kenji" in roofer and "Dariusz" not in roofer
+    assert "Obinna" in captain and "Hedda" not in captain
+
+
+def test_a_move_asked_as_it_is_now_and_a_town_with_its_region(real_store, monkeypatch) -> None:
+    offsite, home = _told_days_apart(
+        real_store,
+        monkeypatch,
+        [(["I'm organising our team offsite on Tuesday 22 October at The Granary in Stroud.",
+           "Ugh, The Granary double-booked us, so we've moved to Mill House Barn, same date."],
+          "where's the offsite being held now?"),
+         (["My husband Walt and I live in Dayton, Ohio.",
+           "Well, we did it, we sold the house! We're officially living in Sarasota, Florida now."],
+          "Where did I say we live now?")],
+    )  # fmt: skip
+    assert "Mill House Barn" in offsite and "Granary" not in offsite
+    assert "Sarasota" in home  # not "Florida" alone, read as the clause that says "now"
