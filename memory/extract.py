@@ -1324,8 +1324,13 @@ def _date_words(tok: Any) -> str:
     """The date a token heads, as said ("1 march", "15 September 2025"); "" when it is none."""
     ent = next((e for e in tok.doc.ents if e.start <= tok.i < e.end and e.label_ == "DATE"), None)
     if ent is not None:  # the tagger sometimes leaves the day out ("22" CARDINAL, "May" DATE)
-        lo = ent.start - 1 if ent.start > 0 and tok.doc[ent.start - 1].like_num else ent.start
-        return str(tok.doc[lo : ent.end].text)
+        doc = tok.doc
+        lo = ent.start - 1 if ent.start > 0 and doc[ent.start - 1].like_num else ent.start
+        end = ent.end
+        # ... or the date after a weekday ("Thursday 8 May": only "Thursday" tagged)
+        while end < len(doc) and end - ent.end < 3 and (doc[end].like_num or _MONTH_WORD.match(doc[end].text)) and lo <= doc[end].head.i < end:
+            end += 1
+        return str(doc[lo:end].text)
     if _MONTH_WORD.match(tok.text) and any(c.like_num for c in tok.children):
         return str(tok.doc[tok.left_edge.i : tok.right_edge.i + 1].text)  # "1 march", untagged
     return ""

@@ -176,6 +176,8 @@ def wanted(question: str) -> Wanted:
         return "date"
     if _PRICE_ASK.search(question) and not re.search(r"\b(?:who|whom|whose|where|when)\b", question, re.I):
         return "number"  # "what's the plumber charging now?", "how much per night"
+    if _CODE_ASK.search(question):
+        return "number"  # "booking ref for the hotel?", "flight no.?": a code, read by its shape
     noun = asked_noun(question)
     by_noun = _VALUE_KINDS.get(noun, "any")
     if by_noun != "any":
@@ -1107,7 +1109,7 @@ def _place(doc: Any, asked: set[str]) -> str:
     for tok in doc:  # a place of someone's: "doing it in our backyard instead", "at my mum's"
         if tok.dep_ == "pobj" and tok.pos_ == "NOUN" and tok.head.lower_ in _PLACE_PREPS and any(
             c.dep_ == "poss" for c in tok.children
-        ):
+        ) and not is_person_noun(tok.lemma_.lower()):  # "a note to my pottery teacher" is to no place
             text = doc[tok.left_edge.i : tok.i + 1].text
             if content_words(text) - asked:
                 return text
@@ -1126,6 +1128,8 @@ def _place(doc: Any, asked: set[str]) -> str:
 
 
 def _number(doc: Any, asked: set[str], question: str) -> str:
+    if _CODE_ASK.search(question):
+        return _code(doc)
     found: dict[str, Any] = {}  # each amount as said, and the token that carries it
     durations: set[str] = set()  # DATE entities, kept for "how long" when nothing else counts
     how_long = re.search(r"\bhow (?:long|old|often)\b", question, re.I) is not None
@@ -1198,6 +1202,35 @@ def _number(doc: Any, asked: set[str], question: str) -> str:
     return min(
         ordered, key=lambda f: (f in durations, min(_distance(found[f], a) for a in anchors))
     )
+
+
+# A code asked for: a booking reference, a confirmation, a key-box or door code, a flight number
+_CODE_ASK = re.compile(
+    r"\b(?:code|ref|reference|confirmation|conf|pin|passcode|flight (?:no|number)|booking (?:no|number)|no\.)(?!\w)",
+    re.IGNORECASE,
+)
+# A code as written: letters and digits, with "-" or "/" inside ("K7QX2M", "AG-7731", "24/01187/HOU")
+_CODE_SHAPE = re.compile(r"(?<![\w£$€])(?=[A-Z0-9/-]*\d)[A-Z0-9]+(?:[-/][A-Z0-9]+)*(?![\w%])")
+_CODE_WORDS = frozenset(["code", "ref", "reference", "number", "confirmation", "conf", "pin", "booking", "flight", "no"])
+
+
+def _code(doc: Any) -> str:
+    """The code a sentence gives: one said right after a word for a code ("code 3391", "Booking
+    ref K7QX2M"), else one that mixes letters and digits; never an amount, a date or an hour."""
+    amounts = [(e.start_char, e.end_char) for e in doc.ents if e.label_ in ("MONEY", "TIME", "PERCENT", "QUANTITY")]
+    dates = [(e.start_char, e.end_char) for e in doc.ents if e.label_ == "DATE"]
+    found = []
+    for m in _CODE_SHAPE.finditer(doc.text):
+        if any(a <= m.start() < b for a, b in amounts) or len(m.group(0)) < 3:
+            continue
+        before = re.findall(r"[a-z]+", doc.text[max(0, m.start() - 25) : m.start()].lower())[-3:]
+        cued = bool(set(before) & _CODE_WORDS)
+        if not cued and any(a <= m.start() < b for a, b in dates):
+            continue  # (the tagger calls "code 3391" and "reference AG-7731" dates)
+        mixed = bool(re.search(r"[A-Z]", m.group(0))) and bool(re.search(r"\d", m.group(0)))
+        if cued or mixed:
+            found.append((not cued, m.group(0)))
+    return min(found)[1] if found else ""
 
 
 _WEIGHT = re.compile(r"\d\s*(?:kg|kgs|kilos?|kilograms?|lbs?|g|grams?|st|stone|tonnes?|tons?)\b", re.IGNORECASE)

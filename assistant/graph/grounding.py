@@ -587,6 +587,14 @@ def _turns(
         # "how do I get over being afraid of the dentist" asks, tells nothing; but "The
         # surgeon is Mr. Declan Fahy. What should I get ready?" tells in its first sentence
         told = _told(text)
+        # a request that tells in passing ("Can you help me write a polite email to Gwen
+        # Hallett, the committee secretary, asking ...?"): a text of its own, so that it does
+        # not blur how close the rest of its turn is to the question
+        out += [
+            Candidate("turn", s, h.time, speaker)
+            for s in sentences(text)
+            if (s.endswith("?") or is_question(s)) and s not in told and _names_a_value(s)
+        ]
         if not told and asked is not None:
             asked.append(h.text)
         if told:
@@ -671,6 +679,37 @@ def _told(text: str) -> str:
         elif not is_question(lead := _ASKED_AFTER.split(s, maxsplit=1)[0]) and lead != s:
             kept.append(lead.rstrip(" ,;-") + ".")
     return " ".join(kept) if any(content_words(s) for s in kept) else ""
+
+
+_WRITTEN_DAY = re.compile(
+    r"\d{1,2}(?:st|nd|rd|th)?\s+(?:of\s+)?(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)"
+    r"|(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\.?\s+\d{1,2}\b",
+    re.IGNORECASE,
+)
+
+
+def _names_a_value(sentence: str) -> bool:
+    """True when a sentence that asks also tells something of the user's life: an amount
+    ("bought a banding wheel for £46, was that daft?"), a date written out, a full name, or
+    who someone is ("an email to Gwen Hallett, the committee secretary", "a note to my
+    pottery teacher Marguerite"). A first name alone is not enough: "a thank-you note to
+    Kavya" says nothing of her."""
+    doc = parse(sentence).doc
+    for e in doc.ents:
+        if e.label_ in ("MONEY", "QUANTITY", "PERCENT") or (e.label_ == "DATE" and _WRITTEN_DAY.search(e.text)):
+            return True  # (a day of a month, not "a 7 year old")
+        if e.label_ == "PERSON" and len(e) > 1:  # "a thank-you note to Rabbi Levene"
+            return True
+    # (by the parse, not the tagger's labels: it calls "Marguerite Okafor" a town)
+    return any(
+        tok.pos_ == "PROPN"
+        and (
+            tok.dep_ == "appos"
+            or any(c.dep_ == "appos" for c in tok.children)
+            or (tok.i > 0 and is_person_noun(doc[tok.i - 1].lemma_.lower()))
+        )
+        for tok in doc
+    )
 
 
 def _goal_span(question: str, c: Candidate) -> Span | None:
@@ -1203,7 +1242,8 @@ def _likely(
             one = _goal_span(question, c)
             quote = c.slot
         else:
-            one = span(question, c.fact.value if c.fact and c.fact.value else c.text, c.said)
+            held = c.fact.value if c.fact and c.fact.value else c.text
+            one = as_it_is_now(question, held, c.said, span(question, held, c.said))
             quote = second_person(c.text) if c.source == "fact" else one.sentence
         # never the asked thing itself ("Lauren" for "who is Lauren marrying?"), nor the user
         if (
@@ -1218,8 +1258,10 @@ def _likely(
     money = [f for f in found if is_money(f[1])]
     if money and re.search(r"\bhow much\b", question, re.IGNORECASE):
         found = money
-    elif asks_money(question):
-        found = money  # "what does the roaster charge per kilo?" is not guessed by "55 litres"
+    elif asks_money(question) and not re.search(r"\bhow much\b", question, re.IGNORECASE):
+        # a price asked ("what does the roaster charge per kilo?") is not guessed by "55
+        # litres"; "how much" may be answered by an amount written any way ("R350 000")
+        found = money
     if not found:
         return None
     i, value, quote = found[0]

@@ -166,6 +166,9 @@ def as_it_is_now(question: str, text: str, said: float, found: Span) -> Span:
     where the reader found one in another clause; else what it found."""
     if not found.typed or wanted(question) == "any":
         return found
+    if negated(found.text, text) and (other := instead_of(text, found.text)):
+        # "the classes are at the old library on Harbour Road instead of Fenwick Street"
+        return Span(other, found.sentence, True)
     # (asked as it is now, a text that says it changed is read so too: "The Granary
     # double-booked us, so we've moved to Mill House Barn")
     replaced = bool(REPLACED.search(text))

@@ -327,3 +327,15 @@ def test_a_name_said_before_the_kind_of_place_and_a_person_at_the_place_of_a_rol
 def test_a_firm_something_is_got_from_answers_who() -> None:
     said = "And Harlow discontinued the blend I use, so I'm switching over to Greenleaf Soy Co."
     assert "Greenleaf" in span("who am i getting wax from these days?", said.split(", so ")[1]).text
+
+
+def test_a_code_asked_for_is_read_by_its_shape() -> None:
+    # from memory_fresh59-64 (written by someone who had not read the code)
+    booked = "Found a hotel: Hotel Alegria, up near Príncipe Real. Booking ref K7QX2M, €142 a night for three nights."
+    assert span("hotel booking code?", booked).text == "K7QX2M"
+    assert span("code for the key box", "the key is in a lockbox, code 3391.").text == "3391"  # a "date" to the tagger
+    transfer = "we've booked the transfer from Geneva with Alpine Glide, reference AG-7731, €68 each return."
+    assert span("transfer booking ref?", transfer).text == "AG-7731"
+    assert span("flight no.?", "airline rescheduled us ugh, its FI451 now and leaves 13 feb.").text == "FI451"
+    # no code said: nothing is read, not the price or the date
+    assert not span("booking ref for the hotel?", "The hotel is €142 a night from 13 May.").typed

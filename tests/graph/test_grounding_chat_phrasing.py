@@ -1006,3 +1006,21 @@ def test_a_move_asked_as_it_is_now_and_a_town_with_its_region(real_store, monkey
     )  # fmt: skip
     assert "Mill House Barn" in offsite and "Granary" not in offsite
     assert "Sarasota" in home  # not "Florida" alone, read as the clause that says "now"
+
+
+def test_who_someone_is_told_inside_a_request_is_kept(real_store, monkeypatch) -> None:
+    # from memory_fresh58-64 (written by someone who had not read the code): the fact is said
+    # only inside the request for help
+    secretary, teacher, friend = _told_days_apart(
+        real_store,
+        monkeypatch,
+        [(["Can you help me write a polite email to Gwen Hallett, the committee secretary, asking if I'm "
+           "allowed to put up a small shed?"], "who's the allotment secretary"),
+         (["can you help me write a quick email to my pottery teacher, Marguerite Okafor? I'm going to miss "
+           "class on Tuesday 14 May."], "what's my pottery teacher called again?"),
+         # a first name alone tells nothing of whom the user asks about
+         (["Can you write a thank-you note to Kavya for feeding the cat?"], "who's picking us up at the airport?")],
+    )  # fmt: skip
+    assert "Gwen Hallett" in secretary
+    assert "Marguerite" in teacher
+    assert "Kavya" not in friend
