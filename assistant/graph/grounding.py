@@ -270,6 +270,7 @@ class Candidate:
     fact: Fact | None = None
     goal: str = ""  # goals: the statement
     slot: str = ""  # goals: the known slot ("date: 14 March")
+    asking: bool = False  # turns: a request that tells in passing (read, but never the newest word on a role)
 
 
 def is_question(text: str) -> bool:
@@ -591,7 +592,7 @@ def _turns(
         # Hallett, the committee secretary, asking ...?"): a text of its own, so that it does
         # not blur how close the rest of its turn is to the question
         out += [
-            Candidate("turn", s, h.time, speaker)
+            Candidate("turn", s, h.time, speaker, asking=True)
             for s in sentences(text)
             if (s.endswith("?") or is_question(s)) and s not in told and _names_a_value(s)
         ]
@@ -1066,6 +1067,8 @@ def ground(
             for w in owned
         )
     ]
+    # (a request that tells in passing is the guess only when nothing else told names it)
+    told = [i for i in told if not candidates[i].asking] or told
     best = first = max(told or range(len(scores)), key=lambda i: scores[i])
     # "Budget change. ... Now 25 million yen total." after "Budget 18 million yen.": the
     # closest guess is the newer value of the same thing
@@ -1481,7 +1484,8 @@ def _named_by_role(
     found = candidates + _turns(store, user_id, " ".join(sorted(words)), now)
     own = _own_names(candidates)
     for c in sorted(found, key=lambda c: -c.said):  # the newest first: names change
-        if c.source == "goal" or not words & lemmas(c.text):
+        # (a request's "my manager, Dana Whitfield" is not the newest word on who it is now)
+        if c.source == "goal" or c.asking or not words & lemmas(c.text):
             continue
         one = _reply(question, c)
         if one is not None and one.typed and one.in_text and one.span.lower() not in own:
