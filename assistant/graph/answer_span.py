@@ -142,7 +142,6 @@ def same_institution(word: str) -> frozenset[str]:
     return frozenset(next((g.split() for g in _INSTITUTION_GROUPS if word in g.split()), [word]))
 
 
-# "what time ...", and a time aimed at or run ("what's my marathon goal time?")
 # A price asked by what a seller does or by what it is counted per, with no "how much"
 _PRICE_ASK = re.compile(
     # (not "the bank account number for paying the fee": a number asked by its name)
@@ -152,6 +151,7 @@ _PRICE_ASK = re.compile(
     r"|.*\b(?:nightly|hourly|day|room) rate\b)",
     re.IGNORECASE,
 )
+# "what time ...", and a time aimed at or run ("what's my marathon goal time?")
 _TIME_ASK = re.compile(
     r"\b(?:what time|at what time|which time|(?:goal|target|finish(?:ing)?|race|pb|best) time)\b", re.IGNORECASE
 )
@@ -883,8 +883,8 @@ def _person(doc: Any, asked: set[str], role: str = "", strict: bool = False, who
         head = tok.head
         owned = any(c.dep_ == "poss" for c in head.children)  # "my staff", "our neighbour"
         beside = tok.dep_ in ("appos", "compound") and (head.lemma_.lower() in RELATION_NOUNS or owned)
-        # "Our roofer Dariusz quoted ...", "his business partner Kenji is ...": right after a noun for someone, however
-        # the parse joined them
+        # "Our roofer Dariusz quoted ...", "his business partner Kenji is ...": right after a
+        # noun for someone, however the parse joined them
         before = doc[tok.i - 1] if tok.i else tok
         beside = beside or (
             tok.pos_ == "PROPN"
@@ -1089,7 +1089,9 @@ def _place(doc: Any, asked: set[str]) -> str:
     for e in ents:
         if e.label_ in _PLACES:
             return e.text
-    for e in ents:  # the small model tags some towns ORG ("moved to York"), and some venues a person's name ("moved to Mill House Barn")
+    # the small model tags some towns ORG ("moved to York"), and some venues a person's name
+    # ("moved to Mill House Barn")
+    for e in ents:
         if (e.label_ == "ORG" or e[-1].lower_ in _VENUES) and e.root.dep_ == "pobj" and e.root.head.lower_ in _PLACE_PREPS:
             return e.text
     for tok in doc:  # a named place it tagged as nothing (not "moved to 3 December")
@@ -1171,7 +1173,6 @@ def _number(doc: Any, asked: set[str], question: str) -> str:
     if not how_long:  # "second set at 9:30pm" is an hour, never an amount or a count
         found = {f: t for f, t in found.items() if not _CLOCK_SAID.fullmatch(f.strip())}
     # "50 minutes" before "last month"; for "how much did I set aside", "£1,200" before "96 miles"
-    money_first = how_much
     # "how many sessions will the insurance pay for?": a count, before "£48" a session
     counted = re.search(r"\bhow many\b", question, re.I) is not None
     # "how heavy were my boxes?" of "two boxes, 42 kg in total": the weight
@@ -1180,7 +1181,7 @@ def _number(doc: Any, asked: set[str], question: str) -> str:
         found,
         key=lambda f: (
             f in durations,
-            money_first and not is_money(f),
+            how_much and not is_money(f),
             counted and is_money(f),
             weighed and not _WEIGHT.search(f),
         ),

@@ -15,6 +15,8 @@ import re
 from assistant.graph.answer_span import Span, sentences, span, wanted
 from memory.understand import parse
 
+# "Kwame is taking over", "Kenji is taking the job over"
+_TAKEN_OVER = r"(?:take|takes|taking|took|taken) (?:(?:the|it|this|that|his|her|their)\s+(?:\w+\s+)?)?over"
 # Words by which people say a value changed; the older value scores higher by sharing the
 # question's words ("has to be submitted by 30 April") and would win without it.
 _UPDATE = re.compile(
@@ -24,7 +26,7 @@ _UPDATE = re.compile(
     r"decreased?|reduced?|(?:went|gone|goes|go) (?:up|down)|c[oa]me down|"
     r"these days|at the moment|currently|nowadays|right now|rn|atm|new|pulled out|"
     r"fell thr(?:ough|u)|switch(?:ed|ing)?|swap(?:ped|ping)?|replac(?:ed|ing)|renamed|"
-    r"(?:tak(?:e|es|ing)|took|taken) (?:(?:the|it|this|that|his|her|their)\s+(?:\w+\s+)?)?over|scrap(?:ped)?|quit|stretch(?:ed|ing)|"
+    rf"{_TAKEN_OVER}|scrap(?:ped)?|quit|stretch(?:ed|ing)|"
     r"(?:had|have|'ve|has|'s) (?:got )?to move|"
     r"delayed|end(?:ed)? up|change of plans?|cancel(?:l?ed)?|no more|plot twist|voted|"
     r"(?:went|gone|going) for|decided|settled on|trimmed|knocked|from now on|as of|"
@@ -37,14 +39,14 @@ _UPDATE = re.compile(
 # Words by which people say one thing took another's place (more than "now" or "new")
 REPLACED_WORDS = (
     r"instead|rather than|switch(?:ed|ing)?|replac(?:ed|ing)|skip(?:ping)?|scrap(?:ped)?|cancel\w*|"
-    r"fell thr(?:ough|u)|no longer|quit|pulled out|renamed|(?:tak(?:e|es|ing)|took) (?:(?:the|it|this|that|his|her|their)\s+(?:\w+\s+)?)?over|"
+    rf"fell thr(?:ough|u)|no longer|quit|pulled out|renamed|{_TAKEN_OVER}|"
     r"(?:gone|went|going) bust|(?:closed|shut) down"
 )
 REPLACED = re.compile(rf"\b(?:{REPLACED_WORDS})\b", re.IGNORECASE)
 # Words that mark the clause holding a value as it is now
 NEW_VALUE = re.compile(
     r"\b(?:now|instead|new|switched|moved|changed|booked|rescheduled|postponed|pushed|going with|"
-    r"went with|(?:took|takes|taking|taken) (?:(?:the|it|this|that|his|her|their)\s+(?:\w+\s+)?)?over|step(?:s|ped|ping)? (?:in|up)|stepping into|"
+    rf"went with|{_TAKEN_OVER}|step(?:s|ped|ping)? (?:in|up)|stepping into|"
     r"replac\w*|extended|trimmed|knocked|bumped|raised|lowered|voted for|picked|chose|settled on|"
     r"decided on|hired|appointed|signed)\b",
     re.IGNORECASE,
