@@ -1328,7 +1328,12 @@ def _date_words(tok: Any) -> str:
         lo = ent.start - 1 if ent.start > 0 and doc[ent.start - 1].like_num else ent.start
         end = ent.end
         # ... or the date after a weekday ("Thursday 8 May": only "Thursday" tagged)
-        while end < len(doc) and end - ent.end < 3 and (doc[end].like_num or _MONTH_WORD.match(doc[end].text)) and lo <= doc[end].head.i < end:
+        while (
+            end < len(doc)
+            and end - ent.end < 3
+            and (doc[end].like_num or _MONTH_WORD.match(doc[end].text))
+            and lo <= doc[end].head.i < end
+        ):
             end += 1
         return str(doc[lo:end].text)
     if _MONTH_WORD.match(tok.text) and any(c.like_num for c in tok.children):

@@ -594,7 +594,7 @@ def _turns(
         out += [
             Candidate("turn", s, h.time, speaker, asking=True)
             for s in sentences(text)
-            if (s.endswith("?") or is_question(s)) and s not in told and _names_a_value(s)
+            if is_question(s) and s not in told and _names_a_value(s)
         ]
         if not told and asked is not None:
             asked.append(h.text)
@@ -675,7 +675,7 @@ def _told(text: str) -> str:
         return text
     kept = []
     for s in sentences(text):
-        if not (s.endswith("?") or is_question(s)):
+        if not is_question(s):
             kept.append(s)
         elif not is_question(lead := _ASKED_AFTER.split(s, maxsplit=1)[0]) and lead != s:
             kept.append(lead.rstrip(" ,;-") + ".")
@@ -1258,12 +1258,12 @@ def _likely(
             found.append((i, one.text, quote))
     # "how much did I say I could spend?": money, where some text holds money, before the
     # age in "she turns seven" that scored higher
+    # ... and a price asked ("what does the roaster charge per kilo?") only by money, never
+    # by "55 litres" (where no text holds money, "how much" may still take an amount written
+    # any way: "R350 000")
     money = [f for f in found if is_money(f[1])]
-    if money and re.search(r"\bhow much\b", question, re.IGNORECASE):
-        found = money
-    elif asks_money(question) and not re.search(r"\bhow much\b", question, re.IGNORECASE):
-        # a price asked ("what does the roaster charge per kilo?") is not guessed by "55
-        # litres"; "how much" may be answered by an amount written any way ("R350 000")
+    how_much = re.search(r"\bhow much\b", question, re.IGNORECASE) is not None
+    if (money and how_much) or (asks_money(question) and not how_much):
         found = money
     if not found:
         return None
