@@ -38,14 +38,19 @@ from assistant.llm.base import ChatResult  # noqa: E402
 
 MARKER = "(no model in this run)"
 MESSAGE_GAP_S = 60.0  # the replay's clock moves this much before each message
+START_HOUR_UTC = 8  # ... and starts at this hour of today, so that a run never crosses midnight
 
 
 class TypingClock:
-    """`time.time` moved on by MESSAGE_GAP_S before each message the bench sends."""
+    """`time.time` moved on by MESSAGE_GAP_S before each message the bench sends, from 08:00
+    UTC today. (Started at the real time, a run late in the evening crossed midnight part way
+    through a file, and the same chat gave other answers run alone: "the same day" and "a
+    later day" are read from when things were said.)"""
 
     def __init__(self) -> None:
-        self.offset = 0.0
         self._time = time.time
+        now = self._time()
+        self.offset = now - now % 86400 + START_HOUR_UTC * 3600 - now
         self._send = quality.timed_send
 
     def __enter__(self) -> TypingClock:

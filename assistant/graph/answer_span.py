@@ -585,7 +585,27 @@ def role_words(role: str) -> frozenset[str]:
         out |= _PARTNERS
     elif role in _PARTNERS:
         out |= {"partner", "spouse"}
-    return frozenset(out)
+    # (a typo put right is no compound: "roomate" is not "room" and "ate")
+    return frozenset(out | (compound_parts(typed) if role == typed else set()))
+
+
+COMPOUND_PART = 3  # each word of a closed compound has at least this many letters
+
+
+def compound_parts(word: str) -> set[str]:
+    """The two words a closed compound is written from, when the embedding model's vocabulary
+    does not know it whole: "headteacher" -> head, teacher; "childminder" -> child, minder.
+    A text may name the person by either ("the head, Mr Pritchard")."""
+    from memory.embeddings import is_dictionary_word  # the embedding model's vocabulary
+
+    word = word.lower()
+    if not word.isalpha() or is_dictionary_word(word):
+        return set()
+    for cut in range(COMPOUND_PART, len(word) - COMPOUND_PART + 1):
+        first, second = word[:cut], word[cut:]
+        if is_dictionary_word(first) and is_dictionary_word(second):
+            return {first, second}
+    return set()
 
 
 _POINTED_NAME = re.compile(

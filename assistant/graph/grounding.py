@@ -27,6 +27,8 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Literal, NamedTuple
 
 from assistant.graph import prompts
+from assistant.graph.acronyms import LONGEST as INITIALS_LONGEST
+from assistant.graph.acronyms import spelled_as_told
 from assistant.graph.answer_span import (
     ASKING_VERBS,
     GENERAL_NOUNS,
@@ -79,6 +81,8 @@ from assistant.graph.updates import (
 from memory.understand import parse
 
 if TYPE_CHECKING:
+    from spacy.tokens import Doc
+
     from memory.interface import Memory
     from memory.types import Episode, Fact
 
@@ -323,9 +327,14 @@ def _value_asked(text: str) -> bool:
     for the business filing", "cat's name lol vet form", "reno budget". Not a statement of the
     value ("budget 60k", "my sister's name, Priya": a number or a name in it)."""
     first = re.split(r"[,.;:!]\s", text.strip(), maxsplit=1)[0]
+    first = re.sub(r"^\s*(?:and|also|plus|oh|so)\s+", "", first, flags=re.IGNORECASE)
     doc = parse(first).doc
-    if len(doc) > FRAGMENT_WORDS or any(t.pos_ in ("VERB", "AUX") for t in doc):
+    if len(doc) > FRAGMENT_WORDS:
         return False
+    if any(t.pos_ in ("VERB", "AUX") for t in doc):
+        # a verb only in a clause that says which ("the date we fly home", "name of the guy
+        # who helps me coach"): still the value's noun phrase
+        return _value_with_clause(doc)
     if any(  # the value itself is in the message: it tells, not asks ("Daughter's name":
         # a capital that starts the message is no name)
         # (a person only as a proper noun: the small tagger calls "per mug" a person)
@@ -352,6 +361,23 @@ def _value_asked(text: str) -> bool:
             if all(t.pos_ in ("ADJ", "DET") for t in doc[: tok.i]) and text.rstrip().endswith("?"):
                 return True
     return False
+
+
+VALUE_NOUN_AT = 3  # the noun comes this early in the phrase: "the flight home date we booked"
+_VALUE_CLAUSE_NOUNS = _VALUE_NOUNS | {"time", "day", "venue", "rate", "fee"}
+
+
+def _value_with_clause(doc: Doc) -> bool:
+    """True for a value's noun phrase whose verbs all sit in a clause that says which one:
+    "the date we fly home", "the time the doors open", "name of the guy who helps me coach"."""
+    root = next((t for t in doc if t.dep_ == "ROOT"), None)
+    if root is None or root.pos_ != "NOUN" or root.lemma_.lower() not in _VALUE_CLAUSE_NOUNS:
+        return False
+    if root.i > VALUE_NOUN_AT:
+        return False  # (a longer opening before the noun is no fragment)
+    clauses = [t for t in doc if t.dep_ in ("relcl", "acl")]
+    inside = {t.i for c in clauses for t in c.subtree}
+    return bool(clauses) and all(t.i in inside for t in doc if t.pos_ in ("VERB", "AUX"))
 
 
 _AND_THEN = re.compile(r"^\s*(?:and|&|also|plus|what about|how about)\b", re.IGNORECASE)
@@ -395,6 +421,11 @@ def question_part(text: str) -> str:
         return text[later.start(1) :]
     if _QUESTION_START.match(text) or _REMIND.match(text) or _WH_LAST.search(text) or _value_asked(text):
         return re.split(r",\s+|\.\s+", text, maxsplit=1)[0]
+    # "right, few things i've forgotten. what's my cat called again": with no mark, the
+    # last sentence that asks, after what the user said first
+    parts = sentences(text)
+    if len(parts) > 1:
+        return next((p for p in reversed(parts[1:]) if is_question(p)), text)
     return text
 
 
@@ -863,6 +894,17 @@ def ground(
     )
     people = named_people(question, speakers)
     asked = question
+    # "my hod's name?" after "My head of department, Mrs Adebayo": the role as it was told
+    role = asked_role(question) if wanted(question) == "person" else ""
+    told_as = spelled_as_told(question, role, [c.text for c in candidates])
+    if role and len(role) <= INITIALS_LONGEST and told_as == question:
+        # ... told in a turn the question's words did not find
+        users = [e.summary for e in store.episodes.list(user_id) if e.speaker == "user"]
+        told_as = spelled_as_told(question, role, users)
+    if told_as != question:
+        asked = question = told_as
+        found = _turns(store, user_id, told_as, now)
+        candidates = list({(c.source, c.text): c for c in candidates + found}.values())
     if people:  # about someone: only what they said can answer, and their name is not the topic
         candidates = [c for c in candidates if c.speaker in people]
         asked = re.sub(r"\b(?:{})(?:'s)?\b".format("|".join(map(re.escape, people))), " ", question)
@@ -1489,6 +1531,10 @@ def _named_by_role(
             continue
         one = _reply(question, c)
         if one is not None and one.typed and one.in_text and one.span.lower() not in own:
+            # "Joy retired ..., and her replacement, Callum Reid, started": who holds it now
+            took_over = _successor(store, user_id, question, c, one, own, now)
+            if took_over is not None:
+                c, one = took_over
             return Grounded(reply=one.reply, span=one.span, source=c.source, score=0.0)
     return None
 

@@ -1024,3 +1024,48 @@ def test_who_someone_is_told_inside_a_request_is_kept(real_store, monkeypatch) -
     assert "Gwen Hallett" in secretary
     assert "Marguerite" in teacher
     assert "Kavya" not in friend
+
+
+@pytest.mark.parametrize(
+    ("message", "asked"),
+    [
+        # with no question mark, the last sentence that asks, after what the user said first
+        ("right, few things i've forgotten. what's my cat called again", "what's my cat called again"),
+        ("We moved to Leeds last week. Not sure about the boxes yet", None),
+    ],
+)
+def test_the_question_after_a_remark_is_the_last_sentence_that_asks(message: str, asked: str | None) -> None:
+    part = question_part(message)
+    assert (part == asked) if asked else not is_question(part)
+
+
+@pytest.mark.parametrize(
+    ("message", "asks"),
+    [
+        # a value's noun with a clause that says which one is still the bare noun phrase
+        ("and the date we fly home", True),
+        ("name of the guy who helps me coach", True),
+        ("the price they quoted", True),
+        ("the hotel we are staying at", False),  # no value's noun
+        ("The date we agreed on was fine", False),  # a verb outside the clause: it tells
+    ],
+)
+def test_a_value_noun_with_a_clause_that_says_which_asks(message: str, asks: bool) -> None:
+    assert is_question(question_part(message)) == asks
+
+
+def test_a_role_by_its_initials_or_as_a_closed_compound(real_store, monkeypatch) -> None:
+    # from memory_fresh65 (written by someone who had not read the code)
+    hod, ta, head = _told_days_apart(
+        real_store,
+        monkeypatch,
+        [(["My head of department, Mrs Folake Adebayo, wants a revision plan for the mocks."], "my hod's name?"),
+         (["My TA is Mrs Joy Mensah, she's been at the school twenty years.",
+           "Joy retired at half term, and her replacement, Callum Reid, started on Monday."],
+          "who's my teaching assistant at the moment"),
+         (["Parents' evening is on 19 November. The head, Mr Rhys Pritchard, wants a summary for each family."],
+          "what's the headteacher called")],
+    )  # fmt: skip
+    assert "Adebayo" in hod
+    assert "Callum" in ta and "Joy" not in ta
+    assert "Pritchard" in head

@@ -1,0 +1,72 @@
+"""A role asked for by its initials where the user spelled it out, or the other way round.
+
+"my hod's name?" after "My head of department, Mrs Folake Adebayo, ..." asks for the head of
+department; "who's my teaching assistant" after "My TA is Mrs Joy Mensah" asks for the TA. The
+question is rewritten the way the told texts write the role, so that the rules that tie a
+name to its role word read it. Only the asked role is rewritten, and only by a text that
+holds the other form: two words that happen to start with "t" and "a" elsewhere are no TA.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+from spacy.lang.en.stop_words import STOP_WORDS
+
+SHORTEST, LONGEST = 2, 5  # letters in the initials of a role
+NAME_WITHIN = 4  # words after the spelled-out role that hold the name of its person
+# words that join the spelled-out form and keep their initial ("head of department")
+_JOINING = frozenset(["of", "and", "for", "in"])
+_WORD = re.compile(r"[A-Za-z]+")
+
+
+def spelled_as_told(question: str, role: str, texts: Sequence[str]) -> str:
+    """The question with its asked `role` written as the texts write it, or unchanged."""
+    role = role.lower()
+    if not role:
+        return question
+    told_words = {w.lower() for t in texts for w in _WORD.findall(t)}
+    if SHORTEST <= len(role) <= LONGEST and role.isalpha() and role not in told_words:
+        for text in texts:
+            phrase = _spelled_out(role, text)
+            if phrase:
+                return re.sub(
+                    rf"\b{re.escape(role)}\b", phrase, question, count=1, flags=re.IGNORECASE
+                )
+    # "teaching assistant" asked, "TA" told: the phrase ending in the role, by its initials
+    words = _WORD.findall(question)
+    lowered = [w.lower() for w in words]
+    if role in lowered:
+        end = lowered.index(role)
+        for start in range(max(0, end - LONGEST + 1), end):
+            phrase = words[start : end + 1]
+            if any(w.lower() in STOP_WORDS for w in phrase):
+                continue  # "my landlord" is no "ML"
+            initials = "".join(w[0] for w in phrase).upper()
+            if any(re.search(rf"\b{initials}\b", t) for t in texts):
+                said = r"\s+".join(map(re.escape, phrase))
+                return re.sub(said, initials, question, count=1, flags=re.IGNORECASE)
+    return question
+
+
+def _spelled_out(initials: str, text: str) -> str:
+    """The words of text whose first letters spell the initials ("head of department" for
+    "hod"), each a content word of three letters or more but for a joining word inside."""
+    words = _WORD.findall(text)
+    n = len(initials)
+    for i in range(len(words) - n + 1):
+        phrase = words[i : i + n]
+        if not any(w[0].isupper() for w in words[i + n : i + n + NAME_WITHIN]):
+            continue  # a role is told with the name it belongs to: "... department, Mrs Adebayo"
+        if "".join(w[0] for w in phrase).lower() != initials:
+            continue
+        ends = (phrase[0], phrase[-1])
+        inner = phrase[1:-1]
+        if any(len(w) < 3 or w.lower() in STOP_WORDS for w in ends):
+            continue  # "the agent" is no TA
+        if all(
+            w.lower() in _JOINING or (len(w) >= 3 and w.lower() not in STOP_WORDS) for w in inner
+        ):
+            return " ".join(w.lower() for w in phrase)
+    return ""

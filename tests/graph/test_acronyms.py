@@ -1,0 +1,23 @@
+"""A role asked by its initials where it was told spelled out, and the other way round."""
+
+from __future__ import annotations
+
+from assistant.graph.acronyms import spelled_as_told
+
+
+def test_initials_are_spelled_out_as_told() -> None:
+    told = ["My head of department, Mrs Folake Adebayo, wants a revision plan."]
+    assert spelled_as_told("my hod's name?", "hod", told) == "my head of department's name?"
+
+
+def test_a_spelled_out_role_is_shortened_as_told() -> None:
+    told = ["My TA is Mrs Joy Mensah, she's lovely."]
+    assert spelled_as_told("who's my teaching assistant now", "assistant", told) == "who's my TA now"
+
+
+def test_words_that_only_start_with_the_letters_are_no_role() -> None:
+    # no name after them, and "the" is no content word
+    assert spelled_as_told("who is my gp", "gp", ["The agent took the great painting away."]) == "who is my gp"
+    assert spelled_as_told("who is my ta", "ta", ["Then Anna rang."]) == "who is my ta"
+    # "my landlord" is not shortened to "ML", though a text says ML
+    assert spelled_as_told("who is my landlord", "landlord", ["ML is fine"]) == "who is my landlord"
