@@ -40,12 +40,12 @@ def spelled_as_told(question: str, role: str, texts: Sequence[str]) -> str:
     if role in lowered:
         end = lowered.index(role)
         for start in range(max(0, end - LONGEST + 1), end):
-            phrase = words[start : end + 1]
-            if any(w.lower() in STOP_WORDS for w in phrase):
+            asked = words[start : end + 1]
+            if any(w.lower() in STOP_WORDS for w in asked):
                 continue  # "my landlord" is no "ML"
-            initials = "".join(w[0] for w in phrase).upper()
+            initials = "".join(w[0] for w in asked).upper()
             if any(re.search(rf"\b{initials}\b", t) for t in texts):
-                said = r"\s+".join(map(re.escape, phrase))
+                said = r"\s+".join(map(re.escape, asked))
                 return re.sub(said, initials, question, count=1, flags=re.IGNORECASE)
     return question
 
