@@ -99,6 +99,8 @@ class Turn:
                 continue  # "a 10k" is a race
             if is_duration(words):
                 continue  # "two weeks", "every year": lengths of time, not dates
+            if re.match(r"(?:the\s+)?same\b", words):
+                continue  # "Same day.": the date said before, kept; no date of its own
             start = e.start
             if start > 0 and self.doc[start - 1].lower_ in ("later", "early", "late", "mid"):
                 start -= 1

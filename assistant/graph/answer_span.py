@@ -489,21 +489,39 @@ def is_said_day(text: str) -> bool:
     return bool(_BARE_DAY.fullmatch(text.strip()))
 
 
+# "brought it forward to the 2nd": the new day is before the old one; "pushed back to the 3rd": after
+_EARLIER = re.compile(r"\b(?:forward|earlier|sooner|moved up|bumped up)\b", re.IGNORECASE)
+_LATER = re.compile(r"\b(?:back|later|delayed|postponed|put off|pushed)\b", re.IGNORECASE)
+
+
 def day_after(text: str, old: str) -> str:
-    """The new date of "they'll come Tuesday the 17th instead", read in the month of the date
-    it replaces ("Monday 9 June" -> "17 June"; a day before the old one is in the month
-    after); "" when the text names no bare day other than the old one, or `old` is no date."""
+    """The new date of "they'll come Tuesday the 17th instead", read near the date it
+    replaces ("Monday 9 June" -> "17 June"): the nearest date with that day, before or after
+    the old one as the text says it moved ("brought forward to the 2nd" of 9 October is 2
+    October, "pushed back to the 3rd" of 28 May is 3 June); "" when the text names no bare
+    day other than the old one, or `old` is no date."""
     import dateparser  # the date library reads the old date however it was written
 
     when = dateparser.parse(old, settings={"REQUIRE_PARTS": ["day", "month"]})
     if when is None:
         return ""
+    earlier, later = bool(_EARLIER.search(text)), bool(_LATER.search(text))
     for m in _BARE_DAY.finditer(text):
         day = int(m.group(1))
         if day == when.day or not 1 <= day <= 31 or ruled_out(text[: m.start()]):
             continue  # "a clash on the 9th": the old day, said again; "can't do the 12th"
-        month = when.month if day > when.day else when.month % 12 + 1
-        return f"{day} {datetime(2000, month, 1):%B}"
+        options = []
+        for step in (-1, 0, 1):  # the month before, the same, the month after
+            year, month = divmod(when.year * 12 + when.month - 1 + step, 12)
+            try:
+                options.append(datetime(year, month + 1, day))
+            except ValueError:
+                continue  # no 31st in that month
+        old_day = when.replace(hour=0, minute=0, second=0, microsecond=0)
+        if earlier != later:  # the way it moved, where the text says one
+            options = [d for d in options if (d < old_day) == earlier] or options
+        best = min(options, key=lambda d: abs((d - old_day).days))
+        return f"{day} {best:%B}"
     return ""
 
 
@@ -1324,6 +1342,11 @@ def _typed(
 ) -> str:
     if kind == "date":
         written = date_in(sentence, said, written_only=True)
+        if not written and (both := WEEKDAY_DAY.search(sentence)) and not ruled_out(sentence[: both.start()]):
+            # "shifted to the Sunday, the 15th": the day of the month with its weekday, as
+            # said; the month is the one of the date it replaces (`day_after`), never a guess
+            # from the weekday alone
+            return f"{both.group(1).title()} the {both.group(0).split()[-1]}"
         if asks_weekly(question) and not _WEEKDAY.search(written):
             # "so she's on weekends now" after "Rosa's picking up Sundays too": the last said
             said_days = [*_HABIT.finditer(sentence), *_WEEKDAYS_SAID.finditer(sentence), *_WEEKENDS.finditer(sentence)]

@@ -1074,6 +1074,8 @@ def ground(
         c = candidates[i]
         if is_said_day(chosen.span) and (full := _in_month_told(c, chosen.span, first_span, candidates, scores)):
             # "not leaving till the 18th now" of a flight home on 16 August: 18 August
+            # ("Sunday the 15th" of Saturday 14 June: Sunday 15 June)
+            full = f"{chosen.span.split()[0]} {full}" if len(chosen.span.split()) == 3 else full
             chosen = chosen._replace(
                 span=full, reply=prompts.GROUNDED_TYPED.format(span=full, source=_source(c).split(" on ")[0])
             )
@@ -1553,6 +1555,7 @@ def _asks_past(question: str) -> bool:
 
 
 _CALLED = re.compile(r"\b(?:called|named)\s+([a-z][\w'-]{2,})\b", re.IGNORECASE)
+_TITLED = re.compile(r"\b(?i:{})\.?\s+([A-Z][\w'-]+)".format("|".join(sorted(TITLES))))
 
 
 def _successor(
@@ -1594,15 +1597,19 @@ def _successor(
                 continue
             # the old holder's name joins the question's words: the reader skips it
             one = _reply(f"{asked} {name}", t)
+            if one is not None and mentions.search(one.span):
+                one = None  # "Mr Okafor's off on paternity leave": the one who left
             if one is None or not one.typed:  # the one other person the message names
-                others = {
-                    e.text
-                    for e in parse(t.text).doc.ents
-                    if e.label_ == "PERSON" and e[-1].pos_ == "PROPN" and not mentions.search(e.text)
-                }
-                # "a new hv called gwen": a name typed in lower case, given with "called"
+                ents = [e for e in parse(t.text).doc.ents if e[-1].pos_ == "PROPN" and not mentions.search(e.text)]
+                others = {e.text for e in ents if e.label_ == "PERSON"}
+                # "Deepa from next door has stepped in": a name alone the tagger calls a firm
+                others = others or {e.text for e in ents if e.label_ == "ORG" and len(e) == 1}
+                # "a new hv called gwen": a name typed in lower case, given with "called"; "I'm
+                # seeing a Ms Lindqvist instead": a name after its title, unknown to the tagger
                 others = others or {
-                    m.group(1) for m in _CALLED.finditer(t.text) if not mentions.search(m.group(1))
+                    m.group(1)
+                    for m in (*_CALLED.finditer(t.text), *_TITLED.finditer(t.text))
+                    if not mentions.search(m.group(1))
                 }
                 if len(others) == 1:
                     other = others.pop()

@@ -58,7 +58,8 @@ LEFT = re.compile(
     r"\b(?:leav(?:e|es|ing)|left|quit(?:s|ting)?|retir(?:e|es|ed|ing)|resign(?:s|ed|ing)?|"
     r"(?:mov(?:e|es|ed|ing)|gone|went|go(?:es|ing)?) (?:on|away|back|abroad|off)|"
     r"mov(?:e|es|ed|ing) to|(?:took|taken|take|taking|got) (?:a|another|a new) (?:job|post|role)|"
-    r"(?:mat|maternity|paternity|sick) leave|off sick|stepp(?:ed|ing) (?:down|back)|step(?:s)? (?:down|back)|"
+    r"(?:mat|maternity|paternity|sick) leave|off sick|"
+    r"stepp(?:ed|ing) (?:down|back|away|aside)|step(?:s)? (?:down|back|away|aside)|stood down|standing down|"
     r"handed (?:me |us |it |him |her |them )?over|pass(?:ed|ing) (?:me |us |it |him |her |them )?(?:over|on) to|"
     r"reassigned|transferred|replac(?:ed|ing)|out for|no longer|not .{0,20}any ?more|"
     r"(?:has|have|'s) gone|moved on|jump(?:ed|ing)? ship)\b",
