@@ -27,8 +27,8 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Literal, NamedTuple
 
 from assistant.graph import prompts
-from assistant.graph.acronyms import LONGEST as INITIALS_LONGEST
-from assistant.graph.acronyms import spelled_as_told
+from assistant.graph.role_as_told import LONGEST as INITIALS_LONGEST
+from assistant.graph.role_as_told import doer_as_told, spelled_as_told
 from assistant.graph.answer_span import (
     ASKING_VERBS,
     GENERAL_NOUNS,
@@ -894,9 +894,11 @@ def ground(
     )
     people = named_people(question, speakers)
     asked = question
-    # "my hod's name?" after "My head of department, Mrs Adebayo": the role as it was told
+    # "my hod's name?" after "My head of department, Mrs Adebayo", "who's curating" after
+    # "The curator is Fenella Marsh": the role as it was told
     role = asked_role(question) if wanted(question) == "person" else ""
-    told_as = spelled_as_told(question, role, [c.text for c in candidates])
+    told_as = doer_as_told(question, [c.text for c in candidates])
+    told_as = spelled_as_told(told_as, role, [c.text for c in candidates])
     if role and len(role) <= INITIALS_LONGEST and told_as == question:
         # ... told in a turn the question's words did not find
         users = [e.summary for e in store.episodes.list(user_id) if e.speaker == "user"]
@@ -1312,11 +1314,16 @@ def _likely(
     if not found:
         return None
     i, value, quote = found[0]
+    # (a later change of another thing is no update of this one: "Solberg has accepted a
+    # chair in Oslo" does not move "a conference in Lisbon"; "Budget change. Now 25 million
+    # yen total." names the budget of "Budget 18 million yen")
+    about = _nouns(quote) | _nouns(question)
     later = [
         f
         for f in found
         if candidates[f[0]].said > candidates[i].said + LATER_TURN_S
         and changed(candidates[f[0]].text)
+        and _nouns(candidates[f[0]].text) & about
     ]
     if later:
         first = value
@@ -1332,6 +1339,11 @@ def _likely(
             quote = next((x for x in told if value.lower() in x.lower()), candidates[i].text)
     reply = prompts.GROUNDED_LIKELY.format(span=value, source=_source(candidates[i]), quote=quote)
     return Grounded(reply=reply, span=value, source="likely", score=round(scores[i], 3))
+
+
+def _nouns(text: str) -> set[str]:
+    """The lemmas of a text's nouns and names, but for the general ones: what it is about."""
+    return {t.lemma_.lower() for t in parse(text).doc if t.pos_ in ("NOUN", "PROPN") and len(t.text) > 2} - GENERAL_NOUNS
 
 
 def _followed_by_update(
@@ -1392,7 +1404,9 @@ def _followed_by_update(
         things = {t.lemma_.lower() for t in parse(c.text).doc if t.pos_ in ("NOUN", "PROPN", "NUM")}
         drops_old = drops_old or bool(shared & things and REPLACED.search(c.text))
         if (
-            len(shared) < UPDATE_SHARED_WORDS
+            # (two shared things, not verbs: "Solberg has accepted a chair in Oslo" is no
+            # update of "a paper accepted at a conference in Lisbon")
+            len(_nouns(old.text) & _nouns(c.text)) < UPDATE_SHARED_WORDS
             and not shared & names
             and j not in linked
             and not asked_thing

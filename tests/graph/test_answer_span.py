@@ -143,6 +143,14 @@ def test_a_bare_day_is_read_in_the_month_of_the_date_it_replaces() -> None:
     assert day_after(moved, "Monday 9 June") == "17 June"
     assert day_after("we moved it to the 3rd", "28 June") == "3 July"  # a day before: the month after
     assert day_after("see you on the 5th of May", "9 June") == ""  # a written date is read as written
+    # the nearest such date, in the way the text says it moved
+    assert day_after("they've brought Rafferty's appointment forward to the 2nd", "9 October") == "2 October"
+    assert day_after("pushed it back a fortnight, so it's the 28th now", "14 June") == "28 June"
+
+
+def test_a_weekday_with_its_day_is_read_as_said_not_dated_by_the_weekday() -> None:
+    moved = "they've had a fault with the pool heating so it's been shifted to the Sunday, the 15th, same time."
+    assert span("poppy's gala, which day is it now", moved, 1.8e9).text == "Sunday the 15th"
 
 
 def test_a_supplier_something_comes_from_is_a_name_and_is_s_is_a_verb() -> None:

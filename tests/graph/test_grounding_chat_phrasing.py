@@ -1069,3 +1069,37 @@ def test_a_role_by_its_initials_or_as_a_closed_compound(real_store, monkeypatch)
     assert "Adebayo" in hod
     assert "Callum" in ta and "Joy" not in ta
     assert "Pritchard" in head
+
+
+def test_who_took_over_when_the_tagger_misses_the_new_name(real_store, monkeypatch) -> None:
+    # from memory_fresh67-70 (written by someone who had not read the code)
+    dentist, school_run, director = _told_days_apart(
+        real_store,
+        monkeypatch,
+        [(["My dentist is Mr Okafor at Riverside Dental and I've got a check-up on 4 November.",
+           "Riverside rang. Mr Okafor's off on paternity leave so I'm seeing a Ms Lindqvist instead."],
+          "who am i seeing at the dentist"),
+         (["My friend Rosalind has kindly offered to do the Wednesday school run.",
+           "Update: Rosalind's gone back to full-time work so she can't do Wednesdays any more, but Deepa from "
+           "next door has stepped in."],
+          "who does the midweek school run now"),
+         (["I'm composing the score for a play. The director is Ailsa Brodie.",
+           "Ailsa's had to step away for family reasons, so Rory Quinn, who was assisting, is running the room now."],
+          "who's directing now")],
+    )  # fmt: skip
+    assert "Lindqvist" in dentist and "Okafor" not in dentist
+    assert "Deepa" in school_run and "Rosalind" not in school_run
+    assert "Rory" in director and "Ailsa" not in director
+
+
+def test_a_later_change_of_another_thing_does_not_move_a_value(real_store, monkeypatch) -> None:
+    # "accepted" is said of both, but the chair in Oslo is no move of the conference
+    (city,) = _told_days_apart(
+        real_store,
+        monkeypatch,
+        [(["I've had a paper accepted at a conference in Lisbon in July! My stipend is £19,237 a year.",
+           "Big change at work: Solberg has accepted a chair in Oslo, so from next month Kwame is my primary "
+           "supervisor."],
+          "which city's the conference in")],
+    )  # fmt: skip
+    assert "Lisbon" in city and "Oslo" not in city

@@ -122,3 +122,10 @@ def test_a_length_of_time_names_a_day_only_when_said_ahead_or_ago() -> None:
     ahead = resolve("the full gallery comes in six weeks", NOW)
     assert ahead is not None and ahead.start > NOW
     assert resolve("what did I do six weeks ago", NOW).start < NOW
+
+
+def test_same_day_is_no_date_of_its_own() -> None:
+    from memory.understand import parse
+
+    # "we're doing the party in the garden instead. Same day.": the date said before is kept
+    assert parse("Same day. Can you help me send an update to everyone?").dates() == []

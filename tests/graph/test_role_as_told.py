@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from assistant.graph.acronyms import spelled_as_told
+from assistant.graph.role_as_told import doer_as_told, spelled_as_told
 
 
 def test_initials_are_spelled_out_as_told() -> None:
@@ -21,3 +21,12 @@ def test_words_that_only_start_with_the_letters_are_no_role() -> None:
     assert spelled_as_told("who is my ta", "ta", ["Then Anna rang."]) == "who is my ta"
     # "my landlord" is not shortened to "ML", though a text says ML
     assert spelled_as_told("who is my landlord", "landlord", ["ML is fine"]) == "who is my landlord"
+
+
+def test_what_someone_does_is_asked_as_the_role_told() -> None:
+    assert doer_as_told("who's curating", ["The curator is Fenella Marsh."]) == "who's the curator"
+    assert doer_as_told("who's directing now", ["The director is Ailsa Brodie."]) == "who's the director now"
+    # no such noun told: the question as asked
+    assert doer_as_told("who's driving me after the op", ["my brother Len is driving me"]) == (
+        "who's driving me after the op"
+    )

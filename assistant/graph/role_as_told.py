@@ -1,10 +1,14 @@
-"""A role asked for by its initials where the user spelled it out, or the other way round.
+"""A role asked for in other words than the user told it, written the way it was told.
 
-"my hod's name?" after "My head of department, Mrs Folake Adebayo, ..." asks for the head of
-department; "who's my teaching assistant" after "My TA is Mrs Joy Mensah" asks for the TA. The
-question is rewritten the way the told texts write the role, so that the rules that tie a
-name to its role word read it. Only the asked role is rewritten, and only by a text that
-holds the other form: two words that happen to start with "t" and "a" elsewhere are no TA.
+- By its initials where the user spelled it out, or the other way round: "my hod's name?"
+  after "My head of department, Mrs Folake Adebayo, ..." asks for the head of department;
+  "who's my teaching assistant" after "My TA is Mrs Joy Mensah" asks for the TA.
+- By what the person does where the user named the role: "who's curating" after "The curator
+  is Fenella Marsh" asks for the curator.
+
+The rules that tie a name to its role word then read it. Only the asked role is rewritten,
+and only by a text that holds the other form: two words that happen to start with "t" and
+"a" elsewhere are no TA.
 """
 
 from __future__ import annotations
@@ -70,3 +74,28 @@ def _spelled_out(initials: str, text: str) -> str:
         ):
             return " ".join(w.lower() for w in phrase)
     return ""
+
+
+# "who's curating": the question word, a form of "be" and the -ing word alone
+_WHO_DOES = re.compile(r"^\s*(?:and\s+)?who(?:'s|s| is| are)\s+(\w+ing)\b", re.IGNORECASE)
+_AGENT_ENDINGS = ("or", "er", "r", "ist")
+
+
+def doer_as_told(question: str, texts: Sequence[str]) -> str:
+    """ "who's curating" -> "who's the curator" when a text names "the curator": the noun for
+    the one who does it, as the texts have it; the question unchanged when none does."""
+    from memory.understand import parse  # the parse gives the verb's lemma
+
+    m = _WHO_DOES.match(question)
+    if m is None:
+        return question
+    verb = next((t.lemma_.lower() for t in parse(question).doc if t.lower_ == m.group(1).lower()), "")
+    if len(verb) < SHORTEST + 2:
+        return question
+    stems = {verb, verb[:-1]} if verb.endswith("e") else {verb}
+    nouns = {stem + end for stem in stems for end in _AGENT_ENDINGS}
+    told = {w.lower() for t in texts for w in _WORD.findall(t)}
+    noun = next((w for w in sorted(nouns) if w in told), "")
+    if not noun:
+        return question
+    return question[: m.start(1)] + "the " + noun + question[m.end(1) :]
