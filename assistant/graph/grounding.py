@@ -27,8 +27,6 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Literal, NamedTuple
 
 from assistant.graph import prompts
-from assistant.graph.role_as_told import LONGEST as INITIALS_LONGEST
-from assistant.graph.role_as_told import doer_as_told, spelled_as_told
 from assistant.graph.answer_span import (
     ASKING_VERBS,
     GENERAL_NOUNS,
@@ -64,6 +62,8 @@ from assistant.graph.answer_span import (
 from assistant.graph.attribute_question import Attribute, asked_attribute, says_attribute
 from assistant.graph.fencing import looks_like_instructions
 from assistant.graph.referents import follow_up_topic, with_referent
+from assistant.graph.role_as_told import LONGEST as INITIALS_LONGEST
+from assistant.graph.role_as_told import doer_as_told, spelled_as_told
 from assistant.graph.state import GoalState, Grounded
 from assistant.graph.updates import (
     LEFT,
