@@ -1167,6 +1167,20 @@ def _place(doc: Any, asked: set[str]) -> str:
     return ""
 
 
+def _joined_ents(doc: Any) -> list[Any]:
+    """The tagger's entities, two of one kind side by side joined: it splits "up to £1,975"
+    into "up to £" and "1,975", both MONEY."""
+    from spacy.tokens import Span as Entity
+
+    out: list[Any] = []
+    for e in doc.ents:
+        if out and out[-1].label_ == e.label_ and out[-1].end == e.start:
+            out[-1] = Entity(doc, out[-1].start, e.end, label=e.label_)
+        else:
+            out.append(e)
+    return out
+
+
 def _number(doc: Any, asked: set[str], question: str) -> str:
     if _CODE_ASK.search(question):
         return _code(doc)
@@ -1174,7 +1188,9 @@ def _number(doc: Any, asked: set[str], question: str) -> str:
     durations: set[str] = set()  # DATE entities, kept for "how long" when nothing else counts
     how_long = re.search(r"\bhow (?:long|old|often)\b", question, re.I) is not None
     how_much = asks_money(question)
-    for e in doc.ents:
+    for e in _joined_ents(doc):
+        if e.label_ == "MONEY" and not any(t.like_num for t in e):
+            continue  # "up to £" of "up to £1,975", where the tagger split the sum
         priced = e.start > 0 and doc[e.start - 1].is_currency  # "€45 an hour", tagged a time
         if (e.label_ in _AMOUNTS and (e.label_ != "TIME" or how_long or priced)) or (
             e.label_ == "DATE" and (how_long or priced)

@@ -375,9 +375,9 @@ def _value_with_clause(doc: Doc) -> bool:
         return False
     if root.i > VALUE_NOUN_AT:
         return False  # (a longer opening before the noun is no fragment)
-    clauses = [t for t in doc if t.dep_ in ("relcl", "acl")]
-    inside = {t.i for c in clauses for t in c.subtree}
-    return bool(clauses) and all(t.i in inside for t in doc if t.pos_ in ("VERB", "AUX"))
+    relative = [t for t in doc if t.dep_ in ("relcl", "acl")]
+    inside = {t.i for c in relative for t in c.subtree}
+    return bool(relative) and all(t.i in inside for t in doc if t.pos_ in ("VERB", "AUX"))
 
 
 _AND_THEN = re.compile(r"^\s*(?:and|&|also|plus|what about|how about)\b", re.IGNORECASE)
@@ -1008,6 +1008,7 @@ def ground(
         # the question itself asks for the value as it is now
         current = changed(question)
         first_span = chosen.span
+        role_asked = asked_role(asked) if wanted(asked) == "person" else ""
         newer = [
             m
             for m in made
@@ -1017,6 +1018,9 @@ def ground(
             - (UPDATE_MARGIN if changed(candidates[m[0]].text) or current else NEWER_MARGIN)
             and _later(candidates[m[0]], candidates[i])
             and not still_holds(chosen.span, candidates[m[0]].text)
+            # a person asked by role: a newer text that never names the role is about
+            # someone else ("Gareth's left Salon Direct" is no new landlord)
+            and not (role_asked and not role_phrases(role_asked) & lemmas(candidates[m[0]].text))
         ]
         if newer:
             i, chosen = max(newer, key=lambda m: candidates[m[0]].said)
@@ -1050,6 +1054,7 @@ def ground(
             and (one := _reply(asked, c)) is not None
             and _replaces(one, chosen)
             and not (wanted(asked) == "person" and _known_as_place(one.span, candidates))
+            and not (role_asked and not _same_thing(c, candidates[i]) and not role_phrases(role_asked) & lemmas(c.text))
             and not still_holds(chosen.span, c.text)
             and not dropped(one.span, c.text)  # "we cancelled Gion Hotel Sakura": the old one
             and (_same_thing(c, candidates[i]) or changed_here(one.span, c.text))
@@ -1397,12 +1402,18 @@ def _followed_by_update(
         }
         # a change that names the value it drops is about it ("skip nairobi. switching to
         # kigali instead", "quit chipotle ... a job at the campus library now")
-        drops_old = bool(re.search(r"\b(?:{})\b".format("|".join(old_words)), c.text, re.IGNORECASE))
+        names_old = re.compile(r"\b(?:{})\b".format("|".join(old_words)), re.IGNORECASE)
+        drops_old = bool(names_old.search(c.text))
+        if kind == "person" and drops_old:
+            # ... for a person, in a clause that says they left or were replaced: not
+            # "Pemberton's putting the rent up ... And Gareth's left Salon Direct"
+            drops_old = any(names_old.search(p) and (LEFT.search(p) or REPLACED.search(p)) for p in clauses(c.text))
         # ... and so is one that says the old thing was replaced and shares a word with it
         # (a thing shared, not only a verb: "We hired an accountant" is not replaced by "I've
         # hired Carmen instead" of the sous-chef)
         things = {t.lemma_.lower() for t in parse(c.text).doc if t.pos_ in ("NOUN", "PROPN", "NUM")}
-        drops_old = drops_old or bool(shared & things and REPLACED.search(c.text))
+        # ("renting a chair" shares no thing with "putting the rent up": a verb is no thing)
+        drops_old = drops_old or bool(_nouns(old.text) & things and REPLACED.search(c.text))
         if (
             # (two shared things, not verbs: "Solberg has accepted a chair in Oslo" is no
             # update of "a paper accepted at a conference in Lisbon")
@@ -1427,12 +1438,12 @@ def _followed_by_update(
         # the clause that says what it is now ("we've now booked Hotel Pod Dębem instead"),
         # before the one that says what fell through ("Lipowa cancelled on us")
         parts = [p for p in re.split(r"(?<=[.!?;])\s+|,\s+|[()]", rest) if p.strip()]
-        clauses = [p for p in parts if NEW_VALUE.search(p)]
+        saying_new = [p for p in parts if NEW_VALUE.search(p)]
         # ... then the other clauses: the first value of the asked kind the old text did not
         # hold ("Rosa's on weekends now. And Dev moved up to Seattle, Marcus took over his
         # bench full time": Rosa was told before, Marcus is new)
         one = None
-        for part in [*clauses, *(p for p in parts if p not in clauses), rest]:
+        for part in [*saying_new, *(p for p in parts if p not in saying_new), rest]:
             one = _reply(question, replace(c, text=part))
             if one is not None and one.typed and one.in_text and one.span.lower() not in old.text.lower():
                 break
@@ -1728,10 +1739,19 @@ def _replaces(newer: Answer, older: Answer) -> bool:
             or not is_money(older.span)
             or bool(_PLAIN_NUMBER.match(newer.span))
         )
+        # ... and a count of things by no sum: "subs up to £15" does not replace "38 members"
+        and not (
+            newer.typed
+            and older.typed
+            and is_money(newer.span)
+            and not is_money(older.span)
+            and _COUNTED.search(older.span)
+        )
     )
 
 
 _PLAIN_NUMBER = re.compile(r"\d[\d,.]*k?(?:\s|$)", re.IGNORECASE)
+_COUNTED = re.compile(r"^\d[\d,]*\s+[a-z]{3,}")  # "38 members", not "12 euros" (a sum: is_money)
 
 
 def _attribute_answer(

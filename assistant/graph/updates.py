@@ -102,7 +102,7 @@ def instead_of(text: str, old: str) -> str:
 
 
 # Words by which a later text drops a value: those that replace it and those that say it is gone
-_DROPPED = re.compile(rf"\b(?:{REPLACED_WORDS}|not|n't|left|leaving|anymore|from)\b", re.IGNORECASE)
+_DROPPED = re.compile(rf"\b(?:{REPLACED_WORDS}|replacement|successor|not|n't|left|leaving|anymore|from)\b", re.IGNORECASE)
 
 
 def negated(value: str, text: str) -> bool:
@@ -116,6 +116,10 @@ def negated(value: str, text: str) -> bool:
 def changed_here(value: str, text: str) -> bool:
     """True when the sentence of text holding the value is the one that says it changed."""
     return any(value.lower() in s.lower() and changed(s) for s in sentences(text))
+
+
+_STEPPING_IN = re.compile(r"\b(?:stepp(?:ed|ing) in|steps? in|stood in|standing in|fill(?:s|ed|ing)? in)\b", re.IGNORECASE)
+FROM_REACH = 24  # characters after "from" that name what it drops ("moved from the Granary")
 
 
 def still_holds(value: str, text: str) -> bool:
@@ -133,11 +137,27 @@ def still_holds(value: str, text: str) -> bool:
     # (someone said to leave a role is dropped from it: "Hedda's stepped down ..., and Obinna
     # Eze's captain now"; not "Mum's operation has been moved to 23 June, Dr. Albers had a
     # conflict")
-    left = named and any(
-        LEFT.search(p) and any(re.search(rf"\b{re.escape(w)}\b", p, re.IGNORECASE) for w in words if len(w) > 2)
-        for p in clauses(text)
-    )
-    return held and not _DROPPED.search(text) and not left
+    def names_it(part: str) -> bool:
+        return any(re.search(rf"\b{re.escape(w)}\b", part, re.IGNORECASE) for w in words if len(w) > 2)
+
+    left = named and any(LEFT.search(p) and names_it(p) for p in clauses(text))
+    def drops_it(part: str) -> bool:
+        if not named:
+            return bool(_DROPPED.search(part))
+        # ("from" drops a name only when it comes before it: "moved from the Granary", not
+        # "Pemberton's putting the rent up to £1,975 from April"; and a clause that says
+        # someone else left is about them: "And Gareth's left Salon Direct — Nadia Qureshi
+        # has taken over our account" keeps Pemberton)
+        found = [
+            m for m in _DROPPED.finditer(part)
+            if m.group(0).lower() != "from" or names_it(part[m.end() : m.end() + FROM_REACH])
+        ]  # fmt: skip
+        if not found and not names_it(part) and _STEPPING_IN.search(part):
+            return True  # "Keiko is stepping in as head baker": someone else holds it now
+        return bool(found) and (names_it(part) or not LEFT.search(part))
+
+    gone = any(drops_it(p) for p in clauses(text))
+    return held and not gone and not left
 
 
 # words that say a value is gone, in the clause that holds the old one
