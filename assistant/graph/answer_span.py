@@ -754,6 +754,10 @@ def _owner_before_name(doc: Any) -> str:
     return ""
 
 
+LINKING_WORDS = 3  # "is", "is now", "is Dr": the words that may stand between a role and its name
+_LINKING = frozenset(["is", "was", "'s", "now", ",", ":", "-", "=", "still", "currently"])
+
+
 def _linked(person: Any, role: Any, hops: int = 1) -> bool:
     """True when the parse ties a name to the noun it names: "my partner Rui", "Rui, my
     partner", "her doctor is Dr. Otieno", "Otieno is her doctor", "a cat called Churro",
@@ -762,6 +766,9 @@ def _linked(person: Any, role: Any, hops: int = 1) -> bool:
         return True  # the word right after it too: "my cat Churro keeps ..." is misparsed
     if role.dep_ == "pobj" and role.head.lower_ in ("at", "from") and role.head.i == person.i + 1:
         return True  # "Dr Haugen at the vets", however the parse attached "at"
+    between = person.doc[role.i + 1 : person.i]
+    if 0 < len(between) <= LINKING_WORDS and all(t.lower_ in _LINKING or t.lower_.strip(".") in TITLES for t in between):
+        return True  # "The director is Ailsa Brodie and press night is ...", however misparsed
     if person.head == role.head and {person.dep_, role.dep_} <= {
         "nsubj",
         "nsubjpass",

@@ -1322,13 +1322,17 @@ def _likely(
     # (a later change of another thing is no update of this one: "Solberg has accepted a
     # chair in Oslo" does not move "a conference in Lisbon"; "Budget change. Now 25 million
     # yen total." names the budget of "Budget 18 million yen")
-    about = _nouns(quote) | _nouns(question)
+    # (and the words the question shares with the old sentence: "due" of "when's the baby
+    # due now" and "due 19 November", for "they've moved the due date to the 11th")
+    shared_words = {w for w in _words(question) & _words(quote) if len(w) > 2}
+    about = _nouns(quote) | content_words(question) | shared_words
     later = [
         f
         for f in found
         if candidates[f[0]].said > candidates[i].said + LATER_TURN_S
         and changed(candidates[f[0]].text)
-        and _nouns(candidates[f[0]].text) & about
+        # (or one that names the old value: "left lisbon, we're in Porto now")
+        and bool((content_words(candidates[f[0]].text) | _words(candidates[f[0]].text)) & about or _names_value(value, candidates[f[0]].text))
     ]
     if later:
         first = value
@@ -1344,6 +1348,16 @@ def _likely(
             quote = next((x for x in told if value.lower() in x.lower()), candidates[i].text)
     reply = prompts.GROUNDED_LIKELY.format(span=value, source=_source(candidates[i]), quote=quote)
     return Grounded(reply=reply, span=value, source="likely", score=round(scores[i], 3))
+
+
+def _words(text: str) -> set[str]:
+    return {w.lower() for w in re.findall(r"[A-Za-z]+", text)}
+
+
+def _names_value(value: str, text: str) -> bool:
+    """True when the text names the value, or the first word of it ("lisbon" of "lisbon, names Inês")."""
+    first = re.split(r"[,;]", value, maxsplit=1)[0].strip()
+    return bool(first) and re.search(rf"\b{re.escape(first)}\b", text, re.IGNORECASE) is not None
 
 
 def _nouns(text: str) -> set[str]:
@@ -1617,8 +1631,10 @@ def _successor(
         )
         step = None
         for t in later:
-            # said of them: "Paz and I pushed the start" beside "we moved to La Serena" is not
-            if not any(mentions.search(p) and (LEFT.search(p) or REPLACED.search(p)) for p in sentences(t.text)):
+            # said of them, in the clause that names them: "Paz and I pushed the start" beside
+            # "we moved to La Serena" is not, nor "Liam's coach is Shane Doyle, should i tell
+            # him or leave that to rebecca"
+            if not any(mentions.search(p) and (LEFT.search(p) or REPLACED.search(p)) for p in clauses(t.text)):
                 continue
             # the old holder's name joins the question's words: the reader skips it
             one = _reply(f"{asked} {name}", t)

@@ -119,6 +119,7 @@ def changed_here(value: str, text: str) -> bool:
 
 
 _STEPPING_IN = re.compile(r"\b(?:stepp(?:ed|ing) in|steps? in|stood in|standing in|fill(?:s|ed|ing)? in)\b", re.IGNORECASE)
+_CAPITAL = re.compile(r"(?<!^)(?<![.!?]\s)\b[A-Z][a-z]+")  # a name inside a clause, not its first word
 FROM_REACH = 24  # characters after "from" that name what it drops ("moved from the Granary")
 
 
@@ -154,7 +155,7 @@ def still_holds(value: str, text: str) -> bool:
         ]  # fmt: skip
         if not found and not names_it(part) and _STEPPING_IN.search(part):
             return True  # "Keiko is stepping in as head baker": someone else holds it now
-        return bool(found) and (names_it(part) or not LEFT.search(part))
+        return bool(found) and (names_it(part) or not (LEFT.search(part) and _CAPITAL.search(part)))
 
     gone = any(drops_it(p) for p in clauses(text))
     return held and not gone and not left
