@@ -129,36 +129,36 @@ def still_holds(value: str, text: str) -> bool:
     replace that value, whatever else it changes."""
     words = value.split()
     named = all(w[:1].isupper() for w in words) and not any(ch.isdigit() for ch in value)
-    # a name by any of its words ("Paz" of "Paz Errázuriz"); a date or amount only whole
-    held = (
-        any(re.search(rf"\b{re.escape(w)}\b", text, re.IGNORECASE) for w in words if len(w) > 2)
-        if named
-        else value.lower() in text.lower()
-    )
-    # (someone said to leave a role is dropped from it: "Hedda's stepped down ..., and Obinna
-    # Eze's captain now"; not "Mum's operation has been moved to 23 June, Dr. Albers had a
-    # conflict")
-    def names_it(part: str) -> bool:
+    if not named:  # a date or amount only whole, dropped by any word that drops
+        return value.lower() in text.lower() and not _DROPPED.search(text)
+
+    def names_it(part: str) -> bool:  # a name by any of its words ("Paz" of "Paz Errázuriz")
         return any(re.search(rf"\b{re.escape(w)}\b", part, re.IGNORECASE) for w in words if len(w) > 2)
 
-    left = named and any(LEFT.search(p) and names_it(p) for p in clauses(text))
+    parts = clauses(text)
+    # someone said to leave a role is dropped from it: "Hedda's stepped down ..., and Obinna
+    # Eze's captain now"; not "Mum's operation has been moved to 23 June, Dr. Albers had a
+    # conflict"
+    left = any(LEFT.search(p) and names_it(p) for p in parts)
+    # a text that says someone else left is about their place: "Pemberton's putting the rent
+    # up ... And Gareth's left Salon Direct, a woman called Nadia Qureshi has taken over our
+    # account" keeps Pemberton
+    someone_else_left = any(LEFT.search(p) and _CAPITAL.search(p) and not names_it(p) for p in parts)
+
     def drops_it(part: str) -> bool:
-        if not named:
-            return bool(_DROPPED.search(part))
         # ("from" drops a name only when it comes before it: "moved from the Granary", not
-        # "Pemberton's putting the rent up to £1,975 from April"; and a clause that says
-        # someone else left is about them: "And Gareth's left Salon Direct — Nadia Qureshi
-        # has taken over our account" keeps Pemberton)
+        # "Pemberton's putting the rent up to £1,975 from April")
         found = [
             m for m in _DROPPED.finditer(part)
             if m.group(0).lower() != "from" or names_it(part[m.end() : m.end() + FROM_REACH])
         ]  # fmt: skip
-        if not found and not names_it(part) and _STEPPING_IN.search(part):
+        if names_it(part):
+            return bool(found)
+        if _STEPPING_IN.search(part):
             return True  # "Keiko is stepping in as head baker": someone else holds it now
-        return bool(found) and (names_it(part) or not (LEFT.search(part) and _CAPITAL.search(part)))
+        return bool(found) and not someone_else_left
 
-    gone = any(drops_it(p) for p in clauses(text))
-    return held and not gone and not left
+    return names_it(text) and not any(drops_it(p) for p in parts) and not left
 
 
 # words that say a value is gone, in the clause that holds the old one

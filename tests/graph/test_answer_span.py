@@ -347,3 +347,13 @@ def test_a_code_asked_for_is_read_by_its_shape() -> None:
     assert span("flight no.?", "airline rescheduled us ugh, its FI451 now and leaves 13 feb.").text == "FI451"
     # no code said: nothing is read, not the price or the date
     assert not span("booking ref for the hotel?", "The hotel is €142 a night from 13 May.").typed
+
+
+def test_a_sum_the_tagger_splits_is_read_whole() -> None:
+    # the small tagger reads "up to £" and "1,975" as two sums
+    assert "£1,975" in span("how much is the rent now", "Pemberton's putting the rent up to £1,975 from April.").text
+
+
+def test_a_role_and_the_name_after_it_are_linked_however_the_rest_is_parsed() -> None:
+    told = "The director is Ailsa Brodie and press night is 15 March."
+    assert span("who's the director now", told).text == "Ailsa Brodie"

@@ -1103,3 +1103,25 @@ def test_a_later_change_of_another_thing_does_not_move_a_value(real_store, monke
           "which city's the conference in")],
     )  # fmt: skip
     assert "Lisbon" in city and "Oslo" not in city
+
+
+def test_a_change_of_someone_or_something_else_keeps_the_value(real_store, monkeypatch) -> None:
+    # from memory_fresh66-67 (written by someone who had not read the code)
+    landlord, members, due = _told_days_apart(
+        real_store,
+        monkeypatch,
+        [(["I own a salon in Didsbury. Our landlord is a Mr Pemberton and the rent's £1,850 a month.",
+           "Ugh, Pemberton's putting the rent up to £1,975 from April. And Gareth's left Salon Direct, a woman "
+           "called Nadia Qureshi has taken over our account."],
+          "landlord's name?"),
+         (["I'm treasurer of our local history group. We've got 38 members and subs are £12 a year.",
+           "The group voted at the AGM to put the subs up to £15 from January."],
+          "how many members have we got in the history group"),
+         # ... but a later change that shares the question's word moves it
+         (["My wife and I are expecting our second, due 19 November.",
+           "The 20-week scan measured a bit ahead, so they've moved the due date to the 11th."],
+          "when's the baby due now")],
+    )  # fmt: skip
+    assert "Pemberton" in landlord and "Gareth" not in landlord
+    assert "38" in members and "£15" not in members
+    assert "11 November" in due
