@@ -146,7 +146,8 @@ def same_institution(word: str) -> frozenset[str]:
 _PRICE_ASK = re.compile(
     # (not "the bank account number for paying the fee": a number asked by its name)
     r"^(?!.*\b(?:number|account|name|called|address|code|reference)\b)"
-    r"(?:\b(?:what|how much)\b.*\b(?:charg(?:e|es|ed|ing)|quot(?:e|es|ed|ing)|cost(?:s|ing)?|paid|pay(?:ing)?)\b"
+    r"(?:\b(?:what|how much)\b.*\b(?:charg(?:e|es|ed|ing)|quot(?:e|es|ed|ing)|cost(?:s|ing)?|paid|pay(?:ing)?|"
+    r"deposit|fees?|fare|wages?|salary)\b"
     r"|.*\b(?:(?:per|each) (?:night|person|head|hour|session|lesson|class|week|month)|a (?:night|head|person))\b"
     r"|.*\b(?:nightly|hourly|day|room) rate\b)",
     re.IGNORECASE,
@@ -1304,6 +1305,12 @@ def asks_money(question: str) -> bool:
     return bool(re.search(r"\bhow much\b", question, re.I) or _PRICE_ASK.search(question)) and not re.search(
         r"\b(?:weigh\w*|heavy|far|long|time|distance)\b", question, re.I
     )
+
+
+def asks_price(question: str) -> bool:
+    """True for a price asked by what is charged or paid ("how much do i pay kofi an hour",
+    "what deposit did i ask for"): only a sum of money answers it, never a count."""
+    return bool(_PRICE_ASK.search(question))
 
 
 def _count(number: Any) -> bool:

@@ -39,6 +39,7 @@ from assistant.graph.answer_span import (
     asked_role,
     asks_money,
     asks_named_detail,
+    asks_price,
     asks_weekly,
     content_words,
     date_in,
@@ -1314,7 +1315,7 @@ def _likely(
     # any way: "R350 000")
     money = [f for f in found if is_money(f[1])]
     how_much = re.search(r"\bhow much\b", question, re.IGNORECASE) is not None
-    if (money and how_much) or (asks_money(question) and not how_much):
+    if (money and how_much) or (asks_money(question) and not how_much) or asks_price(question):
         found = money
     if not found:
         return None

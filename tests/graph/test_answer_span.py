@@ -357,3 +357,11 @@ def test_a_sum_the_tagger_splits_is_read_whole() -> None:
 def test_a_role_and_the_name_after_it_are_linked_however_the_rest_is_parsed() -> None:
     told = "The director is Ailsa Brodie and press night is 15 March."
     assert span("who's the director now", told).text == "Ailsa Brodie"
+
+
+def test_a_price_asked_by_what_is_paid_is_only_a_sum() -> None:
+    from assistant.graph.answer_span import asks_price
+
+    assert asks_price("how much do i pay kofi an hour")
+    assert asks_price("what deposit did i ask the table client for")
+    assert not asks_price("how much is the ceiling we set for the caravan")
