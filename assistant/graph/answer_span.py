@@ -768,7 +768,12 @@ def _linked(person: Any, role: Any, hops: int = 1) -> bool:
     if role.dep_ == "pobj" and role.head.lower_ in ("at", "from") and role.head.i == person.i + 1:
         return True  # "Dr Haugen at the vets", however the parse attached "at"
     between = person.doc[role.i + 1 : person.i]
-    if 0 < len(between) <= LINKING_WORDS and all(t.lower_ in _LINKING or t.lower_.strip(".") in TITLES for t in between):
+    if (
+        0 < len(between) <= LINKING_WORDS
+        and all(t.lower_ in _LINKING or t.lower_.strip(".") in TITLES for t in between)
+        and person.text[:1].isupper()  # a name as written, not "booked physio, oct 3"
+        and person.ent_type_ not in ("DATE", "TIME", "CARDINAL", "MONEY")
+    ):
         return True  # "The director is Ailsa Brodie and press night is ...", however misparsed
     if person.head == role.head and {person.dep_, role.dep_} <= {
         "nsubj",

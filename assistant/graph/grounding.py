@@ -1632,10 +1632,8 @@ def _successor(
         )
         step = None
         for t in later:
-            # said of them, in the clause that names them: "Paz and I pushed the start" beside
-            # "we moved to La Serena" is not, nor "Liam's coach is Shane Doyle, should i tell
-            # him or leave that to rebecca"
-            if not any(mentions.search(p) and (LEFT.search(p) or REPLACED.search(p)) for p in clauses(t.text)):
+            # said of them: "Paz and I pushed the start" beside "we moved to La Serena" is not
+            if not any(mentions.search(p) and (LEFT.search(p) or REPLACED.search(p)) for p in sentences(t.text)):
                 continue
             # the old holder's name joins the question's words: the reader skips it
             one = _reply(f"{asked} {name}", t)

@@ -55,10 +55,11 @@ NEW_VALUE = re.compile(
 # Words by which people say someone left a role ("Brigitte goes back to Norway", "she's gone
 # off on mat leave", "Margot is leaving Pebblestone", "took a job in Dublin")
 LEFT = re.compile(
-    r"\b(?:leav(?:e|es|ing)|left|quit(?:s|ting)?|retir(?:e|es|ed|ing)|resign(?:s|ed|ing)?|"
+    # (not "should i tell him or leave that to rebecca")
+    r"\b(?:leav(?:e|es|ing)(?!\s+(?:it|that|this|them)\s+(?:to|with|for)\b)|left|quit(?:s|ting)?|retir(?:e|es|ed|ing)|resign(?:s|ed|ing)?|"
     r"(?:mov(?:e|es|ed|ing)|gone|went|go(?:es|ing)?) (?:on|away|back|abroad|off)|"
     r"mov(?:e|es|ed|ing) to|(?:took|taken|take|taking|got) (?:a|another|a new) (?:job|post|role)|"
-    r"(?:mat|maternity|paternity|sick) leave|off sick|"
+    r"(?:mat|maternity|paternity|sick) leave|off sick|hand(?:ed|s|ing)? in (?:his|her|their|my) notice|"
     r"stepp(?:ed|ing) (?:down|back|away|aside)|step(?:s)? (?:down|back|away|aside)|stood down|standing down|"
     r"handed (?:me |us |it |him |her |them )?over|pass(?:ed|ing) (?:me |us |it |him |her |them )?(?:over|on) to|"
     r"reassigned|transferred|replac(?:ed|ing)|out for|no longer|not .{0,20}any ?more|"
@@ -118,7 +119,9 @@ def changed_here(value: str, text: str) -> bool:
     return any(value.lower() in s.lower() and changed(s) for s in sentences(text))
 
 
-_STEPPING_IN = re.compile(r"\b(?:stepp(?:ed|ing) in|steps? in|stood in|standing in|fill(?:s|ed|ing)? in)\b", re.IGNORECASE)
+_STEPPING_IN = re.compile(
+    r"\b(?:stepp(?:ed|ing) in(?:to)?|steps? in(?:to)?|stood in|standing in|fill(?:s|ed|ing)? in)\b", re.IGNORECASE
+)
 _CAPITAL = re.compile(r"(?<!^)(?<![.!?]\s)\b[A-Z][a-z]+")  # a name inside a clause, not its first word
 FROM_REACH = 24  # characters after "from" that name what it drops ("moved from the Granary")
 
