@@ -1003,7 +1003,9 @@ def ground(
         # manager is gary whitfield"): the full name
         fuller = [m for m in made if m[1].typed and _fuller_name(m[1].span, chosen.span)]
         if wanted(asked) == "person" and fuller:
-            i, chosen = fuller[0]
+            # ... said from the newer text, so that what changed after it is read from there
+            # ("Kwame is stepping up as my primary supervisor" after "Dr Kwame Asante")
+            i, chosen = (i, fuller[0][1]) if _later(candidates[i], candidates[fuller[0][0]]) else fuller[0]
         # the same thing told twice ("dinner on 14 June", later "the dinner is now on 21
         # June"): the newer one, when about as close, is the current value; the more so when
         # the question itself asks for the value as it is now
@@ -1306,6 +1308,7 @@ def _likely(
             and one.typed
             and one.text.lower() not in question.lower()
             and not (kind == "person" and one.text.lower() in own)
+            and not (kind == "person" and not _written_as_name(one.text))
         ):
             found.append((i, one.text, quote))
     # "how much did I say I could spend?": money, where some text holds money, before the
@@ -1349,6 +1352,20 @@ def _likely(
             quote = next((x for x in told if value.lower() in x.lower()), candidates[i].text)
     reply = prompts.GROUNDED_LIKELY.format(span=value, source=_source(candidates[i]), quote=quote)
     return Grounded(reply=reply, span=value, source="likely", score=round(scores[i], 3))
+
+
+# the small words a name or a name with its place may hold in lower case ("Mr Okafor at
+# Riverside Dental", "Van der Berg", "Ibn al-Haytham")
+_NAME_PARTICLES = frozenset(["at", "of", "from", "the", "and", "van", "von", "der", "de", "da", "del", "du", "la", "le", "bin", "al"])
+
+
+def _written_as_name(value: str) -> bool:
+    """False for a guessed name that mixes capitals with a common word in lower case ("Burns
+    kibble", "Green Spaces fund": a dog food and a fund the tagger called a person); a name
+    typed all in lower case ("mr daniel cho") is still one."""
+    words = [w for w in re.findall(r"[^\W\d_][\w'.-]*", value) if w.lower().split("-")[0] not in _NAME_PARTICLES]
+    upper = [w for w in words if w[0].isupper()]
+    return not upper or len(upper) == len(words)
 
 
 def _words(text: str) -> set[str]:

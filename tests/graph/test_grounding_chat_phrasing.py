@@ -1125,3 +1125,26 @@ def test_a_change_of_someone_or_something_else_keeps_the_value(real_store, monke
     assert "Pemberton" in landlord and "Gareth" not in landlord
     assert "38" in members and "£15" not in members
     assert "11 November" in due
+
+
+def test_a_guessed_name_is_written_as_one() -> None:
+    from assistant.graph.grounding import _written_as_name
+
+    # a dog food and a fund the tagger called people
+    assert not _written_as_name("Burns kibble") and not _written_as_name("Green Spaces fund")
+    # a name typed in lower case, or with its place, is still one
+    assert _written_as_name("mr daniel cho") and _written_as_name("Mr Okafor at Riverside Dental")
+
+
+def test_a_fuller_name_from_an_older_text_keeps_the_newer_one_s_update(real_store, monkeypatch) -> None:
+    # from memory_fresh65 (written by someone who had not read the code)
+    (supervisor,) = _told_days_apart(
+        real_store,
+        monkeypatch,
+        [(["Can you help me reply to my supervisor, Professor Ingrid Solberg?",
+           "Should I cc my co-supervisor, Dr Kwame Asante? He's usually the one who smooths things over.",
+           "Big change at work: Solberg has accepted a chair in Oslo, so from next month Kwame is stepping up as "
+           "my primary supervisor and she'll stay on as an external adviser."],
+          "who's my main supervisor now")],
+    )  # fmt: skip
+    assert "Kwame" in supervisor and "Solberg" not in supervisor
