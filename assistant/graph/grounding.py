@@ -1369,6 +1369,7 @@ def _written_as_name(value: str) -> bool:
 
 
 def _words(text: str) -> set[str]:
+    """The text's words in lower case, function words too ("due" of "due 19 November")."""
     return {w.lower() for w in re.findall(r"[A-Za-z]+", text)}
 
 

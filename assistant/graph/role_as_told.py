@@ -18,6 +18,8 @@ from collections.abc import Sequence
 
 from spacy.lang.en.stop_words import STOP_WORDS
 
+from memory.understand import parse
+
 SHORTEST, LONGEST = 2, 5  # letters in the initials of a role
 NAME_WITHIN = 4  # words after the spelled-out role that hold the name of its person
 # words that join the spelled-out form and keep their initial ("head of department")
@@ -84,8 +86,6 @@ _AGENT_ENDINGS = ("or", "er", "r", "ist")
 def doer_as_told(question: str, texts: Sequence[str]) -> str:
     """ "who's curating" -> "who's the curator" when a text names "the curator": the noun for
     the one who does it, as the texts have it; the question unchanged when none does."""
-    from memory.understand import parse  # the parse gives the verb's lemma
-
     m = _WHO_DOES.match(question)
     if m is None:
         return question
