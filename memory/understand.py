@@ -228,7 +228,51 @@ def parse(text: str) -> Turn:
     nlp = pipeline()
     with _PARSING:
         said = restore_apostrophes(text[:2000], nlp.tokenizer)
-        return Turn(said, nlp(said))
+        doc = nlp(said)
+        _join_name_particles(doc)
+        return Turn(said, doc)
+
+
+# Lower-case words inside a name in many languages: "Casa do Largo", "Rua dos Anjos", "Floor
+# van Dijk". The small tagger ends the name at them ("do" read as a verb).
+_NAME_PARTICLES = _word_set("da das de del della der des di do dos du la le van von den ter ten al bin ibn y")
+_NAMED = ("PERSON", "ORG", "GPE", "FAC", "LOC")
+
+
+def _join_name_particles(doc: Any) -> None:
+    """Join a name the tagger ended at a particle to the capitalised words after it."""
+    from spacy.tokens import Span as Entity  # (spaCy loads with the pipeline, not on import)
+
+    ents = list(doc.ents)
+    out: list[Any] = []
+    i = 0
+    while i < len(ents):
+        e = ents[i]
+        end = e.end
+        while (
+            e.label_ in _NAMED
+            and end + 1 < len(doc)
+            and doc[end].lower_ in _NAME_PARTICLES
+            and doc[end].text.islower()
+            and doc[end].pos_ != "VERB"  # "Ana and Luis do Pilates"
+            and doc[end + 1].text[:1].isupper()
+            and doc[end + 1].is_alpha
+        ):
+            end += 2
+            while end < len(doc) and doc[end].text[:1].isupper() and doc[end].is_alpha and doc[end].pos_ == "PROPN":
+                end += 1
+        if end == e.end:
+            out.append(e)
+            i += 1
+            continue
+        # (an entity the joined words held goes into the name)
+        while i + 1 < len(ents) and ents[i + 1].start < end:
+            end = max(end, ents[i + 1].end)
+            i += 1
+        out.append(Entity(doc, e.start, end, label=e.label_))
+        i += 1
+    if len(out) != len(ents) or any(a.end != b.end for a, b in zip(out, ents, strict=False)):
+        doc.ents = out
 
 
 # Pieces the tokenizer splits off a contraction written without its apostrophe, as they

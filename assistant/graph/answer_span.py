@@ -526,6 +526,57 @@ def day_after(text: str, old: str) -> str:
     return ""
 
 
+# "pushed the op back a fortnight", "moved the jabs a week later", "brought it forward two days":
+# a date moved by a span of time, with no new date written
+_SPAN_NUMBERS = {"a": 1, "an": 1, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6}
+_SHIFT_SPAN = re.compile(
+    r"(?<!\bfor )(?<!\bevery )(?<!\bin )(?<!\bwithin )(?<!\bafter )(?<!\bbefore )"
+    r"\b(a|an|one|two|three|four|five|six|\d{1,2})\s+(day|week|fortnight|month)s?\b"
+    r"(?!\s+(?:ago|before|after|old|notice|off|holiday|of|in|at|on)\b)(?!'s)",
+    re.IGNORECASE,
+)
+_MOVE_VERB = re.compile(
+    r"\b(?:push(?:ed|ing)?|put(?:ting)?|mov(?:e|ed|ing)|shift(?:ed|ing)?|delay(?:ed|ing)?|"
+    r"postpon(?:e|ed|ing)|br(?:ought|ing|inging)|bump(?:ed|ing)?|knock(?:ed|ing)?|"
+    r"slid|slipp(?:ed|ing)|shunt(?:ed|ing)?|shov(?:e|ed|ing)|later|earlier|sooner)\b",
+    re.IGNORECASE,
+)
+_SPAN_EARLIER = re.compile(r"\b(?:forward|earlier|sooner|moved up|bumped up)\b", re.IGNORECASE)
+_SPAN_LATER = re.compile(r"\b(?:back|later|delay(?:ed)?|postponed?|put off|pushed on)\b", re.IGNORECASE)
+
+
+def shifted_date(text: str, old: str) -> str:
+    """The date `old` moved by the span of time a clause of the text says it moved ("they've
+    pushed the op back a fortnight" of "22 October" is "5 November"; "brought forward two
+    days" of "Friday 9 May" is "7 May"); "" when no clause moves something by a span, the
+    way it moved is not said, or `old` is no date. A move by whole weeks keeps the weekday."""
+    import dateparser  # the date library reads the old date however it was written
+    from dateutil.relativedelta import relativedelta
+
+    for part in re.split(r"(?<=[.!?;])\s+|,\s+|\s+-\s+|\s+—\s+", text):
+        m = _SHIFT_SPAN.search(part)
+        if m is None or not _MOVE_VERB.search(part):
+            continue
+        earlier, later = bool(_SPAN_EARLIER.search(part)), bool(_SPAN_LATER.search(part))
+        if earlier == later:
+            continue  # "moved it a week": which way is not said
+        when = dateparser.parse(old, settings={"REQUIRE_PARTS": ["day", "month"]})
+        if when is None:
+            return ""
+        word = m.group(1).lower()
+        count = int(word) if word.isdigit() else _SPAN_NUMBERS[word]
+        unit = m.group(2).lower()
+        step = relativedelta(months=count) if unit == "month" else relativedelta(
+            days=count * {"day": 1, "week": 7, "fortnight": 14}[unit]
+        )
+        new = when - step if earlier else when + step
+        weekday = re.search(r"\b(?:Mon|Tues|Wednes|Thurs|Fri|Satur|Sun)day\b", old, re.IGNORECASE)
+        whole_weeks = unit in ("week", "fortnight")
+        # (the weekday as told: the year the library guesses may not be the one meant)
+        return f"{weekday.group(0)} {new.day} {new:%B}" if weekday and whole_weeks else f"{new.day} {new:%B}"
+    return ""
+
+
 def _clip(sentence: str) -> str:
     words = _FILLER.sub("", sentence).split()
     if not words:
@@ -1194,6 +1245,13 @@ def _joined_ents(doc: Any) -> list[Any]:
     return out
 
 
+def _glued_unit(doc: Any, i: int) -> bool:
+    """True when token i is a unit written onto the number before it ("1000mg", "5ml", "12kg"):
+    a few letters with no space between, whatever the tagger called them."""
+    tok = doc[i]
+    return not doc[i - 1].whitespace_ and tok.is_alpha and len(tok.text) <= 3 and tok.lower_ not in ("st", "nd", "rd", "th")
+
+
 def _number(doc: Any, asked: set[str], question: str) -> str:
     if _CODE_ASK.search(question):
         return _code(doc)
@@ -1224,6 +1282,8 @@ def _number(doc: Any, asked: set[str], question: str) -> str:
                 text = doc[e.start - 1].text + text  # "£250", where the tagger left "250"
             elif e.label_ == "CARDINAL" and e.end < len(doc) and _currency(doc[e.end].lower_):
                 text = doc[e.start : e.end + 1].text  # "600 euros total": the tagger left "600"
+            elif e.label_ == "CARDINAL" and e.end < len(doc) and _glued_unit(doc, e.end):
+                text = doc[e.start : e.end + 1].text  # "1000mg", where the tagger took "mg" for a word
             found[text] = e.root
             if e.label_ == "DATE" and not priced:
                 durations.add(text)
@@ -1372,10 +1432,39 @@ def _distance(a: Any, b: Any) -> int:
     return len(a.doc)
 
 
+# the two legs of a trip: "fly out on 26 August and come back on the 30th"
+_RETURN_LEG = re.compile(r"\b(?:back|home|return\w*|inbound)\b", re.IGNORECASE)
+_OUTWARD_LEG = re.compile(r"\b(?:out|outbound|outward|leav\w*|depart\w*|set(?:ting)? off)\b", re.IGNORECASE)
+
+
+def _trip_leg(question: str, sentence: str) -> str:
+    """The clause of a sentence with two dated legs that the question asks for: the one
+    that comes back for "what day do I fly home", the other for "when do we fly out"; the
+    sentence as it is when it has one dated clause or the question names no leg."""
+    back, out = bool(_RETURN_LEG.search(question)), bool(_OUTWARD_LEG.search(question))
+    if back == out:
+        return sentence
+    legs = [
+        p for p in re.split(r",\s*|;\s*|\s+(?:and|then)\s+", sentence)
+        if date_in(p, 0.0, written_only=True) or said_day(p)
+    ]  # fmt: skip
+    if len(legs) < 2:
+        return sentence
+    if back:
+        return next((p for p in legs if _RETURN_LEG.search(p)), sentence)
+    return next((p for p in legs if _OUTWARD_LEG.search(p)), next((p for p in legs if not _RETURN_LEG.search(p)), sentence))
+
+
 def _typed(
     kind: Wanted, question: str, sentence: str, said: float, lemmas: frozenset[str] = frozenset()
 ) -> str:
     if kind == "date":
+        leg = _trip_leg(question, sentence)
+        if leg != sentence:
+            found = _typed(kind, question, leg, said, lemmas)
+            other = date_in(sentence.replace(leg, ""), 0.0, written_only=True)
+            # "come back on the 30th" of "fly out on 26 August": in the month of the other leg
+            return (day_after(leg, other) or found) if is_said_day(found) and other else found
         written = date_in(sentence, said, written_only=True)
         if not written and (both := WEEKDAY_DAY.search(sentence)) and not ruled_out(sentence[: both.start()]):
             # "shifted to the Sunday, the 15th": the day of the month with its weekday, as

@@ -17,7 +17,7 @@ from typing import Literal
 from pydantic import BaseModel, Field, ValidationError
 
 from assistant.graph import prompts
-from assistant.graph.answer_span import day_after, is_said_day, ruled_out, said_day
+from assistant.graph.answer_span import day_after, is_said_day, ruled_out, said_day, shifted_date
 from assistant.graph.attribute_question import asked_attribute
 from assistant.graph.state import OPEN_STATUSES, GoalState, now
 from assistant.llm.base import ChatModel, Message
@@ -213,6 +213,18 @@ def _in_month_of(value: str, known: list[str], text: str) -> str:
         return value
     day = day_after(said, old) or day_after(text, old)
     return f"{name}: {day}" if day else value
+
+
+def _moved_date(known: list[str], said: list[str], text: str) -> list[str]:
+    """The goal's date moved by the span of time the message says, when it writes no date of
+    its own ("they've moved Giulia's jabs a week later" of "date: 9 January" is "date: 16
+    January"); [] otherwise."""
+    old = next((k for k in known if _known_kind(k) == "date"), "")
+    if not old or any(_known_kind(k) == "date" for k in said):
+        return []
+    name, _, value = old.partition(":")
+    moved = shifted_date(text, value.strip())
+    return [f"{name}: {moved}"] if moved else []
 
 
 def _gives(kind: str, text: str) -> bool:
@@ -417,6 +429,7 @@ def rule_update(text: str, goals: list[GoalState], active: str) -> GoalUpdate:
         if text.rstrip().endswith("?"):
             have = {_known_kind(k) for k in current["known"]}
             said = [k for k in said if _known_kind(k) not in have]
+        said += _moved_date(current["known"], said, text)
         if said:
             kinds = {k.split(":", 1)[0] for k in said}
             left = [m for m in current["missing"] if _slot_kind(m) not in kinds]

@@ -57,6 +57,7 @@ from assistant.graph.answer_span import (
     role_words,
     same_institution,
     sentences,
+    shifted_date,
     span,
     wanted,
 )
@@ -1424,6 +1425,9 @@ def _followed_by_update(
         if still_holds(chosen.span, c.text) and not _another_now(question, chosen.span, c.text):
             continue
         shared = mine & content_words(c.text)
+        if kind == "date" and (moved := _moved_by_span(question, chosen.span, c, held, shared, j in linked)):
+            found.append((j, Answer(prompts.GROUNDED_TYPED.format(span=moved, source=_source(c).split(" on ")[0]), moved, True, True)))
+            continue
         # one shared word will do when it is the thing asked about, said of no other one
         # ("exam moved ... new date 3 june" of "theory exam is 15 may"; not "physics exam")
         # ... and so will a noun of the sentence that held the old value ("budget's come down
@@ -1493,6 +1497,20 @@ def _followed_by_update(
     # reschedule ... now 19 May", for "who's my manager now?")
     named = re.compile(r"\b(?:{})\b".format("|".join(old_words)), re.IGNORECASE)
     return max(found, key=lambda m: (bool(named.search(candidates[m[0]].text)), candidates[m[0]].said)) if found else None
+
+
+def _moved_by_span(question: str, old: str, c: Candidate, held: list[str], shared: set[str], linked: bool) -> str:
+    """The new date when the text moves a date by a span of time and writes none ("they've
+    pushed the defence back a fortnight" of "13 June" is "27 June"), and it is about the asked
+    thing: the clause that moves it names something of the question or of the sentence that held
+    the old date, or the question asks for the date as it is now and the text shares a word with
+    the old one (or is near enough to the question); "" otherwise."""
+    if date_in(c.text, 0.0, written_only=True) or not (moved := shifted_date(c.text, old)):
+        return ""
+    asked = _nouns(question) | _nouns(" ".join(held))
+    if _nouns(c.text) & asked:
+        return moved
+    return moved if _NOW_ASK.search(question) and (shared or linked) else ""
 
 
 def _after_a_drop(question: str, value: str, text: str, held: str) -> bool:
@@ -1772,7 +1790,8 @@ def _replaces(newer: Answer, older: Answer) -> bool:
             or not is_money(older.span)
             or bool(_PLAIN_NUMBER.match(newer.span))
         )
-        # ... and a count of things by no sum: "subs up to £15" does not replace "38 members"
+        # ... and a count or a measure by no sum: "subs up to £15" does not replace "38
+        # members", "$5,900 a month" does not replace "donepezil 5mg"
         and not (
             newer.typed
             and older.typed
@@ -1784,7 +1803,8 @@ def _replaces(newer: Answer, older: Answer) -> bool:
 
 
 _PLAIN_NUMBER = re.compile(r"\d[\d,.]*k?(?:\s|$)", re.IGNORECASE)
-_COUNTED = re.compile(r"^\d[\d,]*\s+[a-z]{3,}")  # "38 members", not "12 euros" (a sum: is_money)
+# "38 members", "5mg" (a count or a measure), not "12 euros" (a sum: is_money)
+_COUNTED = re.compile(r"^\d[\d,.]*(?:\s+[a-z]{3,}|\s?[a-zµ]{2,3}\b)")
 
 
 def _attribute_answer(

@@ -78,19 +78,23 @@ def _spelled_out(initials: str, text: str) -> str:
     return ""
 
 
-# "who's curating": the question word, a form of "be" and the -ing word alone
-_WHO_DOES = re.compile(r"^\s*(?:and\s+)?who(?:'s|s| is| are)\s+(\w+ing)\b", re.IGNORECASE)
+# "who's curating", "who owns the house": the question word, and the -ing word after a form of
+# "be" or the verb said of one ("owns", "runs")
+_WHO_DOES = re.compile(r"^\s*(?:and\s+)?who(?:(?:'s|s| is| are)\s+(\w+ing)|\s+(\w+s))\b", re.IGNORECASE)
 _AGENT_ENDINGS = ("or", "er", "r", "ist")
 
 
 def doer_as_told(question: str, texts: Sequence[str]) -> str:
-    """ "who's curating" -> "who's the curator" when a text names "the curator": the noun for
-    the one who does it, as the texts have it; the question unchanged when none does."""
+    """ "who's curating" -> "who's the curator" when a text names "the curator", "who owns the
+    house" -> "who's the owner of the house" when one names "the owner": the noun for the one
+    who does it, as the texts have it; the question unchanged when none does."""
     m = _WHO_DOES.match(question)
     if m is None:
         return question
-    verb = next((t.lemma_.lower() for t in parse(question).doc if t.lower_ == m.group(1).lower()), "")
-    if len(verb) < SHORTEST + 2:
+    at = 1 if m.group(1) else 2
+    said = m.group(at).lower()
+    verb = next((t.lemma_.lower() for t in parse(question).doc if t.lower_ == said and t.pos_ == "VERB"), "")
+    if len(verb) < SHORTEST + (2 if at == 1 else 1):  # ("own" of "owns" is short, and clear)
         return question
     stems = {verb, verb[:-1]} if verb.endswith("e") else {verb}
     nouns = {stem + end for stem in stems for end in _AGENT_ENDINGS}
@@ -98,4 +102,6 @@ def doer_as_told(question: str, texts: Sequence[str]) -> str:
     noun = next((w for w in sorted(nouns) if w in told), "")
     if not noun:
         return question
+    if at == 2:  # "who owns the house" -> "who's the owner of the house"
+        return question[: m.start(2)].rstrip() + "'s the " + noun + " of" + question[m.end(2) :]
     return question[: m.start(1)] + "the " + noun + question[m.end(1) :]

@@ -32,8 +32,9 @@ _UPDATE = re.compile(
     r"(?:went|gone|going) for|decided|settled on|trimmed|knocked|from now on|as of|"
     r"stepp(?:ed|ing) (?:in|up|into)|handed in|rather than|negotiat\w*|(?:have|has|'ve) agreed to|after all|"
     r"(?:is|are|'s|was|were|been|called) off|(?:gone|went|going) bust|(?:closed|shut) down|revis(?:ed|ing)|"
-    # "the Royal Oak have put the room up to £275", "knocked it down to £40"
-    r"(?:put|puts|putting|marked|jacked|dropped|brought) (?:\w+\s+){0,3}?(?:up|down))\b",
+    # "the Royal Oak have put the room up to £275", "knocked it down to £40", "put the whole
+    # show back a week", "brought the exam forward"
+    r"(?:put|puts|putting|marked|jacked|dropped|brought|set|shoved) (?:\w+\s+){0,3}?(?:up|down|back|forward))\b",
     re.IGNORECASE,
 )
 # Words by which people say one thing took another's place (more than "now" or "new")

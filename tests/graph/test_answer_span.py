@@ -148,6 +148,45 @@ def test_a_bare_day_is_read_in_the_month_of_the_date_it_replaces() -> None:
     assert day_after("pushed it back a fortnight, so it's the 28th now", "14 June") == "28 June"
 
 
+def test_a_date_moved_by_a_span_of_time_is_the_old_date_moved_by_it() -> None:
+    from assistant.graph.answer_span import shifted_date
+
+    assert shifted_date("they're short of beds so they've pushed the op back a fortnight.", "22 October") == "5 November"
+    assert shifted_date("the nurse is off sick so they've moved Giulia's jabs a week later, same time", "9 January") == (
+        "16 January"
+    )
+    assert shifted_date("the roof's leaking so they've put the whole show back a week", "Saturday 23 August") == (
+        "Saturday 30 August"  # whole weeks keep the weekday as told
+    )
+    assert shifted_date("they brought it forward two days", "Friday 9 May") == "7 May"
+    # a span that moves nothing, or says no way: no new date
+    assert shifted_date("I'll be off work for a week after the op", "22 October") == ""
+    assert shifted_date("we moved house two weeks ago", "22 October") == ""
+    assert shifted_date("they've moved it a week", "22 October") == ""
+
+
+def test_the_leg_of_a_trip_asked_for_is_the_date_given() -> None:
+    told = "I fly out on TP1347 from Dublin on 26 August and come back on the 30th."
+    assert span("what day do i fly home from lisbon", told, 1.8e9).text == "30 August"
+    assert span("when do I fly out", told, 1.8e9).text == "26 August"
+    both = "flying out of Edinburgh on 2 April with KLM through Amsterdam and back on 23 April."
+    assert span("and what day are we back", both, 1.8e9).text == "23 April"
+    assert span("when are we leaving", both, 1.8e9).text == "2 April"
+
+
+def test_a_unit_written_onto_a_number_stays_with_it() -> None:
+    told = "he's put the metformin up to 1000mg twice a day."
+    assert "1000mg" in span("metformin dose again?", told).text
+
+
+def test_a_name_with_a_lower_case_particle_is_read_whole() -> None:
+    told = "We're staying at a guesthouse called Casa do Largo in Alfama."
+    assert span("remind me the name of the guesthouse", told).text == "Casa do Largo"
+    assert span("who's my supervisor", "My daily supervisor, Dr Floor van Dijk, wants a draft by 30 May.").text.endswith(
+        "Floor van Dijk"
+    )
+
+
 def test_a_weekday_with_its_day_is_read_as_said_not_dated_by_the_weekday() -> None:
     moved = "they've had a fault with the pool heating so it's been shifted to the Sunday, the 15th, same time."
     assert span("poppy's gala, which day is it now", moved, 1.8e9).text == "Sunday the 15th"

@@ -201,3 +201,12 @@ def test_a_day_ruled_out_never_fills_the_date_and_the_new_day_keeps_the_month(sa
     assert goal is not None
     dates = [k for k in goal["known"] if k.startswith("date")]
     assert dates == ["date: 19 July"]
+
+
+def test_a_date_moved_by_a_span_of_time_moves_the_goals_date() -> None:
+    # "put back a week" writes no date: the goal's own date, moved by the week
+    _, goals, goal = track("Help me plan a summer open day for the bakery on Saturday 12 July.", [], "")
+    assert goal is not None
+    _, goals, goal = track("The hall flooded, so they've put the open day back a week.", goals, goal["id"])
+    assert goal is not None
+    assert [k for k in goal["known"] if k.startswith("date")] == ["date: Saturday 19 July"]

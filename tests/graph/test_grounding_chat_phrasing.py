@@ -228,6 +228,39 @@ def test_asked_as_it_is_now_a_later_change_near_the_question_wins(real_store, mo
     assert "Hotel Pod Dębem" in venue
 
 
+def test_a_date_moved_by_a_span_of_time_is_given_as_the_new_date(real_store, monkeypatch) -> None:
+    # from memory_fresh76 and fresh72: the old date was given as it was
+    op, defence = _told_days_apart(
+        real_store,
+        monkeypatch,
+        [(["My mum Halina is having a hip replacement at St Brendan's on 22 October. Can you help me "
+           "put together a rota for me and my siblings for the six weeks after?",
+           "Well, the hospital rang, they're short of beds so they've pushed the op back a fortnight. "
+           "Can you shift the rota dates to match?"],
+          "when is mum's operation now"),
+         (["My defence is booked for 13 June at 14:00 in room C1.112 at Science Park. What kinds of "
+           "questions do people usually get?",
+           "So the second examiner can't make it after all, and they've pushed the defence back a "
+           "fortnight. Same time and same room at least."],
+          "when's my defence now")],
+    )  # fmt: skip
+    assert "5 November" in op and "22 October" not in op
+    assert "27 June" in defence and "13 June" not in defence
+
+
+def test_a_dose_is_not_replaced_by_a_later_sum(real_store, monkeypatch) -> None:
+    # from memory_fresh76: "$5,900 a month" of the care home was given for the dose
+    [dose] = _told_days_apart(
+        real_store,
+        monkeypatch,
+        [(["My mom Keiko has moderate dementia; she takes donepezil 5mg every evening.",
+           "Update after the meeting: we've ruled out Willow Creek. Mom's going to Cedar Grove instead, "
+           "they've got a room ready on 1 June and it comes to $5,900 a month."],
+          "how much donepezil is she on")],
+    )  # fmt: skip
+    assert "5mg" in dose and "5,900" not in dose
+
+
 def test_a_changed_amount_replaces_the_goals_older_slot(real_store, monkeypatch) -> None:
     # from memory_fresh12: the goal kept 3000 euro; the later turn says it is now 2500
     budget, when = _told_days_apart(

@@ -26,6 +26,11 @@ def test_words_that_only_start_with_the_letters_are_no_role() -> None:
 def test_what_someone_does_is_asked_as_the_role_told() -> None:
     assert doer_as_told("who's curating", ["The curator is Fenella Marsh."]) == "who's the curator"
     assert doer_as_told("who's directing now", ["The director is Ailsa Brodie."]) == "who's the director now"
+    # the verb said of the doer, not only its -ing form (memory_fresh73: "who owns the house")
+    assert doer_as_told("who owns the house", ["The owner, Ernesto Vargas, wants 18,000 pesos a month."]) == (
+        "who's the owner of the house"
+    )
+    assert doer_as_told("who runs the stall", ["my friend runs it"]) == "who runs the stall"
     # no such noun told: the question as asked
     assert doer_as_told("who's driving me after the op", ["my brother Len is driving me"]) == (
         "who's driving me after the op"
