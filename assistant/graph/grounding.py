@@ -96,6 +96,8 @@ MIN_RELEVANCE = 0.45
 MIN_RELEVANCE_OPEN = 0.5
 # Between this and MIN_RELEVANCE the best stored thing is offered as the closest, not as the answer.
 GRAY_RELEVANCE = 0.2
+# A text that does not name what is asked, as asked, is quoted as the closest from this close
+UNNAMED_RELEVANCE = 0.3
 NOW_RELEVANCE = 0.1  # asked "now", a later change this close is read as about the same thing
 QUOTE_WORDS = 40  # a guess quotes a told text whole up to this length ...
 QUOTE_SENTENCES = 3  # ... and this many sentences ("Budget change. ... Now 25 million yen.")
@@ -1147,6 +1149,11 @@ def ground(
     if told and not people and scores[first] >= least:  # (an update may score lower)
         # not clearly the answer, but the user may see that it is: said as a guess, never as fact
         return _closest(store, asked, question, candidates[best], recent, people, scores[best])
+    if owned and not told and not people and candidates[first].source == "turn" and scores[first] >= UNNAMED_RELEVANCE:
+        # no text names the thing as asked, but one close to the question may in other words
+        # ("I paid AUD 680 for the OSHC health cover" of "my health insurance", "our accompanist
+        # Yuki" of "our pianist"): quoted as the closest thing told, after "I don't know"
+        return _closest(store, asked, question, candidates[first], recent, people, scores[first])
     return Grounded(
         reply=_nothing(people, question), span="", source="none", score=round(scores[best], 3)
     )

@@ -20,7 +20,7 @@ from assistant.graph import recall as conversation
 from assistant.graph.echo_guard import ScrubbingSink, guard_words, scrub
 from assistant.graph.fencing import fence_item, safe_profile_lines
 from assistant.graph.goals import open_goals, track
-from assistant.graph.grounding import declined, ground, is_grounded_reply
+from assistant.graph.grounding import declined, ground, is_grounded_reply, is_question
 from assistant.graph.reply_checks import (
     LoopGuard,
     apologises,
@@ -57,6 +57,7 @@ SAID_AGAIN_WORDS = 8  # a grounded value this short is said again alone; a longe
 RECALL_MIN_SCORE = 0.3  # cosine similarity below which a stored item is not worth the tokens
 PARROT_CHARS = 40  # normalised characters compared with earlier turns before streaming
 FOLLOW_UP_AFTER_S = 6 * 3600  # a goal untouched this long gets a follow-up even in its own thread
+LISTED_ITEMS = 3  # items added to a list the model announced and never wrote
 FOLLOW_UP_AGAIN_S = 24 * 3600  # an unchanged goal followed up once is not followed up again sooner
 # The labels of the reply prompt's context block: a reply sentence holding one recites the
 # prompt ("The user's goal in play: ..."), and the loop guard leaves it out.
@@ -235,9 +236,10 @@ def decide(state: ChatState) -> Route:
 
 def asks_for_an_answer(text: str) -> bool:
     """True when a message asks something or tells the assistant to do something ("give me
-    three ideas", "please draft the invite"): a question mark, or a sentence led by a verb
-    with no subject, as the parse reads it."""
-    if text.rstrip().endswith("?"):
+    three ideas", "please draft the invite"): a question, with its mark or without ("which
+    firm is feeding everyone"), or a sentence led by a verb with no subject, as the parse
+    reads it."""
+    if text.rstrip().endswith("?") or is_question(text):
         return True
     return any(
         s.root.tag_ == "VB" and not any(c.dep_ in ("nsubj", "nsubjpass") for c in s.root.children)
@@ -651,6 +653,12 @@ def items_asked(text: str) -> int:
     return int(word) if word.isdigit() else NUMBER_WORDS[word]
 
 
+def announces_list(reply: str) -> bool:
+    """True when a reply ends on a colon with no item after it: it promised a list and
+    stopped ("Here are some fun ideas for games at the open day:")."""
+    return reply.rstrip().endswith(":") and not bullet_count(reply)
+
+
 def asked_format(text: str) -> tuple[str, int | None]:
     """The instruction and reply budget for a user asking for a short or a bulleted answer."""
     n = items_asked(text)
@@ -671,7 +679,7 @@ def _complete_list(state: ChatState, deps: Deps, reply: str, wanted: int) -> str
     """
     lines = [line for line in reply.splitlines() if line.strip()]
     items = [line for line in lines if bullet_count(line)]
-    if not items:  # sentences instead of a list: each sentence is an item
+    if not items and not announces_list(reply):  # sentences instead of a list: each sentence is an item
         items = ["- " + s for s in re.split(r"(?<=[.!?])\s+", reply.strip()) if len(s) > 12]
         reply = "\n".join(items)
         if items:
@@ -757,7 +765,9 @@ def respond(state: ChatState, deps: Deps) -> dict[str, Any]:
         _emit(reply)
     else:
         reply = _generate(state, deps, instruction, prefix=prefix, max_new_tokens=budget)
-        wanted = items_asked(text)
+        # "Here are some fun ideas for games:" and nothing after it: the list it promised, of
+        # LISTED_ITEMS when the user named no number
+        wanted = items_asked(text) or (LISTED_ITEMS if announces_list(reply) else 0)
         if wanted and bullet_count(reply) < wanted:
             # the follow-up line before the answer is no item of the list
             head = prefix.rstrip() if prefix and reply.startswith(prefix.rstrip()) else ""

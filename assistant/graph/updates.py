@@ -29,7 +29,7 @@ _UPDATE = re.compile(
     rf"{_TAKEN_OVER}|scrap(?:ped)?|quit|stretch(?:ed|ing)|"
     r"(?:had|have|'ve|has|'s) (?:got )?to move|"
     r"delayed|end(?:ed)? up|change of plans?|cancel(?:l?ed)?|no more|plot twist|voted|"
-    r"(?:went|gone|going) for|decided|settled on|trimmed|knocked|from now on|as of|"
+    r"(?:went|gone|going) for|decided|settled on|trimmed|knocked|from now on|as of|shunt(?:ed|ing)?|rebook(?:ed|ing)?|rearrang(?:ed|ing)|"
     r"stepp(?:ed|ing) (?:in|up|into)|handed in|rather than|negotiat\w*|(?:have|has|'ve) agreed to|after all|"
     r"(?:is|are|'s|was|were|been|called) off|(?:gone|went|going) bust|(?:closed|shut) down|revis(?:ed|ing)|"
     # "the Royal Oak have put the room up to £275", "knocked it down to £40", "put the whole
@@ -41,13 +41,16 @@ _UPDATE = re.compile(
 REPLACED_WORDS = (
     r"instead|rather than|switch(?:ed|ing)?|replac(?:ed|ing)|skip(?:ping)?|scrap(?:ped)?|cancel\w*|"
     rf"fell thr(?:ough|u)|no longer|quit|pulled out|renamed|{_TAKEN_OVER}|"
-    r"(?:gone|went|going) bust|(?:closed|shut) down"
+    r"(?:gone|went|going) bust|(?:closed|shut) down|"
+    # "we're not in Oerlikon any more", "we've parted ways with Fairclough", "the function
+    # room is out of action"
+    r"not\s[^.!?]{0,25}?any ?more|parted ways|out of action"
 )
 REPLACED = re.compile(rf"\b(?:{REPLACED_WORDS})\b", re.IGNORECASE)
 # Words that mark the clause holding a value as it is now
 NEW_VALUE = re.compile(
     r"\b(?:now|instead|new|switched|moved|changed|booked|rescheduled|postponed|pushed|going with|"
-    rf"went with|{_TAKEN_OVER}|step(?:s|ped|ping)? (?:in|up)|stepping into|"
+    rf"went with|gone with|{_TAKEN_OVER}|step(?:s|ped|ping)? (?:in|up)|stepping into|"
     r"replac\w*|extended|trimmed|knocked|bumped|raised|lowered|voted for|picked|chose|settled on|"
     r"decided on|hired|appointed|signed)\b",
     re.IGNORECASE,
@@ -166,7 +169,10 @@ def still_holds(value: str, text: str) -> bool:
 
 
 # words that say a value is gone, in the clause that holds the old one
-_GONE = re.compile(r"\b(?:cancel\w*|scrap(?:ped)?|fell thr(?:ough|u)|pulled out|no longer|skip(?:ped|ping)?|off)\b", re.IGNORECASE)
+_GONE = re.compile(
+    r"\b(?:cancel\w*|scrap(?:ped)?|fell thr(?:ough|u)|pulled out|no longer|skip(?:ped|ping)?|off|parted ways with)\b",
+    re.IGNORECASE,
+)
 
 
 def dropped(value: str, text: str) -> bool:

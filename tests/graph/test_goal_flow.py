@@ -346,3 +346,19 @@ def test_an_answer_to_our_question_is_confirmed_without_a_request_for_more(make_
     session.send("In May, five days.")
     last = session.send("About 800 euros.")
     assert last == "Noted for 'plan a trip to Lisbon' - budget: 800 euros."
+
+
+def test_a_list_announced_and_never_written_is_written(make_session):
+    # a real chat with the bundled model: "Here are some fun ideas for games at the open day:"
+    # and nothing after it
+    ideas = iter(["- A sack race on the lawn", "- Guess the weight of the loaf", "- A cake-decorating table"])
+
+    def replies(messages):
+        if "The list so far:" in " ".join(m["content"] for m in messages):
+            return next(ideas)
+        return "Here are some fun ideas for games at the open day:"
+
+    reply = make_session(scripted(replies=replies)).send("Can you give me ideas for games at the open day?")
+    assert reply.splitlines()[0] == "Here are some fun ideas for games at the open day:"
+    items = [line for line in reply.splitlines() if line.startswith("- ")]
+    assert len(items) == 3 and "sack race" in items[0], reply

@@ -210,3 +210,12 @@ def test_a_date_moved_by_a_span_of_time_moves_the_goals_date() -> None:
     _, goals, goal = track("The hall flooded, so they've put the open day back a week.", goals, goal["id"])
     assert goal is not None
     assert [k for k in goal["known"] if k.startswith("date")] == ["date: Saturday 19 July"]
+
+
+def test_a_question_without_its_mark_asks_for_an_answer() -> None:
+    # memory_fresh75: "which firm is feeding everyone" got a question back about a goal's deadline
+    from assistant.graph.nodes import asks_for_an_answer
+
+    assert asks_for_an_answer("which firm is feeding everyone")
+    assert asks_for_an_answer("give me three ideas for the poster")
+    assert not asks_for_an_answer("The caterers are Saffron & Sage, they do three courses at cost.")

@@ -261,6 +261,45 @@ def test_a_dose_is_not_replaced_by_a_later_sum(real_store, monkeypatch) -> None:
     assert "5mg" in dose and "5,900" not in dose
 
 
+def test_a_place_left_or_a_firm_parted_with_gives_way_to_the_new_one(real_store, monkeypatch) -> None:
+    # from memory_fresh72 and fresh71: "not in Oerlikon any more" and "parted ways with"
+    # say what was replaced, and "shunted us to" moves a date
+    rent, drawings, start = _told_days_apart(
+        real_store,
+        monkeypatch,
+        [(["Also my rent in Oerlikon is CHF 1,450 and I keep wondering whether moving closer would be worth it.",
+           "Okay, we did it: we're not in Oerlikon any more, my partner Deniz and I found a place in "
+           "Wiedikon. It's CHF 1,980 a month between the two of us."],
+          "how much is the rent now"),
+         (["Our loft drawings are being done by Kate Fairclough, a local architect.",
+           "We've parted ways with Fairclough, honestly she took six weeks to send one drawing. We've gone "
+           "with an architectural technician called Owen Lister who's already turned round the drawings."],
+          "who's doing our loft drawings these days"),
+         (["The landscaper is Sam Thornbury from Greenline, he's doing the fence and the patio starting 25 April.",
+           "Couple of changes. Greenline had a big job overrun so they've shunted us to the 9th of May."],
+          "when does the landscaper start now")],
+    )  # fmt: skip
+    assert "1,980" in rent and "1,450" not in rent
+    assert "Owen Lister" in drawings and "Fairclough" not in drawings
+    assert "9" in start and "May" in start and "25 April" not in start
+
+
+def test_a_thing_told_in_other_words_is_quoted_as_the_closest(real_store, monkeypatch) -> None:
+    # from memory_fresh73: "health cover" told, "health insurance" asked; it was declined as
+    # never told. Quoted after "I don't know exactly": the user sees it, and it is no claim.
+    insurance, dentist = _told_days_apart(
+        real_store,
+        monkeypatch,
+        [(["I'm doing an exchange semester at the University of Melbourne from February.",
+           "I paid AUD 680 for the OSHC health cover, is that about normal for one semester?"],
+          "what did my health insurance cost"),
+         (["I'm doing an exchange semester at the University of Melbourne from February."],
+          "what's my dentist's name")],
+    )  # fmt: skip
+    assert "680" in insurance and "don't know" in insurance
+    assert "don't know" in dentist and "Melbourne" not in dentist
+
+
 def test_a_changed_amount_replaces_the_goals_older_slot(real_store, monkeypatch) -> None:
     # from memory_fresh12: the goal kept 3000 euro; the later turn says it is now 2500
     budget, when = _told_days_apart(
