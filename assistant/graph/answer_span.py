@@ -114,7 +114,8 @@ _VALUE_KINDS: dict[str, Wanted] = {
     **dict.fromkeys(["budget", "cost", "price", "rent", "salary", "wage", "fee", "deposit",
                      "mortgage", "loan", "score", "weight", "money", "amount", "total", "quote", "grade",
                      "charge", "fare", "headcount", "dose", "dosage"], "number"),
-    **dict.fromkeys(["deadline"], "date"),
+    # "biometrics day?", "move-in date?": a fragment named by the kind of its value
+    **dict.fromkeys(["deadline", "date", "day"], "date"),
 }  # fmt: skip
 # Places people name by what they are: the answer is their name ("Riverside Academy")
 _INSTITUTION_GROUPS = (
@@ -1367,9 +1368,27 @@ _WEIGHT = re.compile(r"\d\s*(?:kg|kgs|kilos?|kilograms?|lbs?|g|grams?|st|stone|t
 def asks_money(question: str) -> bool:
     """True for "how much" asked of an amount of money, not of a weight, distance or time,
     and for a price asked by what is charged ("what were the caterers charging per person")."""
-    return bool(re.search(r"\bhow much\b", question, re.I) or _PRICE_ASK.search(question)) and not re.search(
-        r"\b(?:weigh\w*|heavy|far|long|time|distance)\b", question, re.I
+    return bool(re.search(r"\bhow much\b", question, re.I) or _PRICE_ASK.search(question)) and not (
+        re.search(r"\b(?:weigh\w*|heavy|far|long|time|distance)\b", question, re.I) or _how_much_of_a_thing(question)
     )
+
+
+# what "how much <noun>" asks for in money
+_MONEY_NOUNS = frozenset(
+    "money cash rent budget deposit fee fees salary pay wage wages tip tips fund funds price cost "
+    "bill loan mortgage rate premium fine refund allowance pocket".split()
+)
+
+
+def _how_much_of_a_thing(question: str) -> bool:
+    """True for "how much donepezil is she on", "how much flour": an amount of a thing, which a
+    dose or a weight answers, not a sum."""
+    doc = parse(question).doc
+    for tok in doc[:-1]:
+        if tok.lower_ == "much" and tok.i > 0 and doc[tok.i - 1].lower_ == "how":
+            after = doc[tok.i + 1]
+            return after.pos_ in ("NOUN", "PROPN") and after.lower_ not in _MONEY_NOUNS and not _currency(after.lower_)
+    return False
 
 
 def asks_price(question: str) -> bool:

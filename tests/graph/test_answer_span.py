@@ -404,3 +404,13 @@ def test_a_price_asked_by_what_is_paid_is_only_a_sum() -> None:
     assert asks_price("how much do i pay kofi an hour")
     assert asks_price("what deposit did i ask the table client for")
     assert not asks_price("how much is the ceiling we set for the caravan")
+
+
+def test_how_much_of_a_thing_is_no_sum_asked() -> None:
+    from assistant.graph.answer_span import asks_money
+
+    # memory_fresh76: "how much donepezil is she on" got the care home's $5,900 a month
+    assert not asks_money("how much donepezil is she on")
+    assert not asks_money("how much flour do I need")
+    assert asks_money("how much rent do i pay") and asks_money("how much is the rent now")
+    assert asks_money("how much am I trying to raise again")
