@@ -57,7 +57,8 @@ _WRITTEN_DATE = re.compile(
     r"|\b\d{1,2}(?:st|nd|rd|th)?\s+(?:of\s+)?may(?=\s+(?:at|in|on|for|from|to|till|until|and|\d{4})\b)"
 )
 _WEEKDAY = re.compile(r"\b(?:mon|tues|wednes|thurs|fri|satur|sun)days?\b", re.I)
-_WEEKDAY_ASK = re.compile(r"\b(?:which|what) (?:days?|nights?|evenings?)\b(?!\s+of\b)", re.I)  # a weekday, not a date
+# a weekday, not a date ("rehearsal day now?" too)
+_WEEKDAY_ASK = re.compile(r"\b(?:which|what) (?:days?|nights?|evenings?)\b(?!\s+of\b)|^\W*(?:\w+\W+){1,2}days?\b(?=\W*(?:now|again)?\W*$)", re.I)
 # ... asked of what happens every week ("which days does Rosa work?", "what night do i teach
 # the class?"): a date that names no weekday does not answer it
 _HABIT_ASK = re.compile(
@@ -182,6 +183,8 @@ def wanted(question: str) -> Wanted:
         return "number"  # "booking ref for the hotel?", "flight no.?": a code, read by its shape
     noun = asked_noun(question)
     by_noun = _VALUE_KINDS.get(noun, "any")
+    if by_noun == "date" and re.search(r"\bhow\b", question, re.I):
+        by_noun = "any"  # "how many days is the job supposed to take": a count
     if by_noun != "any":
         return by_noun  # "what budget do I have for this trip?", "truck budget?"
     if noun in INSTITUTIONS or asked_role(question) in INSTITUTIONS:
@@ -1260,6 +1263,7 @@ def _number(doc: Any, asked: set[str], question: str) -> str:
     durations: set[str] = set()  # DATE entities, kept for "how long" when nothing else counts
     how_long = re.search(r"\bhow (?:long|old|often)\b", question, re.I) is not None
     how_much = asks_money(question)
+    amount = how_much or _how_much_of_a_thing(question)  # "how much oak": an amount, never a count ("two fronts")
     for e in _joined_ents(doc):
         if e.label_ == "MONEY" and not any(t.like_num for t in e):
             continue  # "up to £" of "up to £1,975", where the tagger split the sum
@@ -1273,7 +1277,7 @@ def _number(doc: Any, asked: set[str], question: str) -> str:
                 continue  # the day of "1 march", tagged a number
             if e.text.lower() == "one" and e.root.dep_ != "nummod":
                 continue  # "One of my longtime employees": a pronoun, no amount
-            if how_much and _count(e.root):
+            if amount and _count(e.root):
                 continue  # "how much" asks for an amount, not a count ("20 kids")
             if e.label_ == "CARDINAL" and e.root.dep_ == "nummod" and head.i == e.end:
                 text = doc[e.start : head.i + 1].text  # "40 guests"
@@ -1293,7 +1297,7 @@ def _number(doc: Any, asked: set[str], question: str) -> str:
         # name ("Budget R350 000 absolute max.", an ORG to the small model)
         tok = doc[end]
         head = tok.head
-        if how_much and _count(tok):
+        if amount and _count(tok):
             continue
         if head.i > end and tok.dep_ == "nummod" and head.pos_ == "NOUN":
             end = head.i  # "12000 rupees"

@@ -414,3 +414,13 @@ def test_how_much_of_a_thing_is_no_sum_asked() -> None:
     assert not asks_money("how much flour do I need")
     assert asks_money("how much rent do i pay") and asks_money("how much is the rent now")
     assert asks_money("how much am I trying to raise again")
+
+
+def test_a_fragment_named_by_its_kind_asks_for_that_kind() -> None:
+    # memory_fresh73: "biometrics day?" was read as asking nothing in particular
+    moved = "Oh and the IND moved our biometrics to the 22nd, same time."
+    assert wanted("biometrics day?") == "date" and span("biometrics day?", moved, 1.8e9).text == "the 22nd"
+    # ... a day of a habit is its weekday, and "how many days" is a count
+    assert "Wednesday" in span("rehearsal day now?", "The rehearsals are now on Wednesday.", 1.8e9).text
+    assert wanted("how many days is the electrical job supposed to take") == "number"
+    assert span("how much oak did I order", "We ordered 42 square metres of oak for two fronts.").text == "42 square metres"
