@@ -1379,8 +1379,7 @@ def asks_money(question: str) -> bool:
 
 # what "how much <noun>" asks for in money
 _MONEY_NOUNS = frozenset(
-    "money cash rent budget deposit fee fees salary pay wage wages tip tips fund funds price cost "
-    "bill loan mortgage rate premium fine refund allowance pocket".split()
+    ["money", "cash", "rent", "budget", "deposit", "fee", "fees", "salary", "pay", "wage", "wages", "tip", "tips", "fund", "funds", "price", "cost", "bill", "loan", "mortgage", "rate", "premium", "fine", "refund", "allowance", "pocket"]
 )
 
 
