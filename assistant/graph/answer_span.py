@@ -545,6 +545,7 @@ _MOVE_VERB = re.compile(
     r"slid|slipp(?:ed|ing)|shunt(?:ed|ing)?|shov(?:e|ed|ing)|later|earlier|sooner)\b",
     re.IGNORECASE,
 )
+# (not day_after's words: "pushed" there says later, but "pushed it forward a week" is earlier)
 _SPAN_EARLIER = re.compile(r"\b(?:forward|earlier|sooner|moved up|bumped up)\b", re.IGNORECASE)
 _SPAN_LATER = re.compile(r"\b(?:back|later|delay(?:ed)?|postponed?|put off|pushed on)\b", re.IGNORECASE)
 
@@ -1379,8 +1380,10 @@ def asks_money(question: str) -> bool:
 
 # what "how much <noun>" asks for in money
 _MONEY_NOUNS = frozenset(
-    ["money", "cash", "rent", "budget", "deposit", "fee", "fees", "salary", "pay", "wage", "wages", "tip", "tips", "fund", "funds", "price", "cost", "bill", "loan", "mortgage", "rate", "premium", "fine", "refund", "allowance", "pocket"]
-)
+    ["money", "cash", "rent", "budget", "deposit", "fee", "fees", "salary", "pay", "wage", "wages",
+     "tip", "tips", "fund", "funds", "price", "cost", "bill", "loan", "mortgage", "rate", "premium",
+     "fine", "refund", "allowance", "pocket"]
+)  # fmt: skip
 
 
 def _how_much_of_a_thing(question: str) -> bool:

@@ -1433,7 +1433,8 @@ def _followed_by_update(
             continue
         shared = mine & content_words(c.text)
         if kind == "date" and (moved := _moved_by_span(question, chosen.span, c, held, shared, j in linked)):
-            found.append((j, Answer(prompts.GROUNDED_TYPED.format(span=moved, source=_source(c).split(" on ")[0]), moved, True, True)))
+            reply = prompts.GROUNDED_TYPED.format(span=moved, source=_source(c).split(" on ")[0])
+            found.append((j, Answer(reply, moved, True, True)))
             continue
         # one shared word will do when it is the thing asked about, said of no other one
         # ("exam moved ... new date 3 june" of "theory exam is 15 may"; not "physics exam")
