@@ -545,8 +545,8 @@ _MOVE_VERB = re.compile(
     r"slid|slipp(?:ed|ing)|shunt(?:ed|ing)?|shov(?:e|ed|ing)|later|earlier|sooner)\b",
     re.IGNORECASE,
 )
-# (not day_after's words: "pushed" there says later, but "pushed it forward a week" is earlier)
-_SPAN_EARLIER = re.compile(r"\b(?:forward|earlier|sooner|moved up|bumped up)\b", re.IGNORECASE)
+# (day_after's _EARLIER, but not its _LATER: "pushed" says later there, and "pushed it forward
+# a week" is earlier)
 _SPAN_LATER = re.compile(r"\b(?:back|later|delay(?:ed)?|postponed?|put off|pushed on)\b", re.IGNORECASE)
 
 
@@ -562,7 +562,7 @@ def shifted_date(text: str, old: str) -> str:
         m = _SHIFT_SPAN.search(part)
         if m is None or not _MOVE_VERB.search(part):
             continue
-        earlier, later = bool(_SPAN_EARLIER.search(part)), bool(_SPAN_LATER.search(part))
+        earlier, later = bool(_EARLIER.search(part)), bool(_SPAN_LATER.search(part))
         if earlier == later:
             continue  # "moved it a week": which way is not said
         when = dateparser.parse(old, settings={"REQUIRE_PARTS": ["day", "month"]})

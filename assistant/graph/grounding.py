@@ -1513,7 +1513,8 @@ def _moved_by_span(question: str, old: str, c: Candidate, held: list[str], share
     thing: the clause that moves it names something of the question or of the sentence that held
     the old date, or the question asks for the date as it is now and the text shares a word with
     the old one (or is near enough to the question); "" otherwise."""
-    if date_in(c.text, 0.0, written_only=True) or not (moved := shifted_date(c.text, old)):
+    # (the span's pattern first: most later texts move nothing, and it needs no parse)
+    if not (moved := shifted_date(c.text, old)) or date_in(c.text, 0.0, written_only=True):
         return ""
     asked = _nouns(question) | _nouns(" ".join(held))
     if _nouns(c.text) & asked:
